@@ -1,0 +1,49 @@
+// Package id makes and checks FinFlow's opaque identifiers: a type prefix, an
+// underscore and 26 characters of lower-case Crockford base32 drawn from 128
+// random bits (for example usr_01j9x3...).
+package id
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"strings"
+)
+
+// The prefixes of FinFlow's identifiers.
+const (
+	User        = "usr"
+	Bill        = "bill"
+	Payment     = "pay"
+	Transaction = "wtx"
+)
+
+// bodyLen is the length of the random part: 128 bits in base32 is 26 chars.
+const bodyLen = 26
+
+var encoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// New returns a fresh identifier with the given prefix.
+func New(prefix string) string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		// crypto/rand never fails on Linux; if it does, nothing is safe.
+		panic("id: crypto/rand failed: " + err.Error())
+	}
+	return prefix + "_" + encoding.EncodeToString(b[:])
+}
+
+// Valid reports whether s is a well-formed identifier with the given prefix.
+// It checks shape only, so callers can reject junk before any lookup.
+func Valid(prefix, s string) bool {
+	body, ok := strings.CutPrefix(s, prefix+"_")
+	if !ok || len(body) != bodyLen {
+		return false
+	}
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z') || c == 'i' || c == 'l' || c == 'o' || c == 'u' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,49 @@
+package id_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/finflow/finflow/platform/id"
+)
+
+func TestNewIsValidAndUnique(t *testing.T) {
+	seen := map[string]bool{}
+	for i := 0; i < 1000; i++ {
+		v := id.New(id.User)
+		if !id.Valid(id.User, v) {
+			t.Fatalf("Valid(%q) = false for a fresh id", v)
+		}
+		if seen[v] {
+			t.Fatalf("New returned %q twice", v)
+		}
+		seen[v] = true
+	}
+}
+
+func TestValid(t *testing.T) {
+	good := id.New(id.Bill)
+	cases := []struct {
+		name   string
+		prefix string
+		in     string
+		want   bool
+	}{
+		{"fresh", id.Bill, good, true},
+		{"wrong prefix", id.User, good, false},
+		{"no prefix", id.Bill, strings.TrimPrefix(good, "bill_"), false},
+		{"too short", id.Bill, good[:len(good)-1], false},
+		{"too long", id.Bill, good + "0", false},
+		{"upper case", id.Bill, strings.ToUpper(good), false},
+		{"path traversal", id.Bill, "bill_../../wallet/deduct0000000", false},
+		{"excluded letter", id.Bill, "bill_" + strings.Repeat("u", 26), false},
+		{"empty", id.Bill, "", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := id.Valid(tc.prefix, tc.in); got != tc.want {
+				t.Fatalf("Valid(%q, %q) = %v, want %v", tc.prefix, tc.in, got, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,96 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// HeaderRequestID carries the request id from the gateway through the
+// sidecars to every service, and back to the client.
+const HeaderRequestID = "X-Request-Id"
+
+type ctxKey int
+
+const (
+	keyRequestID ctxKey = iota
+	keyLogger
+)
+
+// requestContext gives every request an id (the caller's, when it is a sane
+// one, otherwise a new one), echoes it in the response, logs one access line
+// per request and makes a request-scoped logger available through Log.
+func requestContext(base *slog.Logger) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		start := time.Now()
+		rid := ensureRequestID(c)
+		log := base.With("request_id", rid)
+		c.Locals(keyLogger, log)
+		err := c.Next()
+		if err != nil {
+			// Let the error handler write the response now so the access
+			// line below records the final status.
+			if herr := c.App().ErrorHandler(c, err); herr != nil {
+				log.Error("writing error response", "err", herr.Error())
+			}
+		}
+		log.Info("request",
+			"method", c.Method(),
+			"path", c.Path(),
+			"status", c.Response().StatusCode(),
+			"duration_ms", time.Since(start).Milliseconds(),
+		)
+		return nil
+	}
+}
+
+// ensureRequestID returns the request's id, assigning one if it has none yet.
+func ensureRequestID(c *fiber.Ctx) string {
+	if rid, ok := c.Locals(keyRequestID).(string); ok {
+		return rid
+	}
+	rid := c.Get(HeaderRequestID)
+	if !validRequestID(rid) {
+		rid = NewRequestID()
+	}
+	c.Locals(keyRequestID, rid)
+	c.Set(HeaderRequestID, rid)
+	return rid
+}
+
+// RequestID returns the id of the request c is serving.
+func RequestID(c *fiber.Ctx) string { return ensureRequestID(c) }
+
+// NewRequestID returns a fresh random request id.
+func NewRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "req_" + hex.EncodeToString(b[:])
+}
+
+// validRequestID accepts 1 to 128 characters from a safe set, so a client's
+// id can be logged and forwarded without escaping.
+func validRequestID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// Log returns the request-scoped logger (with request_id), or base when the
+// request has none yet.
+func Log(c *fiber.Ctx, base *slog.Logger) *slog.Logger {
+	if l, ok := c.Locals(keyLogger).(*slog.Logger); ok {
+		return l
+	}
+	return base.With("request_id", ensureRequestID(c))
+}

@@ -1,0 +1,158 @@
+// Package server builds FinFlow's Fiber apps the same way in every service:
+// the contract's error envelope from one error handler, a 64 KiB body limit,
+// read/write/idle timeouts, a request id on every response and log line,
+// panic recovery, strict JSON decoding, and a graceful stop.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+
+	"github.com/finflow/finflow/platform/apperr"
+)
+
+// BodyLimit is the largest request body FinFlow accepts (the contract's 64 KiB).
+const BodyLimit = 64 << 10
+
+// Config describes one service's HTTP server.
+type Config struct {
+	// Name is the service name used in logs (user, wallet, ...).
+	Name string
+	// Logger receives access and error logs. Required.
+	Logger *slog.Logger
+	// ReadTimeout, WriteTimeout and IdleTimeout bound slow clients; zero
+	// values take the defaults below.
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+}
+
+// Default timeouts, generous enough for a payment that waits on two
+// downstream services and short enough that a slow client cannot hold a
+// connection for long.
+const (
+	DefaultReadTimeout  = 10 * time.Second
+	DefaultWriteTimeout = 30 * time.Second
+	DefaultIdleTimeout  = 60 * time.Second
+)
+
+// New returns a Fiber app with FinFlow's conventions installed. Register
+// routes on it, then call Run.
+func New(cfg Config) *fiber.App {
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	app := fiber.New(fiber.Config{
+		AppName:               cfg.Name,
+		BodyLimit:             BodyLimit,
+		ReadTimeout:           cfg.ReadTimeout,
+		WriteTimeout:          cfg.WriteTimeout,
+		IdleTimeout:           cfg.IdleTimeout,
+		ReadBufferSize:        8 << 10, // also the request header limit
+		CaseSensitive:         true,    // the contract's paths are exact: /Payment/pay
+		StrictRouting:         true,
+		DisableStartupMessage: true,
+		ErrorHandler:          errorHandler(cfg.Logger),
+	})
+	app.Use(requestContext(cfg.Logger))
+	app.Use(recover.New())
+	return app
+}
+
+// errorHandler writes every error in the contract's envelope. It is the only
+// place where errors become HTTP responses.
+func errorHandler(log *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		var fe *fiber.Error
+		if errors.As(err, &fe) {
+			err = fromFiber(c, fe)
+		}
+		status, body := apperr.HTTP(err)
+		if status >= 500 {
+			// Logged once, here; the client sees only the generic message.
+			Log(c, log).Error("request failed", "status", status, "err", err.Error())
+		}
+		if status == fiber.StatusServiceUnavailable {
+			c.Set(fiber.HeaderRetryAfter, "1")
+		}
+		ensureRequestID(c)
+		return c.Status(status).JSON(body)
+	}
+}
+
+// fromFiber turns Fiber's own errors (no route, body too large, timeouts)
+// into FinFlow errors with stable codes.
+func fromFiber(c *fiber.Ctx, fe *fiber.Error) error {
+	switch fe.Code {
+	case fiber.StatusNotFound:
+		return apperr.New(apperr.KindNotFound, apperr.CodeRouteNotFound, fmt.Sprintf("no route %s %s", c.Method(), c.Path()))
+	case fiber.StatusMethodNotAllowed:
+		return apperr.New(apperr.KindNotFound, apperr.CodeRouteNotFound, fmt.Sprintf("no route %s %s", c.Method(), c.Path()))
+	case fiber.StatusRequestEntityTooLarge:
+		return apperr.New(apperr.KindTooLarge, apperr.CodeBodyTooLarge, fmt.Sprintf("request body is larger than %d bytes", BodyLimit))
+	case fiber.StatusRequestHeaderFieldsTooLarge:
+		return apperr.Invalid("headers", "request headers are too large")
+	case fiber.StatusRequestTimeout:
+		return apperr.Invalid("body", "request was not received in time")
+	case fiber.StatusBadRequest:
+		return apperr.Invalid("request", "malformed request: %s", fe.Message)
+	}
+	if fe.Code >= 500 {
+		return fmt.Errorf("fiber: %w", fe)
+	}
+	return apperr.New(apperr.KindForStatus(fe.Code), apperr.CodeValidationFailed, fe.Message)
+}
+
+// Run serves app on addr until ctx is done, then stops it, giving in-flight
+// requests up to shutdownTimeout to finish.
+func Run(ctx context.Context, app *fiber.App, addr string, shutdownTimeout time.Duration) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	return Serve(ctx, app, ln, shutdownTimeout)
+}
+
+// Serve is Run on an existing listener (tests listen on port 0).
+func Serve(ctx context.Context, app *fiber.App, ln net.Listener, shutdownTimeout time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- app.Listener(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	if err := app.ShutdownWithTimeout(shutdownTimeout); err != nil {
+		return fmt.Errorf("stopping: %w", err)
+	}
+	return nil
+}
+
+// NewLogger returns the JSON logger every FinFlow service uses. LOG_LEVEL
+// (debug, info, warn, error) sets the level; info by default.
+func NewLogger(service string) *slog.Logger {
+	level := slog.LevelInfo
+	switch strings.ToLower(os.Getenv("LOG_LEVEL")) {
+	case "debug":
+		level = slog.LevelDebug
+	case "warn":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	}
+	h := slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level})
+	return slog.New(h).With("service", service)
+}

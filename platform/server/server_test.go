@@ -1,0 +1,201 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/server"
+)
+
+type createReq struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+	Count int64  `json:"count"`
+}
+
+func TestDecode(t *testing.T) {
+	cases := []struct {
+		name      string
+		body      string
+		wantField string // "" means success
+	}{
+		{"ok", `{"name":"A","email":"a@b.in"}`, ""},
+		{"ok with whitespace", " \n{\"name\":\"A\"}\n ", ""},
+		{"empty", ``, "body"},
+		{"null", `null`, "body"},
+		{"array", `[1]`, "body"},
+		{"malformed", `{"name":`, "body"},
+		{"unquoted key", `{name:"A"}`, "body"},
+		{"trailing garbage", `{"name":"A"}x`, "body"},
+		{"two objects", `{"name":"A"}{"name":"B"}`, "body"},
+		{"unknown field", `{"name":"A","admin":true}`, "admin"},
+		{"field case differs", `{"Name":"A"}`, "Name"},
+		{"duplicate field", `{"name":"A","name":"B"}`, "name"},
+		{"wrong type string", `{"name":5}`, "name"},
+		{"fraction into int", `{"count":1.5}`, "count"},
+		{"string into int", `{"count":"5"}`, "count"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var dst createReq
+			err := server.Decode([]byte(tc.body), &dst)
+			if tc.wantField == "" {
+				if err != nil {
+					t.Fatalf("Decode(%q) = %v, want nil", tc.body, err)
+				}
+				return
+			}
+			var ae *apperr.Error
+			if !errors.As(err, &ae) || ae.Code != apperr.CodeValidationFailed {
+				t.Fatalf("Decode(%q) = %v, want VALIDATION_FAILED", tc.body, err)
+			}
+			if got := ae.Details["field"]; got != tc.wantField {
+				t.Fatalf("Decode(%q) field = %v, want %q (message %q)", tc.body, got, tc.wantField, ae.Message)
+			}
+		})
+	}
+}
+
+func newApp(t *testing.T) *fiber.App {
+	t.Helper()
+	app := server.New(server.Config{Name: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	app.Post("/echo", func(c *fiber.Ctx) error {
+		var req createReq
+		if err := server.DecodeJSON(c, &req); err != nil {
+			return err
+		}
+		return c.JSON(req)
+	})
+	app.Get("/panic", func(c *fiber.Ctx) error { panic("boom") })
+	app.Get("/internal", func(c *fiber.Ctx) error { return errors.New("redis: secret detail") })
+	return app
+}
+
+func TestAppConventions(t *testing.T) {
+	app := newApp(t)
+	cases := []struct {
+		name        string
+		method      string
+		path        string
+		body        string
+		contentType string
+		wantStatus  int
+		wantCode    string
+	}{
+		{"ok", "POST", "/echo", `{"name":"A"}`, "application/json", 200, ""},
+		{"no route", "GET", "/nope", "", "", 404, "ROUTE_NOT_FOUND"},
+		{"wrong method", "GET", "/echo", "", "", 404, "ROUTE_NOT_FOUND"},
+		{"paths are case sensitive", "POST", "/ECHO", `{}`, "application/json", 404, "ROUTE_NOT_FOUND"},
+		{"form body", "POST", "/echo", `name=A`, "application/x-www-form-urlencoded", 400, "UNSUPPORTED_MEDIA_TYPE"},
+		{"unknown field", "POST", "/echo", `{"x":1}`, "application/json", 400, "VALIDATION_FAILED"},
+		{"panic is a generic 500", "GET", "/panic", "", "", 500, "INTERNAL"},
+		{"internal error hides its cause", "GET", "/internal", "", "", 500, "INTERNAL"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
+			if tc.contentType != "" {
+				req.Header.Set("Content-Type", tc.contentType)
+			}
+			resp, err := app.Test(req, -1)
+			if err != nil {
+				t.Fatalf("app.Test: %v", err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.wantStatus {
+				t.Fatalf("%s %s = %d %s, want %d", tc.method, tc.path, resp.StatusCode, raw, tc.wantStatus)
+			}
+			if resp.Header.Get(server.HeaderRequestID) == "" {
+				t.Errorf("response has no %s header", server.HeaderRequestID)
+			}
+			if tc.wantCode == "" {
+				return
+			}
+			var body apperr.Body
+			if err := json.Unmarshal(raw, &body); err != nil {
+				t.Fatalf("error body %q is not the contract's envelope: %v", raw, err)
+			}
+			if body.Error.Code != tc.wantCode {
+				t.Fatalf("code = %q, want %q (body %s)", body.Error.Code, tc.wantCode, raw)
+			}
+			if strings.Contains(string(raw), "secret detail") || strings.Contains(string(raw), "boom") {
+				t.Fatalf("error body leaks the cause: %s", raw)
+			}
+		})
+	}
+}
+
+func TestRequestIDIsEchoedWhenSane(t *testing.T) {
+	app := newApp(t)
+	cases := []struct {
+		name, in string
+		keep     bool
+	}{
+		{"sane id kept", "client-abc_123", true},
+		{"header injection replaced", "abc\r\nX-Evil: 1", false},
+		{"too long replaced", strings.Repeat("a", 200), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/nope", nil)
+			req.Header[server.HeaderRequestID] = []string{tc.in}
+			resp, err := app.Test(req, -1)
+			if err != nil {
+				t.Fatalf("app.Test: %v", err)
+			}
+			got := resp.Header.Get(server.HeaderRequestID)
+			if (got == tc.in) != tc.keep || got == "" {
+				t.Fatalf("request id %q came back as %q, keep=%v", tc.in, got, tc.keep)
+			}
+		})
+	}
+}
+
+// The body limit is enforced by the HTTP server itself, so it is checked over
+// a real connection rather than with app.Test.
+func TestBodyLimitOverRealConnection(t *testing.T) {
+	app := newApp(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- server.Serve(ctx, app, ln, time.Second) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	for _, size := range []int{server.BodyLimit - 100, server.BodyLimit + 1} {
+		body := `{"name":"` + strings.Repeat("a", size) + `"}`
+		resp, err := http.Post("http://"+ln.Addr().String()+"/echo", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatalf("POST %d bytes: %v", len(body), err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		want := 200
+		if len(body) > server.BodyLimit {
+			want = 413
+		}
+		if resp.StatusCode != want {
+			t.Fatalf("POST %d bytes = %d %.100s, want %d", len(body), resp.StatusCode, raw, want)
+		}
+		if want == 413 && !strings.Contains(string(raw), `"code":"BODY_TOO_LARGE"`) {
+			t.Fatalf("413 body = %s, want code BODY_TOO_LARGE", raw)
+		}
+		if resp.Header.Get(server.HeaderRequestID) == "" {
+			t.Fatalf("POST %d bytes: no request id header", len(body))
+		}
+	}
+}

@@ -1,0 +1,141 @@
+// Package service is the lifecycle every FinFlow service shares: load the
+// start-up configuration, connect to the Dapr sidecar, watch the runtime
+// settings, serve HTTP, and stop cleanly on SIGINT or SIGTERM. A service's
+// main.go is one call to Main with the function that builds its routes.
+package service
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/envconfig"
+	"github.com/finflow/finflow/platform/server"
+	"github.com/finflow/finflow/platform/settings"
+	"github.com/finflow/finflow/platform/sidecar"
+)
+
+// Spec describes one service.
+type Spec struct {
+	// Name is the service's name and Dapr app id (user, wallet, ...).
+	Name string
+	// DefaultPort is used when APP_PORT is not set.
+	DefaultPort int
+	// PublicBind makes the service listen on every interface (the gateway);
+	// every other service listens on loopback only, reachable through its
+	// sidecar.
+	PublicBind bool
+	// Settings declares the runtime settings the service reads.
+	Settings []settings.Int
+	// Setup registers the service's routes. It may start background work
+	// bound to ctx.
+	Setup func(ctx context.Context, d *Deps, app *fiber.App) error
+}
+
+// Deps is what Setup gets to build the service from.
+type Deps struct {
+	Log      *slog.Logger
+	Env      *envconfig.Env
+	Sidecar  *sidecar.Client
+	Settings *settings.Settings
+	// StateStore is the name of the service's own state store component
+	// (STATE_STORE, by default "<name>-store").
+	StateStore string
+}
+
+// SettingsStore is the name of the configuration store component.
+const SettingsStore = "finflow-settings"
+
+// Main runs the service described by spec until SIGINT or SIGTERM, and exits
+// the process with status 1 if it fails.
+func Main(spec Spec) {
+	log := server.NewLogger(spec.Name)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := Run(ctx, spec, log); err != nil {
+		log.Error("service stopped with an error", "err", err.Error())
+		stop()
+		os.Exit(1)
+	}
+	log.Info("service stopped")
+}
+
+// Run is Main without the signal handling and exit, for tests.
+func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
+	env := envconfig.New()
+	port := env.Int("APP_PORT", spec.DefaultPort)
+	sc := sidecar.ConfigFromEnv(env)
+	if err := env.Err(); err != nil {
+		return err
+	}
+	host := "127.0.0.1"
+	if spec.PublicBind {
+		host = env.String("BIND_HOST", "0.0.0.0")
+	}
+	// Listen before connecting to the sidecar: the sidecar waits for the app
+	// port, so a port already taken fails at once with a clear error.
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%s cannot listen on %s: %w", spec.Name, addr, err)
+	}
+	defer ln.Close()
+
+	log.Info("connecting to the Dapr sidecar", "dapr_http_port", sc.HTTPPort, "dapr_grpc_port", sc.GRPCPort)
+	dc, err := sidecar.Connect(ctx, sc)
+	if err != nil {
+		return err
+	}
+	defer dc.Close()
+
+	set := settings.New(log, spec.Settings...)
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	if len(spec.Settings) > 0 {
+		set.Watch(watchCtx, dc, env.String("SETTINGS_STORE", SettingsStore))
+	}
+
+	app := server.New(server.Config{Name: spec.Name, Logger: log})
+	d := &Deps{Log: log, Env: env, Sidecar: dc, Settings: set, StateStore: env.String("STATE_STORE", spec.Name+"-store")}
+	health(app, d)
+	if err := spec.Setup(ctx, d, app); err != nil {
+		return fmt.Errorf("setting up %s: %w", spec.Name, err)
+	}
+	if err := env.Err(); err != nil {
+		return err
+	}
+	log.Info("listening", "addr", addr)
+	return server.Serve(ctx, app, ln, 10*time.Second)
+}
+
+// health registers the two probes every service answers:
+//
+//	GET /healthz  liveness: the process serves HTTP (the sidecar's app
+//	              health check uses it)
+//	GET /readyz   readiness: the sidecar answers and the service's own state
+//	              store can be read (the gateway's GET /health uses it)
+func health(app *fiber.App, d *Deps) {
+	app.Get("/healthz", func(c *fiber.Ctx) error {
+		return c.JSON(fiber.Map{"status": "ok"})
+	})
+	app.Get("/readyz", func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+		defer cancel()
+		if err := d.Sidecar.Healthy(ctx); err != nil {
+			return apperr.Unavailable("sidecar is not healthy", err)
+		}
+		if _, err := d.Sidecar.Get(ctx, d.StateStore, "readyz"); err != nil {
+			return apperr.Unavailable("state store "+d.StateStore+" is not answering", err)
+		}
+		return c.JSON(fiber.Map{"status": "ok"})
+	})
+}

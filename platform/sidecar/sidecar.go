@@ -1,0 +1,133 @@
+// Package sidecar is FinFlow's client for its Dapr sidecar: state, service
+// invocation, secrets, pub/sub and the configuration API.
+//
+// State, secrets, publishing and configuration go over gRPC with the Dapr Go
+// SDK. Service invocation goes over the sidecar's HTTP API instead, because
+// the SDK's invocation of an HTTP app drops the callee's error body, and
+// FinFlow's error codes live in that body.
+package sidecar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	dapr "github.com/dapr/go-sdk/client"
+
+	"github.com/finflow/finflow/platform/envconfig"
+)
+
+// Config says where the sidecar listens. The launcher and the Dapr CLI set
+// DAPR_HTTP_PORT and DAPR_GRPC_PORT in the app's environment.
+type Config struct {
+	HTTPPort int
+	GRPCPort int
+	// APIToken, when set, is sent to the sidecar as dapr-api-token.
+	APIToken string
+	// StartTimeout bounds how long Connect waits for the sidecar.
+	StartTimeout time.Duration
+}
+
+// ConfigFromEnv reads DAPR_HTTP_PORT, DAPR_GRPC_PORT, DAPR_API_TOKEN and
+// SIDECAR_START_TIMEOUT.
+func ConfigFromEnv(env *envconfig.Env) Config {
+	return Config{
+		HTTPPort:     env.Int("DAPR_HTTP_PORT", 3500),
+		GRPCPort:     env.Int("DAPR_GRPC_PORT", 50001),
+		APIToken:     env.String("DAPR_API_TOKEN", ""),
+		StartTimeout: env.Duration("SIDECAR_START_TIMEOUT", 90*time.Second),
+	}
+}
+
+// Client talks to one sidecar. It is safe for concurrent use.
+type Client struct {
+	sdk      dapr.Client
+	http     *http.Client
+	httpBase string
+	token    string
+}
+
+// Connect waits until the sidecar answers (its outbound health, which is
+// ready before the app is), then opens the gRPC connection. It gives up
+// after cfg.StartTimeout with an error that says which ports it tried.
+func Connect(ctx context.Context, cfg Config) (*Client, error) {
+	if cfg.StartTimeout == 0 {
+		cfg.StartTimeout = 90 * time.Second
+	}
+	c := &Client{
+		httpBase: "http://127.0.0.1:" + strconv.Itoa(cfg.HTTPPort),
+		token:    cfg.APIToken,
+		http: &http.Client{Transport: &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        512,
+			MaxIdleConnsPerHost: 512,
+			IdleConnTimeout:     90 * time.Second,
+		}},
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
+	defer cancel()
+	if err := c.waitOutbound(ctx); err != nil {
+		return nil, fmt.Errorf("waiting for the Dapr sidecar on http port %d: %w", cfg.HTTPPort, err)
+	}
+	sdk, err := dapr.NewClientWithAddressContext(ctx, "127.0.0.1:"+strconv.Itoa(cfg.GRPCPort))
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the Dapr sidecar on grpc port %d: %w", cfg.GRPCPort, err)
+	}
+	if cfg.APIToken != "" {
+		sdk.WithAuthToken(cfg.APIToken)
+	}
+	c.sdk = sdk
+	return c, nil
+}
+
+// waitOutbound polls GET /v1.0/healthz/outbound until it answers 2xx.
+func (c *Client) waitOutbound(ctx context.Context) error {
+	var last error
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.httpBase+"/v1.0/healthz/outbound", nil)
+		resp, err := c.http.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode/100 == 2 {
+				return nil
+			}
+			err = fmt.Errorf("sidecar answered %d", resp.StatusCode)
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Close closes the gRPC connection and idle HTTP connections.
+func (c *Client) Close() {
+	if c.sdk != nil {
+		c.sdk.Close()
+	}
+	c.http.CloseIdleConnections()
+}
+
+// Healthy reports whether the sidecar itself answers its health endpoint.
+func (c *Client) Healthy(ctx context.Context) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.httpBase+"/v1.0/healthz/outbound", nil)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("sidecar health: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("sidecar health: status %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// ErrSidecar marks failures of the sidecar or of what is behind it (a state
+// store down, a target app unreachable), as opposed to answers from an app.
+var ErrSidecar = errors.New("dapr sidecar")

@@ -1,0 +1,126 @@
+package sidecar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	dapr "github.com/dapr/go-sdk/client"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// ErrETagMismatch is returned by Save and Delete when the stored item's
+// ETag is not the one given: someone else wrote it first.
+var ErrETagMismatch = errors.New("state: etag mismatch")
+
+// ErrExists is returned by Insert when the key already holds a value.
+var ErrExists = errors.New("state: key already exists")
+
+// insertETag is an ETag no stored item ever reaches. Saving with it succeeds
+// only when the key does not exist yet (Redis compares ETags of existing keys
+// only), which makes a single atomic insert-if-absent (dapr/dapr#2739).
+const insertETag = "2147483647"
+
+// Item is one stored value and the ETag it was read with.
+type Item struct {
+	Key   string
+	Value []byte
+	ETag  string
+}
+
+// Found reports whether the item exists. FinFlow never stores empty values.
+func (i Item) Found() bool { return len(i.Value) > 0 }
+
+// Get reads one key. A missing key is an Item with Found() false.
+func (c *Client) Get(ctx context.Context, store, key string) (Item, error) {
+	it, err := c.sdk.GetStateWithConsistency(ctx, store, key, nil, dapr.StateConsistencyStrong)
+	if err != nil {
+		return Item{}, stateErr("get", store, key, err)
+	}
+	return Item{Key: key, Value: it.Value, ETag: it.Etag}, nil
+}
+
+// BulkGet reads many keys in one round trip, in the order given. Missing
+// keys come back with Found() false.
+func (c *Client) BulkGet(ctx context.Context, store string, keys []string) ([]Item, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	got, err := c.sdk.GetBulkState(ctx, store, keys, nil, 0)
+	if err != nil {
+		return nil, stateErr("bulk get", store, fmt.Sprintf("%d keys", len(keys)), err)
+	}
+	byKey := make(map[string]*dapr.BulkStateItem, len(got))
+	for _, it := range got {
+		if it.Error != "" {
+			return nil, fmt.Errorf("%w: bulk get %s/%s: %s", ErrSidecar, store, it.Key, it.Error)
+		}
+		byKey[it.Key] = it
+	}
+	out := make([]Item, len(keys))
+	for i, k := range keys {
+		out[i] = Item{Key: k}
+		if it, ok := byKey[k]; ok {
+			out[i].Value, out[i].ETag = it.Value, it.Etag
+		}
+	}
+	return out, nil
+}
+
+// Save writes value under key. With a non-empty etag the write happens only
+// if the stored ETag still matches (ErrETagMismatch otherwise).
+func (c *Client) Save(ctx context.Context, store, key string, value []byte, etag string) error {
+	var err error
+	if etag == "" {
+		err = c.sdk.SaveState(ctx, store, key, value, nil)
+	} else {
+		err = c.sdk.SaveStateWithETag(ctx, store, key, value, etag, nil,
+			dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong))
+	}
+	if err != nil {
+		return stateErr("save", store, key, err)
+	}
+	return nil
+}
+
+// Insert writes value under key only if the key does not exist yet, as one
+// atomic operation; ErrExists otherwise. ttlSeconds > 0 makes the item expire.
+func (c *Client) Insert(ctx context.Context, store, key string, value []byte, ttlSeconds int) error {
+	var meta map[string]string
+	if ttlSeconds > 0 {
+		meta = map[string]string{"ttlInSeconds": strconv.Itoa(ttlSeconds)}
+	}
+	err := c.sdk.SaveStateWithETag(ctx, store, key, value, insertETag, meta,
+		dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong))
+	if err != nil {
+		err = stateErr("insert", store, key, err)
+		if errors.Is(err, ErrETagMismatch) {
+			return ErrExists
+		}
+		return err
+	}
+	return nil
+}
+
+// Delete removes key; with a non-empty etag only if it still matches.
+func (c *Client) Delete(ctx context.Context, store, key, etag string) error {
+	var tag *dapr.ETag
+	if etag != "" {
+		tag = &dapr.ETag{Value: etag}
+	}
+	if err := c.sdk.DeleteStateWithETag(ctx, store, key, tag, nil, nil); err != nil {
+		return stateErr("delete", store, key, err)
+	}
+	return nil
+}
+
+// stateErr classifies a state error: an ETag conflict is ErrETagMismatch,
+// anything else is a sidecar failure.
+func stateErr(op, store, key string, err error) error {
+	if s, ok := status.FromError(err); ok && s.Code() == codes.Aborted {
+		return fmt.Errorf("%s %s/%s: %w", op, store, key, ErrETagMismatch)
+	}
+	return fmt.Errorf("%w: %s %s/%s: %v", ErrSidecar, op, store, key, err)
+}

@@ -1,0 +1,92 @@
+// Package domain holds the gateway's routing rules: which public path goes
+// to which service, which internal paths stay hidden, and how path ids are
+// checked before a request spends a hop.
+package domain
+
+import (
+	"strings"
+
+	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/id"
+)
+
+// BodyKind says what a route's request body is.
+type BodyKind int
+
+// Body kinds.
+const (
+	BodyNone BodyKind = iota // GET routes
+	BodyJSON                 // a JSON object, checked at the gateway
+	BodyRaw                  // passed on byte for byte (webhooks: the signature covers the raw body)
+)
+
+// Route is one public route of the contract.
+type Route struct {
+	Method string
+	// Path is the Fiber pattern, for example /users/:id.
+	Path string
+	// App is the Dapr app id of the service that serves it.
+	App string
+	// Param names the path parameter that holds an id, "" if none.
+	Param string
+	// Prefix is the id prefix Param must carry.
+	Prefix string
+	// NotFound is the error for a malformed id: an id that cannot exist is
+	// simply not found.
+	NotFound *apperr.Error
+	Body     BodyKind
+}
+
+// Not-found errors for malformed ids, with the services' own codes.
+var (
+	ErrUserNotFound    = apperr.New(apperr.KindNotFound, "USER_NOT_FOUND", "user not found")
+	ErrWalletNotFound  = apperr.New(apperr.KindNotFound, "WALLET_NOT_FOUND", "wallet not found")
+	ErrBillNotFound    = apperr.New(apperr.KindNotFound, "BILL_NOT_FOUND", "bill not found")
+	ErrPaymentNotFound = apperr.New(apperr.KindNotFound, "PAYMENT_NOT_FOUND", "payment not found")
+)
+
+// Routes is the public API, exactly as the contract lists it. Anything else,
+// and in particular the internal routes (POST /wallet/deduct,
+// PUT /billing/updateStatus, POST /Payment/confirm,
+// POST /razorpay/create-order), is not routed: 404 ROUTE_NOT_FOUND.
+var Routes = []Route{
+	{Method: "POST", Path: "/users/create", App: "user", Body: BodyJSON},
+	{Method: "GET", Path: "/users/all", App: "user"},
+	{Method: "GET", Path: "/users/:id", App: "user", Param: "id", Prefix: id.User, NotFound: ErrUserNotFound},
+
+	{Method: "POST", Path: "/wallet/create/:userId", App: "wallet", Param: "userId", Prefix: id.User, NotFound: ErrUserNotFound},
+	{Method: "GET", Path: "/wallet/balance/:userId", App: "wallet", Param: "userId", Prefix: id.User, NotFound: ErrWalletNotFound},
+	{Method: "POST", Path: "/wallet/add", App: "wallet", Body: BodyJSON},
+	{Method: "GET", Path: "/wallet/transactions/:userId", App: "wallet", Param: "userId", Prefix: id.User, NotFound: ErrWalletNotFound},
+
+	{Method: "POST", Path: "/billing/create", App: "billing", Body: BodyJSON},
+	{Method: "GET", Path: "/billing/:billId", App: "billing", Param: "billId", Prefix: id.Bill, NotFound: ErrBillNotFound},
+
+	{Method: "POST", Path: "/Payment/pay", App: "payment", Body: BodyJSON},
+	{Method: "POST", Path: "/Payment/rozarpay", App: "payment", Body: BodyJSON},
+	{Method: "GET", Path: "/Payment/:paymentId", App: "payment", Param: "paymentId", Prefix: id.Payment, NotFound: ErrPaymentNotFound},
+
+	{Method: "POST", Path: "/razorpay/webhook", App: "razorpay", Body: BodyRaw},
+}
+
+// Backends are the services behind the gateway, in the order GET /health
+// reports them.
+var Backends = []string{"user", "wallet", "billing", "payment", "razorpay"}
+
+// Target returns the path to invoke on the service for route r, built from
+// the pattern and the already checked parameter value, never from the raw
+// request path.
+func (r Route) Target(param string) string {
+	if r.Param == "" {
+		return r.Path
+	}
+	return strings.Replace(r.Path, ":"+r.Param, param, 1)
+}
+
+// CheckParam returns r.NotFound when param is not a well-formed id.
+func (r Route) CheckParam(param string) error {
+	if r.Param == "" || id.Valid(r.Prefix, param) {
+		return nil
+	}
+	return r.NotFound
+}

@@ -1,0 +1,217 @@
+// Package http is the gateway's Fiber app: it routes every public contract
+// path to its service through Dapr service invocation (never to a service
+// port), checks what it can before spending a hop (path ids, JSON shape,
+// body size), keeps the contract's error envelope on every answer, and
+// serves GET /health over every service behind it.
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	nethttp "net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/server"
+	"github.com/finflow/finflow/platform/settings"
+	"github.com/finflow/finflow/platform/sidecar"
+	"github.com/finflow/finflow/services/gateway/domain"
+)
+
+// Runtime settings of the gateway (configuration store keys).
+const (
+	SettingInvokeTimeoutMS = "gateway.invoke_timeout_ms"
+	SettingHealthTimeoutMS = "gateway.health_timeout_ms"
+)
+
+// Settings declares the gateway's runtime settings and their defaults.
+var Settings = []settings.Int{
+	{Key: SettingInvokeTimeoutMS, Default: 15000, Min: 100, Max: 120000},
+	{Key: SettingHealthTimeoutMS, Default: 2000, Min: 100, Max: 30000},
+}
+
+// Invoker calls a service through the sidecar.
+type Invoker interface {
+	Invoke(ctx context.Context, appID, method, path string, body []byte, header nethttp.Header) (*sidecar.Response, error)
+	Healthy(ctx context.Context) error
+}
+
+// Gateway serves the public API.
+type Gateway struct {
+	dapr     Invoker
+	settings *settings.Settings
+	log      *slog.Logger
+}
+
+// New returns a Gateway that reaches services through dapr.
+func New(dapr Invoker, s *settings.Settings, log *slog.Logger) *Gateway {
+	return &Gateway{dapr: dapr, settings: s, log: log}
+}
+
+// Routes registers the public routes and GET /health on app.
+func (g *Gateway) Routes(app *fiber.App) {
+	app.Get("/health", g.health)
+	for _, r := range domain.Routes {
+		app.Add(r.Method, r.Path, g.forward(r))
+	}
+}
+
+// forwardedHeaders are the request headers a service may need.
+var forwardedHeaders = []string{
+	fiber.HeaderContentType,
+	"X-Razorpay-Signature",
+	"X-Razorpay-Event-Id",
+}
+
+func (g *Gateway) forward(r domain.Route) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		param := ""
+		if r.Param != "" {
+			param = c.Params(r.Param)
+			if err := r.CheckParam(param); err != nil {
+				return err
+			}
+		}
+		var body []byte
+		switch r.Body {
+		case domain.BodyJSON:
+			if ct := c.Get(fiber.HeaderContentType); ct != "" && !strings.Contains(strings.ToLower(ct), "json") {
+				return server.ErrUnsupportedMediaType
+			}
+			body = c.Body()
+			if err := server.CheckJSONObject(body); err != nil {
+				return err
+			}
+		case domain.BodyRaw:
+			body = c.Body()
+		}
+		path := r.Target(param)
+		if q := c.Request().URI().QueryString(); len(q) > 0 {
+			path += "?" + string(q)
+		}
+		hdr := nethttp.Header{server.HeaderRequestID: {server.RequestID(c)}}
+		for _, h := range forwardedHeaders {
+			if v := c.Get(h); v != "" {
+				hdr.Set(h, v)
+			}
+		}
+		if r.Body == domain.BodyJSON {
+			hdr.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		}
+
+		ctx, cancel := context.WithTimeout(c.UserContext(), time.Duration(g.settings.Get(SettingInvokeTimeoutMS))*time.Millisecond)
+		defer cancel()
+		resp, err := g.dapr.Invoke(ctx, r.App, r.Method, path, body, hdr)
+		if err != nil {
+			e := apperr.Unavailable(fmt.Sprintf("the %s service is not answering; try again shortly", r.App), err)
+			e.Details = map[string]any{"service": r.App}
+			return e
+		}
+		return g.relay(c, r.App, resp)
+	}
+}
+
+// relay copies a service's answer to the client, keeping the contract's
+// envelope even if a service (or something between) answered an error
+// without it.
+func (g *Gateway) relay(c *fiber.Ctx, app string, resp *sidecar.Response) error {
+	if resp.Status >= 400 && !isEnvelope(resp.Body) {
+		server.Log(c, g.log).Error("service answered an error without the contract's envelope",
+			"service", app, "status", resp.Status, "body", truncate(resp.Body, 200))
+		if resp.Status >= 500 {
+			return apperr.Unavailable(fmt.Sprintf("the %s service failed; try again shortly", app), nil)
+		}
+		return apperr.New(apperr.KindForStatus(resp.Status), "UPSTREAM_ERROR", fmt.Sprintf("the %s service refused the request", app))
+	}
+	if ct := resp.Header.Get(fiber.HeaderContentType); ct != "" {
+		c.Set(fiber.HeaderContentType, ct)
+	}
+	for _, h := range []string{fiber.HeaderRetryAfter, "Idempotent-Replayed", fiber.HeaderLocation} {
+		if v := resp.Header.Get(h); v != "" {
+			c.Set(h, v)
+		}
+	}
+	return c.Status(resp.Status).Send(resp.Body)
+}
+
+func isEnvelope(body []byte) bool {
+	var b apperr.Body
+	return json.Unmarshal(body, &b) == nil && b.Error.Code != ""
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "..."
+	}
+	return string(b)
+}
+
+type healthResponse struct {
+	Status   string            `json:"status"`
+	Services map[string]string `json:"services"`
+	Error    *apperr.BodyError `json:"error,omitempty"`
+}
+
+// health asks every service's readiness probe through Dapr (so it checks
+// sidecar, the sidecar-to-sidecar path, the app and its state store) and
+// the gateway's own sidecar, all at once, within the health timeout.
+func (g *Gateway) health(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), time.Duration(g.settings.Get(SettingHealthTimeoutMS))*time.Millisecond)
+	defer cancel()
+	rid := server.RequestID(c)
+
+	results := map[string]string{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	record := func(name string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			results[name] = "unavailable: " + err.Error()
+			return
+		}
+		results[name] = "ok"
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); record("gateway", g.dapr.Healthy(ctx)) }()
+	for _, app := range domain.Backends {
+		wg.Add(1)
+		go func(app string) {
+			defer wg.Done()
+			resp, err := g.dapr.Invoke(ctx, app, "GET", "/readyz", nil, nethttp.Header{server.HeaderRequestID: {rid}})
+			if err == nil && resp.Status != 200 {
+				err = fmt.Errorf("readiness answered %d", resp.Status)
+			}
+			record(app, err)
+		}(app)
+	}
+	wg.Wait()
+
+	var failing []string
+	for name, state := range results {
+		if state != "ok" {
+			failing = append(failing, name)
+		}
+	}
+	if len(failing) == 0 {
+		return c.JSON(healthResponse{Status: "ok", Services: results})
+	}
+	sort.Strings(failing)
+	c.Set(fiber.HeaderRetryAfter, "5")
+	return c.Status(fiber.StatusServiceUnavailable).JSON(healthResponse{
+		Status:   "unavailable",
+		Services: results,
+		Error: &apperr.BodyError{
+			Code:    apperr.CodeUnavailable,
+			Message: "not answering: " + strings.Join(failing, ", "),
+			Details: map[string]any{"failing": failing},
+		},
+	})
+}

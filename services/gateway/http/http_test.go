@@ -1,0 +1,180 @@
+package http_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	nethttp "net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/finflow/finflow/platform/id"
+	"github.com/finflow/finflow/platform/server"
+	"github.com/finflow/finflow/platform/settings"
+	"github.com/finflow/finflow/platform/sidecar"
+	gatewayhttp "github.com/finflow/finflow/services/gateway/http"
+)
+
+// fakeDapr records invocations and answers from a table. It stands in for
+// the sidecar in these unit tests only; the end-to-end suite uses real ones.
+type fakeDapr struct {
+	mu    sync.Mutex
+	calls []call
+	down  map[string]bool
+}
+
+type call struct {
+	app, method, path string
+	body              string
+	header            nethttp.Header
+}
+
+func (f *fakeDapr) Invoke(_ context.Context, app, method, path string, body []byte, h nethttp.Header) (*sidecar.Response, error) {
+	f.mu.Lock()
+	f.calls = append(f.calls, call{app, method, path, string(body), h})
+	f.mu.Unlock()
+	if f.down[app] {
+		return nil, &sidecar.InvokeError{AppID: app, Status: 500, DaprCode: "ERR_DIRECT_INVOKE", Message: "no such app"}
+	}
+	if path == "/readyz" {
+		return &sidecar.Response{Status: 200, Header: nethttp.Header{}, Body: []byte(`{"status":"ok"}`)}, nil
+	}
+	if strings.HasPrefix(path, "/users/usr_") {
+		return &sidecar.Response{Status: 404, Header: nethttp.Header{"Content-Type": {"application/json"}},
+			Body: []byte(`{"error":{"code":"USER_NOT_FOUND","message":"user not found"}}`)}, nil
+	}
+	if path == "/billing/create" {
+		return &sidecar.Response{Status: 500, Header: nethttp.Header{}, Body: []byte(`panic: oops`)}, nil
+	}
+	return &sidecar.Response{Status: 201, Header: nethttp.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"ok":true}`)}, nil
+}
+
+func (f *fakeDapr) Healthy(context.Context) error { return nil }
+
+func (f *fakeDapr) last() call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.calls) == 0 {
+		return call{}
+	}
+	return f.calls[len(f.calls)-1]
+}
+
+func newGateway(t *testing.T, f *fakeDapr) func(method, path, body string, hdr map[string]string) (int, map[string]any, nethttp.Header) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	app := server.New(server.Config{Name: "gateway", Logger: log})
+	gatewayhttp.New(f, settings.New(log, gatewayhttp.Settings...), log).Routes(app)
+	return func(method, path, body string, hdr map[string]string) (int, map[string]any, nethttp.Header) {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := app.Test(req, -1)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		var out map[string]any
+		_ = json.Unmarshal(raw, &out)
+		return resp.StatusCode, out, resp.Header
+	}
+}
+
+func code(body map[string]any) string {
+	e, _ := body["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+func TestRouting(t *testing.T) {
+	uid := id.New(id.User)
+	json := map[string]string{"Content-Type": "application/json"}
+	cases := []struct {
+		name       string
+		method     string
+		path       string
+		body       string
+		hdr        map[string]string
+		wantStatus int
+		wantCode   string
+		wantApp    string // "" means no hop may happen
+		wantPath   string
+	}{
+		{"create user goes to user", "POST", "/users/create", `{"name":"A"}`, json, 201, "", "user", "/users/create"},
+		{"list keeps the query", "GET", "/users/all?limit=5&cursor=abc", "", nil, 201, "", "user", "/users/all?limit=5&cursor=abc"},
+		{"get user passes the service's 404", "GET", "/users/" + uid, "", nil, 404, "USER_NOT_FOUND", "user", "/users/" + uid},
+		{"malformed user id costs no hop", "GET", "/users/not-an-id", "", nil, 404, "USER_NOT_FOUND", "", ""},
+		{"traversal in an id", "GET", "/billing/..%2Fwallet%2Fdeduct", "", nil, 404, "BILL_NOT_FOUND", "", ""},
+		{"malformed JSON costs no hop", "POST", "/users/create", `{"name":`, json, 400, "VALIDATION_FAILED", "", ""},
+		{"trailing garbage", "POST", "/users/create", `{"name":"A"} {}`, json, 400, "VALIDATION_FAILED", "", ""},
+		{"not an object", "POST", "/users/create", `["a"]`, json, 400, "VALIDATION_FAILED", "", ""},
+		{"form body", "POST", "/users/create", `name=A`, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, 400, "UNSUPPORTED_MEDIA_TYPE", "", ""},
+		{"internal deduct hidden", "POST", "/wallet/deduct", `{}`, json, 404, "ROUTE_NOT_FOUND", "", ""},
+		{"internal updateStatus hidden", "PUT", "/billing/updateStatus", `{}`, json, 404, "ROUTE_NOT_FOUND", "", ""},
+		{"internal confirm hidden", "POST", "/Payment/confirm", `{}`, json, 404, "ROUTE_NOT_FOUND", "", ""},
+		{"internal create-order hidden", "POST", "/razorpay/create-order", `{}`, json, 404, "ROUTE_NOT_FOUND", "", ""},
+		{"GET on updateStatus is not a bill", "GET", "/billing/updateStatus", "", nil, 404, "BILL_NOT_FOUND", "", ""},
+		{"GET on confirm is not a payment", "GET", "/Payment/confirm", "", nil, 404, "PAYMENT_NOT_FOUND", "", ""},
+		{"paths are case sensitive", "POST", "/payment/pay", `{}`, json, 404, "ROUTE_NOT_FOUND", "", ""},
+		{"webhook body passes raw", "POST", "/razorpay/webhook", `not json at all`, map[string]string{"X-Razorpay-Signature": "abc"}, 201, "", "razorpay", "/razorpay/webhook"},
+		{"service error without envelope is normalised", "POST", "/billing/create", `{}`, json, 503, "UNAVAILABLE", "billing", "/billing/create"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeDapr{}
+			do := newGateway(t, f)
+			status, body, hdr := do(tc.method, tc.path, tc.body, tc.hdr)
+			if status != tc.wantStatus || code(body) != tc.wantCode {
+				t.Fatalf("%s %s = %d %v, want %d %s", tc.method, tc.path, status, body, tc.wantStatus, tc.wantCode)
+			}
+			if hdr.Get(server.HeaderRequestID) == "" {
+				t.Errorf("no request id on the response")
+			}
+			got := f.last()
+			if got.app != tc.wantApp || got.path != tc.wantPath {
+				t.Fatalf("invoked %q %q, want %q %q", got.app, got.path, tc.wantApp, tc.wantPath)
+			}
+			if tc.wantApp != "" {
+				if got.header.Get(server.HeaderRequestID) != hdr.Get(server.HeaderRequestID) {
+					t.Errorf("request id not forwarded: %v", got.header)
+				}
+				if got.body != tc.body {
+					t.Errorf("forwarded body %q, want %q", got.body, tc.body)
+				}
+			}
+		})
+	}
+}
+
+func TestServiceDownIs503WithRetryAfter(t *testing.T) {
+	f := &fakeDapr{down: map[string]bool{"wallet": true}}
+	do := newGateway(t, f)
+	status, body, hdr := do("POST", "/wallet/add", `{"user_id":"x"}`, map[string]string{"Content-Type": "application/json"})
+	if status != 503 || code(body) != "UNAVAILABLE" || hdr.Get("Retry-After") == "" {
+		t.Fatalf("wallet down: %d %v Retry-After=%q, want 503 UNAVAILABLE with Retry-After", status, body, hdr.Get("Retry-After"))
+	}
+	if strings.Contains(body["error"].(map[string]any)["message"].(string), "no such app") {
+		t.Fatalf("503 leaks the sidecar's message: %v", body)
+	}
+}
+
+func TestHealth(t *testing.T) {
+	f := &fakeDapr{}
+	do := newGateway(t, f)
+	if status, body, _ := do("GET", "/health", "", nil); status != 200 || body["status"] != "ok" {
+		t.Fatalf("GET /health = %d %v, want 200 ok", status, body)
+	}
+	f.down = map[string]bool{"billing": true, "payment": true}
+	status, body, _ := do("GET", "/health", "", nil)
+	if status != 503 || code(body) != "UNAVAILABLE" {
+		t.Fatalf("GET /health with two down = %d %v, want 503", status, body)
+	}
+	failing := body["error"].(map[string]any)["details"].(map[string]any)["failing"].([]any)
+	if len(failing) != 2 || failing[0] != "billing" || failing[1] != "payment" {
+		t.Fatalf("failing = %v, want [billing payment]", failing)
+	}
+}

@@ -1,0 +1,27 @@
+// Command user is FinFlow's user service: sign-up with case-insensitively
+// unique emails, lookup and a paginated list. It runs beside its Dapr
+// sidecar (app id "user", port 8081) and keeps its data in its own state
+// store.
+package main
+
+import (
+	"context"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/finflow/finflow/platform/service"
+	userhttp "github.com/finflow/finflow/services/user/http"
+	"github.com/finflow/finflow/services/user/store"
+)
+
+func main() {
+	service.Main(service.Spec{
+		Name:        "user",
+		DefaultPort: 8081,
+		Settings:    userhttp.Settings,
+		Setup: func(_ context.Context, d *service.Deps, app *fiber.App) error {
+			userhttp.New(store.New(d.Sidecar, d.StateStore), d.Settings, d.Log).Routes(app)
+			return nil
+		},
+	})
+}

@@ -1,0 +1,308 @@
+// Package storetest is the contract suite every user store must pass, plus
+// an in-memory state with the Dapr Redis store's ETag semantics for fast
+// unit tests.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/finflow/finflow/platform/sidecar"
+	"github.com/finflow/finflow/services/user/domain"
+	"github.com/finflow/finflow/services/user/store"
+)
+
+// Run runs the contract suite; newStore returns an empty store each call.
+func Run(t *testing.T, newStore func(testing.TB) *store.Store) {
+	ctx := context.Background()
+	mustUser := func(tb testing.TB, email string) domain.User {
+		tb.Helper()
+		u, err := domain.NewUser("Test User", email, "", time.Now())
+		if err != nil {
+			tb.Fatalf("NewUser(%q): %v", email, err)
+		}
+		return u
+	}
+
+	t.Run("CreateThenGet", func(t *testing.T) {
+		s := newStore(t)
+		u := mustUser(t, "get@example.in")
+		if err := s.Create(ctx, u); err != nil {
+			t.Fatalf("Create: %v", err)
+		}
+		got, err := s.Get(ctx, u.ID)
+		if err != nil {
+			t.Fatalf("Get(%s): %v", u.ID, err)
+		}
+		if got.ID != u.ID || got.Email != u.Email || !got.CreatedAt.Equal(u.CreatedAt) {
+			t.Fatalf("Get = %+v, want %+v", got, u)
+		}
+	})
+
+	t.Run("GetMissing", func(t *testing.T) {
+		s := newStore(t)
+		if _, err := s.Get(ctx, "usr_00000000000000000000000000"); !errors.Is(err, domain.ErrUserNotFound) {
+			t.Fatalf("Get(missing) = %v, want ErrUserNotFound", err)
+		}
+	})
+
+	t.Run("EmailUniqueIgnoringCase", func(t *testing.T) {
+		s := newStore(t)
+		if err := s.Create(ctx, mustUser(t, "Dup@Example.in")); err != nil {
+			t.Fatalf("Create: %v", err)
+		}
+		if err := s.Create(ctx, mustUser(t, "dup@example.IN")); !errors.Is(err, domain.ErrEmailTaken) {
+			t.Fatalf("second Create = %v, want ErrEmailTaken", err)
+		}
+	})
+
+	t.Run("RetriedCreateIsNotAConflict", func(t *testing.T) {
+		s := newStore(t)
+		u := mustUser(t, "retry@example.in")
+		for i := 0; i < 2; i++ {
+			if err := s.Create(ctx, u); err != nil {
+				t.Fatalf("Create #%d of the same user: %v", i+1, err)
+			}
+		}
+		page, err := s.List(ctx, "", 10)
+		if err != nil || len(page.Users) != 1 {
+			t.Fatalf("List = %d users, %v; want the user once", len(page.Users), err)
+		}
+	})
+
+	t.Run("RacingSignUpsOneEmail", func(t *testing.T) {
+		s := newStore(t)
+		const n = 20
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				errs[i] = s.Create(ctx, mustUser(t, fmt.Sprintf("Race@Example.in%s", strings.Repeat("", i))))
+			}(i)
+		}
+		wg.Wait()
+		won := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case errors.Is(err, domain.ErrEmailTaken):
+			default:
+				t.Fatalf("Create #%d = %v, want nil or ErrEmailTaken", i, err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("%d sign-ups won, want exactly 1", won)
+		}
+		page, err := s.List(ctx, "", 50)
+		if err != nil || len(page.Users) != 1 {
+			t.Fatalf("List = %d users, %v; want 1", len(page.Users), err)
+		}
+	})
+
+	t.Run("ListPagesOldestFirstWithoutLossOrRepeat", func(t *testing.T) {
+		s := newStore(t)
+		const n = 23
+		var wg sync.WaitGroup
+		created := make(map[string]bool)
+		var mu sync.Mutex
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				u := mustUser(t, fmt.Sprintf("page%d@example.in", i))
+				if err := s.Create(ctx, u); err != nil {
+					t.Errorf("Create: %v", err)
+					return
+				}
+				mu.Lock()
+				created[u.ID] = true
+				mu.Unlock()
+			}(i)
+		}
+		wg.Wait()
+		seen := map[string]bool{}
+		cursor, pages := "", 0
+		for {
+			page, err := s.List(ctx, cursor, 5)
+			if err != nil {
+				t.Fatalf("List(%q): %v", cursor, err)
+			}
+			pages++
+			if len(page.Users) > 5 {
+				t.Fatalf("page of %d users, limit 5", len(page.Users))
+			}
+			for _, u := range page.Users {
+				if seen[u.ID] {
+					t.Fatalf("user %s listed twice", u.ID)
+				}
+				seen[u.ID] = true
+			}
+			if page.Next == "" {
+				break
+			}
+			cursor = page.Next
+		}
+		if len(seen) != n || pages != 5 {
+			t.Fatalf("listed %d users in %d pages, want %d in 5", len(seen), pages, n)
+		}
+		for id := range created {
+			if !seen[id] {
+				t.Fatalf("user %s was created but not listed", id)
+			}
+		}
+	})
+
+	t.Run("ListOrderIsCreationOrder", func(t *testing.T) {
+		s := newStore(t)
+		var ids []string
+		for i := 0; i < 4; i++ {
+			u := mustUser(t, fmt.Sprintf("order%d@example.in", i))
+			if err := s.Create(ctx, u); err != nil {
+				t.Fatalf("Create: %v", err)
+			}
+			ids = append(ids, u.ID)
+		}
+		page, err := s.List(ctx, "", 10)
+		if err != nil {
+			t.Fatalf("List: %v", err)
+		}
+		for i, u := range page.Users {
+			if u.ID != ids[i] {
+				t.Fatalf("List[%d] = %s, want %s", i, u.ID, ids[i])
+			}
+		}
+	})
+
+	t.Run("BadCursor", func(t *testing.T) {
+		s := newStore(t)
+		for _, c := range []string{"nope", "dTE6MA", "!!", "dTE6LTU"} {
+			if _, err := s.List(ctx, c, 10); !errors.Is(err, domain.ErrInvalidCursor) {
+				t.Fatalf("List(cursor %q) = %v, want ErrInvalidCursor", c, err)
+			}
+		}
+	})
+}
+
+// CheckRepair simulates a sign-up that died right after claiming its email
+// (only the claim was written) and checks that the next sign-up with that
+// email completes the first user instead of leaving it invisible.
+func CheckRepair(t *testing.T, ctx context.Context, s *store.Store, mem *MemState) {
+	t.Helper()
+	u, _ := domain.NewUser("Half Done", "half@example.in", "", time.Now())
+	mem.FailAfter("user/", 0) // every write of user/... fails, as if the process died
+	if err := s.Create(ctx, u); err == nil {
+		t.Fatalf("Create with failing writes = nil, want an error")
+	}
+	mem.FailAfter("", -1)
+	if _, err := s.Get(ctx, u.ID); !errors.Is(err, domain.ErrUserNotFound) {
+		t.Fatalf("Get after half sign-up = %v, want ErrUserNotFound", err)
+	}
+	again, _ := domain.NewUser("Someone Else", "HALF@example.in", "", time.Now())
+	if err := s.Create(ctx, again); !errors.Is(err, domain.ErrEmailTaken) {
+		t.Fatalf("second sign-up = %v, want ErrEmailTaken", err)
+	}
+	got, err := s.Get(ctx, u.ID)
+	if err != nil || got.Name != "Half Done" {
+		t.Fatalf("Get after repair = %+v, %v; want the first user", got, err)
+	}
+	page, err := s.List(ctx, "", 10)
+	if err != nil || len(page.Users) != 1 || page.Users[0].ID != u.ID {
+		t.Fatalf("List after repair = %+v, %v; want the first user once", page.Users, err)
+	}
+}
+
+// MemState is an in-memory sidecar state with the Redis store's rules: an
+// ETag must match an existing key's version, and Insert succeeds only when
+// the key is absent.
+type MemState struct {
+	mu       sync.Mutex
+	items    map[string]memItem
+	failPref string
+	failLeft int
+}
+
+type memItem struct {
+	value   []byte
+	version int
+}
+
+// NewMemState returns an empty MemState.
+func NewMemState() *MemState { return &MemState{items: map[string]memItem{}, failLeft: -1} }
+
+// FailAfter makes writes to keys with prefix fail after n more succeed;
+// n < 0 turns failures off.
+func (m *MemState) FailAfter(prefix string, n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.failPref, m.failLeft = prefix, n
+}
+
+func (m *MemState) failWrite(key string) error {
+	if m.failLeft < 0 || !strings.HasPrefix(key, m.failPref) {
+		return nil
+	}
+	if m.failLeft == 0 {
+		return fmt.Errorf("%w: injected failure writing %s", sidecar.ErrSidecar, key)
+	}
+	m.failLeft--
+	return nil
+}
+
+func k(store, key string) string { return store + "||" + key }
+
+// Get implements store.State.
+func (m *MemState) Get(_ context.Context, st, key string) (sidecar.Item, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	it, ok := m.items[k(st, key)]
+	if !ok {
+		return sidecar.Item{Key: key}, nil
+	}
+	return sidecar.Item{Key: key, Value: it.value, ETag: fmt.Sprint(it.version)}, nil
+}
+
+// BulkGet implements store.State.
+func (m *MemState) BulkGet(ctx context.Context, st string, keys []string) ([]sidecar.Item, error) {
+	out := make([]sidecar.Item, len(keys))
+	for i, key := range keys {
+		out[i], _ = m.Get(ctx, st, key)
+	}
+	return out, nil
+}
+
+// Save implements store.State.
+func (m *MemState) Save(_ context.Context, st, key string, value []byte, etag string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.failWrite(key); err != nil {
+		return err
+	}
+	it, ok := m.items[k(st, key)]
+	if ok && etag != "" && etag != fmt.Sprint(it.version) {
+		return sidecar.ErrETagMismatch
+	}
+	m.items[k(st, key)] = memItem{value: append([]byte(nil), value...), version: it.version + 1}
+	return nil
+}
+
+// Insert implements store.State.
+func (m *MemState) Insert(_ context.Context, st, key string, value []byte, _ int) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.failWrite(key); err != nil {
+		return err
+	}
+	if _, ok := m.items[k(st, key)]; ok {
+		return sidecar.ErrExists
+	}
+	m.items[k(st, key)] = memItem{value: append([]byte(nil), value...), version: 1}
+	return nil
+}

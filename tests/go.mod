@@ -1,0 +1,3 @@
+module github.com/finflow/finflow/tests
+
+go 1.24

@@ -1,0 +1,408 @@
+// Package topology starts and supervises a Dapr multi-app topology the way
+// `dapr run -f` does: each app of a run file beside its own daprd, every
+// sidecar on its own free ports, app and sidecar output on the console with
+// an app prefix and in per-app log files. It waits until every app is
+// healthy, reports loudly when a process dies, can kill and restart single
+// processes (for crash tests), and stops everything it started.
+//
+// It is the engine behind `make run` (tools/launcher) and the end-to-end
+// test harness (tests/harness).
+package topology
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/finflow/finflow/tools/launcher/runfile"
+)
+
+// Options configure a topology.
+type Options struct {
+	// RunFile is the parsed run file. Apps may be adjusted before Start
+	// (tests give every app a free port).
+	RunFile *runfile.File
+	// Daprd is the daprd binary.
+	Daprd string
+	// Console receives the prefixed output; os.Stdout when nil.
+	Console io.Writer
+	// Color colours the prefixes.
+	Color bool
+	// LogDir holds the log files; empty means the CLI's place,
+	// <appDir>/.dapr/logs.
+	LogDir string
+	// RedisAddr, when not the components' own address, is written into
+	// every component's redisHost (in a rendered copy of the resources).
+	RedisAddr string
+	// ExtraEnv is added to every app's and daprd's environment.
+	ExtraEnv []string
+	// ReadyTimeout bounds the wait for every app to be healthy (the first
+	// start compiles every service).
+	ReadyTimeout time.Duration
+	// StopGrace is how long a process gets to end after SIGTERM.
+	StopGrace time.Duration
+	// OnUnexpectedExit is called (besides the loud console message) when a
+	// process ends without being asked to.
+	OnUnexpectedExit func(app string, sidecar bool, err error)
+}
+
+// Which names one of an app's two processes.
+type Which int
+
+// The two processes of an app.
+const (
+	AppProcess Which = iota
+	SidecarProcess
+)
+
+func (w Which) String() string {
+	if w == SidecarProcess {
+		return "sidecar"
+	}
+	return "app"
+}
+
+// App is one running app and its sidecar.
+type App struct {
+	runfile.App
+	app, daprd *proc
+}
+
+// AppLog and DaprdLog are the app's log files.
+func (a *App) AppLog() string   { return a.app.logPath }
+func (a *App) DaprdLog() string { return a.daprd.logPath }
+
+// Topology is a started run.
+type Topology struct {
+	opts    Options
+	apps    []*App
+	byID    map[string]*App
+	console *console
+	runDir  string
+	started time.Time
+
+	stopOnce sync.Once
+}
+
+// Start checks the machine, starts every app and sidecar and waits until
+// all are healthy. On any failure it stops what it started and returns an
+// error that says what is wrong in one line.
+func Start(ctx context.Context, opts Options) (*Topology, error) {
+	if opts.Console == nil {
+		opts.Console = os.Stdout
+	}
+	if opts.ReadyTimeout == 0 {
+		opts.ReadyTimeout = 5 * time.Minute
+	}
+	if opts.StopGrace == 0 {
+		opts.StopGrace = 10 * time.Second
+	}
+	t := &Topology{opts: opts, byID: map[string]*App{}, started: time.Now()}
+	width := 0
+	for _, a := range opts.RunFile.Apps {
+		width = max(width, len(a.AppID)+len("-daprd"))
+	}
+	t.console = &console{w: opts.Console, width: width, color: opts.Color}
+
+	if err := t.prepare(); err != nil {
+		t.cleanup()
+		return nil, err
+	}
+	for _, a := range t.apps {
+		if err := a.daprd.start(); err != nil {
+			t.Stop()
+			return nil, err
+		}
+		if err := a.app.start(); err != nil {
+			t.Stop()
+			return nil, err
+		}
+	}
+	if err := t.waitReady(ctx, t.apps, opts.ReadyTimeout); err != nil {
+		t.Stop()
+		return nil, err
+	}
+	t.publishMetadata()
+	return t, nil
+}
+
+// prepare runs the preflight checks, assigns ports and builds the
+// processes.
+func (t *Topology) prepare() error {
+	if err := CheckDaprd(t.opts.Daprd); err != nil {
+		return err
+	}
+	running := runningDaprds()
+	pool := newPortPool()
+	for _, a := range t.opts.RunFile.Apps {
+		if pid, ok := running[a.AppID]; ok {
+			return fmt.Errorf("a daprd for app id %q is already running (pid %d); stop that FinFlow first, two topologies on one machine would answer each other's calls", a.AppID, pid)
+		}
+		for _, p := range []int{a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort, a.MetricsPort, a.DaprInternalGRPCPort} {
+			if p <= 0 {
+				continue
+			}
+			if portInUse(p) {
+				return fmt.Errorf("port %d (app %s) is already in use; stop whatever listens there (ss -ltnp 'sport = :%d') or change the port", p, a.AppID, p)
+			}
+			pool.reserve(p)
+		}
+	}
+
+	runDir, err := os.MkdirTemp("", "finflow-run-")
+	if err != nil {
+		return err
+	}
+	t.runDir = runDir
+	stamp := time.Now().Format("20060102150405")
+	for _, ra := range t.opts.RunFile.Apps {
+		a := &App{App: ra}
+		for _, port := range []*int{&a.DaprHTTPPort, &a.DaprGRPCPort, &a.MetricsPort, &a.DaprInternalGRPCPort} {
+			if *port <= 0 {
+				p, err := pool.free()
+				if err != nil {
+					return err
+				}
+				*port = p
+			}
+		}
+		if t.opts.RedisAddr != "" && t.opts.RedisAddr != DefaultRedisAddr {
+			rendered, err := renderResources(a.ResourcesPaths, filepath.Join(runDir, a.AppID), t.opts.RedisAddr)
+			if err != nil {
+				return fmt.Errorf("preparing resources for %s: %w", a.AppID, err)
+			}
+			a.ResourcesPaths = rendered
+		}
+		logDir := t.opts.LogDir
+		appLog := filepath.Join(logDir, a.AppID+"_app.log")
+		daprdLog := filepath.Join(logDir, a.AppID+"_daprd.log")
+		if logDir == "" {
+			logDir = filepath.Join(a.AppDirPath, ".dapr", "logs")
+			appLog = filepath.Join(logDir, fmt.Sprintf("%s_app_%s.log", a.AppID, stamp))
+			daprdLog = filepath.Join(logDir, fmt.Sprintf("%s_daprd_%s.log", a.AppID, stamp))
+		}
+		if err := os.MkdirAll(logDir, 0o755); err != nil {
+			return err
+		}
+		base := append(os.Environ(), t.opts.ExtraEnv...)
+		app := a
+		a.daprd = &proc{
+			name: a.AppID + "-daprd", argv: append([]string{t.opts.Daprd}, a.DaprdArgs()...),
+			dir: a.AppDirPath, env: base, logPath: daprdLog, console: t.console,
+			toFile: a.DaprdLogDestination != runfile.LogConsole, toCons: a.DaprdLogDestination != runfile.LogFile,
+			onExit: func(p *proc, err error) { t.unexpected(app, SidecarProcess, p, err) },
+		}
+		a.app = &proc{
+			name: a.AppID, argv: a.Command,
+			dir: a.AppDirPath, env: append(base, a.AppEnv()...), logPath: appLog, console: t.console,
+			toFile: a.AppLogDestination != runfile.LogConsole, toCons: a.AppLogDestination != runfile.LogFile,
+			onExit: func(p *proc, err error) { t.unexpected(app, AppProcess, p, err) },
+		}
+		t.apps = append(t.apps, a)
+		t.byID[a.AppID] = a
+	}
+	return nil
+}
+
+// unexpected reports a process that ended on its own.
+func (t *Topology) unexpected(a *App, which Which, p *proc, err error) {
+	status := "exited"
+	if err != nil {
+		status = err.Error()
+	}
+	t.console.loud("%s %s (%s) died unexpectedly: %s. Log: %s", a.AppID, which, p.name, status, p.logPath)
+	if t.opts.OnUnexpectedExit != nil {
+		t.opts.OnUnexpectedExit(a.AppID, which == SidecarProcess, err)
+	}
+}
+
+// waitReady polls every app's sidecar (/v1.0/healthz, which is ready only
+// once its app is reachable) and the app's own health path, until all
+// answer or the timeout passes. A process that dies meanwhile fails the
+// wait at once with the end of its log.
+func (t *Topology) waitReady(ctx context.Context, apps []*App, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	pending := map[string]*App{}
+	for _, a := range apps {
+		pending[a.AppID] = a
+	}
+	lastReport := time.Now()
+	for len(pending) > 0 {
+		for id, a := range pending {
+			for _, p := range []*proc{a.daprd, a.app} {
+				if !p.running() {
+					return fmt.Errorf("%s exited while starting; last lines of %s:\n  %s", p.name, p.logPath, strings.Join(p.tail(15), "\n  "))
+				}
+			}
+			if healthy(ctx, client, a) {
+				delete(pending, id)
+			}
+		}
+		if len(pending) == 0 {
+			break
+		}
+		if time.Since(lastReport) > 10*time.Second {
+			lastReport = time.Now()
+			t.console.say("waiting for %s to become healthy (%s so far; the first start compiles every service)", strings.Join(sortedIDs(pending), ", "), time.Since(t.started).Round(time.Second))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not healthy after %s: %s (see their logs)", timeout, strings.Join(sortedIDs(pending), ", "))
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func healthy(ctx context.Context, c *http.Client, a *App) bool {
+	if !httpOK(ctx, c, fmt.Sprintf("http://127.0.0.1:%d/v1.0/healthz", a.DaprHTTPPort)) {
+		return false
+	}
+	if a.AppPort <= 0 {
+		return true
+	}
+	path := a.AppHealthCheckPath
+	if path == "" {
+		path = "/healthz"
+	}
+	return httpOK(ctx, c, fmt.Sprintf("http://127.0.0.1:%d%s", a.AppPort, path))
+}
+
+func httpOK(ctx context.Context, c *http.Client, url string) bool {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode/100 == 2
+}
+
+// publishMetadata tells each sidecar what the Dapr CLI would (cliPID,
+// appPID, command, log paths), so `dapr list` and the dashboard show the
+// same details.
+func (t *Topology) publishMetadata() {
+	c := &http.Client{Timeout: 2 * time.Second}
+	for _, a := range t.apps {
+		values := map[string]string{
+			"cliPID":          strconv.Itoa(os.Getpid()),
+			"appPID":          strconv.Itoa(a.app.pid()),
+			"appCommand":      strings.Join(a.Command, " "),
+			"runTemplatePath": t.opts.RunFile.Path,
+			"runTemplateName": t.opts.RunFile.Name,
+			"appLogPath":      a.app.logPath,
+			"daprdLogPath":    a.daprd.logPath,
+		}
+		for k, v := range values {
+			req, _ := http.NewRequest(http.MethodPut, fmt.Sprintf("http://127.0.0.1:%d/v1.0/metadata/%s", a.DaprHTTPPort, k), strings.NewReader(v))
+			if resp, err := c.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}
+	}
+}
+
+// Apps returns the apps in run-file order.
+func (t *Topology) Apps() []*App { return t.apps }
+
+// App returns the app with the given id, or nil.
+func (t *Topology) App(id string) *App { return t.byID[id] }
+
+// Say prints a launcher message on the console.
+func (t *Topology) Say(format string, args ...any) { t.console.say(format, args...) }
+
+// Kill ends one process of an app at once (SIGKILL to its process group),
+// as a crash would.
+func (t *Topology) Kill(appID string, which Which) error {
+	p, err := t.proc(appID, which)
+	if err != nil {
+		return err
+	}
+	t.console.say("killing %s %s (SIGKILL)", appID, which)
+	p.kill()
+	return nil
+}
+
+// Restart starts a process that was killed or died again, on the same
+// ports, and waits until the app is healthy.
+func (t *Topology) Restart(ctx context.Context, appID string, which Which) error {
+	p, err := t.proc(appID, which)
+	if err != nil {
+		return err
+	}
+	if p.running() {
+		p.stop(t.opts.StopGrace)
+	}
+	t.console.say("restarting %s %s", appID, which)
+	if err := p.start(); err != nil {
+		return err
+	}
+	return t.waitReady(ctx, []*App{t.byID[appID]}, t.opts.ReadyTimeout)
+}
+
+// Running reports whether the process is alive.
+func (t *Topology) Running(appID string, which Which) bool {
+	p, err := t.proc(appID, which)
+	return err == nil && p.running()
+}
+
+func (t *Topology) proc(appID string, which Which) (*proc, error) {
+	a := t.byID[appID]
+	if a == nil {
+		return nil, fmt.Errorf("no app %q", appID)
+	}
+	if which == SidecarProcess {
+		return a.daprd, nil
+	}
+	return a.app, nil
+}
+
+// Stop ends every app (SIGTERM, then SIGKILL after the grace period) and
+// then every sidecar, and removes the run's temporary files. Calling it
+// again does nothing.
+func (t *Topology) Stop() {
+	t.stopOnce.Do(func() {
+		var wg sync.WaitGroup
+		for _, a := range t.apps {
+			wg.Add(1)
+			go func(p *proc) { defer wg.Done(); p.stop(t.opts.StopGrace) }(a.app)
+		}
+		wg.Wait()
+		for _, a := range t.apps {
+			wg.Add(1)
+			go func(p *proc) { defer wg.Done(); p.stop(t.opts.StopGrace) }(a.daprd)
+		}
+		wg.Wait()
+		for _, a := range t.apps {
+			a.app.closeLog()
+			a.daprd.closeLog()
+		}
+		t.cleanup()
+	})
+}
+
+func (t *Topology) cleanup() {
+	if t.runDir != "" {
+		_ = os.RemoveAll(t.runDir)
+	}
+}
+
+func sortedIDs(m map[string]*App) []string {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
