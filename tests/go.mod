@@ -1,3 +1,32 @@
 module github.com/finflow/finflow/tests
 
 go 1.24
+
+require (
+	github.com/finflow/finflow/platform v0.0.0
+	github.com/finflow/finflow/services/user v0.0.0-00010101000000-000000000000
+	github.com/finflow/finflow/tools/launcher v0.0.0
+	github.com/redis/go-redis/v9 v9.14.1
+	gopkg.in/yaml.v3 v3.0.1
+)
+
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/dapr/dapr v1.14.0 // indirect
+	github.com/dapr/go-sdk v1.11.0 // indirect
+	github.com/dgryski/go-rendezvous v0.0.0-20200823014737-9f7001d12a5f // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	go.opentelemetry.io/otel v1.27.0 // indirect
+	golang.org/x/net v0.26.0 // indirect
+	golang.org/x/sys v0.28.0 // indirect
+	golang.org/x/text v0.16.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20240624140628-dc46fd24d27d // indirect
+	google.golang.org/grpc v1.65.0 // indirect
+	google.golang.org/protobuf v1.34.2 // indirect
+)
+
+replace (
+	github.com/finflow/finflow/platform => ../platform
+	github.com/finflow/finflow/services/user => ../services/user
+	github.com/finflow/finflow/tools/launcher => ../tools/launcher
+)

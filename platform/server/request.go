@@ -37,7 +37,11 @@ func requestContext(base *slog.Logger) fiber.Handler {
 				log.Error("writing error response", "err", herr.Error())
 			}
 		}
-		log.Info("request",
+		level := slog.LevelInfo
+		if p := c.Path(); p == "/healthz" || p == "/readyz" {
+			level = slog.LevelDebug // probes every few seconds would drown the log
+		}
+		log.Log(c.UserContext(), level, "request",
 			"method", c.Method(),
 			"path", c.Path(),
 			"status", c.Response().StatusCode(),

@@ -23,6 +23,12 @@ import (
 // BodyLimit is the largest request body FinFlow accepts (the contract's 64 KiB).
 const BodyLimit = 64 << 10
 
+// readLimit is how much of a body the HTTP server reads before it gives up
+// on the connection. It is larger than BodyLimit so that a client sending a
+// body somewhat over the limit gets a clean 413 answer rather than a reset
+// connection while it is still writing.
+const readLimit = 1 << 20
+
 // Config describes one service's HTTP server.
 type Config struct {
 	// Name is the service name used in logs (user, wallet, ...).
@@ -57,7 +63,7 @@ func New(cfg Config) *fiber.App {
 	}
 	app := fiber.New(fiber.Config{
 		AppName:               cfg.Name,
-		BodyLimit:             BodyLimit,
+		BodyLimit:             readLimit,
 		ReadTimeout:           cfg.ReadTimeout,
 		WriteTimeout:          cfg.WriteTimeout,
 		IdleTimeout:           cfg.IdleTimeout,
@@ -69,6 +75,12 @@ func New(cfg Config) *fiber.App {
 	})
 	app.Use(requestContext(cfg.Logger))
 	app.Use(recover.New())
+	app.Use(func(c *fiber.Ctx) error {
+		if len(c.Request().Body()) > BodyLimit {
+			return fiber.ErrRequestEntityTooLarge
+		}
+		return c.Next()
+	})
 	return app
 }
 

@@ -176,7 +176,7 @@ func TestBodyLimitOverRealConnection(t *testing.T) {
 	go func() { done <- server.Serve(ctx, app, ln, time.Second) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	for _, size := range []int{server.BodyLimit - 100, server.BodyLimit + 1} {
+	for _, size := range []int{server.BodyLimit - 100, server.BodyLimit + 1, 3 * server.BodyLimit} {
 		body := `{"name":"` + strings.Repeat("a", size) + `"}`
 		resp, err := http.Post("http://"+ln.Addr().String()+"/echo", "application/json", strings.NewReader(body))
 		if err != nil {

@@ -38,7 +38,7 @@ func (c *Client) WatchConfig(ctx context.Context, store string, keys []string, l
 	api := pb.NewDaprClient(c.sdk.GrpcClientConn())
 	backoff := 250 * time.Millisecond
 	for ctx.Err() == nil {
-		err := c.watchOnce(ctx, api, store, keys, apply)
+		err := c.watchOnce(ctx, api, store, keys, log, apply)
 		if ctx.Err() != nil {
 			return
 		}
@@ -52,7 +52,7 @@ func (c *Client) WatchConfig(ctx context.Context, store string, keys []string, l
 	}
 }
 
-func (c *Client) watchOnce(ctx context.Context, api pb.DaprClient, store string, keys []string, apply func(map[string]string)) error {
+func (c *Client) watchOnce(ctx context.Context, api pb.DaprClient, store string, keys []string, log *slog.Logger, apply func(map[string]string)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if c.token != "" {
@@ -72,6 +72,7 @@ func (c *Client) watchOnce(ctx context.Context, api pb.DaprClient, store string,
 		return err
 	}
 	apply(current)
+	log.Info("watching runtime settings", "store", store, "keys", len(keys), "set", len(current))
 	for {
 		msg, err := stream.Recv()
 		if err != nil {

@@ -37,9 +37,22 @@ func run() error {
 		startRedis   = flag.Bool("start-redis", false, "start a local redis-server when none answers at -redis")
 		redisDir     = flag.String("redis-dir", "var/redis", "data folder of a started redis-server, relative to the run file")
 		seed         = flag.String("seed-settings", "", "seed the runtime settings from this YAML file (keys already set are kept)")
+		seedOnly     = flag.Bool("seed-only", false, "only seed the runtime settings into the Redis at -redis, then exit")
 		readyTimeout = flag.Duration("ready-timeout", 5*time.Minute, "how long to wait for every app to be healthy")
 	)
 	flag.Parse()
+
+	if *seedOnly {
+		if *seed == "" {
+			return fmt.Errorf("-seed-only needs -seed-settings")
+		}
+		added, kept, err := topology.SeedSettings(context.Background(), *redisAddr, *seed)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("runtime settings: %d seeded, %d already set (kept) in the Redis at %s\n", added, kept, *redisAddr)
+		return nil
+	}
 
 	rf, err := runfile.Load(*file)
 	if err != nil {

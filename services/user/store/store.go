@@ -47,14 +47,22 @@ type State interface {
 
 // Store is the Dapr-backed domain.Store.
 type Store struct {
-	state State
-	name  string
+	state  State
+	name   string
+	prefix string
 }
 
 var _ domain.Store = (*Store)(nil)
 
 // New returns a Store on the state store component named name.
 func New(state State, name string) *Store { return &Store{state: state, name: name} }
+
+// NewPrefixed returns a Store that keeps all its keys under prefix, so that
+// independent user stores can share one state store component (the store
+// contract suite uses it to give every case an empty store).
+func NewPrefixed(state State, name, prefix string) *Store {
+	return &Store{state: state, name: name, prefix: prefix}
+}
 
 // record is a user as stored.
 type record struct {
@@ -76,15 +84,14 @@ func (r record) user() domain.User {
 	return domain.User{ID: r.ID, Name: r.Name, Email: r.Email, Phone: r.Phone, CreatedAt: r.CreatedAt}
 }
 
-func emailKey(email string) string {
+func (s *Store) emailKey(email string) string {
 	sum := sha256.Sum256([]byte(domain.EmailKey(email)))
-	return "email/" + hex.EncodeToString(sum[:])
+	return s.prefix + "email/" + hex.EncodeToString(sum[:])
 }
 
-func userKey(id string) string { return "user/" + id }
-func seqKey(n int64) string    { return "seq/" + strconv.FormatInt(n, 10) }
-
-const counterKey = "counter"
+func (s *Store) userKey(id string) string { return s.prefix + "user/" + id }
+func (s *Store) seqKey(n int64) string    { return s.prefix + "seq/" + strconv.FormatInt(n, 10) }
+func (s *Store) counterKey() string       { return s.prefix + "counter" }
 
 // Create implements domain.Store.
 func (s *Store) Create(ctx context.Context, u domain.User) error {
@@ -93,7 +100,7 @@ func (s *Store) Create(ctx context.Context, u domain.User) error {
 	if err != nil {
 		return fmt.Errorf("encoding user: %w", err)
 	}
-	err = s.state.Insert(ctx, s.name, emailKey(u.Email), raw, 0)
+	err = s.state.Insert(ctx, s.name, s.emailKey(u.Email), raw, 0)
 	switch {
 	case errors.Is(err, sidecar.ErrExists):
 		existing, gerr := s.readClaim(ctx, u.Email)
@@ -116,7 +123,7 @@ func (s *Store) Create(ctx context.Context, u domain.User) error {
 }
 
 func (s *Store) readClaim(ctx context.Context, email string) (record, error) {
-	it, err := s.state.Get(ctx, s.name, emailKey(email))
+	it, err := s.state.Get(ctx, s.name, s.emailKey(email))
 	if err != nil {
 		return record{}, fmt.Errorf("reading email claim: %w", err)
 	}
@@ -135,7 +142,7 @@ func (s *Store) readClaim(ctx context.Context, email string) (record, error) {
 // project makes sure user/<id> and seq/<n> exist for the claimed user. It is
 // idempotent and safe to run concurrently for the same user.
 func (s *Store) project(ctx context.Context, claim record) error {
-	it, err := s.state.Get(ctx, s.name, userKey(claim.ID))
+	it, err := s.state.Get(ctx, s.name, s.userKey(claim.ID))
 	if err != nil {
 		return fmt.Errorf("reading user: %w", err)
 	}
@@ -152,7 +159,7 @@ func (s *Store) project(ctx context.Context, claim record) error {
 		rec = claim
 		rec.Seq = seq
 		raw, _ := json.Marshal(rec)
-		err = s.state.Insert(ctx, s.name, userKey(rec.ID), raw, 0)
+		err = s.state.Insert(ctx, s.name, s.userKey(rec.ID), raw, 0)
 		if errors.Is(err, sidecar.ErrExists) {
 			// A concurrent repair (or our own retried write) got there
 			// first; its position wins and ours stays a gap.
@@ -162,7 +169,7 @@ func (s *Store) project(ctx context.Context, claim record) error {
 			return fmt.Errorf("writing user: %w", err)
 		}
 	}
-	listed, err := s.state.Get(ctx, s.name, seqKey(rec.Seq))
+	listed, err := s.state.Get(ctx, s.name, s.seqKey(rec.Seq))
 	if err != nil {
 		return fmt.Errorf("reading list entry: %w", err)
 	}
@@ -170,7 +177,7 @@ func (s *Store) project(ctx context.Context, claim record) error {
 		return nil
 	}
 	raw, _ := json.Marshal(rec)
-	if err := s.state.Save(ctx, s.name, seqKey(rec.Seq), raw, ""); err != nil {
+	if err := s.state.Save(ctx, s.name, s.seqKey(rec.Seq), raw, ""); err != nil {
 		return fmt.Errorf("writing list entry: %w", err)
 	}
 	return nil
@@ -184,7 +191,7 @@ type counter struct {
 // counter key, retrying with jittered backoff while sign-ups race for it.
 func (s *Store) nextSeq(ctx context.Context) (int64, error) {
 	for attempt := 0; ; attempt++ {
-		it, err := s.state.Get(ctx, s.name, counterKey)
+		it, err := s.state.Get(ctx, s.name, s.counterKey())
 		if err != nil {
 			return 0, fmt.Errorf("reading counter: %w", err)
 		}
@@ -197,9 +204,9 @@ func (s *Store) nextSeq(ctx context.Context) (int64, error) {
 		next := c.Last + 1
 		raw, _ := json.Marshal(counter{Last: next})
 		if it.Found() {
-			err = s.state.Save(ctx, s.name, counterKey, raw, it.ETag)
+			err = s.state.Save(ctx, s.name, s.counterKey(), raw, it.ETag)
 		} else {
-			err = s.state.Insert(ctx, s.name, counterKey, raw, 0)
+			err = s.state.Insert(ctx, s.name, s.counterKey(), raw, 0)
 		}
 		if err == nil {
 			return next, nil
@@ -218,7 +225,7 @@ func (s *Store) nextSeq(ctx context.Context) (int64, error) {
 
 // Get implements domain.Store.
 func (s *Store) Get(ctx context.Context, id string) (domain.User, error) {
-	it, err := s.state.Get(ctx, s.name, userKey(id))
+	it, err := s.state.Get(ctx, s.name, s.userKey(id))
 	if err != nil {
 		return domain.User{}, fmt.Errorf("reading user: %w", err)
 	}
@@ -242,7 +249,7 @@ func (s *Store) List(ctx context.Context, cursor string, limit int) (domain.Page
 	if err != nil {
 		return domain.Page{}, err
 	}
-	it, err := s.state.Get(ctx, s.name, counterKey)
+	it, err := s.state.Get(ctx, s.name, s.counterKey())
 	if err != nil {
 		return domain.Page{}, fmt.Errorf("reading counter: %w", err)
 	}
@@ -257,7 +264,7 @@ func (s *Store) List(ctx context.Context, cursor string, limit int) (domain.Page
 		end := min(pos+int64(limit-len(users))-1, c.Last)
 		keys := make([]string, 0, end-pos+1)
 		for n := pos; n <= end; n++ {
-			keys = append(keys, seqKey(n))
+			keys = append(keys, s.seqKey(n))
 		}
 		items, err := s.state.BulkGet(ctx, s.name, keys)
 		if err != nil {

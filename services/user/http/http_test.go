@@ -1,0 +1,113 @@
+package http_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/finflow/finflow/platform/id"
+	"github.com/finflow/finflow/platform/server"
+	"github.com/finflow/finflow/platform/settings"
+	"github.com/finflow/finflow/services/user/domain"
+	userhttp "github.com/finflow/finflow/services/user/http"
+	"github.com/finflow/finflow/services/user/store"
+	"github.com/finflow/finflow/services/user/store/storetest"
+)
+
+// The handlers over the real store code on an in-memory state: a unit test
+// of the HTTP layer (the end-to-end suite covers the real sidecar).
+func newAPI(t *testing.T) (func(method, path, body string) (int, map[string]any), domain.Store) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	users := store.New(storetest.NewMemState(), "user-store")
+	app := server.New(server.Config{Name: "user", Logger: log})
+	userhttp.New(users, settings.New(log, userhttp.Settings...), log).Routes(app)
+	return func(method, path, body string) (int, map[string]any) {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := app.Test(req, -1)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		var out map[string]any
+		raw, _ := io.ReadAll(resp.Body)
+		_ = json.Unmarshal(raw, &out)
+		return resp.StatusCode, out
+	}, users
+}
+
+func errCode(body map[string]any) string {
+	e, _ := body["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+func TestUserRoutes(t *testing.T) {
+	do, users := newAPI(t)
+	existing, _ := domain.NewUser("Existing", "taken@example.in", "", testNow)
+	if err := users.Create(context.Background(), existing); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, method, path, body string
+		wantStatus               int
+		wantCode                 string
+	}{
+		{"create", "POST", "/users/create", `{"name":"A","email":"a@example.in"}`, 201, ""},
+		{"create with phone", "POST", "/users/create", `{"name":"B","email":"b@example.in","phone":"+91 98765 43210"}`, 201, ""},
+		{"phone null is no phone", "POST", "/users/create", `{"name":"C","email":"c@example.in","phone":null}`, 201, ""},
+		{"taken email other case", "POST", "/users/create", `{"name":"D","email":"TAKEN@example.in"}`, 409, "EMAIL_TAKEN"},
+		{"bad email", "POST", "/users/create", `{"name":"E","email":"nope"}`, 400, "VALIDATION_FAILED"},
+		{"unknown field", "POST", "/users/create", `{"name":"E","email":"e@example.in","x":1}`, 400, "VALIDATION_FAILED"},
+		{"get existing", "GET", "/users/" + existing.ID, "", 200, ""},
+		{"get missing", "GET", "/users/" + id.New(id.User), "", 404, "USER_NOT_FOUND"},
+		{"get malformed", "GET", "/users/abc", "", 404, "USER_NOT_FOUND"},
+		{"list", "GET", "/users/all", "", 200, ""},
+		{"list limit zero", "GET", "/users/all?limit=0", "", 400, "VALIDATION_FAILED"},
+		{"list limit above max", "GET", "/users/all?limit=201", "", 400, "VALIDATION_FAILED"},
+		{"list bad cursor", "GET", "/users/all?cursor=zzz", "", 400, "VALIDATION_FAILED"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := do(tc.method, tc.path, tc.body)
+			if status != tc.wantStatus || errCode(body) != tc.wantCode {
+				t.Fatalf("%s %s = %d %v, want %d %s", tc.method, tc.path, status, body, tc.wantStatus, tc.wantCode)
+			}
+		})
+	}
+}
+
+func TestListShape(t *testing.T) {
+	do, _ := newAPI(t)
+	for _, e := range []string{"l1@example.in", "l2@example.in", "l3@example.in"} {
+		if status, body := do("POST", "/users/create", `{"name":"L","email":"`+e+`"}`); status != 201 {
+			t.Fatalf("create %s = %d %v", e, status, body)
+		}
+	}
+	status, body := do("GET", "/users/all?limit=2", "")
+	items, _ := body["items"].([]any)
+	if status != 200 || len(items) != 2 || body["next_cursor"] == nil {
+		t.Fatalf("first page = %d %v, want 2 items and a cursor", status, body)
+	}
+	_, body = do("GET", "/users/all?limit=2&cursor="+body["next_cursor"].(string), "")
+	items, _ = body["items"].([]any)
+	if len(items) != 1 || body["next_cursor"] != nil {
+		t.Fatalf("last page = %v, want 1 item and next_cursor null", body)
+	}
+	u := items[0].(map[string]any)
+	for _, k := range []string{"id", "name", "email", "phone", "created_at"} {
+		if _, ok := u[k]; !ok {
+			t.Errorf("user object lacks %q: %v", k, u)
+		}
+	}
+	if u["phone"] != nil {
+		t.Errorf("phone = %v, want null", u["phone"])
+	}
+}
+
+var testNow = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)

@@ -1,0 +1,115 @@
+package harness
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// Response is an answer from the gateway.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v, failing the test if it is not JSON.
+func (r *Response) JSON(tb testing.TB, v any) {
+	tb.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		tb.Fatalf("response body is not JSON (%v): %s", err, r.Body)
+	}
+}
+
+// ErrorCode returns the contract error's code, or "" when the body is not
+// an error envelope.
+func (r *Response) ErrorCode() string {
+	var b struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(r.Body, &b)
+	return b.Error.Code
+}
+
+// ErrorField returns the error's details.field.
+func (r *Response) ErrorField() string {
+	var b struct {
+		Error struct {
+			Details map[string]any `json:"details"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(r.Body, &b)
+	f, _ := b.Error.Details["field"].(string)
+	return f
+}
+
+var client = &http.Client{Timeout: 30 * time.Second}
+
+// Do sends a request to the gateway. body may be nil, a string or []byte
+// (sent as is) or anything else (sent as JSON). JSON bodies get
+// Content-Type: application/json unless header sets one.
+func (e *Env) Do(tb testing.TB, method, path string, body any, header map[string]string) *Response {
+	tb.Helper()
+	var rd io.Reader
+	isJSON := false
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd, isJSON = bytes.NewReader([]byte(b)), true
+	case []byte:
+		rd, isJSON = bytes.NewReader(b), true
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			tb.Fatalf("encoding request body: %v", err)
+		}
+		rd, isJSON = bytes.NewReader(raw), true
+	}
+	req, err := http.NewRequest(method, e.BaseURL+path, rd)
+	if err != nil {
+		tb.Fatalf("building %s %s: %v", method, path, err)
+	}
+	if isJSON {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatalf("reading %s %s: %v", method, path, err)
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+}
+
+// User is the contract's user object.
+type User struct {
+	ID        string  `json:"id"`
+	Name      string  `json:"name"`
+	Email     string  `json:"email"`
+	Phone     *string `json:"phone"`
+	CreatedAt string  `json:"created_at"`
+}
+
+// MustCreateUser signs up a user through the gateway and fails the test
+// unless it gets 201.
+func (e *Env) MustCreateUser(tb testing.TB, name, email string) User {
+	tb.Helper()
+	resp := e.Do(tb, "POST", "/users/create", map[string]any{"name": name, "email": email}, nil)
+	if resp.Status != http.StatusCreated {
+		tb.Fatalf("POST /users/create %s = %d %s, want 201", email, resp.Status, resp.Body)
+	}
+	var u User
+	resp.JSON(tb, &u)
+	return u
+}

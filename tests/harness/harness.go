@@ -1,0 +1,287 @@
+// Package harness starts the real FinFlow topology for black-box suites:
+// its own redis-server on a free port, every app of dapr.yaml beside a real
+// daprd (through the same launcher engine `make run` uses), every app on a
+// free port, and the runtime settings seeded. Suites drive it through the
+// gateway, and crash suites kill and restart single processes through
+// Topology.
+//
+// A suite starts one Env in TestMain and stops it after m.Run. Suites run
+// one at a time (`go test -p 1`): two topologies on one machine would
+// answer each other's calls, since self-hosted Dapr resolves app ids over
+// mDNS, and the launcher refuses to start a second one.
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/finflow/finflow/tools/launcher/runfile"
+	"github.com/finflow/finflow/tools/launcher/topology"
+)
+
+// Options adjust a suite's topology.
+type Options struct {
+	// Name names the suite in log folders (e2e, money, chaos, ...).
+	Name string
+	// PersistRedis makes the suite's Redis write every change to an
+	// append-only file, so a Redis restart loses nothing (crash suites).
+	PersistRedis bool
+	// Env is added to every app's environment.
+	Env map[string]string
+}
+
+// Env is a running topology.
+type Env struct {
+	// Root is the repository's root folder.
+	Root string
+	// BaseURL is the gateway's address, http://127.0.0.1:<port>.
+	BaseURL string
+	// RedisAddr is the suite's own Redis.
+	RedisAddr string
+	// LogDir holds console.log and every app's and sidecar's log.
+	LogDir string
+	// Topology controls the processes (kill, restart).
+	Topology *topology.Topology
+
+	redis      *exec.Cmd
+	redisDone  chan struct{}
+	redisArgs  []string
+	redisDir   string
+	console    *os.File
+	rdb        *redis.Client
+	settingVer int
+}
+
+// Start brings the topology up. The error says what is missing (daprd,
+// redis-server) and how to get it; it never skips.
+func Start(opts Options) (*Env, error) {
+	if opts.Name == "" {
+		opts.Name = "e2e"
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return nil, err
+	}
+	daprd := topology.FindDaprd(root)
+	if err := topology.CheckDaprd(daprd); err != nil {
+		return nil, fmt.Errorf("%w (the end-to-end suites need the real sidecar: run `make daprd` or `make test`)", err)
+	}
+	redisBin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, errors.New("redis-server is not installed; the end-to-end suites start their own Redis: install it (apt-get install redis-server) or run `make test`, which installs it where it can")
+	}
+
+	logDir := filepath.Join(root, "var", "test-logs", opts.Name+"-"+time.Now().Format("20060102-150405"))
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return nil, err
+	}
+	e := &Env{Root: root, LogDir: logDir}
+	if err := e.startRedis(redisBin, opts.PersistRedis); err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			e.Stop()
+		}
+	}()
+	e.rdb = redis.NewClient(&redis.Options{Addr: e.RedisAddr})
+	if _, _, err := topology.SeedSettings(context.Background(), e.RedisAddr, filepath.Join(root, "config", "runtime-settings.yaml")); err != nil {
+		return nil, err
+	}
+
+	rf, err := runfile.Load(filepath.Join(root, "dapr.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	for i := range rf.Apps {
+		port, err := topology.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		rf.Apps[i].AppPort = port
+		if rf.Apps[i].Env == nil {
+			rf.Apps[i].Env = map[string]string{}
+		}
+		for k, v := range opts.Env {
+			rf.Apps[i].Env[k] = v
+		}
+		if rf.Apps[i].AppID == "gateway" {
+			// Tests reach the gateway on loopback only.
+			rf.Apps[i].Env["BIND_HOST"] = "127.0.0.1"
+			e.BaseURL = "http://127.0.0.1:" + strconv.Itoa(port)
+		}
+	}
+	e.console, err = os.Create(filepath.Join(logDir, "console.log"))
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(os.Stderr, "harness: starting FinFlow (%d apps, Redis %s); logs in %s\n", len(rf.Apps), e.RedisAddr, logDir)
+	t, err := topology.Start(context.Background(), topology.Options{
+		RunFile:      rf,
+		Daprd:        daprd,
+		Console:      e.console,
+		LogDir:       logDir,
+		RedisAddr:    e.RedisAddr,
+		ReadyTimeout: 5 * time.Minute,
+		StopGrace:    10 * time.Second,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting the topology: %w (console: %s)", err, e.console.Name())
+	}
+	e.Topology = t
+	if err := e.WaitHealthy(2 * time.Minute); err != nil {
+		return nil, err
+	}
+	ok = true
+	return e, nil
+}
+
+// WaitHealthy polls the gateway's GET /health until it answers 200.
+func (e *Env) WaitHealthy(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(e.BaseURL + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+			last = resp.Status
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	return fmt.Errorf("GET /health not 200 after %s (last: %s)", timeout, last)
+}
+
+// Stop stops the topology and the suite's Redis.
+func (e *Env) Stop() {
+	if e.Topology != nil {
+		e.Topology.Stop()
+	}
+	if e.rdb != nil {
+		e.rdb.Close()
+	}
+	e.stopRedis()
+	if e.console != nil {
+		e.console.Close()
+	}
+}
+
+// startRedis runs a private redis-server on a free port.
+func (e *Env) startRedis(bin string, persist bool) error {
+	port, err := topology.FreePort()
+	if err != nil {
+		return err
+	}
+	e.redisDir = filepath.Join(e.LogDir, "redis")
+	if err := os.MkdirAll(e.redisDir, 0o755); err != nil {
+		return err
+	}
+	appendonly := "no"
+	if persist {
+		appendonly = "yes"
+	}
+	e.RedisAddr = "127.0.0.1:" + strconv.Itoa(port)
+	e.redisArgs = []string{bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", e.redisDir,
+		"--save", "", "--appendonly", appendonly, "--appendfsync", "always",
+		"--logfile", filepath.Join(e.redisDir, "redis.log")}
+	return e.launchRedis()
+}
+
+func (e *Env) launchRedis() error {
+	cmd := exec.Command(e.redisArgs[0], e.redisArgs[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting redis-server: %w", err)
+	}
+	e.redis, e.redisDone = cmd, make(chan struct{})
+	done := e.redisDone
+	go func() { _ = cmd.Wait(); close(done) }()
+	for i := 0; i < 100; i++ {
+		if topology.PingRedis(context.Background(), e.RedisAddr) == nil {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("redis-server on %s did not answer; see %s", e.RedisAddr, filepath.Join(e.redisDir, "redis.log"))
+}
+
+func (e *Env) stopRedis() {
+	if e.redis == nil || e.redis.Process == nil {
+		return
+	}
+	_ = e.redis.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-e.redisDone:
+	case <-time.After(10 * time.Second):
+		_ = e.redis.Process.Kill()
+		<-e.redisDone
+	}
+	e.redis = nil
+}
+
+// RestartRedis kills the suite's Redis (SIGKILL) and starts it again on the
+// same port and data folder.
+func (e *Env) RestartRedis() error {
+	if e.redis != nil && e.redis.Process != nil {
+		_ = e.redis.Process.Kill()
+		<-e.redisDone
+	}
+	return e.launchRedis()
+}
+
+// Redis returns a client of the suite's Redis, for checks behind the API.
+func (e *Env) Redis() *redis.Client { return e.rdb }
+
+// SetSetting changes a runtime setting in the configuration store, as an
+// operator would with redis-cli.
+func (e *Env) SetSetting(ctx context.Context, key string, value int64) error {
+	e.settingVer++
+	return e.rdb.Set(ctx, key, fmt.Sprintf("%d||%d", value, 100+e.settingVer), 0).Err()
+}
+
+// repoRoot walks up from the working directory to the folder with go.work.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("harness: no go.work above the working directory; run the suites from the FinFlow checkout")
+		}
+		dir = parent
+	}
+}
+
+// ConsoleTail returns the last n lines of the topology's console log.
+func (e *Env) ConsoleTail(n int) string {
+	raw, err := os.ReadFile(filepath.Join(e.LogDir, "console.log"))
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

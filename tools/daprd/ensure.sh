@@ -1,0 +1,42 @@
+#!/bin/sh
+# Provides .bin/daprd, the Dapr sidecar FinFlow runs:
+#   1. .bin/daprd when it is already a daprd 1.14.x (so the build runs once);
+#   2. else a daprd 1.14.x the user already has ($DAPRD, ~/.dapr/bin/daprd,
+#      PATH), linked into .bin;
+#   3. else the real one, built from github.com/dapr/dapr v1.14.0 through the
+#      Go module proxy, from this folder's own module (outside go.work),
+#      version-stamped. The first build downloads about 3 GB of modules and
+#      takes about 4 minutes on 2 cores.
+set -eu
+root=$(cd "$(dirname "$0")/../.." && pwd)
+out="$root/.bin/daprd"
+
+is_114() {
+	[ -x "$1" ] || return 1
+	v=$("$1" --version 2>/dev/null) || return 1
+	case "$v" in 1.14.*) return 0 ;; esac
+	return 1
+}
+
+if is_114 "$out"; then
+	echo "daprd $("$out" --version) ready at .bin/daprd"
+	exit 0
+fi
+for cand in "${DAPRD:-}" "$HOME/.dapr/bin/daprd" "$(command -v daprd 2>/dev/null || true)"; do
+	if [ -n "$cand" ] && [ "$cand" != "$out" ] && is_114 "$cand"; then
+		mkdir -p "$root/.bin"
+		ln -sf "$cand" "$out"
+		echo "using the daprd $("$cand" --version) found at $cand (linked as .bin/daprd)"
+		exit 0
+	fi
+done
+
+command -v go >/dev/null 2>&1 || { echo "daprd: Go is required to build daprd (https://go.dev/dl)" >&2; exit 1; }
+echo "building daprd 1.14.0 from github.com/dapr/dapr (first time: ~4 min, ~3 GB of modules)..."
+mkdir -p "$root/.bin"
+cd "$root/tools/daprd"
+GOWORK=off go build -tags stablecomponents \
+	-ldflags "-X github.com/dapr/dapr/pkg/buildinfo.version=1.14.0" \
+	-o "$out.tmp" github.com/dapr/dapr/cmd/daprd
+mv "$out.tmp" "$out"
+echo "daprd $("$out" --version) built at .bin/daprd"
