@@ -52,9 +52,14 @@ func EnsureRedis(ctx context.Context, addr string, start bool, dataDir string, s
 	if host != "localhost" && host != "127.0.0.1" && host != "::1" {
 		return nil, fmt.Errorf("Redis is not answering at %s, and it is not on this machine, so it cannot be started here", addr)
 	}
-	bin, err := redisServerBinary(say)
+	bin, installed, err := redisServerBinary(say)
 	if err != nil {
 		return nil, err
+	}
+	if installed && PingRedis(ctx, addr) == nil {
+		// Debian's package may start its own service on the default port.
+		say("using the redis-server the package just started at %s", addr)
+		return &Redis{Addr: addr}, nil
 	}
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, err
@@ -89,16 +94,16 @@ func EnsureRedis(ctx context.Context, addr string, start bool, dataDir string, s
 }
 
 // redisServerBinary finds redis-server, installing it with apt-get as root
-// when it is missing.
-func redisServerBinary(say func(string, ...any)) (string, error) {
+// when it is missing (installed reports that it did).
+func redisServerBinary(say func(string, ...any)) (bin string, installed bool, err error) {
 	if p, err := exec.LookPath("redis-server"); err == nil {
-		return p, nil
+		return p, false, nil
 	}
 	if os.Geteuid() != 0 {
-		return "", errors.New("redis-server is not installed: install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) or point REDIS_ADDR at a running Redis")
+		return "", false, errors.New("redis-server is not installed: install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) or point REDIS_ADDR at a running Redis")
 	}
 	if _, err := exec.LookPath("apt-get"); err != nil {
-		return "", errors.New("redis-server is not installed and apt-get is not available: install Redis or point REDIS_ADDR at a running one")
+		return "", false, errors.New("redis-server is not installed and apt-get is not available: install Redis or point REDIS_ADDR at a running one")
 	}
 	say("redis-server is missing; installing Debian's redis-server package")
 	install := func() error {
@@ -112,14 +117,14 @@ func redisServerBinary(say func(string, ...any)) (string, error) {
 	}
 	if err := install(); err != nil {
 		if out, uerr := exec.Command("apt-get", "update").CombinedOutput(); uerr != nil {
-			return "", fmt.Errorf("apt-get update: %v: %s", uerr, lastLines(string(out), 5))
+			return "", false, fmt.Errorf("apt-get update: %v: %s", uerr, lastLines(string(out), 5))
 		}
 		if err := install(); err != nil {
-			return "", err
+			return "", false, err
 		}
 	}
-	// The package may start its own service; FinFlow runs its own instance.
-	return exec.LookPath("redis-server")
+	bin, err = exec.LookPath("redis-server")
+	return bin, true, err
 }
 
 // Started reports whether this launcher started the redis-server.
