@@ -145,11 +145,22 @@ func (e *Error) Wrap(cause error) *Error {
 	return &c
 }
 
-// From returns the *Error in err's chain, or an internal error wrapping err.
+// Temporary is implemented by errors of a dependency that is down or slow
+// (a sidecar, a state store, another service). From turns them into 503.
+type Temporary interface {
+	Temporary() bool
+}
+
+// From returns the *Error in err's chain; for a Temporary error an
+// UNAVAILABLE error; otherwise an internal error wrapping err.
 func From(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
+	}
+	var t Temporary
+	if errors.As(err, &t) && t.Temporary() {
+		return Unavailable("a service FinFlow depends on is not answering; try again shortly", err)
 	}
 	return &Error{Kind: KindInternal, Code: CodeInternal, Message: "internal error", Err: err}
 }

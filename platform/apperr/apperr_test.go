@@ -23,6 +23,7 @@ func TestHTTP(t *testing.T) {
 		{"wrapped sentinel", fmt.Errorf("loading thing: %w", errThingMissing), http.StatusNotFound, "THING_NOT_FOUND", "thing not found"},
 		{"validation", apperr.Invalid("email", "email is required"), http.StatusBadRequest, "VALIDATION_FAILED", "email is required"},
 		{"plain error is internal and generic", errors.New("redis: connection refused"), http.StatusInternalServerError, "INTERNAL", "internal error"},
+		{"temporary dependency failure is 503", fmt.Errorf("reading: %w", tempErr{}), http.StatusServiceUnavailable, "UNAVAILABLE", "a service FinFlow depends on is not answering; try again shortly"},
 		{"unavailable", apperr.Unavailable("wallet is not answering", errors.New("dial tcp")), http.StatusServiceUnavailable, "UNAVAILABLE", "wallet is not answering"},
 	}
 	for _, tc := range cases {
@@ -56,3 +57,8 @@ func TestKindForStatusRoundTrips(t *testing.T) {
 		t.Errorf("KindForStatus(418) = %v, want KindInternal", got)
 	}
 }
+
+type tempErr struct{}
+
+func (tempErr) Error() string   { return "redis: connection refused" }
+func (tempErr) Temporary() bool { return true }

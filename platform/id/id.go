@@ -5,6 +5,7 @@ package id
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base32"
 	"strings"
 )
@@ -31,6 +32,21 @@ func New(prefix string) string {
 	}
 	return prefix + "_" + encoding.EncodeToString(b[:])
 }
+
+// Derive returns the identifier with the given prefix that belongs to an
+// idempotency token: the same token always gives the same id, different
+// tokens give unrelated ids. Services use it so that a retried keyed
+// request creates the same entity again (and finds it already there)
+// instead of a second one.
+func Derive(prefix, token string) string {
+	sum := sha256.Sum256([]byte(prefix + ":" + token))
+	return prefix + "_" + encoding.EncodeToString(sum[:16])
+}
+
+// HeaderIdempotencyToken carries, from the gateway to the services, a hash
+// of the caller and the client's Idempotency-Key. It is set only by the
+// gateway (clients cannot send it through).
+const HeaderIdempotencyToken = "X-Idempotency-Token"
 
 // Valid reports whether s is a well-formed identifier with the given prefix.
 // It checks shape only, so callers can reject junk before any lookup.

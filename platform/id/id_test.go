@@ -47,3 +47,13 @@ func TestValid(t *testing.T) {
 		})
 	}
 }
+
+func TestDerive(t *testing.T) {
+	a, b := id.Derive(id.Payment, "tok-1"), id.Derive(id.Payment, "tok-1")
+	if a != b || !id.Valid(id.Payment, a) {
+		t.Fatalf("Derive = %q, %q; want equal valid ids", a, b)
+	}
+	if id.Derive(id.Payment, "tok-2") == a || id.Derive(id.Bill, "tok-1") == "bill_"+strings.TrimPrefix(a, "pay_") {
+		t.Fatalf("Derive must differ by token and by prefix")
+	}
+}

@@ -9,7 +9,6 @@ package sidecar
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -130,4 +129,10 @@ func (c *Client) Healthy(ctx context.Context) error {
 
 // ErrSidecar marks failures of the sidecar or of what is behind it (a state
 // store down, a target app unreachable), as opposed to answers from an app.
-var ErrSidecar = errors.New("dapr sidecar")
+// It is apperr.Temporary, so such failures reach clients as 503.
+var ErrSidecar error = temporary("dapr sidecar")
+
+type temporary string
+
+func (t temporary) Error() string   { return string(t) }
+func (t temporary) Temporary() bool { return true }

@@ -85,8 +85,27 @@ func (c *Client) Save(ctx context.Context, store, key string, value []byte, etag
 	return nil
 }
 
+// SaveTTL is Save for an item that expires after ttlSeconds.
+func (c *Client) SaveTTL(ctx context.Context, store, key string, value []byte, etag string, ttlSeconds int) error {
+	meta := map[string]string{"ttlInSeconds": strconv.Itoa(ttlSeconds)}
+	var err error
+	if etag == "" {
+		err = c.sdk.SaveState(ctx, store, key, value, meta)
+	} else {
+		err = c.sdk.SaveStateWithETag(ctx, store, key, value, etag, meta,
+			dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong))
+	}
+	if err != nil {
+		return stateErr("save", store, key, err)
+	}
+	return nil
+}
+
 // Insert writes value under key only if the key does not exist yet, as one
 // atomic operation; ErrExists otherwise. ttlSeconds > 0 makes the item expire.
+//
+// Dapr's Redis store marks such a key first-write: from then on it can only
+// be changed by a Save or Delete that carries its current ETag.
 func (c *Client) Insert(ctx context.Context, store, key string, value []byte, ttlSeconds int) error {
 	var meta map[string]string
 	if ttlSeconds > 0 {

@@ -1,6 +1,6 @@
-// Command billing is FinFlow's billing service: bills and their single transition to PAID. It runs beside its
-// Dapr sidecar (app id "billing", port 8083). Its endpoints arrive with
-// issue 3 (money); today it starts, registers with its sidecar and answers health.
+// Command billing is FinFlow's billing service: bills, and their single
+// transition to PAID by exactly one payment. It runs beside its Dapr sidecar
+// (app id "billing", port 8083).
 package main
 
 import (
@@ -8,13 +8,19 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/finflow/finflow/platform/peers"
 	"github.com/finflow/finflow/platform/service"
+	billinghttp "github.com/finflow/finflow/services/billing/http"
+	"github.com/finflow/finflow/services/billing/store"
 )
 
 func main() {
 	service.Main(service.Spec{
 		Name:        "billing",
 		DefaultPort: 8083,
-		Setup:       func(context.Context, *service.Deps, *fiber.App) error { return nil },
+		Setup: func(_ context.Context, d *service.Deps, app *fiber.App) error {
+			billinghttp.New(store.New(d.Sidecar, d.StateStore), peers.Users{Dapr: d.Sidecar}, d.Log).Routes(app)
+			return nil
+		},
 	})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/finflow/finflow/platform/service"
 	gatewayhttp "github.com/finflow/finflow/services/gateway/http"
+	"github.com/finflow/finflow/services/gateway/store"
 )
 
 func main() {
@@ -19,7 +20,8 @@ func main() {
 		PublicBind:  true,
 		Settings:    gatewayhttp.Settings,
 		Setup: func(_ context.Context, d *service.Deps, app *fiber.App) error {
-			gatewayhttp.New(d.Sidecar, d.Settings, d.Log).Routes(app)
+			idem := store.New(d.Sidecar, d.StateStore, 24*60*60)
+			gatewayhttp.New(d.Sidecar, idem, d.Settings, d.Log).Routes(app)
 			return nil
 		},
 	})

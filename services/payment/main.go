@@ -1,20 +1,46 @@
-// Command payment is FinFlow's payment service: the payment orchestrator: wallet and Razorpay payments from PENDING to SUCCESS or FAILED. It runs beside its
-// Dapr sidecar (app id "payment", port 8084). Its endpoints arrive with
-// issue 3 (money) and issue 4 (Razorpay); today it starts, registers with its sidecar and answers health.
+// Command payment is FinFlow's payment orchestrator: wallet payments from
+// PENDING to SUCCESS or FAILED, with a recovery loop that finishes any
+// payment a failure left PENDING. It runs beside its Dapr sidecar (app id
+// "payment", port 8084).
 package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/finflow/finflow/platform/service"
+	"github.com/finflow/finflow/services/payment/client"
+	"github.com/finflow/finflow/services/payment/domain"
+	paymenthttp "github.com/finflow/finflow/services/payment/http"
+	"github.com/finflow/finflow/services/payment/store"
 )
 
 func main() {
 	service.Main(service.Spec{
 		Name:        "payment",
 		DefaultPort: 8084,
-		Setup:       func(context.Context, *service.Deps, *fiber.App) error { return nil },
+		Settings:    paymenthttp.Settings,
+		Setup: func(ctx context.Context, d *service.Deps, app *fiber.App) error {
+			ms := func(key string) func() time.Duration {
+				return func() time.Duration { return time.Duration(d.Settings.Get(key)) * time.Millisecond }
+			}
+			pr := &domain.Processor{
+				Store:       store.New(d.Sidecar, d.StateStore),
+				Bills:       client.Bills{Dapr: d.Sidecar},
+				Wallets:     client.Wallets{Dapr: d.Sidecar},
+				Log:         d.Log,
+				Now:         time.Now,
+				StepTimeout: ms(paymenthttp.SettingStepTimeoutMS),
+			}
+			go pr.Recover(ctx, domain.RecoveryConfig{
+				Interval:    ms(paymenthttp.SettingRecoveryIntervalMS),
+				MinAge:      ms(paymenthttp.SettingRecoveryMinAgeMS),
+				Concurrency: func() int { return int(d.Settings.Get(paymenthttp.SettingRecoveryConcurrency)) },
+			})
+			paymenthttp.New(pr, d.Log).Routes(app)
+			return nil
+		},
 	})
 }

@@ -1,20 +1,31 @@
-// Command wallet is FinFlow's wallet service: wallets: balances in int64 paise and their ledger. It runs beside its
-// Dapr sidecar (app id "wallet", port 8082). Its endpoints arrive with
-// issue 3 (money); today it starts, registers with its sidecar and answers health.
+// Command wallet is FinFlow's wallet service: balances in int64 paise and
+// their ledger, every change applied atomically with its ledger entry and at
+// most once per reference. It runs beside its Dapr sidecar (app id
+// "wallet", port 8082).
 package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/finflow/finflow/platform/peers"
 	"github.com/finflow/finflow/platform/service"
+	"github.com/finflow/finflow/services/wallet/domain"
+	wallethttp "github.com/finflow/finflow/services/wallet/http"
+	"github.com/finflow/finflow/services/wallet/store"
 )
 
 func main() {
 	service.Main(service.Spec{
 		Name:        "wallet",
 		DefaultPort: 8082,
-		Setup:       func(context.Context, *service.Deps, *fiber.App) error { return nil },
+		Settings:    wallethttp.Settings,
+		Setup: func(_ context.Context, d *service.Deps, app *fiber.App) error {
+			svc := &domain.Service{Store: store.New(d.Sidecar, d.StateStore), Users: peers.Users{Dapr: d.Sidecar}, Now: time.Now}
+			wallethttp.New(svc, d.Settings, d.Log).Routes(app)
+			return nil
+		},
 	})
 }

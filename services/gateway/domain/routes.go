@@ -73,6 +73,12 @@ var Routes = []Route{
 // reports them.
 var Backends = []string{"user", "wallet", "billing", "payment", "razorpay"}
 
+// Keyed reports whether the route honours Idempotency-Key: every POST and
+// PUT except the webhook, which Razorpay de-duplicates by event id.
+func (r Route) Keyed() bool {
+	return (r.Method == "POST" || r.Method == "PUT") && r.Body != BodyRaw
+}
+
 // Target returns the path to invoke on the service for route r, built from
 // the pattern and the already checked parameter value, never from the raw
 // request path.

@@ -8,6 +8,7 @@ package http
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	nethttp "net/http"
@@ -19,22 +20,26 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/server"
 	"github.com/finflow/finflow/platform/settings"
 	"github.com/finflow/finflow/platform/sidecar"
 	"github.com/finflow/finflow/services/gateway/domain"
+	gatewaystore "github.com/finflow/finflow/services/gateway/store"
 )
 
 // Runtime settings of the gateway (configuration store keys).
 const (
-	SettingInvokeTimeoutMS = "gateway.invoke_timeout_ms"
-	SettingHealthTimeoutMS = "gateway.health_timeout_ms"
+	SettingInvokeTimeoutMS         = "gateway.invoke_timeout_ms"
+	SettingHealthTimeoutMS         = "gateway.health_timeout_ms"
+	SettingIdempotencyStaleAfterMS = "gateway.idempotency.stale_after_ms"
 )
 
 // Settings declares the gateway's runtime settings and their defaults.
 var Settings = []settings.Int{
 	{Key: SettingInvokeTimeoutMS, Default: 15000, Min: 100, Max: 120000},
 	{Key: SettingHealthTimeoutMS, Default: 2000, Min: 100, Max: 30000},
+	{Key: SettingIdempotencyStaleAfterMS, Default: 60000, Min: 1000, Max: 3600000},
 }
 
 // Invoker calls a service through the sidecar.
@@ -43,16 +48,27 @@ type Invoker interface {
 	Healthy(ctx context.Context) error
 }
 
+// Idempotency keeps the records of keyed requests (see package store).
+type Idempotency interface {
+	Begin(ctx context.Context, token string, rec domain.Record) error
+	Get(ctx context.Context, token string) (rec domain.Record, etag string, found bool, err error)
+	Put(ctx context.Context, token string, rec domain.Record, etag string) error
+	Abandon(ctx context.Context, token string) error
+}
+
 // Gateway serves the public API.
 type Gateway struct {
 	dapr     Invoker
+	idem     Idempotency
 	settings *settings.Settings
 	log      *slog.Logger
+	now      func() time.Time
 }
 
-// New returns a Gateway that reaches services through dapr.
-func New(dapr Invoker, s *settings.Settings, log *slog.Logger) *Gateway {
-	return &Gateway{dapr: dapr, settings: s, log: log}
+// New returns a Gateway that reaches services through dapr and keeps
+// idempotency records in idem.
+func New(dapr Invoker, idem Idempotency, s *settings.Settings, log *slog.Logger) *Gateway {
+	return &Gateway{dapr: dapr, idem: idem, settings: s, log: log, now: time.Now}
 }
 
 // Routes registers the public routes and GET /health on app.
@@ -70,52 +86,159 @@ var forwardedHeaders = []string{
 	"X-Razorpay-Event-Id",
 }
 
+// call is a request ready to be sent to a service.
+type call struct {
+	path   string
+	body   []byte
+	header nethttp.Header
+}
+
 func (g *Gateway) forward(r domain.Route) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		param := ""
-		if r.Param != "" {
-			param = c.Params(r.Param)
-			if err := r.CheckParam(param); err != nil {
-				return err
-			}
-		}
-		var body []byte
-		switch r.Body {
-		case domain.BodyJSON:
-			if ct := c.Get(fiber.HeaderContentType); ct != "" && !strings.Contains(strings.ToLower(ct), "json") {
-				return server.ErrUnsupportedMediaType
-			}
-			body = c.Body()
-			if err := server.CheckJSONObject(body); err != nil {
-				return err
-			}
-		case domain.BodyRaw:
-			body = c.Body()
-		}
-		path := r.Target(param)
-		if q := c.Request().URI().QueryString(); len(q) > 0 {
-			path += "?" + string(q)
-		}
-		hdr := nethttp.Header{server.HeaderRequestID: {server.RequestID(c)}}
-		for _, h := range forwardedHeaders {
-			if v := c.Get(h); v != "" {
-				hdr.Set(h, v)
-			}
-		}
-		if r.Body == domain.BodyJSON {
-			hdr.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-		}
-
-		ctx, cancel := context.WithTimeout(c.UserContext(), time.Duration(g.settings.Get(SettingInvokeTimeoutMS))*time.Millisecond)
-		defer cancel()
-		resp, err := g.dapr.Invoke(ctx, r.App, r.Method, path, body, hdr)
+		req, err := g.prepare(c, r)
 		if err != nil {
-			e := apperr.Unavailable(fmt.Sprintf("the %s service is not answering; try again shortly", r.App), err)
-			e.Details = map[string]any{"service": r.App}
-			return e
+			return err
+		}
+		if key := c.Get(domain.HeaderIdempotencyKey); key != "" && r.Keyed() {
+			return g.keyed(c, r, req, key)
+		}
+		resp, err := g.invoke(c, r, req)
+		if err != nil {
+			return err
 		}
 		return g.relay(c, r.App, resp)
 	}
+}
+
+// prepare checks what the gateway can check without a hop (path id, JSON
+// shape) and builds the request for the service from checked parts only.
+func (g *Gateway) prepare(c *fiber.Ctx, r domain.Route) (call, error) {
+	param := ""
+	if r.Param != "" {
+		param = c.Params(r.Param)
+		if err := r.CheckParam(param); err != nil {
+			return call{}, err
+		}
+	}
+	var body []byte
+	switch r.Body {
+	case domain.BodyJSON:
+		if ct := c.Get(fiber.HeaderContentType); ct != "" && !strings.Contains(strings.ToLower(ct), "json") {
+			return call{}, server.ErrUnsupportedMediaType
+		}
+		body = c.Body()
+		if err := server.CheckJSONObject(body); err != nil {
+			return call{}, err
+		}
+	case domain.BodyRaw:
+		body = c.Body()
+	}
+	path := r.Target(param)
+	if q := c.Request().URI().QueryString(); len(q) > 0 {
+		path += "?" + string(q)
+	}
+	hdr := nethttp.Header{server.HeaderRequestID: {server.RequestID(c)}}
+	for _, h := range forwardedHeaders {
+		if v := c.Get(h); v != "" {
+			hdr.Set(h, v)
+		}
+	}
+	if r.Body == domain.BodyJSON {
+		hdr.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	}
+	return call{path: path, body: body, header: hdr}, nil
+}
+
+// invoke sends the request to the route's service through the sidecar. A
+// failure to get an answer is 503 UNAVAILABLE naming the service.
+func (g *Gateway) invoke(c *fiber.Ctx, r domain.Route, req call) (*sidecar.Response, error) {
+	ctx, cancel := context.WithTimeout(c.UserContext(), time.Duration(g.settings.Get(SettingInvokeTimeoutMS))*time.Millisecond)
+	defer cancel()
+	resp, err := g.dapr.Invoke(ctx, r.App, r.Method, req.path, req.body, req.header)
+	if err != nil {
+		e := apperr.Unavailable(fmt.Sprintf("the %s service is not answering; try again shortly", r.App), err)
+		e.Details = map[string]any{"service": r.App}
+		return nil, e
+	}
+	return resp, nil
+}
+
+// scope is the caller a key belongs to. Until authentication arrives every
+// caller is the same anonymous one.
+func (g *Gateway) scope(*fiber.Ctx) string { return "anonymous" }
+
+// keyed runs a request that carries an Idempotency-Key with the contract's
+// semantics: the first answer is kept 24 hours and replayed to a repeat of
+// the same request (with Idempotent-Replayed: true); the same key with a
+// different request is 422 IDEMPOTENCY_KEY_REUSED, and while the first is
+// still running 409 IDEMPOTENCY_KEY_IN_USE. The services also get a token
+// of the key and derive the ids they create from it, so a request whose
+// answer was lost (no record kept) is de-duplicated by them when retried.
+func (g *Gateway) keyed(c *fiber.Ctx, r domain.Route, req call, key string) error {
+	if err := domain.ValidateKey(key); err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	token := domain.Token(g.scope(c), key)
+	fp := domain.Fingerprint(r.Method, req.path, req.body)
+	req.header.Set(id.HeaderIdempotencyToken, token)
+	started := domain.Record{Fingerprint: fp, StartedAt: g.now().UTC()}
+
+	err := g.idem.Begin(ctx, token, started)
+	if errors.Is(err, gatewaystore.ErrExists) {
+		prev, etag, found, err := g.idem.Get(ctx, token)
+		if err != nil {
+			return err
+		}
+		if !found {
+			// Abandoned or expired just now: a concurrent request took it.
+			return domain.ErrKeyInUse
+		}
+		stale := time.Duration(g.settings.Get(SettingIdempotencyStaleAfterMS)) * time.Millisecond
+		decision, err := domain.Decide(prev, fp, g.now(), stale)
+		if err != nil {
+			return err
+		}
+		if decision == domain.Replay {
+			c.Set(domain.HeaderReplayed, "true")
+			if prev.ContentType != "" {
+				c.Set(fiber.HeaderContentType, prev.ContentType)
+			}
+			return c.Status(prev.Status).Send(prev.Body)
+		}
+		if err := g.idem.Put(ctx, token, started, etag); err != nil {
+			if errors.Is(err, sidecar.ErrETagMismatch) {
+				return domain.ErrKeyInUse
+			}
+			return err
+		}
+		server.Log(c, g.log).Warn("taking over a stale idempotent request", "started_at", prev.StartedAt)
+	} else if err != nil {
+		return err
+	}
+
+	resp, err := g.invoke(c, r, req)
+	if err != nil || resp.Status >= 500 || resp.Status == fiber.StatusBadRequest {
+		// No answer, a failure, or a refused request that changed nothing:
+		// keep no record, so a retry runs again (de-duplicated downstream).
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		if aerr := g.idem.Abandon(actx, token); aerr != nil {
+			server.Log(c, g.log).Warn("dropping an idempotency record", "err", aerr.Error())
+		}
+		cancel()
+		if err != nil {
+			return err
+		}
+		return g.relay(c, r.App, resp)
+	}
+	done := started
+	done.Done, done.Status, done.ContentType, done.Body = true, resp.Status, resp.Header.Get(fiber.HeaderContentType), resp.Body
+	if err := g.idem.Put(ctx, token, done, ""); err != nil {
+		// The answer still goes out; a retry would run again and be
+		// de-duplicated by the service.
+		server.Log(c, g.log).Warn("recording an idempotent answer", "err", err.Error())
+	}
+	return g.relay(c, r.App, resp)
 }
 
 // relay copies a service's answer to the client, keeping the contract's

@@ -10,12 +10,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/server"
 	"github.com/finflow/finflow/platform/settings"
 	"github.com/finflow/finflow/platform/sidecar"
+	"github.com/finflow/finflow/platform/sidecar/sidecartest"
 	gatewayhttp "github.com/finflow/finflow/services/gateway/http"
+	"github.com/finflow/finflow/services/gateway/store"
 )
 
 // fakeDapr records invocations and answers from a table. It stands in for
@@ -24,6 +27,19 @@ type fakeDapr struct {
 	mu    sync.Mutex
 	calls []call
 	down  map[string]bool
+	hold  chan struct{} // when set, /wallet/add waits for it
+}
+
+func (f *fakeDapr) count(path string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.calls {
+		if c.path == path {
+			n++
+		}
+	}
+	return n
 }
 
 type call struct {
@@ -49,6 +65,9 @@ func (f *fakeDapr) Invoke(_ context.Context, app, method, path string, body []by
 	if path == "/billing/create" {
 		return &sidecar.Response{Status: 500, Header: nethttp.Header{}, Body: []byte(`panic: oops`)}, nil
 	}
+	if f.hold != nil && path == "/wallet/add" {
+		<-f.hold
+	}
 	return &sidecar.Response{Status: 201, Header: nethttp.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"ok":true}`)}, nil
 }
 
@@ -67,7 +86,8 @@ func newGateway(t *testing.T, f *fakeDapr) func(method, path, body string, hdr m
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	app := server.New(server.Config{Name: "gateway", Logger: log})
-	gatewayhttp.New(f, settings.New(log, gatewayhttp.Settings...), log).Routes(app)
+	idem := store.New(sidecartest.NewMemState(), "gateway-store", 86400)
+	gatewayhttp.New(f, idem, settings.New(log, gatewayhttp.Settings...), log).Routes(app)
 	return func(method, path, body string, hdr map[string]string) (int, map[string]any, nethttp.Header) {
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
 		for k, v := range hdr {
@@ -176,5 +196,72 @@ func TestHealth(t *testing.T) {
 	failing := body["error"].(map[string]any)["details"].(map[string]any)["failing"].([]any)
 	if len(failing) != 2 || failing[0] != "billing" || failing[1] != "payment" {
 		t.Fatalf("failing = %v, want [billing payment]", failing)
+	}
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	f := &fakeDapr{}
+	do := newGateway(t, f)
+	json := map[string]string{"Content-Type": "application/json", "Idempotency-Key": "topup-1"}
+	body := `{"user_id":"usr_x","amount":100}`
+
+	status, first, hdr := do("POST", "/wallet/add", body, json)
+	if status != 201 || hdr.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("first = %d %v replayed=%q", status, first, hdr.Get("Idempotent-Replayed"))
+	}
+	token := f.last().header.Get("X-Idempotency-Token")
+	if len(token) != 64 {
+		t.Fatalf("X-Idempotency-Token = %q, want a 64-char token", token)
+	}
+	// Same key, same body (other spacing): replayed without a second hop.
+	status, again, hdr := do("POST", "/wallet/add", `{ "amount": 100, "user_id": "usr_x" }`, json)
+	if status != 201 || hdr.Get("Idempotent-Replayed") != "true" || f.count("/wallet/add") != 1 || again["ok"] != true {
+		t.Fatalf("replay = %d %v replayed=%q hops=%d", status, again, hdr.Get("Idempotent-Replayed"), f.count("/wallet/add"))
+	}
+	// Same key, different body: 422.
+	if status, body, _ := do("POST", "/wallet/add", `{"user_id":"usr_x","amount":999}`, json); status != 422 || code(body) != "IDEMPOTENCY_KEY_REUSED" {
+		t.Fatalf("different body = %d %v, want 422 IDEMPOTENCY_KEY_REUSED", status, body)
+	}
+	// A bad key: 400.
+	if status, body, _ := do("POST", "/wallet/add", body, map[string]string{"Content-Type": "application/json", "Idempotency-Key": strings.Repeat("k", 256)}); status != 400 || code(body) != "VALIDATION_FAILED" {
+		t.Fatalf("bad key = %d %v, want 400", status, body)
+	}
+}
+
+func TestIdempotencyKeyInFlightAndFailures(t *testing.T) {
+	f := &fakeDapr{hold: make(chan struct{})}
+	do := newGateway(t, f)
+	hdr := map[string]string{"Content-Type": "application/json", "Idempotency-Key": "slow-1"}
+	done := make(chan int)
+	go func() {
+		status, _, _ := do("POST", "/wallet/add", `{"amount":1}`, hdr)
+		done <- status
+	}()
+	for f.count("/wallet/add") == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if status, body, _ := do("POST", "/wallet/add", `{"amount":1}`, hdr); status != 409 || code(body) != "IDEMPOTENCY_KEY_IN_USE" {
+		t.Fatalf("while in flight = %d %v, want 409 IDEMPOTENCY_KEY_IN_USE", status, body)
+	}
+	close(f.hold)
+	if status := <-done; status != 201 {
+		t.Fatalf("first = %d", status)
+	}
+
+	// A service failure keeps no record: the retry runs again.
+	fail := map[string]string{"Content-Type": "application/json", "Idempotency-Key": "fail-1"}
+	for i := 1; i <= 2; i++ {
+		if status, _, _ := do("POST", "/billing/create", `{}`, fail); status != 503 {
+			t.Fatalf("attempt %d = %d, want 503", i, status)
+		}
+		if n := f.count("/billing/create"); n != i {
+			t.Fatalf("after attempt %d: %d hops, want %d (no record kept)", i, n, i)
+		}
+	}
+
+	// A client cannot forge the downstream token.
+	do("POST", "/users/create", `{"name":"A"}`, map[string]string{"Content-Type": "application/json", "X-Idempotency-Token": "forged"})
+	if got := f.last().header.Get("X-Idempotency-Token"); got != "" {
+		t.Fatalf("client-sent X-Idempotency-Token forwarded: %q", got)
 	}
 }

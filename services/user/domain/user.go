@@ -143,9 +143,10 @@ type Page struct {
 // Store keeps users. Implementations must keep emails unique by EmailKey
 // even when sign-ups race.
 type Store interface {
-	// Create stores u. Returns ErrEmailTaken if another user has the same
-	// email (by EmailKey).
-	Create(ctx context.Context, u User) error
+	// Create stores u and returns the stored user: u, or, when a user with
+	// u's id already exists (a retried sign-up), that user. Returns
+	// ErrEmailTaken if another user has the same email (by EmailKey).
+	Create(ctx context.Context, u User) (User, error)
 	// Get returns the user with the given id. Returns ErrUserNotFound.
 	Get(ctx context.Context, id string) (User, error)
 	// List returns up to limit users created after the position cursor

@@ -88,7 +88,13 @@ func (a *API) create(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := a.users.Create(c.UserContext(), u); err != nil {
+	if token := c.Get(id.HeaderIdempotencyToken); token != "" {
+		// A keyed sign-up always proposes the same id, so its retry finds
+		// its own user instead of EMAIL_TAKEN.
+		u.ID = id.Derive(id.User, token)
+	}
+	u, err = a.users.Create(c.UserContext(), u)
+	if err != nil {
 		return err
 	}
 	server.Log(c, a.log).Info("user created", "user_id", u.ID)

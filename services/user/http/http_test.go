@@ -13,10 +13,10 @@ import (
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/server"
 	"github.com/finflow/finflow/platform/settings"
+	"github.com/finflow/finflow/platform/sidecar/sidecartest"
 	"github.com/finflow/finflow/services/user/domain"
 	userhttp "github.com/finflow/finflow/services/user/http"
 	"github.com/finflow/finflow/services/user/store"
-	"github.com/finflow/finflow/services/user/store/storetest"
 )
 
 // The handlers over the real store code on an in-memory state: a unit test
@@ -24,7 +24,7 @@ import (
 func newAPI(t *testing.T) (func(method, path, body string) (int, map[string]any), domain.Store) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	users := store.New(storetest.NewMemState(), "user-store")
+	users := store.New(sidecartest.NewMemState(), "user-store")
 	app := server.New(server.Config{Name: "user", Logger: log})
 	userhttp.New(users, settings.New(log, userhttp.Settings...), log).Routes(app)
 	return func(method, path, body string) (int, map[string]any) {
@@ -50,7 +50,7 @@ func errCode(body map[string]any) string {
 func TestUserRoutes(t *testing.T) {
 	do, users := newAPI(t)
 	existing, _ := domain.NewUser("Existing", "taken@example.in", "", testNow)
-	if err := users.Create(context.Background(), existing); err != nil {
+	if _, err := users.Create(context.Background(), existing); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {

@@ -94,32 +94,33 @@ func (s *Store) seqKey(n int64) string    { return s.prefix + "seq/" + strconv.F
 func (s *Store) counterKey() string       { return s.prefix + "counter" }
 
 // Create implements domain.Store.
-func (s *Store) Create(ctx context.Context, u domain.User) error {
+func (s *Store) Create(ctx context.Context, u domain.User) (domain.User, error) {
 	claim := toRecord(u)
 	raw, err := json.Marshal(claim)
 	if err != nil {
-		return fmt.Errorf("encoding user: %w", err)
+		return domain.User{}, fmt.Errorf("encoding user: %w", err)
 	}
 	err = s.state.Insert(ctx, s.name, s.emailKey(u.Email), raw, 0)
 	switch {
 	case errors.Is(err, sidecar.ErrExists):
 		existing, gerr := s.readClaim(ctx, u.Email)
 		if gerr != nil {
-			return gerr
+			return domain.User{}, gerr
+		}
+		// Make sure the owner's user is complete before answering, in case
+		// its sign-up died half way.
+		if rerr := s.project(ctx, existing); rerr != nil {
+			return domain.User{}, rerr
 		}
 		if existing.ID != u.ID {
-			// Someone else owns the email. Make sure their user is complete
-			// before answering, in case their sign-up died half way.
-			if rerr := s.project(ctx, existing); rerr != nil {
-				return rerr
-			}
-			return domain.ErrEmailTaken
+			return domain.User{}, domain.ErrEmailTaken
 		}
-		// Our own claim: an earlier attempt of this call got through.
+		// Our own claim: an earlier attempt of this sign-up got through.
+		return existing.user(), nil
 	case err != nil:
-		return fmt.Errorf("claiming email: %w", err)
+		return domain.User{}, fmt.Errorf("claiming email: %w", err)
 	}
-	return s.project(ctx, claim)
+	return u, s.project(ctx, claim)
 }
 
 func (s *Store) readClaim(ctx context.Context, email string) (record, error) {

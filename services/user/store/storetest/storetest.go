@@ -1,6 +1,4 @@
-// Package storetest is the contract suite every user store must pass, plus
-// an in-memory state with the Dapr Redis store's ETag semantics for fast
-// unit tests.
+// Package storetest is the contract suite every user store must pass.
 package storetest
 
 import (
@@ -12,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/finflow/finflow/platform/sidecar"
+	"github.com/finflow/finflow/platform/sidecar/sidecartest"
 	"github.com/finflow/finflow/services/user/domain"
 	"github.com/finflow/finflow/services/user/store"
 )
@@ -32,7 +30,7 @@ func Run(t *testing.T, newStore func(testing.TB) *store.Store) {
 	t.Run("CreateThenGet", func(t *testing.T) {
 		s := newStore(t)
 		u := mustUser(t, "get@example.in")
-		if err := s.Create(ctx, u); err != nil {
+		if _, err := s.Create(ctx, u); err != nil {
 			t.Fatalf("Create: %v", err)
 		}
 		got, err := s.Get(ctx, u.ID)
@@ -53,10 +51,10 @@ func Run(t *testing.T, newStore func(testing.TB) *store.Store) {
 
 	t.Run("EmailUniqueIgnoringCase", func(t *testing.T) {
 		s := newStore(t)
-		if err := s.Create(ctx, mustUser(t, "Dup@Example.in")); err != nil {
+		if _, err := s.Create(ctx, mustUser(t, "Dup@Example.in")); err != nil {
 			t.Fatalf("Create: %v", err)
 		}
-		if err := s.Create(ctx, mustUser(t, "dup@example.IN")); !errors.Is(err, domain.ErrEmailTaken) {
+		if _, err := s.Create(ctx, mustUser(t, "dup@example.IN")); !errors.Is(err, domain.ErrEmailTaken) {
 			t.Fatalf("second Create = %v, want ErrEmailTaken", err)
 		}
 	})
@@ -65,7 +63,7 @@ func Run(t *testing.T, newStore func(testing.TB) *store.Store) {
 		s := newStore(t)
 		u := mustUser(t, "retry@example.in")
 		for i := 0; i < 2; i++ {
-			if err := s.Create(ctx, u); err != nil {
+			if _, err := s.Create(ctx, u); err != nil {
 				t.Fatalf("Create #%d of the same user: %v", i+1, err)
 			}
 		}
@@ -84,7 +82,7 @@ func Run(t *testing.T, newStore func(testing.TB) *store.Store) {
 			wg.Add(1)
 			go func(i int) {
 				defer wg.Done()
-				errs[i] = s.Create(ctx, mustUser(t, fmt.Sprintf("Race@Example.in%s", strings.Repeat("", i))))
+				_, errs[i] = s.Create(ctx, mustUser(t, fmt.Sprintf("Race@Example.in%s", strings.Repeat("", i))))
 			}(i)
 		}
 		wg.Wait()
@@ -118,7 +116,7 @@ func Run(t *testing.T, newStore func(testing.TB) *store.Store) {
 			go func(i int) {
 				defer wg.Done()
 				u := mustUser(t, fmt.Sprintf("page%d@example.in", i))
-				if err := s.Create(ctx, u); err != nil {
+				if _, err := s.Create(ctx, u); err != nil {
 					t.Errorf("Create: %v", err)
 					return
 				}
@@ -165,7 +163,7 @@ func Run(t *testing.T, newStore func(testing.TB) *store.Store) {
 		var ids []string
 		for i := 0; i < 4; i++ {
 			u := mustUser(t, fmt.Sprintf("order%d@example.in", i))
-			if err := s.Create(ctx, u); err != nil {
+			if _, err := s.Create(ctx, u); err != nil {
 				t.Fatalf("Create: %v", err)
 			}
 			ids = append(ids, u.ID)
@@ -194,11 +192,11 @@ func Run(t *testing.T, newStore func(testing.TB) *store.Store) {
 // CheckRepair simulates a sign-up that died right after claiming its email
 // (only the claim was written) and checks that the next sign-up with that
 // email completes the first user instead of leaving it invisible.
-func CheckRepair(t *testing.T, ctx context.Context, s *store.Store, mem *MemState) {
+func CheckRepair(t *testing.T, ctx context.Context, s *store.Store, mem *sidecartest.MemState) {
 	t.Helper()
 	u, _ := domain.NewUser("Half Done", "half@example.in", "", time.Now())
 	mem.FailAfter("user/", 0) // every write of user/... fails, as if the process died
-	if err := s.Create(ctx, u); err == nil {
+	if _, err := s.Create(ctx, u); err == nil {
 		t.Fatalf("Create with failing writes = nil, want an error")
 	}
 	mem.FailAfter("", -1)
@@ -206,7 +204,7 @@ func CheckRepair(t *testing.T, ctx context.Context, s *store.Store, mem *MemStat
 		t.Fatalf("Get after half sign-up = %v, want ErrUserNotFound", err)
 	}
 	again, _ := domain.NewUser("Someone Else", "HALF@example.in", "", time.Now())
-	if err := s.Create(ctx, again); !errors.Is(err, domain.ErrEmailTaken) {
+	if _, err := s.Create(ctx, again); !errors.Is(err, domain.ErrEmailTaken) {
 		t.Fatalf("second sign-up = %v, want ErrEmailTaken", err)
 	}
 	got, err := s.Get(ctx, u.ID)
@@ -217,92 +215,4 @@ func CheckRepair(t *testing.T, ctx context.Context, s *store.Store, mem *MemStat
 	if err != nil || len(page.Users) != 1 || page.Users[0].ID != u.ID {
 		t.Fatalf("List after repair = %+v, %v; want the first user once", page.Users, err)
 	}
-}
-
-// MemState is an in-memory sidecar state with the Redis store's rules: an
-// ETag must match an existing key's version, and Insert succeeds only when
-// the key is absent.
-type MemState struct {
-	mu       sync.Mutex
-	items    map[string]memItem
-	failPref string
-	failLeft int
-}
-
-type memItem struct {
-	value   []byte
-	version int
-}
-
-// NewMemState returns an empty MemState.
-func NewMemState() *MemState { return &MemState{items: map[string]memItem{}, failLeft: -1} }
-
-// FailAfter makes writes to keys with prefix fail after n more succeed;
-// n < 0 turns failures off.
-func (m *MemState) FailAfter(prefix string, n int) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.failPref, m.failLeft = prefix, n
-}
-
-func (m *MemState) failWrite(key string) error {
-	if m.failLeft < 0 || !strings.HasPrefix(key, m.failPref) {
-		return nil
-	}
-	if m.failLeft == 0 {
-		return fmt.Errorf("%w: injected failure writing %s", sidecar.ErrSidecar, key)
-	}
-	m.failLeft--
-	return nil
-}
-
-func k(store, key string) string { return store + "||" + key }
-
-// Get implements store.State.
-func (m *MemState) Get(_ context.Context, st, key string) (sidecar.Item, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	it, ok := m.items[k(st, key)]
-	if !ok {
-		return sidecar.Item{Key: key}, nil
-	}
-	return sidecar.Item{Key: key, Value: it.value, ETag: fmt.Sprint(it.version)}, nil
-}
-
-// BulkGet implements store.State.
-func (m *MemState) BulkGet(ctx context.Context, st string, keys []string) ([]sidecar.Item, error) {
-	out := make([]sidecar.Item, len(keys))
-	for i, key := range keys {
-		out[i], _ = m.Get(ctx, st, key)
-	}
-	return out, nil
-}
-
-// Save implements store.State.
-func (m *MemState) Save(_ context.Context, st, key string, value []byte, etag string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.failWrite(key); err != nil {
-		return err
-	}
-	it, ok := m.items[k(st, key)]
-	if ok && etag != "" && etag != fmt.Sprint(it.version) {
-		return sidecar.ErrETagMismatch
-	}
-	m.items[k(st, key)] = memItem{value: append([]byte(nil), value...), version: it.version + 1}
-	return nil
-}
-
-// Insert implements store.State.
-func (m *MemState) Insert(_ context.Context, st, key string, value []byte, _ int) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.failWrite(key); err != nil {
-		return err
-	}
-	if _, ok := m.items[k(st, key)]; ok {
-		return sidecar.ErrExists
-	}
-	m.items[k(st, key)] = memItem{value: append([]byte(nil), value...), version: 1}
-	return nil
 }

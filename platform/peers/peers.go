@@ -1,0 +1,36 @@
+// Package peers holds the small clients FinFlow services use to ask each
+// other the same questions through Dapr service invocation, so each
+// question is written once.
+package peers
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/finflow/finflow/platform/apperr"
+)
+
+// Caller is what the clients need from the sidecar client.
+type Caller interface {
+	Call(ctx context.Context, app, method, path string, in, out any, header http.Header) (int, error)
+}
+
+// errUserNotFound matches the user service's USER_NOT_FOUND answer.
+var errUserNotFound = apperr.New(apperr.KindNotFound, "USER_NOT_FOUND", "user not found")
+
+// Users asks the user service about users.
+type Users struct{ Dapr Caller }
+
+// Exists reports whether the user exists. It returns an error only when it
+// cannot tell (the user service or a sidecar is down).
+func (u Users) Exists(ctx context.Context, userID string) (bool, error) {
+	_, err := u.Dapr.Call(ctx, "user", http.MethodGet, "/users/"+userID, nil, nil, nil)
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, errUserNotFound) {
+		return false, nil
+	}
+	return false, err
+}

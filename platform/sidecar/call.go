@@ -1,0 +1,57 @@
+package sidecar
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/finflow/finflow/platform/apperr"
+)
+
+// Call invokes method path on app with in as the JSON body (nil for none)
+// and decodes a 2xx answer into out (when not nil). It returns the status of
+// a 2xx answer. An error answer from the app comes back as the *apperr.Error
+// it described (same kind, code, message and details), so errors.Is with a
+// domain sentinel works across services; a failure of the call itself is an
+// *InvokeError (errors.Is(err, ErrSidecar)).
+func (c *Client) Call(ctx context.Context, app, method, path string, in, out any, header http.Header) (int, error) {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return 0, fmt.Errorf("encoding request to %s %s: %w", app, path, err)
+		}
+	}
+	h := header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	if body != nil {
+		h.Set("Content-Type", "application/json")
+	}
+	resp, err := c.Invoke(ctx, app, method, path, body, h)
+	if err != nil {
+		return 0, err
+	}
+	if resp.Status >= 300 {
+		return resp.Status, remoteError(app, resp)
+	}
+	if out != nil && len(resp.Body) > 0 {
+		if err := json.Unmarshal(resp.Body, out); err != nil {
+			return resp.Status, fmt.Errorf("decoding answer of %s %s: %w", app, path, err)
+		}
+	}
+	return resp.Status, nil
+}
+
+// remoteError rebuilds the app's error from its envelope. A 5xx, or an
+// answer without the envelope, is a failure of that service (retryable),
+// not a business answer.
+func remoteError(app string, resp *Response) error {
+	var b apperr.Body
+	if resp.Status < 500 && json.Unmarshal(resp.Body, &b) == nil && b.Error.Code != "" {
+		return &apperr.Error{Kind: apperr.KindForStatus(resp.Status), Code: b.Error.Code, Message: b.Error.Message, Details: b.Error.Details}
+	}
+	return &InvokeError{AppID: app, Status: resp.Status, DaprCode: "APP_ERROR", Message: fmt.Sprintf("%s answered %d", app, resp.Status)}
+}

@@ -1,0 +1,130 @@
+// Package sidecartest is an in-memory stand-in for the sidecar's state API
+// with the Dapr Redis store's rules, for fast unit tests of stores. The
+// claim that a store works is made by its contract suite against a real
+// sidecar and Redis, never by this.
+package sidecartest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/finflow/finflow/platform/sidecar"
+)
+
+// MemState is an in-memory sidecar state with the Redis store's rules: an
+// ETag must match an existing key's version, Insert succeeds only when the
+// key is absent, and a key made by Insert can later be saved only with its
+// ETag.
+type MemState struct {
+	mu       sync.Mutex
+	items    map[string]memItem
+	failPref string
+	failLeft int
+}
+
+type memItem struct {
+	value      []byte
+	version    int
+	firstWrite bool // made by Insert: later writes need the ETag, as in Redis
+}
+
+// NewMemState returns an empty MemState.
+func NewMemState() *MemState { return &MemState{items: map[string]memItem{}, failLeft: -1} }
+
+// FailAfter makes writes to keys with prefix fail after n more succeed;
+// n < 0 turns failures off.
+func (m *MemState) FailAfter(prefix string, n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.failPref, m.failLeft = prefix, n
+}
+
+func (m *MemState) failWrite(key string) error {
+	if m.failLeft < 0 || !strings.HasPrefix(key, m.failPref) {
+		return nil
+	}
+	if m.failLeft == 0 {
+		return fmt.Errorf("%w: injected failure writing %s", sidecar.ErrSidecar, key)
+	}
+	m.failLeft--
+	return nil
+}
+
+func k(store, key string) string { return store + "||" + key }
+
+// Get implements store.State.
+func (m *MemState) Get(_ context.Context, st, key string) (sidecar.Item, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	it, ok := m.items[k(st, key)]
+	if !ok {
+		return sidecar.Item{Key: key}, nil
+	}
+	return sidecar.Item{Key: key, Value: it.value, ETag: fmt.Sprint(it.version)}, nil
+}
+
+// BulkGet implements store.State.
+func (m *MemState) BulkGet(ctx context.Context, st string, keys []string) ([]sidecar.Item, error) {
+	out := make([]sidecar.Item, len(keys))
+	for i, key := range keys {
+		out[i], _ = m.Get(ctx, st, key)
+	}
+	return out, nil
+}
+
+// Save implements store.State.
+func (m *MemState) Save(_ context.Context, st, key string, value []byte, etag string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.failWrite(key); err != nil {
+		return err
+	}
+	it, ok := m.items[k(st, key)]
+	if ok && it.firstWrite && etag == "" {
+		return fmt.Errorf("%w: failed to set key %s (first-write key saved without its ETag)", sidecar.ErrSidecar, key)
+	}
+	if ok && etag != "" && etag != fmt.Sprint(it.version) {
+		return sidecar.ErrETagMismatch
+	}
+	m.items[k(st, key)] = memItem{value: append([]byte(nil), value...), version: it.version + 1, firstWrite: it.firstWrite}
+	return nil
+}
+
+// Insert implements store.State.
+func (m *MemState) Insert(_ context.Context, st, key string, value []byte, _ int) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.failWrite(key); err != nil {
+		return err
+	}
+	if _, ok := m.items[k(st, key)]; ok {
+		return sidecar.ErrExists
+	}
+	m.items[k(st, key)] = memItem{value: append([]byte(nil), value...), version: 1, firstWrite: true}
+	return nil
+}
+
+// Delete implements the sidecar's Delete.
+func (m *MemState) Delete(_ context.Context, st, key, etag string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.failWrite(key); err != nil {
+		return err
+	}
+	it, ok := m.items[k(st, key)]
+	if !ok {
+		return nil
+	}
+	if etag != "" && etag != fmt.Sprint(it.version) {
+		return sidecar.ErrETagMismatch
+	}
+	delete(m.items, k(st, key))
+	return nil
+}
+
+// SaveTTL implements the sidecar's SaveTTL (the TTL is ignored).
+func (m *MemState) SaveTTL(ctx context.Context, st, key string, value []byte, etag string, _ int) error {
+	return m.Save(ctx, st, key, value, etag)
+}

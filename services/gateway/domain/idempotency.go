@@ -1,0 +1,101 @@
+package domain
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+
+	"github.com/finflow/finflow/platform/apperr"
+)
+
+// HeaderIdempotencyKey is the client's header (Stripe's convention).
+const HeaderIdempotencyKey = "Idempotency-Key"
+
+// HeaderReplayed marks a response that repeats the first one of a key.
+const HeaderReplayed = "Idempotent-Replayed"
+
+// Idempotency errors.
+var (
+	ErrKeyReused = apperr.New(apperr.KindUnprocessable, "IDEMPOTENCY_KEY_REUSED",
+		"this Idempotency-Key was used with a different request; use a new key for a new request")
+	ErrKeyInUse = apperr.New(apperr.KindConflict, "IDEMPOTENCY_KEY_IN_USE",
+		"a request with this Idempotency-Key is still being processed; retry when it has finished")
+)
+
+// ValidateKey checks an Idempotency-Key: 1 to 255 printable ASCII
+// characters.
+func ValidateKey(key string) error {
+	if len(key) == 0 || len(key) > 255 {
+		return apperr.Invalid(HeaderIdempotencyKey, "Idempotency-Key must be 1 to 255 characters")
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x20 || key[i] > 0x7e {
+			return apperr.Invalid(HeaderIdempotencyKey, "Idempotency-Key must be printable ASCII")
+		}
+	}
+	return nil
+}
+
+// Token is what identifies a keyed request downstream: a hash of the
+// caller's scope and the key, so keys of different callers never meet.
+func Token(scope, key string) string {
+	sum := sha256.Sum256([]byte(scope + "\x00" + key))
+	return hex.EncodeToString(sum[:])
+}
+
+// Fingerprint identifies a request's content: method, path and body, with a
+// JSON body compared by meaning (key order and spacing do not matter).
+func Fingerprint(method, path string, body []byte) string {
+	h := sha256.New()
+	h.Write([]byte(method + " " + path + "\n"))
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if len(bytes.TrimSpace(body)) > 0 && dec.Decode(&v) == nil {
+		canon, _ := json.Marshal(v) // maps marshal with sorted keys
+		h.Write(canon)
+	} else {
+		h.Write(body)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Record is what the gateway keeps for a key: the request's fingerprint
+// and, once it has an answer, the answer.
+type Record struct {
+	Fingerprint string    `json:"fingerprint"`
+	Done        bool      `json:"done"`
+	StartedAt   time.Time `json:"started_at"`
+	Status      int       `json:"status,omitempty"`
+	ContentType string    `json:"content_type,omitempty"`
+	Body        []byte    `json:"body,omitempty"`
+}
+
+// Decision is what to do with a keyed request given an earlier record.
+type Decision int
+
+// Decisions.
+const (
+	Proceed  Decision = iota // no usable record: run the request
+	Replay                   // answer with the record's response
+	TakeOver                 // the earlier attempt died without an answer: run it again
+)
+
+// Decide applies the contract's rules to a request with fingerprint fp
+// that found rec: a different request is ErrKeyReused, a finished one is
+// replayed, one still running is ErrKeyInUse unless it started longer ago
+// than staleAfter (its gateway died), which is taken over.
+func Decide(rec Record, fp string, now time.Time, staleAfter time.Duration) (Decision, error) {
+	if rec.Fingerprint != fp {
+		return 0, ErrKeyReused
+	}
+	if rec.Done {
+		return Replay, nil
+	}
+	if now.Sub(rec.StartedAt) > staleAfter {
+		return TakeOver, nil
+	}
+	return 0, ErrKeyInUse
+}

@@ -1,0 +1,62 @@
+package domain_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/finflow/finflow/services/gateway/domain"
+)
+
+func TestValidateKey(t *testing.T) {
+	for _, k := range []string{"a", "order-123_retry.1", strings.Repeat("k", 255), "with space ok"} {
+		if err := domain.ValidateKey(k); err != nil {
+			t.Errorf("ValidateKey(%q) = %v, want nil", k, err)
+		}
+	}
+	for _, k := range []string{"", strings.Repeat("k", 256), "tab\there", "é"} {
+		if err := domain.ValidateKey(k); err == nil {
+			t.Errorf("ValidateKey(%q) = nil, want an error", k)
+		}
+	}
+}
+
+func TestFingerprintComparesJSONByMeaning(t *testing.T) {
+	a := domain.Fingerprint("POST", "/wallet/add", []byte(`{"user_id":"u","amount":100}`))
+	b := domain.Fingerprint("POST", "/wallet/add", []byte("{ \"amount\": 100,\n \"user_id\": \"u\" }"))
+	c := domain.Fingerprint("POST", "/wallet/add", []byte(`{"user_id":"u","amount":101}`))
+	d := domain.Fingerprint("POST", "/billing/create", []byte(`{"user_id":"u","amount":100}`))
+	if a != b {
+		t.Errorf("same JSON, other spacing and order: fingerprints differ")
+	}
+	if a == c || a == d {
+		t.Errorf("different amount or path: same fingerprint")
+	}
+}
+
+func TestDecide(t *testing.T) {
+	now := time.Now()
+	stale := time.Minute
+	cases := []struct {
+		name    string
+		rec     domain.Record
+		fp      string
+		want    domain.Decision
+		wantErr error
+	}{
+		{"done, same request", domain.Record{Fingerprint: "x", Done: true, StartedAt: now}, "x", domain.Replay, nil},
+		{"done, other request", domain.Record{Fingerprint: "x", Done: true, StartedAt: now}, "y", 0, domain.ErrKeyReused},
+		{"running, same request", domain.Record{Fingerprint: "x", StartedAt: now}, "x", 0, domain.ErrKeyInUse},
+		{"running, other request", domain.Record{Fingerprint: "x", StartedAt: now}, "y", 0, domain.ErrKeyReused},
+		{"running for too long", domain.Record{Fingerprint: "x", StartedAt: now.Add(-2 * stale)}, "x", domain.TakeOver, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := domain.Decide(tc.rec, tc.fp, now, stale)
+			if got != tc.want || !errors.Is(err, tc.wantErr) && !(err == nil && tc.wantErr == nil) {
+				t.Fatalf("Decide = %v, %v; want %v, %v", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}

@@ -1,0 +1,176 @@
+// Package domain holds FinFlow's payment model and the orchestration that
+// moves a payment from PENDING to SUCCESS or FAILED without losing or
+// double-counting money.
+//
+// A wallet payment is recorded PENDING before anything moves, then takes
+// three steps, each idempotent and keyed by the payment id:
+//
+//  1. claim the bill (one active payment per bill, so a racing second
+//     payment is refused before any money moves),
+//  2. debit the wallet (reference = payment id: applied at most once),
+//  3. mark the bill PAID by this payment (at most once, by one payment),
+//
+// and only then becomes SUCCESS. Because every step can be repeated safely,
+// a payment interrupted anywhere (a service down, a timeout, a process
+// killed) is simply driven again from the start by the recovery loop, and
+// ends where an uninterrupted one would have. A payment fails only on a
+// definite answer: the bill is claimed by another payment, the wallet lacks
+// funds or does not exist (no money moved), or the bill turned out paid by
+// another payment after the debit (then the debit is given back first).
+package domain
+
+import (
+	"time"
+
+	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/id"
+)
+
+// Method is how a payment is paid.
+type Method string
+
+// Payment methods.
+const (
+	MethodWallet   Method = "WALLET"
+	MethodRazorpay Method = "RAZORPAY"
+)
+
+// Status is a payment's state. It only moves PENDING to SUCCESS or PENDING
+// to FAILED.
+type Status string
+
+// Payment states.
+const (
+	Pending Status = "PENDING"
+	Success Status = "SUCCESS"
+	Failed  Status = "FAILED"
+)
+
+// Failure reasons.
+const (
+	ReasonInsufficientFunds = "INSUFFICIENT_FUNDS"
+	ReasonBillAlreadyPaid   = "BILL_ALREADY_PAID"
+	ReasonBillNotFound      = "BILL_NOT_FOUND"
+	ReasonWalletNotFound    = "WALLET_NOT_FOUND"
+)
+
+// Payment is one attempt to pay a bill.
+type Payment struct {
+	ID     string
+	BillID string
+	// UserID, Amount and Currency come from the bill; they are empty until
+	// the bill has been read (a payment accepted while billing was down).
+	UserID        string
+	Amount        int64
+	Currency      string
+	Method        Method
+	Status        Status
+	FailureReason string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	// History records every transition, for operators.
+	History []Event
+}
+
+// Event is one entry of a payment's history.
+type Event struct {
+	At   time.Time `json:"at"`
+	What string    `json:"what"`
+}
+
+// Errors returned by the payment service.
+var (
+	ErrPaymentNotFound   = apperr.New(apperr.KindNotFound, "PAYMENT_NOT_FOUND", "payment not found")
+	ErrBillNotFound      = apperr.New(apperr.KindNotFound, "BILL_NOT_FOUND", "bill not found")
+	ErrBillAlreadyPaid   = apperr.New(apperr.KindConflict, "BILL_ALREADY_PAID", "this bill is already paid, or being paid by another payment")
+	ErrInsufficientFunds = apperr.New(apperr.KindUnprocessable, "INSUFFICIENT_FUNDS", "wallet balance is too low")
+	ErrWalletNotFound    = apperr.New(apperr.KindNotFound, "WALLET_NOT_FOUND", "wallet not found")
+	// ErrPaymentExists is returned by Store.Create for an id already taken
+	// (a retried keyed payment derives the same id).
+	ErrPaymentExists = apperr.New(apperr.KindConflict, "PAYMENT_EXISTS", "a payment with this id already exists")
+	ErrKeyReused     = apperr.New(apperr.KindUnprocessable, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used to pay a different bill")
+)
+
+// errorFor maps a failure reason to the error the client gets.
+var errorFor = map[string]*apperr.Error{
+	ReasonInsufficientFunds: ErrInsufficientFunds,
+	ReasonBillAlreadyPaid:   ErrBillAlreadyPaid,
+	ReasonBillNotFound:      ErrBillNotFound,
+	ReasonWalletNotFound:    ErrWalletNotFound,
+}
+
+// Err returns the client error of a FAILED payment, naming the payment in
+// details.payment_id, or nil for any other payment.
+func (p Payment) Err(message string) error {
+	if p.Status != Failed {
+		return nil
+	}
+	base, ok := errorFor[p.FailureReason]
+	if !ok {
+		base = apperr.New(apperr.KindUnprocessable, p.FailureReason, "payment failed")
+	}
+	if message == "" {
+		message = base.Message
+	}
+	return base.With(message, map[string]any{"payment_id": p.ID})
+}
+
+// NewWalletPayment returns a PENDING wallet payment for a bill, with the
+// given id ("" for a fresh one). The bill's details may be unknown yet
+// (zero Bill other than its id).
+func NewWalletPayment(paymentID string, b Bill, now time.Time) Payment {
+	if paymentID == "" {
+		paymentID = id.New(id.Payment)
+	}
+	now = now.UTC().Truncate(time.Millisecond)
+	p := Payment{ID: paymentID, BillID: b.ID, Method: MethodWallet, Status: Pending, CreatedAt: now, UpdatedAt: now}
+	if b.UserID != "" {
+		p.setBill(b)
+	}
+	p.History = []Event{{At: now, What: "PENDING: created"}}
+	return p
+}
+
+func (p *Payment) setBill(b Bill) {
+	p.UserID, p.Amount, p.Currency = b.UserID, b.Amount, b.Currency
+}
+
+// knowsBill reports whether the bill's details have been read.
+func (p *Payment) knowsBill() bool { return p.UserID != "" }
+
+func (p *Payment) note(now time.Time, what string) {
+	p.UpdatedAt = now.UTC().Truncate(time.Millisecond)
+	p.History = append(p.History, Event{At: p.UpdatedAt, What: what})
+}
+
+// succeed moves a PENDING payment to SUCCESS. It reports whether it changed
+// anything (false when the payment is already final).
+func (p *Payment) succeed(now time.Time) bool {
+	if p.Status != Pending {
+		return false
+	}
+	p.Status = Success
+	p.note(now, "SUCCESS")
+	return true
+}
+
+// fail moves a PENDING payment to FAILED with reason.
+func (p *Payment) fail(reason string, now time.Time) bool {
+	if p.Status != Pending {
+		return false
+	}
+	p.Status = Failed
+	p.FailureReason = reason
+	p.note(now, "FAILED: "+reason)
+	return true
+}
+
+// Bill is what the payment service knows of a bill.
+type Bill struct {
+	ID        string
+	UserID    string
+	Amount    int64
+	Currency  string
+	Paid      bool
+	PaymentID string
+}

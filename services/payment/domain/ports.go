@@ -1,0 +1,57 @@
+package domain
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps payments, the claims that keep one active payment per bill,
+// and the index of payments that may still need driving.
+type Store interface {
+	// Create stores a new payment. The store must make it findable by
+	// Pending before the payment itself exists, so that no PENDING payment
+	// can be lost. Returns ErrPaymentExists.
+	Create(ctx context.Context, p Payment) error
+	// Get returns a payment. Returns ErrPaymentNotFound.
+	Get(ctx context.Context, id string) (Payment, error)
+	// Update reads the payment, applies fn and writes it back atomically;
+	// fn reports whether it changed anything. Returns ErrPaymentNotFound.
+	Update(ctx context.Context, id string, fn func(*Payment) bool) (Payment, error)
+	// ClaimBill makes paymentID the bill's active payment, unless another
+	// payment holds the claim and is not FAILED: then it returns
+	// *ClaimedError naming the holder. Claiming again for the same payment
+	// succeeds.
+	ClaimBill(ctx context.Context, billID, paymentID string) error
+	// ReleaseBill drops paymentID's claim on the bill, if it holds it.
+	ReleaseBill(ctx context.Context, billID, paymentID string) error
+	// Pending returns the ids of payments that may not be final yet, with
+	// the time each was indexed.
+	Pending(ctx context.Context) (map[string]time.Time, error)
+	// Forget removes ids from the pending index.
+	Forget(ctx context.Context, ids []string) error
+}
+
+// ClaimedError is returned by ClaimBill when another active payment holds
+// the bill.
+type ClaimedError struct{ Holder string }
+
+func (e *ClaimedError) Error() string { return "bill is claimed by payment " + e.Holder }
+
+// Bills is the billing service.
+type Bills interface {
+	// Get returns a bill. Returns ErrBillNotFound.
+	Get(ctx context.Context, billID string) (Bill, error)
+	// MarkPaid marks the bill PAID by paymentID (again by the same payment
+	// is fine). Returns ErrBillAlreadyPaid, ErrBillNotFound.
+	MarkPaid(ctx context.Context, billID, paymentID string) error
+}
+
+// Wallets is the wallet service.
+type Wallets interface {
+	// Debit takes amount from the user's wallet, at most once per
+	// reference. Returns ErrInsufficientFunds, ErrWalletNotFound.
+	Debit(ctx context.Context, userID string, amount int64, reference string) error
+	// Reverse gives back the debit made with reference, at most once; no
+	// debit means nothing to give back.
+	Reverse(ctx context.Context, userID, reference string) error
+}

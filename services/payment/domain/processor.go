@@ -1,0 +1,277 @@
+package domain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Processor runs wallet payments: from the request, and again from the
+// recovery loop for any payment left PENDING.
+type Processor struct {
+	Store   Store
+	Bills   Bills
+	Wallets Wallets
+	Log     *slog.Logger
+	Now     func() time.Time
+	// StepTimeout bounds each call to another service.
+	StepTimeout func() time.Duration
+}
+
+// PayFromWallet pays a bill from its owner's wallet. It returns the payment
+// as it stands when the request's work ends: SUCCESS, or PENDING when a
+// step could not be completed now (the recovery loop finishes it). A bill
+// that does not exist or is already paid is refused without recording a
+// payment; a payment that fails (insufficient funds, a racing payment) is
+// recorded FAILED and returned with its error.
+//
+// paymentID is "" for a fresh payment, or the id derived from the request's
+// idempotency token: then a retry finds the payment it started and returns
+// (and, if needed, finishes) that one.
+func (pr *Processor) PayFromWallet(ctx context.Context, billID, paymentID string) (Payment, error) {
+	if paymentID != "" {
+		if p, err := pr.Store.Get(ctx, paymentID); err == nil {
+			return pr.retried(ctx, p, billID)
+		} else if !errors.Is(err, ErrPaymentNotFound) {
+			return Payment{}, err
+		}
+	}
+	bill, err := pr.getBill(ctx, billID)
+	var p Payment
+	switch {
+	case errors.Is(err, ErrBillNotFound):
+		return Payment{}, err
+	case err != nil:
+		// Billing is not answering: accept the payment as PENDING; the
+		// recovery loop reads the bill when billing is back.
+		p = NewWalletPayment(paymentID, Bill{ID: billID}, pr.Now())
+		p.note(pr.Now(), "bill not readable yet: "+err.Error())
+	case bill.Paid:
+		return Payment{}, ErrBillAlreadyPaid.With("bill "+billID+" is already paid", map[string]any{"bill_id": billID})
+	default:
+		p = NewWalletPayment(paymentID, bill, pr.Now())
+	}
+	if err := pr.Store.Create(ctx, p); errors.Is(err, ErrPaymentExists) {
+		existing, gerr := pr.Store.Get(ctx, p.ID)
+		if gerr != nil {
+			return Payment{}, gerr
+		}
+		return pr.retried(ctx, existing, billID)
+	} else if err != nil {
+		return Payment{}, err
+	}
+	if !p.knowsBill() {
+		return p, nil
+	}
+	return pr.drive(ctx, p)
+}
+
+// retried answers a repeat of the request that created p.
+func (pr *Processor) retried(ctx context.Context, p Payment, billID string) (Payment, error) {
+	if p.BillID != billID {
+		return Payment{}, ErrKeyReused
+	}
+	p, err := pr.drive(ctx, p)
+	if err == nil && p.Status == Failed {
+		err = p.Err("")
+	}
+	return p, err
+}
+
+// Drive moves the payment with the given id as far as it can now. It is
+// safe to call at any time, concurrently, and repeatedly.
+func (pr *Processor) Drive(ctx context.Context, id string) (Payment, error) {
+	p, err := pr.Store.Get(ctx, id)
+	if err != nil {
+		return Payment{}, err
+	}
+	return pr.drive(ctx, p)
+}
+
+// drive runs the steps. A definite refusal ends the payment FAILED; any
+// other failure leaves it PENDING and returns it without error.
+func (pr *Processor) drive(ctx context.Context, p Payment) (Payment, error) {
+	if p.Status != Pending || p.Method != MethodWallet {
+		return p, nil
+	}
+	if !p.knowsBill() {
+		bill, err := pr.getBill(ctx, p.BillID)
+		switch {
+		case errors.Is(err, ErrBillNotFound):
+			return pr.finishFailed(ctx, p, ReasonBillNotFound, false)
+		case err != nil:
+			return pr.stillPending(p, "reading the bill", err)
+		case bill.Paid && bill.PaymentID != p.ID:
+			return pr.finishFailed(ctx, p, ReasonBillAlreadyPaid, false)
+		}
+		p, err = pr.Store.Update(ctx, p.ID, func(q *Payment) bool {
+			if q.knowsBill() {
+				return false
+			}
+			q.setBill(bill)
+			q.note(pr.Now(), "bill read: amount "+fmt.Sprint(bill.Amount))
+			return true
+		})
+		if err != nil {
+			return pr.stillPending(p, "recording the bill", err)
+		}
+	}
+
+	// 1. Claim the bill: a racing payment of the same bill is refused here,
+	// before any money moves.
+	var claimed *ClaimedError
+	if err := pr.Store.ClaimBill(ctx, p.BillID, p.ID); errors.As(err, &claimed) {
+		return pr.finishFailed(ctx, p, ReasonBillAlreadyPaid, false)
+	} else if err != nil {
+		return pr.stillPending(p, "claiming the bill", err)
+	}
+
+	// 2. Debit the wallet, keyed by the payment id.
+	err := pr.step(ctx, func(ctx context.Context) error { return pr.Wallets.Debit(ctx, p.UserID, p.Amount, p.ID) })
+	switch {
+	case errors.Is(err, ErrInsufficientFunds):
+		return pr.finishFailed(ctx, p, ReasonInsufficientFunds, false)
+	case errors.Is(err, ErrWalletNotFound):
+		return pr.finishFailed(ctx, p, ReasonWalletNotFound, false)
+	case err != nil:
+		return pr.stillPending(p, "debiting the wallet", err)
+	}
+
+	// 3. Mark the bill PAID by this payment.
+	err = pr.step(ctx, func(ctx context.Context) error { return pr.Bills.MarkPaid(ctx, p.BillID, p.ID) })
+	switch {
+	case errors.Is(err, ErrBillAlreadyPaid):
+		return pr.finishFailed(ctx, p, ReasonBillAlreadyPaid, true)
+	case errors.Is(err, ErrBillNotFound):
+		return pr.finishFailed(ctx, p, ReasonBillNotFound, true)
+	case err != nil:
+		return pr.stillPending(p, "marking the bill paid", err)
+	}
+
+	final, err := pr.Store.Update(ctx, p.ID, func(q *Payment) bool { return q.succeed(pr.Now()) })
+	if err != nil {
+		return pr.stillPending(p, "recording success", err)
+	}
+	if final.Status == Success {
+		pr.Log.Info("payment succeeded", "payment_id", p.ID, "bill_id", p.BillID, "amount", p.Amount)
+	}
+	return final, nil
+}
+
+// finishFailed ends the payment FAILED. When debited is true the wallet may
+// have been debited for it, and the debit is given back first; if that is
+// not possible now the payment stays PENDING and is failed on a later try.
+func (pr *Processor) finishFailed(ctx context.Context, p Payment, reason string, debited bool) (Payment, error) {
+	if debited {
+		if err := pr.step(ctx, func(ctx context.Context) error { return pr.Wallets.Reverse(ctx, p.UserID, p.ID) }); err != nil {
+			return pr.stillPending(p, "giving the debit back", err)
+		}
+	}
+	final, err := pr.Store.Update(ctx, p.ID, func(q *Payment) bool { return q.fail(reason, pr.Now()) })
+	if err != nil {
+		return pr.stillPending(p, "recording the failure", err)
+	}
+	if final.Status == Failed {
+		if err := pr.Store.ReleaseBill(ctx, p.BillID, p.ID); err != nil {
+			// A claim held by a FAILED payment is taken over by the next
+			// payment anyway; releasing it now is only tidiness.
+			pr.Log.Warn("releasing the bill claim", "payment_id", p.ID, "err", err.Error())
+		}
+		pr.Log.Info("payment failed", "payment_id", p.ID, "bill_id", p.BillID, "reason", reason, "debit_given_back", debited)
+	}
+	return final, final.Err("")
+}
+
+func (pr *Processor) stillPending(p Payment, doing string, err error) (Payment, error) {
+	pr.Log.Warn("payment left pending", "payment_id", p.ID, "while", doing, "err", err.Error())
+	return p, nil
+}
+
+func (pr *Processor) step(ctx context.Context, call func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, pr.StepTimeout())
+	defer cancel()
+	return call(ctx)
+}
+
+func (pr *Processor) getBill(ctx context.Context, billID string) (Bill, error) {
+	var b Bill
+	err := pr.step(ctx, func(ctx context.Context) error {
+		var err error
+		b, err = pr.Bills.Get(ctx, billID)
+		return err
+	})
+	return b, err
+}
+
+// RecoveryConfig tunes the recovery loop; the functions are read on every
+// round, so runtime settings apply at once.
+type RecoveryConfig struct {
+	Interval    func() time.Duration
+	MinAge      func() time.Duration // leave younger payments to their request
+	Concurrency func() int
+}
+
+// Recover drives every payment of the pending index that is older than
+// MinAge until ctx is done, and drops final (or never created) payments from
+// the index.
+func (pr *Processor) Recover(ctx context.Context, cfg RecoveryConfig) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(cfg.Interval()):
+		}
+		if err := pr.RecoverOnce(ctx, cfg); err != nil && ctx.Err() == nil {
+			pr.Log.Warn("payment recovery round failed", "err", err.Error())
+		}
+	}
+}
+
+// RecoverOnce runs one round of the recovery loop.
+func (pr *Processor) RecoverOnce(ctx context.Context, cfg RecoveryConfig) error {
+	pending, err := pr.Store.Pending(ctx)
+	if err != nil {
+		return err
+	}
+	now := pr.Now()
+	var (
+		mu     sync.Mutex
+		done   []string
+		wg     sync.WaitGroup
+		tokens = make(chan struct{}, max(1, cfg.Concurrency()))
+	)
+	for id, indexed := range pending {
+		if now.Sub(indexed) < cfg.MinAge() {
+			continue
+		}
+		wg.Add(1)
+		tokens <- struct{}{}
+		go func(id string, indexed time.Time) {
+			defer wg.Done()
+			defer func() { <-tokens }()
+			p, err := pr.Drive(ctx, id)
+			var final bool
+			switch {
+			case err == nil:
+				final = p.Status != Pending
+			case errors.Is(err, ErrPaymentNotFound):
+				final = now.Sub(indexed) > time.Minute // indexed, then never created
+			default:
+				final = p.Status == Failed // failed for good; err is the client's error
+			}
+			if final {
+				mu.Lock()
+				done = append(done, id)
+				mu.Unlock()
+			}
+		}(id, indexed)
+	}
+	wg.Wait()
+	if len(done) == 0 {
+		return nil
+	}
+	return pr.Store.Forget(ctx, done)
+}

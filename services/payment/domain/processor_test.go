@@ -1,0 +1,242 @@
+package domain_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/finflow/finflow/platform/sidecar"
+	"github.com/finflow/finflow/platform/sidecar/sidecartest"
+	"github.com/finflow/finflow/services/payment/domain"
+	"github.com/finflow/finflow/services/payment/store"
+)
+
+// fakeBank is an in-memory billing and wallet service with the real
+// services' rules (debits once per reference, a bill paid once) and switches
+// to make them fail. Unit tests of the orchestration only; the end-to-end
+// suites use the real services.
+type fakeBank struct {
+	mu          sync.Mutex
+	balance     map[string]int64
+	debits      map[string]int64 // reference -> amount
+	reversed    map[string]bool
+	bills       map[string]*domain.Bill
+	walletDown  bool
+	billingDown bool
+	// loseDebitAnswer applies the next debit but reports a timeout.
+	loseDebitAnswer bool
+}
+
+var errDown = fmt.Errorf("%w: service down", sidecar.ErrSidecar)
+
+func newBank() *fakeBank {
+	return &fakeBank{balance: map[string]int64{}, debits: map[string]int64{}, reversed: map[string]bool{}, bills: map[string]*domain.Bill{}}
+}
+
+func (f *fakeBank) Get(_ context.Context, id string) (domain.Bill, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.billingDown {
+		return domain.Bill{}, errDown
+	}
+	b, ok := f.bills[id]
+	if !ok {
+		return domain.Bill{}, domain.ErrBillNotFound
+	}
+	return *b, nil
+}
+
+func (f *fakeBank) MarkPaid(_ context.Context, id, pay string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.billingDown {
+		return errDown
+	}
+	b := f.bills[id]
+	if b.Paid && b.PaymentID != pay {
+		return domain.ErrBillAlreadyPaid
+	}
+	b.Paid, b.PaymentID = true, pay
+	return nil
+}
+
+func (f *fakeBank) Debit(_ context.Context, user string, amount int64, ref string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.walletDown {
+		return errDown
+	}
+	if _, done := f.debits[ref]; done {
+		return nil
+	}
+	if f.balance[user] < amount {
+		return domain.ErrInsufficientFunds
+	}
+	f.balance[user] -= amount
+	f.debits[ref] = amount
+	if f.loseDebitAnswer {
+		f.loseDebitAnswer = false
+		return errDown
+	}
+	return nil
+}
+
+func (f *fakeBank) Reverse(_ context.Context, user, ref string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.walletDown {
+		return errDown
+	}
+	if amt, ok := f.debits[ref]; ok && !f.reversed[ref] {
+		f.balance[user] += amt
+		f.reversed[ref] = true
+	}
+	return nil
+}
+
+func newProcessor(bank *fakeBank) *domain.Processor {
+	return &domain.Processor{
+		Store:       store.New(sidecartest.NewMemState(), "payment-store"),
+		Bills:       bank,
+		Wallets:     bank,
+		Log:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now:         time.Now,
+		StepTimeout: func() time.Duration { return time.Second },
+	}
+}
+
+var immediately = domain.RecoveryConfig{
+	Interval:    func() time.Duration { return time.Millisecond },
+	MinAge:      func() time.Duration { return 0 },
+	Concurrency: func() int { return 4 },
+}
+
+func TestPayFromWallet(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name        string
+		balance     int64
+		setup       func(*fakeBank)
+		wantStatus  domain.Status
+		wantErr     error
+		wantBalance int64
+		wantPaid    bool
+	}{
+		{"success", 1000, nil, domain.Success, nil, 400, true},
+		{"insufficient funds: FAILED, wallet untouched", 100, nil, domain.Failed, domain.ErrInsufficientFunds, 100, false},
+		{"wallet down: PENDING, nothing moved", 1000, func(f *fakeBank) { f.walletDown = true }, domain.Pending, nil, 1000, false},
+		{"debit answer lost: PENDING, debited once", 1000, func(f *fakeBank) { f.loseDebitAnswer = true }, domain.Pending, nil, 400, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			bank := newBank()
+			bank.balance["usr_a"] = tc.balance
+			bank.bills["bill_1"] = &domain.Bill{ID: "bill_1", UserID: "usr_a", Amount: 600, Currency: "INR"}
+			if tc.setup != nil {
+				tc.setup(bank)
+			}
+			pr := newProcessor(bank)
+			p, err := pr.PayFromWallet(ctx, "bill_1", "")
+			if p.Status != tc.wantStatus || !errors.Is(err, tc.wantErr) && !(err == nil && tc.wantErr == nil) {
+				t.Fatalf("PayFromWallet = %s, %v; want %s, %v", p.Status, err, tc.wantStatus, tc.wantErr)
+			}
+			if bank.balance["usr_a"] != tc.wantBalance || bank.bills["bill_1"].Paid != tc.wantPaid {
+				t.Fatalf("balance %d paid %v, want %d %v", bank.balance["usr_a"], bank.bills["bill_1"].Paid, tc.wantBalance, tc.wantPaid)
+			}
+		})
+	}
+}
+
+// A payment left PENDING because the wallet was down is finished by the
+// recovery loop once the wallet is back, with exactly one debit.
+func TestRecoveryFinishesPendingPayments(t *testing.T) {
+	ctx := context.Background()
+	bank := newBank()
+	bank.balance["usr_a"] = 1000
+	bank.bills["bill_1"] = &domain.Bill{ID: "bill_1", UserID: "usr_a", Amount: 600, Currency: "INR"}
+	bank.billingDown = true
+	pr := newProcessor(bank)
+	p, err := pr.PayFromWallet(ctx, "bill_1", "")
+	if err != nil || p.Status != domain.Pending || p.Amount != 0 {
+		t.Fatalf("with billing down: %+v, %v; want PENDING without bill details", p, err)
+	}
+	// Still down: recovery leaves it pending and keeps it indexed.
+	if err := pr.RecoverOnce(ctx, immediately); err != nil {
+		t.Fatal(err)
+	}
+	bank.mu.Lock()
+	bank.billingDown, bank.loseDebitAnswer = false, true
+	bank.mu.Unlock()
+	for i := 0; i < 3; i++ {
+		if err := pr.RecoverOnce(ctx, immediately); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := pr.Store.Get(ctx, p.ID)
+	pending, _ := pr.Store.Pending(ctx)
+	if got.Status != domain.Success || got.Amount != 600 || bank.balance["usr_a"] != 400 || !bank.bills["bill_1"].Paid || len(pending) != 0 {
+		t.Fatalf("after recovery: %+v, balance %d, index %v", got, bank.balance["usr_a"], pending)
+	}
+}
+
+// The bill turned out paid by someone else after the debit: the debit is
+// given back before the payment is FAILED.
+func TestBillPaidElsewhereGivesTheDebitBack(t *testing.T) {
+	ctx := context.Background()
+	bank := newBank()
+	bank.balance["usr_a"] = 1000
+	bank.bills["bill_1"] = &domain.Bill{ID: "bill_1", UserID: "usr_a", Amount: 600, Currency: "INR"}
+	pr := newProcessor(bank)
+	// Paid outside this processor's claims (as a late gateway capture would).
+	p := domain.NewWalletPayment("", *bank.bills["bill_1"], time.Now())
+	if err := pr.Store.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	bank.bills["bill_1"].Paid, bank.bills["bill_1"].PaymentID = true, "pay_other"
+	got, err := pr.Drive(ctx, p.ID)
+	if got.Status != domain.Failed || !errors.Is(err, domain.ErrBillAlreadyPaid) {
+		t.Fatalf("Drive = %+v, %v; want FAILED BILL_ALREADY_PAID", got, err)
+	}
+	if bank.balance["usr_a"] != 1000 || !bank.reversed[p.ID] {
+		t.Fatalf("balance %d reversed %v: the debit must be given back", bank.balance["usr_a"], bank.reversed[p.ID])
+	}
+}
+
+// Twenty payments of one bill at once: exactly one succeeds, the others are
+// refused before any money moves.
+func TestConcurrentPaymentsOfOneBill(t *testing.T) {
+	ctx := context.Background()
+	bank := newBank()
+	bank.balance["usr_a"] = 100000
+	bank.bills["bill_1"] = &domain.Bill{ID: "bill_1", UserID: "usr_a", Amount: 600, Currency: "INR"}
+	pr := newProcessor(bank)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins, refused := 0, 0
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, err := pr.PayFromWallet(ctx, "bill_1", "")
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil && p.Status == domain.Success:
+				wins++
+			case errors.Is(err, domain.ErrBillAlreadyPaid):
+				refused++
+			default:
+				t.Errorf("PayFromWallet = %+v, %v", p, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins != 1 || refused != 19 || bank.balance["usr_a"] != 100000-600 || len(bank.debits) != 1 {
+		t.Fatalf("wins %d refused %d balance %d debits %d; want 1, 19, one debit of 600", wins, refused, bank.balance["usr_a"], len(bank.debits))
+	}
+}

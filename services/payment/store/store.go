@@ -1,0 +1,330 @@
+// Package store keeps payments in the payment service's own Dapr state
+// store. Every key is its own unit of consistency (Dapr's Redis store does
+// not roll back multi-key transactions):
+//
+//	payment/<id>      the payment, changed by compare-and-swap on its ETag
+//	claim/<bill>      the bill's active payment, written if absent; taken
+//	                  over (by ETag) only from a FAILED payment
+//	pending/<shard>   16 shards of the index of payments that may not be
+//	                  final yet; a payment is indexed before it is created,
+//	                  so none can be left PENDING unnoticed
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/finflow/finflow/platform/sidecar"
+	"github.com/finflow/finflow/services/payment/domain"
+)
+
+// State is what the store needs from the Dapr sidecar.
+type State interface {
+	Get(ctx context.Context, store, key string) (sidecar.Item, error)
+	Save(ctx context.Context, store, key string, value []byte, etag string) error
+	Insert(ctx context.Context, store, key string, value []byte, ttlSeconds int) error
+	Delete(ctx context.Context, store, key, etag string) error
+}
+
+// Shards is the number of pending-index shards.
+const Shards = 16
+
+// Store is the Dapr-backed domain.Store.
+type Store struct {
+	state  State
+	name   string
+	now    func() time.Time
+	shards [Shards]sync.Mutex
+}
+
+var _ domain.Store = (*Store)(nil)
+
+// New returns a Store on the state store component named name.
+func New(state State, name string) *Store { return &Store{state: state, name: name, now: time.Now} }
+
+type record struct {
+	ID            string         `json:"id"`
+	BillID        string         `json:"bill_id"`
+	UserID        string         `json:"user_id,omitempty"`
+	Amount        int64          `json:"amount,omitempty"`
+	Currency      string         `json:"currency,omitempty"`
+	Method        domain.Method  `json:"method"`
+	Status        domain.Status  `json:"status"`
+	FailureReason string         `json:"failure_reason,omitempty"`
+	CreatedAt     time.Time      `json:"created_at"`
+	UpdatedAt     time.Time      `json:"updated_at"`
+	History       []domain.Event `json:"history"`
+}
+
+func toRecord(p domain.Payment) record { return record(p) }
+func (r record) payment() domain.Payment {
+	return domain.Payment(r)
+}
+
+func paymentKey(id string) string { return "payment/" + id }
+func claimKey(bill string) string { return "claim/" + bill }
+func shardKey(n int) string       { return "pending/" + strconv.Itoa(n) }
+
+func shardOf(id string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	return int(h.Sum32() % Shards)
+}
+
+// Create implements domain.Store: index first, then the payment.
+func (s *Store) Create(ctx context.Context, p domain.Payment) error {
+	if err := s.index(ctx, p.ID); err != nil {
+		return err
+	}
+	raw, err := json.Marshal(toRecord(p))
+	if err != nil {
+		return err
+	}
+	err = s.state.Insert(ctx, s.name, paymentKey(p.ID), raw, 0)
+	if errors.Is(err, sidecar.ErrExists) {
+		return domain.ErrPaymentExists
+	}
+	if err != nil {
+		return fmt.Errorf("creating payment: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) load(ctx context.Context, id string) (domain.Payment, string, error) {
+	it, err := s.state.Get(ctx, s.name, paymentKey(id))
+	if err != nil {
+		return domain.Payment{}, "", fmt.Errorf("reading payment: %w", err)
+	}
+	if !it.Found() {
+		return domain.Payment{}, "", domain.ErrPaymentNotFound
+	}
+	var r record
+	if err := json.Unmarshal(it.Value, &r); err != nil {
+		return domain.Payment{}, "", fmt.Errorf("decoding payment %s: %w", id, err)
+	}
+	return r.payment(), it.ETag, nil
+}
+
+// Get implements domain.Store.
+func (s *Store) Get(ctx context.Context, id string) (domain.Payment, error) {
+	p, _, err := s.load(ctx, id)
+	return p, err
+}
+
+// Update implements domain.Store.
+func (s *Store) Update(ctx context.Context, id string, fn func(*domain.Payment) bool) (domain.Payment, error) {
+	for attempt := 0; ; attempt++ {
+		p, etag, err := s.load(ctx, id)
+		if err != nil {
+			return domain.Payment{}, err
+		}
+		if !fn(&p) {
+			return p, nil
+		}
+		raw, err := json.Marshal(toRecord(p))
+		if err != nil {
+			return domain.Payment{}, err
+		}
+		err = s.state.Save(ctx, s.name, paymentKey(id), raw, etag)
+		if err == nil {
+			return p, nil
+		}
+		if !errors.Is(err, sidecar.ErrETagMismatch) {
+			return domain.Payment{}, fmt.Errorf("saving payment: %w", err)
+		}
+		if err := pause(ctx, attempt); err != nil {
+			return domain.Payment{}, err
+		}
+	}
+}
+
+type claim struct {
+	PaymentID string `json:"payment_id"`
+}
+
+// ClaimBill implements domain.Store.
+func (s *Store) ClaimBill(ctx context.Context, billID, paymentID string) error {
+	raw, _ := json.Marshal(claim{PaymentID: paymentID})
+	for attempt := 0; ; attempt++ {
+		err := s.state.Insert(ctx, s.name, claimKey(billID), raw, 0)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, sidecar.ErrExists) {
+			return fmt.Errorf("claiming bill: %w", err)
+		}
+		it, err := s.state.Get(ctx, s.name, claimKey(billID))
+		if err != nil {
+			return fmt.Errorf("reading bill claim: %w", err)
+		}
+		if !it.Found() {
+			continue // released meanwhile: try to insert again
+		}
+		var c claim
+		if err := json.Unmarshal(it.Value, &c); err != nil {
+			return fmt.Errorf("decoding bill claim: %w", err)
+		}
+		if c.PaymentID == paymentID {
+			return nil
+		}
+		holder, err := s.Get(ctx, c.PaymentID)
+		switch {
+		case errors.Is(err, domain.ErrPaymentNotFound):
+			// A claim is written after its payment; a missing holder can
+			// only be lost data, and cannot be an active payment.
+		case err != nil:
+			return err
+		case holder.Status != domain.Failed:
+			return &domain.ClaimedError{Holder: c.PaymentID}
+		}
+		// The holder failed: take the claim over, unless someone else just
+		// did.
+		err = s.state.Save(ctx, s.name, claimKey(billID), raw, it.ETag)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, sidecar.ErrETagMismatch) {
+			return fmt.Errorf("taking over bill claim: %w", err)
+		}
+		if err := pause(ctx, attempt); err != nil {
+			return err
+		}
+	}
+}
+
+// ReleaseBill implements domain.Store.
+func (s *Store) ReleaseBill(ctx context.Context, billID, paymentID string) error {
+	it, err := s.state.Get(ctx, s.name, claimKey(billID))
+	if err != nil || !it.Found() {
+		return err
+	}
+	var c claim
+	if err := json.Unmarshal(it.Value, &c); err != nil {
+		return err
+	}
+	if c.PaymentID != paymentID {
+		return nil
+	}
+	err = s.state.Delete(ctx, s.name, claimKey(billID), it.ETag)
+	if errors.Is(err, sidecar.ErrETagMismatch) {
+		return nil // someone took it over meanwhile
+	}
+	return err
+}
+
+type shard struct {
+	// IDs maps payment ids to when they were indexed (Unix milliseconds).
+	IDs map[string]int64 `json:"ids"`
+}
+
+// index adds id to its pending shard.
+func (s *Store) index(ctx context.Context, id string) error {
+	n := shardOf(id)
+	return s.updateShard(ctx, n, func(sh *shard) bool {
+		sh.IDs[id] = s.now().UnixMilli()
+		return true
+	})
+}
+
+// updateShard changes one pending shard by compare-and-swap. Within this
+// process a lock per shard keeps writers from failing each other's ETags.
+func (s *Store) updateShard(ctx context.Context, n int, fn func(*shard) bool) error {
+	s.shards[n].Lock()
+	defer s.shards[n].Unlock()
+	for attempt := 0; ; attempt++ {
+		it, err := s.state.Get(ctx, s.name, shardKey(n))
+		if err != nil {
+			return fmt.Errorf("reading pending index: %w", err)
+		}
+		sh := shard{IDs: map[string]int64{}}
+		if it.Found() {
+			if err := json.Unmarshal(it.Value, &sh); err != nil {
+				return fmt.Errorf("decoding pending index: %w", err)
+			}
+			if sh.IDs == nil {
+				sh.IDs = map[string]int64{}
+			}
+		}
+		if !fn(&sh) {
+			return nil
+		}
+		raw, _ := json.Marshal(sh)
+		if it.Found() {
+			err = s.state.Save(ctx, s.name, shardKey(n), raw, it.ETag)
+		} else {
+			err = s.state.Insert(ctx, s.name, shardKey(n), raw, 0)
+		}
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, sidecar.ErrETagMismatch) && !errors.Is(err, sidecar.ErrExists) {
+			return fmt.Errorf("saving pending index: %w", err)
+		}
+		if err := pause(ctx, attempt); err != nil {
+			return err
+		}
+	}
+}
+
+// Pending implements domain.Store.
+func (s *Store) Pending(ctx context.Context) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	for n := 0; n < Shards; n++ {
+		it, err := s.state.Get(ctx, s.name, shardKey(n))
+		if err != nil {
+			return nil, fmt.Errorf("reading pending index: %w", err)
+		}
+		if !it.Found() {
+			continue
+		}
+		var sh shard
+		if err := json.Unmarshal(it.Value, &sh); err != nil {
+			return nil, fmt.Errorf("decoding pending index: %w", err)
+		}
+		for id, ms := range sh.IDs {
+			out[id] = time.UnixMilli(ms)
+		}
+	}
+	return out, nil
+}
+
+// Forget implements domain.Store.
+func (s *Store) Forget(ctx context.Context, ids []string) error {
+	byShard := map[int][]string{}
+	for _, id := range ids {
+		byShard[shardOf(id)] = append(byShard[shardOf(id)], id)
+	}
+	for n, group := range byShard {
+		err := s.updateShard(ctx, n, func(sh *shard) bool {
+			changed := false
+			for _, id := range group {
+				if _, ok := sh.IDs[id]; ok {
+					delete(sh.IDs, id)
+					changed = true
+				}
+			}
+			return changed
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func pause(ctx context.Context, attempt int) error {
+	wait := time.Duration(1+rand.IntN(1+min(attempt, 10)*3)) * time.Millisecond
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(wait):
+		return nil
+	}
+}

@@ -1,0 +1,182 @@
+// Package domain holds FinFlow's wallet model and its rules: a balance in
+// int64 paise that never goes negative, changed only by a ledger entry
+// (CREDIT or DEBIT) applied at most once per reference.
+package domain
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/id"
+	"github.com/finflow/finflow/platform/money"
+)
+
+// TxType is the direction of a ledger entry.
+type TxType string
+
+// The two ledger entry types.
+const (
+	Credit TxType = "CREDIT"
+	Debit  TxType = "DEBIT"
+)
+
+// Wallet is a user's balance. UserID identifies it (one wallet per user).
+type Wallet struct {
+	UserID    string
+	Currency  string
+	Balance   int64
+	CreatedAt time.Time
+}
+
+// Transaction is one ledger entry. Seq numbers a wallet's entries 1, 2, 3,
+// ... in the order they were applied.
+type Transaction struct {
+	ID           string
+	Seq          int64
+	Type         TxType
+	Amount       int64
+	BalanceAfter int64
+	Reference    string
+	CreatedAt    time.Time
+}
+
+// Errors returned by the wallet service.
+var (
+	ErrWalletNotFound    = apperr.New(apperr.KindNotFound, "WALLET_NOT_FOUND", "wallet not found")
+	ErrWalletExists      = apperr.New(apperr.KindConflict, "WALLET_EXISTS", "this user already has a wallet")
+	ErrUserNotFound      = apperr.New(apperr.KindNotFound, "USER_NOT_FOUND", "user not found")
+	ErrInsufficientFunds = apperr.New(apperr.KindUnprocessable, "INSUFFICIENT_FUNDS", "wallet balance is too low")
+	// ErrReferenceReused is a reference that was already applied with a
+	// different type or amount: not a retry, and not applied again.
+	ErrReferenceReused = apperr.New(apperr.KindConflict, "DUPLICATE_REFERENCE", "this reference was already used for a different transaction")
+	ErrInvalidCursor   = apperr.Invalid("cursor", "cursor is not one this server issued")
+)
+
+// MaxReferenceLen bounds a reference's length.
+const MaxReferenceLen = 128
+
+// NewWallet returns an empty INR wallet for a user.
+func NewWallet(userID string, now time.Time) Wallet {
+	return Wallet{UserID: userID, Currency: money.INR, CreatedAt: now.UTC().Truncate(time.Millisecond)}
+}
+
+// Operation is a change asked of a wallet.
+type Operation struct {
+	Type      TxType
+	Amount    int64
+	Reference string // "" when the caller gave none (then it is never de-duplicated)
+}
+
+// Validate checks an operation before any store is touched.
+func (op Operation) Validate() error {
+	if op.Type != Credit && op.Type != Debit {
+		return fmt.Errorf("unknown transaction type %q", op.Type)
+	}
+	if err := money.Amount(op.Amount).Validate(); err != nil {
+		return err
+	}
+	return ValidateReference(op.Reference, op.Type == Debit)
+}
+
+// ValidateReference checks a reference: 1 to MaxReferenceLen printable
+// ASCII characters; required when required is true.
+func ValidateReference(ref string, required bool) error {
+	if ref == "" {
+		if required {
+			return apperr.Invalid("reference", "reference is required (the payment id)")
+		}
+		return nil
+	}
+	if len(ref) > MaxReferenceLen {
+		return apperr.Invalid("reference", "reference is longer than %d characters", MaxReferenceLen)
+	}
+	for i := 0; i < len(ref); i++ {
+		if ref[i] < 0x21 || ref[i] > 0x7e {
+			return apperr.Invalid("reference", "reference must be printable ASCII without spaces")
+		}
+	}
+	return nil
+}
+
+// Apply applies op to w as the entry number seq and returns the entry. A
+// debit larger than the balance is refused with ErrInsufficientFunds and
+// changes nothing; so is an overflow.
+func (w *Wallet) Apply(op Operation, seq int64, now time.Time) (Transaction, error) {
+	var next int64
+	var err error
+	switch op.Type {
+	case Credit:
+		next, err = money.Add(w.Balance, op.Amount)
+	case Debit:
+		if w.Balance < op.Amount {
+			return Transaction{}, ErrInsufficientFunds.With(
+				fmt.Sprintf("wallet balance %d is below %d", w.Balance, op.Amount),
+				map[string]any{"balance": w.Balance, "amount": op.Amount})
+		}
+		next, err = money.Sub(w.Balance, op.Amount)
+	default:
+		return Transaction{}, fmt.Errorf("unknown transaction type %q", op.Type)
+	}
+	if err != nil {
+		return Transaction{}, apperr.New(apperr.KindUnprocessable, "BALANCE_LIMIT", "this credit would overflow the wallet balance")
+	}
+	w.Balance = next
+	return Transaction{
+		ID:           id.New(id.Transaction),
+		Seq:          seq,
+		Type:         op.Type,
+		Amount:       op.Amount,
+		BalanceAfter: next,
+		Reference:    op.Reference,
+		CreatedAt:    now.UTC().Truncate(time.Millisecond),
+	}, nil
+}
+
+// Matches reports whether tx is what op would have produced: a retry of the
+// same operation, not a different one under the same reference.
+func (op Operation) Matches(tx Transaction) bool {
+	return op.Type == tx.Type && op.Amount == tx.Amount
+}
+
+// Result is the outcome of applying an operation.
+type Result struct {
+	Wallet Wallet
+	Tx     Transaction
+	// Replayed is true when the reference had been applied before and Tx is
+	// that earlier entry; nothing changed this time.
+	Replayed bool
+}
+
+// TxPage is one page of a wallet's ledger, newest first.
+type TxPage struct {
+	Items []Transaction
+	Next  string
+}
+
+// Store keeps wallets and their ledgers.
+type Store interface {
+	// Create stores an empty wallet. Returns ErrWalletExists.
+	Create(ctx context.Context, w Wallet) error
+	// Get returns a wallet. Returns ErrWalletNotFound.
+	Get(ctx context.Context, userID string) (Wallet, error)
+	// Apply changes the balance and appends the ledger entry as one atomic
+	// step, at most once per non-empty reference (a repeat returns the
+	// first entry with Replayed). Returns ErrWalletNotFound,
+	// ErrInsufficientFunds, ErrReferenceReused.
+	Apply(ctx context.Context, userID string, op Operation) (Result, error)
+	// FindReference returns the entry applied with ref, if any. Returns
+	// ErrWalletNotFound.
+	FindReference(ctx context.Context, userID, ref string) (Transaction, bool, error)
+	// Transactions returns a page of the ledger, newest first. Returns
+	// ErrWalletNotFound, ErrInvalidCursor.
+	Transactions(ctx context.Context, userID, cursor string, limit int) (TxPage, error)
+}
+
+// Users tells whether a user exists (the user service).
+type Users interface {
+	// Exists returns false for an unknown user; an error only when it
+	// cannot tell.
+	Exists(ctx context.Context, userID string) (bool, error)
+}

@@ -1,0 +1,404 @@
+// Package store keeps wallets and their ledgers in the wallet service's own
+// Dapr state store.
+//
+// Dapr's Redis state store applies a multi-key transaction without rollback,
+// so the unit of consistency is one key per wallet, changed only by a
+// compare-and-swap on its ETag:
+//
+//	wallet/<user>         the wallet document: balance, the next entry
+//	                      number, and the newest ledger entries. A balance
+//	                      change and its entry are one write of this key:
+//	                      both happen or neither does.
+//	page/<user>/<k>       older entries, 25 per page, immutable. Page k
+//	                      holds entries 25k+1 .. 25k+25.
+//	ref/<user>/<hash>     the entry applied with a reference, for entries
+//	                      that have moved to a page.
+//
+// When the document holds 50 entries, the oldest 25 move out: the page and
+// their reference keys are written first, then the document that no longer
+// holds them. Both writes are idempotent (a page is always the same 25
+// entries), so a crash or a lost race in between leaves only harmless
+// copies. Every applied reference is therefore always findable: in the
+// document, or, once it left, in its reference key, which was written before.
+//
+// Within one process, operations on the same wallet also take a lock, so
+// concurrent requests queue instead of failing each other's ETag checks; the
+// ETag still guards against other processes.
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/finflow/finflow/platform/sidecar"
+	"github.com/finflow/finflow/services/wallet/domain"
+)
+
+// State is what the store needs from the Dapr sidecar.
+type State interface {
+	Get(ctx context.Context, store, key string) (sidecar.Item, error)
+	BulkGet(ctx context.Context, store string, keys []string) ([]sidecar.Item, error)
+	Save(ctx context.Context, store, key string, value []byte, etag string) error
+	Insert(ctx context.Context, store, key string, value []byte, ttlSeconds int) error
+}
+
+// PageSize is the number of entries per archived page.
+const PageSize = 25
+
+// keepInDoc is how many entries the document holds before the oldest
+// PageSize move out.
+const keepInDoc = 2 * PageSize
+
+// Store is the Dapr-backed domain.Store.
+type Store struct {
+	state State
+	name  string
+	now   func() time.Time
+	locks keyedMutex
+}
+
+var _ domain.Store = (*Store)(nil)
+
+// New returns a Store on the state store component named name.
+func New(state State, name string) *Store {
+	return &Store{state: state, name: name, now: time.Now}
+}
+
+type entry struct {
+	ID           string        `json:"id"`
+	Seq          int64         `json:"seq"`
+	Type         domain.TxType `json:"type"`
+	Amount       int64         `json:"amount"`
+	BalanceAfter int64         `json:"balance_after"`
+	Reference    string        `json:"reference,omitempty"`
+	CreatedAt    time.Time     `json:"created_at"`
+}
+
+type walletDoc struct {
+	UserID    string    `json:"user_id"`
+	Currency  string    `json:"currency"`
+	Balance   int64     `json:"balance"`
+	CreatedAt time.Time `json:"created_at"`
+	NextSeq   int64     `json:"next_seq"`
+	Pages     int64     `json:"pages"`
+	Entries   []entry   `json:"entries"` // newest first
+}
+
+func (d *walletDoc) wallet() domain.Wallet {
+	return domain.Wallet{UserID: d.UserID, Currency: d.Currency, Balance: d.Balance, CreatedAt: d.CreatedAt}
+}
+
+func fromTx(t domain.Transaction) entry {
+	return entry{ID: t.ID, Seq: t.Seq, Type: t.Type, Amount: t.Amount, BalanceAfter: t.BalanceAfter, Reference: t.Reference, CreatedAt: t.CreatedAt}
+}
+
+func (e entry) tx() domain.Transaction {
+	return domain.Transaction{ID: e.ID, Seq: e.Seq, Type: e.Type, Amount: e.Amount, BalanceAfter: e.BalanceAfter, Reference: e.Reference, CreatedAt: e.CreatedAt}
+}
+
+func walletKey(user string) string { return "wallet/" + user }
+func pageKey(user string, k int64) string {
+	return "page/" + user + "/" + strconv.FormatInt(k, 10)
+}
+func refKey(user, ref string) string {
+	sum := sha256.Sum256([]byte(ref))
+	return "ref/" + user + "/" + hex.EncodeToString(sum[:16])
+}
+
+// Create implements domain.Store.
+func (s *Store) Create(ctx context.Context, w domain.Wallet) error {
+	doc := walletDoc{UserID: w.UserID, Currency: w.Currency, Balance: w.Balance, CreatedAt: w.CreatedAt, NextSeq: 1, Entries: []entry{}}
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	err = s.state.Insert(ctx, s.name, walletKey(w.UserID), raw, 0)
+	if errors.Is(err, sidecar.ErrExists) {
+		return domain.ErrWalletExists
+	}
+	if err != nil {
+		return fmt.Errorf("creating wallet: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) load(ctx context.Context, user string) (walletDoc, string, error) {
+	it, err := s.state.Get(ctx, s.name, walletKey(user))
+	if err != nil {
+		return walletDoc{}, "", fmt.Errorf("reading wallet: %w", err)
+	}
+	if !it.Found() {
+		return walletDoc{}, "", domain.ErrWalletNotFound
+	}
+	var d walletDoc
+	if err := json.Unmarshal(it.Value, &d); err != nil {
+		return walletDoc{}, "", fmt.Errorf("decoding wallet %s: %w", user, err)
+	}
+	return d, it.ETag, nil
+}
+
+// Get implements domain.Store.
+func (s *Store) Get(ctx context.Context, user string) (domain.Wallet, error) {
+	d, _, err := s.load(ctx, user)
+	if err != nil {
+		return domain.Wallet{}, err
+	}
+	return d.wallet(), nil
+}
+
+// Apply implements domain.Store.
+func (s *Store) Apply(ctx context.Context, user string, op domain.Operation) (domain.Result, error) {
+	unlock := s.locks.lock(user)
+	defer unlock()
+	for attempt := 0; ; attempt++ {
+		d, etag, err := s.load(ctx, user)
+		if err != nil {
+			return domain.Result{}, err
+		}
+		if op.Reference != "" {
+			prev, found, err := s.findRef(ctx, &d, op.Reference)
+			if err != nil {
+				return domain.Result{}, err
+			}
+			if found {
+				if !op.Matches(prev) {
+					return domain.Result{}, domain.ErrReferenceReused.With(
+						fmt.Sprintf("reference %q was already used for a %s of %d", op.Reference, prev.Type, prev.Amount),
+						map[string]any{"transaction_id": prev.ID})
+				}
+				return domain.Result{Wallet: d.wallet(), Tx: prev, Replayed: true}, nil
+			}
+		}
+		w := d.wallet()
+		tx, err := w.Apply(op, d.NextSeq, s.now())
+		if err != nil {
+			return domain.Result{}, err
+		}
+		next := d
+		next.Balance = w.Balance
+		next.NextSeq = d.NextSeq + 1
+		next.Entries = append([]entry{fromTx(tx)}, d.Entries...)
+		if len(next.Entries) >= keepInDoc {
+			if err := s.archive(ctx, &next); err != nil {
+				return domain.Result{}, err
+			}
+		}
+		raw, err := json.Marshal(next)
+		if err != nil {
+			return domain.Result{}, err
+		}
+		err = s.state.Save(ctx, s.name, walletKey(user), raw, etag)
+		if err == nil {
+			return domain.Result{Wallet: w, Tx: tx}, nil
+		}
+		if !errors.Is(err, sidecar.ErrETagMismatch) {
+			return domain.Result{}, fmt.Errorf("saving wallet: %w", err)
+		}
+		// Another process changed the wallet first: read it again.
+		if err := backoff(ctx, attempt); err != nil {
+			return domain.Result{}, err
+		}
+	}
+}
+
+// archive moves the oldest PageSize entries of d into page d.Pages, writing
+// the page and the reference keys of its entries before d is saved.
+func (s *Store) archive(ctx context.Context, d *walletDoc) error {
+	n := len(d.Entries)
+	oldest := d.Entries[n-PageSize:] // newest first within the page
+	want := d.Pages*PageSize + 1
+	if oldest[PageSize-1].Seq != want {
+		return fmt.Errorf("wallet %s: archiving page %d expected entry %d, found %d", d.UserID, d.Pages, want, oldest[PageSize-1].Seq)
+	}
+	raw, err := json.Marshal(oldest)
+	if err != nil {
+		return err
+	}
+	if err := s.state.Save(ctx, s.name, pageKey(d.UserID, d.Pages), raw, ""); err != nil {
+		return fmt.Errorf("writing ledger page: %w", err)
+	}
+	for _, e := range oldest {
+		if e.Reference == "" {
+			continue
+		}
+		ref, _ := json.Marshal(e)
+		if err := s.state.Save(ctx, s.name, refKey(d.UserID, e.Reference), ref, ""); err != nil {
+			return fmt.Errorf("writing reference index: %w", err)
+		}
+	}
+	d.Entries = append([]entry(nil), d.Entries[:n-PageSize]...)
+	d.Pages++
+	return nil
+}
+
+// findRef looks for ref in the document, then (if entries have ever moved
+// out) in the reference keys.
+func (s *Store) findRef(ctx context.Context, d *walletDoc, ref string) (domain.Transaction, bool, error) {
+	for _, e := range d.Entries {
+		if e.Reference == ref {
+			return e.tx(), true, nil
+		}
+	}
+	if d.Pages == 0 {
+		return domain.Transaction{}, false, nil
+	}
+	it, err := s.state.Get(ctx, s.name, refKey(d.UserID, ref))
+	if err != nil {
+		return domain.Transaction{}, false, fmt.Errorf("reading reference index: %w", err)
+	}
+	if !it.Found() {
+		return domain.Transaction{}, false, nil
+	}
+	var e entry
+	if err := json.Unmarshal(it.Value, &e); err != nil {
+		return domain.Transaction{}, false, fmt.Errorf("decoding reference index: %w", err)
+	}
+	return e.tx(), true, nil
+}
+
+// FindReference implements domain.Store.
+func (s *Store) FindReference(ctx context.Context, user, ref string) (domain.Transaction, bool, error) {
+	d, _, err := s.load(ctx, user)
+	if err != nil {
+		return domain.Transaction{}, false, err
+	}
+	return s.findRef(ctx, &d, ref)
+}
+
+// Transactions implements domain.Store.
+func (s *Store) Transactions(ctx context.Context, user, cursor string, limit int) (domain.TxPage, error) {
+	d, _, err := s.load(ctx, user)
+	if err != nil {
+		return domain.TxPage{}, err
+	}
+	before := d.NextSeq // entries with Seq < before
+	if cursor != "" {
+		if before, err = decodeCursor(cursor); err != nil || before > d.NextSeq {
+			return domain.TxPage{}, domain.ErrInvalidCursor
+		}
+	}
+	items := make([]domain.Transaction, 0, limit)
+	add := func(es []entry) {
+		for _, e := range es {
+			if len(items) < limit && e.Seq < before {
+				items = append(items, e.tx())
+			}
+		}
+	}
+	add(d.Entries)
+	// Pages that existed when the document was read are immutable, so the
+	// document and the pages form one consistent snapshot.
+	for len(items) < limit {
+		lowest := before
+		if len(items) > 0 {
+			lowest = items[len(items)-1].Seq
+		}
+		if lowest <= 1 {
+			break
+		}
+		k := (lowest - 2) / PageSize // the page holding entry lowest-1
+		if k >= d.Pages {
+			break
+		}
+		it, err := s.state.Get(ctx, s.name, pageKey(user, k))
+		if err != nil {
+			return domain.TxPage{}, fmt.Errorf("reading ledger page: %w", err)
+		}
+		if !it.Found() {
+			return domain.TxPage{}, fmt.Errorf("wallet %s: ledger page %d is missing", user, k)
+		}
+		var es []entry
+		if err := json.Unmarshal(it.Value, &es); err != nil {
+			return domain.TxPage{}, fmt.Errorf("decoding ledger page: %w", err)
+		}
+		before = lowest
+		got := len(items)
+		add(es)
+		if len(items) == got {
+			return domain.TxPage{}, fmt.Errorf("wallet %s: ledger page %d has no entry below %d", user, k, lowest)
+		}
+	}
+	page := domain.TxPage{Items: items}
+	if n := len(items); n > 0 && n == limit && items[n-1].Seq > 1 {
+		page.Next = encodeCursor(items[n-1].Seq)
+	}
+	return page, nil
+}
+
+const cursorPrefix = "w1:"
+
+func encodeCursor(before int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + strconv.FormatInt(before, 10)))
+}
+
+func decodeCursor(c string) (int64, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return 0, domain.ErrInvalidCursor
+	}
+	num, ok := strings.CutPrefix(string(raw), cursorPrefix)
+	if !ok {
+		return 0, domain.ErrInvalidCursor
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 2 {
+		return 0, domain.ErrInvalidCursor
+	}
+	return n, nil
+}
+
+// backoff waits a little, more after each failed attempt, with jitter.
+func backoff(ctx context.Context, attempt int) error {
+	wait := time.Duration(1+rand.IntN(1+min(attempt, 10)*3)) * time.Millisecond
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("saving wallet: %w", ctx.Err())
+	case <-time.After(wait):
+		return nil
+	}
+}
+
+// keyedMutex serialises work per key within this process.
+type keyedMutex struct {
+	mu    sync.Mutex
+	locks map[string]*refMutex
+}
+
+type refMutex struct {
+	sync.Mutex
+	users int
+}
+
+func (k *keyedMutex) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = map[string]*refMutex{}
+	}
+	m := k.locks[key]
+	if m == nil {
+		m = &refMutex{}
+		k.locks[key] = m
+	}
+	m.users++
+	k.mu.Unlock()
+	m.Lock()
+	return func() {
+		m.Unlock()
+		k.mu.Lock()
+		m.users--
+		if m.users == 0 {
+			delete(k.locks, key)
+		}
+		k.mu.Unlock()
+	}
+}

@@ -1,0 +1,144 @@
+package harness
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// Account is what a test knows it did to one user's money: the top-ups it
+// made (each counted once, however often it was retried) and the bills it
+// created.
+type Account struct {
+	UserID string
+	TopUps int64
+	Bills  []string
+}
+
+// AuditMoney checks FinFlow's money invariants for every account, from the
+// ledgers, bills and payments as the API reports them:
+//
+//   - each ledger is consistent (balance_after follows entry by entry, never
+//     negative, the newest equals the balance) and holds exactly the test's
+//     top-ups as non-reversal credits;
+//   - every debit references a payment; a debit given back (reversal credit
+//     of the same amount) belongs to a FAILED payment, any other to a
+//     SUCCESS payment of that amount whose bill is PAID by it;
+//   - every PAID bill names a SUCCESS payment with exactly one debit that
+//     was not given back; an UNPAID bill has none;
+//   - top-ups = balance + the sum of SUCCESS payments, per user.
+//
+// It returns the number of SUCCESS payments seen.
+func (e *Env) AuditMoney(tb testing.TB, accounts []*Account) int {
+	tb.Helper()
+	successes := 0
+	for _, acc := range accounts {
+		ledger := e.MustLedger(tb, acc.UserID, 100)
+		balance := e.MustBalance(tb, acc.UserID)
+		var running, topUps int64
+		debits := map[string]int64{}
+		reversals := map[string]int64{}
+		for i := len(ledger) - 1; i >= 0; i-- {
+			t := ledger[i]
+			ref := ""
+			if t.Reference != nil {
+				ref = *t.Reference
+			}
+			switch t.Type {
+			case "CREDIT":
+				running += t.Amount
+				if orig, ok := strings.CutPrefix(ref, "reversal:"); ok {
+					reversals[orig] += t.Amount
+				} else {
+					topUps += t.Amount
+				}
+			case "DEBIT":
+				running -= t.Amount
+				if _, dup := debits[ref]; dup || ref == "" {
+					tb.Errorf("user %s: debit reference %q appears twice or is empty", acc.UserID, ref)
+				}
+				debits[ref] = t.Amount
+			default:
+				tb.Errorf("user %s: transaction %s has type %q", acc.UserID, t.ID, t.Type)
+			}
+			if running < 0 || t.BalanceAfter != running {
+				tb.Fatalf("user %s: ledger breaks at %s: balance_after %d, running sum %d", acc.UserID, t.ID, t.BalanceAfter, running)
+			}
+		}
+		if running != balance {
+			tb.Fatalf("user %s: ledger sums to %d, balance is %d", acc.UserID, running, balance)
+		}
+		if topUps != acc.TopUps {
+			tb.Errorf("user %s: top-ups in the ledger %d, the test topped up %d", acc.UserID, topUps, acc.TopUps)
+		}
+		var paid int64
+		debitedBill := map[string]string{} // bill -> payment with a kept debit
+		for ref, amount := range debits {
+			p := e.MustPayment(tb, ref)
+			if back, ok := reversals[ref]; ok {
+				if back != amount || p.Status != "FAILED" {
+					tb.Errorf("user %s: debit %s of %d given back %d, payment %s; want the same amount and FAILED", acc.UserID, ref, amount, back, p.Status)
+				}
+				continue
+			}
+			if p.Status != "SUCCESS" || p.Amount == nil || *p.Amount != amount {
+				tb.Errorf("user %s: debit %s of %d kept, but the payment is %s (amount %v)", acc.UserID, ref, amount, p.Status, p.Amount)
+				continue
+			}
+			if other, dup := debitedBill[p.BillID]; dup {
+				tb.Errorf("bill %s has two kept debits: %s and %s", p.BillID, other, ref)
+			}
+			debitedBill[p.BillID] = ref
+			paid += amount
+			successes++
+		}
+		for ref := range reversals {
+			if _, ok := debits[ref]; !ok {
+				tb.Errorf("user %s: reversal of %s without a debit", acc.UserID, ref)
+			}
+		}
+		for _, billID := range acc.Bills {
+			b := e.MustBill(tb, billID)
+			switch b.Status {
+			case "PAID":
+				if b.PaymentID == nil || debitedBill[billID] != *b.PaymentID {
+					tb.Errorf("bill %s is PAID by %v, but its kept debit is %q", billID, b.PaymentID, debitedBill[billID])
+				}
+			case "UNPAID":
+				if ref, ok := debitedBill[billID]; ok {
+					tb.Errorf("bill %s is UNPAID but payment %s kept its debit", billID, ref)
+				}
+			default:
+				tb.Errorf("bill %s has status %q", billID, b.Status)
+			}
+		}
+		if acc.TopUps != balance+paid {
+			tb.Errorf("user %s: top-ups %d != balance %d + SUCCESS payments %d", acc.UserID, acc.TopUps, balance, paid)
+		}
+	}
+	return successes
+}
+
+// WaitFinal polls payments until none is PENDING, and fails the test if
+// some still are after timeout.
+func (e *Env) WaitFinal(tb testing.TB, paymentIDs []string, timeout time.Duration) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	left := append([]string(nil), paymentIDs...)
+	for len(left) > 0 {
+		var still []string
+		for _, id := range left {
+			if e.MustPayment(tb, id).Status == "PENDING" {
+				still = append(still, id)
+			}
+		}
+		left = still
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%d payments still PENDING after %s (first: %s)", len(left), timeout, left[0])
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}

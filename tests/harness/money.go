@@ -1,0 +1,174 @@
+package harness
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"testing"
+)
+
+// Wallet is the contract's wallet balance object.
+type Wallet struct {
+	UserID   string `json:"user_id"`
+	Balance  int64  `json:"balance"`
+	Currency string `json:"currency"`
+}
+
+// Transaction is the contract's wallet transaction object.
+type Transaction struct {
+	ID           string  `json:"id"`
+	Type         string  `json:"type"`
+	Amount       int64   `json:"amount"`
+	BalanceAfter int64   `json:"balance_after"`
+	Reference    *string `json:"reference"`
+	CreatedAt    string  `json:"created_at"`
+}
+
+// Bill is the contract's bill object.
+type Bill struct {
+	ID          string  `json:"id"`
+	UserID      string  `json:"user_id"`
+	Amount      int64   `json:"amount"`
+	Currency    string  `json:"currency"`
+	Description string  `json:"description"`
+	Status      string  `json:"status"`
+	PaymentID   *string `json:"payment_id"`
+	CreatedAt   string  `json:"created_at"`
+	PaidAt      *string `json:"paid_at"`
+}
+
+// Payment is the contract's payment object.
+type Payment struct {
+	ID            string  `json:"id"`
+	BillID        string  `json:"bill_id"`
+	UserID        *string `json:"user_id"`
+	Amount        *int64  `json:"amount"`
+	Currency      *string `json:"currency"`
+	Method        string  `json:"method"`
+	Status        string  `json:"status"`
+	FailureReason *string `json:"failure_reason"`
+	CreatedAt     string  `json:"created_at"`
+	UpdatedAt     string  `json:"updated_at"`
+}
+
+// MustCreateWallet opens a wallet and fails the test unless it gets 201.
+func (e *Env) MustCreateWallet(tb testing.TB, userID string) {
+	tb.Helper()
+	if r := e.Do(tb, "POST", "/wallet/create/"+userID, nil, nil); r.Status != http.StatusCreated {
+		tb.Fatalf("POST /wallet/create/%s = %d %s, want 201", userID, r.Status, r.Body)
+	}
+}
+
+// MustTopUp credits a wallet through the gateway (200 expected).
+func (e *Env) MustTopUp(tb testing.TB, userID string, amount int64, key string) {
+	tb.Helper()
+	var hdr map[string]string
+	if key != "" {
+		hdr = map[string]string{"Idempotency-Key": key}
+	}
+	if r := e.Do(tb, "POST", "/wallet/add", map[string]any{"user_id": userID, "amount": amount}, hdr); r.Status != http.StatusOK {
+		tb.Fatalf("POST /wallet/add %s %d = %d %s, want 200", userID, amount, r.Status, r.Body)
+	}
+}
+
+// MustCreateBill creates a bill (201 expected).
+func (e *Env) MustCreateBill(tb testing.TB, userID string, amount int64) Bill {
+	tb.Helper()
+	r := e.Do(tb, "POST", "/billing/create", map[string]any{"user_id": userID, "amount": amount, "description": "Electricity"}, nil)
+	if r.Status != http.StatusCreated {
+		tb.Fatalf("POST /billing/create = %d %s, want 201", r.Status, r.Body)
+	}
+	var b Bill
+	r.JSON(tb, &b)
+	return b
+}
+
+// MustBalance returns a wallet's balance.
+func (e *Env) MustBalance(tb testing.TB, userID string) int64 {
+	tb.Helper()
+	r := e.Do(tb, "GET", "/wallet/balance/"+userID, nil, nil)
+	if r.Status != http.StatusOK {
+		tb.Fatalf("GET /wallet/balance/%s = %d %s", userID, r.Status, r.Body)
+	}
+	var w Wallet
+	r.JSON(tb, &w)
+	return w.Balance
+}
+
+// MustBill reads a bill.
+func (e *Env) MustBill(tb testing.TB, billID string) Bill {
+	tb.Helper()
+	r := e.Do(tb, "GET", "/billing/"+billID, nil, nil)
+	if r.Status != http.StatusOK {
+		tb.Fatalf("GET /billing/%s = %d %s", billID, r.Status, r.Body)
+	}
+	var b Bill
+	r.JSON(tb, &b)
+	return b
+}
+
+// MustPayment reads a payment.
+func (e *Env) MustPayment(tb testing.TB, paymentID string) Payment {
+	tb.Helper()
+	r := e.Do(tb, "GET", "/Payment/"+paymentID, nil, nil)
+	if r.Status != http.StatusOK {
+		tb.Fatalf("GET /Payment/%s = %d %s", paymentID, r.Status, r.Body)
+	}
+	var p Payment
+	r.JSON(tb, &p)
+	return p
+}
+
+// MustLedger returns a wallet's whole ledger, newest first, paging with
+// the given page size.
+func (e *Env) MustLedger(tb testing.TB, userID string, pageSize int) []Transaction {
+	tb.Helper()
+	var all []Transaction
+	cursor := ""
+	for i := 0; i < 100000; i++ {
+		path := fmt.Sprintf("/wallet/transactions/%s?limit=%d", userID, pageSize)
+		if cursor != "" {
+			path += "&cursor=" + url.QueryEscape(cursor)
+		}
+		r := e.Do(tb, "GET", path, nil, nil)
+		if r.Status != http.StatusOK {
+			tb.Fatalf("GET %s = %d %s", path, r.Status, r.Body)
+		}
+		var page struct {
+			Items      []Transaction `json:"items"`
+			NextCursor *string       `json:"next_cursor"`
+		}
+		r.JSON(tb, &page)
+		all = append(all, page.Items...)
+		if page.NextCursor == nil {
+			return all
+		}
+		cursor = *page.NextCursor
+	}
+	tb.Fatalf("ledger pagination of %s does not end", userID)
+	return nil
+}
+
+// InvokeInternal calls an app's route through that app's own sidecar, as
+// another service would (the gateway does not route internal paths).
+func (e *Env) InvokeInternal(tb testing.TB, appID, method, path string, body any) *Response {
+	tb.Helper()
+	a := e.Topology.App(appID)
+	if a == nil {
+		tb.Fatalf("no app %s", appID)
+	}
+	raw, _ := json.Marshal(body)
+	u := fmt.Sprintf("http://127.0.0.1:%d/v1.0/invoke/%s/method%s", a.DaprHTTPPort, appID, path)
+	req, _ := http.NewRequest(method, u, bytes.NewReader(raw))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s through the %s sidecar: %v", method, path, appID, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
