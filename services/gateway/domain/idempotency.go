@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/finflow/finflow/platform/apperr"
@@ -61,6 +62,9 @@ func Fingerprint(method, path string, body []byte) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// ErrRecordExists is returned when a key already has a record.
+var ErrRecordExists = errors.New("idempotency key already has a record")
 
 // Record is what the gateway keeps for a key: the request's fingerprint
 // and, once it has an answer, the answer.

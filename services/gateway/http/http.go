@@ -25,7 +25,6 @@ import (
 	"github.com/finflow/finflow/platform/settings"
 	"github.com/finflow/finflow/platform/sidecar"
 	"github.com/finflow/finflow/services/gateway/domain"
-	gatewaystore "github.com/finflow/finflow/services/gateway/store"
 )
 
 // Runtime settings of the gateway (configuration store keys).
@@ -185,7 +184,7 @@ func (g *Gateway) keyed(c *fiber.Ctx, r domain.Route, req call, key string) erro
 	started := domain.Record{Fingerprint: fp, StartedAt: g.now().UTC()}
 
 	err := g.idem.Begin(ctx, token, started)
-	if errors.Is(err, gatewaystore.ErrExists) {
+	if errors.Is(err, domain.ErrRecordExists) {
 		prev, etag, found, err := g.idem.Get(ctx, token)
 		if err != nil {
 			return err

@@ -21,9 +21,6 @@ type State interface {
 	Delete(ctx context.Context, store, key, etag string) error
 }
 
-// ErrExists is returned by Begin when the key already has a record.
-var ErrExists = errors.New("idempotency key already has a record")
-
 // Idempotency keeps idempotency records.
 type Idempotency struct {
 	state      State
@@ -39,7 +36,7 @@ func New(state State, name string, ttlSeconds int) *Idempotency {
 func key(token string) string { return "idem/" + token }
 
 // Begin records that the request identified by token is running, if no
-// record exists (atomically). Returns ErrExists otherwise.
+// record exists (atomically). Returns domain.ErrRecordExists otherwise.
 func (s *Idempotency) Begin(ctx context.Context, token string, rec domain.Record) error {
 	raw, err := json.Marshal(rec)
 	if err != nil {
@@ -47,7 +44,7 @@ func (s *Idempotency) Begin(ctx context.Context, token string, rec domain.Record
 	}
 	err = s.state.Insert(ctx, s.name, key(token), raw, s.ttlSeconds)
 	if errors.Is(err, sidecar.ErrExists) {
-		return ErrExists
+		return domain.ErrRecordExists
 	}
 	if err != nil {
 		return fmt.Errorf("recording idempotency key: %w", err)
