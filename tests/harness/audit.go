@@ -33,40 +33,28 @@ func (e *Env) AuditMoney(tb testing.TB, accounts []*Account) int {
 	tb.Helper()
 	successes := 0
 	for _, acc := range accounts {
-		ledger := e.MustLedger(tb, acc.UserID, 100)
-		balance := e.MustBalance(tb, acc.UserID)
-		var running, topUps int64
+		ledger, balance := e.MustConsistentLedger(tb, acc.UserID)
+		var topUps int64
 		debits := map[string]int64{}
 		reversals := map[string]int64{}
-		for i := len(ledger) - 1; i >= 0; i-- {
-			t := ledger[i]
+		for _, t := range ledger {
 			ref := ""
 			if t.Reference != nil {
 				ref = *t.Reference
 			}
 			switch t.Type {
 			case "CREDIT":
-				running += t.Amount
 				if orig, ok := strings.CutPrefix(ref, "reversal:"); ok {
 					reversals[orig] += t.Amount
 				} else {
 					topUps += t.Amount
 				}
 			case "DEBIT":
-				running -= t.Amount
 				if _, dup := debits[ref]; dup || ref == "" {
 					tb.Errorf("user %s: debit reference %q appears twice or is empty", acc.UserID, ref)
 				}
 				debits[ref] = t.Amount
-			default:
-				tb.Errorf("user %s: transaction %s has type %q", acc.UserID, t.ID, t.Type)
 			}
-			if running < 0 || t.BalanceAfter != running {
-				tb.Fatalf("user %s: ledger breaks at %s: balance_after %d, running sum %d", acc.UserID, t.ID, t.BalanceAfter, running)
-			}
-		}
-		if running != balance {
-			tb.Fatalf("user %s: ledger sums to %d, balance is %d", acc.UserID, running, balance)
 		}
 		if topUps != acc.TopUps {
 			tb.Errorf("user %s: top-ups in the ledger %d, the test topped up %d", acc.UserID, topUps, acc.TopUps)
@@ -117,6 +105,35 @@ func (e *Env) AuditMoney(tb testing.TB, accounts []*Account) int {
 		}
 	}
 	return successes
+}
+
+// MustConsistentLedger reads a wallet's whole ledger (newest first) and its
+// balance, and fails the test unless every entry is a CREDIT or DEBIT of a
+// positive amount whose balance_after follows from the entry before, never
+// negative, ending at the balance.
+func (e *Env) MustConsistentLedger(tb testing.TB, userID string) ([]Transaction, int64) {
+	tb.Helper()
+	ledger := e.MustLedger(tb, userID, 100)
+	balance := e.MustBalance(tb, userID)
+	var running int64
+	for i := len(ledger) - 1; i >= 0; i-- {
+		t := ledger[i]
+		switch t.Type {
+		case "CREDIT":
+			running += t.Amount
+		case "DEBIT":
+			running -= t.Amount
+		default:
+			tb.Fatalf("user %s: transaction %s has type %q", userID, t.ID, t.Type)
+		}
+		if t.Amount <= 0 || running < 0 || t.BalanceAfter != running {
+			tb.Fatalf("user %s: ledger breaks at %s: amount %d, balance_after %d, running sum %d", userID, t.ID, t.Amount, t.BalanceAfter, running)
+		}
+	}
+	if running != balance {
+		tb.Fatalf("user %s: ledger sums to %d, balance is %d", userID, running, balance)
+	}
+	return ledger, balance
 }
 
 // WaitFinal polls payments until none is PENDING, and fails the test if

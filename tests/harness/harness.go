@@ -39,6 +39,8 @@ type Options struct {
 	PersistRedis bool
 	// Env is added to every app's environment.
 	Env map[string]string
+	// Settings override runtime settings before the services start.
+	Settings map[string]int64
 }
 
 // Env is a running topology.
@@ -97,6 +99,11 @@ func Start(opts Options) (*Env, error) {
 		}
 	}()
 	e.rdb = redis.NewClient(&redis.Options{Addr: e.RedisAddr})
+	for k, v := range opts.Settings {
+		if err := e.rdb.Set(context.Background(), k, fmt.Sprintf("%d||1", v), 0).Err(); err != nil {
+			return nil, err
+		}
+	}
 	if _, _, err := topology.SeedSettings(context.Background(), e.RedisAddr, filepath.Join(root, "config", "runtime-settings.yaml")); err != nil {
 		return nil, err
 	}
