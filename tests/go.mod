@@ -4,18 +4,31 @@ go 1.24
 
 require (
 	github.com/finflow/finflow/platform v0.0.0
-	github.com/finflow/finflow/services/user v0.0.0-00010101000000-000000000000
+	github.com/finflow/finflow/services/gateway v0.0.0
+	github.com/finflow/finflow/services/payment v0.0.0
+	github.com/finflow/finflow/services/user v0.0.0
+	github.com/finflow/finflow/services/wallet v0.0.0-00010101000000-000000000000
 	github.com/finflow/finflow/tools/launcher v0.0.0
 	github.com/redis/go-redis/v9 v9.14.1
 	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (
+	github.com/andybalholm/brotli v1.1.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dapr/dapr v1.14.0 // indirect
 	github.com/dapr/go-sdk v1.11.0 // indirect
 	github.com/dgryski/go-rendezvous v0.0.0-20200823014737-9f7001d12a5f // indirect
+	github.com/gofiber/fiber/v2 v2.52.15 // indirect
 	github.com/google/uuid v1.6.0 // indirect
+	github.com/klauspost/compress v1.17.9 // indirect
+	github.com/mattn/go-colorable v0.1.13 // indirect
+	github.com/mattn/go-isatty v0.0.20 // indirect
+	github.com/mattn/go-runewidth v0.0.16 // indirect
+	github.com/rivo/uniseg v0.2.0 // indirect
+	github.com/valyala/bytebufferpool v1.0.0 // indirect
+	github.com/valyala/fasthttp v1.51.0 // indirect
+	github.com/valyala/tcplisten v1.0.0 // indirect
 	go.opentelemetry.io/otel v1.27.0 // indirect
 	golang.org/x/net v0.26.0 // indirect
 	golang.org/x/sys v0.28.0 // indirect
@@ -27,6 +40,9 @@ require (
 
 replace (
 	github.com/finflow/finflow/platform => ../platform
+	github.com/finflow/finflow/services/gateway => ../services/gateway
+	github.com/finflow/finflow/services/payment => ../services/payment
 	github.com/finflow/finflow/services/user => ../services/user
+	github.com/finflow/finflow/services/wallet => ../services/wallet
 	github.com/finflow/finflow/tools/launcher => ../tools/launcher
 )

@@ -301,8 +301,8 @@ func TestInsufficientFundsThenPayAfterTopUp(t *testing.T) {
 	user := newFundedUser(t, 500)
 	bill := env.MustCreateBill(t, user, 1200)
 	r := env.Do(t, "POST", "/Payment/pay", map[string]any{"bill_id": bill.ID}, nil)
-	if r.Status != http.StatusUnprocessableEntity || r.ErrorCode() != "INSUFFICIENT_FUNDS" {
-		t.Fatalf("pay = %d %s, want 422 INSUFFICIENT_FUNDS", r.Status, r.Body)
+	if r.Status != http.StatusUnprocessableEntity || r.ErrorCode() != "INSUFFICIENT_FUNDS" || !strings.Contains(string(r.Body), "wallet balance 500 is below 1200") {
+		t.Fatalf("pay = %d %s, want 422 INSUFFICIENT_FUNDS saying why", r.Status, r.Body)
 	}
 	failed, _ := errorDetails(t, r)["payment_id"].(string)
 	p := env.MustPayment(t, failed)

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/finflow/finflow/platform/apperr"
 )
 
 // Processor runs wallet payments: from the request, and again from the
@@ -101,11 +103,11 @@ func (pr *Processor) drive(ctx context.Context, p Payment) (Payment, error) {
 		bill, err := pr.getBill(ctx, p.BillID)
 		switch {
 		case errors.Is(err, ErrBillNotFound):
-			return pr.finishFailed(ctx, p, ReasonBillNotFound, false)
+			return pr.finishFailed(ctx, p, ReasonBillNotFound, false, err)
 		case err != nil:
 			return pr.stillPending(p, "reading the bill", err)
 		case bill.Paid && bill.PaymentID != p.ID:
-			return pr.finishFailed(ctx, p, ReasonBillAlreadyPaid, false)
+			return pr.finishFailed(ctx, p, ReasonBillAlreadyPaid, false, nil)
 		}
 		p, err = pr.Store.Update(ctx, p.ID, func(q *Payment) bool {
 			if q.knowsBill() {
@@ -124,7 +126,7 @@ func (pr *Processor) drive(ctx context.Context, p Payment) (Payment, error) {
 	// before any money moves.
 	var claimed *ClaimedError
 	if err := pr.Store.ClaimBill(ctx, p.BillID, p.ID); errors.As(err, &claimed) {
-		return pr.finishFailed(ctx, p, ReasonBillAlreadyPaid, false)
+		return pr.finishFailed(ctx, p, ReasonBillAlreadyPaid, false, nil)
 	} else if err != nil {
 		return pr.stillPending(p, "claiming the bill", err)
 	}
@@ -133,9 +135,9 @@ func (pr *Processor) drive(ctx context.Context, p Payment) (Payment, error) {
 	err := pr.step(ctx, func(ctx context.Context) error { return pr.Wallets.Debit(ctx, p.UserID, p.Amount, p.ID) })
 	switch {
 	case errors.Is(err, ErrInsufficientFunds):
-		return pr.finishFailed(ctx, p, ReasonInsufficientFunds, false)
+		return pr.finishFailed(ctx, p, ReasonInsufficientFunds, false, err)
 	case errors.Is(err, ErrWalletNotFound):
-		return pr.finishFailed(ctx, p, ReasonWalletNotFound, false)
+		return pr.finishFailed(ctx, p, ReasonWalletNotFound, false, err)
 	case err != nil:
 		return pr.stillPending(p, "debiting the wallet", err)
 	}
@@ -144,9 +146,9 @@ func (pr *Processor) drive(ctx context.Context, p Payment) (Payment, error) {
 	err = pr.step(ctx, func(ctx context.Context) error { return pr.Bills.MarkPaid(ctx, p.BillID, p.ID) })
 	switch {
 	case errors.Is(err, ErrBillAlreadyPaid):
-		return pr.finishFailed(ctx, p, ReasonBillAlreadyPaid, true)
+		return pr.finishFailed(ctx, p, ReasonBillAlreadyPaid, true, err)
 	case errors.Is(err, ErrBillNotFound):
-		return pr.finishFailed(ctx, p, ReasonBillNotFound, true)
+		return pr.finishFailed(ctx, p, ReasonBillNotFound, true, err)
 	case err != nil:
 		return pr.stillPending(p, "marking the bill paid", err)
 	}
@@ -164,7 +166,9 @@ func (pr *Processor) drive(ctx context.Context, p Payment) (Payment, error) {
 // finishFailed ends the payment FAILED. When debited is true the wallet may
 // have been debited for it, and the debit is given back first; if that is
 // not possible now the payment stays PENDING and is failed on a later try.
-func (pr *Processor) finishFailed(ctx context.Context, p Payment, reason string, debited bool) (Payment, error) {
+// cause, when not nil, is the answer that decided it; its message (for
+// example "wallet balance 500 is below 1200") reaches the client.
+func (pr *Processor) finishFailed(ctx context.Context, p Payment, reason string, debited bool, cause error) (Payment, error) {
 	if debited {
 		if err := pr.step(ctx, func(ctx context.Context) error { return pr.Wallets.Reverse(ctx, p.UserID, p.ID) }); err != nil {
 			return pr.stillPending(p, "giving the debit back", err)
@@ -182,7 +186,12 @@ func (pr *Processor) finishFailed(ctx context.Context, p Payment, reason string,
 		}
 		pr.Log.Info("payment failed", "payment_id", p.ID, "bill_id", p.BillID, "reason", reason, "debit_given_back", debited)
 	}
-	return final, final.Err("")
+	message := ""
+	var ae *apperr.Error
+	if errors.As(cause, &ae) && final.FailureReason == reason {
+		message = ae.Message
+	}
+	return final, final.Err(message)
 }
 
 func (pr *Processor) stillPending(p Payment, doing string, err error) (Payment, error) {

@@ -1,0 +1,48 @@
+package tests
+
+import (
+	"os"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/finflow/finflow/platform/settings"
+	gatewayhttp "github.com/finflow/finflow/services/gateway/http"
+	paymenthttp "github.com/finflow/finflow/services/payment/http"
+	userhttp "github.com/finflow/finflow/services/user/http"
+	wallethttp "github.com/finflow/finflow/services/wallet/http"
+)
+
+// The seed file that `make run` writes into the configuration store and the
+// defaults in the code must say the same thing.
+func TestSeededSettingsMatchTheCode(t *testing.T) {
+	raw, err := os.ReadFile("../config/runtime-settings.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seeded map[string]int64
+	if err := yaml.Unmarshal(raw, &seeded); err != nil {
+		t.Fatalf("runtime-settings.yaml: %v", err)
+	}
+	declared := map[string]settings.Int{}
+	for _, group := range [][]settings.Int{gatewayhttp.Settings, userhttp.Settings, wallethttp.Settings, paymenthttp.Settings} {
+		for _, s := range group {
+			declared[s.Key] = s
+		}
+	}
+	for key, d := range declared {
+		v, ok := seeded[key]
+		if !ok {
+			t.Errorf("%s is declared (default %d) but not in runtime-settings.yaml", key, d.Default)
+			continue
+		}
+		if v != d.Default {
+			t.Errorf("%s: runtime-settings.yaml says %d, the code's default is %d", key, v, d.Default)
+		}
+	}
+	for key := range seeded {
+		if _, ok := declared[key]; !ok {
+			t.Errorf("runtime-settings.yaml has %s, which no service declares", key)
+		}
+	}
+}
