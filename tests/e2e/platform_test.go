@@ -159,7 +159,7 @@ func TestRuntimeSettingAppliesWithoutRestart(t *testing.T) {
 		t.Fatalf("SetSetting: %v", err)
 	}
 	t.Cleanup(func() { _ = env.SetSetting(ctx, "users.list.default_limit", 50) })
-	waitFor(t, 15*time.Second, "default page size 2", func() bool { return pageSize() == 2 })
+	harness.WaitFor(t, 15*time.Second, "default page size 2", func() bool { return pageSize() == 2 })
 
 	// An invalid value is ignored and the last good one stays.
 	if err := env.Redis().Set(ctx, "users.list.default_limit", "lots||999", 0).Err(); err != nil {
@@ -172,7 +172,7 @@ func TestRuntimeSettingAppliesWithoutRestart(t *testing.T) {
 	if err := env.SetSetting(ctx, "users.list.default_limit", 50); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 15*time.Second, "default page size back above 2", func() bool { return pageSize() > 2 })
+	harness.WaitFor(t, 15*time.Second, "default page size back above 2", func() bool { return pageSize() > 2 })
 }
 
 // GET /health names a service that is down, and recovers when it is back.
@@ -187,7 +187,7 @@ func TestHealthNamesAServiceThatIsDown(t *testing.T) {
 		}
 	})
 	var last *harness.Response
-	waitFor(t, 20*time.Second, "GET /health to report billing down", func() bool {
+	harness.WaitFor(t, 20*time.Second, "GET /health to report billing down", func() bool {
 		last = env.Do(t, "GET", "/health", nil, nil)
 		return last.Status == http.StatusServiceUnavailable
 	})
@@ -217,18 +217,7 @@ func TestHealthNamesAServiceThatIsDown(t *testing.T) {
 		t.Fatalf("restarting billing: %v", err)
 	}
 	restarted = true
-	waitFor(t, 30*time.Second, "GET /health to be 200 again", func() bool {
+	harness.WaitFor(t, 30*time.Second, "GET /health to be 200 again", func() bool {
 		return env.Do(t, "GET", "/health", nil, nil).Status == http.StatusOK
 	})
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }

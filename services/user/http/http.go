@@ -8,13 +8,12 @@ package http
 
 import (
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/finflow/finflow/platform/apperr"
 	"github.com/finflow/finflow/platform/id"
+	"github.com/finflow/finflow/platform/page"
 	"github.com/finflow/finflow/platform/server"
 	"github.com/finflow/finflow/platform/settings"
 	"github.com/finflow/finflow/services/user/domain"
@@ -119,34 +118,20 @@ type listResponse struct {
 }
 
 func (a *API) list(c *fiber.Ctx) error {
-	limit, err := a.limit(c.Query("limit"))
+	limit, err := page.Limit(c.Query("limit"), a.settings.Get(SettingListDefaultLimit), a.settings.Get(SettingListMaxLimit))
 	if err != nil {
 		return err
 	}
-	page, err := a.users.List(c.UserContext(), c.Query("cursor"), limit)
+	users, err := a.users.List(c.UserContext(), c.Query("cursor"), limit)
 	if err != nil {
 		return err
 	}
-	resp := listResponse{Items: make([]userJSON, 0, len(page.Users))}
-	for _, u := range page.Users {
+	resp := listResponse{Items: make([]userJSON, 0, len(users.Users))}
+	for _, u := range users.Users {
 		resp.Items = append(resp.Items, toJSON(u))
 	}
-	if page.Next != "" {
-		resp.NextCursor = &page.Next
+	if users.Next != "" {
+		resp.NextCursor = &users.Next
 	}
 	return c.JSON(resp)
-}
-
-// limit parses ?limit=, which must be a whole number from 1 to the
-// configured maximum; absent, it is the configured default.
-func (a *API) limit(raw string) (int, error) {
-	maxLimit := a.settings.Get(SettingListMaxLimit)
-	if raw == "" {
-		return int(min(a.settings.Get(SettingListDefaultLimit), maxLimit)), nil
-	}
-	n, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || n < 1 || n > maxLimit {
-		return 0, apperr.Invalid("limit", "limit must be a whole number from 1 to %d", maxLimit)
-	}
-	return int(n), nil
 }

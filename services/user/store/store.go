@@ -23,16 +23,15 @@ package store
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/finflow/finflow/platform/page"
 	"github.com/finflow/finflow/platform/sidecar"
 	"github.com/finflow/finflow/services/user/domain"
 )
@@ -282,33 +281,24 @@ func (s *Store) List(ctx context.Context, cursor string, limit int) (domain.Page
 		}
 		pos = end + 1
 	}
-	page := domain.Page{Users: users}
+	out := domain.Page{Users: users}
 	if pos <= c.Last {
-		page.Next = encodeCursor(pos)
+		out.Next = encodeCursor(pos)
 	}
-	return page, nil
+	return out, nil
 }
 
-const cursorPrefix = "u1:"
+// cursorKind tags user-list cursors.
+const cursorKind = "u1"
 
-func encodeCursor(pos int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + strconv.FormatInt(pos, 10)))
-}
+func encodeCursor(pos int64) string { return page.Cursor(cursorKind, pos) }
 
 func decodeCursor(cursor string) (int64, error) {
 	if cursor == "" {
 		return 1, nil
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil {
-		return 0, domain.ErrInvalidCursor
-	}
-	num, ok := strings.CutPrefix(string(raw), cursorPrefix)
+	pos, ok := page.Position(cursorKind, cursor, 1)
 	if !ok {
-		return 0, domain.ErrInvalidCursor
-	}
-	pos, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || pos < 1 {
 		return 0, domain.ErrInvalidCursor
 	}
 	return pos, nil

@@ -15,7 +15,6 @@ package http
 
 import (
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -23,6 +22,7 @@ import (
 	"github.com/finflow/finflow/platform/apperr"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/money"
+	"github.com/finflow/finflow/platform/page"
 	"github.com/finflow/finflow/platform/server"
 	"github.com/finflow/finflow/platform/settings"
 	"github.com/finflow/finflow/services/wallet/domain"
@@ -232,32 +232,20 @@ func (a *API) transactions(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	limit, err := a.limit(c.Query("limit"))
+	limit, err := page.Limit(c.Query("limit"), a.settings.Get(SettingTxDefaultLimit), a.settings.Get(SettingTxMaxLimit))
 	if err != nil {
 		return err
 	}
-	page, err := a.svc.Store.Transactions(c.UserContext(), user, c.Query("cursor"), limit)
+	txs, err := a.svc.Store.Transactions(c.UserContext(), user, c.Query("cursor"), limit)
 	if err != nil {
 		return err
 	}
-	out := txPageJSON{Items: make([]txJSON, 0, len(page.Items))}
-	for _, t := range page.Items {
+	out := txPageJSON{Items: make([]txJSON, 0, len(txs.Items))}
+	for _, t := range txs.Items {
 		out.Items = append(out.Items, toTx(t))
 	}
-	if page.Next != "" {
-		out.NextCursor = &page.Next
+	if txs.Next != "" {
+		out.NextCursor = &txs.Next
 	}
 	return c.JSON(out)
-}
-
-func (a *API) limit(raw string) (int, error) {
-	maxLimit := a.settings.Get(SettingTxMaxLimit)
-	if raw == "" {
-		return int(min(a.settings.Get(SettingTxDefaultLimit), maxLimit)), nil
-	}
-	n, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || n < 1 || n > maxLimit {
-		return 0, apperr.Invalid("limit", "limit must be a whole number from 1 to %d", maxLimit)
-	}
-	return int(n), nil
 }

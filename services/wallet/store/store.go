@@ -29,17 +29,16 @@ package store
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/finflow/finflow/platform/page"
 	"github.com/finflow/finflow/platform/sidecar"
 	"github.com/finflow/finflow/services/wallet/domain"
 )
@@ -328,33 +327,25 @@ func (s *Store) Transactions(ctx context.Context, user, cursor string, limit int
 			return domain.TxPage{}, fmt.Errorf("wallet %s: ledger page %d has no entry below %d", user, k, lowest)
 		}
 	}
-	page := domain.TxPage{Items: items}
+	out := domain.TxPage{Items: items}
 	if n := len(items); n > 0 && n == limit && items[n-1].Seq > 1 {
-		page.Next = encodeCursor(items[n-1].Seq)
+		out.Next = encodeCursor(items[n-1].Seq)
 	}
-	return page, nil
+	return out, nil
 }
 
-const cursorPrefix = "w1:"
+// cursorKind tags ledger cursors; a cursor is the entry number the next
+// page starts below.
+const cursorKind = "w1"
 
-func encodeCursor(before int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + strconv.FormatInt(before, 10)))
-}
+func encodeCursor(before int64) string { return page.Cursor(cursorKind, before) }
 
 func decodeCursor(c string) (int64, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return 0, domain.ErrInvalidCursor
-	}
-	num, ok := strings.CutPrefix(string(raw), cursorPrefix)
+	before, ok := page.Position(cursorKind, c, 2)
 	if !ok {
 		return 0, domain.ErrInvalidCursor
 	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n < 2 {
-		return 0, domain.ErrInvalidCursor
-	}
-	return n, nil
+	return before, nil
 }
 
 // backoff waits a little, more after each failed attempt, with jitter.
