@@ -5,7 +5,7 @@ REDIS_ADDR ?= localhost:6379
 export REDIS_ADDR
 
 # Every Go module of the workspace (go.work); tools/daprd is outside it on purpose.
-MODULES := platform services/gateway services/user services/wallet services/billing services/payment services/razorpay tools/launcher tests
+MODULES := platform services/gateway services/user services/wallet services/billing services/payment services/razorpay tools/launcher tools/rzpsim tests
 UNIT    := $(foreach m,$(filter-out tests,$(MODULES)),./$(m)/...)
 
 .DEFAULT_GOAL := help
@@ -15,7 +15,7 @@ help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 run: daprd launcher ## Run FinFlow: every service beside its sidecar, Redis found or started (Ctrl-C stops all)
-	@.bin/finflow-run -f dapr.yaml -start-redis -seed-settings config/runtime-settings.yaml
+	@.bin/finflow-run -f dapr.yaml -start-redis -seed-settings config/runtime-settings.yaml -razorpay-sim 127.0.0.1:8090
 
 settings: launcher ## Seed the runtime settings into the Redis at $$REDIS_ADDR (for `dapr run -f .` users)
 	@.bin/finflow-run -seed-only -redis $(REDIS_ADDR) -seed-settings config/runtime-settings.yaml

@@ -6,9 +6,11 @@ require (
 	github.com/finflow/finflow/platform v0.0.0
 	github.com/finflow/finflow/services/gateway v0.0.0
 	github.com/finflow/finflow/services/payment v0.0.0
+	github.com/finflow/finflow/services/razorpay v0.0.0
 	github.com/finflow/finflow/services/user v0.0.0
 	github.com/finflow/finflow/services/wallet v0.0.0-00010101000000-000000000000
 	github.com/finflow/finflow/tools/launcher v0.0.0
+	github.com/finflow/finflow/tools/rzpsim v0.0.0
 	github.com/redis/go-redis/v9 v9.14.1
 	gopkg.in/yaml.v3 v3.0.1
 )
@@ -42,7 +44,9 @@ replace (
 	github.com/finflow/finflow/platform => ../platform
 	github.com/finflow/finflow/services/gateway => ../services/gateway
 	github.com/finflow/finflow/services/payment => ../services/payment
+	github.com/finflow/finflow/services/razorpay => ../services/razorpay
 	github.com/finflow/finflow/services/user => ../services/user
 	github.com/finflow/finflow/services/wallet => ../services/wallet
 	github.com/finflow/finflow/tools/launcher => ../tools/launcher
+	github.com/finflow/finflow/tools/rzpsim => ../tools/rzpsim
 )

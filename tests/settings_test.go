@@ -9,6 +9,7 @@ import (
 	"github.com/finflow/finflow/platform/settings"
 	gatewayhttp "github.com/finflow/finflow/services/gateway/http"
 	paymenthttp "github.com/finflow/finflow/services/payment/http"
+	razorpayhttp "github.com/finflow/finflow/services/razorpay/http"
 	userhttp "github.com/finflow/finflow/services/user/http"
 	wallethttp "github.com/finflow/finflow/services/wallet/http"
 )
@@ -20,7 +21,7 @@ func TestSeededSettingsMatchTheCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var seeded map[string]int64
+	var seeded map[string]any
 	if err := yaml.Unmarshal(raw, &seeded); err != nil {
 		t.Fatalf("runtime-settings.yaml: %v", err)
 	}
@@ -36,9 +37,15 @@ func TestSeededSettingsMatchTheCode(t *testing.T) {
 			t.Errorf("%s is declared (default %d) but not in runtime-settings.yaml", key, d.Default)
 			continue
 		}
-		if v != d.Default {
-			t.Errorf("%s: runtime-settings.yaml says %d, the code's default is %d", key, v, d.Default)
+		if n, isInt := v.(int); !isInt || int64(n) != d.Default {
+			t.Errorf("%s: runtime-settings.yaml says %v, the code's default is %d", key, v, d.Default)
 		}
+	}
+	for _, d := range razorpayhttp.TextSettings {
+		if v, ok := seeded[d.Key]; !ok || v != d.Default {
+			t.Errorf("%s: runtime-settings.yaml says %v, the code's default is %q", d.Key, v, d.Default)
+		}
+		declared[d.Key] = settings.Int{Key: d.Key}
 	}
 	for key := range seeded {
 		if _, ok := declared[key]; !ok {

@@ -34,8 +34,10 @@ type Spec struct {
 	// every other service listens on loopback only, reachable through its
 	// sidecar.
 	PublicBind bool
-	// Settings declares the runtime settings the service reads.
-	Settings []settings.Int
+	// Settings and TextSettings declare the runtime settings the service
+	// reads.
+	Settings     []settings.Int
+	TextSettings []settings.String
 	// Setup registers the service's routes. It may start background work
 	// bound to ctx.
 	Setup func(ctx context.Context, d *Deps, app *fiber.App) error
@@ -97,10 +99,10 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 	}
 	defer dc.Close()
 
-	set := settings.New(log, spec.Settings...)
+	set := settings.New(log, spec.Settings...).WithStrings(spec.TextSettings...)
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	if len(spec.Settings) > 0 {
+	if len(spec.Settings)+len(spec.TextSettings) > 0 {
 		set.Watch(watchCtx, dc, env.String("SETTINGS_STORE", SettingsStore))
 	}
 

@@ -3,6 +3,7 @@ package settings_test
 import (
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/finflow/finflow/platform/settings"
@@ -31,5 +32,18 @@ func TestApply(t *testing.T) {
 				t.Fatalf("after Apply(%q) Get = %d, want %d", tc.raw, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestTextSettings(t *testing.T) {
+	s := settings.New(slog.New(slog.NewTextHandler(io.Discard, nil))).WithStrings(
+		settings.String{Key: "razorpay.api_base_url", Default: "http://127.0.0.1:8090", Valid: func(v string) bool { return strings.HasPrefix(v, "http") }})
+	s.Apply(map[string]string{"razorpay.api_base_url": "ftp://nope"})
+	if got := s.Text("razorpay.api_base_url"); got != "http://127.0.0.1:8090" {
+		t.Fatalf("after an invalid value: %q, want the default kept", got)
+	}
+	s.Apply(map[string]string{"razorpay.api_base_url": " https://api.razorpay.com "})
+	if got := s.Text("razorpay.api_base_url"); got != "https://api.razorpay.com" {
+		t.Fatalf("Text = %q", got)
 	}
 }

@@ -1,6 +1,8 @@
-// Command payment is FinFlow's payment orchestrator: wallet payments from
-// PENDING to SUCCESS or FAILED, with a recovery loop that finishes any
-// payment a failure left PENDING. It runs beside its Dapr sidecar (app id
+// Command payment is FinFlow's payment orchestrator: wallet and Razorpay
+// payments from PENDING to SUCCESS or FAILED, with a recovery loop that
+// finishes any wallet payment a failure left PENDING, a subscription to
+// verified Razorpay results, and reconciliation with the gateway for
+// results that never came. It runs beside its Dapr sidecar (app id
 // "payment", port 8084).
 package main
 
@@ -30,6 +32,7 @@ func main() {
 				Store:       store.New(d.Sidecar, d.StateStore),
 				Bills:       client.Bills{Dapr: d.Sidecar},
 				Wallets:     client.Wallets{Dapr: d.Sidecar},
+				Gateway:     client.Gateway{Dapr: d.Sidecar},
 				Log:         d.Log,
 				Now:         time.Now,
 				StepTimeout: ms(paymenthttp.SettingStepTimeoutMS),
@@ -38,6 +41,11 @@ func main() {
 				Interval:    ms(paymenthttp.SettingRecoveryIntervalMS),
 				MinAge:      ms(paymenthttp.SettingRecoveryMinAgeMS),
 				Concurrency: func() int { return int(d.Settings.Get(paymenthttp.SettingRecoveryConcurrency)) },
+			})
+			go pr.Reconcile(ctx, domain.ReconcileConfig{
+				Interval:      ms(paymenthttp.SettingReconcileIntervalMS),
+				After:         ms(paymenthttp.SettingReconcileAfterMS),
+				OrderLifetime: ms(paymenthttp.SettingRazorpayOrderLifetime),
 			})
 			paymenthttp.New(pr, d.Log).Routes(app)
 			return nil

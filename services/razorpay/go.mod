@@ -5,6 +5,7 @@ go 1.24
 require (
 	github.com/finflow/finflow/platform v0.0.0
 	github.com/gofiber/fiber/v2 v2.52.15
+	github.com/razorpay/razorpay-go v1.3.3
 )
 
 require (

@@ -1,8 +1,9 @@
-// Command razorpay is FinFlow's Razorpay adapter: orders through
-// razorpay-go, signed webhooks, verified results published over pub/sub. It
-// runs beside its Dapr sidecar (app id "razorpay", port 8087). Its endpoints
-// arrive with issue 4; today it starts, loads its credentials from the Dapr
-// secret store (failing fast when they are missing) and answers health.
+// Command razorpay is FinFlow's Razorpay adapter: it creates orders with
+// razorpay-go, verifies Razorpay's signed webhooks and publishes their
+// results for the payment service, and makes refunds. It runs beside its
+// Dapr sidecar (app id "razorpay", port 8087), reads its keys from the Dapr
+// secret store and the gateway's address from the configuration store (the
+// local simulator unless configured otherwise).
 package main
 
 import (
@@ -12,6 +13,9 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/finflow/finflow/platform/service"
+	"github.com/finflow/finflow/services/razorpay/client"
+	razorpayhttp "github.com/finflow/finflow/services/razorpay/http"
+	"github.com/finflow/finflow/services/razorpay/store"
 )
 
 // secretStore and secretName locate the Razorpay credentials.
@@ -22,9 +26,10 @@ const (
 
 func main() {
 	service.Main(service.Spec{
-		Name:        "razorpay",
-		DefaultPort: 8087,
-		Setup: func(ctx context.Context, d *service.Deps, _ *fiber.App) error {
+		Name:         "razorpay",
+		DefaultPort:  8087,
+		TextSettings: razorpayhttp.TextSettings,
+		Setup: func(ctx context.Context, d *service.Deps, app *fiber.App) error {
 			creds, err := d.Sidecar.Secret(ctx, d.Env.String("SECRET_STORE", secretStore), secretName)
 			if err != nil {
 				return err
@@ -35,7 +40,9 @@ func main() {
 				}
 			}
 			// The key id is public (clients see it); the secrets are never logged.
-			d.Log.Info("razorpay credentials loaded", "key_id", creds["key_id"])
+			d.Log.Info("razorpay credentials loaded", "key_id", creds["key_id"], "api_base_url", d.Settings.Text(razorpayhttp.SettingAPIBaseURL))
+			gw := client.New(creds["key_id"], creds["key_secret"], func() string { return d.Settings.Text(razorpayhttp.SettingAPIBaseURL) })
+			razorpayhttp.New(gw, store.New(d.Sidecar, d.StateStore), d.Sidecar, creds["key_id"], creds["webhook_secret"], d.Log).Routes(app)
 			return nil
 		},
 	})

@@ -24,9 +24,10 @@ type Account struct {
 //   - every debit references a payment; a debit given back (reversal credit
 //     of the same amount) belongs to a FAILED payment, any other to a
 //     SUCCESS payment of that amount whose bill is PAID by it;
-//   - every PAID bill names a SUCCESS payment with exactly one debit that
-//     was not given back; an UNPAID bill has none;
-//   - top-ups = balance + the sum of SUCCESS payments, per user.
+//   - every PAID bill names a SUCCESS payment: a wallet payment with exactly
+//     one debit that was not given back, or a Razorpay payment with none;
+//     an UNPAID bill has no kept debit;
+//   - top-ups = balance + the sum of SUCCESS wallet payments, per user.
 //
 // It returns the number of SUCCESS payments seen.
 func (e *Env) AuditMoney(tb testing.TB, accounts []*Account) int {
@@ -89,8 +90,22 @@ func (e *Env) AuditMoney(tb testing.TB, accounts []*Account) int {
 			b := e.MustBill(tb, billID)
 			switch b.Status {
 			case "PAID":
-				if b.PaymentID == nil || debitedBill[billID] != *b.PaymentID {
-					tb.Errorf("bill %s is PAID by %v, but its kept debit is %q", billID, b.PaymentID, debitedBill[billID])
+				if b.PaymentID == nil {
+					tb.Errorf("bill %s is PAID by no payment", billID)
+					continue
+				}
+				if p := e.MustPayment(tb, *b.PaymentID); p.Method == "RAZORPAY" {
+					// Paid through the gateway: SUCCESS, and the wallet untouched.
+					if p.Status != "SUCCESS" || p.BillID != billID {
+						tb.Errorf("bill %s is PAID by Razorpay payment %s, which is %s", billID, p.ID, p.Status)
+					}
+					if ref, ok := debitedBill[billID]; ok {
+						tb.Errorf("bill %s paid through Razorpay also kept wallet debit %s", billID, ref)
+					}
+					continue
+				}
+				if debitedBill[billID] != *b.PaymentID {
+					tb.Errorf("bill %s is PAID by %v, but its kept debit is %q", billID, *b.PaymentID, debitedBill[billID])
 				}
 			case "UNPAID":
 				if ref, ok := debitedBill[billID]; ok {

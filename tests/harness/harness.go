@@ -13,8 +13,10 @@ package harness
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,6 +31,7 @@ import (
 
 	"github.com/finflow/finflow/tools/launcher/runfile"
 	"github.com/finflow/finflow/tools/launcher/topology"
+	"github.com/finflow/finflow/tools/rzpsim/sim"
 )
 
 // Options adjust a suite's topology.
@@ -44,6 +47,15 @@ type Options struct {
 	Settings map[string]int64
 }
 
+// Razorpay is the suite's Razorpay gateway simulator and the test-mode
+// credentials FinFlow and it share.
+type Razorpay struct {
+	Sim                             *sim.Server
+	URL                             string
+	KeyID, KeySecret, WebhookSecret string
+	srv                             *http.Server
+}
+
 // Env is a running topology.
 type Env struct {
 	// Root is the repository's root folder.
@@ -56,6 +68,8 @@ type Env struct {
 	LogDir string
 	// Topology controls the processes (kill, restart).
 	Topology *topology.Topology
+	// Razorpay is the gateway simulator the razorpay service talks to.
+	Razorpay *Razorpay
 
 	redis      *exec.Cmd
 	redisDone  chan struct{}
@@ -131,6 +145,12 @@ func Start(opts Options) (*Env, error) {
 			e.BaseURL = "http://127.0.0.1:" + strconv.Itoa(port)
 		}
 	}
+	if err := e.startRazorpay(); err != nil {
+		return nil, err
+	}
+	if err := e.rdb.Set(context.Background(), "razorpay.api_base_url", e.Razorpay.URL+"||1", 0).Err(); err != nil {
+		return nil, err
+	}
 	e.console, err = os.Create(filepath.Join(logDir, "console.log"))
 	if err != nil {
 		return nil, err
@@ -176,10 +196,46 @@ func (e *Env) WaitHealthy(timeout time.Duration) error {
 	return fmt.Errorf("GET /health not 200 after %s (last: %s)", timeout, last)
 }
 
-// Stop stops the topology and the suite's Redis.
+// startRazorpay serves the gateway simulator on a free port, with the
+// test-mode keys of config/test-mode-secrets.json and webhooks to the
+// gateway. Deliveries are retried quickly (from 200 ms, at most every 2 s).
+func (e *Env) startRazorpay() error {
+	raw, err := os.ReadFile(filepath.Join(e.Root, "config", "test-mode-secrets.json"))
+	if err != nil {
+		return err
+	}
+	var secrets struct {
+		Razorpay struct {
+			KeyID         string `json:"key_id"`
+			KeySecret     string `json:"key_secret"`
+			WebhookSecret string `json:"webhook_secret"`
+		} `json:"razorpay"`
+	}
+	if err := json.Unmarshal(raw, &secrets); err != nil {
+		return fmt.Errorf("test-mode secrets: %w", err)
+	}
+	r := &Razorpay{KeyID: secrets.Razorpay.KeyID, KeySecret: secrets.Razorpay.KeySecret, WebhookSecret: secrets.Razorpay.WebhookSecret}
+	r.Sim = sim.New(sim.Config{KeyID: r.KeyID, KeySecret: r.KeySecret, WebhookSecret: r.WebhookSecret,
+		WebhookURL: e.BaseURL + "/razorpay/webhook", FirstRetry: 200 * time.Millisecond, MaxRetry: 2 * time.Second})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	r.URL = "http://" + ln.Addr().String()
+	r.srv = &http.Server{Handler: r.Sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = r.srv.Serve(ln) }()
+	e.Razorpay = r
+	return nil
+}
+
+// Stop stops the topology, the simulator and the suite's Redis.
 func (e *Env) Stop() {
 	if e.Topology != nil {
 		e.Topology.Stop()
+	}
+	if e.Razorpay != nil {
+		_ = e.Razorpay.srv.Close()
+		e.Razorpay.Sim.Close()
 	}
 	if e.rdb != nil {
 		e.rdb.Close()

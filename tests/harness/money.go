@@ -52,6 +52,19 @@ type Payment struct {
 	FailureReason *string `json:"failure_reason"`
 	CreatedAt     string  `json:"created_at"`
 	UpdatedAt     string  `json:"updated_at"`
+	Razorpay      *struct {
+		OrderID          string `json:"order_id"`
+		KeyID            string `json:"key_id"`
+		Amount           int64  `json:"amount"`
+		Currency         string `json:"currency"`
+		GatewayPaymentID string `json:"gateway_payment_id"`
+	} `json:"razorpay"`
+	Refund *struct {
+		RefundID string `json:"refund_id"`
+		Amount   int64  `json:"amount"`
+	} `json:"refund"`
+	LateCaptureOf *string `json:"late_capture_of"`
+	SettledBy     *string `json:"settled_by"`
 }
 
 // MustCreateWallet opens a wallet and fails the test unless it gets 201.

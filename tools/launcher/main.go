@@ -39,6 +39,7 @@ func run() error {
 		seed         = flag.String("seed-settings", "", "seed the runtime settings from this YAML file (keys already set are kept)")
 		seedOnly     = flag.Bool("seed-only", false, "only seed the runtime settings into the Redis at -redis, then exit")
 		readyTimeout = flag.Duration("ready-timeout", 5*time.Minute, "how long to wait for every app to be healthy")
+		simAddr      = flag.String("razorpay-sim", "", "also run the Razorpay simulator (tools/rzpsim) on this address, webhooks to the gateway")
 	)
 	flag.Parse()
 
@@ -87,8 +88,26 @@ func run() error {
 		say("runtime settings: %d seeded, %d already set (kept)", added, kept)
 	}
 
+	var extras []topology.Extra
+	if *simAddr != "" {
+		gw := 8080
+		for _, a := range rf.Apps {
+			if a.AppID == "gateway" {
+				gw = a.AppPort
+			}
+		}
+		extras = append(extras, topology.Extra{
+			Name: "rzpsim",
+			Argv: []string{"go", "run", "./tools/rzpsim", "-addr", *simAddr,
+				"-webhook", fmt.Sprintf("http://127.0.0.1:%d/razorpay/webhook", gw),
+				"-secrets", "config/test-mode-secrets.json"},
+			Dir:       root,
+			HealthURL: "http://" + *simAddr + "/sim/health",
+		})
+	}
 	say("starting %d apps from %s with %s", len(rf.Apps), rf.Path, *daprd)
 	t, err := topology.Start(ctx, topology.Options{
+		Extras:       extras,
 		RunFile:      rf,
 		Daprd:        *daprd,
 		Console:      os.Stdout,
@@ -112,6 +131,9 @@ func run() error {
 
 func banner(t *topology.Topology) {
 	t.Say("FinFlow is up. Try: curl http://localhost:%d/health", t.App("gateway").AppPort)
+	if sim := flag.Lookup("razorpay-sim").Value.String(); sim != "" {
+		t.Say("Razorpay simulator: http://%s (pay an order: POST /sim/orders/{order_id}/pay)", sim)
+	}
 	t.Say("%-9s %8s %10s %10s %8s  %s", "app", "app port", "dapr http", "dapr grpc", "metrics", "logs")
 	for _, a := range t.Apps() {
 		t.Say("%-9s %8d %10d %10d %8d  %s", a.AppID, a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort, a.MetricsPort, filepath.Dir(a.AppLog()))

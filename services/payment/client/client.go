@@ -63,3 +63,33 @@ func (w Wallets) Reverse(ctx context.Context, userID, reference string) error {
 	_, err := w.Dapr.Call(ctx, "wallet", http.MethodPost, "/wallet/reverse", in, nil, nil)
 	return err
 }
+
+// Gateway is the razorpay service (the Razorpay adapter).
+type Gateway struct{ Dapr peers.Caller }
+
+var _ domain.Gateway = Gateway{}
+
+// CreateOrder implements domain.Gateway.
+func (g Gateway) CreateOrder(ctx context.Context, paymentID string, amount int64, currency string) (domain.RazorpayOrder, error) {
+	var out domain.RazorpayOrder
+	in := map[string]any{"payment_id": paymentID, "amount": amount, "currency": currency}
+	_, err := g.Dapr.Call(ctx, "razorpay", http.MethodPost, "/razorpay/create-order", in, &out, nil)
+	return out, err
+}
+
+// OrderPayments implements domain.Gateway.
+func (g Gateway) OrderPayments(ctx context.Context, orderID string) ([]domain.GatewayPayment, error) {
+	var out struct {
+		Items []domain.GatewayPayment `json:"items"`
+	}
+	_, err := g.Dapr.Call(ctx, "razorpay", http.MethodGet, "/razorpay/orders/"+orderID+"/payments", nil, &out, nil)
+	return out.Items, err
+}
+
+// Refund implements domain.Gateway.
+func (g Gateway) Refund(ctx context.Context, paymentID, gatewayPaymentID string, amount int64) (domain.Refund, error) {
+	var out domain.Refund
+	in := map[string]any{"payment_id": paymentID, "gateway_payment_id": gatewayPaymentID, "amount": amount}
+	_, err := g.Dapr.Call(ctx, "razorpay", http.MethodPost, "/razorpay/refund", in, &out, nil)
+	return out, err
+}

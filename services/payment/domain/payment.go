@@ -52,6 +52,10 @@ const (
 	ReasonBillAlreadyPaid   = "BILL_ALREADY_PAID"
 	ReasonBillNotFound      = "BILL_NOT_FOUND"
 	ReasonWalletNotFound    = "WALLET_NOT_FOUND"
+	ReasonGatewayFailed     = "PAYMENT_FAILED"      // the gateway reported the payment failed
+	ReasonExpired           = "EXPIRED"             // the order was never paid within its lifetime
+	ReasonOrderNotCreated   = "GATEWAY_UNAVAILABLE" // the gateway order could not be created
+	ReasonDuplicate         = "DUPLICATE_REQUEST"   // another pending Razorpay payment of the bill was returned instead
 )
 
 // Payment is one attempt to pay a bill.
@@ -70,6 +74,30 @@ type Payment struct {
 	UpdatedAt     time.Time
 	// History records every transition, for operators.
 	History []Event
+	// Razorpay is the gateway order of a RAZORPAY payment.
+	Razorpay *RazorpayOrder
+	// Refund records money given back through the gateway.
+	Refund *Refund
+	// LateCaptureOf names the FAILED payment whose late capture this
+	// payment settles; SettledBy, on that FAILED payment, names this one.
+	LateCaptureOf string
+	SettledBy     string
+}
+
+// RazorpayOrder is what a client needs to pay a RAZORPAY payment at
+// checkout, and what the gateway reported.
+type RazorpayOrder struct {
+	OrderID          string `json:"order_id"`
+	KeyID            string `json:"key_id"`
+	Amount           int64  `json:"amount"`
+	Currency         string `json:"currency"`
+	GatewayPaymentID string `json:"gateway_payment_id,omitempty"`
+}
+
+// Refund is money given back through the gateway.
+type Refund struct {
+	RefundID string `json:"refund_id"`
+	Amount   int64  `json:"amount"`
 }
 
 // Event is one entry of a payment's history.
@@ -113,6 +141,13 @@ func (p Payment) Err(message string) error {
 		message = base.Message
 	}
 	return base.With(message, map[string]any{"payment_id": p.ID})
+}
+
+// NewRazorpayPayment returns a PENDING Razorpay payment for a bill.
+func NewRazorpayPayment(paymentID string, b Bill, now time.Time) Payment {
+	p := NewWalletPayment(paymentID, b, now)
+	p.Method = MethodRazorpay
+	return p
 }
 
 // NewWalletPayment returns a PENDING wallet payment for a bill, with the

@@ -24,6 +24,17 @@ type Store interface {
 	ClaimBill(ctx context.Context, billID, paymentID string) error
 	// ReleaseBill drops paymentID's claim on the bill, if it holds it.
 	ReleaseBill(ctx context.Context, billID, paymentID string) error
+	// BillClaim returns the payment holding the bill's claim, if any.
+	BillClaim(ctx context.Context, billID string) (paymentID string, found bool, err error)
+	// EventApplied reports whether a gateway result was applied already.
+	EventApplied(ctx context.Context, eventID string) (bool, error)
+	// MarkEventApplied records that a gateway result was applied.
+	MarkEventApplied(ctx context.Context, eventID string) error
+	// AddDeadLetter keeps a refused gateway result for operators (once per
+	// event id).
+	AddDeadLetter(ctx context.Context, d DeadLetter) error
+	// DeadLetters returns the kept results, newest first.
+	DeadLetters(ctx context.Context) ([]DeadLetter, error)
 	// Pending returns the ids of payments that may not be final yet, with
 	// the time each was indexed.
 	Pending(ctx context.Context) (map[string]time.Time, error)
@@ -54,4 +65,49 @@ type Wallets interface {
 	// Reverse gives back the debit made with reference, at most once; no
 	// debit means nothing to give back.
 	Reverse(ctx context.Context, userID, reference string) error
+}
+
+// GatewayResult is a verified result from the Razorpay adapter (a webhook,
+// or what reconciliation found at the gateway).
+type GatewayResult struct {
+	EventID          string    `json:"event_id"`
+	Event            string    `json:"event"`
+	Status           string    `json:"status"` // captured or failed
+	OrderID          string    `json:"order_id"`
+	GatewayPaymentID string    `json:"gateway_payment_id"`
+	PaymentID        string    `json:"payment_id"`
+	Amount           int64     `json:"amount"`
+	Currency         string    `json:"currency"`
+	ErrorCode        string    `json:"error_code,omitempty"`
+	ErrorDescription string    `json:"error_description,omitempty"`
+	At               time.Time `json:"at"`
+}
+
+// DeadLetter is a gateway result FinFlow refused, kept for inspection.
+type DeadLetter struct {
+	EventID  string        `json:"event_id"`
+	Reason   string        `json:"reason"`
+	Result   GatewayResult `json:"result"`
+	Received time.Time     `json:"received"`
+}
+
+// GatewayPayment is one payment attempt on an order, as the gateway reports
+// it.
+type GatewayPayment struct {
+	ID               string `json:"gateway_payment_id"`
+	Status           string `json:"status"`
+	Amount           int64  `json:"amount"`
+	Currency         string `json:"currency"`
+	ErrorCode        string `json:"error_code,omitempty"`
+	ErrorDescription string `json:"error_description,omitempty"`
+}
+
+// Gateway is the Razorpay adapter.
+type Gateway interface {
+	// CreateOrder creates (once per payment) the gateway order.
+	CreateOrder(ctx context.Context, paymentID string, amount int64, currency string) (RazorpayOrder, error)
+	// OrderPayments lists the gateway's payment attempts on an order.
+	OrderPayments(ctx context.Context, orderID string) ([]GatewayPayment, error)
+	// Refund gives a captured gateway payment back (once per payment).
+	Refund(ctx context.Context, paymentID, gatewayPaymentID string, amount int64) (Refund, error)
 }

@@ -17,6 +17,7 @@ type Processor struct {
 	Store   Store
 	Bills   Bills
 	Wallets Wallets
+	Gateway Gateway
 	Log     *slog.Logger
 	Now     func() time.Time
 	// StepTimeout bounds each call to another service.

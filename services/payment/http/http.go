@@ -2,10 +2,19 @@
 //
 //	POST /Payment/pay          {"bill_id"} -> 201 SUCCESS; 202 PENDING (finishes by itself);
 //	                           422 INSUFFICIENT_FUNDS; 409 BILL_ALREADY_PAID
+//	POST /Payment/rozarpay     {"bill_id"} -> 201 PENDING Razorpay payment with its order
 //	GET  /Payment/{paymentId}  -> 200 payment; 404 PAYMENT_NOT_FOUND
+//
+// and, for Dapr (never routed by the gateway):
+//
+//	GET  /dapr/subscribe         the subscriptions below
+//	POST /Payment/confirm        verified gateway results (topic razorpay-results)
+//	POST /Payment/dead-letter    results dropped by /Payment/confirm (the dead-letter topic)
+//	GET  /Payment/dead-letters   the refused results kept for operators
 package http
 
 import (
+	"encoding/json"
 	"log/slog"
 	"time"
 
@@ -20,10 +29,13 @@ import (
 
 // Runtime settings of the payment service.
 const (
-	SettingStepTimeoutMS       = "payments.step_timeout_ms"
-	SettingRecoveryIntervalMS  = "payments.recovery.interval_ms"
-	SettingRecoveryMinAgeMS    = "payments.recovery.min_age_ms"
-	SettingRecoveryConcurrency = "payments.recovery.concurrency"
+	SettingStepTimeoutMS         = "payments.step_timeout_ms"
+	SettingRecoveryIntervalMS    = "payments.recovery.interval_ms"
+	SettingRecoveryMinAgeMS      = "payments.recovery.min_age_ms"
+	SettingRecoveryConcurrency   = "payments.recovery.concurrency"
+	SettingReconcileIntervalMS   = "payments.reconcile.interval_ms"
+	SettingReconcileAfterMS      = "payments.reconcile.after_ms"
+	SettingRazorpayOrderLifetime = "payments.razorpay.order_lifetime_ms"
 )
 
 // Settings declares the payment service's runtime settings.
@@ -32,7 +44,17 @@ var Settings = []settings.Int{
 	{Key: SettingRecoveryIntervalMS, Default: 1000, Min: 100, Max: 600000},
 	{Key: SettingRecoveryMinAgeMS, Default: 5000, Min: 0, Max: 3600000},
 	{Key: SettingRecoveryConcurrency, Default: 8, Min: 1, Max: 256},
+	{Key: SettingReconcileIntervalMS, Default: 5000, Min: 100, Max: 3600000},
+	{Key: SettingReconcileAfterMS, Default: 30000, Min: 0, Max: 86400000},
+	{Key: SettingRazorpayOrderLifetime, Default: 900000, Min: 1000, Max: 7 * 86400000},
 }
+
+// Pub/sub names shared with the razorpay service.
+const (
+	PubSub       = "finflow-pubsub"
+	ResultsTopic = "razorpay-results"
+	DeadTopic    = "razorpay-results-dead"
+)
 
 // API serves the payment routes.
 type API struct {
@@ -49,21 +71,30 @@ func New(pr *domain.Processor, log *slog.Logger) *API {
 // Routes registers the routes on app.
 func (a *API) Routes(app *fiber.App) {
 	app.Post("/Payment/pay", a.pay)
+	app.Post("/Payment/rozarpay", a.payRazorpay)
+	app.Get("/dapr/subscribe", a.subscriptions)
+	app.Post("/Payment/confirm", a.confirm)
+	app.Post("/Payment/dead-letter", a.deadLetter)
+	app.Get("/Payment/dead-letters", a.deadLetters)
 	app.Get("/Payment/:paymentId", a.get)
 }
 
 // paymentJSON is the contract's payment object.
 type paymentJSON struct {
-	ID            string  `json:"id"`
-	BillID        string  `json:"bill_id"`
-	UserID        *string `json:"user_id"`
-	Amount        *int64  `json:"amount"`
-	Currency      *string `json:"currency"`
-	Method        string  `json:"method"`
-	Status        string  `json:"status"`
-	FailureReason *string `json:"failure_reason"`
-	CreatedAt     string  `json:"created_at"`
-	UpdatedAt     string  `json:"updated_at"`
+	ID            string                `json:"id"`
+	BillID        string                `json:"bill_id"`
+	UserID        *string               `json:"user_id"`
+	Amount        *int64                `json:"amount"`
+	Currency      *string               `json:"currency"`
+	Method        string                `json:"method"`
+	Status        string                `json:"status"`
+	FailureReason *string               `json:"failure_reason"`
+	CreatedAt     string                `json:"created_at"`
+	UpdatedAt     string                `json:"updated_at"`
+	Razorpay      *domain.RazorpayOrder `json:"razorpay,omitempty"`
+	Refund        *domain.Refund        `json:"refund,omitempty"`
+	LateCaptureOf *string               `json:"late_capture_of,omitempty"`
+	SettledBy     *string               `json:"settled_by,omitempty"`
 }
 
 func toJSON(p domain.Payment) paymentJSON {
@@ -75,6 +106,13 @@ func toJSON(p domain.Payment) paymentJSON {
 	if p.FailureReason != "" {
 		out.FailureReason = &p.FailureReason
 	}
+	out.Razorpay, out.Refund = p.Razorpay, p.Refund
+	if p.LateCaptureOf != "" {
+		out.LateCaptureOf = &p.LateCaptureOf
+	}
+	if p.SettledBy != "" {
+		out.SettledBy = &p.SettledBy
+	}
 	return out
 }
 
@@ -82,22 +120,45 @@ type payRequest struct {
 	BillID string `json:"bill_id"`
 }
 
-func (a *API) pay(c *fiber.Ctx) error {
+// payRequest reads {"bill_id"} and the payment id a keyed request derives.
+func payRequestOf(c *fiber.Ctx) (billID, paymentID string, err error) {
 	var req payRequest
 	if err := server.DecodeJSON(c, &req); err != nil {
-		return err
+		return "", "", err
 	}
 	if req.BillID == "" {
-		return apperr.Invalid("bill_id", "bill_id is required")
+		return "", "", apperr.Invalid("bill_id", "bill_id is required")
 	}
 	if !id.Valid(id.Bill, req.BillID) {
-		return domain.ErrBillNotFound
+		return "", "", domain.ErrBillNotFound
 	}
-	paymentID := ""
 	if token := c.Get(id.HeaderIdempotencyToken); token != "" {
 		paymentID = id.Derive(id.Payment, token)
 	}
-	p, err := a.pr.PayFromWallet(c.UserContext(), req.BillID, paymentID)
+	return req.BillID, paymentID, nil
+}
+
+func (a *API) payRazorpay(c *fiber.Ctx) error {
+	billID, paymentID, err := payRequestOf(c)
+	if err != nil {
+		return err
+	}
+	p, err := a.pr.PayWithRazorpay(c.UserContext(), billID, paymentID)
+	if err != nil {
+		return err
+	}
+	if p.Status == domain.Failed {
+		return p.Err("")
+	}
+	return c.Status(fiber.StatusCreated).JSON(toJSON(p))
+}
+
+func (a *API) pay(c *fiber.Ctx) error {
+	billID, paymentID, err := payRequestOf(c)
+	if err != nil {
+		return err
+	}
+	p, err := a.pr.PayFromWallet(c.UserContext(), billID, paymentID)
 	if err != nil {
 		return err
 	}
@@ -121,4 +182,82 @@ func (a *API) get(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(toJSON(p))
+}
+
+type subscription struct {
+	PubSubName      string `json:"pubsubname"`
+	Topic           string `json:"topic"`
+	Route           string `json:"route"`
+	DeadLetterTopic string `json:"deadLetterTopic,omitempty"`
+}
+
+// subscriptions tells the sidecar what to deliver where. Results refused
+// with DROP go to the dead-letter topic, which is consumed too, so that they
+// are kept, not lost.
+func (a *API) subscriptions(c *fiber.Ctx) error {
+	return c.JSON([]subscription{
+		{PubSubName: PubSub, Topic: ResultsTopic, Route: "/Payment/confirm", DeadLetterTopic: DeadTopic},
+		{PubSubName: PubSub, Topic: DeadTopic, Route: "/Payment/dead-letter"},
+	})
+}
+
+// cloudEvent is the part of Dapr's CloudEvent envelope FinFlow reads.
+type cloudEvent struct {
+	ID   string               `json:"id"`
+	Data domain.GatewayResult `json:"data"`
+}
+
+// Dapr's subscriber answers.
+func answer(c *fiber.Ctx, status string) error { return c.JSON(fiber.Map{"status": status}) }
+
+// confirm applies a verified gateway result and answers Dapr on purpose:
+// SUCCESS when it is applied or a duplicate, RETRY when something it needs
+// is down (Dapr delivers it again), DROP when the result does not match what
+// FinFlow created (kept as a dead letter first).
+func (a *API) confirm(c *fiber.Ctx) error {
+	var ev cloudEvent
+	if err := json.Unmarshal(c.Body(), &ev); err != nil {
+		server.Log(c, a.log).Warn("undecodable event dropped", "err", err.Error())
+		_ = a.store.AddDeadLetter(c.UserContext(), domain.DeadLetter{EventID: "undecodable:" + server.RequestID(c), Reason: "not a CloudEvent with a gateway result", Received: time.Now().UTC()})
+		return answer(c, "DROP")
+	}
+	outcome, reason, err := a.pr.ApplyResult(c.UserContext(), ev.Data)
+	log := server.Log(c, a.log).With("event_id", ev.Data.EventID, "payment_id", ev.Data.PaymentID)
+	switch {
+	case err != nil:
+		log.Warn("gateway result not applied yet; retry", "err", err.Error())
+		return answer(c, "RETRY")
+	case outcome == domain.Rejected:
+		log.Warn("gateway result dropped", "reason", reason)
+		return answer(c, "DROP")
+	case outcome == domain.Duplicate:
+		log.Info("gateway result already applied")
+	default:
+		log.Info("gateway result applied", "status", ev.Data.Status)
+	}
+	return answer(c, "SUCCESS")
+}
+
+// deadLetter keeps a result that reached the dead-letter topic.
+func (a *API) deadLetter(c *fiber.Ctx) error {
+	var ev cloudEvent
+	if err := json.Unmarshal(c.Body(), &ev); err != nil {
+		return answer(c, "DROP")
+	}
+	d := domain.DeadLetter{EventID: ev.Data.EventID, Reason: "dropped by /Payment/confirm", Result: ev.Data, Received: time.Now().UTC()}
+	if d.EventID == "" {
+		d.EventID = "cloudevent:" + ev.ID
+	}
+	if err := a.store.AddDeadLetter(c.UserContext(), d); err != nil {
+		return answer(c, "RETRY")
+	}
+	return answer(c, "SUCCESS")
+}
+
+func (a *API) deadLetters(c *fiber.Ctx) error {
+	items, err := a.store.DeadLetters(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"items": items})
 }

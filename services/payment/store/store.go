@@ -50,17 +50,21 @@ var _ domain.Store = (*Store)(nil)
 func New(state State, name string) *Store { return &Store{state: state, name: name, now: time.Now} }
 
 type record struct {
-	ID            string         `json:"id"`
-	BillID        string         `json:"bill_id"`
-	UserID        string         `json:"user_id,omitempty"`
-	Amount        int64          `json:"amount,omitempty"`
-	Currency      string         `json:"currency,omitempty"`
-	Method        domain.Method  `json:"method"`
-	Status        domain.Status  `json:"status"`
-	FailureReason string         `json:"failure_reason,omitempty"`
-	CreatedAt     time.Time      `json:"created_at"`
-	UpdatedAt     time.Time      `json:"updated_at"`
-	History       []domain.Event `json:"history"`
+	ID            string                `json:"id"`
+	BillID        string                `json:"bill_id"`
+	UserID        string                `json:"user_id,omitempty"`
+	Amount        int64                 `json:"amount,omitempty"`
+	Currency      string                `json:"currency,omitempty"`
+	Method        domain.Method         `json:"method"`
+	Status        domain.Status         `json:"status"`
+	FailureReason string                `json:"failure_reason,omitempty"`
+	CreatedAt     time.Time             `json:"created_at"`
+	UpdatedAt     time.Time             `json:"updated_at"`
+	History       []domain.Event        `json:"history"`
+	Razorpay      *domain.RazorpayOrder `json:"razorpay,omitempty"`
+	Refund        *domain.Refund        `json:"refund,omitempty"`
+	LateCaptureOf string                `json:"late_capture_of,omitempty"`
+	SettledBy     string                `json:"settled_by,omitempty"`
 }
 
 func toRecord(p domain.Payment) record { return record(p) }
@@ -271,6 +275,100 @@ func (s *Store) updateShard(ctx context.Context, n int, fn func(*shard) bool) er
 			return err
 		}
 	}
+}
+
+// BillClaim implements domain.Store.
+func (s *Store) BillClaim(ctx context.Context, billID string) (string, bool, error) {
+	it, err := s.state.Get(ctx, s.name, claimKey(billID))
+	if err != nil || !it.Found() {
+		return "", false, err
+	}
+	var c claim
+	if err := json.Unmarshal(it.Value, &c); err != nil {
+		return "", false, fmt.Errorf("decoding bill claim: %w", err)
+	}
+	return c.PaymentID, true, nil
+}
+
+// eventTTL keeps applied gateway event ids longer than Razorpay retries.
+const eventTTL = 30 * 24 * 60 * 60
+
+// EventApplied implements domain.Store.
+func (s *Store) EventApplied(ctx context.Context, eventID string) (bool, error) {
+	it, err := s.state.Get(ctx, s.name, "event/"+eventID)
+	if err != nil {
+		return false, fmt.Errorf("reading applied event: %w", err)
+	}
+	return it.Found(), nil
+}
+
+// MarkEventApplied implements domain.Store.
+func (s *Store) MarkEventApplied(ctx context.Context, eventID string) error {
+	err := s.state.Insert(ctx, s.name, "event/"+eventID, []byte(`{"applied":true}`), eventTTL)
+	if errors.Is(err, sidecar.ErrExists) {
+		return nil
+	}
+	return err
+}
+
+// maxDeadLetters bounds the dead-letter list; the oldest go first.
+const maxDeadLetters = 1000
+
+type deadLetters struct {
+	Items []domain.DeadLetter `json:"items"` // newest first
+}
+
+// AddDeadLetter implements domain.Store.
+func (s *Store) AddDeadLetter(ctx context.Context, d domain.DeadLetter) error {
+	for attempt := 0; ; attempt++ {
+		it, err := s.state.Get(ctx, s.name, "dead-letters")
+		if err != nil {
+			return fmt.Errorf("reading dead letters: %w", err)
+		}
+		var list deadLetters
+		if it.Found() {
+			if err := json.Unmarshal(it.Value, &list); err != nil {
+				return fmt.Errorf("decoding dead letters: %w", err)
+			}
+		}
+		for _, existing := range list.Items {
+			if existing.EventID == d.EventID {
+				return nil
+			}
+		}
+		list.Items = append([]domain.DeadLetter{d}, list.Items...)
+		if len(list.Items) > maxDeadLetters {
+			list.Items = list.Items[:maxDeadLetters]
+		}
+		raw, _ := json.Marshal(list)
+		if it.Found() {
+			err = s.state.Save(ctx, s.name, "dead-letters", raw, it.ETag)
+		} else {
+			err = s.state.Insert(ctx, s.name, "dead-letters", raw, 0)
+		}
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, sidecar.ErrETagMismatch) && !errors.Is(err, sidecar.ErrExists) {
+			return fmt.Errorf("saving dead letters: %w", err)
+		}
+		if err := pause(ctx, attempt); err != nil {
+			return err
+		}
+	}
+}
+
+// DeadLetters implements domain.Store.
+func (s *Store) DeadLetters(ctx context.Context) ([]domain.DeadLetter, error) {
+	it, err := s.state.Get(ctx, s.name, "dead-letters")
+	if err != nil || !it.Found() {
+		return []domain.DeadLetter{}, err
+	}
+	var list deadLetters
+	if err := json.Unmarshal(it.Value, &list); err != nil {
+		return nil, fmt.Errorf("decoding dead letters: %w", err)
+	}
+	return list.Items, nil
 }
 
 // Pending implements domain.Store.

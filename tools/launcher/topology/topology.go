@@ -52,6 +52,18 @@ type Options struct {
 	// OnUnexpectedExit is called (besides the loud console message) when a
 	// process ends without being asked to.
 	OnUnexpectedExit func(app string, sidecar bool, err error)
+	// Extras are processes that are not Dapr apps (the Razorpay simulator):
+	// started before the apps, stopped after them, logged the same way.
+	Extras []Extra
+}
+
+// Extra is a supporting process without a sidecar.
+type Extra struct {
+	Name string
+	Argv []string
+	Dir  string
+	// HealthURL answers 2xx once the process is ready.
+	HealthURL string
 }
 
 // Which names one of an app's two processes.
@@ -84,6 +96,7 @@ func (a *App) DaprdLog() string { return a.daprd.logPath }
 type Topology struct {
 	opts    Options
 	apps    []*App
+	extras  []*proc
 	byID    map[string]*App
 	console *console
 	runDir  string
@@ -110,10 +123,17 @@ func Start(ctx context.Context, opts Options) (*Topology, error) {
 	for _, a := range opts.RunFile.Apps {
 		width = max(width, len(a.AppID)+len("-daprd"))
 	}
+	for _, x := range opts.Extras {
+		width = max(width, len(x.Name))
+	}
 	t.console = &console{w: opts.Console, width: width, color: opts.Color}
 
 	if err := t.prepare(); err != nil {
 		t.cleanup()
+		return nil, err
+	}
+	if err := t.startExtras(ctx); err != nil {
+		t.Stop()
 		return nil, err
 	}
 	for _, a := range t.apps {
@@ -208,6 +228,41 @@ func (t *Topology) prepare() error {
 		}
 		t.apps = append(t.apps, a)
 		t.byID[a.AppID] = a
+	}
+	return nil
+}
+
+// startExtras starts the supporting processes and waits for their health.
+func (t *Topology) startExtras(ctx context.Context) error {
+	logDir := t.opts.LogDir
+	if logDir == "" {
+		logDir = filepath.Join(filepath.Dir(t.opts.RunFile.Path), "var", "logs")
+	}
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: time.Second}
+	for _, x := range t.opts.Extras {
+		x := x
+		p := &proc{name: x.Name, argv: x.Argv, dir: x.Dir, env: append(os.Environ(), t.opts.ExtraEnv...),
+			logPath: filepath.Join(logDir, x.Name+".log"), console: t.console, toFile: true, toCons: true}
+		p.onExit = func(p *proc, err error) {
+			t.console.loud("%s died unexpectedly: %v. Log: %s", x.Name, err, p.logPath)
+		}
+		if err := p.start(); err != nil {
+			return err
+		}
+		t.extras = append(t.extras, p)
+		deadline := time.Now().Add(t.opts.ReadyTimeout)
+		for !httpOK(ctx, client, x.HealthURL) {
+			if !p.running() {
+				return fmt.Errorf("%s exited while starting; last lines of %s:\n  %s", x.Name, p.logPath, strings.Join(p.tail(15), "\n  "))
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s not healthy at %s after %s", x.Name, x.HealthURL, t.opts.ReadyTimeout)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 	}
 	return nil
 }
@@ -384,6 +439,10 @@ func (t *Topology) Stop() {
 			go func(p *proc) { defer wg.Done(); p.stop(t.opts.StopGrace) }(a.daprd)
 		}
 		wg.Wait()
+		for _, x := range t.extras {
+			x.stop(t.opts.StopGrace)
+			x.closeLog()
+		}
 		for _, a := range t.apps {
 			a.app.closeLog()
 			a.daprd.closeLog()

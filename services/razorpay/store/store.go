@@ -1,0 +1,114 @@
+// Package store records, in the razorpay service's own Dapr state store,
+// every gateway transaction FinFlow made: orders (order/<id>, and
+// order-for/<payment> so a payment gets at most one), webhook events that
+// were published (event/<id>, kept 30 days for de-duplication) and refunds
+// (refund/<payment>).
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/finflow/finflow/platform/sidecar"
+	"github.com/finflow/finflow/services/razorpay/domain"
+)
+
+// State is what the store needs from the Dapr sidecar.
+type State interface {
+	Get(ctx context.Context, store, key string) (sidecar.Item, error)
+	Save(ctx context.Context, store, key string, value []byte, etag string) error
+	SaveTTL(ctx context.Context, store, key string, value []byte, etag string, ttlSeconds int) error
+	Insert(ctx context.Context, store, key string, value []byte, ttlSeconds int) error
+}
+
+// eventTTL is how long published event ids are remembered: longer than
+// Razorpay's 24 hours of retries.
+const eventTTL = 30 * 24 * 60 * 60
+
+// Store is the Dapr-backed domain.Store.
+type Store struct {
+	state State
+	name  string
+}
+
+var _ domain.Store = (*Store)(nil)
+
+// New returns a Store on the state store component named name.
+func New(state State, name string) *Store { return &Store{state: state, name: name} }
+
+func (s *Store) get(ctx context.Context, key string, v any) (bool, error) {
+	it, err := s.state.Get(ctx, s.name, key)
+	if err != nil || !it.Found() {
+		return false, err
+	}
+	if err := json.Unmarshal(it.Value, v); err != nil {
+		return false, fmt.Errorf("decoding %s: %w", key, err)
+	}
+	return true, nil
+}
+
+// SaveOrder implements domain.Store: the order itself first, then the
+// payment's pointer to it, written if absent. A payment racing itself
+// keeps the first order; the other stays unused at the gateway.
+func (s *Store) SaveOrder(ctx context.Context, o domain.Order) (domain.Order, bool, error) {
+	raw, _ := json.Marshal(o)
+	if err := s.state.Save(ctx, s.name, "order/"+o.OrderID, raw, ""); err != nil {
+		return domain.Order{}, false, fmt.Errorf("recording order: %w", err)
+	}
+	err := s.state.Insert(ctx, s.name, "order-for/"+o.PaymentID, raw, 0)
+	if errors.Is(err, sidecar.ErrExists) {
+		kept, _, gerr := s.OrderForPayment(ctx, o.PaymentID)
+		return kept, true, gerr
+	}
+	if err != nil {
+		return domain.Order{}, false, fmt.Errorf("recording order: %w", err)
+	}
+	return o, false, nil
+}
+
+// OrderForPayment implements domain.Store.
+func (s *Store) OrderForPayment(ctx context.Context, paymentID string) (domain.Order, bool, error) {
+	var o domain.Order
+	found, err := s.get(ctx, "order-for/"+paymentID, &o)
+	return o, found, err
+}
+
+// Order implements domain.Store.
+func (s *Store) Order(ctx context.Context, orderID string) (domain.Order, error) {
+	var o domain.Order
+	found, err := s.get(ctx, "order/"+orderID, &o)
+	if err != nil {
+		return domain.Order{}, err
+	}
+	if !found {
+		return domain.Order{}, domain.ErrOrderNotFound
+	}
+	return o, nil
+}
+
+// EventSeen implements domain.Store.
+func (s *Store) EventSeen(ctx context.Context, eventID string) (bool, error) {
+	it, err := s.state.Get(ctx, s.name, "event/"+eventID)
+	return it.Found(), err
+}
+
+// MarkEvent implements domain.Store.
+func (s *Store) MarkEvent(ctx context.Context, eventID string, r domain.Result) error {
+	raw, _ := json.Marshal(r)
+	return s.state.SaveTTL(ctx, s.name, "event/"+eventID, raw, "", eventTTL)
+}
+
+// SaveRefund implements domain.Store.
+func (s *Store) SaveRefund(ctx context.Context, r domain.Refund) error {
+	raw, _ := json.Marshal(r)
+	return s.state.Save(ctx, s.name, "refund/"+r.PaymentID, raw, "")
+}
+
+// RefundForPayment implements domain.Store.
+func (s *Store) RefundForPayment(ctx context.Context, paymentID string) (domain.Refund, bool, error) {
+	var r domain.Refund
+	found, err := s.get(ctx, "refund/"+paymentID, &r)
+	return r, found, err
+}

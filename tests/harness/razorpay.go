@@ -1,0 +1,168 @@
+package harness
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/finflow/finflow/tools/rzpsim/sim"
+)
+
+// MustPayRazorpay starts a Razorpay payment of a bill (201 expected) and
+// returns the PENDING payment with its order.
+func (e *Env) MustPayRazorpay(tb testing.TB, billID string) Payment {
+	tb.Helper()
+	r := e.Do(tb, "POST", "/Payment/rozarpay", map[string]any{"bill_id": billID}, nil)
+	if r.Status != http.StatusCreated {
+		tb.Fatalf("POST /Payment/rozarpay %s = %d %s, want 201", billID, r.Status, r.Body)
+	}
+	var p Payment
+	r.JSON(tb, &p)
+	if p.Razorpay == nil || p.Razorpay.OrderID == "" {
+		tb.Fatalf("Razorpay payment without an order: %s", r.Body)
+	}
+	return p
+}
+
+// SimPayment is what the simulator's pay control route answers.
+type SimPayment struct {
+	Payment struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	} `json:"payment"`
+	EventIDs []string `json:"event_ids"`
+}
+
+func (e *Env) simPost(tb testing.TB, path string, body any) SimPayment {
+	tb.Helper()
+	raw, _ := json.Marshal(body)
+	resp, err := http.Post(e.Razorpay.URL+path, "application/json", bytes.NewReader(raw))
+	if err != nil {
+		tb.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		tb.Fatalf("POST %s = %d %s", path, resp.StatusCode, b)
+	}
+	var out SimPayment
+	if err := json.Unmarshal(b, &out); err != nil {
+		tb.Fatalf("simulator answer %s: %v", b, err)
+	}
+	return out
+}
+
+// SimPay makes the customer pay an order at the simulator ("captured" or
+// "failed"), which delivers the webhooks (each duplicates more times), or
+// loses them when deliver is false.
+func (e *Env) SimPay(tb testing.TB, orderID, outcome string, duplicates int, deliver bool) SimPayment {
+	tb.Helper()
+	return e.simPost(tb, "/sim/orders/"+orderID+"/pay", map[string]any{"outcome": outcome, "method": "upi", "duplicates": duplicates, "deliver": deliver})
+}
+
+// SimLateCapture captures a failed gateway payment (late authorisation).
+func (e *Env) SimLateCapture(tb testing.TB, gatewayPaymentID string) SimPayment {
+	tb.Helper()
+	return e.simPost(tb, "/sim/payments/"+gatewayPaymentID+"/capture", map[string]any{})
+}
+
+// SimDeliveries lists the simulator's delivery attempts for an order.
+func (e *Env) SimDeliveries(tb testing.TB, orderID string) []sim.Delivery {
+	tb.Helper()
+	resp, err := http.Get(e.Razorpay.URL + "/sim/deliveries?order_id=" + orderID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Items []sim.Delivery `json:"items"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		tb.Fatal(err)
+	}
+	return out.Items
+}
+
+// Webhook builds a Razorpay webhook body by hand, in Razorpay's documented
+// envelope, for a payment entity on an order.
+func Webhook(event, gatewayPaymentID, orderID string, amount int64, status string) []byte {
+	entity := map[string]any{
+		"id": gatewayPaymentID, "entity": "payment", "amount": amount, "currency": "INR", "status": status,
+		"order_id": orderID, "invoice_id": nil, "international": false, "method": "upi", "amount_refunded": 0,
+		"refund_status": nil, "captured": status == "captured", "description": nil, "vpa": "customer@okbank",
+		"email": "customer@example.in", "contact": "+919876543210", "notes": []any{}, "fee": nil, "tax": nil,
+		"error_code": nil, "error_description": nil, "created_at": time.Now().Unix(),
+	}
+	if status == "failed" {
+		entity["error_code"], entity["error_description"] = "BAD_REQUEST_ERROR", "Payment failed"
+	}
+	contains := []string{"payment"}
+	payload := map[string]any{"payment": map[string]any{"entity": entity}}
+	if event == "order.paid" {
+		contains = append(contains, "order")
+		payload["order"] = map[string]any{"entity": map[string]any{"id": orderID, "entity": "order", "amount": amount, "amount_paid": amount, "status": "paid", "notes": []any{}}}
+	}
+	body, _ := json.Marshal(map[string]any{"entity": "event", "account_id": "acc_FinFlowTest001", "event": event,
+		"contains": contains, "payload": payload, "created_at": time.Now().Unix()})
+	return body
+}
+
+// SendWebhook posts a webhook to the gateway's public webhook route with
+// the given signature and event id ("" leaves a header out).
+func (e *Env) SendWebhook(tb testing.TB, body []byte, eventID, signature string) *Response {
+	tb.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.BaseURL+"/razorpay/webhook", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if eventID != "" {
+		req.Header.Set("X-Razorpay-Event-Id", eventID)
+	}
+	if signature != "" {
+		req.Header.Set("X-Razorpay-Signature", signature)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		tb.Fatalf("POST /razorpay/webhook: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// Sign signs a webhook body with the test-mode webhook secret.
+func (e *Env) Sign(body []byte) string { return sim.Sign(body, e.Razorpay.WebhookSecret) }
+
+// DeadLetter is a refused gateway result kept by the payment service.
+type DeadLetter struct {
+	EventID string `json:"event_id"`
+	Reason  string `json:"reason"`
+}
+
+// DeadLetters lists the payment service's dead letters (an internal route,
+// through the payment sidecar).
+func (e *Env) DeadLetters(tb testing.TB) []DeadLetter {
+	tb.Helper()
+	r := e.InvokeInternal(tb, "payment", "GET", "/Payment/dead-letters", nil)
+	if r.Status != 200 {
+		tb.Fatalf("GET /Payment/dead-letters = %d %s", r.Status, r.Body)
+	}
+	var out struct {
+		Items []DeadLetter `json:"items"`
+	}
+	r.JSON(tb, &out)
+	return out.Items
+}
+
+// WaitPayment polls a payment until cond holds (and returns it).
+func (e *Env) WaitPayment(tb testing.TB, paymentID string, timeout time.Duration, what string, cond func(Payment) bool) Payment {
+	tb.Helper()
+	var p Payment
+	WaitFor(tb, timeout, fmt.Sprintf("payment %s to be %s", paymentID, what), func() bool {
+		p = e.MustPayment(tb, paymentID)
+		return cond(p)
+	})
+	return p
+}

@@ -1,0 +1,283 @@
+package sim
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config configures a simulator.
+type Config struct {
+	// KeyID and KeySecret are the basic-auth credentials the API accepts.
+	KeyID, KeySecret string
+	// WebhookSecret signs webhooks (HMAC-SHA256 of the raw body).
+	WebhookSecret string
+	// WebhookURL receives the webhooks.
+	WebhookURL string
+	// AccountID appears in webhook envelopes.
+	AccountID string
+	// DeliveryTimeout is how long a webhook delivery waits for an answer
+	// (Razorpay: 5 s).
+	DeliveryTimeout time.Duration
+	// FirstRetry and MaxRetry bound the exponential backoff between
+	// delivery attempts; GiveUpAfter ends the retries (Razorpay: 24 h).
+	FirstRetry, MaxRetry, GiveUpAfter time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.AccountID == "" {
+		c.AccountID = "acc_FinFlowSim00001"
+	}
+	if c.DeliveryTimeout == 0 {
+		c.DeliveryTimeout = 5 * time.Second
+	}
+	if c.FirstRetry == 0 {
+		c.FirstRetry = 250 * time.Millisecond
+	}
+	if c.MaxRetry == 0 {
+		c.MaxRetry = 5 * time.Second
+	}
+	if c.GiveUpAfter == 0 {
+		c.GiveUpAfter = 24 * time.Hour
+	}
+}
+
+// Server is a running simulator.
+type Server struct {
+	cfg    Config
+	client *http.Client
+
+	mu         sync.Mutex
+	orders     map[string]*order
+	payments   map[string]*payment
+	refunds    map[string]*refund
+	refundKeys map[string]string // X-Refund-Idempotency -> refund id
+	deliveries []Delivery
+	webhookURL string
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// New returns a simulator. Call Close to stop its deliveries.
+func New(cfg Config) *Server {
+	cfg.defaults()
+	return &Server{
+		cfg: cfg, client: &http.Client{Timeout: cfg.DeliveryTimeout},
+		orders: map[string]*order{}, payments: map[string]*payment{}, refunds: map[string]*refund{},
+		refundKeys: map[string]string{}, webhookURL: cfg.WebhookURL, stop: make(chan struct{}),
+	}
+}
+
+// SetWebhookURL changes where webhooks go.
+func (s *Server) SetWebhookURL(u string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.webhookURL = u
+}
+
+// Close stops retrying deliveries and waits for the delivery goroutines.
+func (s *Server) Close() {
+	close(s.stop)
+	s.wg.Wait()
+}
+
+// Handler serves Razorpay's API (under /v1, basic auth) and the control
+// routes (under /sim).
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/orders", s.auth(s.createOrder))
+	mux.HandleFunc("GET /v1/orders/{id}", s.auth(s.getOrder))
+	mux.HandleFunc("GET /v1/orders/{id}/payments", s.auth(s.orderPayments))
+	mux.HandleFunc("GET /v1/payments/{id}", s.auth(s.getPayment))
+	mux.HandleFunc("POST /v1/payments/{id}/refund", s.auth(s.refundPayment))
+	mux.HandleFunc("POST /sim/orders/{id}/pay", s.simPay)
+	mux.HandleFunc("POST /sim/payments/{id}/capture", s.simLateCapture)
+	mux.HandleFunc("GET /sim/deliveries", s.simDeliveries)
+	mux.HandleFunc("GET /sim/health", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, apiError("The requested URL was not found on the server.", ""))
+	})
+	return mux
+}
+
+func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, secret, ok := r.BasicAuth()
+		if !ok || subtle.ConstantTimeCompare([]byte(id), []byte(s.cfg.KeyID)) != 1 ||
+			subtle.ConstantTimeCompare([]byte(secret), []byte(s.cfg.KeySecret)) != 1 {
+			writeJSON(w, http.StatusUnauthorized, apiError("The api key provided is invalid", ""))
+			return
+		}
+		next(w, r)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func decode(r *http.Request, v any) error {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if len(body) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.UseNumber()
+	return dec.Decode(v)
+}
+
+func (s *Server) createOrder(w http.ResponseWriter, r *http.Request) {
+	var req map[string]any
+	if err := decode(r, &req); err != nil {
+		writeJSON(w, 400, apiError("The request body is not valid JSON", ""))
+		return
+	}
+	amount, ok := wholeNumber(req["amount"])
+	if !ok {
+		writeJSON(w, 400, apiError("The amount must be an integer.", "amount"))
+		return
+	}
+	if amount < 100 {
+		writeJSON(w, 400, apiError("The amount must be at least INR 1.00.", "amount"))
+		return
+	}
+	currency, _ := req["currency"].(string)
+	if len(currency) != 3 {
+		writeJSON(w, 400, apiError("The currency field is required.", "currency"))
+		return
+	}
+	receipt, _ := req["receipt"].(string)
+	if len(receipt) > 40 {
+		writeJSON(w, 400, apiError("The receipt may not be greater than 40 characters.", "receipt"))
+		return
+	}
+	n := map[string]string{}
+	if raw, ok := req["notes"].(map[string]any); ok {
+		if len(raw) > 15 {
+			writeJSON(w, 400, apiError("Number of notes should be less than or equal to 15.", "notes"))
+			return
+		}
+		for k, v := range raw {
+			n[k] = fmt.Sprint(v)
+		}
+	}
+	o := &order{ID: newID("order"), Amount: amount, Currency: currency, Receipt: receipt, Status: "created", Notes: n, CreatedAt: time.Now()}
+	s.mu.Lock()
+	s.orders[o.ID] = o
+	s.mu.Unlock()
+	writeJSON(w, 200, o.entity())
+}
+
+func wholeNumber(v any) (int64, bool) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return 0, false
+	}
+	i, err := n.Int64()
+	return i, err == nil
+}
+
+func (s *Server) findOrder(w http.ResponseWriter, id string) *order {
+	o, ok := s.orders[id]
+	if !ok {
+		writeJSON(w, 400, apiError("The id provided does not exist", "id"))
+	}
+	return o
+}
+
+func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o := s.findOrder(w, r.PathValue("id")); o != nil {
+		writeJSON(w, 200, o.entity())
+	}
+}
+
+func (s *Server) orderPayments(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.findOrder(w, r.PathValue("id"))
+	if o == nil {
+		return
+	}
+	items := []any{}
+	for _, p := range s.payments {
+		if p.OrderID == o.ID {
+			items = append(items, p.entity())
+		}
+	}
+	writeJSON(w, 200, map[string]any{"entity": "collection", "count": len(items), "items": items})
+}
+
+func (s *Server) getPayment(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.payments[r.PathValue("id")]
+	if !ok {
+		writeJSON(w, 400, apiError("The id provided does not exist", "id"))
+		return
+	}
+	writeJSON(w, 200, p.entity())
+}
+
+// refundPayment refunds a captured payment (X-Refund-Idempotency honoured:
+// the same key returns the same refund).
+func (s *Server) refundPayment(w http.ResponseWriter, r *http.Request) {
+	var req map[string]any
+	if err := decode(r, &req); err != nil {
+		writeJSON(w, 400, apiError("The request body is not valid JSON", ""))
+		return
+	}
+	key := r.Header.Get("X-Refund-Idempotency")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if key != "" {
+		if id, ok := s.refundKeys[key]; ok {
+			writeJSON(w, 200, s.refunds[id].entity())
+			return
+		}
+	}
+	p, ok := s.payments[r.PathValue("id")]
+	if !ok {
+		writeJSON(w, 400, apiError("The id provided does not exist", "id"))
+		return
+	}
+	if p.Status != "captured" {
+		writeJSON(w, 400, apiError("The payment has been fully refunded already.", ""))
+		return
+	}
+	amount := p.Amount - p.AmountRefunded
+	if v, ok := req["amount"]; ok {
+		n, ok := wholeNumber(v)
+		if !ok || n <= 0 {
+			writeJSON(w, 400, apiError("The amount must be an integer.", "amount"))
+			return
+		}
+		amount = n
+	}
+	if amount > p.Amount-p.AmountRefunded {
+		writeJSON(w, 400, apiError("The refund amount provided is greater than amount captured.", "amount"))
+		return
+	}
+	rf := &refund{ID: newID("rfnd"), PaymentID: p.ID, Amount: amount, Currency: p.Currency, CreatedAt: time.Now()}
+	s.refunds[rf.ID] = rf
+	if key != "" {
+		s.refundKeys[key] = rf.ID
+	}
+	p.AmountRefunded += amount
+	if p.AmountRefunded == p.Amount {
+		p.Status = "refunded"
+	}
+	writeJSON(w, 200, rf.entity())
+}

@@ -1,0 +1,227 @@
+package sim
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"time"
+)
+
+// Delivery is one attempt to deliver a webhook.
+type Delivery struct {
+	Event     string    `json:"event"`
+	EventID   string    `json:"event_id"`
+	OrderID   string    `json:"order_id"`
+	PaymentID string    `json:"payment_id"`
+	Attempt   int       `json:"attempt"`
+	Status    int       `json:"status"` // 0 when no answer came
+	Error     string    `json:"error,omitempty"`
+	Delivered bool      `json:"delivered"` // false for an event that was deliberately lost
+	At        time.Time `json:"at"`
+}
+
+// event is one webhook to send.
+type event struct {
+	name, id, orderID, paymentID string
+	body                         []byte
+}
+
+// Sign returns the X-Razorpay-Signature of body: hex HMAC-SHA256 with the
+// webhook secret.
+func Sign(body []byte, secret string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// newEvent builds a webhook in Razorpay's envelope; the event id travels
+// only in the X-Razorpay-Event-Id header.
+func (s *Server) newEvent(name string, p *payment, o *order) event {
+	contains := []string{"payment"}
+	payload := map[string]any{"payment": map[string]any{"entity": p.entity()}}
+	if name == "order.paid" {
+		contains = append(contains, "order")
+		payload["order"] = map[string]any{"entity": o.entity()}
+	}
+	body, _ := json.Marshal(map[string]any{
+		"entity": "event", "account_id": s.cfg.AccountID, "event": name, "contains": contains,
+		"payload": payload, "created_at": time.Now().Unix(),
+	})
+	return event{name: name, id: newID("evt"), orderID: o.ID, paymentID: p.ID, body: body}
+}
+
+// deliver sends events one after the other, each until it gets a 2xx
+// (retrying with backoff) and then again `duplicates` more times. With
+// deliver false the events are only recorded, as lost.
+func (s *Server) deliver(events []event, duplicates int, deliver bool) {
+	if !deliver {
+		s.mu.Lock()
+		for _, ev := range events {
+			s.deliveries = append(s.deliveries, Delivery{Event: ev.name, EventID: ev.id, OrderID: ev.orderID, PaymentID: ev.paymentID, At: time.Now()})
+		}
+		s.mu.Unlock()
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for _, ev := range events {
+			for copyN := 0; copyN <= duplicates; copyN++ {
+				if !s.deliverUntilAccepted(ev) {
+					return
+				}
+			}
+		}
+	}()
+}
+
+// deliverUntilAccepted posts one event until a 2xx, the give-up time, or
+// Close. It reports whether the simulator is still running.
+func (s *Server) deliverUntilAccepted(ev event) bool {
+	wait := s.cfg.FirstRetry
+	giveUp := time.Now().Add(s.cfg.GiveUpAfter)
+	for attempt := 1; ; attempt++ {
+		status, err := s.post(ev)
+		d := Delivery{Event: ev.name, EventID: ev.id, OrderID: ev.orderID, PaymentID: ev.paymentID, Attempt: attempt, Status: status, Delivered: true, At: time.Now()}
+		if err != nil {
+			d.Error = err.Error()
+		}
+		s.mu.Lock()
+		s.deliveries = append(s.deliveries, d)
+		s.mu.Unlock()
+		if status >= 200 && status < 300 {
+			return true
+		}
+		if time.Now().After(giveUp) {
+			return true
+		}
+		select {
+		case <-s.stop:
+			return false
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, s.cfg.MaxRetry)
+	}
+}
+
+func (s *Server) post(ev event) (int, error) {
+	s.mu.Lock()
+	url := s.webhookURL
+	s.mu.Unlock()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(ev.body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Razorpay-Webhook/v1")
+	req.Header.Set("X-Razorpay-Event-Id", ev.id)
+	req.Header.Set("X-Razorpay-Signature", Sign(ev.body, s.cfg.WebhookSecret))
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+type payRequest struct {
+	Outcome    string `json:"outcome"`
+	Method     string `json:"method"`
+	Duplicates int    `json:"duplicates"`
+	Deliver    *bool  `json:"deliver"`
+}
+
+// simPay makes a payment on an order and delivers its webhooks:
+// payment.captured then order.paid, or payment.failed.
+func (s *Server) simPay(w http.ResponseWriter, r *http.Request) {
+	var req payRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil && err != io.EOF {
+		writeJSON(w, 400, apiError("The request body is not valid JSON", ""))
+		return
+	}
+	if req.Outcome != "captured" && req.Outcome != "failed" {
+		writeJSON(w, 400, apiError(`outcome must be "captured" or "failed"`, "outcome"))
+		return
+	}
+	if req.Method == "" {
+		req.Method = "upi"
+	}
+	deliver := req.Deliver == nil || *req.Deliver
+	s.mu.Lock()
+	o := s.findOrder(w, r.PathValue("id"))
+	if o == nil {
+		s.mu.Unlock()
+		return
+	}
+	if o.Status == "paid" {
+		s.mu.Unlock()
+		writeJSON(w, 400, apiError("Order is already paid", "order_id"))
+		return
+	}
+	p := &payment{ID: newID("pay"), OrderID: o.ID, Amount: o.Amount, Currency: o.Currency, Method: req.Method, Notes: o.Notes, CreatedAt: time.Now()}
+	o.Attempts++
+	var events []event
+	if req.Outcome == "captured" {
+		p.Status = "captured"
+		o.Status, o.AmountPaid = "paid", o.Amount
+		events = []event{s.newEvent("payment.captured", p, o), s.newEvent("order.paid", p, o)}
+	} else {
+		p.Status = "failed"
+		p.ErrorCode, p.ErrorDesc = "BAD_REQUEST_ERROR", "Payment failed because the customer's bank declined it"
+		o.Status = "attempted"
+		events = []event{s.newEvent("payment.failed", p, o)}
+	}
+	s.payments[p.ID] = p
+	s.mu.Unlock()
+	s.deliver(events, req.Duplicates, deliver)
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.id
+	}
+	writeJSON(w, 200, map[string]any{"payment": p.entity(), "event_ids": ids})
+}
+
+// simLateCapture turns a failed payment into a captured one (late
+// authorisation, as UPI retries do) and delivers payment.captured and
+// order.paid.
+func (s *Server) simLateCapture(w http.ResponseWriter, r *http.Request) {
+	var req payRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil && err != io.EOF {
+		writeJSON(w, 400, apiError("The request body is not valid JSON", ""))
+		return
+	}
+	deliver := req.Deliver == nil || *req.Deliver
+	s.mu.Lock()
+	p, ok := s.payments[r.PathValue("id")]
+	if !ok || p.Status != "failed" {
+		s.mu.Unlock()
+		writeJSON(w, 400, apiError("Only a failed payment can be late-authorised", "id"))
+		return
+	}
+	o := s.orders[p.OrderID]
+	p.Status, p.ErrorCode, p.ErrorDesc = "captured", "", ""
+	o.Status, o.AmountPaid = "paid", o.Amount
+	events := []event{s.newEvent("payment.captured", p, o), s.newEvent("order.paid", p, o)}
+	s.mu.Unlock()
+	s.deliver(events, req.Duplicates, deliver)
+	writeJSON(w, 200, map[string]any{"payment": p.entity(), "event_ids": []string{events[0].id, events[1].id}})
+}
+
+// simDeliveries lists every delivery attempt (?order_id= filters).
+func (s *Server) simDeliveries(w http.ResponseWriter, r *http.Request) {
+	filter := r.URL.Query().Get("order_id")
+	s.mu.Lock()
+	items := []Delivery{}
+	for _, d := range s.deliveries {
+		if filter == "" || d.OrderID == filter {
+			items = append(items, d)
+		}
+	}
+	s.mu.Unlock()
+	writeJSON(w, 200, map[string]any{"items": items})
+}
