@@ -11,6 +11,7 @@ require (
 	github.com/finflow/finflow/services/wallet v0.0.0-00010101000000-000000000000
 	github.com/finflow/finflow/tools/launcher v0.0.0
 	github.com/finflow/finflow/tools/rzpsim v0.0.0
+	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/redis/go-redis/v9 v9.14.1
 	gopkg.in/yaml.v3 v3.0.1
 )

@@ -18,6 +18,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/auth"
 	"github.com/finflow/finflow/platform/envconfig"
 	"github.com/finflow/finflow/platform/server"
 	"github.com/finflow/finflow/platform/settings"
@@ -54,8 +55,12 @@ type Deps struct {
 	StateStore string
 }
 
-// SettingsStore is the name of the configuration store component.
-const SettingsStore = "finflow-settings"
+// SettingsStore is the name of the configuration store component, and
+// SecretStore of the secret store.
+const (
+	SettingsStore = "finflow-settings"
+	SecretStore   = "finflow-secrets"
+)
 
 // Main runs the service described by spec until SIGINT or SIGTERM, and exits
 // the process with status 1 if it fails.
@@ -108,6 +113,23 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 
 	app := server.New(server.Config{Name: spec.Name, Logger: log})
 	d := &Deps{Log: log, Env: env, Sidecar: dc, Settings: set, StateStore: env.String("STATE_STORE", spec.Name+"-store")}
+	if !spec.PublicBind {
+		// Every service but the gateway: only its own sidecar may call it
+		// (Dapr's app API token), and identities must be the gateway's.
+		internal, err := dc.Secret(ctx, env.String("SECRET_STORE", SecretStore), "internal")
+		if err != nil {
+			return err
+		}
+		verifier, err := auth.NewVerifier(internal["identity_public_key"])
+		if err != nil {
+			return fmt.Errorf("identity public key: %w", err)
+		}
+		appToken := env.String("APP_API_TOKEN", "")
+		if appToken == "" {
+			log.Warn("APP_API_TOKEN is not set: any local process that finds this service's port can call it")
+		}
+		app.Use(auth.Middleware(verifier, appToken))
+	}
 	health(app, d)
 	if err := spec.Setup(ctx, d, app); err != nil {
 		return fmt.Errorf("setting up %s: %w", spec.Name, err)

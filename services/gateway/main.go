@@ -5,10 +5,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/finflow/finflow/platform/auth"
 	"github.com/finflow/finflow/platform/service"
+	"github.com/finflow/finflow/services/gateway/domain"
 	gatewayhttp "github.com/finflow/finflow/services/gateway/http"
 	"github.com/finflow/finflow/services/gateway/store"
 )
@@ -19,9 +22,27 @@ func main() {
 		DefaultPort: 8080,
 		PublicBind:  true,
 		Settings:    gatewayhttp.Settings,
-		Setup: func(_ context.Context, d *service.Deps, app *fiber.App) error {
+		Setup: func(ctx context.Context, d *service.Deps, app *fiber.App) error {
+			secret, err := d.Sidecar.Secret(ctx, d.Env.String("SECRET_STORE", service.SecretStore), "gateway")
+			if err != nil {
+				return err
+			}
+			devMode := d.Env.Bool("FINFLOW_DEV_MODE", false)
+			cfg := domain.TokenConfig{HS256Keys: []string{secret["jwt_hs256_key"]}, RS256PublicKeyPEM: secret["jwt_rs256_public_key"]}
+			if devMode {
+				cfg.DevKey = secret["dev_jwt_key"]
+			}
+			tokens, err := domain.NewTokens(cfg)
+			if err != nil {
+				return fmt.Errorf("client token keys: %w", err)
+			}
+			signer, err := auth.NewSigner(secret["identity_signing_key"])
+			if err != nil {
+				return err
+			}
+			d.Log.Info("authentication ready", "dev_mode", devMode, "rs256", secret["jwt_rs256_public_key"] != "", "hs256", secret["jwt_hs256_key"] != "")
 			idem := store.New(d.Sidecar, d.StateStore, 24*60*60)
-			gatewayhttp.New(d.Sidecar, idem, d.Settings, d.Log).Routes(app)
+			gatewayhttp.New(d.Sidecar, idem, tokens, signer, d.Settings, d.Log).Routes(app)
 			return nil
 		},
 	})

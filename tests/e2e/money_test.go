@@ -177,15 +177,15 @@ func TestWalletIdempotencyKey(t *testing.T) {
 func TestDeductThroughTheWalletSidecar(t *testing.T) {
 	t.Parallel()
 	user := newFundedUser(t, 500)
-	r := env.InvokeInternal(t, "wallet", "POST", "/wallet/deduct", map[string]any{"user_id": user, "amount": 1200, "reference": "pay_test1"})
+	r := env.InvokeAs(t, "payment", "wallet", "POST", "/wallet/deduct", map[string]any{"user_id": user, "amount": 1200, "reference": "pay_test1"})
 	if r.Status != http.StatusUnprocessableEntity || r.ErrorCode() != "INSUFFICIENT_FUNDS" || !strings.Contains(string(r.Body), "wallet balance 500 is below 1200") {
 		t.Fatalf("overdraft = %d %s, want 422 INSUFFICIENT_FUNDS saying why", r.Status, r.Body)
 	}
-	if r := env.InvokeInternal(t, "wallet", "POST", "/wallet/deduct", map[string]any{"user_id": user, "amount": 100}); r.Status != http.StatusBadRequest || r.ErrorField() != "reference" {
+	if r := env.InvokeAs(t, "payment", "wallet", "POST", "/wallet/deduct", map[string]any{"user_id": user, "amount": 100}); r.Status != http.StatusBadRequest || r.ErrorField() != "reference" {
 		t.Fatalf("deduct without reference = %d %s, want 400 on reference", r.Status, r.Body)
 	}
 	for i := 0; i < 3; i++ {
-		if r := env.InvokeInternal(t, "wallet", "POST", "/wallet/deduct", map[string]any{"user_id": user, "amount": 200, "reference": "pay_test2"}); r.Status != http.StatusOK {
+		if r := env.InvokeAs(t, "payment", "wallet", "POST", "/wallet/deduct", map[string]any{"user_id": user, "amount": 200, "reference": "pay_test2"}); r.Status != http.StatusOK {
 			t.Fatalf("deduct #%d = %d %s", i, r.Status, r.Body)
 		}
 	}
@@ -194,7 +194,7 @@ func TestDeductThroughTheWalletSidecar(t *testing.T) {
 	}
 	// Reverse gives it back once.
 	for i := 0; i < 2; i++ {
-		if r := env.InvokeInternal(t, "wallet", "POST", "/wallet/reverse", map[string]any{"user_id": user, "reference": "pay_test2"}); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"reversed":true`) {
+		if r := env.InvokeAs(t, "payment", "wallet", "POST", "/wallet/reverse", map[string]any{"user_id": user, "reference": "pay_test2"}); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"reversed":true`) {
 			t.Fatalf("reverse #%d = %d %s", i, r.Status, r.Body)
 		}
 	}
@@ -245,7 +245,7 @@ func TestBillingRoutes(t *testing.T) {
 
 	// updateStatus is internal: through billing's own sidecar, once, by one payment.
 	mark := func(pay string) *harness.Response {
-		return env.InvokeInternal(t, "billing", "PUT", "/billing/updateStatus", map[string]any{"bill_id": b.ID, "status": "PAID", "payment_id": pay})
+		return env.InvokeAs(t, "payment", "billing", "PUT", "/billing/updateStatus", map[string]any{"bill_id": b.ID, "status": "PAID", "payment_id": pay})
 	}
 	payA, payB := id.New(id.Payment), id.New(id.Payment)
 	if r := mark(payA); r.Status != http.StatusOK || !strings.Contains(string(r.Body), payA) {
@@ -257,7 +257,7 @@ func TestBillingRoutes(t *testing.T) {
 	if r := mark(payB); r.Status != http.StatusConflict || r.ErrorCode() != "BILL_ALREADY_PAID" {
 		t.Fatalf("mark paid by another payment = %d %s, want 409", r.Status, r.Body)
 	}
-	if r := env.InvokeInternal(t, "billing", "PUT", "/billing/updateStatus", map[string]any{"bill_id": b.ID, "status": "UNPAID", "payment_id": payA}); r.Status != http.StatusBadRequest {
+	if r := env.InvokeAs(t, "payment", "billing", "PUT", "/billing/updateStatus", map[string]any{"bill_id": b.ID, "status": "UNPAID", "payment_id": payA}); r.Status != http.StatusBadRequest {
 		t.Fatalf("status UNPAID = %d %s, want 400", r.Status, r.Body)
 	}
 	if got := env.MustBill(t, b.ID); got.Status != "PAID" || got.PaymentID == nil || *got.PaymentID != payA || got.PaidAt == nil {

@@ -52,7 +52,8 @@ var client = &http.Client{Timeout: 30 * time.Second}
 
 // Do sends a request to the gateway. body may be nil, a string or []byte
 // (sent as is) or anything else (sent as JSON). JSON bodies get
-// Content-Type: application/json unless header sets one.
+// Content-Type: application/json unless header sets one. The admin token is
+// sent unless header sets Authorization ("" sends none).
 func (e *Env) Do(tb testing.TB, method, path string, body any, header map[string]string) *Response {
 	tb.Helper()
 	var rd io.Reader
@@ -77,8 +78,13 @@ func (e *Env) Do(tb testing.TB, method, path string, body any, header map[string
 	if isJSON {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if _, set := header["Authorization"]; !set && e.AdminToken != "" {
+		req.Header.Set("Authorization", "Bearer "+e.AdminToken)
+	}
 	for k, v := range header {
-		req.Header.Set(k, v)
+		if v != "" {
+			req.Header.Set(k, v)
+		}
 	}
 	resp, err := client.Do(req)
 	if err != nil {

@@ -12,6 +12,7 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -70,6 +71,9 @@ type Env struct {
 	Topology *topology.Topology
 	// Razorpay is the gateway simulator the razorpay service talks to.
 	Razorpay *Razorpay
+	// AdminToken is a dev token with the admin role; Do sends it unless told
+	// otherwise.
+	AdminToken string
 
 	redis      *exec.Cmd
 	redisDone  chan struct{}
@@ -172,8 +176,38 @@ func Start(opts Options) (*Env, error) {
 	if err := e.WaitHealthy(2 * time.Minute); err != nil {
 		return nil, err
 	}
+	if e.AdminToken, err = e.devToken("admin-"+opts.Name, "admin"); err != nil {
+		return nil, err
+	}
 	ok = true
 	return e, nil
+}
+
+// devToken asks the gateway (in dev mode) for a token.
+func (e *Env) devToken(sub, role string) (string, error) {
+	body, _ := json.Marshal(map[string]string{"sub": sub, "role": role})
+	resp, err := http.Post(e.BaseURL+"/auth/dev-token", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Token string `json:"token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 || out.Token == "" {
+		return "", fmt.Errorf("POST /auth/dev-token = %d (%v)", resp.StatusCode, err)
+	}
+	return out.Token, nil
+}
+
+// Token returns a dev token for sub and role.
+func (e *Env) Token(tb testing.TB, sub, role string) string {
+	tb.Helper()
+	tok, err := e.devToken(sub, role)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
 }
 
 // WaitHealthy polls the gateway's GET /health until it answers 200.

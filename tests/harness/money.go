@@ -165,15 +165,19 @@ func (e *Env) MustLedger(tb testing.TB, userID string, pageSize int) []Transacti
 	return nil
 }
 
-// InvokeInternal calls an app's route through that app's own sidecar, as
-// another service would (the gateway does not route internal paths).
-func (e *Env) InvokeInternal(tb testing.TB, appID, method, path string, body any) *Response {
+// InvokeAs calls appID's route through the sidecar of the app caller, as
+// that service would (the gateway does not route internal paths); the
+// callee sees caller as the calling app.
+func (e *Env) InvokeAs(tb testing.TB, caller, appID, method, path string, body any) *Response {
 	tb.Helper()
-	a := e.Topology.App(appID)
+	a := e.Topology.App(caller)
 	if a == nil {
-		tb.Fatalf("no app %s", appID)
+		tb.Fatalf("no app %s", caller)
 	}
-	raw, _ := json.Marshal(body)
+	var raw []byte
+	if body != nil {
+		raw, _ = json.Marshal(body)
+	}
 	u := fmt.Sprintf("http://127.0.0.1:%d/v1.0/invoke/%s/method%s", a.DaprHTTPPort, appID, path)
 	req, _ := http.NewRequest(method, u, bytes.NewReader(raw))
 	req.Header.Set("Content-Type", "application/json")

@@ -141,11 +141,10 @@ type DeadLetter struct {
 	Reason  string `json:"reason"`
 }
 
-// DeadLetters lists the payment service's dead letters (an internal route,
-// through the payment sidecar).
+// DeadLetters lists the payment service's dead letters (admin route).
 func (e *Env) DeadLetters(tb testing.TB) []DeadLetter {
 	tb.Helper()
-	r := e.InvokeInternal(tb, "payment", "GET", "/Payment/dead-letters", nil)
+	r := e.Do(tb, "GET", "/admin/dead-letters", nil, nil)
 	if r.Status != 200 {
 		tb.Fatalf("GET /Payment/dead-letters = %d %s", r.Status, r.Body)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/auth"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/money"
 	"github.com/finflow/finflow/platform/server"
@@ -86,6 +87,9 @@ func (a *API) create(c *fiber.Ctx) error {
 	if !id.Valid(id.User, req.UserID) {
 		return apperr.Invalid("user_id", "user_id must be a user id (usr_...)")
 	}
+	if err := auth.Owner(c, req.UserID); err != nil {
+		return err
+	}
 	if err := money.CheckCurrency(req.Currency); err != nil {
 		return err
 	}
@@ -134,6 +138,9 @@ func (a *API) get(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := auth.OwnerOrApp(c, b.UserID, "payment"); err != nil {
+		return err
+	}
 	return c.JSON(toJSON(b))
 }
 
@@ -144,6 +151,9 @@ type updateStatusRequest struct {
 }
 
 func (a *API) updateStatus(c *fiber.Ctx) error {
+	if err := auth.App(c, "payment"); err != nil {
+		return err
+	}
 	var req updateStatusRequest
 	if err := server.DecodeJSON(c, &req); err != nil {
 		return err

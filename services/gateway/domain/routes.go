@@ -27,6 +27,8 @@ type Route struct {
 	Path string
 	// App is the Dapr app id of the service that serves it.
 	App string
+	// Target, when set, is the service's path (otherwise Path).
+	Target string
 	// Param names the path parameter that holds an id, "" if none.
 	Param string
 	// Prefix is the id prefix Param must carry.
@@ -35,6 +37,12 @@ type Route struct {
 	// simply not found.
 	NotFound *apperr.Error
 	Body     BodyKind
+	// Public routes need no token (sign-up, the webhook). AdminOnly routes
+	// refuse users. OwnParam means the path parameter is a user id, and a
+	// user may only name themselves (the service checks again).
+	Public    bool
+	AdminOnly bool
+	OwnParam  bool
 }
 
 // Not-found errors for malformed ids, with the services' own codes.
@@ -50,14 +58,14 @@ var (
 // PUT /billing/updateStatus, POST /Payment/confirm,
 // POST /razorpay/create-order), is not routed: 404 ROUTE_NOT_FOUND.
 var Routes = []Route{
-	{Method: "POST", Path: "/users/create", App: "user", Body: BodyJSON},
-	{Method: "GET", Path: "/users/all", App: "user"},
-	{Method: "GET", Path: "/users/:id", App: "user", Param: "id", Prefix: id.User, NotFound: ErrUserNotFound},
+	{Method: "POST", Path: "/users/create", App: "user", Body: BodyJSON, Public: true},
+	{Method: "GET", Path: "/users/all", App: "user", AdminOnly: true},
+	{Method: "GET", Path: "/users/:id", App: "user", Param: "id", Prefix: id.User, NotFound: ErrUserNotFound, OwnParam: true},
 
-	{Method: "POST", Path: "/wallet/create/:userId", App: "wallet", Param: "userId", Prefix: id.User, NotFound: ErrUserNotFound},
-	{Method: "GET", Path: "/wallet/balance/:userId", App: "wallet", Param: "userId", Prefix: id.User, NotFound: ErrWalletNotFound},
-	{Method: "POST", Path: "/wallet/add", App: "wallet", Body: BodyJSON},
-	{Method: "GET", Path: "/wallet/transactions/:userId", App: "wallet", Param: "userId", Prefix: id.User, NotFound: ErrWalletNotFound},
+	{Method: "POST", Path: "/wallet/create/:userId", App: "wallet", Param: "userId", Prefix: id.User, NotFound: ErrUserNotFound, OwnParam: true},
+	{Method: "GET", Path: "/wallet/balance/:userId", App: "wallet", Param: "userId", Prefix: id.User, NotFound: ErrWalletNotFound, OwnParam: true},
+	{Method: "POST", Path: "/wallet/add", App: "wallet", Body: BodyJSON, AdminOnly: true},
+	{Method: "GET", Path: "/wallet/transactions/:userId", App: "wallet", Param: "userId", Prefix: id.User, NotFound: ErrWalletNotFound, OwnParam: true},
 
 	{Method: "POST", Path: "/billing/create", App: "billing", Body: BodyJSON},
 	{Method: "GET", Path: "/billing/:billId", App: "billing", Param: "billId", Prefix: id.Bill, NotFound: ErrBillNotFound},
@@ -66,7 +74,10 @@ var Routes = []Route{
 	{Method: "POST", Path: "/Payment/rozarpay", App: "payment", Body: BodyJSON},
 	{Method: "GET", Path: "/Payment/:paymentId", App: "payment", Param: "paymentId", Prefix: id.Payment, NotFound: ErrPaymentNotFound},
 
-	{Method: "POST", Path: "/razorpay/webhook", App: "razorpay", Body: BodyRaw},
+	{Method: "POST", Path: "/razorpay/webhook", App: "razorpay", Body: BodyRaw, Public: true},
+
+	// Operators: the Razorpay results the payment service refused.
+	{Method: "GET", Path: "/admin/dead-letters", App: "payment", Target: "/Payment/dead-letters", AdminOnly: true},
 }
 
 // Backends are the services behind the gateway, in the order GET /health
@@ -82,7 +93,10 @@ func (r Route) Keyed() bool {
 // Target returns the path to invoke on the service for route r, built from
 // the pattern and the already checked parameter value, never from the raw
 // request path.
-func (r Route) Target(param string) string {
+func (r Route) TargetPath(param string) string {
+	if r.Target != "" {
+		return r.Target
+	}
 	if r.Param == "" {
 		return r.Path
 	}

@@ -35,12 +35,21 @@ func TestTargetUsesCheckedParam(t *testing.T) {
 	if err := get.CheckParam(good); err != nil {
 		t.Fatalf("CheckParam(%q) = %v, want nil", good, err)
 	}
-	if got, want := get.Target(good), "/billing/"+good; got != want {
-		t.Fatalf("Target = %q, want %q", got, want)
+	if got, want := get.TargetPath(good), "/billing/"+good; got != want {
+		t.Fatalf("TargetPath = %q, want %q", got, want)
 	}
 	for _, bad := range []string{"updateStatus", "bill_..%2F..%2Fwallet", id.New(id.User), ""} {
 		if err := get.CheckParam(bad); !errors.Is(err, domain.ErrBillNotFound) {
 			t.Errorf("CheckParam(%q) = %v, want ErrBillNotFound", bad, err)
+		}
+	}
+}
+
+func TestOnlySignUpWebhookAreOpen(t *testing.T) {
+	for _, r := range domain.Routes {
+		open := r.Method+" "+r.Path == "POST /users/create" || r.Method+" "+r.Path == "POST /razorpay/webhook"
+		if r.Public != open {
+			t.Errorf("%s %s Public = %v", r.Method, r.Path, r.Public)
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/auth"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/server"
 	"github.com/finflow/finflow/platform/settings"
@@ -59,23 +60,81 @@ type Idempotency interface {
 type Gateway struct {
 	dapr     Invoker
 	idem     Idempotency
+	tokens   *domain.Tokens
+	signer   *auth.Signer
 	settings *settings.Settings
 	log      *slog.Logger
 	now      func() time.Time
 }
 
-// New returns a Gateway that reaches services through dapr and keeps
-// idempotency records in idem.
-func New(dapr Invoker, idem Idempotency, s *settings.Settings, log *slog.Logger) *Gateway {
-	return &Gateway{dapr: dapr, idem: idem, settings: s, log: log, now: time.Now}
+// New returns a Gateway that reaches services through dapr, keeps
+// idempotency records in idem, checks clients' tokens with tokens and
+// vouches for them to the services with signer.
+func New(dapr Invoker, idem Idempotency, tokens *domain.Tokens, signer *auth.Signer, s *settings.Settings, log *slog.Logger) *Gateway {
+	return &Gateway{dapr: dapr, idem: idem, tokens: tokens, signer: signer, settings: s, log: log, now: time.Now}
 }
 
-// Routes registers the public routes and GET /health on app.
+// Routes registers the public routes and GET /health on app, and in dev
+// mode POST /auth/dev-token.
 func (g *Gateway) Routes(app *fiber.App) {
 	app.Get("/health", g.health)
+	if g.tokens.DevMode() {
+		app.Post("/auth/dev-token", g.devToken)
+	}
 	for _, r := range domain.Routes {
 		app.Add(r.Method, r.Path, g.forward(r))
 	}
+}
+
+// identityTTL bounds how long a forwarded identity is valid: one request.
+const identityTTL = 60 * time.Second
+
+// authenticate checks the caller's token (required except on public
+// routes; on those a token, if sent, must still be valid), applies the
+// gateway's own authorisation (admin-only routes, a user naming another
+// user in the path), and returns the signed identity to forward ("" for an
+// anonymous public request).
+func (g *Gateway) authenticate(c *fiber.Ctx, r domain.Route, param string) (auth.Identity, string, error) {
+	header := c.Get(fiber.HeaderAuthorization)
+	if r.Body == domain.BodyRaw || (r.Public && header == "") {
+		return auth.Identity{}, "", nil
+	}
+	ident, err := g.tokens.Verify(header, g.now())
+	if err != nil {
+		return auth.Identity{}, "", err
+	}
+	switch {
+	case r.AdminOnly && !ident.Admin():
+		return auth.Identity{}, "", auth.ErrForbidden.With("only an admin may do this", nil)
+	case r.OwnParam && !ident.Admin() && param != ident.Sub:
+		return auth.Identity{}, "", auth.ErrForbidden
+	}
+	signed, err := g.signer.Sign(ident, identityTTL, g.now())
+	if err != nil {
+		return auth.Identity{}, "", fmt.Errorf("signing the identity: %w", err)
+	}
+	return ident, signed, nil
+}
+
+type devTokenRequest struct {
+	Sub  string `json:"sub"`
+	Role string `json:"role"`
+}
+
+// devToken issues a token signed with the local dev key (dev mode only).
+func (g *Gateway) devToken(c *fiber.Ctx) error {
+	var req devTokenRequest
+	if err := server.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := auth.ValidIdentity(req.Sub, req.Role); err != nil {
+		return apperr.Invalid("sub", "%v", err)
+	}
+	token, err := g.tokens.DevToken(req.Sub, req.Role, time.Hour, g.now())
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"token": token, "token_type": "Bearer", "expires_in": 3600})
 }
 
 // forwardedHeaders are the request headers a service may need.
@@ -98,8 +157,15 @@ func (g *Gateway) forward(r domain.Route) fiber.Handler {
 		if err != nil {
 			return err
 		}
+		ident, signed, err := g.authenticate(c, r, c.Params(r.Param))
+		if err != nil {
+			return err
+		}
+		if signed != "" {
+			req.header.Set(auth.HeaderIdentity, signed)
+		}
 		if key := c.Get(domain.HeaderIdempotencyKey); key != "" && r.Keyed() {
-			return g.keyed(c, r, req, key)
+			return g.keyed(c, r, req, key, ident)
 		}
 		resp, err := g.invoke(c, r, req)
 		if err != nil {
@@ -132,7 +198,7 @@ func (g *Gateway) prepare(c *fiber.Ctx, r domain.Route) (call, error) {
 	case domain.BodyRaw:
 		body = c.Body()
 	}
-	path := r.Target(param)
+	path := r.TargetPath(param)
 	if q := c.Request().URI().QueryString(); len(q) > 0 {
 		path += "?" + string(q)
 	}
@@ -162,9 +228,14 @@ func (g *Gateway) invoke(c *fiber.Ctx, r domain.Route, req call) (*sidecar.Respo
 	return resp, nil
 }
 
-// scope is the caller a key belongs to. Until authentication arrives every
-// caller is the same anonymous one.
-func (g *Gateway) scope(*fiber.Ctx) string { return "anonymous" }
+// scope is the caller a key belongs to: keys of different callers never
+// meet. Anonymous sign-ups share one scope.
+func scope(ident auth.Identity) string {
+	if ident.Sub == "" {
+		return "anonymous"
+	}
+	return ident.Role + ":" + ident.Sub
+}
 
 // keyed runs a request that carries an Idempotency-Key with the contract's
 // semantics: the first answer is kept 24 hours and replayed to a repeat of
@@ -173,12 +244,12 @@ func (g *Gateway) scope(*fiber.Ctx) string { return "anonymous" }
 // still running 409 IDEMPOTENCY_KEY_IN_USE. The services also get a token
 // of the key and derive the ids they create from it, so a request whose
 // answer was lost (no record kept) is de-duplicated by them when retried.
-func (g *Gateway) keyed(c *fiber.Ctx, r domain.Route, req call, key string) error {
+func (g *Gateway) keyed(c *fiber.Ctx, r domain.Route, req call, key string, ident auth.Identity) error {
 	if err := domain.ValidateKey(key); err != nil {
 		return err
 	}
 	ctx := c.UserContext()
-	token := domain.Token(g.scope(c), key)
+	token := domain.Token(scope(ident), key)
 	fp := domain.Fingerprint(r.Method, req.path, req.body)
 	req.header.Set(id.HeaderIdempotencyToken, token)
 	started := domain.Record{Fingerprint: fp, StartedAt: g.now().UTC()}

@@ -12,11 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finflow/finflow/platform/auth"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/server"
 	"github.com/finflow/finflow/platform/settings"
 	"github.com/finflow/finflow/platform/sidecar"
 	"github.com/finflow/finflow/platform/sidecar/sidecartest"
+	"github.com/finflow/finflow/services/gateway/domain"
 	gatewayhttp "github.com/finflow/finflow/services/gateway/http"
 	"github.com/finflow/finflow/services/gateway/store"
 )
@@ -82,15 +84,41 @@ func (f *fakeDapr) last() call {
 	return f.calls[len(f.calls)-1]
 }
 
+const (
+	devKey   = "dev-key-for-unit-tests-0123456789abcdef"
+	seedB64  = "BC1CbsYvZF14/Ok64vLKsx1oco0UMcQgJ9R12TaF/l4="
+	pubB64   = "TfV/++EDliwoV82lUR6Zo3VDn/EKhC1HPMeO0tTKZkY="
+	noHeader = "\x00" // a header value meaning "do not send the header"
+)
+
+var tokens, _ = domain.NewTokens(domain.TokenConfig{DevKey: devKey})
+
+func bearer(sub, role string) string {
+	tok, _ := tokens.DevToken(sub, role, time.Hour, time.Now())
+	return "Bearer " + tok
+}
+
+// newGateway returns a function that sends a request to a gateway over a
+// fake sidecar; requests carry an admin token unless hdr sets
+// Authorization (noHeader sends none).
 func newGateway(t *testing.T, f *fakeDapr) func(method, path, body string, hdr map[string]string) (int, map[string]any, nethttp.Header) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	app := server.New(server.Config{Name: "gateway", Logger: log})
 	idem := store.New(sidecartest.NewMemState(), "gateway-store", 86400)
-	gatewayhttp.New(f, idem, settings.New(log, gatewayhttp.Settings...), log).Routes(app)
+	signer, err := auth.NewSigner(seedB64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gatewayhttp.New(f, idem, tokens, signer, settings.New(log, gatewayhttp.Settings...), log).Routes(app)
 	return func(method, path, body string, hdr map[string]string) (int, map[string]any, nethttp.Header) {
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.Header.Set("Authorization", bearer("ops-admin", "admin"))
 		for k, v := range hdr {
+			if v == noHeader {
+				req.Header.Del(k)
+				continue
+			}
 			req.Header.Set(k, v)
 		}
 		resp, err := app.Test(req, -1)
@@ -263,5 +291,97 @@ func TestIdempotencyKeyInFlightAndFailures(t *testing.T) {
 	do("POST", "/users/create", `{"name":"A"}`, map[string]string{"Content-Type": "application/json", "X-Idempotency-Token": "forged"})
 	if got := f.last().header.Get("X-Idempotency-Token"); got != "" {
 		t.Fatalf("client-sent X-Idempotency-Token forwarded: %q", got)
+	}
+}
+
+func TestAuthentication(t *testing.T) {
+	me, other := id.New(id.User), id.New(id.User)
+	verifier, _ := auth.NewVerifier(pubB64)
+	json := "application/json"
+	cases := []struct {
+		name       string
+		method     string
+		path       string
+		body       string
+		authz      string
+		wantStatus int
+		wantCode   string
+	}{
+		{"sign-up needs no token", "POST", "/users/create", `{"name":"A"}`, noHeader, 201, ""},
+		{"webhook needs no token", "POST", "/razorpay/webhook", `x`, noHeader, 201, ""},
+		{"missing token", "GET", "/users/" + me, "", noHeader, 401, "UNAUTHENTICATED"},
+		{"malformed token", "GET", "/users/" + me, "", "Bearer abc.def", 401, "UNAUTHENTICATED"},
+		{"not a bearer token", "GET", "/users/" + me, "", "Token abc", 401, "UNAUTHENTICATED"},
+		{"bad token on a public route", "POST", "/users/create", `{"name":"A"}`, "Bearer nope", 401, "UNAUTHENTICATED"},
+		{"own user", "GET", "/users/" + me, "", bearer(me, "user"), 404, "USER_NOT_FOUND"},
+		{"another user's record", "GET", "/users/" + other, "", bearer(me, "user"), 403, "FORBIDDEN"},
+		{"another user's wallet", "GET", "/wallet/balance/" + other, "", bearer(me, "user"), 403, "FORBIDDEN"},
+		{"user listing users", "GET", "/users/all", "", bearer(me, "user"), 403, "FORBIDDEN"},
+		{"user topping up", "POST", "/wallet/add", `{"user_id":"` + me + `"}`, bearer(me, "user"), 403, "FORBIDDEN"},
+		{"user reading dead letters", "GET", "/admin/dead-letters", "", bearer(me, "user"), 403, "FORBIDDEN"},
+		{"admin reads anyone", "GET", "/users/" + other, "", bearer("ops", "admin"), 404, "USER_NOT_FOUND"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeDapr{}
+			do := newGateway(t, f)
+			status, body, _ := do(tc.method, tc.path, tc.body, map[string]string{"Authorization": tc.authz, "Content-Type": json})
+			if status != tc.wantStatus || code(body) != tc.wantCode {
+				t.Fatalf("= %d %v, want %d %s", status, body, tc.wantStatus, tc.wantCode)
+			}
+			if status == 401 || status == 403 {
+				if n := len(f.calls); n != 0 {
+					t.Fatalf("a refused request still made %d hops", n)
+				}
+				return
+			}
+			fwd := f.last().header.Get(auth.HeaderIdentity)
+			if tc.authz == noHeader {
+				if fwd != "" {
+					t.Fatalf("anonymous request forwarded an identity")
+				}
+				return
+			}
+			if _, err := verifier.Verify(fwd); err != nil {
+				t.Fatalf("forwarded identity does not verify: %v", err)
+			}
+		})
+	}
+}
+
+func TestClientCannotForgeTheIdentityHeader(t *testing.T) {
+	f := &fakeDapr{}
+	do := newGateway(t, f)
+	do("POST", "/users/create", `{"name":"A"}`, map[string]string{"Authorization": noHeader, "Content-Type": "application/json", auth.HeaderIdentity: "forged"})
+	if got := f.last().header.Get(auth.HeaderIdentity); got != "" {
+		t.Fatalf("client-sent identity forwarded: %q", got)
+	}
+}
+
+func TestDevToken(t *testing.T) {
+	do := newGateway(t, &fakeDapr{})
+	status, body, _ := do("POST", "/auth/dev-token", `{"sub":"`+id.New(id.User)+`","role":"user"}`, map[string]string{"Authorization": noHeader, "Content-Type": "application/json"})
+	if status != 200 || body["token"] == "" {
+		t.Fatalf("dev-token = %d %v", status, body)
+	}
+	if status, body, _ := do("POST", "/auth/dev-token", `{"sub":"x","role":"root"}`, map[string]string{"Authorization": noHeader, "Content-Type": "application/json"}); status != 400 {
+		t.Fatalf("bad role = %d %v", status, body)
+	}
+}
+
+func TestNoDevTokenOutsideDevMode(t *testing.T) {
+	prod, err := domain.NewTokens(domain.TokenConfig{HS256Keys: []string{strings.Repeat("p", 40)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	app := server.New(server.Config{Name: "gateway", Logger: log})
+	signer, _ := auth.NewSigner(seedB64)
+	gatewayhttp.New(&fakeDapr{}, store.New(sidecartest.NewMemState(), "gateway-store", 86400), prod, signer, settings.New(log, gatewayhttp.Settings...), log).Routes(app)
+	req := httptest.NewRequest("POST", "/auth/dev-token", strings.NewReader(`{"sub":"ops","role":"admin"}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := app.Test(req, -1)
+	if err != nil || resp.StatusCode != 404 {
+		t.Fatalf("POST /auth/dev-token outside dev mode = %v %v, want 404", resp.StatusCode, err)
 	}
 }

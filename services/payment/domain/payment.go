@@ -56,6 +56,7 @@ const (
 	ReasonExpired           = "EXPIRED"             // the order was never paid within its lifetime
 	ReasonOrderNotCreated   = "GATEWAY_UNAVAILABLE" // the gateway order could not be created
 	ReasonDuplicate         = "DUPLICATE_REQUEST"   // another pending Razorpay payment of the bill was returned instead
+	ReasonForbidden         = "FORBIDDEN"           // the bill turned out to be another user's
 )
 
 // Payment is one attempt to pay a bill.
@@ -117,6 +118,8 @@ var (
 	// (a retried keyed payment derives the same id).
 	ErrPaymentExists = apperr.New(apperr.KindConflict, "PAYMENT_EXISTS", "a payment with this id already exists")
 	ErrKeyReused     = apperr.New(apperr.KindUnprocessable, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used to pay a different bill")
+	// ErrForbidden refuses to pay another user's bill.
+	ErrForbidden = apperr.New(apperr.KindForbidden, apperr.CodeForbidden, "you may only pay your own bills")
 )
 
 // errorFor maps a failure reason to the error the client gets.
@@ -159,7 +162,7 @@ func NewWalletPayment(paymentID string, b Bill, now time.Time) Payment {
 	}
 	now = now.UTC().Truncate(time.Millisecond)
 	p := Payment{ID: paymentID, BillID: b.ID, Method: MethodWallet, Status: Pending, CreatedAt: now, UpdatedAt: now}
-	if b.UserID != "" {
+	if b.Amount > 0 {
 		p.setBill(b)
 	}
 	p.History = []Event{{At: now, What: "PENDING: created"}}
@@ -170,8 +173,9 @@ func (p *Payment) setBill(b Bill) {
 	p.UserID, p.Amount, p.Currency = b.UserID, b.Amount, b.Currency
 }
 
-// knowsBill reports whether the bill's details have been read.
-func (p *Payment) knowsBill() bool { return p.UserID != "" }
+// knowsBill reports whether the bill's details have been read (amounts are
+// never zero). Until then UserID, if set, is the user who asked to pay.
+func (p *Payment) knowsBill() bool { return p.Amount > 0 }
 
 func (p *Payment) note(now time.Time, what string) {
 	p.UpdatedAt = now.UTC().Truncate(time.Millisecond)

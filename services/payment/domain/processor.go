@@ -34,7 +34,10 @@ type Processor struct {
 // paymentID is "" for a fresh payment, or the id derived from the request's
 // idempotency token: then a retry finds the payment it started and returns
 // (and, if needed, finishes) that one.
-func (pr *Processor) PayFromWallet(ctx context.Context, billID, paymentID string) (Payment, error) {
+//
+// payer is the user paying ("" for an admin, who may pay any bill); a user
+// may only pay their own bills (ErrForbidden, nothing recorded).
+func (pr *Processor) PayFromWallet(ctx context.Context, billID, paymentID, payer string) (Payment, error) {
 	if paymentID != "" {
 		if p, err := pr.Store.Get(ctx, paymentID); err == nil {
 			return pr.retried(ctx, p, billID)
@@ -51,7 +54,10 @@ func (pr *Processor) PayFromWallet(ctx context.Context, billID, paymentID string
 		// Billing is not answering: accept the payment as PENDING; the
 		// recovery loop reads the bill when billing is back.
 		p = NewWalletPayment(paymentID, Bill{ID: billID}, pr.Now())
+		p.UserID = payer // checked against the bill's owner once it is read
 		p.note(pr.Now(), "bill not readable yet: "+err.Error())
+	case payer != "" && bill.UserID != payer:
+		return Payment{}, ErrForbidden
 	case bill.Paid:
 		return Payment{}, ErrBillAlreadyPaid.With("bill "+billID+" is already paid", map[string]any{"bill_id": billID})
 	default:
@@ -107,6 +113,8 @@ func (pr *Processor) drive(ctx context.Context, p Payment) (Payment, error) {
 			return pr.finishFailed(ctx, p, ReasonBillNotFound, false, err)
 		case err != nil:
 			return pr.stillPending(p, "reading the bill", err)
+		case p.UserID != "" && bill.UserID != p.UserID:
+			return pr.finishFailed(ctx, p, ReasonForbidden, false, nil)
 		case bill.Paid && bill.PaymentID != p.ID:
 			return pr.finishFailed(ctx, p, ReasonBillAlreadyPaid, false, nil)
 		}

@@ -141,7 +141,7 @@ func TestPayFromWallet(t *testing.T) {
 				tc.setup(bank)
 			}
 			pr := newProcessor(bank)
-			p, err := pr.PayFromWallet(ctx, "bill_1", "")
+			p, err := pr.PayFromWallet(ctx, "bill_1", "", "")
 			if p.Status != tc.wantStatus || !errors.Is(err, tc.wantErr) && !(err == nil && tc.wantErr == nil) {
 				t.Fatalf("PayFromWallet = %s, %v; want %s, %v", p.Status, err, tc.wantStatus, tc.wantErr)
 			}
@@ -161,7 +161,7 @@ func TestRecoveryFinishesPendingPayments(t *testing.T) {
 	bank.bills["bill_1"] = &domain.Bill{ID: "bill_1", UserID: "usr_a", Amount: 600, Currency: "INR"}
 	bank.billingDown = true
 	pr := newProcessor(bank)
-	p, err := pr.PayFromWallet(ctx, "bill_1", "")
+	p, err := pr.PayFromWallet(ctx, "bill_1", "", "")
 	if err != nil || p.Status != domain.Pending || p.Amount != 0 {
 		t.Fatalf("with billing down: %+v, %v; want PENDING without bill details", p, err)
 	}
@@ -222,7 +222,7 @@ func TestConcurrentPaymentsOfOneBill(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p, err := pr.PayFromWallet(ctx, "bill_1", "")
+			p, err := pr.PayFromWallet(ctx, "bill_1", "", "")
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

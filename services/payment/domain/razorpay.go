@@ -22,7 +22,8 @@ var errNotRecorded = errors.New("the payment's new state could not be recorded y
 // Asking again while a Razorpay payment of the bill is PENDING returns that
 // same payment. The payment only succeeds when a verified gateway result
 // says so (ApplyResult).
-func (pr *Processor) PayWithRazorpay(ctx context.Context, billID, paymentID string) (Payment, error) {
+// payer is as for PayFromWallet.
+func (pr *Processor) PayWithRazorpay(ctx context.Context, billID, paymentID, payer string) (Payment, error) {
 	if paymentID != "" {
 		if p, err := pr.Store.Get(ctx, paymentID); err == nil {
 			if p.BillID != billID || p.Method != MethodRazorpay {
@@ -37,6 +38,9 @@ func (pr *Processor) PayWithRazorpay(ctx context.Context, billID, paymentID stri
 	if err != nil {
 		return Payment{}, err
 	}
+	if payer != "" && bill.UserID != payer {
+		return Payment{}, ErrForbidden
+	}
 	if bill.Paid {
 		return Payment{}, ErrBillAlreadyPaid.With("bill "+billID+" is already paid", map[string]any{"bill_id": billID})
 	}
@@ -45,7 +49,7 @@ func (pr *Processor) PayWithRazorpay(ctx context.Context, billID, paymentID stri
 	}
 	p := NewRazorpayPayment(paymentID, bill, pr.Now())
 	if err := pr.Store.Create(ctx, p); errors.Is(err, ErrPaymentExists) {
-		return pr.PayWithRazorpay(ctx, billID, paymentID)
+		return pr.PayWithRazorpay(ctx, billID, paymentID, payer)
 	} else if err != nil {
 		return Payment{}, err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/auth"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/server"
 	"github.com/finflow/finflow/platform/settings"
@@ -143,7 +144,11 @@ func (a *API) payRazorpay(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	p, err := a.pr.PayWithRazorpay(c.UserContext(), billID, paymentID)
+	payer, err := auth.Payer(c)
+	if err != nil {
+		return err
+	}
+	p, err := a.pr.PayWithRazorpay(c.UserContext(), billID, paymentID, payer)
 	if err != nil {
 		return err
 	}
@@ -158,7 +163,11 @@ func (a *API) pay(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	p, err := a.pr.PayFromWallet(c.UserContext(), billID, paymentID)
+	payer, err := auth.Payer(c)
+	if err != nil {
+		return err
+	}
+	p, err := a.pr.PayFromWallet(c.UserContext(), billID, paymentID, payer)
 	if err != nil {
 		return err
 	}
@@ -179,6 +188,9 @@ func (a *API) get(c *fiber.Ctx) error {
 	}
 	p, err := a.store.Get(c.UserContext(), pid)
 	if err != nil {
+		return err
+	}
+	if err := auth.Owner(c, p.UserID); err != nil {
 		return err
 	}
 	return c.JSON(toJSON(p))
@@ -255,6 +267,11 @@ func (a *API) deadLetter(c *fiber.Ctx) error {
 }
 
 func (a *API) deadLetters(c *fiber.Ctx) error {
+	if auth.App(c, "payment") != nil {
+		if err := auth.Admin(c); err != nil {
+			return err
+		}
+	}
 	items, err := a.store.DeadLetters(c.UserContext())
 	if err != nil {
 		return err

@@ -23,6 +23,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/auth"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/money"
 	"github.com/finflow/finflow/platform/server"
@@ -84,6 +85,9 @@ type orderJSON struct {
 // createOrder creates the payment's order at the gateway, once: asking
 // again for the same payment returns the same order.
 func (a *API) createOrder(c *fiber.Ctx) error {
+	if err := auth.App(c, "payment"); err != nil {
+		return err
+	}
 	var req createOrderRequest
 	if err := server.DecodeJSON(c, &req); err != nil {
 		return err
@@ -197,6 +201,9 @@ type refundRequest struct {
 
 // refund gives a captured gateway payment back, once per FinFlow payment.
 func (a *API) refund(c *fiber.Ctx) error {
+	if err := auth.App(c, "payment"); err != nil {
+		return err
+	}
 	var req refundRequest
 	if err := server.DecodeJSON(c, &req); err != nil {
 		return err
@@ -230,6 +237,9 @@ func (a *API) refund(c *fiber.Ctx) error {
 }
 
 func (a *API) orderPayments(c *fiber.Ctx) error {
+	if err := auth.App(c, "payment"); err != nil {
+		return err
+	}
 	orderID := c.Params("orderId")
 	if !strings.HasPrefix(orderID, "order_") || !validEventID(orderID) {
 		return domain.ErrOrderNotFound

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/finflow/finflow/platform/auth"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/page"
 	"github.com/finflow/finflow/platform/server"
@@ -105,6 +106,10 @@ func (a *API) get(c *fiber.Ctx) error {
 	if !id.Valid(id.User, uid) {
 		return domain.ErrUserNotFound
 	}
+	// The wallet and billing services look users up for their own checks.
+	if err := auth.OwnerOrApp(c, uid, "wallet", "billing"); err != nil {
+		return err
+	}
 	u, err := a.users.Get(c.UserContext(), uid)
 	if err != nil {
 		return err
@@ -118,6 +123,9 @@ type listResponse struct {
 }
 
 func (a *API) list(c *fiber.Ctx) error {
+	if err := auth.Admin(c); err != nil {
+		return err
+	}
 	limit, err := page.Limit(c.Query("limit"), a.settings.Get(SettingListDefaultLimit), a.settings.Get(SettingListMaxLimit))
 	if err != nil {
 		return err

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finflow/finflow/platform/auth"
+	"github.com/finflow/finflow/platform/auth/authtest"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/server"
 	"github.com/finflow/finflow/platform/settings"
@@ -26,10 +28,12 @@ func newAPI(t *testing.T) (func(method, path, body string) (int, map[string]any)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	users := store.New(sidecartest.NewMemState(), "user-store")
 	app := server.New(server.Config{Name: "user", Logger: log})
+	app.Use(auth.Middleware(authtest.Verifier(), ""))
 	userhttp.New(users, settings.New(log, userhttp.Settings...), log).Routes(app)
 	return func(method, path, body string) (int, map[string]any) {
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(auth.HeaderIdentity, authtest.Identity("ops", auth.RoleAdmin))
 		resp, err := app.Test(req, -1)
 		if err != nil {
 			t.Fatalf("%s %s: %v", method, path, err)
@@ -111,3 +115,43 @@ func TestListShape(t *testing.T) {
 }
 
 var testNow = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+
+func TestUsersSeeOnlyThemselves(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	users := store.New(sidecartest.NewMemState(), "user-store")
+	app := server.New(server.Config{Name: "user", Logger: log})
+	app.Use(auth.Middleware(authtest.Verifier(), ""))
+	userhttp.New(users, settings.New(log, userhttp.Settings...), log).Routes(app)
+	me, _ := domain.NewUser("Me", "me@example.in", "", testNow)
+	other, _ := domain.NewUser("Other", "other@example.in", "", testNow)
+	for _, u := range []domain.User{me, other} {
+		if _, err := users.Create(context.Background(), u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		name, path, identity string
+		want                 int
+	}{
+		{"own record", "/users/" + me.ID, authtest.Identity(me.ID, auth.RoleUser), 200},
+		{"another user's record", "/users/" + other.ID, authtest.Identity(me.ID, auth.RoleUser), 403},
+		{"no identity", "/users/" + me.ID, "", 401},
+		{"forged identity", "/users/" + me.ID, "eyJhbGciOiJub25lIn0.e30.", 401},
+		{"list as a user", "/users/all", authtest.Identity(me.ID, auth.RoleUser), 403},
+		{"list as an admin", "/users/all", authtest.Identity("ops", auth.RoleAdmin), 200},
+	}
+	for _, tc := range cases {
+		req := httptest.NewRequest("GET", tc.path, nil)
+		if tc.identity != "" {
+			req.Header.Set(auth.HeaderIdentity, tc.identity)
+		}
+		resp, err := app.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != tc.want {
+			b, _ := io.ReadAll(resp.Body)
+			t.Errorf("%s: GET %s = %d %s, want %d", tc.name, tc.path, resp.StatusCode, b, tc.want)
+		}
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/auth"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/money"
 	"github.com/finflow/finflow/platform/page"
@@ -110,6 +111,9 @@ func (a *API) create(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := auth.Owner(c, user); err != nil {
+		return err
+	}
 	w, err := a.svc.Create(c.UserContext(), user)
 	if err != nil {
 		return err
@@ -121,6 +125,9 @@ func (a *API) create(c *fiber.Ctx) error {
 func (a *API) balance(c *fiber.Ctx) error {
 	user, err := walletUser(c, domain.ErrWalletNotFound)
 	if err != nil {
+		return err
+	}
+	if err := auth.Owner(c, user); err != nil {
 		return err
 	}
 	w, err := a.svc.Store.Get(c.UserContext(), user)
@@ -170,8 +177,21 @@ func operation(c *fiber.Ctx, typ domain.TxType) (string, domain.Operation, error
 	return req.UserID, op, nil
 }
 
-func (a *API) add(c *fiber.Ctx) error    { return a.change(c, domain.Credit) }
-func (a *API) deduct(c *fiber.Ctx) error { return a.change(c, domain.Debit) }
+// add is a top-up: admins only (users top up through Razorpay).
+func (a *API) add(c *fiber.Ctx) error {
+	if err := auth.Admin(c); err != nil {
+		return err
+	}
+	return a.change(c, domain.Credit)
+}
+
+// deduct is internal: only the payment service may debit a wallet.
+func (a *API) deduct(c *fiber.Ctx) error {
+	if err := auth.App(c, "payment"); err != nil {
+		return err
+	}
+	return a.change(c, domain.Debit)
+}
 
 func (a *API) change(c *fiber.Ctx, typ domain.TxType) error {
 	user, op, err := operation(c, typ)
@@ -199,6 +219,9 @@ type reverseJSON struct {
 }
 
 func (a *API) reverse(c *fiber.Ctx) error {
+	if err := auth.App(c, "payment"); err != nil {
+		return err
+	}
 	var req reverseRequest
 	if err := server.DecodeJSON(c, &req); err != nil {
 		return err
@@ -230,6 +253,9 @@ type txPageJSON struct {
 func (a *API) transactions(c *fiber.Ctx) error {
 	user, err := walletUser(c, domain.ErrWalletNotFound)
 	if err != nil {
+		return err
+	}
+	if err := auth.Owner(c, user); err != nil {
 		return err
 	}
 	limit, err := page.Limit(c.Query("limit"), a.settings.Get(SettingTxDefaultLimit), a.settings.Get(SettingTxMaxLimit))

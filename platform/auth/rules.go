@@ -1,0 +1,114 @@
+package auth
+
+import (
+	"crypto/subtle"
+	"slices"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/finflow/finflow/platform/apperr"
+)
+
+type ctxKey int
+
+const (
+	keyIdentity ctxKey = iota
+	keyCallerApp
+)
+
+// Middleware runs first in every service except the gateway:
+//
+//   - when appToken is set (Dapr's APP_API_TOKEN), every request must carry
+//     it in dapr-api-token: only the service's own sidecar can call it, not
+//     a process that found its port;
+//   - a X-FinFlow-Identity header, when present, must verify, and becomes
+//     the request's identity;
+//   - dapr-caller-app-id is kept as the calling app.
+//
+// Probes (/healthz, /readyz) need the app token too when one is set, as
+// Dapr's health checks send it.
+func Middleware(v *Verifier, appToken string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if appToken != "" && subtle.ConstantTimeCompare([]byte(c.Get("dapr-api-token")), []byte(appToken)) != 1 {
+			return apperr.New(apperr.KindUnauthenticated, apperr.CodeUnauthenticated, "only this service's Dapr sidecar may call it")
+		}
+		if raw := c.Get(HeaderIdentity); raw != "" {
+			ident, err := v.Verify(raw)
+			if err != nil {
+				return err
+			}
+			c.Locals(keyIdentity, ident)
+		}
+		if app := c.Get(HeaderCallerApp); app != "" {
+			c.Locals(keyCallerApp, app)
+		}
+		return c.Next()
+	}
+}
+
+// From returns the request's authenticated identity, if any.
+func From(c *fiber.Ctx) (Identity, bool) {
+	ident, ok := c.Locals(keyIdentity).(Identity)
+	return ident, ok
+}
+
+// CallerApp returns the Dapr app id that called, or "".
+func CallerApp(c *fiber.Ctx) string {
+	app, _ := c.Locals(keyCallerApp).(string)
+	return app
+}
+
+// Owner admits an admin, or the user who owns the resource. Without an
+// identity it is ErrUnauthenticated; anyone else gets ErrForbidden.
+func Owner(c *fiber.Ctx, ownerID string) error {
+	ident, ok := From(c)
+	switch {
+	case !ok:
+		return ErrUnauthenticated
+	case ident.Admin() || ident.Sub == ownerID:
+		return nil
+	}
+	return ErrForbidden
+}
+
+// Admin admits an admin only.
+func Admin(c *fiber.Ctx) error {
+	ident, ok := From(c)
+	switch {
+	case !ok:
+		return ErrUnauthenticated
+	case ident.Admin():
+		return nil
+	}
+	return ErrForbidden.With("only an admin may do this", nil)
+}
+
+// App admits calls from the given Dapr apps (internal routes). A request
+// carrying a user identity is not such a call.
+func App(c *fiber.Ctx, apps ...string) error {
+	if _, user := From(c); !user && slices.Contains(apps, CallerApp(c)) {
+		return nil
+	}
+	return ErrForbidden.With("this route is internal", nil)
+}
+
+// OwnerOrApp admits the owner, an admin, or one of the given apps.
+func OwnerOrApp(c *fiber.Ctx, ownerID string, apps ...string) error {
+	if App(c, apps...) == nil {
+		return nil
+	}
+	return Owner(c, ownerID)
+}
+
+// Payer returns who a payment request pays for: "" for an admin (any bill),
+// the user's id otherwise.
+func Payer(c *fiber.Ctx) (string, error) {
+	ident, ok := From(c)
+	if !ok {
+		return "", ErrUnauthenticated
+	}
+	if ident.Admin() {
+		return "", nil
+	}
+	return ident.Sub, nil
+}

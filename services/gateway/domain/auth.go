@@ -1,0 +1,130 @@
+package domain
+
+import (
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/finflow/finflow/platform/auth"
+)
+
+// Tokens verifies clients' bearer tokens: HS256 with the configured shared
+// keys, RS256 with the configured issuer's public key. Each algorithm is
+// checked only with its own kind of key, so an RS256 public key can never
+// be used as an HMAC secret, and "none" is refused. exp is required.
+type Tokens struct {
+	hmacKeys [][]byte
+	rsaKey   *rsa.PublicKey
+	devKey   []byte // signs dev tokens; nil outside dev mode
+}
+
+// TokenConfig is where the keys come from (the gateway's secret).
+type TokenConfig struct {
+	// HS256Keys are accepted HMAC keys (the production issuer's, and in dev
+	// mode the dev key).
+	HS256Keys []string
+	// RS256PublicKeyPEM is the production issuer's RSA public key, or "".
+	RS256PublicKeyPEM string
+	// DevKey, in dev mode, signs POST /auth/dev-token tokens.
+	DevKey string
+}
+
+// NewTokens builds a verifier. It needs at least one key.
+func NewTokens(cfg TokenConfig) (*Tokens, error) {
+	t := &Tokens{}
+	for _, k := range cfg.HS256Keys {
+		if k == "" {
+			continue
+		}
+		if len(k) < 32 {
+			return nil, errors.New("an HS256 key must be at least 32 characters")
+		}
+		t.hmacKeys = append(t.hmacKeys, []byte(k))
+	}
+	if cfg.DevKey != "" {
+		if len(cfg.DevKey) < 32 {
+			return nil, errors.New("the dev key must be at least 32 characters")
+		}
+		t.devKey = []byte(cfg.DevKey)
+		t.hmacKeys = append(t.hmacKeys, t.devKey)
+	}
+	if pemKey := strings.TrimSpace(cfg.RS256PublicKeyPEM); pemKey != "" {
+		k, err := jwt.ParseRSAPublicKeyFromPEM([]byte(pemKey))
+		if err != nil {
+			return nil, fmt.Errorf("RS256 public key: %w", err)
+		}
+		t.rsaKey = k
+	}
+	if len(t.hmacKeys) == 0 && t.rsaKey == nil {
+		return nil, errors.New("no token key configured (HS256 key or RS256 public key)")
+	}
+	return t, nil
+}
+
+type clientClaims struct {
+	Role string `json:"role"`
+	jwt.RegisteredClaims
+}
+
+// Verify checks an Authorization header value ("Bearer <jwt>") and returns
+// the caller. Every failure is auth.ErrUnauthenticated.
+func (t *Tokens) Verify(header string, now time.Time) (auth.Identity, error) {
+	raw, ok := strings.CutPrefix(header, "Bearer ")
+	if !ok || raw == "" || strings.ContainsAny(raw, " \t") {
+		return auth.Identity{}, auth.ErrUnauthenticated.With("send Authorization: Bearer <token>", nil)
+	}
+	var c clientClaims
+	_, err := jwt.ParseWithClaims(raw, &c, t.key,
+		jwt.WithValidMethods([]string{"HS256", "RS256"}),
+		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(30*time.Second),
+		jwt.WithTimeFunc(func() time.Time { return now }))
+	if err != nil {
+		return auth.Identity{}, auth.ErrUnauthenticated.With("the token is invalid or expired", nil).Wrap(err)
+	}
+	if err := auth.ValidIdentity(c.Subject, c.Role); err != nil {
+		return auth.Identity{}, auth.ErrUnauthenticated.With("the token's sub and role are not a FinFlow identity", nil).Wrap(err)
+	}
+	return auth.Identity{Sub: c.Subject, Role: c.Role}, nil
+}
+
+// key picks the verification key for the token's algorithm.
+func (t *Tokens) key(tok *jwt.Token) (any, error) {
+	switch tok.Method.Alg() {
+	case "HS256":
+		if len(t.hmacKeys) == 0 {
+			return nil, errors.New("HS256 is not accepted here")
+		}
+		keys := make([]jwt.VerificationKey, len(t.hmacKeys))
+		for i, k := range t.hmacKeys {
+			keys[i] = k
+		}
+		return jwt.VerificationKeySet{Keys: keys}, nil
+	case "RS256":
+		if t.rsaKey == nil {
+			return nil, errors.New("RS256 is not accepted here")
+		}
+		return t.rsaKey, nil
+	}
+	return nil, fmt.Errorf("algorithm %s is not accepted", tok.Method.Alg())
+}
+
+// DevMode reports whether dev tokens can be issued.
+func (t *Tokens) DevMode() bool { return t.devKey != nil }
+
+// DevToken signs a token for sub and role with the dev key, valid for ttl.
+func (t *Tokens) DevToken(sub, role string, ttl time.Duration, now time.Time) (string, error) {
+	if t.devKey == nil {
+		return "", errors.New("not in dev mode")
+	}
+	if err := auth.ValidIdentity(sub, role); err != nil {
+		return "", err
+	}
+	c := clientClaims{Role: role, RegisteredClaims: jwt.RegisteredClaims{
+		Subject: sub, Issuer: "finflow-dev", IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+	}}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.devKey)
+}

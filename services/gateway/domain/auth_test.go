@@ -1,0 +1,116 @@
+package domain_test
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/finflow/finflow/platform/auth"
+	"github.com/finflow/finflow/platform/id"
+	"github.com/finflow/finflow/services/gateway/domain"
+)
+
+const devKey = "dev-key-for-unit-tests-0123456789abcdef"
+
+func rsaPair(t *testing.T) (*rsa.PrivateKey, string) {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	return k, string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+}
+
+func TestVerify(t *testing.T) {
+	priv, pubPEM := rsaPair(t)
+	other, _ := rsaPair(t)
+	tokens, err := domain.NewTokens(domain.TokenConfig{DevKey: devKey, RS256PublicKeyPEM: pubPEM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	user := id.New(id.User)
+	sign := func(m jwt.SigningMethod, key any, claims jwt.MapClaims) string {
+		s, err := jwt.NewWithClaims(m, claims).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "Bearer " + s
+	}
+	valid := jwt.MapClaims{"sub": user, "role": "user", "exp": now.Add(time.Hour).Unix()}
+	dev, _ := tokens.DevToken(user, "user", time.Hour, now)
+	// An attacker who knows the RS256 public key signs HS256 with it.
+	confused := sign(jwt.SigningMethodHS256, []byte(pubPEM), valid)
+	unsigned, _ := jwt.NewWithClaims(jwt.SigningMethodNone, valid).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	cases := []struct {
+		name   string
+		header string
+		ok     bool
+	}{
+		{"dev token", "Bearer " + dev, true},
+		{"RS256", sign(jwt.SigningMethodRS256, priv, valid), true},
+		{"admin", sign(jwt.SigningMethodRS256, priv, jwt.MapClaims{"sub": "ops-1", "role": "admin", "exp": now.Add(time.Hour).Unix()}), true},
+		{"missing", "", false},
+		{"not bearer", "Basic abc", false},
+		{"garbage", "Bearer not.a.jwt", false},
+		{"expired", sign(jwt.SigningMethodRS256, priv, jwt.MapClaims{"sub": user, "role": "user", "exp": now.Add(-time.Hour).Unix()}), false},
+		{"no exp", sign(jwt.SigningMethodRS256, priv, jwt.MapClaims{"sub": user, "role": "user"}), false},
+		{"other RSA key", sign(jwt.SigningMethodRS256, other, valid), false},
+		{"wrong HMAC key", sign(jwt.SigningMethodHS256, []byte(strings.Repeat("x", 40)), valid), false},
+		{"alg confusion: HS256 keyed with the RSA public key", confused, false},
+		{"alg none", "Bearer " + unsigned, false},
+		{"HS512 with the dev key", sign(jwt.SigningMethodHS512, []byte(devKey), valid), false},
+		{"tampered payload", "Bearer " + tamper(dev), false},
+		{"unknown role", sign(jwt.SigningMethodRS256, priv, jwt.MapClaims{"sub": user, "role": "root", "exp": now.Add(time.Hour).Unix()}), false},
+		{"user sub not a user id", sign(jwt.SigningMethodRS256, priv, jwt.MapClaims{"sub": "bob", "role": "user", "exp": now.Add(time.Hour).Unix()}), false},
+		{"issued in the future", sign(jwt.SigningMethodRS256, priv, jwt.MapClaims{"sub": user, "role": "user", "iat": now.Add(time.Hour).Unix(), "exp": now.Add(2 * time.Hour).Unix()}), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ident, err := tokens.Verify(tc.header, now)
+			if tc.ok != (err == nil) {
+				t.Fatalf("Verify = %+v, %v; want ok=%v", ident, err, tc.ok)
+			}
+			if err != nil && !errors.Is(err, auth.ErrUnauthenticated) {
+				t.Fatalf("err = %v, want ErrUnauthenticated", err)
+			}
+		})
+	}
+}
+
+func tamper(token string) string {
+	parts := strings.Split(token, ".")
+	// Flip one character of the payload.
+	p := []byte(parts[1])
+	if p[5] == 'A' {
+		p[5] = 'B'
+	} else {
+		p[5] = 'A'
+	}
+	return parts[0] + "." + string(p) + "." + parts[2]
+}
+
+func TestDevTokensOnlyInDevMode(t *testing.T) {
+	_, pubPEM := rsaPair(t)
+	prod, err := domain.NewTokens(domain.TokenConfig{RS256PublicKeyPEM: pubPEM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prod.DevMode() {
+		t.Fatal("DevMode without a dev key")
+	}
+	if _, err := prod.DevToken(id.New(id.User), "user", time.Hour, time.Now()); err == nil {
+		t.Fatal("DevToken outside dev mode succeeded")
+	}
+	if _, err := domain.NewTokens(domain.TokenConfig{}); err == nil {
+		t.Fatal("NewTokens without keys succeeded")
+	}
+}
