@@ -19,6 +19,7 @@ import (
 
 	"github.com/finflow/finflow/platform/apperr"
 	"github.com/finflow/finflow/platform/auth"
+	"github.com/finflow/finflow/platform/authz"
 	"github.com/finflow/finflow/platform/envconfig"
 	"github.com/finflow/finflow/platform/server"
 	"github.com/finflow/finflow/platform/settings"
@@ -128,7 +129,7 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 		if appToken == "" {
 			log.Warn("APP_API_TOKEN is not set: any local process that finds this service's port can call it")
 		}
-		app.Use(auth.Middleware(verifier, appToken))
+		app.Use(authz.Middleware(verifier, appToken))
 	}
 	health(app, d)
 	if err := spec.Setup(ctx, d, app); err != nil {

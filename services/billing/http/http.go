@@ -14,7 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/finflow/finflow/platform/apperr"
-	"github.com/finflow/finflow/platform/auth"
+	"github.com/finflow/finflow/platform/authz"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/money"
 	"github.com/finflow/finflow/platform/server"
@@ -87,7 +87,7 @@ func (a *API) create(c *fiber.Ctx) error {
 	if !id.Valid(id.User, req.UserID) {
 		return apperr.Invalid("user_id", "user_id must be a user id (usr_...)")
 	}
-	if err := auth.Owner(c, req.UserID); err != nil {
+	if err := authz.Owner(c, req.UserID); err != nil {
 		return err
 	}
 	if err := money.CheckCurrency(req.Currency); err != nil {
@@ -138,7 +138,7 @@ func (a *API) get(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := auth.OwnerOrApp(c, b.UserID, "payment"); err != nil {
+	if err := authz.OwnerOrApp(c, b.UserID, "payment"); err != nil {
 		return err
 	}
 	return c.JSON(toJSON(b))
@@ -151,7 +151,7 @@ type updateStatusRequest struct {
 }
 
 func (a *API) updateStatus(c *fiber.Ctx) error {
-	if err := auth.App(c, "payment"); err != nil {
+	if err := authz.App(c, "payment"); err != nil {
 		return err
 	}
 	var req updateStatusRequest

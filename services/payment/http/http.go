@@ -21,7 +21,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/finflow/finflow/platform/apperr"
-	"github.com/finflow/finflow/platform/auth"
+	"github.com/finflow/finflow/platform/authz"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/server"
 	"github.com/finflow/finflow/platform/settings"
@@ -144,7 +144,7 @@ func (a *API) payRazorpay(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	payer, err := auth.Payer(c)
+	payer, err := authz.Payer(c)
 	if err != nil {
 		return err
 	}
@@ -163,7 +163,7 @@ func (a *API) pay(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	payer, err := auth.Payer(c)
+	payer, err := authz.Payer(c)
 	if err != nil {
 		return err
 	}
@@ -190,7 +190,7 @@ func (a *API) get(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := auth.Owner(c, p.UserID); err != nil {
+	if err := authz.Owner(c, p.UserID); err != nil {
 		return err
 	}
 	return c.JSON(toJSON(p))
@@ -267,8 +267,8 @@ func (a *API) deadLetter(c *fiber.Ctx) error {
 }
 
 func (a *API) deadLetters(c *fiber.Ctx) error {
-	if auth.App(c, "payment") != nil {
-		if err := auth.Admin(c); err != nil {
+	if authz.App(c, "payment") != nil {
+		if err := authz.Admin(c); err != nil {
 			return err
 		}
 	}

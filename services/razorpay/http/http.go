@@ -23,7 +23,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/finflow/finflow/platform/apperr"
-	"github.com/finflow/finflow/platform/auth"
+	"github.com/finflow/finflow/platform/authz"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/money"
 	"github.com/finflow/finflow/platform/server"
@@ -85,7 +85,7 @@ type orderJSON struct {
 // createOrder creates the payment's order at the gateway, once: asking
 // again for the same payment returns the same order.
 func (a *API) createOrder(c *fiber.Ctx) error {
-	if err := auth.App(c, "payment"); err != nil {
+	if err := authz.App(c, "payment"); err != nil {
 		return err
 	}
 	var req createOrderRequest
@@ -201,7 +201,7 @@ type refundRequest struct {
 
 // refund gives a captured gateway payment back, once per FinFlow payment.
 func (a *API) refund(c *fiber.Ctx) error {
-	if err := auth.App(c, "payment"); err != nil {
+	if err := authz.App(c, "payment"); err != nil {
 		return err
 	}
 	var req refundRequest
@@ -237,7 +237,7 @@ func (a *API) refund(c *fiber.Ctx) error {
 }
 
 func (a *API) orderPayments(c *fiber.Ctx) error {
-	if err := auth.App(c, "payment"); err != nil {
+	if err := authz.App(c, "payment"); err != nil {
 		return err
 	}
 	orderID := c.Params("orderId")

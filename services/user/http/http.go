@@ -12,7 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/finflow/finflow/platform/auth"
+	"github.com/finflow/finflow/platform/authz"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/page"
 	"github.com/finflow/finflow/platform/server"
@@ -107,7 +107,7 @@ func (a *API) get(c *fiber.Ctx) error {
 		return domain.ErrUserNotFound
 	}
 	// The wallet and billing services look users up for their own checks.
-	if err := auth.OwnerOrApp(c, uid, "wallet", "billing"); err != nil {
+	if err := authz.OwnerOrApp(c, uid, "wallet", "billing"); err != nil {
 		return err
 	}
 	u, err := a.users.Get(c.UserContext(), uid)
@@ -123,7 +123,7 @@ type listResponse struct {
 }
 
 func (a *API) list(c *fiber.Ctx) error {
-	if err := auth.Admin(c); err != nil {
+	if err := authz.Admin(c); err != nil {
 		return err
 	}
 	limit, err := page.Limit(c.Query("limit"), a.settings.Get(SettingListDefaultLimit), a.settings.Get(SettingListMaxLimit))

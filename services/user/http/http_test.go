@@ -12,6 +12,7 @@ import (
 
 	"github.com/finflow/finflow/platform/auth"
 	"github.com/finflow/finflow/platform/auth/authtest"
+	"github.com/finflow/finflow/platform/authz"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/server"
 	"github.com/finflow/finflow/platform/settings"
@@ -28,7 +29,7 @@ func newAPI(t *testing.T) (func(method, path, body string) (int, map[string]any)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	users := store.New(sidecartest.NewMemState(), "user-store")
 	app := server.New(server.Config{Name: "user", Logger: log})
-	app.Use(auth.Middleware(authtest.Verifier(), ""))
+	app.Use(authz.Middleware(authtest.Verifier(), ""))
 	userhttp.New(users, settings.New(log, userhttp.Settings...), log).Routes(app)
 	return func(method, path, body string) (int, map[string]any) {
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
@@ -120,7 +121,7 @@ func TestUsersSeeOnlyThemselves(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	users := store.New(sidecartest.NewMemState(), "user-store")
 	app := server.New(server.Config{Name: "user", Logger: log})
-	app.Use(auth.Middleware(authtest.Verifier(), ""))
+	app.Use(authz.Middleware(authtest.Verifier(), ""))
 	userhttp.New(users, settings.New(log, userhttp.Settings...), log).Routes(app)
 	me, _ := domain.NewUser("Me", "me@example.in", "", testNow)
 	other, _ := domain.NewUser("Other", "other@example.in", "", testNow)

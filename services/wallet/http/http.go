@@ -20,7 +20,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/finflow/finflow/platform/apperr"
-	"github.com/finflow/finflow/platform/auth"
+	"github.com/finflow/finflow/platform/authz"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/money"
 	"github.com/finflow/finflow/platform/page"
@@ -111,7 +111,7 @@ func (a *API) create(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := auth.Owner(c, user); err != nil {
+	if err := authz.Owner(c, user); err != nil {
 		return err
 	}
 	w, err := a.svc.Create(c.UserContext(), user)
@@ -127,7 +127,7 @@ func (a *API) balance(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := auth.Owner(c, user); err != nil {
+	if err := authz.Owner(c, user); err != nil {
 		return err
 	}
 	w, err := a.svc.Store.Get(c.UserContext(), user)
@@ -179,7 +179,7 @@ func operation(c *fiber.Ctx, typ domain.TxType) (string, domain.Operation, error
 
 // add is a top-up: admins only (users top up through Razorpay).
 func (a *API) add(c *fiber.Ctx) error {
-	if err := auth.Admin(c); err != nil {
+	if err := authz.Admin(c); err != nil {
 		return err
 	}
 	return a.change(c, domain.Credit)
@@ -187,7 +187,7 @@ func (a *API) add(c *fiber.Ctx) error {
 
 // deduct is internal: only the payment service may debit a wallet.
 func (a *API) deduct(c *fiber.Ctx) error {
-	if err := auth.App(c, "payment"); err != nil {
+	if err := authz.App(c, "payment"); err != nil {
 		return err
 	}
 	return a.change(c, domain.Debit)
@@ -219,7 +219,7 @@ type reverseJSON struct {
 }
 
 func (a *API) reverse(c *fiber.Ctx) error {
-	if err := auth.App(c, "payment"); err != nil {
+	if err := authz.App(c, "payment"); err != nil {
 		return err
 	}
 	var req reverseRequest
@@ -255,7 +255,7 @@ func (a *API) transactions(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := auth.Owner(c, user); err != nil {
+	if err := authz.Owner(c, user); err != nil {
 		return err
 	}
 	limit, err := page.Limit(c.Query("limit"), a.settings.Get(SettingTxDefaultLimit), a.settings.Get(SettingTxMaxLimit))

@@ -1,4 +1,4 @@
-package auth_test
+package authz_test
 
 import (
 	"io"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/finflow/finflow/platform/auth"
 	"github.com/finflow/finflow/platform/auth/authtest"
+	"github.com/finflow/finflow/platform/authz"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/server"
 )
@@ -18,16 +19,16 @@ import (
 func TestMiddlewareAndRules(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	app := server.New(server.Config{Name: "t", Logger: log})
-	app.Use(auth.Middleware(authtest.Verifier(), "app-token-123"))
+	app.Use(authz.Middleware(authtest.Verifier(), "app-token-123"))
 	owner := id.New(id.User)
 	app.Get("/owned", func(c *fiber.Ctx) error {
-		if err := auth.Owner(c, owner); err != nil {
+		if err := authz.Owner(c, owner); err != nil {
 			return err
 		}
 		return c.SendString("ok")
 	})
 	app.Get("/internal", func(c *fiber.Ctx) error {
-		if err := auth.App(c, "payment"); err != nil {
+		if err := authz.App(c, "payment"); err != nil {
 			return err
 		}
 		return c.SendString("ok")

@@ -1,4 +1,8 @@
-package auth
+// Package authz is the authorisation every FinFlow service applies the
+// same way: the Fiber middleware that admits only the service's own sidecar
+// and reads the gateway's signed identity, and the rules handlers call
+// (owner, admin, internal app).
+package authz
 
 import (
 	"crypto/subtle"
@@ -7,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/auth"
 )
 
 type ctxKey int
@@ -21,25 +26,25 @@ const (
 //   - when appToken is set (Dapr's APP_API_TOKEN), every request must carry
 //     it in dapr-api-token: only the service's own sidecar can call it, not
 //     a process that found its port;
-//   - a X-FinFlow-Identity header, when present, must verify, and becomes
+//   - a X-FinFlow-auth.Identity header, when present, must verify, and becomes
 //     the request's identity;
 //   - dapr-caller-app-id is kept as the calling app.
 //
 // Probes (/healthz, /readyz) need the app token too when one is set, as
 // Dapr's health checks send it.
-func Middleware(v *Verifier, appToken string) fiber.Handler {
+func Middleware(v *auth.Verifier, appToken string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if appToken != "" && subtle.ConstantTimeCompare([]byte(c.Get("dapr-api-token")), []byte(appToken)) != 1 {
 			return apperr.New(apperr.KindUnauthenticated, apperr.CodeUnauthenticated, "only this service's Dapr sidecar may call it")
 		}
-		if raw := c.Get(HeaderIdentity); raw != "" {
+		if raw := c.Get(auth.HeaderIdentity); raw != "" {
 			ident, err := v.Verify(raw)
 			if err != nil {
 				return err
 			}
 			c.Locals(keyIdentity, ident)
 		}
-		if app := c.Get(HeaderCallerApp); app != "" {
+		if app := c.Get(auth.HeaderCallerApp); app != "" {
 			c.Locals(keyCallerApp, app)
 		}
 		return c.Next()
@@ -47,8 +52,8 @@ func Middleware(v *Verifier, appToken string) fiber.Handler {
 }
 
 // From returns the request's authenticated identity, if any.
-func From(c *fiber.Ctx) (Identity, bool) {
-	ident, ok := c.Locals(keyIdentity).(Identity)
+func From(c *fiber.Ctx) (auth.Identity, bool) {
+	ident, ok := c.Locals(keyIdentity).(auth.Identity)
 	return ident, ok
 }
 
@@ -59,16 +64,16 @@ func CallerApp(c *fiber.Ctx) string {
 }
 
 // Owner admits an admin, or the user who owns the resource. Without an
-// identity it is ErrUnauthenticated; anyone else gets ErrForbidden.
+// identity it is auth.ErrUnauthenticated; anyone else gets auth.ErrForbidden.
 func Owner(c *fiber.Ctx, ownerID string) error {
 	ident, ok := From(c)
 	switch {
 	case !ok:
-		return ErrUnauthenticated
+		return auth.ErrUnauthenticated
 	case ident.Admin() || ident.Sub == ownerID:
 		return nil
 	}
-	return ErrForbidden
+	return auth.ErrForbidden
 }
 
 // Admin admits an admin only.
@@ -76,11 +81,11 @@ func Admin(c *fiber.Ctx) error {
 	ident, ok := From(c)
 	switch {
 	case !ok:
-		return ErrUnauthenticated
+		return auth.ErrUnauthenticated
 	case ident.Admin():
 		return nil
 	}
-	return ErrForbidden.With("only an admin may do this", nil)
+	return auth.ErrForbidden.With("only an admin may do this", nil)
 }
 
 // App admits calls from the given Dapr apps (internal routes). A request
@@ -89,7 +94,7 @@ func App(c *fiber.Ctx, apps ...string) error {
 	if _, user := From(c); !user && slices.Contains(apps, CallerApp(c)) {
 		return nil
 	}
-	return ErrForbidden.With("this route is internal", nil)
+	return auth.ErrForbidden.With("this route is internal", nil)
 }
 
 // OwnerOrApp admits the owner, an admin, or one of the given apps.
@@ -105,7 +110,7 @@ func OwnerOrApp(c *fiber.Ctx, ownerID string, apps ...string) error {
 func Payer(c *fiber.Ctx) (string, error) {
 	ident, ok := From(c)
 	if !ok {
-		return "", ErrUnauthenticated
+		return "", auth.ErrUnauthenticated
 	}
 	if ident.Admin() {
 		return "", nil
