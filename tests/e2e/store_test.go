@@ -18,7 +18,7 @@ func TestUserStoreContractThroughRealSidecar(t *testing.T) {
 	t.Parallel()
 	a := env.Topology.App("user")
 	ctx := context.Background()
-	dc, err := sidecar.Connect(ctx, sidecar.Config{HTTPPort: a.DaprHTTPPort, GRPCPort: a.DaprGRPCPort})
+	dc, err := sidecar.Connect(ctx, sidecar.Config{HTTPPort: a.DaprHTTPPort, GRPCPort: a.DaprGRPCPort, APIToken: a.APIToken})
 	if err != nil {
 		t.Fatalf("connecting to the user sidecar: %v", err)
 	}

@@ -181,6 +181,7 @@ func (e *Env) InvokeAs(tb testing.TB, caller, appID, method, path string, body a
 	u := fmt.Sprintf("http://127.0.0.1:%d/v1.0/invoke/%s/method%s", a.DaprHTTPPort, appID, path)
 	req, _ := http.NewRequest(method, u, bytes.NewReader(raw))
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("dapr-api-token", a.APIToken)
 	resp, err := client.Do(req)
 	if err != nil {
 		tb.Fatalf("%s %s through the %s sidecar: %v", method, path, appID, err)

@@ -11,6 +11,8 @@ package topology
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -85,7 +87,11 @@ func (w Which) String() string {
 // App is one running app and its sidecar.
 type App struct {
 	runfile.App
-	app, daprd *proc
+	// APIToken must accompany every call to the sidecar's API (Dapr's
+	// DAPR_API_TOKEN); AppToken accompanies every call the sidecar makes to
+	// the app (APP_API_TOKEN). Both are fresh random values for each run.
+	APIToken, AppToken string
+	app, daprd         *proc
 }
 
 // AppLog and DaprdLog are the app's log files.
@@ -212,10 +218,15 @@ func (t *Topology) prepare() error {
 		if err := os.MkdirAll(logDir, 0o755); err != nil {
 			return err
 		}
+		// Only the app may call its sidecar, only the sidecar may call the app,
+		// and the sidecar advertises and serves its internal API on loopback.
+		a.APIToken, a.AppToken = randomToken(), randomToken()
 		base := append(os.Environ(), t.opts.ExtraEnv...)
+		base = append(base, "DAPR_API_TOKEN="+a.APIToken, "APP_API_TOKEN="+a.AppToken, "DAPR_HOST_IP=127.0.0.1")
 		app := a
+		daprdArgs := append(a.DaprdArgs(), "--dapr-internal-grpc-listen-address", "127.0.0.1", "--metrics-listen-address", "127.0.0.1")
 		a.daprd = &proc{
-			name: a.AppID + "-daprd", argv: append([]string{t.opts.Daprd}, a.DaprdArgs()...),
+			name: a.AppID + "-daprd", argv: append([]string{t.opts.Daprd}, daprdArgs...),
 			dir: a.AppDirPath, env: base, logPath: daprdLog, console: t.console,
 			toFile: a.DaprdLogDestination != runfile.LogConsole, toCons: a.DaprdLogDestination != runfile.LogFile,
 			onExit: func(p *proc, err error) { t.unexpected(app, SidecarProcess, p, err) },
@@ -330,11 +341,15 @@ func healthy(ctx context.Context, c *http.Client, a *App) bool {
 	if path == "" {
 		path = "/healthz"
 	}
-	return httpOK(ctx, c, fmt.Sprintf("http://127.0.0.1:%d%s", a.AppPort, path))
+	return httpOK(ctx, c, fmt.Sprintf("http://127.0.0.1:%d%s", a.AppPort, path), "dapr-api-token", a.AppToken)
 }
 
-func httpOK(ctx context.Context, c *http.Client, url string) bool {
+// httpOK reports whether GET url answers 2xx; header pairs are sent along.
+func httpOK(ctx context.Context, c *http.Client, url string, header ...string) bool {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		return false
@@ -361,6 +376,7 @@ func (t *Topology) publishMetadata() {
 		}
 		for k, v := range values {
 			req, _ := http.NewRequest(http.MethodPut, fmt.Sprintf("http://127.0.0.1:%d/v1.0/metadata/%s", a.DaprHTTPPort, k), strings.NewReader(v))
+			req.Header.Set("dapr-api-token", a.APIToken)
 			if resp, err := c.Do(req); err == nil {
 				resp.Body.Close()
 			}
@@ -455,6 +471,15 @@ func (t *Topology) cleanup() {
 	if t.runDir != "" {
 		_ = os.RemoveAll(t.runDir)
 	}
+}
+
+// randomToken returns 32 random bytes in hex.
+func randomToken() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("crypto/rand: " + err.Error())
+	}
+	return hex.EncodeToString(b[:])
 }
 
 func sortedIDs(m map[string]*App) []string {
