@@ -2,13 +2,16 @@ package e2e
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Only its own sidecar may call an app: a process that finds an app's port
@@ -94,5 +97,39 @@ func TestEverythingListensOnLoopback(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// Sidecar-to-sidecar traffic is mutual TLS with certificates from the run's
+// own Sentry: a process without such a certificate cannot talk to a
+// sidecar's internal API, so it cannot pose as another app.
+func TestSidecarsRequireMutualTLS(t *testing.T) {
+	t.Parallel()
+	a := env.Topology.App("wallet")
+	addr := fmt.Sprintf("127.0.0.1:%d", a.DaprInternalGRPCPort)
+	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}}) //nolint:gosec // the point is to try without a client certificate
+	if err == nil {
+		// TLS 1.3 reports a missing client certificate on the first read.
+		_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+		_, err = conn.Write([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"))
+		if err == nil {
+			_, err = conn.Read(make([]byte, 1))
+		}
+		conn.Close()
+	}
+	if err == nil {
+		t.Fatalf("the wallet sidecar's internal API accepted a TLS client without a certificate")
+	}
+	// And a plaintext client gets no HTTP/2 answer either.
+	plain, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	_ = plain.SetDeadline(time.Now().Add(2 * time.Second))
+	_, _ = plain.Write([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"))
+	buf := make([]byte, 9)
+	if n, _ := io.ReadFull(plain, buf); n == 9 && buf[3] == 0x4 { // a SETTINGS frame
+		t.Fatalf("the wallet sidecar's internal API speaks plaintext HTTP/2")
 	}
 }

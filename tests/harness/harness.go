@@ -98,6 +98,10 @@ func Start(opts Options) (*Env, error) {
 	if err := topology.CheckDaprd(daprd); err != nil {
 		return nil, fmt.Errorf("%w (the end-to-end suites need the real sidecar: run `make daprd` or `make test`)", err)
 	}
+	sentry := topology.FindSentry(root, daprd)
+	if sentry == "" {
+		return nil, errors.New("no sentry binary: the suites run with mTLS and access control; run `make daprd`, which builds it")
+	}
 	redisBin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, errors.New("redis-server is not installed; the end-to-end suites start their own Redis: install it (apt-get install redis-server) or run `make test`, which installs it where it can")
@@ -163,6 +167,8 @@ func Start(opts Options) (*Env, error) {
 	t, err := topology.Start(context.Background(), topology.Options{
 		RunFile:      rf,
 		Daprd:        daprd,
+		Sentry:       sentry,
+		AppConfigDir: filepath.Join(root, "config", "secure"),
 		Console:      e.console,
 		LogDir:       logDir,
 		RedisAddr:    e.RedisAddr,

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -249,6 +250,7 @@ func TestRunReportAndStop(t *testing.T) {
 	})
 
 	out.waitFor(t, 5*time.Minute, "FinFlow is up")
+	out.waitFor(t, time.Second, "sentry is up")
 	out.waitFor(t, time.Second, "started redis-server on "+redisAddr)
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/health", gatewayPort))
 	if err != nil {
@@ -283,6 +285,9 @@ func TestRunReportAndStop(t *testing.T) {
 				flags[args[i]] = args[i+1]
 			}
 		}
+		if !slices.Contains(args, "--enable-mtls") || flags["--sentry-address"] == "" {
+			t.Fatalf("daprd %v runs without mTLS", args)
+		}
 		for _, f := range []string{"--app-id", "--dapr-http-port", "--dapr-grpc-port", "--app-port", "--metrics-port", "--dapr-internal-grpc-port"} {
 			v := flags[f]
 			if v == "" {
@@ -298,6 +303,15 @@ func TestRunReportAndStop(t *testing.T) {
 	}
 	if sidecars != 6 {
 		t.Fatalf("found %d daprd processes under the launcher, want 6", sidecars)
+	}
+	sentries := 0
+	for _, pid := range tree {
+		if args := cmdline(pid); len(args) > 0 && filepath.Base(args[0]) == "sentry" {
+			sentries++
+		}
+	}
+	if sentries != 1 {
+		t.Fatalf("found %d sentry processes under the launcher, want 1", sentries)
 	}
 
 	// An app that dies is reported loudly.

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Provides .bin/daprd, the Dapr sidecar FinFlow runs:
+# Provides .bin/daprd, the Dapr sidecar FinFlow runs, and .bin/sentry:
 #   1. .bin/daprd when it is already a daprd 1.14.x (so the build runs once);
 #   2. else a daprd 1.14.x the user already has ($DAPRD, ~/.dapr/bin/daprd,
 #      PATH), linked into .bin;
@@ -18,8 +18,22 @@ is_114() {
 	return 1
 }
 
+# Sentry, Dapr's certificate authority, gives the sidecars mTLS. It builds
+# from the same module in seconds once daprd's modules are there.
+ensure_sentry() {
+	sentry="$root/.bin/sentry"
+	if [ -x "$sentry" ] && "$sentry" --help >/dev/null 2>&1; then
+		return 0
+	fi
+	echo "building sentry 1.14.0 (mTLS between sidecars)..."
+	(cd "$root/tools/daprd" && GOWORK=off go build \
+		-ldflags "-X github.com/dapr/dapr/pkg/buildinfo.version=1.14.0" \
+		-o "$sentry.tmp" github.com/dapr/dapr/cmd/sentry) && mv "$sentry.tmp" "$sentry"
+}
+
 if is_114 "$out"; then
 	echo "daprd $("$out" --version) ready at .bin/daprd"
+	ensure_sentry
 	exit 0
 fi
 for cand in "${DAPRD:-}" "$HOME/.dapr/bin/daprd" "$(command -v daprd 2>/dev/null || true)"; do
@@ -27,6 +41,7 @@ for cand in "${DAPRD:-}" "$HOME/.dapr/bin/daprd" "$(command -v daprd 2>/dev/null
 		mkdir -p "$root/.bin"
 		ln -sf "$cand" "$out"
 		echo "using the daprd $("$cand" --version) found at $cand (linked as .bin/daprd)"
+		ensure_sentry
 		exit 0
 	fi
 done
@@ -40,3 +55,4 @@ GOWORK=off go build -tags stablecomponents \
 	-o "$out.tmp" github.com/dapr/dapr/cmd/daprd
 mv "$out.tmp" "$out"
 echo "daprd $("$out" --version) built at .bin/daprd"
+ensure_sentry

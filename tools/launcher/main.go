@@ -40,6 +40,7 @@ func run() error {
 		seedOnly     = flag.Bool("seed-only", false, "only seed the runtime settings into the Redis at -redis, then exit")
 		readyTimeout = flag.Duration("ready-timeout", 5*time.Minute, "how long to wait for every app to be healthy")
 		simAddr      = flag.String("razorpay-sim", "", "also run the Razorpay simulator (tools/rzpsim) on this address, webhooks to the gateway")
+		insecure     = flag.Bool("insecure", false, "run without Sentry: no mTLS between sidecars and no access control")
 	)
 	flag.Parse()
 
@@ -105,8 +106,18 @@ func run() error {
 			HealthURL: "http://" + *simAddr + "/sim/health",
 		})
 	}
+	sentry, appConfigs := "", ""
+	if !*insecure {
+		if sentry = topology.FindSentry(root, *daprd); sentry == "" {
+			say("no sentry binary (run `make daprd`): running WITHOUT mTLS and access control")
+		} else {
+			appConfigs = filepath.Join(root, "config", "secure")
+		}
+	}
 	say("starting %d apps from %s with %s", len(rf.Apps), rf.Path, *daprd)
 	t, err := topology.Start(ctx, topology.Options{
+		Sentry:       sentry,
+		AppConfigDir: appConfigs,
 		Extras:       extras,
 		RunFile:      rf,
 		Daprd:        *daprd,

@@ -57,7 +57,18 @@ type Options struct {
 	// Extras are processes that are not Dapr apps (the Razorpay simulator):
 	// started before the apps, stopped after them, logged the same way.
 	Extras []Extra
+	// Sentry, when set, is Dapr's sentry binary: the launcher runs it as a
+	// local certificate authority and starts every sidecar with mTLS, so
+	// that a caller's app id is authenticated, not claimed.
+	Sentry string
+	// AppConfigDir, when set, holds per-app Dapr Configurations
+	// (<appID>.yaml) that replace the run file's: FinFlow's hold the access
+	// control policies, which need mTLS.
+	AppConfigDir string
 }
+
+// sentryTrustDomain is the trust domain of the local Sentry's certificates.
+const sentryTrustDomain = "localhost"
 
 // Extra is a supporting process without a sidecar.
 type Extra struct {
@@ -103,6 +114,7 @@ type Topology struct {
 	opts    Options
 	apps    []*App
 	extras  []*proc
+	sentry  *sentry
 	byID    map[string]*App
 	console *console
 	runDir  string
@@ -139,6 +151,10 @@ func Start(ctx context.Context, opts Options) (*Topology, error) {
 		return nil, err
 	}
 	if err := t.startExtras(ctx); err != nil {
+		t.Stop()
+		return nil, err
+	}
+	if err := t.startSentry(ctx); err != nil {
 		t.Stop()
 		return nil, err
 	}
@@ -188,6 +204,11 @@ func (t *Topology) prepare() error {
 		return err
 	}
 	t.runDir = runDir
+	if t.opts.Sentry != "" {
+		if t.sentry, err = newSentry(pool, runDir); err != nil {
+			return err
+		}
+	}
 	stamp := time.Now().Format("20060102150405")
 	for _, ra := range t.opts.RunFile.Apps {
 		a := &App{App: ra}
@@ -224,7 +245,16 @@ func (t *Topology) prepare() error {
 		base := append(os.Environ(), t.opts.ExtraEnv...)
 		base = append(base, "DAPR_API_TOKEN="+a.APIToken, "APP_API_TOKEN="+a.AppToken, "DAPR_HOST_IP=127.0.0.1")
 		app := a
+		if t.opts.AppConfigDir != "" {
+			if cfg := filepath.Join(t.opts.AppConfigDir, a.AppID+".yaml"); fileExists(cfg) {
+				a.ConfigFilePath = cfg
+			}
+		}
 		daprdArgs := append(a.DaprdArgs(), "--dapr-internal-grpc-listen-address", "127.0.0.1", "--metrics-listen-address", "127.0.0.1")
+		if t.sentry != nil {
+			daprdArgs = append(daprdArgs, "--enable-mtls", "--sentry-address", t.sentry.addr, "--control-plane-trust-domain", sentryTrustDomain)
+			base = append(base, "NAMESPACE=default")
+		}
 		a.daprd = &proc{
 			name: a.AppID + "-daprd", argv: append([]string{t.opts.Daprd}, daprdArgs...),
 			dir: a.AppDirPath, env: base, logPath: daprdLog, console: t.console,
@@ -459,6 +489,10 @@ func (t *Topology) Stop() {
 			x.stop(t.opts.StopGrace)
 			x.closeLog()
 		}
+		if t.sentry != nil && t.sentry.proc != nil {
+			t.sentry.proc.stop(t.opts.StopGrace)
+			t.sentry.proc.closeLog()
+		}
 		for _, a := range t.apps {
 			a.app.closeLog()
 			a.daprd.closeLog()
@@ -471,6 +505,11 @@ func (t *Topology) cleanup() {
 	if t.runDir != "" {
 		_ = os.RemoveAll(t.runDir)
 	}
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
 }
 
 // randomToken returns 32 random bytes in hex.
