@@ -112,7 +112,12 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 		set.Watch(watchCtx, dc, env.String("SETTINGS_STORE", SettingsStore))
 	}
 
-	app := server.New(server.Config{Name: spec.Name, Logger: log})
+	app := server.New(server.Config{Name: spec.Name, Logger: log,
+		// Bounds on slow clients (the gateway faces the internet).
+		ReadTimeout:  env.Duration("HTTP_READ_TIMEOUT", server.DefaultReadTimeout),
+		WriteTimeout: env.Duration("HTTP_WRITE_TIMEOUT", server.DefaultWriteTimeout),
+		IdleTimeout:  env.Duration("HTTP_IDLE_TIMEOUT", server.DefaultIdleTimeout),
+	})
 	d := &Deps{Log: log, Env: env, Sidecar: dc, Settings: set, StateStore: env.String("STATE_STORE", spec.Name+"-store")}
 	if !spec.PublicBind {
 		// Every service but the gateway: only its own sidecar may call it

@@ -6,6 +6,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -13,6 +16,7 @@ import (
 	"github.com/finflow/finflow/platform/service"
 	"github.com/finflow/finflow/services/gateway/domain"
 	gatewayhttp "github.com/finflow/finflow/services/gateway/http"
+	"github.com/finflow/finflow/services/gateway/ratelimit"
 	"github.com/finflow/finflow/services/gateway/store"
 )
 
@@ -42,7 +46,12 @@ func main() {
 			}
 			d.Log.Info("authentication ready", "dev_mode", devMode, "rs256", secret["jwt_rs256_public_key"] != "", "hs256", secret["jwt_hs256_key"] != "")
 			idem := store.New(d.Sidecar, d.StateStore, 24*60*60)
-			gatewayhttp.New(d.Sidecar, idem, tokens, signer, d.Settings, d.Log).Routes(app)
+			// Rate-limit counters live in Redis itself (one atomic script per
+			// request), shared by every gateway replica.
+			rdb := redis.NewClient(&redis.Options{Addr: d.Env.String("REDIS_ADDR", "localhost:6379"),
+				DialTimeout: time.Second, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
+			limiter := ratelimit.New(rdb, "gateway-ratelimit:")
+			gatewayhttp.New(d.Sidecar, idem, tokens, signer, limiter, d.Settings, d.Log).Routes(app)
 			return nil
 		},
 	})

@@ -147,9 +147,12 @@ func Start(opts Options) (*Env, error) {
 		for k, v := range opts.Env {
 			rf.Apps[i].Env[k] = v
 		}
+		rf.Apps[i].Env["REDIS_ADDR"] = e.RedisAddr
 		if rf.Apps[i].AppID == "gateway" {
-			// Tests reach the gateway on loopback only.
+			// Tests reach the gateway on loopback only, and check that a slow
+			// client is cut off (after 2 s instead of 10).
 			rf.Apps[i].Env["BIND_HOST"] = "127.0.0.1"
+			rf.Apps[i].Env["HTTP_READ_TIMEOUT"] = "2s"
 			e.BaseURL = "http://127.0.0.1:" + strconv.Itoa(port)
 		}
 	}
@@ -375,6 +378,46 @@ func repoRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// SecretsInLogs reports every secret of the run (the test-mode secrets,
+// the sidecar tokens, the admin token) that appears in any log file, as
+// "file: secret name". It is empty when the logs are clean.
+func (e *Env) SecretsInLogs() []string {
+	secrets := map[string]string{"admin token": e.AdminToken}
+	raw, _ := os.ReadFile(filepath.Join(e.Root, "config", "test-mode-secrets.json"))
+	var file map[string]map[string]string
+	_ = json.Unmarshal(raw, &file)
+	for store, kv := range file {
+		for k, v := range kv {
+			// Public values: the key id clients see, public keys, labels.
+			if k == "mode" || k == "key_id" || strings.Contains(k, "public_key") {
+				continue
+			}
+			secrets[store+"."+k] = v
+		}
+	}
+	for _, a := range e.Topology.Apps() {
+		secrets[a.AppID+" dapr api token"] = a.APIToken
+		secrets[a.AppID+" app api token"] = a.AppToken
+	}
+	var found []string
+	_ = filepath.WalkDir(e.LogDir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".log") {
+			return nil
+		}
+		content, err := os.ReadFile(path)
+		if err != nil {
+			return nil
+		}
+		for name, v := range secrets {
+			if len(v) >= 8 && strings.Contains(string(content), v) {
+				found = append(found, filepath.Base(path)+": "+name)
+			}
+		}
+		return nil
+	})
+	return found
 }
 
 // ConsoleTail returns the last n lines of the topology's console log.

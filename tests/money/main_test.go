@@ -29,6 +29,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	// No secret or token may appear in any log line of the run.
+	if leaks := env.SecretsInLogs(); len(leaks) > 0 {
+		fmt.Fprintf(os.Stderr, "secrets found in the logs: %v\n", leaks)
+		code = 1
+	}
 	if code != 0 {
 		fmt.Fprintf(os.Stderr, "money: failed; logs in %s; console tail:\n%s\n", env.LogDir, env.ConsoleTail(40))
 	}

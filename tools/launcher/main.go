@@ -124,6 +124,7 @@ func run() error {
 		Console:      os.Stdout,
 		Color:        isTerminal(),
 		RedisAddr:    rds.Addr,
+		ExtraEnv:     []string{"REDIS_ADDR=" + rds.Addr},
 		ReadyTimeout: *readyTimeout,
 	})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	nethttp "net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/finflow/finflow/platform/settings"
 	"github.com/finflow/finflow/platform/sidecar"
 	"github.com/finflow/finflow/services/gateway/domain"
+	"github.com/finflow/finflow/services/gateway/ratelimit"
 )
 
 // Runtime settings of the gateway (configuration store keys).
@@ -33,6 +35,10 @@ const (
 	SettingInvokeTimeoutMS         = "gateway.invoke_timeout_ms"
 	SettingHealthTimeoutMS         = "gateway.health_timeout_ms"
 	SettingIdempotencyStaleAfterMS = "gateway.idempotency.stale_after_ms"
+	SettingRateUserPerMinute       = "gateway.ratelimit.user_per_minute"
+	SettingRateAdminPerMinute      = "gateway.ratelimit.admin_per_minute"
+	SettingRateAnonPerMinute       = "gateway.ratelimit.anonymous_per_minute"
+	SettingRateWebhookPerMinute    = "gateway.ratelimit.webhook_per_minute"
 )
 
 // Settings declares the gateway's runtime settings and their defaults.
@@ -40,7 +46,19 @@ var Settings = []settings.Int{
 	{Key: SettingInvokeTimeoutMS, Default: 15000, Min: 100, Max: 120000},
 	{Key: SettingHealthTimeoutMS, Default: 2000, Min: 100, Max: 30000},
 	{Key: SettingIdempotencyStaleAfterMS, Default: 60000, Min: 1000, Max: 3600000},
+	{Key: SettingRateUserPerMinute, Default: 600, Min: 1, Max: 10000000},
+	{Key: SettingRateAdminPerMinute, Default: 60000, Min: 1, Max: 10000000},
+	{Key: SettingRateAnonPerMinute, Default: 600, Min: 1, Max: 10000000},
+	{Key: SettingRateWebhookPerMinute, Default: 6000, Min: 1, Max: 10000000},
 }
+
+// Limiter counts requests per caller (package ratelimit, in Redis).
+type Limiter interface {
+	Allow(ctx context.Context, caller string, limit int64, window time.Duration) (ratelimit.Decision, error)
+}
+
+// ErrRateLimited is answered 429 with Retry-After.
+var ErrRateLimited = apperr.New(apperr.KindRateLimited, apperr.CodeRateLimited, "too many requests; slow down")
 
 // Invoker calls a service through the sidecar.
 type Invoker interface {
@@ -62,6 +80,7 @@ type Gateway struct {
 	idem     Idempotency
 	tokens   *domain.Tokens
 	signer   *auth.Signer
+	limiter  Limiter
 	settings *settings.Settings
 	log      *slog.Logger
 	now      func() time.Time
@@ -70,8 +89,36 @@ type Gateway struct {
 // New returns a Gateway that reaches services through dapr, keeps
 // idempotency records in idem, checks clients' tokens with tokens and
 // vouches for them to the services with signer.
-func New(dapr Invoker, idem Idempotency, tokens *domain.Tokens, signer *auth.Signer, s *settings.Settings, log *slog.Logger) *Gateway {
-	return &Gateway{dapr: dapr, idem: idem, tokens: tokens, signer: signer, settings: s, log: log, now: time.Now}
+func New(dapr Invoker, idem Idempotency, tokens *domain.Tokens, signer *auth.Signer, limiter Limiter, s *settings.Settings, log *slog.Logger) *Gateway {
+	return &Gateway{dapr: dapr, idem: idem, tokens: tokens, signer: signer, limiter: limiter, settings: s, log: log, now: time.Now}
+}
+
+// limit counts the request against the caller's budget: a user's or an
+// admin's by identity, anyone else's (and every failed login) by address,
+// webhooks by address with their own budget. If Redis does not answer, the
+// request is let through and the failure logged: the limiter protects
+// capacity, it is not an authorisation.
+func (g *Gateway) limit(c *fiber.Ctx, r domain.Route, ident auth.Identity) error {
+	caller, key := "ip:"+c.IP(), SettingRateAnonPerMinute
+	switch {
+	case r.Body == domain.BodyRaw:
+		caller, key = "webhook:"+c.IP(), SettingRateWebhookPerMinute
+	case ident.Admin():
+		caller, key = "admin:"+ident.Sub, SettingRateAdminPerMinute
+	case ident.Sub != "":
+		caller, key = "user:"+ident.Sub, SettingRateUserPerMinute
+	}
+	d, err := g.limiter.Allow(c.UserContext(), caller, g.settings.Get(key), time.Minute)
+	if err != nil {
+		server.Log(c, g.log).Warn("rate limiter unavailable; request let through", "err", err.Error())
+		return nil
+	}
+	if d.Allowed {
+		return nil
+	}
+	secs := int64(d.RetryAfter/time.Second) + 1
+	c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(secs, 10))
+	return ErrRateLimited.With(fmt.Sprintf("too many requests; retry in %d s", secs), map[string]any{"retry_after_seconds": secs})
 }
 
 // Routes registers the public routes and GET /health on app, and in dev
@@ -105,9 +152,9 @@ func (g *Gateway) authenticate(c *fiber.Ctx, r domain.Route, param string) (auth
 	}
 	switch {
 	case r.AdminOnly && !ident.Admin():
-		return auth.Identity{}, "", auth.ErrForbidden.With("only an admin may do this", nil)
+		return ident, "", auth.ErrForbidden.With("only an admin may do this", nil)
 	case r.OwnParam && !ident.Admin() && param != ident.Sub:
-		return auth.Identity{}, "", auth.ErrForbidden
+		return ident, "", auth.ErrForbidden
 	}
 	signed, err := g.signer.Sign(ident, identityTTL, g.now())
 	if err != nil {
@@ -158,6 +205,9 @@ func (g *Gateway) forward(r domain.Route) fiber.Handler {
 			return err
 		}
 		ident, signed, err := g.authenticate(c, r, c.Params(r.Param))
+		if lerr := g.limit(c, r, ident); lerr != nil {
+			return lerr
+		}
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package http_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	nethttp "net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/finflow/finflow/platform/sidecar/sidecartest"
 	"github.com/finflow/finflow/services/gateway/domain"
 	gatewayhttp "github.com/finflow/finflow/services/gateway/http"
+	"github.com/finflow/finflow/services/gateway/ratelimit"
 	"github.com/finflow/finflow/services/gateway/store"
 )
 
@@ -110,7 +112,7 @@ func newGateway(t *testing.T, f *fakeDapr) func(method, path, body string, hdr m
 	if err != nil {
 		t.Fatal(err)
 	}
-	gatewayhttp.New(f, idem, tokens, signer, settings.New(log, gatewayhttp.Settings...), log).Routes(app)
+	gatewayhttp.New(f, idem, tokens, signer, &countingLimiter{}, settings.New(log, gatewayhttp.Settings...), log).Routes(app)
 	return func(method, path, body string, hdr map[string]string) (int, map[string]any, nethttp.Header) {
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
 		req.Header.Set("Authorization", bearer("ops-admin", "admin"))
@@ -377,11 +379,65 @@ func TestNoDevTokenOutsideDevMode(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	app := server.New(server.Config{Name: "gateway", Logger: log})
 	signer, _ := auth.NewSigner(seedB64)
-	gatewayhttp.New(&fakeDapr{}, store.New(sidecartest.NewMemState(), "gateway-store", 86400), prod, signer, settings.New(log, gatewayhttp.Settings...), log).Routes(app)
+	gatewayhttp.New(&fakeDapr{}, store.New(sidecartest.NewMemState(), "gateway-store", 86400), prod, signer, &countingLimiter{}, settings.New(log, gatewayhttp.Settings...), log).Routes(app)
 	req := httptest.NewRequest("POST", "/auth/dev-token", strings.NewReader(`{"sub":"ops","role":"admin"}`))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := app.Test(req, -1)
 	if err != nil || resp.StatusCode != 404 {
 		t.Fatalf("POST /auth/dev-token outside dev mode = %v %v, want 404", resp.StatusCode, err)
+	}
+}
+
+// countingLimiter is an in-memory limiter with the Redis one's semantics,
+// for unit tests (the Redis one is tested against Redis).
+type countingLimiter struct {
+	mu sync.Mutex
+	n  map[string]int64
+}
+
+func (l *countingLimiter) Allow(_ context.Context, caller string, limit int64, _ time.Duration) (ratelimit.Decision, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n == nil {
+		l.n = map[string]int64{}
+	}
+	l.n[caller]++
+	if l.n[caller] > limit {
+		return ratelimit.Decision{RetryAfter: 42 * time.Second}, nil
+	}
+	return ratelimit.Decision{Allowed: true, Remaining: limit - l.n[caller]}, nil
+}
+
+func TestRateLimitPerCaller(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	app := server.New(server.Config{Name: "gateway", Logger: log})
+	signer, _ := auth.NewSigner(seedB64)
+	set := settings.New(log, gatewayhttp.Settings...)
+	set.Apply(map[string]string{gatewayhttp.SettingRateUserPerMinute: "3"})
+	f := &fakeDapr{}
+	gatewayhttp.New(f, store.New(sidecartest.NewMemState(), "gateway-store", 86400), tokens, signer, &countingLimiter{}, set, log).Routes(app)
+	get := func(authz string) *nethttp.Response {
+		req := httptest.NewRequest("GET", "/users/"+id.New(id.User), nil)
+		req.Header.Set("Authorization", authz)
+		resp, _ := app.Test(req, -1)
+		return resp
+	}
+	me, other := id.New(id.User), id.New(id.User)
+	for i := 0; i < 3; i++ {
+		get(bearer(me, "admin"))
+	}
+	statuses := []int{}
+	for i := 0; i < 5; i++ {
+		statuses = append(statuses, get(bearer(me, "user")).StatusCode)
+	}
+	if fmt.Sprint(statuses) != "[403 403 403 429 429]" {
+		t.Fatalf("user statuses %v, want three answers then 429s", statuses)
+	}
+	resp := get(bearer(me, "user"))
+	if resp.Header.Get("Retry-After") != "43" {
+		t.Fatalf("Retry-After = %q, want 43", resp.Header.Get("Retry-After"))
+	}
+	if s := get(bearer(other, "user")).StatusCode; s == 429 {
+		t.Fatalf("another user was limited")
 	}
 }
