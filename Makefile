@@ -9,7 +9,7 @@ MODULES := platform services/gateway services/user services/wallet services/bill
 UNIT    := $(foreach m,$(filter-out tests,$(MODULES)),./$(m)/...)
 
 .DEFAULT_GOAL := help
-.PHONY: help run settings launcher test test-unit test-e2e build daprd lint fmt tidy clean
+.PHONY: help run settings launcher fuzz test test-unit test-e2e build daprd lint fmt tidy clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,6 +31,13 @@ test-unit: ## Unit tests (race detector on)
 test-e2e: daprd build ## End-to-end suites: real daprd sidecars, a private Redis, through the gateway
 	@command -v redis-server >/dev/null || { echo "redis-server is required for the end-to-end suites (apt-get install redis-server)"; exit 1; }
 	$(GO) test -count=1 -p 1 -timeout 30m ./tests/...
+
+FUZZTIME ?= 60s
+FUZZ := platform/server:FuzzDecode platform/money:FuzzAmount services/razorpay/domain:FuzzVerifySignature \
+	services/razorpay/domain:FuzzParseEvent services/gateway/domain:FuzzVerifyToken services/gateway/http:FuzzGateway
+fuzz: ## Run every fuzz target for FUZZTIME each (their corpora also run in make test)
+	@for t in $(FUZZ); do d=$${t%%:*}; f=$${t##*:}; echo "== $$f ($$d, $(FUZZTIME))"; \
+		(cd $$d && $(GO) test -run XXX -fuzz "^$$f$$" -fuzztime $(FUZZTIME) .) || exit 1; done
 
 build: ## Compile every module (and warm the cache the launcher's `go run` uses)
 	$(GO) build $(UNIT) ./tests/...
