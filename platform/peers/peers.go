@@ -14,6 +14,7 @@ import (
 // Caller is what the clients need from the sidecar client.
 type Caller interface {
 	Call(ctx context.Context, app, method, path string, in, out any, header http.Header) (int, error)
+	CallRead(ctx context.Context, app, path string, out any, header http.Header) (int, error)
 }
 
 // errUserNotFound matches the user service's USER_NOT_FOUND answer.
@@ -25,7 +26,7 @@ type Users struct{ Dapr Caller }
 // Exists reports whether the user exists. It returns an error only when it
 // cannot tell (the user service or a sidecar is down).
 func (u Users) Exists(ctx context.Context, userID string) (bool, error) {
-	_, err := u.Dapr.Call(ctx, "user", http.MethodGet, "/users/"+userID, nil, nil, nil)
+	_, err := u.Dapr.CallRead(ctx, "user", "/users/"+userID, nil, nil)
 	if err == nil {
 		return true, nil
 	}

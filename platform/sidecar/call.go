@@ -3,8 +3,10 @@ package sidecar
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/finflow/finflow/platform/apperr"
 )
@@ -37,9 +39,17 @@ func (c *Client) Call(ctx context.Context, app, method, path string, in, out any
 	if resp.Status >= 300 {
 		return resp.Status, remoteError(app, resp)
 	}
-	if out != nil && len(resp.Body) > 0 {
+	if !json.Valid(resp.Body) {
+		// Every FinFlow answer is JSON. A 2xx without it (an empty 200 has
+		// been seen while a service restarted) says nothing about what
+		// happened: the outcome is unknown, never success.
+		return 0, &InvokeError{AppID: app, Status: resp.Status, DaprCode: "INVALID_ANSWER",
+			Message: fmt.Sprintf("%s answered %d with %d bytes that are not JSON", app, resp.Status, len(resp.Body))}
+	}
+	if out != nil {
 		if err := json.Unmarshal(resp.Body, out); err != nil {
-			return resp.Status, fmt.Errorf("decoding answer of %s %s: %w", app, path, err)
+			return 0, &InvokeError{AppID: app, Status: resp.Status, DaprCode: "INVALID_ANSWER",
+				Message: fmt.Sprintf("decoding answer of %s %s: %v", app, path, err)}
 		}
 	}
 	return resp.Status, nil
@@ -54,4 +64,25 @@ func remoteError(app string, resp *Response) error {
 		return &apperr.Error{Kind: apperr.KindForStatus(resp.Status), Code: b.Error.Code, Message: b.Error.Message, Details: b.Error.Details}
 	}
 	return &InvokeError{AppID: app, Status: resp.Status, DaprCode: "APP_ERROR", Message: fmt.Sprintf("%s answered %d", app, resp.Status)}
+}
+
+// CallRead is Call for a read (a GET whose repetition is harmless): a
+// failure to reach the app (a sidecar just restarted, a peer not resolved
+// yet) is retried a few times with backoff before it is returned. Answers
+// of the app, errors included, are returned at once.
+func (c *Client) CallRead(ctx context.Context, app, path string, out any, header http.Header) (int, error) {
+	wait := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		status, err := c.Call(ctx, app, http.MethodGet, path, nil, out, header)
+		var ie *InvokeError
+		if err == nil || !errors.As(err, &ie) || ie.DaprCode == "APP_ERROR" || attempt == 4 {
+			return status, err
+		}
+		select {
+		case <-ctx.Done():
+			return status, err
+		case <-time.After(wait):
+		}
+		wait *= 3
+	}
 }

@@ -12,6 +12,8 @@ import (
 // GetConfig reads keys from a configuration store. Keys the store does not
 // hold are absent from the result.
 func (c *Client) GetConfig(ctx context.Context, store string, keys []string) (map[string]string, error) {
+	ctx, cancel := opContext(ctx)
+	defer cancel()
 	items, err := c.sdk.GetConfigurationItems(ctx, store, keys)
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading configuration from %s: %v", ErrSidecar, store, err)
@@ -55,9 +57,6 @@ func (c *Client) WatchConfig(ctx context.Context, store string, keys []string, l
 func (c *Client) watchOnce(ctx context.Context, api pb.DaprClient, store string, keys []string, log *slog.Logger, apply func(map[string]string)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if c.token != "" {
-		ctx = withToken(ctx, c.token)
-	}
 	stream, err := api.SubscribeConfiguration(ctx, &pb.SubscribeConfigurationRequest{StoreName: store, Keys: keys})
 	if err != nil {
 		return fmt.Errorf("subscribing: %w", err)

@@ -10,6 +10,8 @@ import (
 // Secret reads the secret name from the secret store and returns its
 // key/value pairs.
 func (c *Client) Secret(ctx context.Context, store, name string) (map[string]string, error) {
+	ctx, cancel := opContext(ctx)
+	defer cancel()
 	v, err := c.sdk.GetSecret(ctx, store, name, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading secret %s from %s: %v", ErrSidecar, name, store, err)
@@ -20,6 +22,8 @@ func (c *Client) Secret(ctx context.Context, store, name string) (map[string]str
 // Publish sends data (JSON-encoded unless it is []byte) to topic on pubsub.
 // eventID, when set, becomes the CloudEvent id so consumers can de-duplicate.
 func (c *Client) Publish(ctx context.Context, pubsub, topic string, data any, eventID string) error {
+	ctx, cancel := opContext(ctx)
+	defer cancel()
 	opts := []dapr.PublishEventOption{dapr.PublishEventWithContentType("application/json")}
 	if eventID != "" {
 		opts = append(opts, dapr.PublishEventWithMetadata(map[string]string{"cloudevent.id": eventID}))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
 	"google.golang.org/grpc/codes"
@@ -23,6 +24,17 @@ var ErrExists = errors.New("state: key already exists")
 // only), which makes a single atomic insert-if-absent (dapr/dapr#2739).
 const insertETag = "2147483647"
 
+// opTimeout bounds one call to the sidecar whose context has no deadline:
+// calls wait for a restarting sidecar, but not for ever.
+const opTimeout = 5 * time.Second
+
+func opContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, opTimeout)
+}
+
 // Item is one stored value and the ETag it was read with.
 type Item struct {
 	Key   string
@@ -35,6 +47,8 @@ func (i Item) Found() bool { return len(i.Value) > 0 }
 
 // Get reads one key. A missing key is an Item with Found() false.
 func (c *Client) Get(ctx context.Context, store, key string) (Item, error) {
+	ctx, cancel := opContext(ctx)
+	defer cancel()
 	it, err := c.sdk.GetStateWithConsistency(ctx, store, key, nil, dapr.StateConsistencyStrong)
 	if err != nil {
 		return Item{}, stateErr("get", store, key, err)
@@ -45,6 +59,8 @@ func (c *Client) Get(ctx context.Context, store, key string) (Item, error) {
 // BulkGet reads many keys in one round trip, in the order given. Missing
 // keys come back with Found() false.
 func (c *Client) BulkGet(ctx context.Context, store string, keys []string) ([]Item, error) {
+	ctx, cancel := opContext(ctx)
+	defer cancel()
 	if len(keys) == 0 {
 		return nil, nil
 	}
@@ -72,6 +88,8 @@ func (c *Client) BulkGet(ctx context.Context, store string, keys []string) ([]It
 // Save writes value under key. With a non-empty etag the write happens only
 // if the stored ETag still matches (ErrETagMismatch otherwise).
 func (c *Client) Save(ctx context.Context, store, key string, value []byte, etag string) error {
+	ctx, cancel := opContext(ctx)
+	defer cancel()
 	var err error
 	if etag == "" {
 		err = c.sdk.SaveState(ctx, store, key, value, nil)
@@ -87,6 +105,8 @@ func (c *Client) Save(ctx context.Context, store, key string, value []byte, etag
 
 // SaveTTL is Save for an item that expires after ttlSeconds.
 func (c *Client) SaveTTL(ctx context.Context, store, key string, value []byte, etag string, ttlSeconds int) error {
+	ctx, cancel := opContext(ctx)
+	defer cancel()
 	meta := map[string]string{"ttlInSeconds": strconv.Itoa(ttlSeconds)}
 	var err error
 	if etag == "" {
@@ -107,6 +127,8 @@ func (c *Client) SaveTTL(ctx context.Context, store, key string, value []byte, e
 // Dapr's Redis store marks such a key first-write: from then on it can only
 // be changed by a Save or Delete that carries its current ETag.
 func (c *Client) Insert(ctx context.Context, store, key string, value []byte, ttlSeconds int) error {
+	ctx, cancel := opContext(ctx)
+	defer cancel()
 	var meta map[string]string
 	if ttlSeconds > 0 {
 		meta = map[string]string{"ttlInSeconds": strconv.Itoa(ttlSeconds)}
@@ -125,6 +147,8 @@ func (c *Client) Insert(ctx context.Context, store, key string, value []byte, tt
 
 // Delete removes key; with a non-empty etag only if it still matches.
 func (c *Client) Delete(ctx context.Context, store, key, etag string) error {
+	ctx, cancel := opContext(ctx)
+	defer cancel()
 	var tag *dapr.ETag
 	if etag != "" {
 		tag = &dapr.ETag{Value: etag}

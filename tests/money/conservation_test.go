@@ -101,6 +101,11 @@ func setupAccounts(t *testing.T, tag string, users, billsPerUser int, funds func
 		}(i)
 	}
 	wg.Wait()
+	for i, acc := range accounts {
+		if acc == nil {
+			t.Fatalf("setting up account %d failed (see above)", i)
+		}
+	}
 	return accounts
 }
 

@@ -275,6 +275,18 @@ func (g *Gateway) invoke(c *fiber.Ctx, r domain.Route, req call) (*sidecar.Respo
 		e.Details = map[string]any{"service": r.App}
 		return nil, e
 	}
+	if !json.Valid(resp.Body) {
+		// Every FinFlow answer is JSON. Anything else (an empty 200 seen
+		// once while a service was restarting) is not an answer: the
+		// outcome is unknown, so the client is told to retry, and a keyed
+		// retry runs again, de-duplicated by the service.
+		server.Log(c, g.log).Error("service answered something that is not JSON",
+			"target", r.App, "status", resp.Status, "content_type", resp.Header.Get(fiber.HeaderContentType),
+			"body_bytes", len(resp.Body), "body", truncate(resp.Body, 200))
+		e := apperr.Unavailable(fmt.Sprintf("the %s service gave no valid answer; try again shortly", r.App), nil)
+		e.Details = map[string]any{"service": r.App}
+		return nil, e
+	}
 	return resp, nil
 }
 

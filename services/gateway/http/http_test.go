@@ -69,6 +69,10 @@ func (f *fakeDapr) Invoke(_ context.Context, app, method, path string, body []by
 	if path == "/billing/create" {
 		return &sidecar.Response{Status: 500, Header: nethttp.Header{}, Body: []byte(`panic: oops`)}, nil
 	}
+	if path == "/Payment/pay" && strings.Contains(string(body), "bill_empty") {
+		// What a sidecar once answered while the payment service restarted.
+		return &sidecar.Response{Status: 200, Header: nethttp.Header{}, Body: nil}, nil
+	}
 	if f.hold != nil && path == "/wallet/add" {
 		<-f.hold
 	}
@@ -285,6 +289,19 @@ func TestIdempotencyKeyInFlightAndFailures(t *testing.T) {
 			t.Fatalf("attempt %d = %d, want 503", i, status)
 		}
 		if n := f.count("/billing/create"); n != i {
+			t.Fatalf("after attempt %d: %d hops, want %d (no record kept)", i, n, i)
+		}
+	}
+
+	// An answer that is not JSON (an empty 200) is no answer: 503, and no
+	// record is kept, so the retry runs again.
+	empty := map[string]string{"Content-Type": "application/json", "Idempotency-Key": "empty-1"}
+	for i := 1; i <= 2; i++ {
+		status, body, _ := do("POST", "/Payment/pay", `{"bill_id":"bill_empty"}`, empty)
+		if status != 503 || code(body) != "UNAVAILABLE" {
+			t.Fatalf("empty answer, attempt %d = %d %v, want 503 UNAVAILABLE", i, status, body)
+		}
+		if n := f.count("/Payment/pay"); n != i {
 			t.Fatalf("after attempt %d: %d hops, want %d (no record kept)", i, n, i)
 		}
 	}

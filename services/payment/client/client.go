@@ -28,7 +28,7 @@ type billJSON struct {
 // Get implements domain.Bills.
 func (b Bills) Get(ctx context.Context, billID string) (domain.Bill, error) {
 	var out billJSON
-	if _, err := b.Dapr.Call(ctx, "billing", http.MethodGet, "/billing/"+billID, nil, &out, nil); err != nil {
+	if _, err := b.Dapr.CallRead(ctx, "billing", "/billing/"+billID, &out, nil); err != nil {
 		return domain.Bill{}, err
 	}
 	bill := domain.Bill{ID: out.ID, UserID: out.UserID, Amount: out.Amount, Currency: out.Currency, Paid: out.Status == "PAID"}
@@ -82,7 +82,7 @@ func (g Gateway) OrderPayments(ctx context.Context, orderID string) ([]domain.Ga
 	var out struct {
 		Items []domain.GatewayPayment `json:"items"`
 	}
-	_, err := g.Dapr.Call(ctx, "razorpay", http.MethodGet, "/razorpay/orders/"+orderID+"/payments", nil, &out, nil)
+	_, err := g.Dapr.CallRead(ctx, "razorpay", "/razorpay/orders/"+orderID+"/payments", &out, nil)
 	return out.Items, err
 }
 
