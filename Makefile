@@ -9,7 +9,7 @@ MODULES := platform services/gateway services/user services/wallet services/bill
 UNIT    := $(foreach m,$(filter-out tests,$(MODULES)),./$(m)/...)
 
 .DEFAULT_GOAL := help
-.PHONY: help run settings launcher fuzz test test-unit test-e2e build daprd lint fmt tidy clean
+.PHONY: help run settings launcher fuzz test test-unit test-e2e bench chaos build daprd lint fmt tidy clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,6 +31,14 @@ test-unit: ## Unit tests (race detector on)
 test-e2e: daprd build ## End-to-end suites: real daprd sidecars, a private Redis, through the gateway
 	@command -v redis-server >/dev/null || { echo "redis-server is required for the end-to-end suites (apt-get install redis-server)"; exit 1; }
 	$(GO) test -count=1 -p 1 -timeout 30m ./tests/...
+
+bench: daprd build ## Measure FinFlow against the floor through the gateway; report in var/bench/latest-full (BENCH_URL=http://127.0.0.1:8080 measures a running `make run`)
+	@command -v redis-server >/dev/null || { echo "redis-server is required (apt-get install redis-server)"; exit 1; }
+	BENCH_MODE=full $(GO) test -count=1 -run '^TestBench$$' -v -timeout 90m ./tests/bench/
+
+chaos: daprd build ## Kill apps, sidecars and Redis under mixed load for minutes, then check the money; report in var/chaos/latest-full
+	@command -v redis-server >/dev/null || { echo "redis-server is required (apt-get install redis-server)"; exit 1; }
+	CHAOS_MODE=full $(GO) test -count=1 -run '^TestChaos$$' -v -timeout 60m ./tests/chaos/
 
 FUZZTIME ?= 60s
 FUZZ := platform/server:FuzzDecode platform/money:FuzzAmount services/razorpay/domain:FuzzVerifySignature \

@@ -31,6 +31,7 @@ const (
 	KindUnprocessable               // 422: well-formed, but a business rule refuses it
 	KindRateLimited                 // 429
 	KindUnavailable                 // 503: a dependency is down or slow; retry later
+	KindTimeout                     // 408: the request itself did not arrive in time
 )
 
 var statusByKind = map[Kind]int{
@@ -44,6 +45,7 @@ var statusByKind = map[Kind]int{
 	KindUnprocessable:   http.StatusUnprocessableEntity,
 	KindRateLimited:     http.StatusTooManyRequests,
 	KindUnavailable:     http.StatusServiceUnavailable,
+	KindTimeout:         http.StatusRequestTimeout,
 }
 
 // Status returns the HTTP status of kind k.
@@ -77,6 +79,7 @@ const (
 	CodeUnauthenticated  = "UNAUTHENTICATED"
 	CodeForbidden        = "FORBIDDEN"
 	CodeRateLimited      = "RATE_LIMITED"
+	CodeRequestTimeout   = "REQUEST_TIMEOUT"
 )
 
 // Error is an error a client can act on: a kind, a stable code, a message

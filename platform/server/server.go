@@ -118,7 +118,9 @@ func fromFiber(c *fiber.Ctx, fe *fiber.Error) error {
 	case fiber.StatusRequestHeaderFieldsTooLarge:
 		return apperr.Invalid("headers", "request headers are too large")
 	case fiber.StatusRequestTimeout:
-		return apperr.Invalid("body", "request was not received in time")
+		// 408, not 400: HTTP clients treat a 408 on a connection they left
+		// idle as the server closing it, and retry elsewhere quietly.
+		return apperr.New(apperr.KindTimeout, apperr.CodeRequestTimeout, "request was not received in time")
 	case fiber.StatusBadRequest:
 		return apperr.Invalid("request", "malformed request: %s", fe.Message)
 	}

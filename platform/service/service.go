@@ -98,6 +98,12 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 	}
 	defer ln.Close()
 
+	if addr := env.String("PPROF_ADDR", ""); addr != "" {
+		if err := servePprof(ctx, addr, log); err != nil {
+			return err
+		}
+	}
+
 	log.Info("connecting to the Dapr sidecar", "dapr_http_port", sc.HTTPPort, "dapr_grpc_port", sc.GRPCPort)
 	dc, err := sidecar.Connect(ctx, sc)
 	if err != nil {

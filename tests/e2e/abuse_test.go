@@ -68,17 +68,21 @@ func TestSlowClientIsCutOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Dribble a header byte every 500 ms, never finishing the request.
-	done := make(chan error, 1)
+	done := make(chan []byte, 1)
 	go func() {
 		_ = conn.SetReadDeadline(time.Now().Add(15 * time.Second))
-		_, err := io.ReadAll(conn)
-		done <- err
+		answer, _ := io.ReadAll(conn)
+		done <- answer
 	}()
 	for {
 		select {
-		case <-done:
+		case answer := <-done:
 			if took := time.Since(start); took > 8*time.Second {
 				t.Fatalf("slow client held the connection %s", took)
+			}
+			// The server says why before closing: 408 with a stable code.
+			if !strings.HasPrefix(string(answer), "HTTP/1.1 408") || !strings.Contains(string(answer), `"REQUEST_TIMEOUT"`) {
+				t.Fatalf("slow client got %q, want 408 REQUEST_TIMEOUT", answer)
 			}
 			return
 		case <-time.After(500 * time.Millisecond):

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -29,12 +30,29 @@ type Account struct {
 //     an UNPAID bill has no kept debit;
 //   - top-ups = balance + the sum of SUCCESS wallet payments, per user.
 //
-// It returns the number of SUCCESS payments seen.
+// It fails the test for every violation and returns the number of SUCCESS
+// payments seen.
 func (e *Env) AuditMoney(tb testing.TB, accounts []*Account) int {
 	tb.Helper()
-	successes := 0
+	violations, successes := e.Audit(tb, accounts)
+	for _, v := range violations {
+		tb.Error(v)
+	}
+	return successes
+}
+
+// Audit is AuditMoney returning the violations (empty when the money is
+// right) instead of failing the test for them; a request that gets no
+// answer still fails the test.
+func (e *Env) Audit(tb testing.TB, accounts []*Account) (violations []string, successes int) {
+	tb.Helper()
+	errorf := func(format string, args ...any) { violations = append(violations, fmt.Sprintf(format, args...)) }
 	for _, acc := range accounts {
-		ledger, balance := e.MustConsistentLedger(tb, acc.UserID)
+		ledger, balance, broken := e.consistentLedger(tb, acc.UserID)
+		if broken != "" {
+			errorf("%s", broken)
+			continue
+		}
 		var topUps int64
 		debits := map[string]int64{}
 		reversals := map[string]int64{}
@@ -52,13 +70,13 @@ func (e *Env) AuditMoney(tb testing.TB, accounts []*Account) int {
 				}
 			case "DEBIT":
 				if _, dup := debits[ref]; dup || ref == "" {
-					tb.Errorf("user %s: debit reference %q appears twice or is empty", acc.UserID, ref)
+					errorf("user %s: debit reference %q appears twice or is empty", acc.UserID, ref)
 				}
 				debits[ref] = t.Amount
 			}
 		}
 		if topUps != acc.TopUps {
-			tb.Errorf("user %s: top-ups in the ledger %d, the test topped up %d", acc.UserID, topUps, acc.TopUps)
+			errorf("user %s: top-ups in the ledger %d, the test topped up %d", acc.UserID, topUps, acc.TopUps)
 		}
 		var paid int64
 		debitedBill := map[string]string{} // bill -> payment with a kept debit
@@ -66,16 +84,16 @@ func (e *Env) AuditMoney(tb testing.TB, accounts []*Account) int {
 			p := e.MustPayment(tb, ref)
 			if back, ok := reversals[ref]; ok {
 				if back != amount || p.Status != "FAILED" {
-					tb.Errorf("user %s: debit %s of %d given back %d, payment %s; want the same amount and FAILED", acc.UserID, ref, amount, back, p.Status)
+					errorf("user %s: debit %s of %d given back %d, payment %s; want the same amount and FAILED", acc.UserID, ref, amount, back, p.Status)
 				}
 				continue
 			}
 			if p.Status != "SUCCESS" || p.Amount == nil || *p.Amount != amount {
-				tb.Errorf("user %s: debit %s of %d kept, but the payment is %s (amount %v)", acc.UserID, ref, amount, p.Status, p.Amount)
+				errorf("user %s: debit %s of %d kept, but the payment is %s (amount %v)", acc.UserID, ref, amount, p.Status, p.Amount)
 				continue
 			}
 			if other, dup := debitedBill[p.BillID]; dup {
-				tb.Errorf("bill %s has two kept debits: %s and %s", p.BillID, other, ref)
+				errorf("bill %s has two kept debits: %s and %s", p.BillID, other, ref)
 			}
 			debitedBill[p.BillID] = ref
 			paid += amount
@@ -83,7 +101,7 @@ func (e *Env) AuditMoney(tb testing.TB, accounts []*Account) int {
 		}
 		for ref := range reversals {
 			if _, ok := debits[ref]; !ok {
-				tb.Errorf("user %s: reversal of %s without a debit", acc.UserID, ref)
+				errorf("user %s: reversal of %s without a debit", acc.UserID, ref)
 			}
 		}
 		for _, billID := range acc.Bills {
@@ -91,35 +109,35 @@ func (e *Env) AuditMoney(tb testing.TB, accounts []*Account) int {
 			switch b.Status {
 			case "PAID":
 				if b.PaymentID == nil {
-					tb.Errorf("bill %s is PAID by no payment", billID)
+					errorf("bill %s is PAID by no payment", billID)
 					continue
 				}
 				if p := e.MustPayment(tb, *b.PaymentID); p.Method == "RAZORPAY" {
 					// Paid through the gateway: SUCCESS, and the wallet untouched.
 					if p.Status != "SUCCESS" || p.BillID != billID {
-						tb.Errorf("bill %s is PAID by Razorpay payment %s, which is %s", billID, p.ID, p.Status)
+						errorf("bill %s is PAID by Razorpay payment %s, which is %s", billID, p.ID, p.Status)
 					}
 					if ref, ok := debitedBill[billID]; ok {
-						tb.Errorf("bill %s paid through Razorpay also kept wallet debit %s", billID, ref)
+						errorf("bill %s paid through Razorpay also kept wallet debit %s", billID, ref)
 					}
 					continue
 				}
 				if debitedBill[billID] != *b.PaymentID {
-					tb.Errorf("bill %s is PAID by %v, but its kept debit is %q", billID, *b.PaymentID, debitedBill[billID])
+					errorf("bill %s is PAID by %v, but its kept debit is %q", billID, *b.PaymentID, debitedBill[billID])
 				}
 			case "UNPAID":
 				if ref, ok := debitedBill[billID]; ok {
-					tb.Errorf("bill %s is UNPAID but payment %s kept its debit", billID, ref)
+					errorf("bill %s is UNPAID but payment %s kept its debit", billID, ref)
 				}
 			default:
-				tb.Errorf("bill %s has status %q", billID, b.Status)
+				errorf("bill %s has status %q", billID, b.Status)
 			}
 		}
 		if acc.TopUps != balance+paid {
-			tb.Errorf("user %s: top-ups %d != balance %d + SUCCESS payments %d", acc.UserID, acc.TopUps, balance, paid)
+			errorf("user %s: top-ups %d != balance %d + SUCCESS payments %d", acc.UserID, acc.TopUps, balance, paid)
 		}
 	}
-	return successes
+	return violations, successes
 }
 
 // MustConsistentLedger reads a wallet's whole ledger (newest first) and its
@@ -127,6 +145,16 @@ func (e *Env) AuditMoney(tb testing.TB, accounts []*Account) int {
 // positive amount whose balance_after follows from the entry before, never
 // negative, ending at the balance.
 func (e *Env) MustConsistentLedger(tb testing.TB, userID string) ([]Transaction, int64) {
+	tb.Helper()
+	ledger, balance, broken := e.consistentLedger(tb, userID)
+	if broken != "" {
+		tb.Fatal(broken)
+	}
+	return ledger, balance
+}
+
+// consistentLedger is MustConsistentLedger returning what is broken.
+func (e *Env) consistentLedger(tb testing.TB, userID string) ([]Transaction, int64, string) {
 	tb.Helper()
 	ledger := e.MustLedger(tb, userID, 100)
 	balance := e.MustBalance(tb, userID)
@@ -139,16 +167,16 @@ func (e *Env) MustConsistentLedger(tb testing.TB, userID string) ([]Transaction,
 		case "DEBIT":
 			running -= t.Amount
 		default:
-			tb.Fatalf("user %s: transaction %s has type %q", userID, t.ID, t.Type)
+			return nil, 0, fmt.Sprintf("user %s: transaction %s has type %q", userID, t.ID, t.Type)
 		}
 		if t.Amount <= 0 || running < 0 || t.BalanceAfter != running {
-			tb.Fatalf("user %s: ledger breaks at %s: amount %d, balance_after %d, running sum %d", userID, t.ID, t.Amount, t.BalanceAfter, running)
+			return nil, 0, fmt.Sprintf("user %s: ledger breaks at %s: amount %d, balance_after %d, running sum %d", userID, t.ID, t.Amount, t.BalanceAfter, running)
 		}
 	}
 	if running != balance {
-		tb.Fatalf("user %s: ledger sums to %d, balance is %d", userID, running, balance)
+		return nil, 0, fmt.Sprintf("user %s: ledger sums to %d, balance is %d", userID, running, balance)
 	}
-	return ledger, balance
+	return ledger, balance, ""
 }
 
 // WaitFinal polls payments until none is PENDING, and fails the test if

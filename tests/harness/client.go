@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"testing"
@@ -48,14 +49,29 @@ func (r *Response) ErrorField() string {
 	return f
 }
 
-var client = &http.Client{Timeout: 30 * time.Second}
+// client keeps enough idle connections for suites that send from many
+// goroutines at once.
+var client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+	Proxy: http.ProxyFromEnvironment, MaxIdleConns: 256, MaxIdleConnsPerHost: 128, IdleConnTimeout: 90 * time.Second,
+}}
 
 // Do sends a request to the gateway. body may be nil, a string or []byte
 // (sent as is) or anything else (sent as JSON). JSON bodies get
 // Content-Type: application/json unless header sets one. The admin token is
-// sent unless header sets Authorization ("" sends none).
+// sent unless header sets Authorization ("" sends none). A request that gets
+// no answer fails the test.
 func (e *Env) Do(tb testing.TB, method, path string, body any, header map[string]string) *Response {
 	tb.Helper()
+	r, err := e.Try(method, path, body, header)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
+
+// Try is Do for suites where a request may get no answer (a gateway killed
+// by the chaos suite): it returns the error instead of failing the test.
+func (e *Env) Try(method, path string, body any, header map[string]string) (*Response, error) {
 	var rd io.Reader
 	isJSON := false
 	switch b := body.(type) {
@@ -67,13 +83,13 @@ func (e *Env) Do(tb testing.TB, method, path string, body any, header map[string
 	default:
 		raw, err := json.Marshal(b)
 		if err != nil {
-			tb.Fatalf("encoding request body: %v", err)
+			return nil, fmt.Errorf("encoding request body: %w", err)
 		}
 		rd, isJSON = bytes.NewReader(raw), true
 	}
 	req, err := http.NewRequest(method, e.BaseURL+path, rd)
 	if err != nil {
-		tb.Fatalf("building %s %s: %v", method, path, err)
+		return nil, fmt.Errorf("building %s %s: %w", method, path, err)
 	}
 	if isJSON {
 		req.Header.Set("Content-Type", "application/json")
@@ -88,14 +104,14 @@ func (e *Env) Do(tb testing.TB, method, path string, body any, header map[string
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		tb.Fatalf("%s %s: %v", method, path, err)
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		tb.Fatalf("reading %s %s: %v", method, path, err)
+		return nil, fmt.Errorf("reading %s %s: %w", method, path, err)
 	}
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}, nil
 }
 
 // User is the contract's user object.

@@ -46,6 +46,12 @@ type Options struct {
 	Env map[string]string
 	// Settings override runtime settings before the services start.
 	Settings map[string]int64
+	// RunFile is the run file to start, relative to the repository root;
+	// dapr.yaml when empty (the benchmark's floor has its own).
+	RunFile string
+	// Profile makes every app serve Go's profiles on a loopback port of its
+	// own (Env.Pprof).
+	Profile bool
 }
 
 // Razorpay is the suite's Razorpay gateway simulator and the test-mode
@@ -74,6 +80,9 @@ type Env struct {
 	// AdminToken is a dev token with the admin role; Do sends it unless told
 	// otherwise.
 	AdminToken string
+	// Pprof maps each app id to the address of its profiles (with
+	// Options.Profile).
+	Pprof map[string]string
 
 	redis      *exec.Cmd
 	redisDone  chan struct{}
@@ -131,7 +140,10 @@ func Start(opts Options) (*Env, error) {
 		return nil, err
 	}
 
-	rf, err := runfile.Load(filepath.Join(root, "dapr.yaml"))
+	if opts.RunFile == "" {
+		opts.RunFile = "dapr.yaml"
+	}
+	rf, err := runfile.Load(filepath.Join(root, opts.RunFile))
 	if err != nil {
 		return nil, err
 	}
@@ -148,6 +160,17 @@ func Start(opts Options) (*Env, error) {
 			rf.Apps[i].Env[k] = v
 		}
 		rf.Apps[i].Env["REDIS_ADDR"] = e.RedisAddr
+		if opts.Profile {
+			pport, err := topology.FreePort()
+			if err != nil {
+				return nil, err
+			}
+			if e.Pprof == nil {
+				e.Pprof = map[string]string{}
+			}
+			e.Pprof[rf.Apps[i].AppID] = "127.0.0.1:" + strconv.Itoa(pport)
+			rf.Apps[i].Env["PPROF_ADDR"] = e.Pprof[rf.Apps[i].AppID]
+		}
 		if rf.Apps[i].AppID == "gateway" {
 			// Tests reach the gateway on loopback only, and check that a slow
 			// client is cut off (after 2 s instead of 10).
@@ -189,6 +212,25 @@ func Start(opts Options) (*Env, error) {
 		return nil, err
 	}
 	ok = true
+	return e, nil
+}
+
+// Attach uses a FinFlow that is already running (`make run`) at baseURL,
+// in dev mode, with its configuration store in the Redis at redisAddr. It
+// cannot kill or restart processes (Topology is nil) and has no simulator.
+func Attach(baseURL, redisAddr string) (*Env, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{Root: root, BaseURL: strings.TrimRight(baseURL, "/"), RedisAddr: redisAddr}
+	if err := e.WaitHealthy(10 * time.Second); err != nil {
+		return nil, fmt.Errorf("the FinFlow at %s is not healthy: %w", baseURL, err)
+	}
+	e.rdb = redis.NewClient(&redis.Options{Addr: redisAddr})
+	if e.AdminToken, err = e.devToken("admin-attached", "admin"); err != nil {
+		return nil, fmt.Errorf("%w (is the gateway in dev mode?)", err)
+	}
 	return e, nil
 }
 

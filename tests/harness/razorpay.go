@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -39,21 +40,29 @@ type SimPayment struct {
 
 func (e *Env) simPost(tb testing.TB, path string, body any) SimPayment {
 	tb.Helper()
-	raw, _ := json.Marshal(body)
-	resp, err := http.Post(e.Razorpay.URL+path, "application/json", bytes.NewReader(raw))
+	out, err := e.trySimPost(path, body)
 	if err != nil {
-		tb.Fatalf("POST %s: %v", path, err)
+		tb.Fatal(err)
+	}
+	return out
+}
+
+func (e *Env) trySimPost(path string, body any) (SimPayment, error) {
+	raw, _ := json.Marshal(body)
+	resp, err := http.Post(e.SimURL()+path, "application/json", bytes.NewReader(raw))
+	if err != nil {
+		return SimPayment{}, fmt.Errorf("POST %s: %w", path, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 {
-		tb.Fatalf("POST %s = %d %s", path, resp.StatusCode, b)
+		return SimPayment{}, fmt.Errorf("POST %s = %d %s", path, resp.StatusCode, b)
 	}
 	var out SimPayment
 	if err := json.Unmarshal(b, &out); err != nil {
-		tb.Fatalf("simulator answer %s: %v", b, err)
+		return SimPayment{}, fmt.Errorf("simulator answer %s: %w", b, err)
 	}
-	return out
+	return out, nil
 }
 
 // SimPay makes the customer pay an order at the simulator ("captured" or
@@ -61,7 +70,16 @@ func (e *Env) simPost(tb testing.TB, path string, body any) SimPayment {
 // loses them when deliver is false.
 func (e *Env) SimPay(tb testing.TB, orderID, outcome string, duplicates int, deliver bool) SimPayment {
 	tb.Helper()
-	return e.simPost(tb, "/sim/orders/"+orderID+"/pay", map[string]any{"outcome": outcome, "method": "upi", "duplicates": duplicates, "deliver": deliver})
+	out, err := e.TrySimPay(orderID, outcome, duplicates, deliver)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// TrySimPay is SimPay returning its error, for client goroutines.
+func (e *Env) TrySimPay(orderID, outcome string, duplicates int, deliver bool) (SimPayment, error) {
+	return e.trySimPost("/sim/orders/"+orderID+"/pay", map[string]any{"outcome": outcome, "method": "upi", "duplicates": duplicates, "deliver": deliver})
 }
 
 // SimLateCapture captures a failed gateway payment (late authorisation).
@@ -73,7 +91,7 @@ func (e *Env) SimLateCapture(tb testing.TB, gatewayPaymentID string) SimPayment 
 // SimDeliveries lists the simulator's delivery attempts for an order.
 func (e *Env) SimDeliveries(tb testing.TB, orderID string) []sim.Delivery {
 	tb.Helper()
-	resp, err := http.Get(e.Razorpay.URL + "/sim/deliveries?order_id=" + orderID)
+	resp, err := http.Get(e.SimURL() + "/sim/deliveries?order_id=" + orderID)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -164,4 +182,17 @@ func (e *Env) WaitPayment(tb testing.TB, paymentID string, timeout time.Duration
 		return cond(p)
 	})
 	return p
+}
+
+// SimURL is the Razorpay simulator's address: the suite's own, or for an
+// attached Env the one `make run` starts (FINFLOW_RAZORPAY_SIM, default
+// http://127.0.0.1:8090).
+func (e *Env) SimURL() string {
+	if e.Razorpay != nil {
+		return e.Razorpay.URL
+	}
+	if u := os.Getenv("FINFLOW_RAZORPAY_SIM"); u != "" {
+		return u
+	}
+	return "http://127.0.0.1:8090"
 }

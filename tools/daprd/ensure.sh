@@ -22,7 +22,8 @@ is_114() {
 # from the same module in seconds once daprd's modules are there.
 ensure_sentry() {
 	sentry="$root/.bin/sentry"
-	if [ -x "$sentry" ] && "$sentry" --help >/dev/null 2>&1; then
+	# (--help exits 2; its usage naming -trust-domain shows the binary runs.)
+	if [ -x "$sentry" ] && "$sentry" --help 2>&1 | grep -q -- "-trust-domain"; then
 		return 0
 	fi
 	echo "building sentry 1.14.0 (mTLS between sidecars)..."

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -244,6 +245,10 @@ func (t *Topology) prepare() error {
 		a.APIToken, a.AppToken = randomToken(), randomToken()
 		base := append(os.Environ(), t.opts.ExtraEnv...)
 		base = append(base, "DAPR_API_TOKEN="+a.APIToken, "APP_API_TOKEN="+a.AppToken, "DAPR_HOST_IP=127.0.0.1")
+		// Clipped, so that what is appended to the sidecar's environment
+		// later (the trust anchors) cannot overwrite the app's in a shared
+		// backing array (it once replaced APP_ID).
+		base = slices.Clip(base)
 		app := a
 		if t.opts.AppConfigDir != "" {
 			if cfg := filepath.Join(t.opts.AppConfigDir, a.AppID+".yaml"); fileExists(cfg) {
@@ -253,7 +258,7 @@ func (t *Topology) prepare() error {
 		daprdArgs := append(a.DaprdArgs(), "--dapr-internal-grpc-listen-address", "127.0.0.1", "--metrics-listen-address", "127.0.0.1")
 		if t.sentry != nil {
 			daprdArgs = append(daprdArgs, "--enable-mtls", "--sentry-address", t.sentry.addr, "--control-plane-trust-domain", sentryTrustDomain)
-			base = append(base, "NAMESPACE=default")
+			base = slices.Clip(append(base, "NAMESPACE=default"))
 		}
 		a.daprd = &proc{
 			name: a.AppID + "-daprd", argv: append([]string{t.opts.Daprd}, daprdArgs...),

@@ -21,7 +21,8 @@ type Delivery struct {
 	Status    int       `json:"status"` // 0 when no answer came
 	Error     string    `json:"error,omitempty"`
 	Delivered bool      `json:"delivered"` // false for an event that was deliberately lost
-	At        time.Time `json:"at"`
+	SentAt    time.Time `json:"sent_at"`   // when the attempt started
+	At        time.Time `json:"at"`        // when its answer came (or it failed)
 }
 
 // event is one webhook to send.
@@ -61,7 +62,7 @@ func (s *Server) deliver(events []event, duplicates int, deliver bool) {
 	if !deliver {
 		s.mu.Lock()
 		for _, ev := range events {
-			s.deliveries = append(s.deliveries, Delivery{Event: ev.name, EventID: ev.id, OrderID: ev.orderID, PaymentID: ev.paymentID, At: time.Now()})
+			s.deliveries = append(s.deliveries, Delivery{Event: ev.name, EventID: ev.id, OrderID: ev.orderID, PaymentID: ev.paymentID, SentAt: time.Now(), At: time.Now()})
 		}
 		s.mu.Unlock()
 		return
@@ -85,8 +86,9 @@ func (s *Server) deliverUntilAccepted(ev event) bool {
 	wait := s.cfg.FirstRetry
 	giveUp := time.Now().Add(s.cfg.GiveUpAfter)
 	for attempt := 1; ; attempt++ {
+		sent := time.Now()
 		status, err := s.post(ev)
-		d := Delivery{Event: ev.name, EventID: ev.id, OrderID: ev.orderID, PaymentID: ev.paymentID, Attempt: attempt, Status: status, Delivered: true, At: time.Now()}
+		d := Delivery{Event: ev.name, EventID: ev.id, OrderID: ev.orderID, PaymentID: ev.paymentID, Attempt: attempt, Status: status, Delivered: true, SentAt: sent, At: time.Now()}
 		if err != nil {
 			d.Error = err.Error()
 		}
