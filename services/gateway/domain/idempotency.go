@@ -67,15 +67,21 @@ func Fingerprint(method, path string, body []byte) string {
 var ErrRecordExists = errors.New("idempotency key already has a record")
 
 // Record is what the gateway keeps for a key: the request's fingerprint
-// and, once it has an answer, the answer.
+// and, once it has an answer, the answer. While the request runs, Deadline
+// is when its gateway stops waiting for the answer.
 type Record struct {
 	Fingerprint string    `json:"fingerprint"`
 	Done        bool      `json:"done"`
 	StartedAt   time.Time `json:"started_at"`
+	Deadline    time.Time `json:"deadline,omitzero"`
 	Status      int       `json:"status,omitempty"`
 	ContentType string    `json:"content_type,omitempty"`
 	Body        []byte    `json:"body,omitempty"`
 }
+
+// LegacyStaleAfter is how long a running record without a Deadline (made
+// by an older gateway) is taken to be running.
+const LegacyStaleAfter = time.Minute
 
 // Decision is what to do with a keyed request given an earlier record.
 type Decision int
@@ -89,16 +95,21 @@ const (
 
 // Decide applies the contract's rules to a request with fingerprint fp
 // that found rec: a different request is ErrKeyReused, a finished one is
-// replayed, one still running is ErrKeyInUse unless it started longer ago
-// than staleAfter (its gateway died), which is taken over.
-func Decide(rec Record, fp string, now time.Time, staleAfter time.Duration) (Decision, error) {
+// replayed, one still running is ErrKeyInUse until its deadline. Past the
+// deadline its gateway has given up on it (or died), so it is taken over;
+// the services de-duplicate the rerun by the key's token.
+func Decide(rec Record, fp string, now time.Time) (Decision, error) {
 	if rec.Fingerprint != fp {
 		return 0, ErrKeyReused
 	}
 	if rec.Done {
 		return Replay, nil
 	}
-	if now.Sub(rec.StartedAt) > staleAfter {
+	deadline := rec.Deadline
+	if deadline.IsZero() {
+		deadline = rec.StartedAt.Add(LegacyStaleAfter)
+	}
+	if now.After(deadline) {
 		return TakeOver, nil
 	}
 	return 0, ErrKeyInUse

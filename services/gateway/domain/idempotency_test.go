@@ -37,7 +37,7 @@ func TestFingerprintComparesJSONByMeaning(t *testing.T) {
 
 func TestDecide(t *testing.T) {
 	now := time.Now()
-	stale := time.Minute
+	running := domain.Record{Fingerprint: "x", StartedAt: now.Add(-time.Second), Deadline: now.Add(time.Second)}
 	cases := []struct {
 		name    string
 		rec     domain.Record
@@ -47,13 +47,15 @@ func TestDecide(t *testing.T) {
 	}{
 		{"done, same request", domain.Record{Fingerprint: "x", Done: true, StartedAt: now}, "x", domain.Replay, nil},
 		{"done, other request", domain.Record{Fingerprint: "x", Done: true, StartedAt: now}, "y", 0, domain.ErrKeyReused},
-		{"running, same request", domain.Record{Fingerprint: "x", StartedAt: now}, "x", 0, domain.ErrKeyInUse},
-		{"running, other request", domain.Record{Fingerprint: "x", StartedAt: now}, "y", 0, domain.ErrKeyReused},
-		{"running for too long", domain.Record{Fingerprint: "x", StartedAt: now.Add(-2 * stale)}, "x", domain.TakeOver, nil},
+		{"running, same request", running, "x", 0, domain.ErrKeyInUse},
+		{"running, other request", running, "y", 0, domain.ErrKeyReused},
+		{"running past its deadline", domain.Record{Fingerprint: "x", StartedAt: now.Add(-3 * time.Second), Deadline: now.Add(-time.Millisecond)}, "x", domain.TakeOver, nil},
+		{"no deadline (older gateway), recent", domain.Record{Fingerprint: "x", StartedAt: now.Add(-time.Second)}, "x", 0, domain.ErrKeyInUse},
+		{"no deadline (older gateway), old", domain.Record{Fingerprint: "x", StartedAt: now.Add(-2 * domain.LegacyStaleAfter)}, "x", domain.TakeOver, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := domain.Decide(tc.rec, tc.fp, now, stale)
+			got, err := domain.Decide(tc.rec, tc.fp, now)
 			if got != tc.want || !errors.Is(err, tc.wantErr) && !(err == nil && tc.wantErr == nil) {
 				t.Fatalf("Decide = %v, %v; want %v, %v", got, err, tc.want, tc.wantErr)
 			}

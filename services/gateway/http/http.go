@@ -32,25 +32,27 @@ import (
 
 // Runtime settings of the gateway (configuration store keys).
 const (
-	SettingInvokeTimeoutMS         = "gateway.invoke_timeout_ms"
-	SettingHealthTimeoutMS         = "gateway.health_timeout_ms"
-	SettingIdempotencyStaleAfterMS = "gateway.idempotency.stale_after_ms"
-	SettingRateUserPerMinute       = "gateway.ratelimit.user_per_minute"
-	SettingRateAdminPerMinute      = "gateway.ratelimit.admin_per_minute"
-	SettingRateAnonPerMinute       = "gateway.ratelimit.anonymous_per_minute"
-	SettingRateWebhookPerMinute    = "gateway.ratelimit.webhook_per_minute"
+	SettingInvokeTimeoutMS      = "gateway.invoke_timeout_ms"
+	SettingHealthTimeoutMS      = "gateway.health_timeout_ms"
+	SettingRateUserPerMinute    = "gateway.ratelimit.user_per_minute"
+	SettingRateAdminPerMinute   = "gateway.ratelimit.admin_per_minute"
+	SettingRateAnonPerMinute    = "gateway.ratelimit.anonymous_per_minute"
+	SettingRateWebhookPerMinute = "gateway.ratelimit.webhook_per_minute"
 )
 
 // Settings declares the gateway's runtime settings and their defaults.
 var Settings = []settings.Int{
 	{Key: SettingInvokeTimeoutMS, Default: 15000, Min: 100, Max: 120000},
 	{Key: SettingHealthTimeoutMS, Default: 2000, Min: 100, Max: 30000},
-	{Key: SettingIdempotencyStaleAfterMS, Default: 60000, Min: 1000, Max: 3600000},
 	{Key: SettingRateUserPerMinute, Default: 600, Min: 1, Max: 10000000},
 	{Key: SettingRateAdminPerMinute, Default: 60000, Min: 1, Max: 10000000},
 	{Key: SettingRateAnonPerMinute, Default: 600, Min: 1, Max: 10000000},
 	{Key: SettingRateWebhookPerMinute, Default: 6000, Min: 1, Max: 10000000},
 }
+
+// recordGrace is how long the gateway may take to record the outcome of a
+// keyed request after it stopped waiting for the answer.
+const recordGrace = 2 * time.Second
 
 // Limiter counts requests per caller (package ratelimit, in Redis).
 type Limiter interface {
@@ -70,7 +72,8 @@ type Invoker interface {
 type Idempotency interface {
 	Begin(ctx context.Context, token string, rec domain.Record) error
 	Get(ctx context.Context, token string) (rec domain.Record, etag string, found bool, err error)
-	Put(ctx context.Context, token string, rec domain.Record, etag string) error
+	TakeOver(ctx context.Context, token string, rec domain.Record, etag string) error
+	Finish(ctx context.Context, token string, rec domain.Record) error
 	Abandon(ctx context.Context, token string) error
 }
 
@@ -314,7 +317,12 @@ func (g *Gateway) keyed(c *fiber.Ctx, r domain.Route, req call, key string, iden
 	token := domain.Token(scope(ident), key)
 	fp := domain.Fingerprint(r.Method, req.path, req.body)
 	req.header.Set(id.HeaderIdempotencyToken, token)
-	started := domain.Record{Fingerprint: fp, StartedAt: g.now().UTC()}
+	now := g.now().UTC()
+	// The record is in flight until the gateway stops waiting for the
+	// answer (the invoke timeout), plus time to record the outcome; after
+	// that a retry may take it over.
+	invokeTimeout := time.Duration(g.settings.Get(SettingInvokeTimeoutMS)) * time.Millisecond
+	started := domain.Record{Fingerprint: fp, StartedAt: now, Deadline: now.Add(invokeTimeout + recordGrace)}
 
 	err := g.idem.Begin(ctx, token, started)
 	if errors.Is(err, domain.ErrRecordExists) {
@@ -326,8 +334,7 @@ func (g *Gateway) keyed(c *fiber.Ctx, r domain.Route, req call, key string, iden
 			// Abandoned or expired just now: a concurrent request took it.
 			return domain.ErrKeyInUse
 		}
-		stale := time.Duration(g.settings.Get(SettingIdempotencyStaleAfterMS)) * time.Millisecond
-		decision, err := domain.Decide(prev, fp, g.now(), stale)
+		decision, err := domain.Decide(prev, fp, g.now())
 		if err != nil {
 			return err
 		}
@@ -338,13 +345,13 @@ func (g *Gateway) keyed(c *fiber.Ctx, r domain.Route, req call, key string, iden
 			}
 			return c.Status(prev.Status).Send(prev.Body)
 		}
-		if err := g.idem.Put(ctx, token, started, etag); err != nil {
+		if err := g.idem.TakeOver(ctx, token, started, etag); err != nil {
 			if errors.Is(err, sidecar.ErrETagMismatch) {
 				return domain.ErrKeyInUse
 			}
 			return err
 		}
-		server.Log(c, g.log).Warn("taking over a stale idempotent request", "started_at", prev.StartedAt)
+		server.Log(c, g.log).Warn("taking over an idempotent request past its deadline", "started_at", prev.StartedAt, "deadline", prev.Deadline)
 	} else if err != nil {
 		return err
 	}
@@ -353,7 +360,7 @@ func (g *Gateway) keyed(c *fiber.Ctx, r domain.Route, req call, key string, iden
 	if err != nil || resp.Status >= 500 || resp.Status == fiber.StatusBadRequest {
 		// No answer, a failure, or a refused request that changed nothing:
 		// keep no record, so a retry runs again (de-duplicated downstream).
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordGrace)
 		if aerr := g.idem.Abandon(actx, token); aerr != nil {
 			server.Log(c, g.log).Warn("dropping an idempotency record", "err", aerr.Error())
 		}
@@ -365,7 +372,7 @@ func (g *Gateway) keyed(c *fiber.Ctx, r domain.Route, req call, key string, iden
 	}
 	done := started
 	done.Done, done.Status, done.ContentType, done.Body = true, resp.Status, resp.Header.Get(fiber.HeaderContentType), resp.Body
-	if err := g.idem.Put(ctx, token, done, ""); err != nil {
+	if err := g.idem.Finish(ctx, token, done); err != nil {
 		// The answer still goes out; a retry would run again and be
 		// de-duplicated by the service.
 		server.Log(c, g.log).Warn("recording an idempotent answer", "err", err.Error())

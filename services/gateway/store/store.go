@@ -1,6 +1,9 @@
 // Package store is the gateway's own state (its Dapr state store,
-// gateway-store): idempotency records, one key per caller and
-// Idempotency-Key (idem/<token>), kept 24 hours.
+// gateway-store): idempotency records, kept 24 hours. A key has two
+// entries: idem/<token> says the request is running (written once,
+// atomically, by the first request) and idem/<token>/answer holds its
+// answer (written once, blindly, when it has one). Splitting them makes the
+// common path one insert and one blind write, with no read in between.
 package store
 
 import (
@@ -15,7 +18,7 @@ import (
 
 // State is what the store needs from the Dapr sidecar.
 type State interface {
-	Get(ctx context.Context, store, key string) (sidecar.Item, error)
+	BulkGet(ctx context.Context, store string, keys []string) ([]sidecar.Item, error)
 	SaveTTL(ctx context.Context, store, key string, value []byte, etag string, ttlSeconds int) error
 	Insert(ctx context.Context, store, key string, value []byte, ttlSeconds int) error
 	Delete(ctx context.Context, store, key, etag string) error
@@ -33,7 +36,8 @@ func New(state State, name string, ttlSeconds int) *Idempotency {
 	return &Idempotency{state: state, name: name, ttlSeconds: ttlSeconds}
 }
 
-func key(token string) string { return "idem/" + token }
+func key(token string) string       { return "idem/" + token }
+func answerKey(token string) string { return "idem/" + token + "/answer" }
 
 // Begin records that the request identified by token is running, if no
 // record exists (atomically). Returns domain.ErrRecordExists otherwise.
@@ -52,35 +56,45 @@ func (s *Idempotency) Begin(ctx context.Context, token string, rec domain.Record
 	return nil
 }
 
-// Get returns the record and its ETag; found is false when there is none.
+// Get returns what is known of token in one round trip: the answer if
+// there is one (Done), otherwise the running record and its ETag; found is
+// false when there is neither.
 func (s *Idempotency) Get(ctx context.Context, token string) (rec domain.Record, etag string, found bool, err error) {
-	it, err := s.state.Get(ctx, s.name, key(token))
-	if err != nil || !it.Found() {
+	items, err := s.state.BulkGet(ctx, s.name, []string{answerKey(token), key(token)})
+	if err != nil {
 		return domain.Record{}, "", false, err
 	}
-	if err := json.Unmarshal(it.Value, &rec); err != nil {
-		return domain.Record{}, "", false, fmt.Errorf("decoding idempotency record: %w", err)
+	for _, it := range items {
+		if !it.Found() {
+			continue
+		}
+		if err := json.Unmarshal(it.Value, &rec); err != nil {
+			return domain.Record{}, "", false, fmt.Errorf("decoding idempotency record %s: %w", it.Key, err)
+		}
+		return rec, it.ETag, true, nil
 	}
-	return rec, it.ETag, true, nil
+	return domain.Record{}, "", false, nil
 }
 
-// Put writes the record, only if it is unchanged since it was read with
-// etag (sidecar.ErrETagMismatch otherwise). With an empty etag it reads the
-// current one first: a record made by Begin can only be changed with its
-// ETag (Dapr's Redis store marks insert-if-absent keys first-write).
-func (s *Idempotency) Put(ctx context.Context, token string, rec domain.Record, etag string) error {
+// TakeOver replaces a running record read with etag, only if it is
+// unchanged (sidecar.ErrETagMismatch otherwise): of two retries that find
+// the same dead request, one runs it.
+func (s *Idempotency) TakeOver(ctx context.Context, token string, rec domain.Record, etag string) error {
 	raw, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	if etag == "" {
-		it, err := s.state.Get(ctx, s.name, key(token))
-		if err != nil {
-			return err
-		}
-		etag = it.ETag
-	}
 	return s.state.SaveTTL(ctx, s.name, key(token), raw, etag, s.ttlSeconds)
+}
+
+// Finish keeps the answer of the request identified by token.
+func (s *Idempotency) Finish(ctx context.Context, token string, rec domain.Record) error {
+	rec.Done = true
+	raw, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return s.state.SaveTTL(ctx, s.name, answerKey(token), raw, "", s.ttlSeconds)
 }
 
 // Abandon removes the record of a request whose outcome is unknown, so a

@@ -22,6 +22,53 @@ type Processor struct {
 	Now     func() time.Time
 	// StepTimeout bounds each call to another service.
 	StepTimeout func() time.Duration
+
+	settled settled
+}
+
+// settled remembers the payments this process moved out of PENDING, so
+// that the recovery loop drops them from the pending index without reading
+// each one back. Every entry is removed by the round that forgets it.
+type settled struct {
+	mu  sync.Mutex
+	ids map[string]struct{}
+}
+
+func (s *settled) add(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ids == nil {
+		s.ids = map[string]struct{}{}
+	}
+	s.ids[id] = struct{}{}
+}
+
+func (s *settled) has(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.ids[id]
+	return ok
+}
+
+func (s *settled) remove(ids []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		delete(s.ids, id)
+	}
+}
+
+// update is Store.Update that notes a payment leaving PENDING.
+func (pr *Processor) update(ctx context.Context, id string, fn func(*Payment) bool) (Payment, error) {
+	var was Status
+	p, err := pr.Store.Update(ctx, id, func(q *Payment) bool {
+		was = q.Status
+		return fn(q)
+	})
+	if err == nil && was == Pending && p.Status != Pending {
+		pr.settled.add(id)
+	}
+	return p, err
 }
 
 // PayFromWallet pays a bill from its owner's wallet. It returns the payment
@@ -38,14 +85,18 @@ type Processor struct {
 // payer is the user paying ("" for an admin, who may pay any bill); a user
 // may only pay their own bills (ErrForbidden, nothing recorded).
 func (pr *Processor) PayFromWallet(ctx context.Context, billID, paymentID, payer string) (Payment, error) {
-	if paymentID != "" {
-		if p, err := pr.Store.Get(ctx, paymentID); err == nil {
+	// A retry of a keyed request is found when its payment cannot be
+	// created (the id is taken), so the common first attempt reads nothing
+	// it does not need. Only a bill that looks done needs a look first: it
+	// may be done by this very request's payment.
+	bill, err := pr.getBill(ctx, billID)
+	if paymentID != "" && (errors.Is(err, ErrBillNotFound) || err == nil && (bill.Paid || payer != "" && bill.UserID != payer)) {
+		if p, gerr := pr.Store.Get(ctx, paymentID); gerr == nil {
 			return pr.retried(ctx, p, billID)
-		} else if !errors.Is(err, ErrPaymentNotFound) {
-			return Payment{}, err
+		} else if !errors.Is(gerr, ErrPaymentNotFound) {
+			return Payment{}, gerr
 		}
 	}
-	bill, err := pr.getBill(ctx, billID)
 	var p Payment
 	switch {
 	case errors.Is(err, ErrBillNotFound):
@@ -118,7 +169,7 @@ func (pr *Processor) drive(ctx context.Context, p Payment) (Payment, error) {
 		case bill.Paid && bill.PaymentID != p.ID:
 			return pr.finishFailed(ctx, p, ReasonBillAlreadyPaid, false, nil)
 		}
-		p, err = pr.Store.Update(ctx, p.ID, func(q *Payment) bool {
+		p, err = pr.update(ctx, p.ID, func(q *Payment) bool {
 			if q.knowsBill() {
 				return false
 			}
@@ -162,7 +213,7 @@ func (pr *Processor) drive(ctx context.Context, p Payment) (Payment, error) {
 		return pr.stillPending(p, "marking the bill paid", err)
 	}
 
-	final, err := pr.Store.Update(ctx, p.ID, func(q *Payment) bool { return q.succeed(pr.Now()) })
+	final, err := pr.update(ctx, p.ID, func(q *Payment) bool { return q.succeed(pr.Now()) })
 	if err != nil {
 		return pr.stillPending(p, "recording success", err)
 	}
@@ -183,7 +234,7 @@ func (pr *Processor) finishFailed(ctx context.Context, p Payment, reason string,
 			return pr.stillPending(p, "giving the debit back", err)
 		}
 	}
-	final, err := pr.Store.Update(ctx, p.ID, func(q *Payment) bool { return q.fail(reason, pr.Now()) })
+	final, err := pr.update(ctx, p.ID, func(q *Payment) bool { return q.fail(reason, pr.Now()) })
 	if err != nil {
 		return pr.stillPending(p, "recording the failure", err)
 	}
@@ -262,6 +313,10 @@ func (pr *Processor) RecoverOnce(ctx context.Context, cfg RecoveryConfig) error 
 		tokens = make(chan struct{}, max(1, cfg.Concurrency()))
 	)
 	for id, indexed := range pending {
+		if pr.settled.has(id) {
+			done = append(done, id) // final, as this process saw
+			continue
+		}
 		if now.Sub(indexed) < cfg.MinAge() {
 			continue
 		}
@@ -291,5 +346,9 @@ func (pr *Processor) RecoverOnce(ctx context.Context, cfg RecoveryConfig) error 
 	if len(done) == 0 {
 		return nil
 	}
-	return pr.Store.Forget(ctx, done)
+	if err := pr.Store.Forget(ctx, done); err != nil {
+		return err
+	}
+	pr.settled.remove(done)
+	return nil
 }

@@ -240,3 +240,68 @@ func TestConcurrentPaymentsOfOneBill(t *testing.T) {
 		t.Fatalf("wins %d refused %d balance %d debits %d; want 1, 19, one debit of 600", wins, refused, bank.balance["usr_a"], len(bank.debits))
 	}
 }
+
+// A keyed request's retry (its id derived from the Idempotency-Key) finds
+// the payment it started, whatever state it reached, and moves no money
+// twice.
+func TestKeyedRetryFindsItsPayment(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name       string
+		balance    int64
+		wantStatus domain.Status
+		wantErr    error
+	}{
+		{"after success", 1000, domain.Success, nil},
+		{"after insufficient funds", 100, domain.Failed, domain.ErrInsufficientFunds},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			bank := newBank()
+			bank.balance["usr_a"] = tc.balance
+			bank.bills["bill_1"] = &domain.Bill{ID: "bill_1", UserID: "usr_a", Amount: 600, Currency: "INR"}
+			pr := newProcessor(bank)
+			first, err := pr.PayFromWallet(ctx, "bill_1", "pay_keyed1", "usr_a")
+			if first.ID != "pay_keyed1" || first.Status != tc.wantStatus || !errors.Is(err, tc.wantErr) && !(err == nil && tc.wantErr == nil) {
+				t.Fatalf("first = %s %s, %v", first.ID, first.Status, err)
+			}
+			again, err := pr.PayFromWallet(ctx, "bill_1", "pay_keyed1", "usr_a")
+			if again.ID != first.ID || again.Status != first.Status || !errors.Is(err, tc.wantErr) && !(err == nil && tc.wantErr == nil) {
+				t.Fatalf("retry = %s %s, %v; want %s %s", again.ID, again.Status, err, first.ID, first.Status)
+			}
+			if len(bank.debits) > 1 || tc.wantStatus == domain.Success && bank.balance["usr_a"] != tc.balance-600 {
+				t.Fatalf("debits %v, balance %d", bank.debits, bank.balance["usr_a"])
+			}
+			// The same key for another bill is refused.
+			bank.bills["bill_2"] = &domain.Bill{ID: "bill_2", UserID: "usr_a", Amount: 1, Currency: "INR"}
+			if _, err := pr.PayFromWallet(ctx, "bill_2", "pay_keyed1", "usr_a"); !errors.Is(err, domain.ErrKeyReused) {
+				t.Fatalf("same id, other bill: %v, want ErrKeyReused", err)
+			}
+		})
+	}
+}
+
+// A payment its request finished is dropped from the pending index by the
+// next recovery round even before it is old enough to be driven (the
+// process saw it become final, so nothing is read back).
+func TestRecoveryForgetsSettledPayments(t *testing.T) {
+	ctx := context.Background()
+	bank := newBank()
+	bank.balance["usr_a"] = 1000
+	bank.bills["bill_1"] = &domain.Bill{ID: "bill_1", UserID: "usr_a", Amount: 600, Currency: "INR"}
+	pr := newProcessor(bank)
+	if p, err := pr.PayFromWallet(ctx, "bill_1", "", ""); err != nil || p.Status != domain.Success {
+		t.Fatalf("pay = %s, %v", p.Status, err)
+	}
+	if pending, _ := pr.Store.Pending(ctx); len(pending) != 1 {
+		t.Fatalf("index before the round = %v, want the payment", pending)
+	}
+	later := domain.RecoveryConfig{Interval: immediately.Interval, Concurrency: immediately.Concurrency,
+		MinAge: func() time.Duration { return time.Hour }}
+	if err := pr.RecoverOnce(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	if pending, _ := pr.Store.Pending(ctx); len(pending) != 0 {
+		t.Fatalf("index after the round = %v, want empty", pending)
+	}
+}

@@ -113,7 +113,7 @@ func (pr *Processor) withOrder(ctx context.Context, p Payment) (Payment, error) 
 		}
 		return Payment{}, ErrGatewayUnavailable.Wrap(err)
 	}
-	return pr.Store.Update(ctx, p.ID, func(q *Payment) bool {
+	return pr.update(ctx, p.ID, func(q *Payment) bool {
 		if q.Razorpay != nil {
 			return false
 		}
@@ -191,7 +191,7 @@ func (pr *Processor) reject(ctx context.Context, r GatewayResult, reason string)
 func (pr *Processor) apply(ctx context.Context, p Payment, r GatewayResult) error {
 	if r.Status == "failed" {
 		if p.Status != Pending {
-			_, err := pr.Store.Update(ctx, p.ID, func(q *Payment) bool {
+			_, err := pr.update(ctx, p.ID, func(q *Payment) bool {
 				q.note(pr.Now(), "gateway reported "+r.GatewayPaymentID+" failed (ignored: already "+string(q.Status)+")")
 				return true
 			})
@@ -226,7 +226,7 @@ func (pr *Processor) settleCapture(ctx context.Context, p Payment, r GatewayResu
 	if err != nil {
 		return err
 	}
-	_, err = pr.Store.Update(ctx, p.ID, func(q *Payment) bool {
+	_, err = pr.update(ctx, p.ID, func(q *Payment) bool {
 		if q.Status != Pending {
 			return false
 		}
@@ -252,7 +252,7 @@ func (pr *Processor) refundAndFail(ctx context.Context, p Payment, r GatewayResu
 	if err != nil {
 		return err
 	}
-	_, err = pr.Store.Update(ctx, p.ID, func(q *Payment) bool {
+	_, err = pr.update(ctx, p.ID, func(q *Payment) bool {
 		if q.Status != Pending {
 			return false
 		}
@@ -308,7 +308,7 @@ func (pr *Processor) lateCapture(ctx context.Context, orig Payment, r GatewayRes
 			}
 		}
 	}
-	_, err = pr.Store.Update(ctx, orig.ID, func(q *Payment) bool {
+	_, err = pr.update(ctx, orig.ID, func(q *Payment) bool {
 		if q.SettledBy == lateID {
 			return false
 		}

@@ -28,6 +28,7 @@ import (
 // State is what the store needs from the Dapr sidecar.
 type State interface {
 	Get(ctx context.Context, store, key string) (sidecar.Item, error)
+	BulkGet(ctx context.Context, store string, keys []string) ([]sidecar.Item, error)
 	Save(ctx context.Context, store, key string, value []byte, etag string) error
 	Insert(ctx context.Context, store, key string, value []byte, ttlSeconds int) error
 	Delete(ctx context.Context, store, key, etag string) error
@@ -371,20 +372,24 @@ func (s *Store) DeadLetters(ctx context.Context) ([]domain.DeadLetter, error) {
 	return list.Items, nil
 }
 
-// Pending implements domain.Store.
+// Pending implements domain.Store. It reads every shard in one round trip.
 func (s *Store) Pending(ctx context.Context) (map[string]time.Time, error) {
+	keys := make([]string, Shards)
+	for n := range keys {
+		keys[n] = shardKey(n)
+	}
+	items, err := s.state.BulkGet(ctx, s.name, keys)
+	if err != nil {
+		return nil, fmt.Errorf("reading pending index: %w", err)
+	}
 	out := map[string]time.Time{}
-	for n := 0; n < Shards; n++ {
-		it, err := s.state.Get(ctx, s.name, shardKey(n))
-		if err != nil {
-			return nil, fmt.Errorf("reading pending index: %w", err)
-		}
+	for _, it := range items {
 		if !it.Found() {
 			continue
 		}
 		var sh shard
 		if err := json.Unmarshal(it.Value, &sh); err != nil {
-			return nil, fmt.Errorf("decoding pending index: %w", err)
+			return nil, fmt.Errorf("decoding pending index %s: %w", it.Key, err)
 		}
 		for id, ms := range sh.IDs {
 			out[id] = time.UnixMilli(ms)
