@@ -103,6 +103,25 @@ func (c *Client) Save(ctx context.Context, store, key string, value []byte, etag
 	return nil
 }
 
+// SaveBulk writes several items, unconditionally, in one round trip. It is
+// not atomic: use it only for writes that are each safe on their own (for
+// example immutable, idempotent copies).
+func (c *Client) SaveBulk(ctx context.Context, store string, items []Item) error {
+	if len(items) == 0 {
+		return nil
+	}
+	ctx, cancel := opContext(ctx)
+	defer cancel()
+	set := make([]*dapr.SetStateItem, len(items))
+	for i, it := range items {
+		set[i] = &dapr.SetStateItem{Key: it.Key, Value: it.Value}
+	}
+	if err := c.sdk.SaveBulkState(ctx, store, set...); err != nil {
+		return stateErr("bulk save", store, fmt.Sprintf("%d keys", len(items)), err)
+	}
+	return nil
+}
+
 // SaveTTL is Save for an item that expires after ttlSeconds.
 func (c *Client) SaveTTL(ctx context.Context, store, key string, value []byte, etag string, ttlSeconds int) error {
 	ctx, cancel := opContext(ctx)

@@ -28,6 +28,11 @@ func TestConcurrentDebitsAndCreditsOnOneWallet(t *testing.T) {
 	var mu sync.Mutex
 	var credited, debited int64
 	applied, refused := 0, 0
+	type op struct {
+		path string
+		body map[string]any
+	}
+	var appliedOps []op
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func(i int) {
@@ -49,9 +54,11 @@ func TestConcurrentDebitsAndCreditsOnOneWallet(t *testing.T) {
 			case r.Status == http.StatusOK && path == "/wallet/add":
 				credited += amount
 				applied++
+				appliedOps = append(appliedOps, op{path, body})
 			case r.Status == http.StatusOK:
 				debited += amount
 				applied++
+				appliedOps = append(appliedOps, op{path, body})
 			case r.Status == http.StatusUnprocessableEntity && r.ErrorCode() == "INSUFFICIENT_FUNDS":
 				refused++
 			default:
@@ -67,6 +74,35 @@ func TestConcurrentDebitsAndCreditsOnOneWallet(t *testing.T) {
 	ledger, _ := env.MustConsistentLedger(t, u.ID)
 	if len(ledger) != 1+applied {
 		t.Fatalf("ledger has %d entries, want %d (seed + %d applied)", len(ledger), 1+applied, applied)
+	}
+	// Every applied operation sent again with its reference is answered as
+	// before and moves nothing, also those whose entries have moved from
+	// the wallet document to ledger pages.
+	var rwg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for _, o := range appliedOps {
+		rwg.Add(1)
+		sem <- struct{}{}
+		go func(o op) {
+			defer rwg.Done()
+			defer func() { <-sem }()
+			var r *harness.Response
+			if o.path == "/wallet/add" {
+				r = env.Do(t, "POST", o.path, o.body, nil)
+			} else {
+				r = env.InvokeAs(t, "payment", "wallet", "POST", o.path, o.body)
+			}
+			if r.Status != http.StatusOK {
+				t.Errorf("repeating %s %v = %d %s", o.path, o.body, r.Status, r.Body)
+			}
+		}(o)
+	}
+	rwg.Wait()
+	if again := env.MustBalance(t, u.ID); again != balance {
+		t.Fatalf("repeating the applied operations moved the balance from %d to %d", balance, again)
+	}
+	if again, _ := env.MustConsistentLedger(t, u.ID); len(again) != len(ledger) {
+		t.Fatalf("repeating the applied operations grew the ledger from %d to %d entries", len(ledger), len(again))
 	}
 	if refused == 0 {
 		t.Errorf("no debit was refused: the overdraft path was not exercised (debited %d of %d)", debited, seed+credited)

@@ -92,6 +92,16 @@ func (m *MemState) Save(_ context.Context, st, key string, value []byte, etag st
 	return nil
 }
 
+// SaveBulk implements the sidecar's SaveBulk.
+func (m *MemState) SaveBulk(ctx context.Context, st string, items []sidecar.Item) error {
+	for _, it := range items {
+		if err := m.Save(ctx, st, it.Key, it.Value, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Insert implements store.State.
 func (m *MemState) Insert(_ context.Context, st, key string, value []byte, _ int) error {
 	m.mu.Lock()

@@ -48,6 +48,7 @@ type State interface {
 	Get(ctx context.Context, store, key string) (sidecar.Item, error)
 	BulkGet(ctx context.Context, store string, keys []string) ([]sidecar.Item, error)
 	Save(ctx context.Context, store, key string, value []byte, etag string) error
+	SaveBulk(ctx context.Context, store string, items []sidecar.Item) error
 	Insert(ctx context.Context, store, key string, value []byte, ttlSeconds int) error
 }
 
@@ -132,18 +133,37 @@ func (s *Store) Create(ctx context.Context, w domain.Wallet) error {
 }
 
 func (s *Store) load(ctx context.Context, user string) (walletDoc, string, error) {
-	it, err := s.state.Get(ctx, s.name, walletKey(user))
-	if err != nil {
-		return walletDoc{}, "", fmt.Errorf("reading wallet: %w", err)
+	d, etag, _, err := s.loadWithRef(ctx, user, "")
+	return d, etag, err
+}
+
+// loadWithRef reads the wallet document and, when ref is set, its
+// reference key in the same round trip: a wallet whose older entries have
+// moved to pages needs the key to tell a new reference from an old one.
+func (s *Store) loadWithRef(ctx context.Context, user, ref string) (walletDoc, string, *sidecar.Item, error) {
+	var it sidecar.Item
+	var refItem *sidecar.Item
+	if ref == "" {
+		got, err := s.state.Get(ctx, s.name, walletKey(user))
+		if err != nil {
+			return walletDoc{}, "", nil, fmt.Errorf("reading wallet: %w", err)
+		}
+		it = got
+	} else {
+		got, err := s.state.BulkGet(ctx, s.name, []string{walletKey(user), refKey(user, ref)})
+		if err != nil {
+			return walletDoc{}, "", nil, fmt.Errorf("reading wallet: %w", err)
+		}
+		it, refItem = got[0], &got[1]
 	}
 	if !it.Found() {
-		return walletDoc{}, "", domain.ErrWalletNotFound
+		return walletDoc{}, "", nil, domain.ErrWalletNotFound
 	}
 	var d walletDoc
 	if err := json.Unmarshal(it.Value, &d); err != nil {
-		return walletDoc{}, "", fmt.Errorf("decoding wallet %s: %w", user, err)
+		return walletDoc{}, "", nil, fmt.Errorf("decoding wallet %s: %w", user, err)
 	}
-	return d, it.ETag, nil
+	return d, it.ETag, refItem, nil
 }
 
 // Get implements domain.Store.
@@ -160,12 +180,12 @@ func (s *Store) Apply(ctx context.Context, user string, op domain.Operation) (do
 	unlock := s.locks.lock(user)
 	defer unlock()
 	for attempt := 0; ; attempt++ {
-		d, etag, err := s.load(ctx, user)
+		d, etag, refItem, err := s.loadWithRef(ctx, user, op.Reference)
 		if err != nil {
 			return domain.Result{}, err
 		}
 		if op.Reference != "" {
-			prev, found, err := s.findRef(ctx, &d, op.Reference)
+			prev, found, err := s.findRef(ctx, &d, op.Reference, refItem)
 			if err != nil {
 				return domain.Result{}, err
 			}
@@ -223,17 +243,18 @@ func (s *Store) archive(ctx context.Context, d *walletDoc) error {
 	if err != nil {
 		return err
 	}
-	if err := s.state.Save(ctx, s.name, pageKey(d.UserID, d.Pages), raw, ""); err != nil {
-		return fmt.Errorf("writing ledger page: %w", err)
-	}
+	// The page and the reference keys in one round trip; each is an
+	// immutable copy, so a partial write is only repeated by the next try.
+	items := []sidecar.Item{{Key: pageKey(d.UserID, d.Pages), Value: raw}}
 	for _, e := range oldest {
 		if e.Reference == "" {
 			continue
 		}
 		ref, _ := json.Marshal(e)
-		if err := s.state.Save(ctx, s.name, refKey(d.UserID, e.Reference), ref, ""); err != nil {
-			return fmt.Errorf("writing reference index: %w", err)
-		}
+		items = append(items, sidecar.Item{Key: refKey(d.UserID, e.Reference), Value: ref})
+	}
+	if err := s.state.SaveBulk(ctx, s.name, items); err != nil {
+		return fmt.Errorf("writing ledger page and reference index: %w", err)
 	}
 	d.Entries = append([]entry(nil), d.Entries[:n-PageSize]...)
 	d.Pages++
@@ -241,8 +262,9 @@ func (s *Store) archive(ctx context.Context, d *walletDoc) error {
 }
 
 // findRef looks for ref in the document, then (if entries have ever moved
-// out) in the reference keys.
-func (s *Store) findRef(ctx context.Context, d *walletDoc, ref string) (domain.Transaction, bool, error) {
+// out) in the reference keys: in refItem if the caller read it already,
+// otherwise with a read.
+func (s *Store) findRef(ctx context.Context, d *walletDoc, ref string, refItem *sidecar.Item) (domain.Transaction, bool, error) {
 	for _, e := range d.Entries {
 		if e.Reference == ref {
 			return e.tx(), true, nil
@@ -251,15 +273,18 @@ func (s *Store) findRef(ctx context.Context, d *walletDoc, ref string) (domain.T
 	if d.Pages == 0 {
 		return domain.Transaction{}, false, nil
 	}
-	it, err := s.state.Get(ctx, s.name, refKey(d.UserID, ref))
-	if err != nil {
-		return domain.Transaction{}, false, fmt.Errorf("reading reference index: %w", err)
+	if refItem == nil {
+		it, err := s.state.Get(ctx, s.name, refKey(d.UserID, ref))
+		if err != nil {
+			return domain.Transaction{}, false, fmt.Errorf("reading reference index: %w", err)
+		}
+		refItem = &it
 	}
-	if !it.Found() {
+	if !refItem.Found() {
 		return domain.Transaction{}, false, nil
 	}
 	var e entry
-	if err := json.Unmarshal(it.Value, &e); err != nil {
+	if err := json.Unmarshal(refItem.Value, &e); err != nil {
 		return domain.Transaction{}, false, fmt.Errorf("decoding reference index: %w", err)
 	}
 	return e.tx(), true, nil
@@ -267,11 +292,11 @@ func (s *Store) findRef(ctx context.Context, d *walletDoc, ref string) (domain.T
 
 // FindReference implements domain.Store.
 func (s *Store) FindReference(ctx context.Context, user, ref string) (domain.Transaction, bool, error) {
-	d, _, err := s.load(ctx, user)
+	d, _, refItem, err := s.loadWithRef(ctx, user, ref)
 	if err != nil {
 		return domain.Transaction{}, false, err
 	}
-	return s.findRef(ctx, &d, ref)
+	return s.findRef(ctx, &d, ref, refItem)
 }
 
 // Transactions implements domain.Store.
