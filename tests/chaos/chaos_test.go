@@ -428,7 +428,11 @@ func (r *run) check(t *testing.T) {
 			continue
 		}
 		out := r.env.MustPayment(t, p.id)
-		r.report.Payments[out.Method+" "+out.Status]++
+		if p.outcome == "no order" {
+			r.report.Payments[out.Method+" "+out.Status+" (no order: razorpay service down)"]++
+		} else {
+			r.report.Payments[out.Method+" "+out.Status]++
+		}
 		if p.outcome == "" {
 			continue
 		}
