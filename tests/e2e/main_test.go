@@ -6,6 +6,7 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/finflow/finflow/tests/harness"
@@ -15,12 +16,17 @@ var env *harness.Env
 
 func TestMain(m *testing.M) {
 	var err error
-	env, err = harness.Start(harness.Options{Name: "e2e"})
+	env, err = harness.Start(harness.Options{Name: "e2e", CheckContract: true})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		os.Exit(1)
 	}
 	code := m.Run()
+	// Every exchange of the suite must agree with GET /openapi.json.
+	if violations, checked := env.ContractViolations(); len(violations) > 0 {
+		fmt.Fprintf(os.Stderr, "e2e: %d of %d exchanges disagree with /openapi.json:\n  %s\n", len(violations), checked, strings.Join(violations, "\n  "))
+		code = 1
+	}
 	// No secret or token may appear in any log line of the run.
 	if leaks := env.SecretsInLogs(); len(leaks) > 0 {
 		fmt.Fprintf(os.Stderr, "secrets found in the logs: %v\n", leaks)

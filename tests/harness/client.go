@@ -72,20 +72,24 @@ func (e *Env) Do(tb testing.TB, method, path string, body any, header map[string
 // Try is Do for suites where a request may get no answer (a gateway killed
 // by the chaos suite): it returns the error instead of failing the test.
 func (e *Env) Try(method, path string, body any, header map[string]string) (*Response, error) {
-	var rd io.Reader
+	var raw []byte
 	isJSON := false
 	switch b := body.(type) {
 	case nil:
 	case string:
-		rd, isJSON = bytes.NewReader([]byte(b)), true
+		raw, isJSON = []byte(b), true
 	case []byte:
-		rd, isJSON = bytes.NewReader(b), true
+		raw, isJSON = b, true
 	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
+		var err error
+		if raw, err = json.Marshal(b); err != nil {
 			return nil, fmt.Errorf("encoding request body: %w", err)
 		}
-		rd, isJSON = bytes.NewReader(raw), true
+		isJSON = true
+	}
+	var rd io.Reader
+	if raw != nil {
+		rd = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequest(method, e.BaseURL+path, rd)
 	if err != nil {
@@ -107,11 +111,15 @@ func (e *Env) Try(method, path string, body any, header map[string]string) (*Res
 		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
+	answer, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s %s: %w", method, path, err)
 	}
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}, nil
+	r := &Response{Status: resp.StatusCode, Header: resp.Header, Body: answer}
+	if e.contract != nil {
+		e.contract.check(method, e.BaseURL+path, req.Header, raw, r)
+	}
+	return r, nil
 }
 
 // User is the contract's user object.

@@ -52,6 +52,9 @@ type Options struct {
 	// Profile makes every app serve Go's profiles on a loopback port of its
 	// own (Env.Pprof).
 	Profile bool
+	// CheckContract validates every request and answer of Do and Try
+	// against the gateway's /openapi.json (Env.ContractViolations).
+	CheckContract bool
 }
 
 // Razorpay is the suite's Razorpay gateway simulator and the test-mode
@@ -91,6 +94,7 @@ type Env struct {
 	console    *os.File
 	rdb        *redis.Client
 	settingVer int
+	contract   *contract
 }
 
 // Start brings the topology up. The error says what is missing (daprd,
@@ -210,6 +214,11 @@ func Start(opts Options) (*Env, error) {
 	}
 	if e.AdminToken, err = e.devToken("admin-"+opts.Name, "admin"); err != nil {
 		return nil, err
+	}
+	if opts.CheckContract {
+		if e.contract, err = loadContract(e.BaseURL); err != nil {
+			return nil, err
+		}
 	}
 	ok = true
 	return e, nil

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/finflow/finflow/tests/harness"
@@ -21,7 +22,7 @@ func TestMain(m *testing.M) {
 	// Reconciliation asks the gateway about payments PENDING for 2 s, every
 	// 500 ms, and unpaid orders expire after 12 s, so the suite runs in
 	// seconds; the rules are the same as with the defaults.
-	env, err = harness.Start(harness.Options{Name: "razorpay", Settings: map[string]int64{
+	env, err = harness.Start(harness.Options{Name: "razorpay", CheckContract: true, Settings: map[string]int64{
 		"payments.reconcile.interval_ms":      500,
 		"payments.reconcile.after_ms":         2000,
 		"payments.razorpay.order_lifetime_ms": 12000,
@@ -33,6 +34,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	// Every exchange of the suite must agree with GET /openapi.json.
+	if violations, checked := env.ContractViolations(); len(violations) > 0 {
+		fmt.Fprintf(os.Stderr, "razorpay: %d of %d exchanges disagree with /openapi.json:\n  %s\n", len(violations), checked, strings.Join(violations, "\n  "))
+		code = 1
+	}
 	// No secret or token may appear in any log line of the run.
 	if leaks := env.SecretsInLogs(); len(leaks) > 0 {
 		fmt.Fprintf(os.Stderr, "secrets found in the logs: %v\n", leaks)

@@ -26,6 +26,7 @@ import (
 	"github.com/finflow/finflow/platform/server"
 	"github.com/finflow/finflow/platform/settings"
 	"github.com/finflow/finflow/platform/sidecar"
+	"github.com/finflow/finflow/services/gateway/api"
 	"github.com/finflow/finflow/services/gateway/domain"
 	"github.com/finflow/finflow/services/gateway/ratelimit"
 )
@@ -124,10 +125,14 @@ func (g *Gateway) limit(c *fiber.Ctx, r domain.Route, ident auth.Identity) error
 	return ErrRateLimited.With(fmt.Sprintf("too many requests; retry in %d s", secs), map[string]any{"retry_after_seconds": secs})
 }
 
-// Routes registers the public routes and GET /health on app, and in dev
-// mode POST /auth/dev-token.
+// Routes registers the public routes, GET /health and GET /openapi.json on
+// app, and in dev mode POST /auth/dev-token.
 func (g *Gateway) Routes(app *fiber.App) {
 	app.Get("/health", g.health)
+	app.Get("/openapi.json", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.Send(api.OpenAPI)
+	})
 	if g.tokens.DevMode() {
 		app.Post("/auth/dev-token", g.devToken)
 	}
