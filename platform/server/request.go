@@ -23,7 +23,7 @@ const (
 // requestContext gives every request an id (the caller's, when it is a sane
 // one, otherwise a new one), echoes it in the response, logs one access line
 // per request and makes a request-scoped logger available through Log.
-func requestContext(base *slog.Logger) fiber.Handler {
+func requestContext(base *slog.Logger, observe func(route, method string, status int, d time.Duration)) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
 		rid := ensureRequestID(c)
@@ -36,6 +36,13 @@ func requestContext(base *slog.Logger) fiber.Handler {
 			if herr := c.App().ErrorHandler(c, err); herr != nil {
 				log.Error("writing error response", "err", herr.Error())
 			}
+		}
+		if observe != nil {
+			route := c.Route().Path
+			if c.Route().Method == "USE" {
+				route = "unmatched" // no route: keep raw paths out of the labels
+			}
+			observe(route, c.Method(), c.Response().StatusCode(), time.Since(start))
 		}
 		level := slog.LevelInfo
 		if p := c.Path(); p == "/healthz" || p == "/readyz" {

@@ -38,6 +38,10 @@ type Config struct {
 	// ReadTimeout, WriteTimeout and IdleTimeout bound slow clients; zero
 	// values take the defaults below.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// Observe, when set, is told about every request served: its route
+	// pattern ("unmatched" when no route matched), method, final status and
+	// duration (package metrics).
+	Observe func(route, method string, status int, d time.Duration)
 }
 
 // Default timeouts, generous enough for a payment that waits on two
@@ -73,7 +77,7 @@ func New(cfg Config) *fiber.App {
 		DisableStartupMessage: true,
 		ErrorHandler:          errorHandler(cfg.Logger),
 	})
-	app.Use(requestContext(cfg.Logger))
+	app.Use(requestContext(cfg.Logger, cfg.Observe))
 	app.Use(recover.New())
 	app.Use(func(c *fiber.Ctx) error {
 		if len(c.Request().Body()) > BodyLimit {

@@ -21,6 +21,7 @@ import (
 	"github.com/finflow/finflow/platform/auth"
 	"github.com/finflow/finflow/platform/authz"
 	"github.com/finflow/finflow/platform/envconfig"
+	"github.com/finflow/finflow/platform/metrics"
 	"github.com/finflow/finflow/platform/server"
 	"github.com/finflow/finflow/platform/settings"
 	"github.com/finflow/finflow/platform/sidecar"
@@ -54,6 +55,8 @@ type Deps struct {
 	// StateStore is the name of the service's own state store component
 	// (STATE_STORE, by default "<name>-store").
 	StateStore string
+	// Metrics is the service's Prometheus registry, served on METRICS_ADDR.
+	Metrics *metrics.Metrics
 }
 
 // SettingsStore is the name of the configuration store component, and
@@ -118,13 +121,21 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 		set.Watch(watchCtx, dc, env.String("SETTINGS_STORE", SettingsStore))
 	}
 
-	app := server.New(server.Config{Name: spec.Name, Logger: log,
+	m := metrics.New(spec.Name)
+	// Metrics on their own loopback port (API port + 1000 unless
+	// METRICS_ADDR says otherwise; "off" turns them off).
+	if maddr := env.String("METRICS_ADDR", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+1000))); maddr != "off" {
+		if _, err := m.Serve(ctx, maddr, log); err != nil {
+			return err
+		}
+	}
+	app := server.New(server.Config{Name: spec.Name, Logger: log, Observe: m.ObserveRequest,
 		// Bounds on slow clients (the gateway faces the internet).
 		ReadTimeout:  env.Duration("HTTP_READ_TIMEOUT", server.DefaultReadTimeout),
 		WriteTimeout: env.Duration("HTTP_WRITE_TIMEOUT", server.DefaultWriteTimeout),
 		IdleTimeout:  env.Duration("HTTP_IDLE_TIMEOUT", server.DefaultIdleTimeout),
 	})
-	d := &Deps{Log: log, Env: env, Sidecar: dc, Settings: set, StateStore: env.String("STATE_STORE", spec.Name+"-store")}
+	d := &Deps{Log: log, Env: env, Sidecar: dc, Settings: set, StateStore: env.String("STATE_STORE", spec.Name+"-store"), Metrics: m}
 	if !spec.PublicBind {
 		// Every service but the gateway: only its own sidecar may call it
 		// (Dapr's app API token), and identities must be the gateway's.

@@ -37,6 +37,10 @@ func main() {
 				Now:         time.Now,
 				StepTimeout: ms(paymenthttp.SettingStepTimeoutMS),
 			}
+			settled := d.Metrics.Counter("payments_total", "Payments moved out of PENDING by this process, by method and final state.", "method", "status")
+			pr.OnSettled = func(p domain.Payment) { settled.WithLabelValues(string(p.Method), string(p.Status)).Inc() }
+			reconciled := d.Metrics.Counter("reconciliation_actions_total", "Reconciliation actions on Razorpay payments (captured, failed, expired).", "action")
+			pr.OnReconcile = func(action string) { reconciled.WithLabelValues(action).Inc() }
 			go pr.Recover(ctx, domain.RecoveryConfig{
 				Interval:    ms(paymenthttp.SettingRecoveryIntervalMS),
 				MinAge:      ms(paymenthttp.SettingRecoveryMinAgeMS),

@@ -42,7 +42,10 @@ func main() {
 			// The key id is public (clients see it); the secrets are never logged.
 			d.Log.Info("razorpay credentials loaded", "key_id", creds["key_id"], "api_base_url", d.Settings.Text(razorpayhttp.SettingAPIBaseURL))
 			gw := client.New(creds["key_id"], creds["key_secret"], func() string { return d.Settings.Text(razorpayhttp.SettingAPIBaseURL) })
-			razorpayhttp.New(gw, store.New(d.Sidecar, d.StateStore), d.Sidecar, creds["key_id"], creds["webhook_secret"], d.Log).Routes(app)
+			api := razorpayhttp.New(gw, store.New(d.Sidecar, d.StateStore), d.Sidecar, creds["key_id"], creds["webhook_secret"], d.Log)
+			webhooks := d.Metrics.Counter("razorpay_webhooks_total", "Razorpay webhook deliveries by outcome (accepted, duplicate, ignored, refused, error).", "outcome")
+			api.OnWebhook = func(outcome string) { webhooks.WithLabelValues(outcome).Inc() }
+			api.Routes(app)
 			return nil
 		},
 	})

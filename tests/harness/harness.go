@@ -86,6 +86,9 @@ type Env struct {
 	// Pprof maps each app id to the address of its profiles (with
 	// Options.Profile).
 	Pprof map[string]string
+	// Metrics maps each app id to the address of its Prometheus metrics
+	// (GET /metrics).
+	Metrics map[string]string
 
 	redis      *exec.Cmd
 	redisDone  chan struct{}
@@ -164,6 +167,15 @@ func Start(opts Options) (*Env, error) {
 			rf.Apps[i].Env[k] = v
 		}
 		rf.Apps[i].Env["REDIS_ADDR"] = e.RedisAddr
+		mport, err := topology.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		if e.Metrics == nil {
+			e.Metrics = map[string]string{}
+		}
+		e.Metrics[rf.Apps[i].AppID] = "127.0.0.1:" + strconv.Itoa(mport)
+		rf.Apps[i].Env["METRICS_ADDR"] = e.Metrics[rf.Apps[i].AppID]
 		if opts.Profile {
 			pport, err := topology.FreePort()
 			if err != nil {

@@ -22,6 +22,11 @@ type Processor struct {
 	Now     func() time.Time
 	// StepTimeout bounds each call to another service.
 	StepTimeout func() time.Duration
+	// OnSettled, when set, is told about every payment this process moves
+	// out of PENDING, and OnReconcile about every reconciliation action
+	// (captured, failed, expired). For metrics.
+	OnSettled   func(Payment)
+	OnReconcile func(action string)
 
 	settled settled
 }
@@ -67,6 +72,9 @@ func (pr *Processor) update(ctx context.Context, id string, fn func(*Payment) bo
 	})
 	if err == nil && was == Pending && p.Status != Pending {
 		pr.settled.add(id)
+		if pr.OnSettled != nil {
+			pr.OnSettled(p)
+		}
 	}
 	return p, err
 }

@@ -368,6 +368,7 @@ func (pr *Processor) reconcile(ctx context.Context, p Payment, now time.Time, cf
 	expired := now.Sub(p.CreatedAt) > cfg.OrderLifetime()
 	if p.Razorpay == nil {
 		if expired {
+			pr.reconciledAction("expired")
 			_, _ = pr.finishFailed(ctx, p, ReasonExpired, false, nil) // a failure to record it is retried next round
 		}
 		return nil
@@ -385,6 +386,7 @@ func (pr *Processor) reconcile(ctx context.Context, p Payment, now time.Time, cf
 	for i, a := range attempts {
 		switch a.Status {
 		case "captured", "refunded":
+			pr.reconciledAction("captured")
 			_, _, err := pr.ApplyResult(ctx, pr.reconciled(p, a, "captured"))
 			return err
 		case "failed":
@@ -392,13 +394,21 @@ func (pr *Processor) reconcile(ctx context.Context, p Payment, now time.Time, cf
 		}
 	}
 	if failed != nil {
+		pr.reconciledAction("failed")
 		_, _, err := pr.ApplyResult(ctx, pr.reconciled(p, *failed, "failed"))
 		return err
 	}
 	if expired {
+		pr.reconciledAction("expired")
 		_, _ = pr.finishFailed(ctx, p, ReasonExpired, false, nil) // a failure to record it is retried next round
 	}
 	return nil
+}
+
+func (pr *Processor) reconciledAction(action string) {
+	if pr.OnReconcile != nil {
+		pr.OnReconcile(action)
+	}
 }
 
 func (pr *Processor) reconciled(p Payment, a GatewayPayment, status string) GatewayResult {

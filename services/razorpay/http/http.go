@@ -15,6 +15,7 @@
 package http
 
 import (
+	"encoding/json"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -53,6 +54,10 @@ type API struct {
 	webhookSecret string
 	log           *slog.Logger
 	now           func() time.Time
+	// OnWebhook, when set, is told the outcome of every webhook delivery:
+	// accepted, duplicate, ignored, refused (bad signature or event id) or
+	// error (retried by Razorpay). For metrics.
+	OnWebhook func(outcome string)
 }
 
 // New returns the API. keyID is the public key id clients use at checkout;
@@ -63,7 +68,7 @@ func New(gw domain.Gateway, store domain.Store, pub domain.Publisher, keyID, web
 
 // Routes registers the routes on app.
 func (a *API) Routes(app *fiber.App) {
-	app.Post("/razorpay/webhook", a.webhook)
+	app.Post("/razorpay/webhook", a.countedWebhook)
 	app.Post("/razorpay/create-order", a.createOrder)
 	app.Post("/razorpay/refund", a.refund)
 	app.Get("/razorpay/orders/:orderId/payments", a.orderPayments)
@@ -135,6 +140,27 @@ func validEventID(s string) bool {
 		}
 	}
 	return true
+}
+
+// countedWebhook is webhook, reporting each outcome to OnWebhook.
+func (a *API) countedWebhook(c *fiber.Ctx) error {
+	err := a.webhook(c)
+	if a.OnWebhook == nil {
+		return err
+	}
+	outcome := "error"
+	switch {
+	case err == nil:
+		var answer struct {
+			Status string `json:"status"`
+		}
+		_ = json.Unmarshal(c.Response().Body(), &answer)
+		outcome = answer.Status
+	case apperr.From(err).Kind == apperr.KindInvalid:
+		outcome = "refused"
+	}
+	a.OnWebhook(outcome)
+	return err
 }
 
 func (a *API) webhook(c *fiber.Ctx) error {
