@@ -30,11 +30,13 @@ const (
 //     the request's identity;
 //   - dapr-caller-app-id is kept as the calling app.
 //
-// Only the liveness probe (/healthz, which tells nothing) is exempt from
-// the app token: Dapr 1.14's app health probe does not send it.
+// Only the probes are exempt from the app token, because their callers
+// cannot send it: /healthz (Dapr 1.14's app health probe, and Kubernetes'
+// liveness probe) and /readyz (Kubernetes' readiness probe). Both answer
+// nothing but ok or unavailable.
 func Middleware(v *auth.Verifier, appToken string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if appToken != "" && c.Path() != "/healthz" && subtle.ConstantTimeCompare([]byte(c.Get("dapr-api-token")), []byte(appToken)) != 1 {
+		if appToken != "" && !probe(c.Path()) && subtle.ConstantTimeCompare([]byte(c.Get("dapr-api-token")), []byte(appToken)) != 1 {
 			return apperr.New(apperr.KindUnauthenticated, apperr.CodeUnauthenticated, "only this service's Dapr sidecar may call it")
 		}
 		if raw := c.Get(auth.HeaderIdentity); raw != "" {
@@ -117,3 +119,6 @@ func Payer(c *fiber.Ctx) (string, error) {
 	}
 	return ident.Sub, nil
 }
+
+// probe reports the health probes' paths.
+func probe(path string) bool { return path == "/healthz" || path == "/readyz" }

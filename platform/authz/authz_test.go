@@ -33,6 +33,9 @@ func TestMiddlewareAndRules(t *testing.T) {
 		}
 		return c.SendString("ok")
 	})
+	for _, probe := range []string{"/healthz", "/readyz"} {
+		app.Get(probe, func(c *fiber.Ctx) error { return c.SendString("ok") })
+	}
 	other := id.New(id.User)
 	cases := []struct {
 		name, path, token, identity, caller string
@@ -47,6 +50,9 @@ func TestMiddlewareAndRules(t *testing.T) {
 		{"internal from payment", "/internal", "app-token-123", "", "payment", 200},
 		{"internal from the gateway", "/internal", "app-token-123", "", "gateway", 403},
 		{"internal with a user identity", "/internal", "app-token-123", authtest.Identity(owner, "user"), "payment", 403},
+		{"liveness probe without the token", "/healthz", "", "", "", 200},
+		{"readiness probe without the token", "/readyz", "", "", "", 200},
+		{"a probe-like path without the token", "/readyz/x", "", "", "", 401},
 	}
 	for _, tc := range cases {
 		req := httptest.NewRequest("GET", tc.path, nil)

@@ -88,10 +88,14 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 	if err := env.Err(); err != nil {
 		return err
 	}
+	// Internal services listen on loopback (reachable through their sidecar
+	// only); the gateway on every interface. BIND_HOST overrides either
+	// (Kubernetes probes a pod's own address).
 	host := "127.0.0.1"
 	if spec.PublicBind {
-		host = env.String("BIND_HOST", "0.0.0.0")
+		host = "0.0.0.0"
 	}
+	host = env.String("BIND_HOST", host)
 	// Listen before connecting to the sidecar: the sidecar waits for the app
 	// port, so a port already taken fails at once with a clear error.
 	addr := net.JoinHostPort(host, strconv.Itoa(port))

@@ -48,7 +48,7 @@ func main() {
 			idem := store.New(d.Sidecar, d.StateStore, 24*60*60)
 			// Rate-limit counters live in Redis itself (one atomic script per
 			// request), shared by every gateway replica.
-			rdb := redis.NewClient(&redis.Options{Addr: d.Env.String("REDIS_ADDR", "localhost:6379"),
+			rdb := redis.NewClient(&redis.Options{Addr: d.Env.String("REDIS_ADDR", "localhost:6379"), Password: d.Env.String("REDIS_PASSWORD", ""),
 				DialTimeout: time.Second, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
 			limiter := ratelimit.New(rdb, "gateway-ratelimit:")
 			gatewayhttp.New(d.Sidecar, idem, tokens, signer, limiter, d.Settings, d.Log).Routes(app)
