@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/finflow/finflow/platform/tracectx"
 )
 
 // HeaderRequestID carries the request id from the gateway through the
@@ -18,18 +20,30 @@ type ctxKey int
 const (
 	keyRequestID ctxKey = iota
 	keyLogger
+	keyBaseLogger
 )
 
 // requestContext gives every request an id (the caller's, when it is a sane
-// one, otherwise a new one), echoes it in the response, logs one access line
-// per request and makes a request-scoped logger available through Log.
+// one, otherwise a new one), echoes it in the response, joins the caller's
+// W3C trace (or starts one) and keeps it in the request's context for the
+// calls the service makes, logs one access line per request and makes a
+// request-scoped logger (with request_id and trace_id) available through
+// Log.
 func requestContext(base *slog.Logger, observe func(route, method string, status int, d time.Duration)) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
 		rid := ensureRequestID(c)
-		log := base.With("request_id", rid)
+		// The caller's trace (a sidecar passes it on), or a new one.
+		tp, ok := tracectx.Parse(c.Get(tracectx.Header))
+		if !ok {
+			tp = tracectx.New()
+		}
+		c.SetUserContext(tracectx.With(c.UserContext(), tp))
+		c.Locals(keyBaseLogger, base)
+		log := base.With("request_id", rid, "trace_id", tp.TraceID)
 		c.Locals(keyLogger, log)
 		err := c.Next()
+		log, _ = c.Locals(keyLogger).(*slog.Logger) // a handler may have joined another trace (JoinTrace)
 		if err != nil {
 			// Let the error handler write the response now so the access
 			// line below records the final status.
@@ -104,4 +118,15 @@ func Log(c *fiber.Ctx, base *slog.Logger) *slog.Logger {
 		return l
 	}
 	return base.With("request_id", ensureRequestID(c))
+}
+
+// JoinTrace makes the request part of trace tp from here on: its context
+// (for the calls it makes) and its log lines, the access line included. A
+// handler uses it when the trace arrives inside the request rather than in
+// its header (a pub/sub delivery's CloudEvent).
+func JoinTrace(c *fiber.Ctx, tp tracectx.Parent) {
+	c.SetUserContext(tracectx.With(c.UserContext(), tp))
+	if base, ok := c.Locals(keyBaseLogger).(*slog.Logger); ok {
+		c.Locals(keyLogger, base.With("request_id", ensureRequestID(c), "trace_id", tp.TraceID))
+	}
 }

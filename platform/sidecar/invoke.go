@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/finflow/finflow/platform/tracectx"
 )
 
 // Response is an app's answer to an invocation, status and body as the app
@@ -58,6 +60,9 @@ func (c *Client) Invoke(ctx context.Context, appID, method, path string, body []
 	}
 	if c.token != "" {
 		req.Header.Set("dapr-api-token", c.token)
+	}
+	if tp, ok := tracectx.From(ctx); ok && req.Header.Get(tracectx.Header) == "" {
+		req.Header.Set(tracectx.Header, tp.Child().String())
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

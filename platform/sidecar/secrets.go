@@ -5,6 +5,9 @@ import (
 	"fmt"
 
 	dapr "github.com/dapr/go-sdk/client"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/finflow/finflow/platform/tracectx"
 )
 
 // Secret reads the secret name from the secret store and returns its
@@ -24,9 +27,20 @@ func (c *Client) Secret(ctx context.Context, store, name string) (map[string]str
 func (c *Client) Publish(ctx context.Context, pubsub, topic string, data any, eventID string) error {
 	ctx, cancel := opContext(ctx)
 	defer cancel()
-	opts := []dapr.PublishEventOption{dapr.PublishEventWithContentType("application/json")}
+	meta := map[string]string{}
 	if eventID != "" {
-		opts = append(opts, dapr.PublishEventWithMetadata(map[string]string{"cloudevent.id": eventID}))
+		meta["cloudevent.id"] = eventID
+	}
+	if tp, ok := tracectx.From(ctx); ok {
+		// The caller's trace goes into the CloudEvent, and Dapr hands it to
+		// the subscriber as its traceparent header.
+		child := tp.Child().String()
+		meta["cloudevent.traceparent"] = child
+		ctx = metadata.AppendToOutgoingContext(ctx, tracectx.Header, child)
+	}
+	opts := []dapr.PublishEventOption{dapr.PublishEventWithContentType("application/json")}
+	if len(meta) > 0 {
+		opts = append(opts, dapr.PublishEventWithMetadata(meta))
 	}
 	if err := c.sdk.PublishEvent(ctx, pubsub, topic, data, opts...); err != nil {
 		return fmt.Errorf("%w: publishing to %s/%s: %v", ErrSidecar, pubsub, topic, err)

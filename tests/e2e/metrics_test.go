@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"regexp"
 	"strconv"
 	"testing"
-	"time"
 )
 
 // Every app serves Prometheus metrics on its own loopback address, not on
@@ -15,13 +13,7 @@ import (
 // latency histograms, and the payment service's payments by method and
 // final state.
 func TestEveryAppServesMetrics(t *testing.T) {
-	u := env.MustCreateUser(t, "Metrics", fmt.Sprintf("metrics.%d@example.in", time.Now().UnixNano()))
-	env.MustCreateWallet(t, u.ID)
-	env.MustTopUp(t, u.ID, 10_000, "metrics-topup-"+u.ID)
-	bill := env.MustCreateBill(t, u.ID, 2_500)
-	if r := env.Do(t, "POST", "/Payment/pay", map[string]any{"bill_id": bill.ID}, nil); r.Status != http.StatusCreated {
-		t.Fatalf("paying = %d %s", r.Status, r.Body)
-	}
+	payFromNewWallet(t, nil)
 
 	for app, addr := range env.Metrics {
 		text := scrape(t, addr)

@@ -25,6 +25,7 @@ import (
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/server"
 	"github.com/finflow/finflow/platform/settings"
+	"github.com/finflow/finflow/platform/tracectx"
 	"github.com/finflow/finflow/services/payment/domain"
 )
 
@@ -215,8 +216,9 @@ func (a *API) subscriptions(c *fiber.Ctx) error {
 
 // cloudEvent is the part of Dapr's CloudEvent envelope FinFlow reads.
 type cloudEvent struct {
-	ID   string               `json:"id"`
-	Data domain.GatewayResult `json:"data"`
+	ID          string               `json:"id"`
+	Data        domain.GatewayResult `json:"data"`
+	TraceParent string               `json:"traceparent"`
 }
 
 // Dapr's subscriber answers.
@@ -232,6 +234,11 @@ func (a *API) confirm(c *fiber.Ctx) error {
 		server.Log(c, a.log).Warn("undecodable event dropped", "err", err.Error())
 		_ = a.store.AddDeadLetter(c.UserContext(), domain.DeadLetter{EventID: "undecodable:" + server.RequestID(c), Reason: "not a CloudEvent with a gateway result", Received: time.Now().UTC()})
 		return answer(c, "DROP")
+	}
+	// Continue the trace of the webhook that published the result (the
+	// CloudEvent carries it across the pub/sub hop).
+	if tp, ok := tracectx.Parse(ev.TraceParent); ok {
+		server.JoinTrace(c, tp)
 	}
 	outcome, reason, err := a.pr.ApplyResult(c.UserContext(), ev.Data)
 	log := server.Log(c, a.log).With("event_id", ev.Data.EventID, "payment_id", ev.Data.PaymentID)
