@@ -9,7 +9,7 @@ MODULES := platform services/gateway services/user services/wallet services/bill
 UNIT    := $(foreach m,$(filter-out tests,$(MODULES)),./$(m)/...)
 
 .DEFAULT_GOAL := help
-.PHONY: help run settings launcher fuzz test test-unit test-e2e bench chaos build daprd lint fmt tidy clean
+.PHONY: help run settings launcher fuzz test test-unit test-e2e bench chaos build daprd newman lint fmt tidy clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,7 +28,7 @@ test: daprd lint test-unit test-e2e ## Lint, unit tests, then the end-to-end sui
 test-unit: ## Unit tests (race detector on)
 	$(GO) test -race -count=1 $(UNIT)
 
-test-e2e: daprd build ## End-to-end suites: real daprd sidecars, a private Redis, through the gateway
+test-e2e: daprd build newman ## End-to-end suites: real daprd sidecars, a private Redis, through the gateway
 	@command -v redis-server >/dev/null || { echo "redis-server is required for the end-to-end suites (apt-get install redis-server)"; exit 1; }
 	$(GO) test -count=1 -p 1 -timeout 30m ./tests/...
 
@@ -39,6 +39,10 @@ bench: daprd build ## Measure FinFlow against the floor through the gateway; rep
 chaos: daprd build ## Kill apps, sidecars and Redis under mixed load for minutes, then check the money; report in var/chaos/latest-full
 	@command -v redis-server >/dev/null || { echo "redis-server is required (apt-get install redis-server)"; exit 1; }
 	CHAOS_MODE=full $(GO) test -count=1 -run '^TestChaos$$' -v -timeout 60m ./tests/chaos/
+
+newman: ## Install newman (pinned in tools/newman, from the npm registry) for the Postman collection test
+	@command -v npm >/dev/null || { echo "Node.js and npm are required to run the Postman collection (apt-get install nodejs npm)"; exit 1; }
+	@[ -x tools/newman/node_modules/.bin/newman ] || (cd tools/newman && npm ci --no-audit --no-fund --loglevel=error)
 
 FUZZTIME ?= 60s
 FUZZ := platform/server:FuzzDecode platform/money:FuzzAmount services/razorpay/domain:FuzzVerifySignature \
