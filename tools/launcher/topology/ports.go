@@ -34,6 +34,16 @@ func (pp *portPool) free() (int, error) {
 	return 0, fmt.Errorf("finding a free port: no new port after 50 tries")
 }
 
+// prefer returns port if this run has not handed it out and nothing
+// listens on it, otherwise a free one.
+func (pp *portPool) prefer(port int) (int, error) {
+	if port > 0 && port < 65536 && !pp.taken[port] && !portInUse(port) {
+		pp.taken[port] = true
+		return port, nil
+	}
+	return pp.free()
+}
+
 // FreePort returns a TCP port nothing listens on right now.
 func FreePort() (int, error) { return newPortPool().free() }
 

@@ -266,9 +266,20 @@ func (t *Topology) prepare() error {
 			toFile: a.DaprdLogDestination != runfile.LogConsole, toCons: a.DaprdLogDestination != runfile.LogFile,
 			onExit: func(p *proc, err error) { t.unexpected(app, SidecarProcess, p, err) },
 		}
+		// The app's own Prometheus metrics: its port + 1000 (what the app
+		// picks by itself) unless that is taken by this run or anything
+		// else, then a free one. An explicit METRICS_ADDR in the run file wins.
+		appEnv := a.AppEnv()
+		if _, set := a.Env["METRICS_ADDR"]; !set && a.AppPort > 0 {
+			mp, err := pool.prefer(a.AppPort + 1000)
+			if err != nil {
+				return err
+			}
+			appEnv = append([]string{"METRICS_ADDR=127.0.0.1:" + strconv.Itoa(mp)}, appEnv...)
+		}
 		a.app = &proc{
 			name: a.AppID, argv: a.Command,
-			dir: a.AppDirPath, env: append(base, a.AppEnv()...), logPath: appLog, console: t.console,
+			dir: a.AppDirPath, env: append(base, appEnv...), logPath: appLog, console: t.console,
 			toFile: a.AppLogDestination != runfile.LogConsole, toCons: a.AppLogDestination != runfile.LogFile,
 			onExit: func(p *proc, err error) { t.unexpected(app, AppProcess, p, err) },
 		}
