@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finflow/finflow/platform/apperr"
 	"github.com/finflow/finflow/platform/sidecar"
 	"github.com/finflow/finflow/platform/sidecar/sidecartest"
 	"github.com/finflow/finflow/services/payment/domain"
@@ -303,5 +304,66 @@ func TestRecoveryForgetsSettledPayments(t *testing.T) {
 	}
 	if pending, _ := pr.Store.Pending(ctx); len(pending) != 0 {
 		t.Fatalf("index after the round = %v, want empty", pending)
+	}
+}
+
+// fakeGateway makes orders, or fails: transiently (the razorpay service
+// unreachable) or with a definite refusal.
+type fakeGateway struct {
+	down    bool
+	refuse  bool
+	created int
+}
+
+func (g *fakeGateway) CreateOrder(_ context.Context, paymentID string, amount int64, currency string) (domain.RazorpayOrder, error) {
+	switch {
+	case g.down:
+		return domain.RazorpayOrder{}, errDown
+	case g.refuse:
+		return domain.RazorpayOrder{}, apperr.New(apperr.KindInvalid, "BAD_REQUEST_ERROR", "amount too small")
+	}
+	g.created++
+	return domain.RazorpayOrder{OrderID: "order_" + paymentID, KeyID: "rzp_test", Amount: amount, Currency: currency}, nil
+}
+
+func (g *fakeGateway) OrderPayments(context.Context, string) ([]domain.GatewayPayment, error) {
+	return nil, nil
+}
+
+func (g *fakeGateway) Refund(context.Context, string, string, int64) (domain.Refund, error) {
+	return domain.Refund{}, nil
+}
+
+// A Razorpay payment whose order cannot be made because the razorpay
+// service is down stays PENDING (503 to the client) and gets its order when
+// asked again; a definite refusal fails it.
+func TestRazorpayOrderWhenTheGatewayIsDown(t *testing.T) {
+	ctx := context.Background()
+	bank := newBank()
+	bank.bills["bill_1"] = &domain.Bill{ID: "bill_1", UserID: "usr_a", Amount: 600, Currency: "INR"}
+	bank.bills["bill_2"] = &domain.Bill{ID: "bill_2", UserID: "usr_a", Amount: 700, Currency: "INR"}
+	gw := &fakeGateway{down: true}
+	pr := newProcessor(bank)
+	pr.Gateway = gw
+
+	_, err := pr.PayWithRazorpay(ctx, "bill_1", "pay_rz1", "usr_a")
+	if !errors.Is(err, domain.ErrGatewayUnavailable) || apperr.From(err).Kind != apperr.KindUnavailable {
+		t.Fatalf("with the gateway down: %v, want 503 UNAVAILABLE", err)
+	}
+	if p, _ := pr.Store.Get(ctx, "pay_rz1"); p.Status != domain.Pending || p.Razorpay != nil {
+		t.Fatalf("payment after the failed order: %s with order %v, want PENDING without one", p.Status, p.Razorpay)
+	}
+	gw.down = false
+	p, err := pr.PayWithRazorpay(ctx, "bill_1", "pay_rz1", "usr_a")
+	if err != nil || p.Status != domain.Pending || p.Razorpay == nil || gw.created != 1 {
+		t.Fatalf("asked again: %+v, %v (orders made %d), want PENDING with its order", p, err, gw.created)
+	}
+
+	gw.refuse = true
+	if _, err := pr.PayWithRazorpay(ctx, "bill_2", "pay_rz2", "usr_a"); err == nil {
+		t.Fatal("a refused order answered no error")
+	}
+	if p, _ := pr.Store.Get(ctx, "pay_rz2"); p.Status != domain.Failed {
+		t.Fatalf("payment after a refused order: %s, want FAILED", p.Status)
 	}
 }

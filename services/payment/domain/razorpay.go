@@ -95,8 +95,11 @@ func (pr *Processor) pendingRazorpay(ctx context.Context, billID string) (Paymen
 }
 
 // withOrder makes sure the payment has its gateway order. If the gateway
-// cannot make one, the payment fails (no money has moved) and the client
-// gets 503.
+// refuses to make one (a definite answer), the payment fails: no money has
+// moved. If the razorpay service or Razorpay cannot be reached now, the
+// payment stays PENDING without an order and the client gets 503: asking
+// again (the same Idempotency-Key, or the same bill) makes the order then,
+// and an order never made expires with the order lifetime (Reconcile).
 func (pr *Processor) withOrder(ctx context.Context, p Payment) (Payment, error) {
 	if p.Razorpay != nil || p.Status != Pending {
 		return p, nil
@@ -108,10 +111,17 @@ func (pr *Processor) withOrder(ctx context.Context, p Payment) (Payment, error) 
 		return err
 	})
 	if err != nil {
-		if _, ferr := pr.finishFailed(ctx, p, ReasonOrderNotCreated, false, nil); ferr != nil && !errors.Is(ferr, ErrGatewayUnavailable) {
-			pr.Log.Warn("failing a payment without an order", "payment_id", p.ID, "err", ferr.Error())
+		var refused *apperr.Error
+		if errors.As(err, &refused) && refused.Kind != apperr.KindUnavailable && refused.Kind != apperr.KindInternal {
+			if _, ferr := pr.finishFailed(ctx, p, ReasonOrderNotCreated, false, nil); ferr != nil && !errors.Is(ferr, ErrGatewayUnavailable) {
+				pr.Log.Warn("failing a payment without an order", "payment_id", p.ID, "err", ferr.Error())
+			}
+			return Payment{}, ErrGatewayUnavailable.Wrap(err)
 		}
-		return Payment{}, ErrGatewayUnavailable.Wrap(err)
+		pr.Log.Warn("gateway order not made yet; payment left pending", "payment_id", p.ID, "err", err.Error())
+		e := ErrGatewayUnavailable.Wrap(err)
+		e.Details = map[string]any{"payment_id": p.ID}
+		return Payment{}, e
 	}
 	return pr.update(ctx, p.ID, func(q *Payment) bool {
 		if q.Razorpay != nil {
