@@ -167,15 +167,6 @@ func Start(opts Options) (*Env, error) {
 			rf.Apps[i].Env[k] = v
 		}
 		rf.Apps[i].Env["REDIS_ADDR"] = e.RedisAddr
-		mport, err := topology.FreePort()
-		if err != nil {
-			return nil, err
-		}
-		if e.Metrics == nil {
-			e.Metrics = map[string]string{}
-		}
-		e.Metrics[rf.Apps[i].AppID] = "127.0.0.1:" + strconv.Itoa(mport)
-		rf.Apps[i].Env["METRICS_ADDR"] = e.Metrics[rf.Apps[i].AppID]
 		if opts.Profile {
 			pport, err := topology.FreePort()
 			if err != nil {
@@ -221,6 +212,11 @@ func Start(opts Options) (*Env, error) {
 		return nil, fmt.Errorf("starting the topology: %w (console: %s)", err, e.console.Name())
 	}
 	e.Topology = t
+	// The launcher picks every app's metrics address from the run's ports.
+	e.Metrics = map[string]string{}
+	for _, a := range t.Apps() {
+		e.Metrics[a.AppID] = a.MetricsAddr
+	}
 	if err := e.WaitHealthy(2 * time.Minute); err != nil {
 		return nil, err
 	}

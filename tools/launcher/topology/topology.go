@@ -103,7 +103,10 @@ type App struct {
 	// DAPR_API_TOKEN); AppToken accompanies every call the sidecar makes to
 	// the app (APP_API_TOKEN). Both are fresh random values for each run.
 	APIToken, AppToken string
-	app, daprd         *proc
+	// MetricsAddr is where the app serves its own Prometheus metrics
+	// (METRICS_ADDR), "" when the run file sets it itself.
+	MetricsAddr string
+	app, daprd  *proc
 }
 
 // AppLog and DaprdLog are the app's log files.
@@ -275,7 +278,8 @@ func (t *Topology) prepare() error {
 			if err != nil {
 				return err
 			}
-			appEnv = append([]string{"METRICS_ADDR=127.0.0.1:" + strconv.Itoa(mp)}, appEnv...)
+			a.MetricsAddr = "127.0.0.1:" + strconv.Itoa(mp)
+			appEnv = append([]string{"METRICS_ADDR=" + a.MetricsAddr}, appEnv...)
 		}
 		a.app = &proc{
 			name: a.AppID, argv: a.Command,
