@@ -11,7 +11,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -19,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/finflow/finflow/platform/server"
 )
 
 // Namespace prefixes every FinFlow metric.
@@ -69,18 +70,12 @@ func (m *Metrics) Counter(name, help string, labels ...string) *prometheus.Count
 // it listens on. It returns once the listener is open, so that a taken port
 // fails the start at once.
 func (m *Metrics) Serve(ctx context.Context, addr string, log *slog.Logger) (string, error) {
-	ln, err := net.Listen("tcp", addr)
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
+	bound, err := server.ServeAux(ctx, addr, mux)
 	if err != nil {
 		return "", fmt.Errorf("metrics listener on %s: %w", addr, err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	go func() {
-		<-ctx.Done()
-		_ = srv.Close()
-	}()
-	log.Info("serving metrics", "addr", ln.Addr().String())
-	return ln.Addr().String(), nil
+	log.Info("serving metrics", "addr", bound)
+	return bound, nil
 }

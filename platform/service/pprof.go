@@ -8,7 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"time"
+
+	"github.com/finflow/finflow/platform/server"
 )
 
 // servePprof serves Go's profiles (net/http/pprof) on addr, which must be a
@@ -23,22 +24,16 @@ func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 		return errors.New("PPROF_ADDR must be a loopback address such as 127.0.0.1:6060")
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("pprof listener: %w", err)
-	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	go func() {
-		<-ctx.Done()
-		_ = srv.Close()
-	}()
-	log.Info("serving profiles", "addr", ln.Addr().String())
+	bound, err := server.ServeAux(ctx, addr, mux)
+	if err != nil {
+		return fmt.Errorf("pprof listener: %w", err)
+	}
+	log.Info("serving profiles", "addr", bound)
 	return nil
 }
