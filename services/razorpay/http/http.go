@@ -15,7 +15,6 @@
 package http
 
 import (
-	"encoding/json"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -142,25 +141,27 @@ func validEventID(s string) bool {
 	return true
 }
 
-// countedWebhook is webhook, reporting each outcome to OnWebhook.
+// countedWebhook is webhook, reporting to OnWebhook the deliveries that
+// end in an error (the answered ones report themselves, in answerWebhook).
 func (a *API) countedWebhook(c *fiber.Ctx) error {
 	err := a.webhook(c)
-	if a.OnWebhook == nil {
-		return err
-	}
-	outcome := "error"
-	switch {
-	case err == nil:
-		var answer struct {
-			Status string `json:"status"`
+	if err != nil && a.OnWebhook != nil {
+		outcome := "error"
+		if apperr.From(err).Kind == apperr.KindInvalid {
+			outcome = "refused"
 		}
-		_ = json.Unmarshal(c.Response().Body(), &answer)
-		outcome = answer.Status
-	case apperr.From(err).Kind == apperr.KindInvalid:
-		outcome = "refused"
+		a.OnWebhook(outcome)
 	}
-	a.OnWebhook(outcome)
 	return err
+}
+
+// answerWebhook answers a webhook delivery 200 with its outcome (accepted,
+// duplicate or ignored) and reports it to OnWebhook.
+func (a *API) answerWebhook(c *fiber.Ctx, outcome, eventID string) error {
+	if a.OnWebhook != nil {
+		a.OnWebhook(outcome)
+	}
+	return c.JSON(fiber.Map{"status": outcome, "event_id": eventID})
 }
 
 func (a *API) webhook(c *fiber.Ctx) error {
@@ -180,7 +181,7 @@ func (a *API) webhook(c *fiber.Ctx) error {
 		return err
 	}
 	if seen {
-		return c.JSON(fiber.Map{"status": "duplicate", "event_id": eventID})
+		return a.answerWebhook(c, "duplicate", eventID)
 	}
 	result, handled, err := domain.ParseEvent(eventID, body, a.now())
 	if err != nil {
@@ -192,7 +193,7 @@ func (a *API) webhook(c *fiber.Ctx) error {
 			return err
 		}
 		log.Info("webhook event ignored")
-		return c.JSON(fiber.Map{"status": "ignored", "event_id": eventID})
+		return a.answerWebhook(c, "ignored", eventID)
 	}
 	order, err := a.store.Order(ctx, result.OrderID)
 	switch {
@@ -216,7 +217,7 @@ func (a *API) webhook(c *fiber.Ctx) error {
 		log.Warn("recording a published event", "err", err.Error())
 	}
 	log.Info("webhook verified and published", "event", result.Event, "order_id", result.OrderID, "payment_id", result.PaymentID, "status", result.Status)
-	return c.JSON(fiber.Map{"status": "accepted", "event_id": eventID})
+	return a.answerWebhook(c, "accepted", eventID)
 }
 
 type refundRequest struct {
