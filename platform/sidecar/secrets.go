@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	dapr "github.com/dapr/go-sdk/client"
-	"google.golang.org/grpc/metadata"
 
 	"github.com/finflow/finflow/platform/tracectx"
 )
@@ -32,11 +31,9 @@ func (c *Client) Publish(ctx context.Context, pubsub, topic string, data any, ev
 		meta["cloudevent.id"] = eventID
 	}
 	if tp, ok := tracectx.From(ctx); ok {
-		// The caller's trace goes into the CloudEvent, and Dapr hands it to
-		// the subscriber as its traceparent header.
-		child := tp.Child().String()
-		meta["cloudevent.traceparent"] = child
-		ctx = metadata.AppendToOutgoingContext(ctx, tracectx.Header, child)
+		// The caller's trace goes into the CloudEvent (Dapr's override of
+		// its traceparent), where the subscriber finds it.
+		meta["cloudevent.traceparent"] = tp.Child().String()
 	}
 	opts := []dapr.PublishEventOption{dapr.PublishEventWithContentType("application/json")}
 	if len(meta) > 0 {
