@@ -6,7 +6,6 @@ package e2e
 import (
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/finflow/finflow/tests/harness"
@@ -21,20 +20,5 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		os.Exit(1)
 	}
-	code := m.Run()
-	// Every exchange of the suite must agree with GET /openapi.json.
-	if violations, checked := env.ContractViolations(); len(violations) > 0 {
-		fmt.Fprintf(os.Stderr, "e2e: %d of %d exchanges disagree with /openapi.json:\n  %s\n", len(violations), checked, strings.Join(violations, "\n  "))
-		code = 1
-	}
-	// No secret or token may appear in any log line of the run.
-	if leaks := env.SecretsInLogs(); len(leaks) > 0 {
-		fmt.Fprintf(os.Stderr, "secrets found in the logs: %v\n", leaks)
-		code = 1
-	}
-	if code != 0 {
-		fmt.Fprintf(os.Stderr, "e2e: failed; logs in %s; console tail:\n%s\n", env.LogDir, env.ConsoleTail(40))
-	}
-	env.Stop()
-	os.Exit(code)
+	os.Exit(env.Finish("e2e", m.Run()))
 }

@@ -504,3 +504,24 @@ func WaitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// Finish ends a suite's TestMain after m.Run returned code: the run fails
+// if any exchange disagreed with /openapi.json (with Options.CheckContract)
+// or any secret or token reached a log line; a failed run prints where its
+// logs are and the console's tail. It stops the topology and returns the
+// exit code.
+func (e *Env) Finish(name string, code int) int {
+	if violations, checked := e.ContractViolations(); len(violations) > 0 {
+		fmt.Fprintf(os.Stderr, "%s: %d of %d exchanges disagree with /openapi.json:\n  %s\n", name, len(violations), checked, strings.Join(violations, "\n  "))
+		code = 1
+	}
+	if leaks := e.SecretsInLogs(); len(leaks) > 0 {
+		fmt.Fprintf(os.Stderr, "secrets found in the logs: %v\n", leaks)
+		code = 1
+	}
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "%s: failed; logs in %s; console tail:\n%s\n", name, e.LogDir, e.ConsoleTail(40))
+	}
+	e.Stop()
+	return code
+}

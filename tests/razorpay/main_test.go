@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/finflow/finflow/tests/harness"
@@ -33,22 +32,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "razorpay: %v\n", err)
 		os.Exit(1)
 	}
-	code := m.Run()
-	// Every exchange of the suite must agree with GET /openapi.json.
-	if violations, checked := env.ContractViolations(); len(violations) > 0 {
-		fmt.Fprintf(os.Stderr, "razorpay: %d of %d exchanges disagree with /openapi.json:\n  %s\n", len(violations), checked, strings.Join(violations, "\n  "))
-		code = 1
-	}
-	// No secret or token may appear in any log line of the run.
-	if leaks := env.SecretsInLogs(); len(leaks) > 0 {
-		fmt.Fprintf(os.Stderr, "secrets found in the logs: %v\n", leaks)
-		code = 1
-	}
-	if code != 0 {
-		fmt.Fprintf(os.Stderr, "razorpay: failed; logs in %s; console tail:\n%s\n", env.LogDir, env.ConsoleTail(40))
-	}
-	env.Stop()
-	os.Exit(code)
+	os.Exit(env.Finish("razorpay", m.Run()))
 }
 
 // newBill makes a user with a wallet of funds and a bill of amount.
