@@ -3,6 +3,12 @@ SHELL := /bin/bash
 GO ?= go
 REDIS_ADDR ?= localhost:6379
 export REDIS_ADDR
+# Backend profile: redis (default: state, events and settings in Redis) or
+# postgres (state in PostgreSQL, events in RabbitMQ, settings in Redis).
+# `make run PROFILE=postgres`, `make test PROFILE=postgres`.
+PROFILE ?= redis
+export PROFILE
+RUNFILE := $(if $(filter postgres,$(PROFILE)),dapr.postgres.yaml,dapr.yaml)
 
 # Every Go module of the workspace (go.work); tools/daprd is outside it on purpose.
 MODULES := platform services/gateway services/user services/wallet services/billing services/payment services/razorpay tools/launcher tools/rzpsim tests
@@ -14,8 +20,9 @@ UNIT    := $(foreach m,$(filter-out tests,$(MODULES)),./$(m)/...)
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-run: daprd launcher ## Run FinFlow: every service beside its sidecar, Redis found or started (Ctrl-C stops all)
-	@.bin/finflow-run -f dapr.yaml -start-redis -seed-settings config/runtime-settings.yaml -razorpay-sim 127.0.0.1:8090
+run: daprd launcher ## Run FinFlow: every service beside its sidecar, Redis found or started (Ctrl-C stops all; PROFILE=postgres for PostgreSQL + RabbitMQ)
+	@./tools/profile/check.sh $(PROFILE) run
+	@.bin/finflow-run -f $(RUNFILE) -start-redis -seed-settings config/runtime-settings.yaml -razorpay-sim 127.0.0.1:8090
 
 settings: launcher ## Seed the runtime settings into the Redis at $$REDIS_ADDR (for `dapr run -f .` users)
 	@.bin/finflow-run -seed-only -redis $(REDIS_ADDR) -seed-settings config/runtime-settings.yaml
@@ -28,8 +35,10 @@ test: daprd lint test-unit test-e2e ## Lint, unit tests, then the end-to-end sui
 test-unit: ## Unit tests (race detector on)
 	$(GO) test -race -count=1 $(UNIT)
 
-test-e2e: daprd build newman ## End-to-end suites: real daprd sidecars, a private Redis, through the gateway
+test-e2e: daprd build newman ## End-to-end suites: real daprd sidecars, a private Redis, through the gateway (PROFILE=postgres: PostgreSQL + RabbitMQ)
+	@./tools/profile/check.sh $(PROFILE) test
 	@command -v redis-server >/dev/null || { echo "redis-server is required for the end-to-end suites (apt-get install redis-server)"; exit 1; }
+	@command -v chromium >/dev/null || [ -n "$$FINFLOW_CHROMIUM" ] || { echo "Chromium is required for the ops console test (apt-get install chromium, or set FINFLOW_CHROMIUM)"; exit 1; }
 	$(GO) test -count=1 -p 1 -timeout 30m ./tests/...
 
 bench: daprd build ## Measure FinFlow against the floor through the gateway; report in var/bench/latest-full (BENCH_URL=http://127.0.0.1:8080 measures a running `make run`)

@@ -55,9 +55,27 @@ func New(service string) *Metrics {
 // ObserveRequest records one served request. route is the route's pattern
 // (/users/:id), never the raw path, so that label values stay bounded.
 func (m *Metrics) ObserveRequest(route, method string, status int, d time.Duration) {
+	method = methodLabel(method)
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(route, method).Observe(d.Seconds())
 }
+
+// methodLabel maps a request's method to a constant label value: one of
+// the HTTP methods, or OTHER. Fiber's c.Method() shares memory with the
+// request buffer, which the next request overwrites; a label value kept
+// from it once turned a series into "GETT" and made every scrape fail with
+// a duplicate. Constants also keep clients from minting series with
+// made-up methods.
+func methodLabel(m string) string {
+	for _, known := range httpMethods {
+		if m == known {
+			return known
+		}
+	}
+	return "OTHER"
+}
+
+var httpMethods = []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE"}
 
 // Counter registers a counter named finflow_<name> with the given labels.
 func (m *Metrics) Counter(name, help string, labels ...string) *prometheus.CounterVec {

@@ -156,6 +156,17 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 			log.Warn("APP_API_TOKEN is not set: any local process that finds this service's port can call it")
 		}
 		app.Use(authz.Middleware(verifier, appToken))
+		// The ops console (gateway, admins) shows each sidecar's metadata.
+		app.Get("/ops/sidecar", func(c *fiber.Ctx) error {
+			if err := authz.Admin(c); err != nil {
+				return err
+			}
+			md, err := dc.Metadata(c.UserContext())
+			if err != nil {
+				return err
+			}
+			return c.JSON(md)
+		})
 	}
 	health(app, d)
 	if err := spec.Setup(ctx, d, app); err != nil {

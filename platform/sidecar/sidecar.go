@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
@@ -52,6 +53,8 @@ type Client struct {
 	http     *http.Client
 	httpBase string
 	token    string
+	// storeTypes caches each state store's component type (StoreType).
+	storeTypes sync.Map
 }
 
 // Connect waits until the sidecar answers (its outbound health, which is

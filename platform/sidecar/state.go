@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
@@ -21,8 +22,13 @@ var ErrExists = errors.New("state: key already exists")
 
 // insertETag is an ETag no stored item ever reaches. Saving with it succeeds
 // only when the key does not exist yet (Redis compares ETags of existing keys
-// only), which makes a single atomic insert-if-absent (dapr/dapr#2739).
+// only), which makes a single atomic insert-if-absent on Redis
+// (dapr/dapr#2739).
 const insertETag = "2147483647"
+
+// firstWriteConflict is what Dapr's PostgreSQL stores (v1 and v2) answer
+// when a first-write save without an ETag finds the key already there.
+const firstWriteConflict = "no item was updated"
 
 // opTimeout bounds one call to the sidecar whose context has no deadline:
 // calls wait for a restarting sidecar, but not for ever.
@@ -143,8 +149,17 @@ func (c *Client) SaveTTL(ctx context.Context, store, key string, value []byte, e
 // Insert writes value under key only if the key does not exist yet, as one
 // atomic operation; ErrExists otherwise. ttlSeconds > 0 makes the item expire.
 //
-// Dapr's Redis store marks such a key first-write: from then on it can only
-// be changed by a Save or Delete that carries its current ETag.
+// How depends on the store's type, asked of the sidecar once per store:
+//   - state.redis upserts a first-write save that has no ETag, so Insert
+//     saves with an ETag no item reaches (insertETag), which Redis accepts
+//     only for a missing key. Such a key is then first-write: it can only be
+//     changed by a Save or Delete that carries its current ETag.
+//   - state.postgresql makes a first-write save without an ETag an INSERT
+//     that fails on an existing, unexpired key. It reports that as a plain
+//     error, "no item was updated": the one error FinFlow recognises by its
+//     text, since Dapr gives it no code of its own.
+//
+// Any other store type is refused (its first-write semantics are unknown).
 func (c *Client) Insert(ctx context.Context, store, key string, value []byte, ttlSeconds int) error {
 	ctx, cancel := opContext(ctx)
 	defer cancel()
@@ -152,16 +167,57 @@ func (c *Client) Insert(ctx context.Context, store, key string, value []byte, tt
 	if ttlSeconds > 0 {
 		meta = map[string]string{"ttlInSeconds": strconv.Itoa(ttlSeconds)}
 	}
-	err := c.sdk.SaveStateWithETag(ctx, store, key, value, insertETag, meta,
-		dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong))
+	typ, err := c.StoreType(ctx, store)
 	if err != nil {
-		err = stateErr("insert", store, key, err)
-		if errors.Is(err, ErrETagMismatch) {
-			return ErrExists
-		}
 		return err
 	}
-	return nil
+	opts := []dapr.StateOption{dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong)}
+	switch typ {
+	case "state.redis":
+		err = c.sdk.SaveStateWithETag(ctx, store, key, value, insertETag, meta, opts...)
+	case "state.postgresql":
+		err = c.sdk.SaveState(ctx, store, key, value, meta, opts...)
+	default:
+		// Other stores may upsert a first-write save without an ETag: an
+		// insert would silently overwrite. Refuse rather than guess.
+		return fmt.Errorf("%w: insert-if-absent is not known for %s (store %s); FinFlow supports state.redis and state.postgresql", ErrSidecar, typ, store)
+	}
+	return insertErr(store, key, err)
+}
+
+// insertErr classifies the answer to an insert: a conflict, however the
+// store reports it, is ErrExists.
+func insertErr(store, key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if s, ok := status.FromError(err); ok && s.Code() != codes.Aborted && strings.Contains(s.Message(), firstWriteConflict) {
+		return ErrExists
+	}
+	err = stateErr("insert", store, key, err)
+	if errors.Is(err, ErrETagMismatch) {
+		return ErrExists
+	}
+	return err
+}
+
+// StoreType returns the component type of a state store ("state.redis",
+// "state.postgresql", ...) as the sidecar reports it, asked once per store.
+func (c *Client) StoreType(ctx context.Context, store string) (string, error) {
+	if t, ok := c.storeTypes.Load(store); ok {
+		return t.(string), nil
+	}
+	md, err := c.Metadata(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, comp := range md.Components {
+		if comp.Name == store && strings.HasPrefix(comp.Type, "state.") {
+			c.storeTypes.Store(store, comp.Type)
+			return comp.Type, nil
+		}
+	}
+	return "", fmt.Errorf("%w: the sidecar has no state store %q", ErrSidecar, store)
 }
 
 // Delete removes key; with a non-empty etag only if it still matches.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/finflow/finflow/platform/ringlog"
 	"github.com/finflow/finflow/platform/service"
 	"github.com/finflow/finflow/services/payment/client"
 	"github.com/finflow/finflow/services/payment/domain"
@@ -28,8 +29,12 @@ func main() {
 			ms := func(key string) func() time.Duration {
 				return func() time.Duration { return time.Duration(d.Settings.Get(key)) * time.Millisecond }
 			}
+			// The ops console's list of recent payments, written in batches.
+			recent := ringlog.New(d.Sidecar, d.StateStore, "ops/recent-payments", 200, d.Log)
+			go recent.Run(ctx, 250*time.Millisecond)
+			st := store.New(d.Sidecar, d.StateStore).WithRecent(recent)
 			pr := &domain.Processor{
-				Store:       store.New(d.Sidecar, d.StateStore),
+				Store:       st,
 				Bills:       client.Bills{Dapr: d.Sidecar},
 				Wallets:     client.Wallets{Dapr: d.Sidecar},
 				Gateway:     client.Gateway{Dapr: d.Sidecar},
@@ -51,7 +56,9 @@ func main() {
 				After:         ms(paymenthttp.SettingReconcileAfterMS),
 				OrderLifetime: ms(paymenthttp.SettingRazorpayOrderLifetime),
 			})
-			paymenthttp.New(pr, d.Log).Routes(app)
+			api := paymenthttp.New(pr, d.Log)
+			api.Recent = st.Recent
+			api.Routes(app)
 			return nil
 		},
 	})

@@ -9,9 +9,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/finflow/finflow/platform/ringlog"
 	"github.com/finflow/finflow/platform/service"
 	"github.com/finflow/finflow/services/razorpay/client"
 	razorpayhttp "github.com/finflow/finflow/services/razorpay/http"
@@ -45,6 +47,9 @@ func main() {
 			api := razorpayhttp.New(gw, store.New(d.Sidecar, d.StateStore), d.Sidecar, creds["key_id"], creds["webhook_secret"], d.Log)
 			webhooks := d.Metrics.Counter("razorpay_webhooks_total", "Razorpay webhook deliveries by outcome (accepted, duplicate, ignored, refused, error).", "outcome")
 			api.OnWebhook = func(outcome string) { webhooks.WithLabelValues(outcome).Inc() }
+			// The ops console's webhook delivery log, written in batches.
+			api.Deliveries = ringlog.New(d.Sidecar, d.StateStore, "ops/webhook-deliveries", 200, d.Log)
+			go api.Deliveries.Run(ctx, 250*time.Millisecond)
 			api.Routes(app)
 			return nil
 		},

@@ -49,7 +49,7 @@ func scrape(t *testing.T, addr string) string {
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("scraping %s = %d", addr, resp.StatusCode)
+		t.Fatalf("scraping %s = %d: %.500s", addr, resp.StatusCode, raw)
 	}
 	return string(raw)
 }

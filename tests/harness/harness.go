@@ -47,7 +47,8 @@ type Options struct {
 	// Settings override runtime settings before the services start.
 	Settings map[string]int64
 	// RunFile is the run file to start, relative to the repository root;
-	// dapr.yaml when empty (the benchmark's floor has its own).
+	// when empty, the profile's (dapr.yaml, or dapr.postgres.yaml with
+	// PROFILE=postgres). The benchmark's floor has its own.
 	RunFile string
 	// Profile makes every app serve Go's profiles on a loopback port of its
 	// own (Env.Pprof).
@@ -89,6 +90,9 @@ type Env struct {
 	// Metrics maps each app id to the address of its Prometheus metrics
 	// (GET /metrics).
 	Metrics map[string]string
+	// Profile is the backend profile the topology runs on (ProfileRedis,
+	// ProfilePostgres).
+	Profile string
 
 	redis      *exec.Cmd
 	redisDone  chan struct{}
@@ -98,6 +102,7 @@ type Env struct {
 	rdb        *redis.Client
 	settingVer int
 	contract   *contract
+	backends   *postgresBackends
 }
 
 // Start brings the topology up. The error says what is missing (daprd,
@@ -147,8 +152,17 @@ func Start(opts Options) (*Env, error) {
 		return nil, err
 	}
 
+	e.Profile = Profile()
+	var overrides []topology.MetadataOverride
 	if opts.RunFile == "" {
-		opts.RunFile = "dapr.yaml"
+		if opts.RunFile, err = runFileFor(e.Profile); err != nil {
+			return nil, err
+		}
+		if e.Profile == ProfilePostgres {
+			if e.backends, overrides, err = startPostgresBackends(opts.Name); err != nil {
+				return nil, err
+			}
+		}
 	}
 	rf, err := runfile.Load(filepath.Join(root, opts.RunFile))
 	if err != nil {
@@ -196,7 +210,7 @@ func Start(opts Options) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(os.Stderr, "harness: starting FinFlow (%d apps, Redis %s); logs in %s\n", len(rf.Apps), e.RedisAddr, logDir)
+	fmt.Fprintf(os.Stderr, "harness: starting FinFlow (%d apps, %s profile, Redis %s); logs in %s\n", len(rf.Apps), e.Profile, e.RedisAddr, logDir)
 	t, err := topology.Start(context.Background(), topology.Options{
 		RunFile:      rf,
 		Daprd:        daprd,
@@ -205,6 +219,7 @@ func Start(opts Options) (*Env, error) {
 		Console:      e.console,
 		LogDir:       logDir,
 		RedisAddr:    e.RedisAddr,
+		Metadata:     overrides,
 		ReadyTimeout: 5 * time.Minute,
 		StopGrace:    10 * time.Second,
 	})
@@ -343,6 +358,7 @@ func (e *Env) Stop() {
 		e.rdb.Close()
 	}
 	e.stopRedis()
+	e.backends.stop()
 	if e.console != nil {
 		e.console.Close()
 	}

@@ -125,8 +125,8 @@ func (g *Gateway) limit(c *fiber.Ctx, r domain.Route, ident auth.Identity) error
 	return ErrRateLimited.With(fmt.Sprintf("too many requests; retry in %d s", secs), map[string]any{"retry_after_seconds": secs})
 }
 
-// Routes registers the public routes, GET /health and GET /openapi.json on
-// app, and in dev mode POST /auth/dev-token.
+// Routes registers the public routes, GET /health, GET /openapi.json and
+// the ops console (/console) on app, and in dev mode POST /auth/dev-token.
 func (g *Gateway) Routes(app *fiber.App) {
 	app.Get("/health", g.health)
 	app.Get("/openapi.json", func(c *fiber.Ctx) error {
@@ -136,6 +136,9 @@ func (g *Gateway) Routes(app *fiber.App) {
 	if g.tokens.DevMode() {
 		app.Post("/auth/dev-token", g.devToken)
 	}
+	app.Get("/console", g.console)
+	app.Post("/console/login", g.consoleLogin)
+	app.Post("/console/logout", g.consoleLogout)
 	for _, r := range domain.Routes {
 		app.Add(r.Method, r.Path, g.forward(r))
 	}
@@ -432,8 +435,34 @@ type healthResponse struct {
 func (g *Gateway) health(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), time.Duration(g.settings.Get(SettingHealthTimeoutMS))*time.Millisecond)
 	defer cancel()
-	rid := server.RequestID(c)
+	results := g.readiness(ctx, server.RequestID(c))
 
+	var failing []string
+	for name, state := range results {
+		if state != "ok" {
+			failing = append(failing, name)
+		}
+	}
+	if len(failing) == 0 {
+		return c.JSON(healthResponse{Status: "ok", Services: results})
+	}
+	sort.Strings(failing)
+	c.Set(fiber.HeaderRetryAfter, "5")
+	return c.Status(fiber.StatusServiceUnavailable).JSON(healthResponse{
+		Status:   "unavailable",
+		Services: results,
+		Error: &apperr.BodyError{
+			Code:    apperr.CodeUnavailable,
+			Message: "not answering: " + strings.Join(failing, ", "),
+			Details: map[string]any{"failing": failing},
+		},
+	})
+}
+
+// readiness asks the gateway's own sidecar and every backend's /readyz, all
+// at once, and returns "ok" or "unavailable: <why>" per service (GET
+// /health and the ops console).
+func (g *Gateway) readiness(ctx context.Context, rid string) map[string]string {
 	results := map[string]string{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -460,25 +489,5 @@ func (g *Gateway) health(c *fiber.Ctx) error {
 		}(app)
 	}
 	wg.Wait()
-
-	var failing []string
-	for name, state := range results {
-		if state != "ok" {
-			failing = append(failing, name)
-		}
-	}
-	if len(failing) == 0 {
-		return c.JSON(healthResponse{Status: "ok", Services: results})
-	}
-	sort.Strings(failing)
-	c.Set(fiber.HeaderRetryAfter, "5")
-	return c.Status(fiber.StatusServiceUnavailable).JSON(healthResponse{
-		Status:   "unavailable",
-		Services: results,
-		Error: &apperr.BodyError{
-			Code:    apperr.CodeUnavailable,
-			Message: "not answering: " + strings.Join(failing, ", "),
-			Details: map[string]any{"failing": failing},
-		},
-	})
+	return results
 }

@@ -14,6 +14,7 @@
 package http
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"time"
@@ -63,6 +64,9 @@ type API struct {
 	pr    *domain.Processor
 	store domain.Store
 	log   *slog.Logger
+	// Recent, when set, lists recent payments for the ops console
+	// (GET /ops/payments).
+	Recent func(ctx context.Context, limit int) ([]domain.Payment, error)
 }
 
 // New returns the API.
@@ -78,6 +82,7 @@ func (a *API) Routes(app *fiber.App) {
 	app.Post("/Payment/confirm", a.confirm)
 	app.Post("/Payment/dead-letter", a.deadLetter)
 	app.Get("/Payment/dead-letters", a.deadLetters)
+	app.Get("/ops/payments", a.recentPayments)
 	app.Get("/Payment/:paymentId", a.get)
 }
 
@@ -282,6 +287,41 @@ func (a *API) deadLetters(c *fiber.Ctx) error {
 	items, err := a.store.DeadLetters(c.UserContext())
 	if err != nil {
 		return err
+	}
+	return c.JSON(fiber.Map{"items": items})
+}
+
+// opsPaymentJSON is a payment as the ops console shows it: the contract's
+// object and its history.
+type opsPaymentJSON struct {
+	paymentJSON
+	History []domain.Event `json:"history"`
+}
+
+// recentPayments lists recent payments with their history, for admins
+// (the gateway's ops console).
+func (a *API) recentPayments(c *fiber.Ctx) error {
+	if err := authz.Admin(c); err != nil {
+		return err
+	}
+	if a.Recent == nil {
+		return apperr.New(apperr.KindNotFound, apperr.CodeRouteNotFound, "this payment service keeps no recent payments log")
+	}
+	limit := c.QueryInt("limit", 50)
+	if limit < 1 || limit > 200 {
+		return apperr.Invalid("limit", "limit must be 1 to 200")
+	}
+	ps, err := a.Recent(c.UserContext(), limit)
+	if err != nil {
+		return err
+	}
+	items := make([]opsPaymentJSON, len(ps))
+	for i, p := range ps {
+		h := p.History
+		if h == nil {
+			h = []domain.Event{}
+		}
+		items[i] = opsPaymentJSON{paymentJSON: toJSON(p), History: h}
 	}
 	return c.JSON(fiber.Map{"items": items})
 }

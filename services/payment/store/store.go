@@ -17,10 +17,12 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/finflow/finflow/platform/ringlog"
 	"github.com/finflow/finflow/platform/sidecar"
 	"github.com/finflow/finflow/services/payment/domain"
 )
@@ -43,12 +45,84 @@ type Store struct {
 	name   string
 	now    func() time.Time
 	shards [Shards]sync.Mutex
+	recent *ringlog.Log
 }
 
 var _ domain.Store = (*Store)(nil)
 
 // New returns a Store on the state store component named name.
 func New(state State, name string) *Store { return &Store{state: state, name: name, now: time.Now} }
+
+// WithRecent makes Create note every new payment in l, the operators' list
+// of recent payments (Recent).
+func (s *Store) WithRecent(l *ringlog.Log) *Store {
+	s.recent = l
+	return s
+}
+
+// recentEntry is one line of the recent payments log.
+type recentEntry struct {
+	ID string `json:"id"`
+}
+
+// Recent returns up to limit payments, newest first: those still pending
+// and those the recent payments log names (WithRecent), with their history.
+func (s *Store) Recent(ctx context.Context, limit int) ([]domain.Payment, error) {
+	ids := map[string]bool{}
+	pending, err := s.Pending(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The newest limit pending ones only: during an incident there can be
+	// many.
+	newest := make([]string, 0, len(pending))
+	for id := range pending {
+		newest = append(newest, id)
+	}
+	sort.Slice(newest, func(i, j int) bool { return pending[newest[i]].After(pending[newest[j]]) })
+	if len(newest) > limit {
+		newest = newest[:limit]
+	}
+	for _, id := range newest {
+		ids[id] = true
+	}
+	if s.recent != nil {
+		entries, err := s.recent.Entries(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, raw := range entries {
+			var e recentEntry
+			if json.Unmarshal(raw, &e) == nil && e.ID != "" {
+				ids[e.ID] = true
+			}
+		}
+	}
+	keys := make([]string, 0, len(ids))
+	for id := range ids {
+		keys = append(keys, paymentKey(id))
+	}
+	items, err := s.state.BulkGet(ctx, s.name, keys)
+	if err != nil {
+		return nil, fmt.Errorf("reading recent payments: %w", err)
+	}
+	out := make([]domain.Payment, 0, len(items))
+	for _, it := range items {
+		if !it.Found() {
+			continue // indexed, not yet written (or a crash between the two)
+		}
+		var r record
+		if err := json.Unmarshal(it.Value, &r); err != nil {
+			return nil, fmt.Errorf("decoding payment %s: %w", it.Key, err)
+		}
+		out = append(out, r.payment())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
 
 type record struct {
 	ID            string                `json:"id"`
@@ -98,6 +172,9 @@ func (s *Store) Create(ctx context.Context, p domain.Payment) error {
 	}
 	if err != nil {
 		return fmt.Errorf("creating payment: %w", err)
+	}
+	if s.recent != nil {
+		s.recent.Add(recentEntry{ID: p.ID})
 	}
 	return nil
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/finflow/finflow/platform/authz"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/money"
+	"github.com/finflow/finflow/platform/ringlog"
 	"github.com/finflow/finflow/platform/server"
 	"github.com/finflow/finflow/platform/settings"
 	"github.com/finflow/finflow/services/razorpay/domain"
@@ -57,7 +58,26 @@ type API struct {
 	// accepted, duplicate, ignored, refused (bad signature or event id) or
 	// error (retried by Razorpay). For metrics.
 	OnWebhook func(outcome string)
+	// Deliveries, when set, keeps the recent webhook deliveries for the ops
+	// console (GET /ops/webhooks).
+	Deliveries *ringlog.Log
 }
+
+// Delivery is one webhook delivery as the ops console shows it.
+type Delivery struct {
+	At        time.Time `json:"at"`
+	EventID   string    `json:"event_id"`
+	Outcome   string    `json:"outcome"`
+	Status    int       `json:"status"`
+	Event     string    `json:"event,omitempty"`
+	OrderID   string    `json:"order_id,omitempty"`
+	PaymentID string    `json:"payment_id,omitempty"`
+	Result    string    `json:"result,omitempty"`
+	RequestID string    `json:"request_id"`
+}
+
+// localResult is where webhook leaves the result it published.
+const localResult = "razorpay.result"
 
 // New returns the API. keyID is the public key id clients use at checkout;
 // webhookSecret signs Razorpay's webhooks.
@@ -71,6 +91,23 @@ func (a *API) Routes(app *fiber.App) {
 	app.Post("/razorpay/create-order", a.createOrder)
 	app.Post("/razorpay/refund", a.refund)
 	app.Get("/razorpay/orders/:orderId/payments", a.orderPayments)
+	app.Get("/ops/webhooks", a.deliveries)
+}
+
+// deliveries lists the recent webhook deliveries, newest first, for admins
+// (the gateway's ops console).
+func (a *API) deliveries(c *fiber.Ctx) error {
+	if err := authz.Admin(c); err != nil {
+		return err
+	}
+	if a.Deliveries == nil {
+		return apperr.New(apperr.KindNotFound, apperr.CodeRouteNotFound, "this razorpay service keeps no delivery log")
+	}
+	items, err := a.Deliveries.Entries(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"items": items})
 }
 
 type createOrderRequest struct {
@@ -145,14 +182,46 @@ func validEventID(s string) bool {
 // end in an error (the answered ones report themselves, in answerWebhook).
 func (a *API) countedWebhook(c *fiber.Ctx) error {
 	err := a.webhook(c)
-	if err != nil && a.OnWebhook != nil {
+	if err != nil {
 		outcome := "error"
 		if apperr.From(err).Kind == apperr.KindInvalid {
 			outcome = "refused"
 		}
-		a.OnWebhook(outcome)
+		if a.OnWebhook != nil {
+			a.OnWebhook(outcome)
+		}
+		// Refused deliveries (unsigned: anyone can send them) are counted
+		// in the metrics only, so that they cannot push real deliveries
+		// out of the log.
+		if outcome != "refused" {
+			a.record(c, outcome, apperr.From(err).Kind.Status())
+		}
 	}
 	return err
+}
+
+// record notes a delivery in the delivery log. The event id is the
+// sender's header, cut to a printable 64 characters.
+func (a *API) record(c *fiber.Ctx, outcome string, status int) {
+	if a.Deliveries == nil {
+		return
+	}
+	d := Delivery{At: a.now().UTC(), EventID: printable(c.Get("X-Razorpay-Event-Id"), 64), Outcome: outcome, Status: status, RequestID: server.RequestID(c)}
+	if r, ok := c.Locals(localResult).(domain.Result); ok {
+		d.Event, d.OrderID, d.PaymentID, d.Result = r.Event, r.OrderID, r.PaymentID, r.Status
+	}
+	a.Deliveries.Add(d)
+}
+
+// printable keeps at most n printable ASCII characters of s.
+func printable(s string, n int) string {
+	out := make([]byte, 0, min(len(s), n))
+	for i := 0; i < len(s) && len(out) < n; i++ {
+		if s[i] >= 0x20 && s[i] < 0x7f {
+			out = append(out, s[i])
+		}
+	}
+	return string(out)
 }
 
 // answerWebhook answers a webhook delivery 200 with its outcome (accepted,
@@ -161,6 +230,7 @@ func (a *API) answerWebhook(c *fiber.Ctx, outcome, eventID string) error {
 	if a.OnWebhook != nil {
 		a.OnWebhook(outcome)
 	}
+	a.record(c, outcome, fiber.StatusOK)
 	return c.JSON(fiber.Map{"status": outcome, "event_id": eventID})
 }
 
@@ -216,6 +286,7 @@ func (a *API) webhook(c *fiber.Ctx) error {
 		// de-duplicated by the payment service.
 		log.Warn("recording a published event", "err", err.Error())
 	}
+	c.Locals(localResult, result)
 	log.Info("webhook verified and published", "event", result.Event, "order_id", result.OrderID, "payment_id", result.PaymentID, "status", result.Status)
 	return a.answerWebhook(c, "accepted", eventID)
 }

@@ -15,11 +15,23 @@ import (
 // DefaultRedisAddr is the Redis address written in FinFlow's components.
 const DefaultRedisAddr = "localhost:6379"
 
-// renderResources copies the resource folders into dst with every
-// component's redisHost set to redisAddr, and returns the new folders.
-// Relative paths inside components (secretsFile) stay valid because daprd
-// still runs in the app's folder.
-func renderResources(paths []string, dst, redisAddr string) ([]string, error) {
+// MetadataOverride sets one metadata item of every component of a type
+// when the launcher starts a topology (a private Redis, a test database).
+type MetadataOverride struct {
+	// Type is the component type it applies to ("state.postgresql");
+	// empty means every component that has the item.
+	Type string
+	// Name is the metadata item's name ("redisHost", "connectionString").
+	Name string
+	// Value replaces the item's value.
+	Value string
+}
+
+// renderResources copies the resource folders into dst with the overrides
+// applied to every component, and returns the new folders. Only items the
+// component already has are changed. Relative paths inside components
+// (secretsFile) stay valid because daprd still runs in the app's folder.
+func renderResources(paths []string, dst string, overrides []MetadataOverride) ([]string, error) {
 	var out []string
 	for i, src := range paths {
 		dir := filepath.Join(dst, fmt.Sprintf("%d-%s", i, filepath.Base(src)))
@@ -38,7 +50,7 @@ func renderResources(paths []string, dst, redisAddr string) ([]string, error) {
 			if err != nil {
 				return nil, err
 			}
-			rendered, err := setRedisHost(raw, redisAddr)
+			rendered, err := overrideMetadata(raw, overrides)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", filepath.Join(src, e.Name()), err)
 			}
@@ -51,9 +63,9 @@ func renderResources(paths []string, dst, redisAddr string) ([]string, error) {
 	return out, nil
 }
 
-// setRedisHost rewrites the value of every spec.metadata item named
-// redisHost in the YAML documents of raw.
-func setRedisHost(raw []byte, addr string) ([]byte, error) {
+// overrideMetadata applies the overrides to the spec.metadata items of the
+// YAML documents of raw.
+func overrideMetadata(raw []byte, overrides []MetadataOverride) ([]byte, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	var docs []*yaml.Node
 	for {
@@ -67,10 +79,13 @@ func setRedisHost(raw []byte, addr string) ([]byte, error) {
 		docs = append(docs, &n)
 	}
 	for _, d := range docs {
+		typ := componentType(d)
 		for _, item := range metadataItems(d) {
-			if fieldValue(item, "name") == "redisHost" {
-				if v := field(item, "value"); v != nil {
-					v.Value = addr
+			for _, o := range overrides {
+				if (o.Type == "" || o.Type == typ) && fieldValue(item, "name") == o.Name {
+					if v := field(item, "value"); v != nil {
+						v.Value = o.Value
+					}
 				}
 			}
 		}
@@ -85,6 +100,15 @@ func setRedisHost(raw []byte, addr string) ([]byte, error) {
 	}
 	_ = enc.Close()
 	return buf.Bytes(), nil
+}
+
+// componentType is a document's spec.type ("state.redis"), or "".
+func componentType(doc *yaml.Node) string {
+	root := doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+		root = root.Content[0]
+	}
+	return fieldValue(field(root, "spec"), "type")
 }
 
 // RedisHosts returns every redisHost value in the YAML files of paths.

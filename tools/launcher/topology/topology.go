@@ -45,6 +45,9 @@ type Options struct {
 	// RedisAddr, when not the components' own address, is written into
 	// every component's redisHost (in a rendered copy of the resources).
 	RedisAddr string
+	// Metadata overrides component metadata (in a rendered copy of the
+	// resources): a test database, a broker's virtual host.
+	Metadata []MetadataOverride
 	// ExtraEnv is added to every app's and daprd's environment.
 	ExtraEnv []string
 	// ReadyTimeout bounds the wait for every app to be healthy (the first
@@ -214,6 +217,10 @@ func (t *Topology) prepare() error {
 		}
 	}
 	stamp := time.Now().Format("20060102150405")
+	overrides := t.opts.Metadata
+	if t.opts.RedisAddr != "" && t.opts.RedisAddr != DefaultRedisAddr {
+		overrides = append(slices.Clip(overrides), MetadataOverride{Name: "redisHost", Value: t.opts.RedisAddr})
+	}
 	for _, ra := range t.opts.RunFile.Apps {
 		a := &App{App: ra}
 		for _, port := range []*int{&a.DaprHTTPPort, &a.DaprGRPCPort, &a.MetricsPort, &a.DaprInternalGRPCPort} {
@@ -225,8 +232,8 @@ func (t *Topology) prepare() error {
 				*port = p
 			}
 		}
-		if t.opts.RedisAddr != "" && t.opts.RedisAddr != DefaultRedisAddr {
-			rendered, err := renderResources(a.ResourcesPaths, filepath.Join(runDir, a.AppID), t.opts.RedisAddr)
+		if len(overrides) > 0 {
+			rendered, err := renderResources(a.ResourcesPaths, filepath.Join(runDir, a.AppID), overrides)
 			if err != nil {
 				return fmt.Errorf("preparing resources for %s: %w", a.AppID, err)
 			}

@@ -1,0 +1,138 @@
+package domain
+
+import (
+	"fmt"
+	"strings"
+)
+
+// LedgerEntry is one line of a wallet's ledger as the wallet service
+// answers it.
+type LedgerEntry struct {
+	ID           string  `json:"id"`
+	Type         string  `json:"type"`
+	Amount       int64   `json:"amount"`
+	BalanceAfter int64   `json:"balance_after"`
+	Reference    *string `json:"reference"`
+}
+
+// PaymentState is what the conservation check needs of a payment.
+type PaymentState struct {
+	Status string
+	Amount int64
+}
+
+// Conservation is the money check of one user's wallet: every paisa in is a
+// top-up, every paisa out is a successful payment, and the balance is what
+// is left.
+type Conservation struct {
+	UserID  string
+	Balance int64
+	// TopUps are the credits that are not reversals.
+	TopUps int64
+	// Paid is the sum of the debits that were kept (SUCCESS payments),
+	// GivenBack of those reversed (FAILED payments), and InFlight of the
+	// debits of payments still PENDING (a wallet payment debits before it
+	// marks the bill and becomes SUCCESS, or gives the debit back before it
+	// becomes FAILED).
+	Paid, GivenBack, InFlight int64
+	Entries                   int
+	Problems                  []string
+}
+
+// OK reports whether the check found nothing wrong.
+func (c Conservation) OK() bool { return len(c.Problems) == 0 }
+
+// reversalPrefix marks the reference of a credit that gives a debit back.
+const reversalPrefix = "reversal:"
+
+// CheckConservation checks one user's ledger (newest first, as the wallet
+// lists it) against the wallet's balance and the payments its debits name:
+//
+//   - balance_after follows entry by entry, is never negative, and the
+//     newest equals the balance;
+//   - every debit names a payment, at most once; a debit given back (a
+//     reversal credit of the same amount) belongs to a FAILED payment, any
+//     other to a SUCCESS payment of that amount;
+//   - top-ups = balance + kept debits + debits of PENDING payments (in
+//     flight: kept or given back once the payment is final).
+//
+// payments maps each debit's reference to its payment; a missing one is a
+// problem.
+func CheckConservation(userID string, balance int64, ledger []LedgerEntry, payments map[string]PaymentState) Conservation {
+	c := Conservation{UserID: userID, Balance: balance, Entries: len(ledger)}
+	problem := func(format string, args ...any) { c.Problems = append(c.Problems, fmt.Sprintf(format, args...)) }
+	var running int64
+	debits := map[string]int64{}
+	reversals := map[string]int64{}
+	for i := len(ledger) - 1; i >= 0; i-- {
+		e := ledger[i]
+		ref := ""
+		if e.Reference != nil {
+			ref = *e.Reference
+		}
+		switch e.Type {
+		case "CREDIT":
+			running += e.Amount
+			if orig, ok := strings.CutPrefix(ref, reversalPrefix); ok {
+				reversals[orig] += e.Amount
+			} else {
+				c.TopUps += e.Amount
+			}
+		case "DEBIT":
+			running -= e.Amount
+			if _, dup := debits[ref]; dup || ref == "" {
+				problem("debit %s: reference %q is empty or appears twice", e.ID, ref)
+			}
+			debits[ref] = e.Amount
+		default:
+			problem("entry %s has type %q", e.ID, e.Type)
+		}
+		if e.BalanceAfter != running || running < 0 {
+			problem("entry %s: balance_after %d, the entries before it add up to %d", e.ID, e.BalanceAfter, running)
+			running = e.BalanceAfter
+		}
+	}
+	if len(ledger) > 0 && ledger[0].BalanceAfter != balance {
+		problem("newest balance_after %d differs from the balance %d", ledger[0].BalanceAfter, balance)
+	}
+	for ref, amount := range debits {
+		p, ok := payments[ref]
+		if !ok {
+			problem("debit for payment %s: no such payment", ref)
+			continue
+		}
+		back, reversed := reversals[ref]
+		if p.Status == "PENDING" {
+			// In flight: the debit may still be given back, or kept.
+			if reversed && back != amount {
+				problem("debit for payment %s of %d was given back %d", ref, amount, back)
+			}
+			if !reversed {
+				c.InFlight += amount
+			} else {
+				c.GivenBack += back
+			}
+			continue
+		}
+		if reversed {
+			if back != amount || p.Status != "FAILED" {
+				problem("debit for payment %s of %d was given back %d, and the payment is %s (want the same amount, FAILED)", ref, amount, back, p.Status)
+			}
+			c.GivenBack += back
+			continue
+		}
+		if p.Status != "SUCCESS" || p.Amount != amount {
+			problem("debit for payment %s of %d kept, but the payment is %s of %d", ref, amount, p.Status, p.Amount)
+		}
+		c.Paid += amount
+	}
+	for ref := range reversals {
+		if _, ok := debits[ref]; !ok {
+			problem("reversal of payment %s, which has no debit", ref)
+		}
+	}
+	if c.TopUps != balance+c.Paid+c.InFlight {
+		problem("top-ups %d != balance %d + kept debits %d + in-flight debits %d", c.TopUps, balance, c.Paid, c.InFlight)
+	}
+	return c
+}

@@ -1,0 +1,75 @@
+package domain
+
+import (
+	"strings"
+	"testing"
+)
+
+func ref(s string) *string { return &s }
+
+func TestCheckConservation(t *testing.T) {
+	topUp := LedgerEntry{ID: "t1", Type: "CREDIT", Amount: 100000, BalanceAfter: 100000}
+	cases := []struct {
+		name     string
+		balance  int64
+		ledger   []LedgerEntry // oldest first here; reversed below
+		payments map[string]PaymentState
+		want     string // "" for OK, else a fragment of a problem
+	}{
+		{"empty wallet", 0, nil, nil, ""},
+		{"top-up only", 100000, []LedgerEntry{topUp}, nil, ""},
+		{"kept debit of a SUCCESS payment", 75000, []LedgerEntry{topUp,
+			{ID: "d1", Type: "DEBIT", Amount: 25000, BalanceAfter: 75000, Reference: ref("pay_1")}},
+			map[string]PaymentState{"pay_1": {Status: "SUCCESS", Amount: 25000}}, ""},
+		{"debit given back for a FAILED payment", 100000, []LedgerEntry{topUp,
+			{ID: "d1", Type: "DEBIT", Amount: 25000, BalanceAfter: 75000, Reference: ref("pay_1")},
+			{ID: "r1", Type: "CREDIT", Amount: 25000, BalanceAfter: 100000, Reference: ref("reversal:pay_1")}},
+			map[string]PaymentState{"pay_1": {Status: "FAILED"}}, ""},
+		{"debit of a PENDING payment is in flight", 75000, []LedgerEntry{topUp,
+			{ID: "d1", Type: "DEBIT", Amount: 25000, BalanceAfter: 75000, Reference: ref("pay_1")}},
+			map[string]PaymentState{"pay_1": {Status: "PENDING", Amount: 25000}}, ""},
+		{"debit given back before the payment is FAILED", 100000, []LedgerEntry{topUp,
+			{ID: "d1", Type: "DEBIT", Amount: 25000, BalanceAfter: 75000, Reference: ref("pay_1")},
+			{ID: "r1", Type: "CREDIT", Amount: 25000, BalanceAfter: 100000, Reference: ref("reversal:pay_1")}},
+			map[string]PaymentState{"pay_1": {Status: "PENDING", Amount: 25000}}, ""},
+		{"kept debit of a FAILED payment", 75000, []LedgerEntry{topUp,
+			{ID: "d1", Type: "DEBIT", Amount: 25000, BalanceAfter: 75000, Reference: ref("pay_1")}},
+			map[string]PaymentState{"pay_1": {Status: "FAILED"}}, "kept, but the payment is FAILED"},
+		{"reversed debit of a SUCCESS payment", 100000, []LedgerEntry{topUp,
+			{ID: "d1", Type: "DEBIT", Amount: 25000, BalanceAfter: 75000, Reference: ref("pay_1")},
+			{ID: "r1", Type: "CREDIT", Amount: 25000, BalanceAfter: 100000, Reference: ref("reversal:pay_1")}},
+			map[string]PaymentState{"pay_1": {Status: "SUCCESS", Amount: 25000}}, "given back"},
+		{"two debits for one payment", 50000, []LedgerEntry{topUp,
+			{ID: "d1", Type: "DEBIT", Amount: 25000, BalanceAfter: 75000, Reference: ref("pay_1")},
+			{ID: "d2", Type: "DEBIT", Amount: 25000, BalanceAfter: 50000, Reference: ref("pay_1")}},
+			map[string]PaymentState{"pay_1": {Status: "SUCCESS", Amount: 25000}}, "appears twice"},
+		{"broken running balance", 75000, []LedgerEntry{topUp,
+			{ID: "d1", Type: "DEBIT", Amount: 25000, BalanceAfter: 70000, Reference: ref("pay_1")}},
+			map[string]PaymentState{"pay_1": {Status: "SUCCESS", Amount: 25000}}, "balance_after 70000"},
+		{"balance differs from the ledger", 90000, []LedgerEntry{topUp}, nil, "differs from the balance"},
+		{"debit naming no payment", 75000, []LedgerEntry{topUp,
+			{ID: "d1", Type: "DEBIT", Amount: 25000, BalanceAfter: 75000, Reference: ref("pay_9")}},
+			map[string]PaymentState{}, "no such payment"},
+		{"reversal without a debit", 125000, []LedgerEntry{topUp,
+			{ID: "r1", Type: "CREDIT", Amount: 25000, BalanceAfter: 125000, Reference: ref("reversal:pay_1")}},
+			nil, "has no debit"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			newestFirst := make([]LedgerEntry, len(tc.ledger))
+			for i, e := range tc.ledger {
+				newestFirst[len(tc.ledger)-1-i] = e
+			}
+			c := CheckConservation("usr_1", tc.balance, newestFirst, tc.payments)
+			if tc.want == "" {
+				if !c.OK() {
+					t.Fatalf("problems %v, want none", c.Problems)
+				}
+				return
+			}
+			if c.OK() || !strings.Contains(strings.Join(c.Problems, "; "), tc.want) {
+				t.Fatalf("problems %v, want one with %q", c.Problems, tc.want)
+			}
+		})
+	}
+}
