@@ -122,6 +122,11 @@ func TestPostgresProfileComponents(t *testing.T) {
 				t.Errorf("%s and %s share a table", key, other)
 			}
 			prefixes[p.item("tablePrefix")] = key
+			// Sidecars sharing Dapr's metadata table race to create it on an
+			// empty database and one of them exits (42710, seen in CI).
+			if len(p.Scopes) != 1 || p.item("metadataTableName") != p.Scopes[0]+"_dapr_metadata" {
+				t.Errorf("%s: metadataTableName %q for scopes %v, want the one app's name and _dapr_metadata", key, p.item("metadataTableName"), p.Scopes)
+			}
 			if p.item("keyPrefix") != d.item("keyPrefix") {
 				t.Errorf("%s: keyPrefix %q, components/ has %q", key, p.item("keyPrefix"), d.item("keyPrefix"))
 			}
