@@ -51,7 +51,7 @@ func main() {
 			rdb := redis.NewClient(&redis.Options{Addr: d.Env.String("REDIS_ADDR", "localhost:6379"), Password: d.Env.String("REDIS_PASSWORD", ""),
 				DialTimeout: time.Second, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
 			limiter := ratelimit.New(rdb, "gateway-ratelimit:")
-			gatewayhttp.New(d.Sidecar, idem, tokens, signer, limiter, d.Settings, d.Log).Routes(app)
+			gatewayhttp.New(d.Sidecar, idem, store.NewConsoleSessions(d.Sidecar, d.StateStore), tokens, signer, limiter, d.Settings, d.Log).Routes(app)
 			return nil
 		},
 	})

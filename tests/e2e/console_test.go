@@ -71,7 +71,7 @@ func TestConsoleAccess(t *testing.T) {
 			}
 		})
 	}
-	t.Run("login with an admin's token sets a strict HttpOnly cookie", func(t *testing.T) {
+	t.Run("login sets a session cookie that signing out ends", func(t *testing.T) {
 		resp := login(env.AdminToken)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console" {
@@ -83,6 +83,36 @@ func TestConsoleAccess(t *testing.T) {
 				t.Errorf("Set-Cookie %q lacks %q", c, want)
 			}
 		}
+		var session string
+		for _, ck := range resp.Cookies() {
+			if ck.Name == "finflow_console" {
+				session = ck.Value
+			}
+		}
+		if session == "" || strings.Contains(session, env.AdminToken) || strings.Contains(c, env.AdminToken) {
+			t.Fatalf("cookie value %q: want a session id, never the token", session)
+		}
+		withCookie := func(method, path string) int {
+			req, _ := http.NewRequest(method, env.BaseURL+path, nil)
+			req.AddCookie(&http.Cookie{Name: "finflow_console", Value: session})
+			resp, err := noRedirect.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		if got := withCookie("GET", "/console"); got != 200 {
+			t.Fatalf("GET /console with the session cookie = %d, want 200", got)
+		}
+		if got := withCookie("POST", "/console/logout"); got != http.StatusSeeOther {
+			t.Fatalf("POST /console/logout = %d, want 303", got)
+		}
+		// Signing out ended the session in the gateway's state store, so a
+		// copy of the cookie no longer works either.
+		if got := withCookie("GET", "/console"); got != 401 {
+			t.Fatalf("GET /console with the signed-out cookie = %d, want 401", got)
+		}
 	})
 }
 
@@ -90,7 +120,8 @@ func TestConsoleAccess(t *testing.T) {
 // with the admin token through its form, and checks that it shows what
 // happened: every service ready with its sidecar's components and the
 // payment service's subscription, a wallet payment and a Razorpay payment
-// with their history, the webhook delivery, and the user's money conserved.
+// with their history, the webhook delivery, a dead letter, and the user's
+// money conserved.
 // The screenshot is kept as console.png in the suite's log folder.
 func TestConsoleInBrowser(t *testing.T) {
 	browser := findChromium(t)
@@ -111,6 +142,13 @@ func TestConsoleInBrowser(t *testing.T) {
 	rzp := env.MustPayRazorpay(t, rzpBill.ID)
 	env.SimPay(t, rzp.Razorpay.OrderID, "captured", 0, true)
 	env.WaitPayment(t, rzp.ID, 20*time.Second, "SUCCESS", func(p harness.Payment) bool { return p.Status == "SUCCESS" })
+	// And a dead letter: a signed result for an order FinFlow never
+	// created, which the payment service refuses and keeps.
+	deadEvent := fmt.Sprintf("evt_console%d", time.Now().UnixNano())
+	stray := harness.Webhook("payment.captured", fmt.Sprintf("pay_%014d", time.Now().UnixNano()%1e14), "order_NotFinFlows0002", 1000, "captured")
+	if r := env.SendWebhook(t, stray, deadEvent, env.Sign(stray)); r.Status != http.StatusOK {
+		t.Fatalf("signed stray webhook = %d %s, want 200", r.Status, r.Body)
+	}
 
 	// A fresh profile, removed once the browser is gone. Not t.TempDir:
 	// Chromium's helper processes may still write to it for a moment after
@@ -160,6 +198,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		`[data-payment="` + wallet.ID + `"] [data-status="SUCCESS"]`,
 		`[data-payment="` + rzp.ID + `"] [data-status="SUCCESS"]`,
 		`[data-delivery] [data-outcome="accepted"]`,
+		`[data-dead-letter="` + deadEvent + `"]`,
 		`[data-user="` + u.ID + `"] [data-money="ok"]`,
 		`[data-service="payment"] [data-subscription="razorpay-results"]`,
 		`[data-service="gateway"] [data-component="gateway-store"]`,

@@ -73,9 +73,16 @@ type clientClaims struct {
 // Verify checks an Authorization header value ("Bearer <jwt>") and returns
 // the caller. Every failure is auth.ErrUnauthenticated.
 func (t *Tokens) Verify(header string, now time.Time) (auth.Identity, error) {
+	ident, _, err := t.VerifyExpiry(header, now)
+	return ident, err
+}
+
+// VerifyExpiry is Verify that also returns when the token expires, for
+// what must not outlive it (a console session).
+func (t *Tokens) VerifyExpiry(header string, now time.Time) (auth.Identity, time.Time, error) {
 	raw, ok := strings.CutPrefix(header, "Bearer ")
 	if !ok || raw == "" || strings.ContainsAny(raw, " \t") {
-		return auth.Identity{}, auth.ErrUnauthenticated.With("send Authorization: Bearer <token>", nil)
+		return auth.Identity{}, time.Time{}, auth.ErrUnauthenticated.With("send Authorization: Bearer <token>", nil)
 	}
 	var c clientClaims
 	_, err := jwt.ParseWithClaims(raw, &c, t.key,
@@ -83,12 +90,12 @@ func (t *Tokens) Verify(header string, now time.Time) (auth.Identity, error) {
 		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(30*time.Second),
 		jwt.WithTimeFunc(func() time.Time { return now }))
 	if err != nil {
-		return auth.Identity{}, auth.ErrUnauthenticated.With("the token is invalid or expired", nil).Wrap(err)
+		return auth.Identity{}, time.Time{}, auth.ErrUnauthenticated.With("the token is invalid or expired", nil).Wrap(err)
 	}
 	if err := auth.ValidIdentity(c.Subject, c.Role); err != nil {
-		return auth.Identity{}, auth.ErrUnauthenticated.With("the token's sub and role are not a FinFlow identity", nil).Wrap(err)
+		return auth.Identity{}, time.Time{}, auth.ErrUnauthenticated.With("the token's sub and role are not a FinFlow identity", nil).Wrap(err)
 	}
-	return auth.Identity{Sub: c.Subject, Role: c.Role}, nil
+	return auth.Identity{Sub: c.Subject, Role: c.Role}, c.ExpiresAt.Time, nil
 }
 
 // key picks the verification key for the token's algorithm.

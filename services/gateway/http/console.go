@@ -29,10 +29,13 @@ import (
 // through the same service invocation (and access policies) as the API,
 // with the admin's identity; it changes nothing.
 //
-// A browser cannot send a bearer token on navigation, so the console also
-// accepts the admin's token from a cookie that POST /console/login sets
-// (HttpOnly, SameSite=Strict, path /console) and POST /console/logout
-// clears. An Authorization header works too.
+// A browser cannot send a bearer token on navigation, so POST
+// /console/login takes the admin's token once, starts a console session in
+// the gateway's state store (an hour, or until the token expires if that
+// is sooner) and sets a cookie holding only the session's random id
+// (HttpOnly, SameSite=Strict, path /console). POST /console/logout deletes
+// the session, so the cookie stops working everywhere at once. An
+// Authorization header works too.
 
 //go:embed console.html
 var consoleFS embed.FS
@@ -42,7 +45,7 @@ var consoleTmpl = template.Must(template.New("console.html").Funcs(template.Func
 	"when":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
 }).ParseFS(consoleFS, "console.html"))
 
-// consoleCookie holds the admin's token for the console's pages.
+// consoleCookie holds the console session's id.
 const consoleCookie = "finflow_console"
 
 // Console limits: how much one page load reads.
@@ -138,19 +141,35 @@ type userMoney struct {
 // GET /console?user=<id> checks one user's money instead of a page of
 // users (?users_cursor=).
 
-// consoleIdentity reads the admin's token from the Authorization header or
-// the console cookie.
+// consoleIdentity returns who is asking: the bearer token's identity if
+// there is an Authorization header, else the console session's. It fails
+// with auth.ErrUnauthenticated when there is neither (or it is not valid),
+// with another error when the session store does not answer or the
+// caller's address is over its budget (checked before the store is read:
+// anyone can send a cookie).
 func (g *Gateway) consoleIdentity(c *fiber.Ctx) (auth.Identity, error) {
-	header := c.Get(fiber.HeaderAuthorization)
-	if header == "" {
-		if tok := c.Cookies(consoleCookie); tok != "" {
-			header = "Bearer " + tok
-		}
+	if header := c.Get(fiber.HeaderAuthorization); header != "" {
+		return g.tokens.Verify(header, g.now())
 	}
-	if header == "" {
+	id := c.Cookies(consoleCookie)
+	if !domain.ValidConsoleSessionID(id) {
 		return auth.Identity{}, auth.ErrUnauthenticated
 	}
-	return g.tokens.Verify(header, g.now())
+	if err := g.limit(c, domain.Route{}, auth.Identity{}); err != nil {
+		return auth.Identity{}, err
+	}
+	sess, found, err := g.sessions.Get(c.UserContext(), id)
+	if errors.Is(err, domain.ErrConsoleSessionUnreadable) {
+		server.Log(c, g.log).Warn("console session record unreadable; asking to sign in again", "err", err.Error())
+		return auth.Identity{}, auth.ErrUnauthenticated
+	}
+	if err != nil {
+		return auth.Identity{}, err
+	}
+	if !found {
+		return auth.Identity{}, auth.ErrUnauthenticated.With("the console session has ended; sign in again", nil)
+	}
+	return sess.Identity(g.now())
 }
 
 // consolePage renders the page (or the login form) with status.
@@ -167,37 +186,79 @@ func consolePage(c *fiber.Ctx, status int, v consoleView) error {
 	return c.Status(status).SendString(b.String())
 }
 
-// consoleLogin checks the token of the login form and keeps it in the
-// console cookie; only an admin's token is accepted.
+// consoleLogin checks the token of the login form and, for an admin's,
+// starts a console session and sets its cookie. A session the browser
+// already had is ended first, so signing in again leaves one session.
 func (g *Gateway) consoleLogin(c *fiber.Ctx) error {
 	if err := g.limit(c, domain.Route{}, auth.Identity{}); err != nil {
 		return err
 	}
 	tok := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(c.FormValue("token")), "Bearer "))
-	ident, err := g.tokens.Verify("Bearer "+tok, g.now())
+	now := g.now()
+	ident, expiry, err := g.tokens.VerifyExpiry("Bearer "+tok, now)
 	switch {
 	case err != nil:
 		return consolePage(c, fiber.StatusUnauthorized, consoleView{Login: true, LoginError: "That token is not valid (or has expired)."})
 	case !ident.Admin():
 		return consolePage(c, fiber.StatusForbidden, consoleView{Login: true, LoginError: "The console is for admins; that token is a user's."})
 	}
-	c.Cookie(&fiber.Cookie{Name: consoleCookie, Value: tok, Path: "/console", HTTPOnly: true,
-		SameSite: fiber.CookieSameSiteStrictMode, Secure: c.Protocol() == "https", MaxAge: 3600})
+	sess, id, err := domain.NewConsoleSession(ident, expiry, now)
+	if errors.Is(err, auth.ErrUnauthenticated) {
+		return consolePage(c, fiber.StatusUnauthorized, consoleView{Login: true, LoginError: "That token expires within a minute; get a fresh one."})
+	}
+	if err != nil {
+		return err
+	}
+	if old := c.Cookies(consoleCookie); domain.ValidConsoleSessionID(old) {
+		if err := g.sessions.Delete(c.UserContext(), old); err != nil {
+			return err
+		}
+	}
+	ttl := sess.TTL(now)
+	if err := g.sessions.Create(c.UserContext(), id, sess, ttl); err != nil {
+		return err
+	}
+	server.Log(c, g.log).Info("console sign-in", "admin", ident.Sub, "until", sess.Expires)
+	g.setConsoleCookie(c, id, ttl)
 	return c.Redirect("/console", fiber.StatusSeeOther)
 }
 
-// consoleLogout forgets the console cookie.
+// consoleLogout ends the console session (if any) and clears the cookie.
 func (g *Gateway) consoleLogout(c *fiber.Ctx) error {
-	c.Cookie(&fiber.Cookie{Name: consoleCookie, Value: "", Path: "/console", HTTPOnly: true,
-		SameSite: fiber.CookieSameSiteStrictMode, MaxAge: -1, Expires: time.Unix(1, 0)})
+	if err := g.limit(c, domain.Route{}, auth.Identity{}); err != nil {
+		return err
+	}
+	if id := c.Cookies(consoleCookie); domain.ValidConsoleSessionID(id) {
+		if err := g.sessions.Delete(c.UserContext(), id); err != nil {
+			// The cookie is kept: clearing it would look like a sign-out
+			// while the session still works for anyone holding a copy.
+			return err
+		}
+		server.Log(c, g.log).Info("console sign-out")
+	}
+	g.setConsoleCookie(c, "", -1)
 	return c.Redirect("/console", fiber.StatusSeeOther)
+}
+
+// setConsoleCookie sets the session cookie for maxAge seconds (< 0 clears
+// it).
+func (g *Gateway) setConsoleCookie(c *fiber.Ctx, id string, maxAge int) {
+	ck := &fiber.Cookie{Name: consoleCookie, Value: id, Path: "/console", HTTPOnly: true,
+		SameSite: fiber.CookieSameSiteStrictMode, Secure: c.Protocol() == "https", MaxAge: maxAge}
+	if maxAge < 0 {
+		ck.Expires = time.Unix(1, 0)
+	}
+	c.Cookie(ck)
 }
 
 // console serves the page to an admin, the login form to anyone else.
 func (g *Gateway) console(c *fiber.Ctx) error {
 	ident, err := g.consoleIdentity(c)
-	if err != nil {
+	if errors.Is(err, auth.ErrUnauthenticated) {
 		return consolePage(c, fiber.StatusUnauthorized, consoleView{Login: true})
+	}
+	if err != nil {
+		return err
 	}
 	if !ident.Admin() {
 		return consolePage(c, fiber.StatusForbidden, consoleView{Login: true, LoginError: "The console is for admins; you are signed in as a user."})

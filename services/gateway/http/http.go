@@ -78,10 +78,18 @@ type Idempotency interface {
 	Abandon(ctx context.Context, token string) error
 }
 
+// ConsoleSessions keeps the ops console's sign-ins (see package store).
+type ConsoleSessions interface {
+	Create(ctx context.Context, id string, s domain.ConsoleSession, ttlSeconds int) error
+	Get(ctx context.Context, id string) (s domain.ConsoleSession, found bool, err error)
+	Delete(ctx context.Context, id string) error
+}
+
 // Gateway serves the public API.
 type Gateway struct {
 	dapr     Invoker
 	idem     Idempotency
+	sessions ConsoleSessions
 	tokens   *domain.Tokens
 	signer   *auth.Signer
 	limiter  Limiter
@@ -91,10 +99,11 @@ type Gateway struct {
 }
 
 // New returns a Gateway that reaches services through dapr, keeps
-// idempotency records in idem, checks clients' tokens with tokens and
-// vouches for them to the services with signer.
-func New(dapr Invoker, idem Idempotency, tokens *domain.Tokens, signer *auth.Signer, limiter Limiter, s *settings.Settings, log *slog.Logger) *Gateway {
-	return &Gateway{dapr: dapr, idem: idem, tokens: tokens, signer: signer, limiter: limiter, settings: s, log: log, now: time.Now}
+// idempotency records in idem and console sign-ins in sessions, checks
+// clients' tokens with tokens and vouches for them to the services with
+// signer.
+func New(dapr Invoker, idem Idempotency, sessions ConsoleSessions, tokens *domain.Tokens, signer *auth.Signer, limiter Limiter, s *settings.Settings, log *slog.Logger) *Gateway {
+	return &Gateway{dapr: dapr, idem: idem, sessions: sessions, tokens: tokens, signer: signer, limiter: limiter, settings: s, log: log, now: time.Now}
 }
 
 // limit counts the request against the caller's budget: a user's or an

@@ -116,7 +116,7 @@ func newGateway(t *testing.T, f *fakeDapr) func(method, path, body string, hdr m
 	if err != nil {
 		t.Fatal(err)
 	}
-	gatewayhttp.New(f, idem, tokens, signer, &countingLimiter{}, settings.New(log, gatewayhttp.Settings...), log).Routes(app)
+	gatewayhttp.New(f, idem, store.NewConsoleSessions(sidecartest.NewMemState(), "gateway-store"), tokens, signer, &countingLimiter{}, settings.New(log, gatewayhttp.Settings...), log).Routes(app)
 	return func(method, path, body string, hdr map[string]string) (int, map[string]any, nethttp.Header) {
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
 		req.Header.Set("Authorization", bearer("ops-admin", "admin"))
@@ -396,7 +396,7 @@ func TestNoDevTokenOutsideDevMode(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	app := server.New(server.Config{Name: "gateway", Logger: log})
 	signer, _ := auth.NewSigner(seedB64)
-	gatewayhttp.New(&fakeDapr{}, store.New(sidecartest.NewMemState(), "gateway-store", 86400), prod, signer, &countingLimiter{}, settings.New(log, gatewayhttp.Settings...), log).Routes(app)
+	gatewayhttp.New(&fakeDapr{}, store.New(sidecartest.NewMemState(), "gateway-store", 86400), store.NewConsoleSessions(sidecartest.NewMemState(), "gateway-store"), prod, signer, &countingLimiter{}, settings.New(log, gatewayhttp.Settings...), log).Routes(app)
 	req := httptest.NewRequest("POST", "/auth/dev-token", strings.NewReader(`{"sub":"ops","role":"admin"}`))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := app.Test(req, -1)
@@ -432,7 +432,7 @@ func TestRateLimitPerCaller(t *testing.T) {
 	set := settings.New(log, gatewayhttp.Settings...)
 	set.Apply(map[string]string{gatewayhttp.SettingRateUserPerMinute: "3"})
 	f := &fakeDapr{}
-	gatewayhttp.New(f, store.New(sidecartest.NewMemState(), "gateway-store", 86400), tokens, signer, &countingLimiter{}, set, log).Routes(app)
+	gatewayhttp.New(f, store.New(sidecartest.NewMemState(), "gateway-store", 86400), store.NewConsoleSessions(sidecartest.NewMemState(), "gateway-store"), tokens, signer, &countingLimiter{}, set, log).Routes(app)
 	get := func(authz string) *nethttp.Response {
 		req := httptest.NewRequest("GET", "/users/"+id.New(id.User), nil)
 		req.Header.Set("Authorization", authz)

@@ -1,0 +1,228 @@
+package http_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	nethttp "net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/finflow/finflow/platform/auth"
+	"github.com/finflow/finflow/platform/id"
+	"github.com/finflow/finflow/platform/server"
+	"github.com/finflow/finflow/platform/settings"
+	"github.com/finflow/finflow/platform/sidecar"
+	"github.com/finflow/finflow/platform/sidecar/sidecartest"
+	"github.com/finflow/finflow/services/gateway/domain"
+	gatewayhttp "github.com/finflow/finflow/services/gateway/http"
+	"github.com/finflow/finflow/services/gateway/store"
+)
+
+// downState is a sidecar whose state store does not answer.
+type downState struct{}
+
+var errStoreDown = fmt.Errorf("%w: state store: connection refused", sidecar.ErrSidecar)
+
+func (downState) BulkGet(context.Context, string, []string) ([]sidecar.Item, error) {
+	return nil, errStoreDown
+}
+func (downState) SaveTTL(context.Context, string, string, []byte, string, int) error {
+	return errStoreDown
+}
+func (downState) Insert(context.Context, string, string, []byte, int) error { return errStoreDown }
+func (downState) Delete(context.Context, string, string, string) error      { return errStoreDown }
+
+// consoleClient sends requests to a gateway using sessions, without an
+// Authorization header unless one is given.
+func consoleClient(t *testing.T, sessions gatewayhttp.ConsoleSessions) func(method, path, cookie, authz string, form url.Values) *nethttp.Response {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	app := server.New(server.Config{Name: "gateway", Logger: log})
+	signer, err := auth.NewSigner(seedB64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gatewayhttp.New(&fakeDapr{}, store.New(sidecartest.NewMemState(), "gateway-store", 86400), sessions, tokens, signer, &countingLimiter{}, settings.New(log, gatewayhttp.Settings...), log).Routes(app)
+	return func(method, path, cookie, authz string, form url.Values) *nethttp.Response {
+		req := httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if cookie != "" {
+			req.AddCookie(&nethttp.Cookie{Name: "finflow_console", Value: cookie})
+		}
+		if authz != "" {
+			req.Header.Set("Authorization", authz)
+		}
+		resp, err := app.Test(req, -1)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+}
+
+// fakeSessionID is a session id of the right shape made of c (the last
+// character "A", so its unused bits are zero).
+func fakeSessionID(c string) string { return strings.Repeat(c, 42) + "A" }
+
+func sessionCookie(resp *nethttp.Response) *nethttp.Cookie {
+	for _, c := range resp.Cookies() {
+		if c.Name == "finflow_console" {
+			return c
+		}
+	}
+	return nil
+}
+
+// The console's sign-in keeps the token out of the browser, and signing
+// out ends the session for every copy of the cookie.
+func TestConsoleSessionLifecycle(t *testing.T) {
+	do := consoleClient(t, store.NewConsoleSessions(sidecartest.NewMemState(), "gateway-store"))
+	adminTok := strings.TrimPrefix(bearer("ops-admin", "admin"), "Bearer ")
+
+	resp := do("POST", "/console/login", "", "", url.Values{"token": {adminTok}})
+	ck := sessionCookie(resp)
+	if resp.StatusCode != nethttp.StatusSeeOther || ck == nil {
+		t.Fatalf("login = %d, cookie %v; want 303 with a session cookie", resp.StatusCode, ck)
+	}
+	if !domain.ValidConsoleSessionID(ck.Value) || strings.Contains(ck.Value, adminTok) || ck.Value == adminTok {
+		t.Fatalf("cookie value %q is not a session id", ck.Value)
+	}
+	// The dev token lasts an hour, so the session does too (less a moment).
+	if ck.MaxAge < 3590 || ck.MaxAge > 3600 || !ck.HttpOnly || ck.SameSite != nethttp.SameSiteStrictMode || ck.Path != "/console" {
+		t.Errorf("cookie %+v: want MaxAge ≈ 3600, HttpOnly, SameSite=Strict, Path=/console", ck)
+	}
+
+	cases := []struct {
+		name   string
+		cookie string
+		want   int
+	}{
+		{"the session opens the console", ck.Value, 200},
+		{"another id of the same shape does not", fakeSessionID("A"), 401},
+		{"the raw token as cookie does not", adminTok, 401},
+		{"garbage does not", "x", 401},
+	}
+	for _, tc := range cases {
+		if got := do("GET", "/console", tc.cookie, "", nil).StatusCode; got != tc.want {
+			t.Errorf("%s: GET /console = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+
+	resp = do("POST", "/console/logout", ck.Value, "", url.Values{})
+	if cleared := sessionCookie(resp); resp.StatusCode != nethttp.StatusSeeOther || cleared == nil || cleared.Value != "" || (cleared.MaxAge >= 0 && !cleared.Expires.Before(time.Now())) {
+		t.Fatalf("logout = %d, cookie %+v; want 303 clearing the cookie", resp.StatusCode, cleared)
+	}
+	if got := do("GET", "/console", ck.Value, "", nil).StatusCode; got != 401 {
+		t.Errorf("GET /console with the signed-out cookie = %d, want 401", got)
+	}
+	// Signing out without a session, or twice, is fine.
+	if got := do("POST", "/console/logout", ck.Value, "", url.Values{}).StatusCode; got != nethttp.StatusSeeOther {
+		t.Errorf("second logout = %d, want 303", got)
+	}
+}
+
+// A token with less than a minute left does not start a session.
+func TestConsoleLoginRefusesAnExpiringToken(t *testing.T) {
+	do := consoleClient(t, store.NewConsoleSessions(sidecartest.NewMemState(), "gateway-store"))
+	tok, err := tokens.DevToken("ops-admin", "admin", 30*time.Second, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := do("POST", "/console/login", "", "", url.Values{"token": {tok}})
+	if resp.StatusCode != 401 || sessionCookie(resp) != nil {
+		t.Fatalf("login = %d with cookie %v; want 401 and none", resp.StatusCode, sessionCookie(resp))
+	}
+}
+
+// When the session store does not answer, the console says so (503) and
+// neither signs anyone in nor pretends to sign them out.
+func TestConsoleSessionStoreDown(t *testing.T) {
+	do := consoleClient(t, store.NewConsoleSessions(downState{}, "gateway-store"))
+	adminTok := strings.TrimPrefix(bearer("ops-admin", "admin"), "Bearer ")
+	id := fakeSessionID("A")
+	cases := []struct {
+		name   string
+		method string
+		path   string
+		cookie string
+		form   url.Values
+	}{
+		{"login", "POST", "/console/login", "", url.Values{"token": {adminTok}}},
+		{"page with a session cookie", "GET", "/console", id, nil},
+		{"logout", "POST", "/console/logout", id, url.Values{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := do(tc.method, tc.path, tc.cookie, "", tc.form)
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 503 || !strings.Contains(string(body), `"code":"UNAVAILABLE"`) {
+				t.Fatalf("= %d %s, want 503 UNAVAILABLE", resp.StatusCode, body)
+			}
+			if c := sessionCookie(resp); c != nil {
+				t.Errorf("Set-Cookie %+v on a failed %s", c, tc.name)
+			}
+		})
+	}
+	// An Authorization header does not need the session store.
+	if got := do("GET", "/console", "", bearer("ops-admin", "admin"), nil).StatusCode; got != 200 {
+		t.Errorf("GET /console with a bearer token = %d, want 200", got)
+	}
+}
+
+// Sessions the store still holds but that must not work: expired (the
+// store's TTL is not the only guard), unreadable, or replaced by signing
+// in again.
+func TestConsoleSessionsThatNoLongerWork(t *testing.T) {
+	ctx := context.Background()
+	mem := sidecartest.NewMemState()
+	sessions := store.NewConsoleSessions(mem, "gateway-store")
+	do := consoleClient(t, sessions)
+
+	expiredID := fakeSessionID("E")
+	expired := domain.ConsoleSession{Sub: "ops-admin", Role: auth.RoleAdmin, Expires: time.Now().Add(-time.Second)}
+	if err := sessions.Create(ctx, expiredID, expired, 60); err != nil {
+		t.Fatal(err)
+	}
+	unreadableID := fakeSessionID("U")
+	sum := sha256.Sum256([]byte(unreadableID))
+	if err := mem.Save(ctx, "gateway-store", "console/session/"+hex.EncodeToString(sum[:]), []byte("{not json"), ""); err != nil {
+		t.Fatal(err)
+	}
+	userID := fakeSessionID("S") // a session can only be an admin's, but check anyway
+	if err := sessions.Create(ctx, userID, domain.ConsoleSession{Sub: id.New(id.User), Role: auth.RoleUser, Expires: time.Now().Add(time.Hour)}, 3600); err != nil {
+		t.Fatal(err)
+	}
+	adminTok := strings.TrimPrefix(bearer("ops-admin", "admin"), "Bearer ")
+	first := sessionCookie(do("POST", "/console/login", "", "", url.Values{"token": {adminTok}}))
+	second := sessionCookie(do("POST", "/console/login", first.Value, "", url.Values{"token": {adminTok}}))
+	if first == nil || second == nil || first.Value == second.Value {
+		t.Fatalf("two sign-ins gave cookies %v and %v, want two sessions", first, second)
+	}
+
+	cases := []struct {
+		name   string
+		cookie string
+		want   int
+	}{
+		{"expired", expiredID, 401},
+		{"unreadable", unreadableID, 401},
+		{"a user's", userID, 403},
+		{"replaced by signing in again", first.Value, 401},
+		{"the new one", second.Value, 200},
+	}
+	for _, tc := range cases {
+		if got := do("GET", "/console", tc.cookie, "", nil).StatusCode; got != tc.want {
+			t.Errorf("%s: GET /console = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
