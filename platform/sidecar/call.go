@@ -67,15 +67,16 @@ func remoteError(app string, resp *Response) error {
 }
 
 // CallRead is Call for a read (a GET whose repetition is harmless): a
-// failure to reach the app (a sidecar just restarted, a peer not resolved
-// yet) is retried a few times with backoff before it is returned. Answers
-// of the app, errors included, are returned at once.
+// failure of the invocation (a timeout, a call that broke on the way) is
+// retried a few times with backoff before it is returned; calls that never
+// left have had Invoke's own retries already. Answers of the app, errors
+// included, are returned at once.
 func (c *Client) CallRead(ctx context.Context, app, path string, out any, header http.Header) (int, error) {
 	wait := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		status, err := c.Call(ctx, app, http.MethodGet, path, nil, out, header)
 		var ie *InvokeError
-		if err == nil || !errors.As(err, &ie) || ie.DaprCode == "APP_ERROR" || attempt == 4 {
+		if err == nil || !errors.As(err, &ie) || ie.DaprCode == "APP_ERROR" || ie.undelivered || attempt == 4 {
 			return status, err
 		}
 		select {

@@ -2,10 +2,14 @@ package sidecar
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/finflow/finflow/platform/apperr"
 )
@@ -76,5 +80,111 @@ func TestCallAnswers(t *testing.T) {
 				t.Fatalf("balance = %d, want %d", out.Balance, tc.wantBalance)
 			}
 		})
+	}
+}
+
+// Invoke against a stand-in for the sidecar that fails the first attempts
+// with one of Dapr's invocation errors: only calls that certainly never
+// left are sent again, with the same body.
+func TestInvokeRetriesOnlyWhatNeverLeft(t *testing.T) {
+	const (
+		backoff   = `failed to invoke, id: wallet, err: rpc error: code = Unavailable desc = last connection error: connection error: desc = "transport: Error while dialing: dial tcp 127.0.0.1:35011: connect: connection refused"`
+		handshake = `failed to invoke, id: wallet, err: rpc error: code = Unavailable desc = connection error: desc = "transport: authentication handshake failed: read tcp 127.0.0.1:37646->127.0.0.1:35011: read: connection reset by peer"`
+		resolve   = `failed to invoke, id: wallet, err: couldn't find service: wallet`
+		broke     = `failed to invoke, id: wallet, err: rpc error: code = Unavailable desc = error reading from server: EOF`
+		deadline  = `failed to invoke, id: wallet, err: rpc error: code = DeadlineExceeded desc = context deadline exceeded`
+	)
+	cases := []struct {
+		name      string
+		code      string
+		message   string
+		failures  int
+		wantCalls int
+		wantErr   bool
+	}{
+		{"reconnect backoff, then up", "ERR_DIRECT_INVOKE", backoff, 2, 3, false},
+		{"handshake reset, then up", "ERR_DIRECT_INVOKE", handshake, 1, 2, false},
+		{"not resolved yet, then up", "ERR_DIRECT_INVOKE", resolve, 1, 2, false},
+		{"broke after it was sent: not again", "ERR_DIRECT_INVOKE", broke, 1, 1, true},
+		{"deadline: not again", "ERR_DIRECT_INVOKE", deadline, 1, 1, true},
+		{"access denied: not again", "ERR_PERMISSION_DENIED", backoff, 1, 1, true},
+		{"never up: gives up after the budget", "ERR_DIRECT_INVOKE", backoff, 1000, 0, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls int
+			var bodies []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls++
+				b, _ := io.ReadAll(r.Body)
+				bodies = append(bodies, string(b))
+				if calls <= tc.failures {
+					w.WriteHeader(500)
+					_ = json.NewEncoder(w).Encode(map[string]string{"errorCode": tc.code, "message": tc.message})
+					return
+				}
+				_, _ = w.Write([]byte(`{"ok":true}`))
+			}))
+			defer srv.Close()
+			c := &Client{http: srv.Client(), httpBase: srv.URL, undeliveredBudget: 600 * time.Millisecond}
+			start := time.Now()
+			resp, err := c.Invoke(context.Background(), "wallet", http.MethodPost, "/wallet/deduct", []byte(`{"amount":1}`), nil)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Invoke = %v, %v; want error %v", resp, err, tc.wantErr)
+			}
+			if tc.wantCalls > 0 && calls != tc.wantCalls {
+				t.Errorf("%d calls reached the sidecar, want %d", calls, tc.wantCalls)
+			}
+			if tc.failures == 1000 && (calls < 3 || time.Since(start) > 2*time.Second) {
+				t.Errorf("never-up target: %d calls in %v; want a few, within about the 600 ms budget", calls, time.Since(start))
+			}
+			for i, b := range bodies {
+				if b != `{"amount":1}` {
+					t.Errorf("attempt %d sent body %q", i+1, b)
+				}
+			}
+		})
+	}
+}
+
+// A call that never left is not retried past its context.
+func TestInvokeRetryStopsWithTheContext(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(500)
+		_, _ = w.Write([]byte(`{"errorCode":"ERR_DIRECT_INVOKE","message":"rpc error: code = Unavailable desc = last connection error: x"}`))
+	}))
+	defer srv.Close()
+	c := &Client{http: srv.Client(), httpBase: srv.URL}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := c.Invoke(ctx, "wallet", http.MethodGet, "/x", nil, nil); !errors.Is(err, ErrSidecar) {
+		t.Fatalf("Invoke = %v, want the sidecar's error", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("Invoke took %v with a 200 ms context; the 5 s budget must yield to it", d)
+	}
+}
+
+// Our own sidecar refusing the connection (restarting) is retried too.
+func TestInvokeRetriesARefusedSidecar(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens: connection refused
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(`{}`)) })}
+	t.Cleanup(func() { srv.Close() })
+	go func() {
+		time.Sleep(150 * time.Millisecond)
+		if ln, err := net.Listen("tcp", addr); err == nil {
+			_ = srv.Serve(ln)
+		}
+	}()
+	c := &Client{http: &http.Client{}, httpBase: "http://" + addr, undeliveredBudget: 2 * time.Second}
+	resp, err := c.Invoke(context.Background(), "wallet", http.MethodPost, "/x", []byte(`{}`), nil)
+	if err != nil || resp.Status != 200 {
+		t.Fatalf("Invoke = %v, %v; want the answer once the sidecar listens", resp, err)
 	}
 }

@@ -55,6 +55,9 @@ type Client struct {
 	token    string
 	// storeTypes caches each state store's component type (StoreType).
 	storeTypes sync.Map
+	// undeliveredBudget bounds Invoke's retries of calls that never left
+	// (0: 5 s).
+	undeliveredBudget time.Duration
 }
 
 // Connect waits until the sidecar answers (its outbound health, which is

@@ -221,3 +221,48 @@ func TestHealthNamesAServiceThatIsDown(t *testing.T) {
 		return env.Do(t, "GET", "/health", nil, nil).Status == http.StatusOK
 	})
 }
+
+// After a service's sidecar restarts, calls to it work at once: its
+// peers' connections to the old one sit in gRPC's reconnect backoff for
+// seconds (Dapr 1.14 tears them down only under its built-in retry, which
+// FinFlow's resiliency policy replaces), and the services' sidecar client
+// sends calls that never left again until the connection is back. Down for
+// 3 s, the gateway's next reconnect attempt comes about 2 s after the
+// restart; without those retries the first reads below fail with 503.
+func TestCallsReachARestartedSidecarAtOnce(t *testing.T) {
+	u := env.MustCreateUser(t, "Restart Reader", fmt.Sprintf("restart.%d@example.in", time.Now().UnixNano()))
+	env.MustCreateWallet(t, u.ID)
+	env.MustTopUp(t, u.ID, 5_000, "restart-topup-"+u.ID)
+	if got := env.MustBalance(t, u.ID); got != 5_000 {
+		t.Fatalf("balance = %d, want 5000", got)
+	}
+	if err := env.Topology.Kill("wallet", topology.SidecarProcess); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			_ = env.Topology.Restart(context.Background(), "wallet", topology.SidecarProcess)
+		}
+	})
+	time.Sleep(3 * time.Second)
+	if err := env.Topology.Restart(context.Background(), "wallet", topology.SidecarProcess); err != nil {
+		t.Fatalf("restarting the wallet sidecar: %v", err)
+	}
+	restarted = true
+	for i := range 5 {
+		r := env.Do(t, "GET", "/wallet/balance/"+u.ID, nil, nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("read %d after the restart = %d %s, want 200", i+1, r.Status, r.Body)
+		}
+	}
+	// A write through the payment service's sidecar, whose connection to
+	// the wallet's was broken the same way.
+	bill := env.MustCreateBill(t, u.ID, 1_000)
+	if r := env.Do(t, "POST", "/Payment/pay", map[string]any{"bill_id": bill.ID}, nil); r.Status != http.StatusCreated {
+		t.Fatalf("paying after the restart = %d %s, want 201", r.Status, r.Body)
+	}
+	if got := env.MustBalance(t, u.ID); got != 4_000 {
+		t.Fatalf("balance after paying = %d, want 4000", got)
+	}
+}

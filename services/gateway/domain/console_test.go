@@ -111,7 +111,7 @@ func TestValidConsoleSessionID(t *testing.T) {
 		{strings.Repeat("A", 44), false},
 		{strings.Repeat("A", 42) + "=", false},
 		{strings.Repeat("A", 42) + "/", false},
-		{strings.Repeat("A", 42) + "B", false}, // another spelling of the same bytes (strict decoding)
+		{strings.Repeat("A", 42) + "B", false},                    // another spelling of the same bytes (strict decoding)
 		{"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJvcHMtMSJ9.c2ln", false}, // a bearer token
 	}
 	for _, tc := range cases {
