@@ -72,6 +72,8 @@ func remoteError(app string, resp *Response) error {
 // left have had Invoke's own retries already. Answers of the app, errors
 // included, are returned at once.
 func (c *Client) CallRead(ctx context.Context, app, path string, out any, header http.Header) (int, error) {
+	// One resend budget for all attempts, not one each.
+	ctx = withResendUntil(ctx, c.resendUntil(ctx))
 	wait := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		status, err := c.Call(ctx, app, http.MethodGet, path, nil, out, header)

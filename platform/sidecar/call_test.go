@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -108,6 +109,8 @@ func TestInvokeRetriesOnlyWhatNeverLeft(t *testing.T) {
 		{"broke after it was sent: not again", "ERR_DIRECT_INVOKE", broke, 1, 1, true},
 		{"deadline: not again", "ERR_DIRECT_INVOKE", deadline, 1, 1, true},
 		{"access denied: not again", "ERR_PERMISSION_DENIED", backoff, 1, 1, true},
+		{"after Dapr's own retries: not again", "ERR_DIRECT_INVOKE", "failed to invoke target wallet after 3 retries. Error: " + backoff, 1, 1, true},
+		{"after 0 retries it never left", "ERR_DIRECT_INVOKE", "failed to invoke target wallet after 0 retries. Error: " + backoff, 1, 2, false},
 		{"never up: gives up after the budget", "ERR_DIRECT_INVOKE", backoff, 1000, 0, true},
 	}
 	for _, tc := range cases {
@@ -186,5 +189,111 @@ func TestInvokeRetriesARefusedSidecar(t *testing.T) {
 	resp, err := c.Invoke(context.Background(), "wallet", http.MethodPost, "/x", []byte(`{}`), nil)
 	if err != nil || resp.Status != 200 {
 		t.Fatalf("Invoke = %v, %v; want the answer once the sidecar listens", resp, err)
+	}
+}
+
+// undeliveredServer answers every call as Dapr does while the target's
+// sidecar cannot be dialled, and counts the calls.
+func undeliveredServer(t *testing.T) (*httptest.Server, *atomic.Int32) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(500)
+		_, _ = w.Write([]byte(`{"errorCode":"ERR_DIRECT_INVOKE","message":"rpc error: code = Unavailable desc = last connection error: x"}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &calls
+}
+
+// Probes (WithoutResend) report what they find: one call.
+func TestInvokeWithoutResend(t *testing.T) {
+	srv, calls := undeliveredServer(t)
+	c := &Client{http: srv.Client(), httpBase: srv.URL}
+	if _, err := c.Invoke(WithoutResend(context.Background()), "wallet", http.MethodGet, "/readyz", nil, nil); err == nil {
+		t.Fatal("Invoke succeeded against a target that is down")
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("%d calls under WithoutResend, want 1", n)
+	}
+}
+
+// CallRead's own attempts share one resend budget: with a 400 ms budget
+// (about 4 sends), not 4 attempts of about 4 sends each.
+func TestCallReadSharesTheResendBudget(t *testing.T) {
+	srv, calls := undeliveredServer(t)
+	c := &Client{http: srv.Client(), httpBase: srv.URL, undeliveredBudget: 400 * time.Millisecond}
+	if _, err := c.CallRead(context.Background(), "wallet", "/wallet/balance/x", nil, nil); err == nil {
+		t.Fatal("CallRead succeeded against a target that is down")
+	}
+	if n := calls.Load(); n < 2 || n > 6 {
+		t.Fatalf("%d calls, want a few within one budget", n)
+	}
+}
+
+// A request our sidecar read before the connection broke is not sent
+// again, even when net/http's own replay (it replays requests with an
+// Idempotency-Key on a reused connection) then fails to dial: the sidecar
+// comes back 100 ms later, where a resend would reach it.
+func TestInvokeDoesNotResendWhatWasWritten(t *testing.T) {
+	var calls atomic.Int32
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		_, _ = w.Write([]byte(`{}`))
+	})
+	back := &http.Server{Handler: handler}
+	t.Cleanup(func() { back.Close() })
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			_, _ = w.Write([]byte(`{}`)) // the first call sets up a kept-alive connection
+			return
+		}
+		_, _ = io.ReadAll(r.Body)
+		addr := srv.Listener.Addr().String()
+		srv.Listener.Close() // net/http's replay finds nothing to dial
+		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			conn.Close() // gone after reading the request, before answering
+		}
+		go func() {
+			time.Sleep(100 * time.Millisecond)
+			if ln, err := net.Listen("tcp", addr); err == nil {
+				_ = back.Serve(ln)
+			}
+		}()
+	}))
+	defer srv.Close()
+	c := &Client{http: srv.Client(), httpBase: srv.URL, undeliveredBudget: time.Second}
+	if _, err := c.Invoke(context.Background(), "wallet", http.MethodPost, "/x", []byte(`{}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Invoke(context.Background(), "wallet", http.MethodPost, "/wallet/deduct", []byte(`{"amount":1}`), http.Header{"Idempotency-Key": {"k1"}})
+	var ie *InvokeError
+	if !errors.As(err, &ie) || ie.DaprCode != "UNREACHABLE" {
+		t.Fatalf("Invoke = %v; want the dial error of net/http's replay", err)
+	}
+	time.Sleep(300 * time.Millisecond) // a resend, if any, would have arrived
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("the sidecar got the request %d times, want once (plus the first call)", n-1)
+	}
+}
+
+// A plain POST whose connection breaks after it was read is not sent
+// again either.
+func TestInvokeDoesNotResendABrokenPost(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		_, _ = io.ReadAll(r.Body)
+		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			conn.Close()
+		}
+	}))
+	defer srv.Close()
+	c := &Client{http: srv.Client(), httpBase: srv.URL, undeliveredBudget: 2 * time.Second}
+	if _, err := c.Invoke(context.Background(), "wallet", http.MethodPost, "/wallet/deduct", []byte(`{"amount":1}`), nil); err == nil {
+		t.Fatal("Invoke succeeded though the sidecar closed without answering")
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("the sidecar read the request %d times, want once", n)
 	}
 }

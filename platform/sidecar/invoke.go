@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
+	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/finflow/finflow/platform/tracectx"
@@ -44,8 +46,38 @@ func (e *InvokeError) Error() string {
 func (e *InvokeError) Unwrap() error { return ErrSidecar }
 
 // undeliveredBudget is how long Invoke keeps retrying a call that
-// certainly did not leave (see undelivered) when the client sets none.
+// certainly did not leave (see invokeOnce) when the client sets none.
 const undeliveredBudget = 5 * time.Second
+
+type resendKey struct{}
+
+// WithoutResend returns ctx under which Invoke does not send a call that
+// never left again: for probes that must report a peer down at once.
+func WithoutResend(ctx context.Context) context.Context {
+	return withResendUntil(ctx, time.Time{})
+}
+
+// withResendUntil bounds Invoke's resends under ctx to t (an earlier bound
+// already in ctx stays).
+func withResendUntil(ctx context.Context, t time.Time) context.Context {
+	if prev, ok := ctx.Value(resendKey{}).(time.Time); ok && prev.Before(t) {
+		return ctx
+	}
+	return context.WithValue(ctx, resendKey{}, t)
+}
+
+// resendUntil is when Invoke stops resending under ctx.
+func (c *Client) resendUntil(ctx context.Context) time.Time {
+	budget := c.undeliveredBudget
+	if budget == 0 {
+		budget = undeliveredBudget
+	}
+	until := time.Now().Add(budget)
+	if t, ok := ctx.Value(resendKey{}).(time.Time); ok && t.Before(until) {
+		until = t
+	}
+	return until
+}
 
 // Invoke calls method on the app appID through the sidecar, forwarding
 // header (request id, content type). path may carry a query string. A
@@ -53,24 +85,19 @@ const undeliveredBudget = 5 * time.Second
 // a failure (*InvokeError); any answer of the app, 4xx and 5xx included, is
 // returned as a Response.
 //
-// A call that certainly never left (see undelivered: our sidecar refused
-// the connection, or the target's sidecar could not be dialled) is sent
-// again with backoff for up to 5 s, within ctx: after a sidecar restarts,
-// its peers' connections to it stay in gRPC's reconnect backoff for a few
-// seconds, and Dapr tears them down only under its built-in retry, which
-// FinFlow's resiliency policy replaces (it would replay calls that did
-// arrive). Any other failure is returned at once.
+// A call that certainly never left (see invokeOnce) is sent again with
+// backoff for up to 5 s, within ctx (none under WithoutResend): after a
+// sidecar restarts, its peers' connections to it stay in gRPC's reconnect
+// backoff for seconds, and Dapr tears them down only under its built-in
+// retry, which FinFlow's resiliency policy replaces because it would replay
+// calls that did arrive. Any other failure is returned at once.
 func (c *Client) Invoke(ctx context.Context, appID, method, path string, body []byte, header http.Header) (*Response, error) {
-	budget := c.undeliveredBudget
-	if budget == 0 {
-		budget = undeliveredBudget
-	}
-	deadline := time.Now().Add(budget)
+	until := c.resendUntil(ctx)
 	wait := 50 * time.Millisecond
 	for {
 		resp, err := c.invokeOnce(ctx, appID, method, path, body, header)
 		var ie *InvokeError
-		if err == nil || !errors.As(err, &ie) || !ie.undelivered || time.Now().Add(wait).After(deadline) {
+		if err == nil || !errors.As(err, &ie) || !ie.undelivered || time.Now().Add(wait).After(until) {
 			return resp, err
 		}
 		select {
@@ -104,11 +131,17 @@ func (c *Client) invokeOnce(ctx context.Context, appID, method, path string, bod
 	if tp, ok := tracectx.From(ctx); ok && req.Header.Get(tracectx.Header) == "" {
 		req.Header.Set(tracectx.Header, tp.Child().String())
 	}
+	// Whether any of the request reached our sidecar: net/http may write
+	// it on a kept-alive connection that then dies and retry on a new one
+	// that fails to dial, so a dial error alone does not prove nothing left.
+	var wrote atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteHeaderField: func(string, []string) { wrote.Store(true) },
+		WroteHeaders:     func() { wrote.Store(true) },
+	}))
 	resp, err := c.http.Do(req)
 	if err != nil {
-		var op *net.OpError
-		dial := errors.As(err, &op) && op.Op == "dial"
-		return nil, &InvokeError{AppID: appID, Status: 0, DaprCode: "UNREACHABLE", Message: err.Error(), undelivered: dial}
+		return nil, &InvokeError{AppID: appID, Status: 0, DaprCode: "UNREACHABLE", Message: err.Error(), undelivered: !wrote.Load()}
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
@@ -122,13 +155,23 @@ func (c *Client) invokeOnce(ctx context.Context, appID, method, path string, bod
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}, nil
 }
 
+// retriedByDapr matches Dapr's message after its own retries ("failed to
+// invoke target wallet after 3 retries"): the message is then the last
+// attempt's, and an earlier attempt may have arrived.
+var retriedByDapr = regexp.MustCompile(`after ([0-9]+) retries`)
+
 // notSent reports whether a sidecar's ERR_DIRECT_INVOKE message says the
 // call never went out to the target's sidecar: gRPC failed it before any
 // stream was opened, because the connection could not be dialled or is
 // waiting out its reconnect backoff ("last connection error"), or the
 // target is not resolved. A call that broke after it was sent (EOF, reset
-// while reading, a deadline) is not one of them.
+// while reading, a deadline) is not one of them, nor is one Dapr itself
+// sent more than once (FinFlow sets no retry on app targets; a test in
+// tests/deploy keeps it so).
 func notSent(msg string) bool {
+	if m := retriedByDapr.FindStringSubmatch(msg); m != nil && m[1] != "0" {
+		return false
+	}
 	for _, marker := range []string{
 		"desc = last connection error:",              // fail-fast while reconnecting
 		"transport: Error while dialing",             // the dial itself failed

@@ -490,7 +490,9 @@ func (g *Gateway) readiness(ctx context.Context, rid string) map[string]string {
 		wg.Add(1)
 		go func(app string) {
 			defer wg.Done()
-			resp, err := g.dapr.Invoke(ctx, app, "GET", "/readyz", nil, nethttp.Header{server.HeaderRequestID: {rid}})
+			// A probe reports what it finds: no resends of a call that
+			// could not go out (a peer's sidecar down or just restarted).
+			resp, err := g.dapr.Invoke(sidecar.WithoutResend(ctx), app, "GET", "/readyz", nil, nethttp.Header{server.HeaderRequestID: {rid}})
 			if err == nil && resp.Status != 200 {
 				err = fmt.Errorf("readiness answered %d", resp.Status)
 			}
