@@ -297,3 +297,31 @@ func TestInvokeDoesNotResendABrokenPost(t *testing.T) {
 		t.Fatalf("the sidecar read the request %d times, want once", n)
 	}
 }
+
+// A call without a deadline of its own is bounded by the client (the
+// resiliency policy sets no timeout on app targets).
+func TestInvokeBoundsACallWithoutDeadline(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	c := &Client{http: srv.Client(), httpBase: srv.URL, callTimeout: 200 * time.Millisecond}
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Invoke(context.Background(), "wallet", http.MethodGet, "/x", nil, nil)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrSidecar) {
+			t.Fatalf("Invoke = %v, want a sidecar error", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Invoke without a deadline is still waiting after 5 s; the client must bound it")
+	}
+}

@@ -45,6 +45,9 @@ func (e *InvokeError) Error() string {
 // Unwrap lets errors.Is(err, ErrSidecar) match.
 func (e *InvokeError) Unwrap() error { return ErrSidecar }
 
+// defaultCallTimeout bounds a call whose context has no deadline.
+const defaultCallTimeout = 10 * time.Second
+
 // undeliveredBudget is how long Invoke keeps retrying a call that
 // certainly did not leave (see invokeOnce) when the client sets none.
 const undeliveredBudget = 5 * time.Second
@@ -83,7 +86,8 @@ func (c *Client) resendUntil(ctx context.Context) time.Time {
 // header (request id, content type). path may carry a query string. A
 // non-nil error means the call did not reach the app or the sidecar reported
 // a failure (*InvokeError); any answer of the app, 4xx and 5xx included, is
-// returned as a Response.
+// returned as a Response. A call whose ctx has no deadline gets one of
+// 10 s.
 //
 // A call that certainly never left (see invokeOnce) is sent again with
 // backoff for up to 5 s, within ctx (none under WithoutResend): after a
@@ -92,6 +96,17 @@ func (c *Client) resendUntil(ctx context.Context) time.Time {
 // retry, which FinFlow's resiliency policy replaces because it would replay
 // calls that did arrive. Any other failure is returned at once.
 func (c *Client) Invoke(ctx context.Context, appID, method, path string, body []byte, header http.Header) (*Response, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		// FinFlow's resiliency policy sets no timeout on app targets (see
+		// components/resiliency.yaml), so every call is bounded here.
+		timeout := c.callTimeout
+		if timeout == 0 {
+			timeout = defaultCallTimeout
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	until := c.resendUntil(ctx)
 	wait := 50 * time.Millisecond
 	for {

@@ -58,6 +58,8 @@ type Client struct {
 	// undeliveredBudget bounds Invoke's retries of calls that never left
 	// (0: 5 s).
 	undeliveredBudget time.Duration
+	// callTimeout bounds a call whose context has no deadline (0: 10 s).
+	callTimeout time.Duration
 }
 
 // Connect waits until the sidecar answers (its outbound health, which is

@@ -11,12 +11,15 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// No resiliency policy FinFlow ships retries calls to an app. Dapr 1.14
-// would replay every failed answer (409 and 422 included) of calls that
-// are not idempotent, and the services' sidecar client resends only calls
-// Dapr reports as never sent, which it can tell only while Dapr itself
-// sends each call once (platform/sidecar, notSent).
-func TestNoRetriesOnAppTargets(t *testing.T) {
+// Every resiliency policy FinFlow ships has a target for each app with
+// no policy in it. The target turns off Dapr 1.14's built-in invocation
+// retry, which would replay calls that may have arrived; a retry policy
+// would do the same, and the services' sidecar client resends only calls
+// Dapr reports as never sent, which it can tell only while Dapr sends each
+// call once (platform/sidecar, notSent). A timeout would make Dapr run the
+// call on a goroutine that can write the answer after the handler returned
+// and crash the sidecar (dapr/dapr#10371); the client bounds calls itself.
+func TestAppTargetsAreEmpty(t *testing.T) {
 	root := composeLoad(t).root
 	files := []string{
 		"components/resiliency.yaml",
@@ -51,15 +54,13 @@ func TestNoRetriesOnAppTargets(t *testing.T) {
 				continue
 			}
 			found++
-			if len(doc.Spec.Targets.Apps) == 0 {
-				t.Errorf("%s: no app targets; without a policy Dapr's built-in retry replays calls", f)
-			}
-			for app, policy := range doc.Spec.Targets.Apps {
-				if _, ok := policy["retry"]; ok {
-					t.Errorf("%s: app target %s has a retry policy", f, app)
+			for _, app := range []string{"gateway", "user", "wallet", "billing", "payment", "razorpay"} {
+				policy, ok := doc.Spec.Targets.Apps[app]
+				if !ok {
+					t.Errorf("%s: no target for app %s; without one Dapr's built-in retry replays calls to it", f, app)
 				}
-				if _, ok := policy["timeout"]; !ok {
-					t.Errorf("%s: app target %s has no timeout", f, app)
+				if len(policy) != 0 {
+					t.Errorf("%s: app target %s has %v; it must be empty", f, app, policy)
 				}
 			}
 		}
