@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -71,11 +72,7 @@ func withResendUntil(ctx context.Context, t time.Time) context.Context {
 
 // resendUntil is when Invoke stops resending under ctx.
 func (c *Client) resendUntil(ctx context.Context) time.Time {
-	budget := c.undeliveredBudget
-	if budget == 0 {
-		budget = undeliveredBudget
-	}
-	until := time.Now().Add(budget)
+	until := time.Now().Add(cmp.Or(c.undeliveredBudget, undeliveredBudget))
 	if t, ok := ctx.Value(resendKey{}).(time.Time); ok && t.Before(until) {
 		until = t
 	}
@@ -96,17 +93,10 @@ func (c *Client) resendUntil(ctx context.Context) time.Time {
 // retry, which FinFlow's resiliency policy replaces because it would replay
 // calls that did arrive. Any other failure is returned at once.
 func (c *Client) Invoke(ctx context.Context, appID, method, path string, body []byte, header http.Header) (*Response, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		// FinFlow's resiliency policy sets no timeout on app targets (see
-		// components/resiliency.yaml), so every call is bounded here.
-		timeout := c.callTimeout
-		if timeout == 0 {
-			timeout = defaultCallTimeout
-		}
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
+	// FinFlow's resiliency policy sets no timeout on app targets (see
+	// components/resiliency.yaml), so every call is bounded here.
+	ctx, cancel := boundedContext(ctx, cmp.Or(c.callTimeout, defaultCallTimeout))
+	defer cancel()
 	until := c.resendUntil(ctx)
 	wait := 50 * time.Millisecond
 	for {
@@ -131,7 +121,15 @@ func (c *Client) invokeOnce(ctx context.Context, appID, method, path string, bod
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	// Whether any of the request reached our sidecar: net/http may write
+	// it on a kept-alive connection that then dies and retry on a new one
+	// that fails to dial, so a dial error alone does not prove nothing left.
+	var wrote atomic.Bool
+	traced := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteHeaderField: func(string, []string) { wrote.Store(true) },
+		WroteHeaders:     func() { wrote.Store(true) },
+	})
+	req, err := http.NewRequestWithContext(traced, method, u, rd)
 	if err != nil {
 		return nil, fmt.Errorf("invoking %s %s: %w", appID, path, err)
 	}
@@ -146,14 +144,6 @@ func (c *Client) invokeOnce(ctx context.Context, appID, method, path string, bod
 	if tp, ok := tracectx.From(ctx); ok && req.Header.Get(tracectx.Header) == "" {
 		req.Header.Set(tracectx.Header, tp.Child().String())
 	}
-	// Whether any of the request reached our sidecar: net/http may write
-	// it on a kept-alive connection that then dies and retry on a new one
-	// that fails to dial, so a dial error alone does not prove nothing left.
-	var wrote atomic.Bool
-	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteHeaderField: func(string, []string) { wrote.Store(true) },
-		WroteHeaders:     func() { wrote.Store(true) },
-	}))
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, &InvokeError{AppID: appID, Status: 0, DaprCode: "UNREACHABLE", Message: err.Error(), undelivered: !wrote.Load()}

@@ -35,10 +35,15 @@ const firstWriteConflict = "no item was updated"
 const opTimeout = 5 * time.Second
 
 func opContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return boundedContext(ctx, opTimeout)
+}
+
+// boundedContext gives ctx a deadline d from now if it has none.
+func boundedContext(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {
 		return ctx, func() {}
 	}
-	return context.WithTimeout(ctx, opTimeout)
+	return context.WithTimeout(ctx, d)
 }
 
 // Item is one stored value and the ETag it was read with.
