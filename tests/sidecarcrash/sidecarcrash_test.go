@@ -28,6 +28,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/finflow/finflow/tests/harness"
 	"github.com/finflow/finflow/tools/launcher/topology"
 )
 
@@ -127,20 +128,14 @@ func startDaprd(t *testing.T, root string, appPort int, policy map[string]any) (
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	harness.WaitFor(t, 30*time.Second, "daprd to be healthy (log in "+logf.Name()+")", func() bool {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/v1.0/healthz", ports[0]))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusNoContent {
-				break
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("daprd did not become healthy; log in %s", logf.Name())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusNoContent
+	})
 	return ports[0], cmd, logf
 }
 
@@ -197,7 +192,7 @@ func TestShippedPolicySurvivesCallersGivingUp(t *testing.T) {
 	alive, calls := cancelledCalls(t, port, cmd, 300)
 	if !alive {
 		log, _ := os.ReadFile(logf.Name())
-		t.Fatalf("daprd exited after %d cancelled calls with the shipped app-target policy %v:\n%s", calls, policy, tail(log))
+		t.Fatalf("daprd exited after %d cancelled calls with the shipped app-target policy %v:\n%s", calls, policy, harness.LastLines(string(log), 30))
 	}
 	t.Logf("daprd alive after %d calls given up mid-answer (app target %v)", calls, policy)
 }
@@ -218,15 +213,7 @@ func TestTimeoutPolicyCrashesDaprd(t *testing.T) {
 	}
 	log, _ := os.ReadFile(logf.Name())
 	if !strings.Contains(string(log), "nil pointer dereference") {
-		t.Fatalf("daprd exited after %d calls, but not with the known panic:\n%s", calls, tail(log))
+		t.Fatalf("daprd exited after %d calls, but not with the known panic:\n%s", calls, harness.LastLines(string(log), 30))
 	}
 	t.Logf("daprd crashed after %d cancelled calls (nil pointer dereference), as dapr/dapr#10371 describes", calls)
-}
-
-func tail(b []byte) string {
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > 30 {
-		lines = lines[len(lines)-30:]
-	}
-	return strings.Join(lines, "\n")
 }

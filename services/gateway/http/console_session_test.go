@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"log/slog"
 	nethttp "net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,8 +15,6 @@ import (
 
 	"github.com/finflow/finflow/platform/auth"
 	"github.com/finflow/finflow/platform/id"
-	"github.com/finflow/finflow/platform/server"
-	"github.com/finflow/finflow/platform/settings"
 	"github.com/finflow/finflow/platform/sidecar"
 	"github.com/finflow/finflow/platform/sidecar/sidecartest"
 	"github.com/finflow/finflow/services/gateway/domain"
@@ -43,13 +40,7 @@ func (downState) Delete(context.Context, string, string, string) error      { re
 // Authorization header unless one is given.
 func consoleClient(t *testing.T, sessions gatewayhttp.ConsoleSessions) func(method, path, cookie, authz string, form url.Values) *nethttp.Response {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	app := server.New(server.Config{Name: "gateway", Logger: log})
-	signer, err := auth.NewSigner(seedB64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gatewayhttp.New(&fakeDapr{}, store.New(sidecartest.NewMemState(), "gateway-store", 86400), sessions, tokens, signer, &countingLimiter{}, settings.New(log, gatewayhttp.Settings...), log).Routes(app)
+	app := gatewayApp(t, &fakeDapr{}, sessions)
 	return func(method, path, cookie, authz string, form url.Values) *nethttp.Response {
 		req := httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
 		if form != nil {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
+
 	"github.com/finflow/finflow/platform/auth"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/server"
@@ -109,14 +111,7 @@ func bearer(sub, role string) string {
 // Authorization (noHeader sends none).
 func newGateway(t *testing.T, f *fakeDapr) func(method, path, body string, hdr map[string]string) (int, map[string]any, nethttp.Header) {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	app := server.New(server.Config{Name: "gateway", Logger: log})
-	idem := store.New(sidecartest.NewMemState(), "gateway-store", 86400)
-	signer, err := auth.NewSigner(seedB64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gatewayhttp.New(f, idem, store.NewConsoleSessions(sidecartest.NewMemState(), "gateway-store"), tokens, signer, &countingLimiter{}, settings.New(log, gatewayhttp.Settings...), log).Routes(app)
+	app := gatewayApp(t, f, store.NewConsoleSessions(sidecartest.NewMemState(), "gateway-store"))
 	return func(method, path, body string, hdr map[string]string) (int, map[string]any, nethttp.Header) {
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
 		req.Header.Set("Authorization", bearer("ops-admin", "admin"))
@@ -136,6 +131,20 @@ func newGateway(t *testing.T, f *fakeDapr) func(method, path, body string, hdr m
 		_ = json.Unmarshal(raw, &out)
 		return resp.StatusCode, out, resp.Header
 	}
+}
+
+// gatewayApp returns a gateway with dev tokens over the fake sidecar f,
+// idempotency records in memory and console sign-ins in sessions.
+func gatewayApp(t *testing.T, f *fakeDapr, sessions gatewayhttp.ConsoleSessions) *fiber.App {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	app := server.New(server.Config{Name: "gateway", Logger: log})
+	signer, err := auth.NewSigner(seedB64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gatewayhttp.New(f, store.New(sidecartest.NewMemState(), "gateway-store", 86400), sessions, tokens, signer, &countingLimiter{}, settings.New(log, gatewayhttp.Settings...), log).Routes(app)
+	return app
 }
 
 func code(body map[string]any) string {
