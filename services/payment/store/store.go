@@ -111,11 +111,11 @@ func (s *Store) Recent(ctx context.Context, limit int) ([]domain.Payment, error)
 		if !it.Found() {
 			continue // indexed, not yet written (or a crash between the two)
 		}
-		var r record
-		if err := json.Unmarshal(it.Value, &r); err != nil {
-			return nil, fmt.Errorf("decoding payment %s: %w", it.Key, err)
+		p, err := decodePayment(it.Value, it.Key)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, r.payment())
+		out = append(out, p)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
 	if len(out) > limit {
@@ -187,11 +187,20 @@ func (s *Store) load(ctx context.Context, id string) (domain.Payment, string, er
 	if !it.Found() {
 		return domain.Payment{}, "", domain.ErrPaymentNotFound
 	}
-	var r record
-	if err := json.Unmarshal(it.Value, &r); err != nil {
-		return domain.Payment{}, "", fmt.Errorf("decoding payment %s: %w", id, err)
+	p, err := decodePayment(it.Value, id)
+	if err != nil {
+		return domain.Payment{}, "", err
 	}
-	return r.payment(), it.ETag, nil
+	return p, it.ETag, nil
+}
+
+// decodePayment decodes a stored payment record; name says which in errors.
+func decodePayment(raw []byte, name string) (domain.Payment, error) {
+	var r record
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return domain.Payment{}, fmt.Errorf("decoding payment %s: %w", name, err)
+	}
+	return r.payment(), nil
 }
 
 // Get implements domain.Store.
