@@ -4,8 +4,14 @@
 //
 //	go run ./tools/launcher -f dapr.yaml -start-redis -seed-settings config/runtime-settings.yaml
 //
+// It says FinFlow is up only once a real call between the services has
+// worked (the gateway's GET /health answered ok for every service), and
+// otherwise fails in one line that says why and what to do.
+//
 // Ctrl-C (SIGINT) or SIGTERM stops every app, every sidecar and the Redis it
-// started, and leaves no process behind.
+// started, and leaves no process behind; so does `dapr stop -f <run file>`,
+// because the launcher publishes the metadata the Dapr CLI reads and, like
+// `dapr run -f`, leads a process group of its own (docs/dapr-cli.md).
 package main
 
 import (
@@ -35,12 +41,15 @@ func run() error {
 		daprd        = flag.String("daprd", "", "the daprd binary (default: $DAPRD, .bin/daprd, ~/.dapr/bin/daprd, PATH)")
 		redisAddr    = flag.String("redis", envOr("REDIS_ADDR", topology.DefaultRedisAddr), "the Redis address every component uses ($REDIS_ADDR)")
 		startRedis   = flag.Bool("start-redis", false, "start a local redis-server when none answers at -redis")
-		redisDir     = flag.String("redis-dir", "var/redis", "data folder of a started redis-server, relative to the run file")
+		redisDir     = flag.String("redis-dir", "var/redis", "data folder of a started redis-server, relative to -root")
 		seed         = flag.String("seed-settings", "", "seed the runtime settings from this YAML file (keys already set are kept)")
 		seedOnly     = flag.Bool("seed-only", false, "only seed the runtime settings into the Redis at -redis, then exit")
 		readyTimeout = flag.Duration("ready-timeout", 5*time.Minute, "how long to wait for every app to be healthy")
 		simAddr      = flag.String("razorpay-sim", "", "also run the Razorpay simulator (tools/rzpsim) on this address, webhooks to the gateway")
 		insecure     = flag.Bool("insecure", false, "run without Sentry: no mTLS between sidecars and no access control")
+		rootDir      = flag.String("root", "", "FinFlow's folder, where .bin/, config/secure/, tools/rzpsim/ and var/ are (default: the run file's folder)")
+		tokens       = flag.String("sidecar-tokens", "auto", "on: every sidecar API requires a token only its app has; off: no token, as with `dapr run -f`, so the Dapr CLI and dashboard can read the sidecars' metadata; auto: off when the run file puts the gateway in dev mode, on otherwise (SECURITY.md)")
+		callTimeout  = flag.Duration("call-timeout", 30*time.Second, "how long calls between services may keep failing once every app is healthy")
 	)
 	flag.Parse()
 
@@ -60,13 +69,40 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	root := filepath.Dir(rf.Path)
+	root := *rootDir
+	if root == "" {
+		root = filepath.Dir(rf.Path)
+	}
 	if *daprd == "" {
 		*daprd = topology.FindDaprd(root)
 	}
-	if err := topology.CheckDaprd(*daprd); err != nil {
+	open, err := openSidecarAPIs(*tokens, rf)
+	if err != nil {
 		return err
 	}
+	sentry, appConfigs := "", ""
+	if !*insecure {
+		if sentry = topology.FindSentry(root, *daprd); sentry != "" {
+			appConfigs = filepath.Join(root, "config", "secure")
+		}
+	}
+	opts := topology.Options{
+		Sentry:          sentry,
+		AppConfigDir:    appConfigs,
+		RunFile:         rf,
+		Daprd:           *daprd,
+		Console:         os.Stdout,
+		Color:           isTerminal(),
+		ReadyTimeout:    *readyTimeout,
+		OpenSidecarAPIs: open,
+		ServiceCall:     topology.GatewayHealth(rf),
+		CallTimeout:     *callTimeout,
+	}
+	// Before anything starts (Redis included): is this machine able to run it?
+	if err := topology.Check(opts); err != nil {
+		return err
+	}
+	ownProcessGroup()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -89,7 +125,6 @@ func run() error {
 		say("runtime settings: %d seeded, %d already set (kept)", added, kept)
 	}
 
-	var extras []topology.Extra
 	if *simAddr != "" {
 		gw := 8080
 		for _, a := range rf.Apps {
@@ -97,7 +132,7 @@ func run() error {
 				gw = a.AppPort
 			}
 		}
-		extras = append(extras, topology.Extra{
+		opts.Extras = append(opts.Extras, topology.Extra{
 			Name: "rzpsim",
 			Argv: []string{"go", "run", "./tools/rzpsim", "-addr", *simAddr,
 				"-webhook", fmt.Sprintf("http://127.0.0.1:%d/razorpay/webhook", gw),
@@ -106,32 +141,18 @@ func run() error {
 			HealthURL: "http://" + *simAddr + "/sim/health",
 		})
 	}
-	sentry, appConfigs := "", ""
-	if !*insecure {
-		if sentry = topology.FindSentry(root, *daprd); sentry == "" {
-			say("no sentry binary (run `make daprd`): running WITHOUT mTLS and access control")
-		} else {
-			appConfigs = filepath.Join(root, "config", "secure")
-		}
+	if sentry == "" && !*insecure {
+		say("no sentry binary (run `make daprd`): running WITHOUT mTLS and access control")
 	}
+	opts.RedisAddr = rds.Addr
+	opts.ExtraEnv = []string{"REDIS_ADDR=" + rds.Addr}
 	say("starting %d apps from %s with %s", len(rf.Apps), rf.Path, *daprd)
-	t, err := topology.Start(ctx, topology.Options{
-		Sentry:       sentry,
-		AppConfigDir: appConfigs,
-		Extras:       extras,
-		RunFile:      rf,
-		Daprd:        *daprd,
-		Console:      os.Stdout,
-		Color:        isTerminal(),
-		RedisAddr:    rds.Addr,
-		ExtraEnv:     []string{"REDIS_ADDR=" + rds.Addr},
-		ReadyTimeout: *readyTimeout,
-	})
+	t, err := topology.Start(ctx, opts)
 	if err != nil {
 		return err
 	}
 	defer t.Stop()
-	banner(t)
+	banner(t, opts)
 	<-ctx.Done()
 	then := ""
 	if rds.Started() {
@@ -141,8 +162,12 @@ func run() error {
 	return nil
 }
 
-func banner(t *topology.Topology) {
-	t.Say("FinFlow is up. Try: curl http://localhost:%d/health", t.App("gateway").AppPort)
+func banner(t *topology.Topology, opts topology.Options) {
+	if sc := opts.ServiceCall; sc != nil {
+		t.Say("FinFlow is up: GET %s on %s answered ok, so the services can call each other. Try: curl http://localhost:%d%s", sc.Path, sc.App, t.App(sc.App).AppPort, sc.Path)
+	} else {
+		t.Say("FinFlow is up (every app and sidecar is healthy)")
+	}
 	if sim := flag.Lookup("razorpay-sim").Value.String(); sim != "" {
 		t.Say("Razorpay simulator: http://%s (pay an order: POST /sim/orders/{order_id}/pay)", sim)
 	}
@@ -150,7 +175,33 @@ func banner(t *topology.Topology) {
 	for _, a := range t.Apps() {
 		t.Say("%-9s %8d %10d %10d %8d  %s", a.AppID, a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort, a.MetricsPort, filepath.Dir(a.AppLog()))
 	}
+	if opts.OpenSidecarAPIs {
+		t.Say("Dapr CLI: dapr list | dapr stop -f %s | dapr dashboard -p 9999 (docs/dapr-cli.md; sidecar APIs need no token in this run, see SECURITY.md)", opts.RunFile.Path)
+	} else {
+		t.Say("sidecar API tokens are on: dapr list, dapr stop -f and the Dapr dashboard cannot read the sidecars' metadata (SECURITY.md)")
+	}
 	t.Say("Press Ctrl-C to stop everything.")
+}
+
+// openSidecarAPIs decides -sidecar-tokens. "auto" opens the sidecar APIs
+// only for a development run, one whose gateway issues dev tokens: there
+// any local caller can already act as an admin through the gateway, and
+// the Dapr tools need token-less access to see the run.
+func openSidecarAPIs(mode string, rf *runfile.File) (bool, error) {
+	switch mode {
+	case "on":
+		return false, nil
+	case "off":
+		return true, nil
+	case "auto":
+		for _, a := range rf.Apps {
+			if a.Env["FINFLOW_DEV_MODE"] == "true" {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	return false, fmt.Errorf("-sidecar-tokens %q: use on, off or auto", mode)
 }
 
 func envOr(k, def string) string {

@@ -3,6 +3,7 @@ package topology
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,7 +11,52 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/finflow/finflow/tools/launcher/runfile"
 )
+
+// Check looks at the machine before anything of the run starts: the daprd
+// binary, no other topology with the same app ids, the run file's fixed
+// ports free, and, where the sidecars resolve each other over mDNS, a
+// network interface that can carry multicast. Its error says what is wrong
+// and what to do, in one line. Start runs it too.
+func Check(opts Options) error {
+	if err := CheckDaprd(opts.Daprd); err != nil {
+		return err
+	}
+	running := runningDaprds()
+	mdns := false
+	for _, a := range opts.RunFile.Apps {
+		if pid, ok := running[a.AppID]; ok {
+			return fmt.Errorf("a daprd for app id %q is already running (pid %d); stop that FinFlow first, two topologies on one machine would answer each other's calls", a.AppID, pid)
+		}
+		for _, p := range []int{a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort, a.MetricsPort, a.DaprInternalGRPCPort} {
+			if p > 0 && portInUse(p) {
+				return fmt.Errorf("port %d (app %s) is already in use; stop whatever listens there (ss -ltnp 'sport = :%d') or change the port", p, a.AppID, p)
+			}
+		}
+		uses, err := usesMDNS(opts.configFile(a))
+		if err != nil {
+			return fmt.Errorf("app %s: %w", a.AppID, err)
+		}
+		mdns = mdns || uses
+	}
+	if mdns && len(multicastInterfaces()) == 0 {
+		return errors.New(noMulticast())
+	}
+	return nil
+}
+
+// configFile is the Dapr Configuration the app's sidecar runs with: its own
+// in AppConfigDir when there is one, otherwise the run file's.
+func (o Options) configFile(a runfile.App) string {
+	if o.AppConfigDir != "" {
+		if cfg := filepath.Join(o.AppConfigDir, a.AppID+".yaml"); fileExists(cfg) {
+			return cfg
+		}
+	}
+	return a.ConfigFilePath
+}
 
 // DaprdVersion runs `daprd --version` and returns what it prints.
 func DaprdVersion(path string) (string, error) {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -32,7 +33,15 @@ type proc struct {
 	exitErr  error
 	expected bool // stop or kill was requested
 	logFile  *os.File
+
+	// recent holds the last lines of the current run's output, for saying
+	// why it failed (whatever its log destination).
+	recentMu sync.Mutex
+	recent   []string
 }
+
+// recentLines is how many lines of output a process keeps for diagnosis.
+const recentLines = 64
 
 // start launches the process. It may be called again after the process
 // ended (a restart).
@@ -64,6 +73,9 @@ func (p *proc) start() error {
 		return fmt.Errorf("starting %s (%s): %w", p.name, strings.Join(p.argv, " "), err)
 	}
 	p.cmd, p.expected, p.exitErr = cmd, false, nil
+	p.recentMu.Lock()
+	p.recent = nil
+	p.recentMu.Unlock()
 	done := make(chan struct{})
 	p.done = done
 	go func() {
@@ -84,6 +96,12 @@ func (p *proc) start() error {
 // emit writes one line of output to the log file and, with a prefix, to the
 // console.
 func (p *proc) emit(line string) {
+	p.recentMu.Lock()
+	if len(p.recent) == recentLines {
+		p.recent = append(p.recent[:0], p.recent[1:]...)
+	}
+	p.recent = append(p.recent, line)
+	p.recentMu.Unlock()
 	if p.toFile && p.logFile != nil {
 		_, _ = p.logFile.WriteString(line + "\n")
 	}
@@ -183,20 +201,16 @@ func (p *proc) closeLog() {
 	}
 }
 
-// tail returns the last n lines of the process's log file.
+// tail returns the last n lines of the process's output since it was last
+// started.
 func (p *proc) tail(n int) []string {
-	if !p.toFile {
-		return nil
-	}
-	raw, err := os.ReadFile(p.logPath)
-	if err != nil {
-		return nil
-	}
-	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
+	p.recentMu.Lock()
+	defer p.recentMu.Unlock()
+	lines := p.recent
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
-	return lines
+	return slices.Clone(lines)
 }
 
 // lineWriter splits a process's output into lines.

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -90,7 +89,7 @@ func (t *Topology) startSentry(ctx context.Context) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if !s.proc.running() {
-			return fmt.Errorf("sentry exited while starting; last lines of %s:\n  %s", s.proc.logPath, strings.Join(s.proc.tail(15), "\n  "))
+			return t.exitError(ctx, s.proc)
 		}
 		if httpOK(ctx, client, s.healthz) && fileExists(ca) {
 			break

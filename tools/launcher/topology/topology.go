@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -69,6 +70,23 @@ type Options struct {
 	// (<appID>.yaml) that replace the run file's: FinFlow's hold the access
 	// control policies, which need mTLS.
 	AppConfigDir string
+	// OpenSidecarAPIs starts the sidecars without a Dapr API token of their
+	// own, as `dapr run -f` does, so that the Dapr CLI (dapr list, dapr stop)
+	// and dashboard, which read GET /v1.0/metadata without one, see the run
+	// whole. Any local process can then use the sidecars' APIs (SECURITY.md).
+	// A DAPR_API_TOKEN in the launcher's environment still reaches every
+	// sidecar and app, as with the CLI. By default each sidecar requires a
+	// fresh token that only its app has.
+	OpenSidecarAPIs bool
+	// ServiceCall, when set, is a call that succeeds only when the services
+	// can call each other through their sidecars. Start returns only after
+	// it answered 2xx, so a run is never declared up while calls between
+	// services fail (GatewayHealth is FinFlow's).
+	ServiceCall *ServiceCall
+	// CallTimeout bounds the wait for ServiceCall once every app is healthy
+	// (default 30 s). A recognised cause (no multicast, Redis down, a port
+	// taken) ends the wait at once.
+	CallTimeout time.Duration
 }
 
 // sentryTrustDomain is the trust domain of the local Sentry's certificates.
@@ -103,8 +121,10 @@ func (w Which) String() string {
 type App struct {
 	runfile.App
 	// APIToken must accompany every call to the sidecar's API (Dapr's
-	// DAPR_API_TOKEN); AppToken accompanies every call the sidecar makes to
-	// the app (APP_API_TOKEN). Both are fresh random values for each run.
+	// DAPR_API_TOKEN; "" with Options.OpenSidecarAPIs, unless the launcher's
+	// environment has one); AppToken accompanies every call the sidecar
+	// makes to the app (APP_API_TOKEN). Both are fresh random values for
+	// each run.
 	APIToken, AppToken string
 	// MetricsAddr is where the app serves its own Prometheus metrics
 	// (METRICS_ADDR), "" when the run file sets it itself.
@@ -143,6 +163,9 @@ func Start(ctx context.Context, opts Options) (*Topology, error) {
 	if opts.StopGrace == 0 {
 		opts.StopGrace = 10 * time.Second
 	}
+	if opts.CallTimeout == 0 {
+		opts.CallTimeout = 30 * time.Second
+	}
 	t := &Topology{opts: opts, byID: map[string]*App{}, started: time.Now()}
 	width := 0
 	for _, a := range opts.RunFile.Apps {
@@ -179,30 +202,26 @@ func Start(ctx context.Context, opts Options) (*Topology, error) {
 		t.Stop()
 		return nil, err
 	}
-	t.publishMetadata()
+	t.publishMetadata(t.apps)
+	if err := t.waitServiceCall(ctx); err != nil {
+		t.Stop()
+		return nil, err
+	}
 	return t, nil
 }
 
 // prepare runs the preflight checks, assigns ports and builds the
 // processes.
 func (t *Topology) prepare() error {
-	if err := CheckDaprd(t.opts.Daprd); err != nil {
+	if err := Check(t.opts); err != nil {
 		return err
 	}
-	running := runningDaprds()
 	pool := newPortPool()
 	for _, a := range t.opts.RunFile.Apps {
-		if pid, ok := running[a.AppID]; ok {
-			return fmt.Errorf("a daprd for app id %q is already running (pid %d); stop that FinFlow first, two topologies on one machine would answer each other's calls", a.AppID, pid)
-		}
 		for _, p := range []int{a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort, a.MetricsPort, a.DaprInternalGRPCPort} {
-			if p <= 0 {
-				continue
+			if p > 0 {
+				pool.reserve(p)
 			}
-			if portInUse(p) {
-				return fmt.Errorf("port %d (app %s) is already in use; stop whatever listens there (ss -ltnp 'sport = :%d') or change the port", p, a.AppID, p)
-			}
-			pool.reserve(p)
 		}
 	}
 
@@ -252,19 +271,21 @@ func (t *Topology) prepare() error {
 		}
 		// Only the app may call its sidecar, only the sidecar may call the app,
 		// and the sidecar advertises and serves its internal API on loopback.
-		a.APIToken, a.AppToken = randomToken(), randomToken()
+		a.AppToken = randomToken()
 		base := append(os.Environ(), t.opts.ExtraEnv...)
-		base = append(base, "DAPR_API_TOKEN="+a.APIToken, "APP_API_TOKEN="+a.AppToken, "DAPR_HOST_IP=127.0.0.1")
+		base = append(base, "APP_API_TOKEN="+a.AppToken, "DAPR_HOST_IP=127.0.0.1")
+		if t.opts.OpenSidecarAPIs {
+			a.APIToken = os.Getenv("DAPR_API_TOKEN")
+		} else {
+			a.APIToken = randomToken()
+			base = append(base, "DAPR_API_TOKEN="+a.APIToken)
+		}
 		// Clipped, so that what is appended to the sidecar's environment
 		// later (the trust anchors) cannot overwrite the app's in a shared
 		// backing array (it once replaced APP_ID).
 		base = slices.Clip(base)
 		app := a
-		if t.opts.AppConfigDir != "" {
-			if cfg := filepath.Join(t.opts.AppConfigDir, a.AppID+".yaml"); fileExists(cfg) {
-				a.ConfigFilePath = cfg
-			}
-		}
+		a.ConfigFilePath = t.opts.configFile(a.App)
 		daprdArgs := append(a.DaprdArgs(), "--dapr-internal-grpc-listen-address", "127.0.0.1", "--metrics-listen-address", "127.0.0.1")
 		if t.sentry != nil {
 			daprdArgs = append(daprdArgs, "--enable-mtls", "--sentry-address", t.sentry.addr, "--control-plane-trust-domain", sentryTrustDomain)
@@ -324,7 +345,7 @@ func (t *Topology) startExtras(ctx context.Context) error {
 		deadline := time.Now().Add(t.opts.ReadyTimeout)
 		for !httpOK(ctx, client, x.HealthURL) {
 			if !p.running() {
-				return fmt.Errorf("%s exited while starting; last lines of %s:\n  %s", x.Name, p.logPath, strings.Join(p.tail(15), "\n  "))
+				return t.exitError(ctx, p)
 			}
 			if time.Now().After(deadline) {
 				return fmt.Errorf("%s not healthy at %s after %s", x.Name, x.HealthURL, t.opts.ReadyTimeout)
@@ -364,7 +385,7 @@ func (t *Topology) waitReady(ctx context.Context, apps []*App, timeout time.Dura
 		for id, a := range pending {
 			for _, p := range []*proc{a.daprd, a.app} {
 				if !p.running() {
-					return fmt.Errorf("%s exited while starting; last lines of %s:\n  %s", p.name, p.logPath, strings.Join(p.tail(15), "\n  "))
+					return t.exitError(ctx, p)
 				}
 			}
 			if healthy(ctx, client, a) {
@@ -380,6 +401,9 @@ func (t *Topology) waitReady(ctx context.Context, apps []*App, timeout time.Dura
 		}
 		select {
 		case <-ctx.Done():
+			if cause := t.diagnose(context.Background(), ""); cause != "" {
+				return fmt.Errorf("not healthy after %s: %s: %s", timeout, strings.Join(sortedIDs(pending), ", "), cause)
+			}
 			return fmt.Errorf("not healthy after %s: %s (see their logs)", timeout, strings.Join(sortedIDs(pending), ", "))
 		case <-time.After(250 * time.Millisecond):
 		}
@@ -417,28 +441,54 @@ func httpOK(ctx context.Context, c *http.Client, url string, header ...string) b
 }
 
 // publishMetadata tells each sidecar what the Dapr CLI would (cliPID,
-// appPID, command, log paths), so `dapr list` and the dashboard show the
-// same details.
-func (t *Topology) publishMetadata() {
+// appPID, app command, run file, log paths), so that `dapr list`, `dapr
+// stop -f` and the dashboard see the run as they see one of `dapr run -f`.
+// A sidecar that refuses is reported loudly: the tools will not see it.
+func (t *Topology) publishMetadata(apps []*App) {
 	c := &http.Client{Timeout: 2 * time.Second}
-	for _, a := range t.apps {
+	for _, a := range apps {
 		values := map[string]string{
 			"cliPID":          strconv.Itoa(os.Getpid()),
 			"appPID":          strconv.Itoa(a.app.pid()),
 			"appCommand":      strings.Join(a.Command, " "),
 			"runTemplatePath": t.opts.RunFile.Path,
 			"runTemplateName": t.opts.RunFile.Name,
-			"appLogPath":      a.app.logPath,
-			"daprdLogPath":    a.daprd.logPath,
 		}
-		for k, v := range values {
-			req, _ := http.NewRequest(http.MethodPut, fmt.Sprintf("http://127.0.0.1:%d/v1.0/metadata/%s", a.DaprHTTPPort, k), strings.NewReader(v))
-			req.Header.Set("dapr-api-token", a.APIToken)
-			if resp, err := c.Do(req); err == nil {
-				resp.Body.Close()
+		// As the CLI: no log path for output that goes to the console only.
+		if a.app.toFile {
+			values["appLogPath"] = a.app.logPath
+		}
+		if a.daprd.toFile {
+			values["daprdLogPath"] = a.daprd.logPath
+		}
+		for _, k := range slices.Sorted(maps.Keys(values)) {
+			if err := putMetadata(c, a, k, values[k]); err != nil {
+				t.console.loud("%s: the Dapr CLI and dashboard will not see this run whole: %v", a.AppID, err)
+				break
 			}
 		}
 	}
+}
+
+// putMetadata sets one extended metadata attribute on a's sidecar.
+func putMetadata(c *http.Client, a *App, key, value string) error {
+	req, err := http.NewRequest(http.MethodPut, fmt.Sprintf("http://127.0.0.1:%d/v1.0/metadata/%s", a.DaprHTTPPort, key), strings.NewReader(value))
+	if err != nil {
+		return err
+	}
+	if a.APIToken != "" {
+		req.Header.Set("dapr-api-token", a.APIToken)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("setting sidecar metadata %s: %w", key, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("setting sidecar metadata %s: %s", key, resp.Status)
+	}
+	return nil
 }
 
 // Apps returns the apps in run-file order.
@@ -476,7 +526,13 @@ func (t *Topology) Restart(ctx context.Context, appID string, which Which) error
 	if err := p.start(); err != nil {
 		return err
 	}
-	return t.waitReady(ctx, []*App{t.byID[appID]}, t.opts.ReadyTimeout)
+	a := t.byID[appID]
+	if err := t.waitReady(ctx, []*App{a}, t.opts.ReadyTimeout); err != nil {
+		return err
+	}
+	// A new sidecar knows nothing of the run, a new app has a new pid.
+	t.publishMetadata([]*App{a})
+	return nil
 }
 
 // Running reports whether the process is alive.
