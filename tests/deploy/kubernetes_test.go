@@ -1,15 +1,15 @@
 package deploy
 
-// The Kubernetes manifests in deploy/kubernetes, checked without a cluster:
-// every manifest is parsed and held against dapr.yaml (apps, ports, sidecar
+// The Kubernetes manifests in deploy/kubernetes, checked without a cluster
+// but against the API: rendered by kustomize and decoded strictly
+// (k8sapi_test.go), then held against dapr.yaml (apps, ports, sidecar
 // settings), components/*.yaml and config/ (the local Dapr resources the
-// Kubernetes ones must mirror), and the services' health routes.
+// Kubernetes ones must mirror), and the services' routes.
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -17,6 +17,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"gopkg.in/yaml.v3"
 
@@ -42,276 +51,46 @@ const (
 	k8sPublicApp = "gateway"
 )
 
-// k8sDaprAnnotations are the pod annotations Dapr 1.14's sidecar injector
-// reads (pkg/injector/patcher/sidecar.go): any other dapr.io/ key is a typo
-// that Dapr would silently ignore.
-var k8sDaprAnnotations = []string{
-	"dapr.io/enabled", "dapr.io/app-port", "dapr.io/config", "dapr.io/app-protocol",
-	"dapr.io/app-ssl", "dapr.io/app-id", "dapr.io/enable-profiling", "dapr.io/log-level",
-	"dapr.io/api-token-secret", "dapr.io/app-token-secret", "dapr.io/log-as-json",
-	"dapr.io/app-max-concurrency", "dapr.io/enable-metrics", "dapr.io/metrics-port",
-	"dapr.io/enable-debug", "dapr.io/debug-port", "dapr.io/env", "dapr.io/sidecar-cpu-request",
-	"dapr.io/sidecar-cpu-limit", "dapr.io/sidecar-memory-request", "dapr.io/sidecar-memory-limit",
-	"dapr.io/sidecar-listen-addresses",
-	"dapr.io/sidecar-liveness-probe-delay-seconds", "dapr.io/sidecar-liveness-probe-timeout-seconds",
-	"dapr.io/sidecar-liveness-probe-period-seconds", "dapr.io/sidecar-liveness-probe-threshold",
-	"dapr.io/sidecar-readiness-probe-delay-seconds", "dapr.io/sidecar-readiness-probe-timeout-seconds",
-	"dapr.io/sidecar-readiness-probe-period-seconds", "dapr.io/sidecar-readiness-probe-threshold",
-	"dapr.io/sidecar-image", "dapr.io/sidecar-seccomp-profile-type", "dapr.io/http-max-request-size",
-	"dapr.io/max-body-size", "dapr.io/http-read-buffer-size", "dapr.io/read-buffer-size",
-	"dapr.io/graceful-shutdown-seconds", "dapr.io/block-shutdown-duration", "dapr.io/enable-api-logging",
-	"dapr.io/unix-domain-socket-path", "dapr.io/volume-mounts", "dapr.io/volume-mounts-rw",
-	"dapr.io/disable-builtin-k8s-secret-store", "dapr.io/enable-app-health-check",
-	"dapr.io/app-health-check-path", "dapr.io/app-health-probe-interval", "dapr.io/app-health-probe-timeout",
-	"dapr.io/app-health-threshold", "dapr.io/placement-host-address", "dapr.io/scheduler-host-address",
-	"dapr.io/pluggable-components", "dapr.io/pluggable-components-sockets-folder",
-	"dapr.io/component-container", "dapr.io/inject-pluggable-components", "dapr.io/app-channel-address",
-}
-
-// k8sMeta is an object's metadata.
-type k8sMeta struct {
-	Name        string            `yaml:"name"`
-	Namespace   string            `yaml:"namespace"`
-	Labels      map[string]string `yaml:"labels"`
-	Annotations map[string]string `yaml:"annotations"`
-}
-
-// k8sObject is one parsed YAML document: its header, and its node to decode
-// the rest from.
-type k8sObject struct {
-	APIVersion string  `yaml:"apiVersion"`
-	Kind       string  `yaml:"kind"`
-	Metadata   k8sMeta `yaml:"metadata"`
-	file       string
-	node       *yaml.Node
-}
-
-func (o k8sObject) String() string {
-	return fmt.Sprintf("%s %q (%s)", o.Kind, o.Metadata.Name, o.file)
-}
-
-// decode decodes the whole object into v.
-func (o k8sObject) decode(tb testing.TB, v any) {
-	tb.Helper()
-	if err := o.node.Decode(v); err != nil {
-		tb.Fatalf("decoding %s: %v", o, err)
-	}
-}
-
-// k8sManifests is a set of parsed objects.
-type k8sManifests []k8sObject
-
-// kind returns the objects of one kind.
-func (m k8sManifests) kind(kind string) k8sManifests {
-	var out k8sManifests
-	for _, o := range m {
-		if o.Kind == kind {
-			out = append(out, o)
-		}
-	}
-	return out
-}
-
-// get returns the object of that kind and name.
-func (m k8sManifests) get(kind, name string) (k8sObject, bool) {
-	for _, o := range m {
-		if o.Kind == kind && o.Metadata.Name == name {
-			return o, true
-		}
-	}
-	return k8sObject{}, false
-}
-
-type k8sPodSpec struct {
-	ServiceAccountName string             `yaml:"serviceAccountName"`
-	SecurityContext    k8sSecurityContext `yaml:"securityContext"`
-	Containers         []k8sContainer     `yaml:"containers"`
-}
-
-type k8sSecurityContext struct {
-	RunAsNonRoot             *bool  `yaml:"runAsNonRoot"`
-	RunAsUser                *int64 `yaml:"runAsUser"`
-	AllowPrivilegeEscalation *bool  `yaml:"allowPrivilegeEscalation"`
-	ReadOnlyRootFilesystem   *bool  `yaml:"readOnlyRootFilesystem"`
-	Capabilities             struct {
-		Drop []string `yaml:"drop"`
-	} `yaml:"capabilities"`
-}
-
-type k8sKeyRef struct {
-	Name string `yaml:"name"`
-	Key  string `yaml:"key"`
-}
-
-type k8sEnvVar struct {
-	Name      string `yaml:"name"`
-	Value     string `yaml:"value"`
-	ValueFrom *struct {
-		SecretKeyRef *k8sKeyRef `yaml:"secretKeyRef"`
-	} `yaml:"valueFrom"`
-}
-
-type k8sProbe struct {
-	HTTPGet *struct {
-		Path string `yaml:"path"`
-		Port any    `yaml:"port"`
-	} `yaml:"httpGet"`
-}
-
-type k8sContainer struct {
-	Name  string `yaml:"name"`
-	Image string `yaml:"image"`
-	Ports []struct {
-		Name          string `yaml:"name"`
-		ContainerPort int    `yaml:"containerPort"`
-	} `yaml:"ports"`
-	Env            []k8sEnvVar `yaml:"env"`
-	LivenessProbe  *k8sProbe   `yaml:"livenessProbe"`
-	ReadinessProbe *k8sProbe   `yaml:"readinessProbe"`
-	Resources      struct {
-		Requests map[string]string `yaml:"requests"`
-		Limits   map[string]string `yaml:"limits"`
-	} `yaml:"resources"`
-	SecurityContext k8sSecurityContext `yaml:"securityContext"`
-}
-
-// env returns the container's variable name, if set.
-func (c k8sContainer) env(name string) (k8sEnvVar, bool) {
-	for _, e := range c.Env {
-		if e.Name == name {
-			return e, true
-		}
-	}
-	return k8sEnvVar{}, false
-}
-
-// port resolves a probe's or a Service's port (a number or a port name) to
-// a number, or 0.
-func (c k8sContainer) port(p any) int {
-	switch p := p.(type) {
-	case int:
-		return p
-	case string:
-		for _, cp := range c.Ports {
-			if cp.Name == p {
-				return cp.ContainerPort
-			}
-		}
-		if n, err := strconv.Atoi(p); err == nil {
-			return n
-		}
-	}
-	return 0
-}
-
-type k8sDeployment struct {
+// daprComponent is what the checks read of a Dapr Component.
+type daprComponent struct {
 	Spec struct {
-		Replicas *int `yaml:"replicas"`
-		Selector struct {
-			MatchLabels map[string]string `yaml:"matchLabels"`
-		} `yaml:"selector"`
-		Template struct {
-			Metadata k8sMeta    `yaml:"metadata"`
-			Spec     k8sPodSpec `yaml:"spec"`
-		} `yaml:"template"`
-	} `yaml:"spec"`
+		Type     string              `json:"type"`
+		Version  string              `json:"version"`
+		Metadata []daprComponentItem `json:"metadata"`
+	} `json:"spec"`
+	Scopes []string `json:"scopes"`
 }
 
-type k8sService struct {
-	Spec struct {
-		Type     string            `yaml:"type"`
-		Selector map[string]string `yaml:"selector"`
-		Ports    []struct {
-			Name       string `yaml:"name"`
-			Port       int    `yaml:"port"`
-			TargetPort any    `yaml:"targetPort"`
-		} `yaml:"ports"`
-	} `yaml:"spec"`
-}
-
-type k8sComponentItem struct {
-	Name         string     `yaml:"name"`
-	Value        *string    `yaml:"value"`
-	SecretKeyRef *k8sKeyRef `yaml:"secretKeyRef"`
-}
-
-type k8sComponent struct {
-	Spec struct {
-		Type     string             `yaml:"type"`
-		Version  string             `yaml:"version"`
-		Metadata []k8sComponentItem `yaml:"metadata"`
-	} `yaml:"spec"`
-	Scopes []string `yaml:"scopes"`
+type daprComponentItem struct {
+	Name         string `json:"name"`
+	Value        any    `json:"value"`
+	SecretKeyRef *struct {
+		Name string `json:"name"`
+		Key  string `json:"key"`
+	} `json:"secretKeyRef"`
 }
 
 // item returns the metadata item of that name.
-func (c k8sComponent) item(name string) (k8sComponentItem, bool) {
+func (c daprComponent) item(name string) (daprComponentItem, bool) {
 	for _, it := range c.Spec.Metadata {
 		if it.Name == name {
 			return it, true
 		}
 	}
-	return k8sComponentItem{}, false
+	return daprComponentItem{}, false
 }
 
-type k8sConfiguration struct {
+// daprConfiguration is what the checks read of a Dapr Configuration.
+type daprConfiguration struct {
 	Spec struct {
 		Tracing struct {
-			SamplingRate *string `yaml:"samplingRate"`
-		} `yaml:"tracing"`
+			SamplingRate *string `json:"samplingRate"`
+		} `json:"tracing"`
 		Metric struct {
-			Enabled *bool `yaml:"enabled"`
-		} `yaml:"metric"`
-		AccessControl map[string]any `yaml:"accessControl"`
-	} `yaml:"spec"`
-}
-
-type k8sSecret struct {
-	Data       map[string]string `yaml:"data"`
-	StringData map[string]string `yaml:"stringData"`
-}
-
-type k8sHPA struct {
-	Spec struct {
-		ScaleTargetRef struct {
-			APIVersion string `yaml:"apiVersion"`
-			Kind       string `yaml:"kind"`
-			Name       string `yaml:"name"`
-		} `yaml:"scaleTargetRef"`
-		MinReplicas *int `yaml:"minReplicas"`
-		MaxReplicas int  `yaml:"maxReplicas"`
-		Metrics     []struct {
-			Type     string `yaml:"type"`
-			Resource *struct {
-				Name   string `yaml:"name"`
-				Target struct {
-					Type               string `yaml:"type"`
-					AverageUtilization int    `yaml:"averageUtilization"`
-				} `yaml:"target"`
-			} `yaml:"resource"`
-		} `yaml:"metrics"`
-	} `yaml:"spec"`
-}
-
-type k8sRole struct {
-	Rules []struct {
-		APIGroups     []string `yaml:"apiGroups"`
-		Resources     []string `yaml:"resources"`
-		ResourceNames []string `yaml:"resourceNames"`
-		Verbs         []string `yaml:"verbs"`
-	} `yaml:"rules"`
-}
-
-type k8sRoleBinding struct {
-	Subjects []struct {
-		Kind      string `yaml:"kind"`
-		Name      string `yaml:"name"`
-		Namespace string `yaml:"namespace"`
-	} `yaml:"subjects"`
-	RoleRef struct {
-		Kind string `yaml:"kind"`
-		Name string `yaml:"name"`
-	} `yaml:"roleRef"`
+			Enabled *bool `json:"enabled"`
+		} `json:"metric"`
+		AccessControl map[string]any `json:"accessControl"`
+	} `json:"spec"`
 }
 
 // k8sRoot returns the repository root (this package is tests/deploy).
@@ -327,44 +106,6 @@ func k8sRoot(tb testing.TB) string {
 	return root
 }
 
-// k8sReadObjects parses every document of a (multi-document) YAML file.
-func k8sReadObjects(tb testing.TB, path string) k8sManifests {
-	tb.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	rel := path
-	if r, err := filepath.Rel(k8sRoot(tb), path); err == nil {
-		rel = r
-	}
-	var out k8sManifests
-	dec := yaml.NewDecoder(f)
-	for i := 0; ; i++ {
-		node := new(yaml.Node)
-		err := dec.Decode(node)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			tb.Fatalf("parsing %s, document %d: %v", rel, i, err)
-		}
-		if len(node.Content) == 0 || node.Content[0].Tag == "!!null" {
-			continue // a document of comments only
-		}
-		o := k8sObject{file: rel, node: node}
-		if err := node.Decode(&o); err != nil {
-			tb.Fatalf("parsing %s, document %d: %v", rel, i, err)
-		}
-		if o.APIVersion == "" || o.Kind == "" || o.Metadata.Name == "" {
-			tb.Fatalf("%s, document %d: apiVersion, kind and metadata.name are required", rel, i)
-		}
-		out = append(out, o)
-	}
-	return out
-}
-
 // k8sKustomizationResources returns the files kustomization.yaml lists.
 func k8sKustomizationResources(tb testing.TB) []string {
 	tb.Helper()
@@ -373,39 +114,22 @@ func k8sKustomizationResources(tb testing.TB) []string {
 		tb.Fatal(err)
 	}
 	var k struct {
-		Resources []string `yaml:"resources"`
+		Resources []string `json:"resources"`
 	}
-	if err := yaml.Unmarshal(raw, &k); err != nil {
+	if err := sigsyaml.Unmarshal(raw, &k); err != nil {
 		tb.Fatalf("parsing kustomization.yaml: %v", err)
 	}
 	return k.Resources
 }
 
-// k8sLoad parses every manifest kustomization.yaml lists.
-func k8sLoad(tb testing.TB) k8sManifests {
-	tb.Helper()
-	var all k8sManifests
-	for _, r := range k8sKustomizationResources(tb) {
-		all = append(all, k8sReadObjects(tb, filepath.Join(k8sRoot(tb), k8sDir, r))...)
-	}
-	if len(all) == 0 {
-		tb.Fatal("no Kubernetes objects in " + k8sDir)
-	}
-	return all
-}
-
-// k8sLoadLocal parses the local Dapr resources: components/*.yaml.
+// k8sLoadLocal decodes the local Dapr components: components/*.yaml.
 func k8sLoadLocal(tb testing.TB) k8sManifests {
 	tb.Helper()
 	files, err := filepath.Glob(filepath.Join(k8sRoot(tb), "components", "*.yaml"))
 	if err != nil || len(files) == 0 {
 		tb.Fatalf("no local components found: %v", err)
 	}
-	var all k8sManifests
-	for _, f := range files {
-		all = append(all, k8sReadObjects(tb, f)...)
-	}
-	return all
+	return daprResources(tb, files...)
 }
 
 // k8sApps returns dapr.yaml's apps, merged with its common section.
@@ -418,27 +142,39 @@ func k8sApps(tb testing.TB) []runfile.App {
 	return f.Apps
 }
 
-// k8sAppDeployment returns the Deployment of a Dapr app, by name.
-func k8sAppDeployment(tb testing.TB, m k8sManifests, appID string) (k8sObject, k8sDeployment) {
-	tb.Helper()
-	o, ok := m.get("Deployment", appID)
-	if !ok {
-		tb.Fatalf("no Deployment %q for the dapr.yaml app %s", appID, appID)
-	}
-	var d k8sDeployment
-	o.decode(tb, &d)
-	return o, d
-}
-
 // k8sAppContainer returns the container serving the app port: the one
 // container of the manifest (Dapr injects the sidecar at admission).
-func k8sAppContainer(tb testing.TB, d k8sDeployment, appID string) k8sContainer {
+func k8sAppContainer(tb testing.TB, d *appsv1.Deployment) corev1.Container {
 	tb.Helper()
 	cs := d.Spec.Template.Spec.Containers
 	if len(cs) != 1 {
-		tb.Fatalf("Deployment %s has %d containers, want 1 (the app; Dapr injects daprd)", appID, len(cs))
+		tb.Fatalf("Deployment %s has %d containers, want 1 (the app; Dapr injects daprd)", d.Name, len(cs))
 	}
 	return cs[0]
+}
+
+// k8sEnv returns the container's variable of that name, if set.
+func k8sEnv(c corev1.Container, name string) (corev1.EnvVar, bool) {
+	for _, e := range c.Env {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return corev1.EnvVar{}, false
+}
+
+// k8sPort resolves a probe's or a Service's port (a number or a port name)
+// to the container's port number, or 0.
+func k8sPort(c corev1.Container, p intstr.IntOrString) int {
+	if p.Type == intstr.Int {
+		return p.IntValue()
+	}
+	for _, cp := range c.Ports {
+		if cp.Name == p.StrVal {
+			return int(cp.ContainerPort)
+		}
+	}
+	return 0
 }
 
 // k8sSecretKey reports whether Secret name holds key.
@@ -448,8 +184,7 @@ func k8sSecretKey(tb testing.TB, m k8sManifests, name, key string) error {
 	if !ok {
 		return fmt.Errorf("no Secret %q", name)
 	}
-	var s k8sSecret
-	o.decode(tb, &s)
+	s := o.Object.(*corev1.Secret)
 	if _, ok := s.StringData[key]; ok {
 		return nil
 	}
@@ -471,18 +206,38 @@ func k8sSorted(s []string) []string {
 
 // k8sKeys returns a map's keys, sorted.
 func k8sKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+	return slices.Sorted(mapKeys(m))
+}
+
+// k8sPodTemplates returns the pod template of every workload, by workload.
+func k8sPodTemplates(m k8sManifests) map[string]*corev1.PodTemplateSpec {
+	out := map[string]*corev1.PodTemplateSpec{}
+	for _, o := range m {
+		switch w := o.Object.(type) {
+		case *appsv1.Deployment:
+			out[o.String()] = &w.Spec.Template
+		case *appsv1.StatefulSet:
+			out[o.String()] = &w.Spec.Template
+		case *appsv1.DaemonSet:
+			out[o.String()] = &w.Spec.Template
+		case *batchv1.Job:
+			out[o.String()] = &w.Spec.Template
+		case *batchv1.CronJob:
+			out[o.String()] = &w.Spec.JobTemplate.Spec.Template
+		case *corev1.Pod:
+			out[o.String()] = &corev1.PodTemplateSpec{ObjectMeta: w.ObjectMeta, Spec: w.Spec}
+		}
 	}
-	slices.Sort(out)
 	return out
 }
 
-// TestKubernetesKustomizationListsEveryManifest checks that
-// `kubectl apply -k deploy/kubernetes` applies every manifest there, each
-// object once, all in the finflow namespace.
-func TestKubernetesKustomizationListsEveryManifest(t *testing.T) {
+// TestKubernetesObjectsDecodeStrictly checks what kubectl apply -k would
+// send: kustomize renders deploy/kubernetes, every object decodes strictly
+// into its API type (or Dapr's CRD schema), each is defined once, and all
+// live in the finflow namespace. kustomization.yaml lists every manifest.
+func TestKubernetesObjectsDecodeStrictly(t *testing.T) {
+	m := k8sLoad(t) // fails on the first object that does not decode
+
 	root := k8sRoot(t)
 	files, err := filepath.Glob(filepath.Join(root, k8sDir, "*.yaml"))
 	if err != nil {
@@ -494,49 +249,155 @@ func TestKubernetesKustomizationListsEveryManifest(t *testing.T) {
 			onDisk = append(onDisk, b)
 		}
 	}
-	listed := k8sKustomizationResources(t)
-	if got, want := k8sSorted(listed), k8sSorted(onDisk); !slices.Equal(got, want) {
+	if got, want := k8sSorted(k8sKustomizationResources(t)), k8sSorted(onDisk); !slices.Equal(got, want) {
 		t.Errorf("kustomization.yaml resources = %v, want every manifest in %s: %v", got, k8sDir, want)
 	}
 
-	m := k8sLoad(t)
-	seen := map[string]string{}
+	seen := map[string]bool{}
+	kinds := map[string]int{}
 	for _, o := range m {
-		id := o.Kind + "/" + o.Metadata.Name
-		if prev, dup := seen[id]; dup {
-			t.Errorf("%s is defined twice (%s and %s)", id, prev, o.file)
+		id := o.GVK.Kind + "/" + o.Name
+		if seen[id] {
+			t.Errorf("%s is defined twice", id)
 		}
-		seen[id] = o.file
-		if o.Kind == "Namespace" {
+		seen[id] = true
+		kinds[o.GVK.Kind]++
+		if o.GVK.Kind == "Namespace" {
 			continue
 		}
-		if o.Metadata.Namespace != k8sNamespace {
-			t.Errorf("%s: namespace = %q, want %q", o, o.Metadata.Namespace, k8sNamespace)
+		if o.Namespace != k8sNamespace {
+			t.Errorf("%s: namespace = %q, want %q", o, o.Namespace, k8sNamespace)
 		}
 	}
 	if _, ok := m.get("Namespace", k8sNamespace); !ok {
 		t.Errorf("no Namespace %q", k8sNamespace)
 	}
+	t.Logf("%d objects decoded strictly: %v", len(m), kinds)
+}
+
+// TestKubernetesDecodingCatchesMistakes checks that the decoding above
+// fails on the mistakes it is there to catch, and passes the same objects
+// without them.
+func TestKubernetesDecodingCatchesMistakes(t *testing.T) {
+	const deployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: x, namespace: finflow}
+spec:
+  selector: {matchLabels: {app: x}}
+  template:
+    metadata: {labels: {app: x}}
+    spec:
+      containers:
+        - name: x
+          image: x
+          %s`
+	const component = `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {name: c}
+spec:
+  type: state.redis
+  version: v1
+  metadata:
+    - name: redisHost
+      value: localhost:6379
+      %s`
+	const configuration = `apiVersion: dapr.io/v1alpha1
+kind: Configuration
+metadata: {name: c}
+spec:
+  accessControl:
+    defaultAction: deny
+    %s`
+	cases := []struct {
+		name    string
+		yaml    string
+		wantErr string // "" means it must decode
+	}{
+		{"valid Deployment", fmt.Sprintf(deployment, "imagePullPolicy: IfNotPresent"), ""},
+		{"misspelt container field", fmt.Sprintf(deployment, "imagePullPolicyy: IfNotPresent"), "unknown field"},
+		{"mistyped container field", fmt.Sprintf(deployment, "ports: [{containerPort: eighty}]"), "containerPort"},
+		{"duplicate field", fmt.Sprintf(deployment, "image: y"), "already set"},
+		{"unknown kind", "apiVersion: apps/v1\nkind: Deploymnet\nmetadata: {name: x}\n", "no kind"},
+		{"unknown metadata field", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, lables: {a: b}}\n", "unknown field"},
+		{"valid Component", fmt.Sprintf(component, ""), ""},
+		{"misspelt Component item field", fmt.Sprintf(component, "secretKeyReff: {name: a}"), `unknown field "secretKeyReff"`},
+		{"Component without version", "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: c}\nspec: {type: state.redis, metadata: []}\n", `required field "version"`},
+		{"misspelt Component scopes", "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: c}\nscope: [a]\nspec: {type: t, version: v1, metadata: []}\n", `unknown field "scope"`},
+		{"valid Configuration", fmt.Sprintf(configuration, "trustDomain: public"), ""},
+		{"misspelt Configuration field", fmt.Sprintf(configuration, "trustDomian: public"), `unknown field "trustDomian"`},
+		{"mistyped Resiliency field", "apiVersion: dapr.io/v1alpha1\nkind: Resiliency\nmetadata: {name: r}\nspec:\n  policies:\n    retries:\n      r: {maxRetries: three}\n  targets: {}\n", "want an integer"},
+		{"Dapr kind of another release", "apiVersion: dapr.io/v2alpha1\nkind: Component\nmetadata: {name: c}\n", "no such kind"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			raw, err := sigsyaml.YAMLToJSONStrict([]byte(c.yaml))
+			if err == nil {
+				_, err = k8sDecode(t, raw)
+			}
+			switch {
+			case c.wantErr == "" && err != nil:
+				t.Errorf("decode = %v, want no error", err)
+			case c.wantErr != "" && err == nil:
+				t.Errorf("decode = no error, want one mentioning %q", c.wantErr)
+			case c.wantErr != "" && !strings.Contains(err.Error(), c.wantErr):
+				t.Errorf("decode = %v, want an error mentioning %q", err, c.wantErr)
+			}
+		})
+	}
+}
+
+// TestDaprResourcesMatchTheCRDs checks every Dapr resource the repository
+// runs with, not only the Kubernetes ones, against Dapr 1.14's CRD schemas:
+// a self-hosted daprd ignores a misspelt field without a word.
+func TestDaprResourcesMatchTheCRDs(t *testing.T) {
+	root := k8sRoot(t)
+	var files []string
+	for _, pattern := range []string{"components/*.yaml", "config/*.yaml", "config/secure/*.yaml",
+		"profiles/*/components/*.yaml", "deploy/compose/components/*.yaml", "deploy/compose/sentry/*.yaml"} {
+		m, err := filepath.Glob(filepath.Join(root, pattern))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, m...)
+	}
+	for _, f := range files {
+		rel, _ := filepath.Rel(root, f)
+		t.Run(rel, func(t *testing.T) {
+			for _, raw := range yamlDocuments(t, f) {
+				var head struct {
+					APIVersion string `json:"apiVersion"`
+				}
+				if json.Unmarshal(raw, &head) != nil || !strings.HasPrefix(head.APIVersion, daprGroup+"/") {
+					continue // not a Dapr resource (runtime settings, ...)
+				}
+				if _, err := k8sDecode(t, raw); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
 }
 
 // TestKubernetesDeploymentsMatchTheRunFile checks each dapr.yaml app's
-// Deployment: Dapr's annotations as dapr.yaml sets the sidecar, the app
-// port, probes on the health routes at that port, resources, a locked-down
-// security context, and the tokens and secrets it refers to.
+// Deployment: Dapr's annotations as dapr.yaml sets the sidecar (each one an
+// annotation Dapr 1.14's injector reads, with a value of its type), the app
+// port, probes on the health routes at that port, and the tokens and
+// secrets it refers to.
 func TestKubernetesDeploymentsMatchTheRunFile(t *testing.T) {
 	m := k8sLoad(t)
 	apps := k8sApps(t)
+	known, err := daprAnnotations()
+	if err != nil {
+		t.Fatal(err)
+	}
 
-	var ids []string
+	var ids, daprEnabled []string
 	for _, a := range apps {
 		ids = append(ids, a.AppID)
 	}
-	var daprEnabled []string
 	for _, o := range m.kind("Deployment") {
-		var d k8sDeployment
-		o.decode(t, &d)
-		if d.Spec.Template.Metadata.Annotations["dapr.io/enabled"] == "true" {
-			daprEnabled = append(daprEnabled, o.Metadata.Name)
+		if o.Object.(*appsv1.Deployment).Spec.Template.Annotations["dapr.io/enabled"] == "true" {
+			daprEnabled = append(daprEnabled, o.Name)
 		}
 	}
 	if got, want := k8sSorted(daprEnabled), k8sSorted(ids); !slices.Equal(got, want) {
@@ -545,9 +406,9 @@ func TestKubernetesDeploymentsMatchTheRunFile(t *testing.T) {
 
 	for _, a := range apps {
 		t.Run(a.AppID, func(t *testing.T) {
-			_, d := k8sAppDeployment(t, m, a.AppID)
+			d := k8sTyped[appsv1.Deployment](t, m, "Deployment", a.AppID)
 			tmpl := d.Spec.Template
-			ann := tmpl.Metadata.Annotations
+			ann := tmpl.Annotations
 
 			want := map[string]string{
 				"dapr.io/enabled":                   "true",
@@ -568,22 +429,31 @@ func TestKubernetesDeploymentsMatchTheRunFile(t *testing.T) {
 					t.Errorf("annotation %s = %q, want %q", k, ann[k], want[k])
 				}
 			}
-			for k := range ann {
-				if strings.HasPrefix(k, "dapr.io/") && !slices.Contains(k8sDaprAnnotations, k) {
-					t.Errorf("annotation %s is not one Dapr 1.14 reads", k)
+			for _, k := range k8sKeys(ann) {
+				if !strings.HasPrefix(k, "dapr.io/") {
+					continue
+				}
+				kind, ok := known[k]
+				if !ok {
+					t.Errorf("annotation %s is not one Dapr 1.14's sidecar injector reads", k)
+					continue
+				}
+				v := ann[k]
+				switch kind {
+				case "bool":
+					if _, err := strconv.ParseBool(v); err != nil {
+						t.Errorf("annotation %s = %q, want a boolean", k, v)
+					}
+				case "int":
+					if _, err := strconv.Atoi(v); err != nil {
+						t.Errorf("annotation %s = %q, want an integer", k, v)
+					}
 				}
 			}
 			// The sidecar's app health check and the kubelet's liveness
 			// probe ask the same route.
 			if a.AppHealthCheckPath != k8sLivenessPath {
 				t.Errorf("dapr.yaml appHealthCheckPath = %q, want %q", a.AppHealthCheckPath, k8sLivenessPath)
-			}
-			// The autoscaler's CPU utilisation needs a request on every
-			// container, the injected sidecar's included.
-			for _, k := range []string{"dapr.io/sidecar-cpu-request", "dapr.io/sidecar-memory-request"} {
-				if ann[k] == "" {
-					t.Errorf("annotation %s is not set", k)
-				}
 			}
 			if cfg := ann["dapr.io/config"]; cfg == "" {
 				t.Error("annotation dapr.io/config is not set")
@@ -593,7 +463,7 @@ func TestKubernetesDeploymentsMatchTheRunFile(t *testing.T) {
 
 			// Dapr 1.14's injector gives the tokens to the sidecar only, so
 			// the app container must read the same Secrets itself.
-			c := k8sAppContainer(t, d, a.AppID)
+			c := k8sAppContainer(t, d)
 			tokens := []struct{ annotation, env string }{
 				{"dapr.io/api-token-secret", "DAPR_API_TOKEN"},
 				{"dapr.io/app-token-secret", "APP_API_TOKEN"},
@@ -610,11 +480,11 @@ func TestKubernetesDeploymentsMatchTheRunFile(t *testing.T) {
 				if err := k8sSecretKey(t, m, secret, "token"); err != nil {
 					t.Errorf("annotation %s: %v", tok.annotation, err)
 				}
-				e, ok := c.env(tok.env)
+				e, ok := k8sEnv(c, tok.env)
 				if !ok || e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
 					t.Errorf("env %s is not read from a Secret, want Secret %q key token", tok.env, secret)
-				} else if got := *e.ValueFrom.SecretKeyRef; got != (k8sKeyRef{Name: secret, Key: "token"}) {
-					t.Errorf("env %s from %+v, want Secret %q key token (as %s)", tok.env, got, secret, tok.annotation)
+				} else if ref := e.ValueFrom.SecretKeyRef; ref.Name != secret || ref.Key != "token" {
+					t.Errorf("env %s from Secret %q key %q, want Secret %q key token (as %s)", tok.env, ref.Name, ref.Key, secret, tok.annotation)
 				}
 			}
 			for _, e := range c.Env {
@@ -626,12 +496,12 @@ func TestKubernetesDeploymentsMatchTheRunFile(t *testing.T) {
 				}
 			}
 
-			if sel := d.Spec.Selector.MatchLabels; len(sel) == 0 {
+			if d.Spec.Selector == nil || len(d.Spec.Selector.MatchLabels) == 0 {
 				t.Error("spec.selector.matchLabels is empty")
 			} else {
-				for k, v := range sel {
-					if tmpl.Metadata.Labels[k] != v {
-						t.Errorf("template label %s = %q, want %q (the selector's)", k, tmpl.Metadata.Labels[k], v)
+				for k, v := range d.Spec.Selector.MatchLabels {
+					if tmpl.Labels[k] != v {
+						t.Errorf("template label %s = %q, want %q (the selector's)", k, tmpl.Labels[k], v)
 					}
 				}
 			}
@@ -644,22 +514,19 @@ func TestKubernetesDeploymentsMatchTheRunFile(t *testing.T) {
 			if want := "finflow/" + a.AppID + ":latest"; c.Image != want {
 				t.Errorf("image = %q, want %q", c.Image, want)
 			}
-			var ports []int
-			for _, p := range c.Ports {
-				ports = append(ports, p.ContainerPort)
+			if !slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool { return int(p.ContainerPort) == a.AppPort }) {
+				t.Errorf("container ports = %v, want %d among them", c.Ports, a.AppPort)
 			}
-			if !slices.Contains(ports, a.AppPort) {
-				t.Errorf("container ports = %v, want %d among them", ports, a.AppPort)
-			}
-			if e, ok := c.env("APP_PORT"); ok && e.Value != strconv.Itoa(a.AppPort) {
+			if e, ok := k8sEnv(c, "APP_PORT"); ok && e.Value != strconv.Itoa(a.AppPort) {
 				t.Errorf("env APP_PORT = %q, want %d", e.Value, a.AppPort)
 			}
 
 			probes := []struct {
 				name  string
-				probe *k8sProbe
+				probe *corev1.Probe
 				path  string
 			}{
+				{"startupProbe", c.StartupProbe, k8sLivenessPath},
 				{"livenessProbe", c.LivenessProbe, k8sLivenessPath},
 				{"readinessProbe", c.ReadinessProbe, k8sReadinessPath},
 			}
@@ -671,37 +538,160 @@ func TestKubernetesDeploymentsMatchTheRunFile(t *testing.T) {
 				if got := p.probe.HTTPGet.Path; got != p.path {
 					t.Errorf("%s path = %q, want %q", p.name, got, p.path)
 				}
-				if got := c.port(p.probe.HTTPGet.Port); got != a.AppPort {
-					t.Errorf("%s port = %v, want %d", p.name, p.probe.HTTPGet.Port, a.AppPort)
+				if got := k8sPort(c, p.probe.HTTPGet.Port); got != a.AppPort {
+					t.Errorf("%s port = %v, want %d", p.name, p.probe.HTTPGet.Port.String(), a.AppPort)
 				}
 			}
+		})
+	}
+}
 
+// TestKubernetesProbesAskRoutesThatExist checks that every HTTP probe of an
+// app's Deployment asks a GET route its service registers: the app's
+// main.go runs platform/service's lifecycle, and the route is registered
+// there or in the service's own code. (make compose-test asks the same
+// routes of the built images.)
+func TestKubernetesProbesAskRoutesThatExist(t *testing.T) {
+	m := k8sLoad(t)
+	root := k8sRoot(t)
+	shared := goRoutes(t, filepath.Join(root, "platform", "service"))
+	for _, a := range k8sApps(t) {
+		t.Run(a.AppID, func(t *testing.T) {
+			var routes []string
+			if callsServiceMain(t, filepath.Join(a.AppDirPath, "main.go")) {
+				routes = append(routes, shared...)
+			}
+			routes = append(routes, goRoutes(t, a.AppDirPath)...)
+			c := k8sAppContainer(t, k8sTyped[appsv1.Deployment](t, m, "Deployment", a.AppID))
+			for name, p := range map[string]*corev1.Probe{"startupProbe": c.StartupProbe, "livenessProbe": c.LivenessProbe, "readinessProbe": c.ReadinessProbe} {
+				if p == nil || p.HTTPGet == nil {
+					continue
+				}
+				if !slices.Contains(routes, p.HTTPGet.Path) {
+					t.Errorf("%s asks GET %s, which %s does not register (its GET routes: %v)", name, p.HTTPGet.Path, a.AppID, k8sSorted(routes))
+				}
+			}
+		})
+	}
+}
+
+// TestKubernetesResourcesAreSet checks that every container of every
+// workload, and every Dapr sidecar the injector adds, has CPU and memory
+// requests and limits, each request within its limit.
+func TestKubernetesResourcesAreSet(t *testing.T) {
+	m := k8sLoad(t)
+	templates := k8sPodTemplates(m)
+	if len(templates) == 0 {
+		t.Fatal("no workloads")
+	}
+	for _, name := range k8sKeys(templates) {
+		tmpl := templates[name]
+		t.Run(name, func(t *testing.T) {
+			for _, c := range append(slices.Clone(tmpl.Spec.InitContainers), tmpl.Spec.Containers...) {
+				// A misspelt resource name is a valid map key to the API.
+				for _, list := range []corev1.ResourceList{c.Resources.Requests, c.Resources.Limits} {
+					for r := range list {
+						if !k8sKnownResource(r) {
+							t.Errorf("container %s: resource %q is no resource the kubelet knows", c.Name, r)
+						}
+					}
+				}
+				for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+					req, hasReq := c.Resources.Requests[r]
+					lim, hasLim := c.Resources.Limits[r]
+					if !hasReq || !hasLim {
+						t.Errorf("container %s: %s request set %v, limit set %v, want both", c.Name, r, hasReq, hasLim)
+					} else if req.Cmp(lim) > 0 {
+						t.Errorf("container %s: %s request %s is above its limit %s", c.Name, r, req.String(), lim.String())
+					}
+				}
+			}
+			ann := tmpl.Annotations
+			if ann["dapr.io/enabled"] != "true" {
+				return
+			}
 			for _, r := range []string{"cpu", "memory"} {
-				if c.Resources.Requests[r] == "" {
-					t.Errorf("resources.requests.%s is not set", r)
-				}
-				if c.Resources.Limits[r] == "" {
-					t.Errorf("resources.limits.%s is not set", r)
+				reqKey, limKey := "dapr.io/sidecar-"+r+"-request", "dapr.io/sidecar-"+r+"-limit"
+				req, errReq := resource.ParseQuantity(ann[reqKey])
+				lim, errLim := resource.ParseQuantity(ann[limKey])
+				if errReq != nil || errLim != nil {
+					t.Errorf("the Dapr sidecar's %s: %s = %q, %s = %q, want two quantities", r, reqKey, ann[reqKey], limKey, ann[limKey])
+				} else if req.Cmp(lim) > 0 {
+					t.Errorf("the Dapr sidecar's %s request %s is above its limit %s", r, req.String(), lim.String())
 				}
 			}
+		})
+	}
+}
 
-			pod, ctr := tmpl.Spec.SecurityContext, c.SecurityContext
-			if !k8sIsTrue(pod.RunAsNonRoot) && !k8sIsTrue(ctr.RunAsNonRoot) {
-				t.Error("runAsNonRoot is not true (pod or container)")
+// k8sKnownResource reports whether a container resource name is one of the
+// kubelet's own (cpu, memory, ephemeral-storage, hugepages-<size>) or an
+// extended resource (a domain-prefixed name).
+func k8sKnownResource(r corev1.ResourceName) bool {
+	switch r {
+	case corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage:
+		return true
+	}
+	return strings.HasPrefix(string(r), corev1.ResourceHugePagesPrefix) || strings.Contains(string(r), "/")
+}
+
+// TestKubernetesPodsAreNotPrivileged checks every workload's pods: no
+// host namespaces or host paths, not privileged, no privilege escalation,
+// every capability dropped and none added, a non-root user, a read-only
+// root filesystem and the runtime's default seccomp profile.
+func TestKubernetesPodsAreNotPrivileged(t *testing.T) {
+	m := k8sLoad(t)
+	templates := k8sPodTemplates(m)
+	for _, name := range k8sKeys(templates) {
+		spec := templates[name].Spec
+		t.Run(name, func(t *testing.T) {
+			if spec.HostNetwork || spec.HostPID || spec.HostIPC {
+				t.Errorf("hostNetwork %v, hostPID %v, hostIPC %v: want none", spec.HostNetwork, spec.HostPID, spec.HostIPC)
 			}
-			for _, u := range []*int64{pod.RunAsUser, ctr.RunAsUser} {
-				if u != nil && *u == 0 {
-					t.Error("runAsUser = 0, want a non-root user")
+			for _, v := range spec.Volumes {
+				if v.HostPath != nil {
+					t.Errorf("volume %s mounts the host path %s", v.Name, v.HostPath.Path)
 				}
 			}
-			if ctr.AllowPrivilegeEscalation == nil || *ctr.AllowPrivilegeEscalation {
-				t.Error("allowPrivilegeEscalation is not false")
+			pod := spec.SecurityContext
+			if pod == nil {
+				pod = &corev1.PodSecurityContext{}
 			}
-			if !k8sIsTrue(ctr.ReadOnlyRootFilesystem) {
-				t.Error("readOnlyRootFilesystem is not true")
+			if pod.RunAsUser != nil && *pod.RunAsUser == 0 {
+				t.Error("the pod runs as user 0")
 			}
-			if !slices.Contains(ctr.Capabilities.Drop, "ALL") {
-				t.Errorf("capabilities.drop = %v, want ALL", ctr.Capabilities.Drop)
+			for _, c := range append(slices.Clone(spec.InitContainers), spec.Containers...) {
+				ctr := c.SecurityContext
+				if ctr == nil {
+					ctr = &corev1.SecurityContext{}
+				}
+				if k8sIsTrue(ctr.Privileged) {
+					t.Errorf("container %s is privileged", c.Name)
+				}
+				if ctr.AllowPrivilegeEscalation == nil || *ctr.AllowPrivilegeEscalation {
+					t.Errorf("container %s: allowPrivilegeEscalation is not false", c.Name)
+				}
+				if !k8sIsTrue(ctr.RunAsNonRoot) && !k8sIsTrue(pod.RunAsNonRoot) {
+					t.Errorf("container %s: runAsNonRoot is not true (pod or container)", c.Name)
+				}
+				if ctr.RunAsUser != nil && *ctr.RunAsUser == 0 {
+					t.Errorf("container %s runs as user 0", c.Name)
+				}
+				if !k8sIsTrue(ctr.ReadOnlyRootFilesystem) {
+					t.Errorf("container %s: readOnlyRootFilesystem is not true", c.Name)
+				}
+				if ctr.Capabilities == nil || !slices.Contains(ctr.Capabilities.Drop, "ALL") {
+					t.Errorf("container %s: capabilities.drop does not hold ALL", c.Name)
+				} else if len(ctr.Capabilities.Add) > 0 {
+					t.Errorf("container %s adds capabilities %v", c.Name, ctr.Capabilities.Add)
+				}
+				seccomp := pod.SeccompProfile
+				if ctr.SeccompProfile != nil {
+					seccomp = ctr.SeccompProfile
+				}
+				if seccomp == nil || seccomp.Type != corev1.SeccompProfileTypeRuntimeDefault {
+					t.Errorf("container %s: seccompProfile %v, want RuntimeDefault (pod or container)", c.Name, seccomp)
+				}
 			}
 		})
 	}
@@ -713,18 +703,13 @@ func TestKubernetesServicesExposeEachApp(t *testing.T) {
 	m := k8sLoad(t)
 	for _, a := range k8sApps(t) {
 		t.Run(a.AppID, func(t *testing.T) {
-			_, d := k8sAppDeployment(t, m, a.AppID)
-			c := k8sAppContainer(t, d, a.AppID)
-			o, ok := m.get("Service", a.AppID)
-			if !ok {
-				t.Fatalf("no Service %q", a.AppID)
-			}
-			var s k8sService
-			o.decode(t, &s)
+			d := k8sTyped[appsv1.Deployment](t, m, "Deployment", a.AppID)
+			c := k8sAppContainer(t, d)
+			s := k8sTyped[corev1.Service](t, m, "Service", a.AppID)
 
-			allowed := []string{"", "ClusterIP"}
+			allowed := []corev1.ServiceType{"", corev1.ServiceTypeClusterIP}
 			if a.AppID == k8sPublicApp {
-				allowed = append(allowed, "LoadBalancer")
+				allowed = append(allowed, corev1.ServiceTypeLoadBalancer)
 			}
 			if !slices.Contains(allowed, s.Spec.Type) {
 				t.Errorf("type = %q, want one of %q", s.Spec.Type, allowed)
@@ -733,17 +718,17 @@ func TestKubernetesServicesExposeEachApp(t *testing.T) {
 				t.Error("selector is empty")
 			}
 			for k, v := range s.Spec.Selector {
-				if d.Spec.Template.Metadata.Labels[k] != v {
+				if d.Spec.Template.Labels[k] != v {
 					t.Errorf("selector %s=%s does not select the %s pods", k, v, a.AppID)
 				}
 			}
 			found := false
 			for _, p := range s.Spec.Ports {
 				target := p.TargetPort
-				if target == nil {
-					target = p.Port
+				if target.Type == intstr.Int && target.IntVal == 0 {
+					target = intstr.FromInt32(p.Port)
 				}
-				if p.Port == a.AppPort && c.port(target) == a.AppPort {
+				if int(p.Port) == a.AppPort && k8sPort(c, target) == a.AppPort {
 					found = true
 				}
 			}
@@ -759,7 +744,7 @@ func TestKubernetesServicesExposeEachApp(t *testing.T) {
 type k8sComponentDifference struct {
 	component string // "" for every component
 	item      string
-	check     func(local, k8s *k8sComponentItem) error
+	check     func(local, k8s *daprComponentItem) error
 }
 
 // TestKubernetesComponentsMatchLocal checks that the Kubernetes components
@@ -768,12 +753,12 @@ type k8sComponentDifference struct {
 // secrets from Kubernetes Secrets.
 func TestKubernetesComponentsMatchLocal(t *testing.T) {
 	m := k8sLoad(t)
-	decode := func(ms k8sManifests) map[string]k8sComponent {
-		out := map[string]k8sComponent{}
+	decode := func(ms k8sManifests) map[string]daprComponent {
+		out := map[string]daprComponent{}
 		for _, o := range ms.kind("Component") {
-			var c k8sComponent
-			o.decode(t, &c)
-			out[o.Metadata.Name] = c
+			var c daprComponent
+			daprAs(t, o, &c)
+			out[o.Name] = c
 		}
 		return out
 	}
@@ -782,28 +767,28 @@ func TestKubernetesComponentsMatchLocal(t *testing.T) {
 		t.Fatalf("Kubernetes components = %v, want the local ones %v", got, want)
 	}
 
-	redisPassword := func(_, k *k8sComponentItem) error {
+	redisPassword := func(_, k *daprComponentItem) error {
 		if k == nil || k.SecretKeyRef == nil || k.Value != nil {
 			return errors.New("want only a secretKeyRef")
 		}
 		return k8sSecretKey(t, m, k.SecretKeyRef.Name, k.SecretKeyRef.Key)
 	}
 	differences := []k8sComponentDifference{
-		{item: "redisHost", check: func(_, k *k8sComponentItem) error {
-			if k == nil || k.Value == nil || *k.Value != k8sRedisHost {
+		{item: "redisHost", check: func(_, k *daprComponentItem) error {
+			if k == nil || k.Value != k8sRedisHost {
 				return fmt.Errorf("want %q", k8sRedisHost)
 			}
 			return nil
 		}},
 		{item: "redisPassword", check: redisPassword},
 		// The local file store's settings have no Kubernetes counterpart.
-		{component: "finflow-secrets", item: "secretsFile", check: func(_, k *k8sComponentItem) error {
+		{component: "finflow-secrets", item: "secretsFile", check: func(_, k *daprComponentItem) error {
 			if k != nil {
 				return errors.New("want none: Kubernetes Secrets, not a file")
 			}
 			return nil
 		}},
-		{component: "finflow-secrets", item: "multiValued", check: func(_, k *k8sComponentItem) error {
+		{component: "finflow-secrets", item: "multiValued", check: func(_, k *daprComponentItem) error {
 			if k != nil {
 				return errors.New("want none: a Kubernetes Secret is multi-valued")
 			}
@@ -837,7 +822,7 @@ func TestKubernetesComponentsMatchLocal(t *testing.T) {
 				items[it.Name] = true
 			}
 			for _, item := range k8sKeys(items) {
-				var lp, kp *k8sComponentItem
+				var lp, kp *daprComponentItem
 				if it, ok := l.item(item); ok {
 					lp = &it
 				}
@@ -863,7 +848,7 @@ func TestKubernetesComponentsMatchLocal(t *testing.T) {
 			}
 			// No password sits in a component in clear.
 			for _, it := range k.Spec.Metadata {
-				if strings.Contains(strings.ToLower(it.Name), "password") && it.Value != nil && *it.Value != "" {
+				if strings.Contains(strings.ToLower(it.Name), "password") && it.Value != nil && it.Value != "" {
 					t.Errorf("metadata %s holds a value, want a secretKeyRef", it.Name)
 				}
 			}
@@ -872,14 +857,14 @@ func TestKubernetesComponentsMatchLocal(t *testing.T) {
 }
 
 // k8sItemString shows a component metadata item in a failure message.
-func k8sItemString(it *k8sComponentItem) string {
+func k8sItemString(it *daprComponentItem) string {
 	switch {
 	case it == nil:
 		return "(absent)"
 	case it.SecretKeyRef != nil:
 		return fmt.Sprintf("secretKeyRef %s/%s", it.SecretKeyRef.Name, it.SecretKeyRef.Key)
 	case it.Value != nil:
-		return strconv.Quote(*it.Value)
+		return fmt.Sprintf("%q", fmt.Sprint(it.Value))
 	}
 	return "(empty)"
 }
@@ -893,17 +878,17 @@ func TestKubernetesResiliencyMatchesLocal(t *testing.T) {
 			t.Fatalf("%s: %d Resiliency resources, want 1", where, len(rs))
 		}
 		var r struct {
-			Spec   any      `yaml:"spec"`
-			Scopes []string `yaml:"scopes"`
+			Spec   any      `json:"spec"`
+			Scopes []string `json:"scopes"`
 		}
-		rs[0].decode(t, &r)
+		daprAs(t, rs[0], &r)
 		if len(r.Scopes) != 0 {
 			t.Errorf("%s: Resiliency scopes = %v, want none (every sidecar)", where, r.Scopes)
 		}
 		if r.Spec == nil {
 			t.Fatalf("%s: Resiliency has no spec", where)
 		}
-		return rs[0].Metadata.Name, r.Spec
+		return rs[0].Name, r.Spec
 	}
 	localName, local := spec(k8sLoadLocal(t), "components/")
 	k8sName, k8s := spec(k8sLoad(t), k8sDir)
@@ -923,24 +908,24 @@ func TestKubernetesConfigurationsMirrorSecure(t *testing.T) {
 	root := k8sRoot(t)
 	for _, a := range k8sApps(t) {
 		t.Run(a.AppID, func(t *testing.T) {
-			_, d := k8sAppDeployment(t, m, a.AppID)
-			name := d.Spec.Template.Metadata.Annotations["dapr.io/config"]
+			d := k8sTyped[appsv1.Deployment](t, m, "Deployment", a.AppID)
+			name := d.Spec.Template.Annotations["dapr.io/config"]
 			o, ok := m.get("Configuration", name)
 			if !ok {
 				t.Fatalf("no Configuration %q (dapr.io/config)", name)
 			}
-			var k k8sConfiguration
-			o.decode(t, &k)
+			var k daprConfiguration
+			daprAs(t, o, &k)
 
-			secure := k8sReadObjects(t, filepath.Join(root, "config", "secure", a.AppID+".yaml")).kind("Configuration")
+			secure := daprResources(t, filepath.Join(root, "config", "secure", a.AppID+".yaml")).kind("Configuration")
 			if len(secure) != 1 {
 				t.Fatalf("config/secure/%s.yaml: %d Configurations, want 1", a.AppID, len(secure))
 			}
-			if name != secure[0].Metadata.Name {
-				t.Errorf("Configuration name = %q, want %q (config/secure)", name, secure[0].Metadata.Name)
+			if name != secure[0].Name {
+				t.Errorf("Configuration name = %q, want %q (config/secure)", name, secure[0].Name)
 			}
-			var l k8sConfiguration
-			secure[0].decode(t, &l)
+			var l daprConfiguration
+			daprAs(t, secure[0], &l)
 
 			if !k8sIsTrue(k.Spec.Metric.Enabled) {
 				t.Error("metric.enabled is not true")
@@ -972,13 +957,12 @@ func TestKubernetesConfigurationsMirrorSecure(t *testing.T) {
 // and the payment service, on CPU utilisation, and nothing else.
 func TestKubernetesAutoscalers(t *testing.T) {
 	m := k8sLoad(t)
-	hpas := map[string]k8sHPA{}
+	hpas := map[string]*autoscalingv2.HorizontalPodAutoscaler{}
 	for _, o := range m.kind("HorizontalPodAutoscaler") {
-		if o.APIVersion != "autoscaling/v2" {
-			t.Errorf("%s: apiVersion = %q, want autoscaling/v2", o, o.APIVersion)
+		if got := o.GVK.GroupVersion().String(); got != "autoscaling/v2" {
+			t.Errorf("%s: apiVersion = %q, want autoscaling/v2", o, got)
 		}
-		var h k8sHPA
-		o.decode(t, &h)
+		h := o.Object.(*autoscalingv2.HorizontalPodAutoscaler)
 		hpas[h.Spec.ScaleTargetRef.Name] = h
 	}
 	targets := []string{"gateway", "payment"}
@@ -995,18 +979,18 @@ func TestKubernetesAutoscalers(t *testing.T) {
 			if ref.APIVersion != "apps/v1" || ref.Kind != "Deployment" {
 				t.Errorf("scaleTargetRef = %s %s, want apps/v1 Deployment", ref.APIVersion, ref.Kind)
 			}
-			obj, d := k8sAppDeployment(t, m, target)
+			d := k8sTyped[appsv1.Deployment](t, m, "Deployment", target)
 			if d.Spec.Replicas != nil {
-				t.Errorf("%s sets replicas: every `kubectl apply` would undo the autoscaler", obj)
+				t.Errorf("Deployment %s sets replicas: every `kubectl apply` would undo the autoscaler", target)
 			}
 			if h.Spec.MinReplicas == nil || *h.Spec.MinReplicas < 1 || *h.Spec.MinReplicas > h.Spec.MaxReplicas {
 				t.Errorf("minReplicas = %v, maxReplicas = %d, want 1 <= min <= max", h.Spec.MinReplicas, h.Spec.MaxReplicas)
 			}
 			cpu := false
 			for _, mt := range h.Spec.Metrics {
-				if mt.Type == "Resource" && mt.Resource != nil && mt.Resource.Name == "cpu" &&
-					mt.Resource.Target.Type == "Utilization" &&
-					mt.Resource.Target.AverageUtilization > 0 && mt.Resource.Target.AverageUtilization <= 100 {
+				if mt.Type == autoscalingv2.ResourceMetricSourceType && mt.Resource != nil && mt.Resource.Name == corev1.ResourceCPU &&
+					mt.Resource.Target.Type == autoscalingv2.UtilizationMetricType && mt.Resource.Target.AverageUtilization != nil &&
+					*mt.Resource.Target.AverageUtilization > 0 && *mt.Resource.Target.AverageUtilization <= 100 {
 					cpu = true
 				}
 			}
@@ -1014,11 +998,11 @@ func TestKubernetesAutoscalers(t *testing.T) {
 				t.Error("no Resource metric on cpu Utilization with averageUtilization in (0, 100]")
 			}
 			for _, c := range d.Spec.Template.Spec.Containers {
-				if c.Resources.Requests["cpu"] == "" {
+				if _, ok := c.Resources.Requests[corev1.ResourceCPU]; !ok {
 					t.Errorf("container %s has no cpu request: utilisation cannot be computed", c.Name)
 				}
 			}
-			if d.Spec.Template.Metadata.Annotations["dapr.io/sidecar-cpu-request"] == "" {
+			if d.Spec.Template.Annotations["dapr.io/sidecar-cpu-request"] == "" {
 				t.Error("the sidecar has no cpu request (dapr.io/sidecar-cpu-request): utilisation cannot be computed")
 			}
 		})
@@ -1028,7 +1012,7 @@ func TestKubernetesAutoscalers(t *testing.T) {
 // TestKubernetesSecretsHoldOnlyTestModePlaceholders checks that every
 // Secret is marked test-mode and holds only marked placeholders; that the
 // secrets the services read have config/test-mode-secrets.json's keys; and
-// that none of that file's values was copied into a manifest.
+// that none of that file's values was copied into an object.
 func TestKubernetesSecretsHoldOnlyTestModePlaceholders(t *testing.T) {
 	m := k8sLoad(t)
 	secrets := m.kind("Secret")
@@ -1036,10 +1020,9 @@ func TestKubernetesSecretsHoldOnlyTestModePlaceholders(t *testing.T) {
 		t.Fatal("no Secrets")
 	}
 	for _, o := range secrets {
-		var s k8sSecret
-		o.decode(t, &s)
-		if o.Metadata.Labels[k8sTestModeLabel] != "true" {
-			t.Errorf("%s: label %s = %q, want \"true\"", o, k8sTestModeLabel, o.Metadata.Labels[k8sTestModeLabel])
+		s := o.Object.(*corev1.Secret)
+		if o.Labels[k8sTestModeLabel] != "true" {
+			t.Errorf("%s: label %s = %q, want \"true\"", o, k8sTestModeLabel, o.Labels[k8sTestModeLabel])
 		}
 		if len(s.Data) > 0 {
 			t.Errorf("%s has data (base64): want stringData only, so every value can be seen to be a placeholder", o)
@@ -1062,22 +1045,13 @@ func TestKubernetesSecretsHoldOnlyTestModePlaceholders(t *testing.T) {
 	if err := json.Unmarshal(raw, &local); err != nil {
 		t.Fatalf("parsing config/test-mode-secrets.json: %v", err)
 	}
-	var texts []string
-	for _, r := range k8sKustomizationResources(t) {
-		b, err := os.ReadFile(filepath.Join(k8sRoot(t), k8sDir, r))
-		if err != nil {
-			t.Fatal(err)
-		}
-		texts = append(texts, string(b))
-	}
 	for _, name := range k8sKeys(local) {
 		t.Run(name, func(t *testing.T) {
 			o, ok := m.get("Secret", name)
 			if !ok {
 				t.Fatalf("no Secret %q (the services read it through finflow-secrets)", name)
 			}
-			var s k8sSecret
-			o.decode(t, &s)
+			s := o.Object.(*corev1.Secret)
 			if got, want := k8sKeys(s.StringData), k8sKeys(local[name]); !slices.Equal(got, want) {
 				t.Errorf("keys = %v, want config/test-mode-secrets.json's %v", got, want)
 			}
@@ -1085,9 +1059,11 @@ func TestKubernetesSecretsHoldOnlyTestModePlaceholders(t *testing.T) {
 				if len(v) < 8 || k == "mode" {
 					continue
 				}
-				for i, text := range texts {
-					if strings.Contains(text, v) {
-						t.Errorf("%s holds the local test-mode value of %s.%s: want a placeholder", k8sKustomizationResources(t)[i], name, k)
+				quoted, _ := json.Marshal(v)
+				needle := strings.Trim(string(quoted), `"`) // as it stands inside the objects' JSON
+				for _, obj := range m {
+					if strings.Contains(string(obj.JSON), needle) {
+						t.Errorf("%s holds the local test-mode value of %s.%s: want a placeholder", obj, name, k)
 					}
 				}
 			}
@@ -1111,13 +1087,14 @@ func TestKubernetesAppsCanReadTheirSecrets(t *testing.T) {
 		"razorpay": {"internal", "razorpay"},
 	}
 	for _, o := range m.kind("Role") {
-		var r k8sRole
-		o.decode(t, &r)
-		for _, rule := range r.Rules {
+		for _, rule := range o.Object.(*rbacv1.Role).Rules {
 			if len(rule.ResourceNames) == 0 || !slices.Equal(rule.Verbs, []string{"get"}) || !slices.Equal(rule.Resources, []string{"secrets"}) {
 				t.Errorf("%s: rule %+v, want only get on named secrets", o, rule)
 			}
 		}
+	}
+	if len(m.kind("ClusterRole"))+len(m.kind("ClusterRoleBinding")) > 0 {
+		t.Error("cluster-wide roles or bindings: FinFlow's apps need only their namespace")
 	}
 	for _, a := range k8sApps(t) {
 		t.Run(a.AppID, func(t *testing.T) {
@@ -1125,18 +1102,13 @@ func TestKubernetesAppsCanReadTheirSecrets(t *testing.T) {
 			if !ok {
 				t.Fatalf("app %s is new: add the secrets it reads to this test", a.AppID)
 			}
-			_, d := k8sAppDeployment(t, m, a.AppID)
-			sa := d.Spec.Template.Spec.ServiceAccountName
+			sa := k8sTyped[appsv1.Deployment](t, m, "Deployment", a.AppID).Spec.Template.Spec.ServiceAccountName
 			var granted []string
 			for _, o := range m.kind("RoleBinding") {
-				var b k8sRoleBinding
-				o.decode(t, &b)
-				bound := false
-				for _, s := range b.Subjects {
-					if s.Kind == "ServiceAccount" && s.Name == sa && s.Namespace == k8sNamespace {
-						bound = true
-					}
-				}
+				b := o.Object.(*rbacv1.RoleBinding)
+				bound := slices.ContainsFunc(b.Subjects, func(s rbacv1.Subject) bool {
+					return s.Kind == "ServiceAccount" && s.Name == sa && s.Namespace == k8sNamespace
+				})
 				if !bound || b.RoleRef.Kind != "Role" {
 					continue
 				}
@@ -1145,9 +1117,7 @@ func TestKubernetesAppsCanReadTheirSecrets(t *testing.T) {
 					t.Errorf("%s binds missing Role %q", o, b.RoleRef.Name)
 					continue
 				}
-				var r k8sRole
-				ro.decode(t, &r)
-				for _, rule := range r.Rules {
+				for _, rule := range ro.Object.(*rbacv1.Role).Rules {
 					if slices.Contains(rule.Resources, "secrets") && slices.Contains(rule.Verbs, "get") {
 						granted = append(granted, rule.ResourceNames...)
 					}
@@ -1175,47 +1145,37 @@ func TestKubernetesRedisIsInClusterForDevelopment(t *testing.T) {
 	if want := k8sNamespace + ".svc.cluster.local"; rest != want {
 		t.Fatalf("k8sRedisHost %q is not a Service of namespace %s", k8sRedisHost, k8sNamespace)
 	}
-	o, ok := m.get("Service", name)
+	so, ok := m.get("Service", name)
 	if !ok {
 		t.Fatalf("no Service %q for %s", name, k8sRedisHost)
 	}
-	var s k8sService
-	o.decode(t, &s)
-	found := false
-	for _, p := range s.Spec.Ports {
-		if strconv.Itoa(p.Port) == port {
-			found = true
-		}
-	}
-	if !found {
+	s := so.Object.(*corev1.Service)
+	if !slices.ContainsFunc(s.Spec.Ports, func(p corev1.ServicePort) bool { return strconv.Itoa(int(p.Port)) == port }) {
 		t.Errorf("Service %s has no port %s", name, port)
 	}
 
-	var workload *k8sObject
-	for _, kind := range []string{"StatefulSet", "Deployment"} {
-		if w, ok := m.get(kind, name); ok {
-			workload = &w
-		}
-	}
-	if workload == nil {
+	var workload k8sObject
+	var labels map[string]string
+	if o, ok := m.get("StatefulSet", name); ok {
+		workload, labels = o, o.Object.(*appsv1.StatefulSet).Spec.Template.Labels
+	} else if o, ok := m.get("Deployment", name); ok {
+		workload, labels = o, o.Object.(*appsv1.Deployment).Spec.Template.Labels
+	} else {
 		t.Fatalf("no StatefulSet or Deployment %q", name)
 	}
-	var d k8sDeployment // a StatefulSet's spec has the same selector and template
-	workload.decode(t, &d)
 	for k, v := range s.Spec.Selector {
-		if d.Spec.Template.Metadata.Labels[k] != v {
+		if labels[k] != v {
 			t.Errorf("Service %s selector %s=%s does not select %s", name, k, v, workload)
 		}
 	}
-	for _, o := range []k8sObject{o, *workload} {
-		if p := o.Metadata.Annotations["finflow.io/purpose"]; !strings.Contains(p, "development only") {
+	for _, o := range []k8sObject{so, workload} {
+		if p := o.Annotations["finflow.io/purpose"]; !strings.Contains(p, "development only") {
 			t.Errorf("%s: annotation finflow.io/purpose = %q, want it marked development only", o, p)
 		}
 	}
 
-	_, gw := k8sAppDeployment(t, m, k8sPublicApp)
-	c := k8sAppContainer(t, gw, k8sPublicApp)
-	if e, _ := c.env("REDIS_ADDR"); e.Value != k8sRedisHost {
+	c := k8sAppContainer(t, k8sTyped[appsv1.Deployment](t, m, "Deployment", k8sPublicApp))
+	if e, _ := k8sEnv(c, "REDIS_ADDR"); e.Value != k8sRedisHost {
 		t.Errorf("gateway env REDIS_ADDR = %q, want %q (its rate limiter's Redis)", e.Value, k8sRedisHost)
 	}
 }
@@ -1229,18 +1189,11 @@ func TestKubernetesSettingsSeedMatchesRuntimeSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var local map[string]any
+	var local map[string]any // gopkg.in/yaml.v3: whole numbers stay ints
 	if err := yaml.Unmarshal(raw, &local); err != nil {
 		t.Fatalf("parsing config/runtime-settings.yaml: %v", err)
 	}
-	o, ok := m.get("ConfigMap", "finflow-settings-seed")
-	if !ok {
-		t.Fatal("no ConfigMap finflow-settings-seed")
-	}
-	var cm struct {
-		Data map[string]string `yaml:"data"`
-	}
-	o.decode(t, &cm)
+	cm := k8sTyped[corev1.ConfigMap](t, m, "ConfigMap", "finflow-settings-seed")
 	if got, want := k8sKeys(cm.Data), k8sKeys(local); !slices.Equal(got, want) {
 		t.Errorf("seeded keys = %v, want config/runtime-settings.yaml's %v", got, want)
 	}
@@ -1259,7 +1212,11 @@ func TestKubernetesSettingsSeedMatchesRuntimeSettings(t *testing.T) {
 			t.Errorf("seeded %s = %q, want %q", k, got, want)
 		}
 	}
-	if _, ok := m.get("Job", "finflow-settings-seed"); !ok {
-		t.Error("no Job finflow-settings-seed writes the settings")
+	job := k8sTyped[batchv1.Job](t, m, "Job", "finflow-settings-seed")
+	mounted := slices.ContainsFunc(job.Spec.Template.Spec.Volumes, func(v corev1.Volume) bool {
+		return v.ConfigMap != nil && v.ConfigMap.Name == cm.Name
+	})
+	if !mounted {
+		t.Errorf("Job %s does not mount ConfigMap %s: it would seed nothing", job.Name, cm.Name)
 	}
 }
