@@ -39,6 +39,13 @@ const (
 	// docker/Dockerfile), where ./daprd is and against which relative paths
 	// in components resolve.
 	composeDaprdWorkdir = "/"
+	// composeSentryImage is Dapr's certificate authority, of the same
+	// release as the sidecars.
+	composeSentryImage = "daprio/sentry:1.14.0"
+	// composeNamespace is the namespace of every sidecar's identity
+	// (spiffe://public/ns/default/<app>), as the launcher gives it: the
+	// access policies of config/secure name it.
+	composeNamespace = "default"
 	// composeDaprdMetricsPort is daprd's default --metrics-port.
 	composeDaprdMetricsPort = 9090
 	// composeSimulatorPort is where `make run` serves the Razorpay simulator.
@@ -264,7 +271,7 @@ func composeLoad(tb testing.TB) *composeRepo {
 		tb.Fatalf("docker-compose.yml: %v", err)
 	}
 	r := &composeRepo{root: root}
-	if err := yaml.Unmarshal(raw, &r.compose); err != nil {
+	if err := yaml.Unmarshal(composeInterpolate(raw), &r.compose); err != nil {
 		tb.Fatalf("parsing docker-compose.yml: %v", err)
 	}
 	if len(r.compose.Services) == 0 {
@@ -274,6 +281,17 @@ func composeLoad(tb testing.TB) *composeRepo {
 		tb.Fatal(err)
 	}
 	return r
+}
+
+// composeVariable is a Compose variable reference: ${NAME}, ${NAME:-default}
+// or ${NAME-default}.
+var composeVariable = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-([^}]*))?\}`)
+
+// composeInterpolate fills in every variable as Compose does when none is
+// set: its default, or nothing. The checks see what a user gets from
+// `docker compose up` with no .env.
+func composeInterpolate(raw []byte) []byte {
+	return composeVariable.ReplaceAll(raw, []byte("$1"))
 }
 
 // composeRel is p relative to the repository root, with slashes.
@@ -485,12 +503,35 @@ func TestComposeAppsHaveSidecars(t *testing.T) {
 				}
 				composeSecretFilesResolve(t, r, name, sc, host)
 			}
-			// Configuration: the mounted file is dapr.yaml's configFilePath.
-			cfg := composeFlag(flags, "config")
+			// Configuration: with Sentry, the launcher gives each sidecar
+			// config/secure/<app>.yaml (its access policies) instead of
+			// dapr.yaml's configFilePath.
+			cfg, secure := composeFlag(flags, "config"), filepath.Join(r.root, "config", "secure", app.AppID+".yaml")
 			if host, ok := r.composeHostPath(sc, cfg); !ok {
 				t.Errorf("%s: --config %q is not in a bind-mounted folder", name, cfg)
-			} else if !composeSameFile(t, host, app.ConfigFilePath) {
-				t.Errorf("%s: --config %s is %s, not dapr.yaml's %s", name, cfg, r.composeRel(t, host), r.composeRel(t, app.ConfigFilePath))
+			} else if !composeSameFile(t, host, secure) {
+				t.Errorf("%s: --config %s is %s, not %s (the launcher's with Sentry)", name, cfg, r.composeRel(t, host), r.composeRel(t, secure))
+			}
+			// mTLS from the Compose Sentry, as the launcher's sidecars.
+			sentryName, sentry := r.composeSentry(t)
+			sentryFlags := composeFlags(sentry.Command[1:])
+			for _, c := range []struct{ flag, want string }{
+				{"enable-mtls", "true"},
+				{"sentry-address", net.JoinHostPort(sentryName, composeOr(composeFlag(sentryFlags, "port"), "50001"))},
+				{"control-plane-trust-domain", composeOr(composeFlag(sentryFlags, "trust-domain"), "localhost")},
+			} {
+				if got := composeFlag(flags, c.flag); got != c.want {
+					t.Errorf("%s: --%s = %q, want %q (the Compose Sentry's)", name, c.flag, got, c.want)
+				}
+			}
+			if got := sc.Environment["NAMESPACE"]; got != composeNamespace {
+				t.Errorf("%s: NAMESPACE = %q, want %q (the access policies' namespace)", name, got, composeNamespace)
+			}
+			if got, want := strings.TrimSpace(sc.Environment["DAPR_TRUST_ANCHORS"]), strings.TrimSpace(string(r.composeSentryFile(t, "ca.crt"))); got != want {
+				t.Errorf("%s: DAPR_TRUST_ANCHORS is not the ca.crt Sentry signs with:\n got %q\nwant %q", name, got, want)
+			}
+			if got := sc.DependsOn[sentryName]; got == "" {
+				t.Errorf("%s does not depend on %s", name, sentryName)
 			}
 
 			// The app's environment: what the launcher gives it, with the
@@ -902,6 +943,16 @@ func TestComposePublishedPorts(t *testing.T) {
 	want := map[string]string{
 		"gateway": fmt.Sprintf("%d:%d", gatewayPort, gatewayPort),
 		simName:   fmt.Sprintf("%d:%d", composeSimulatorPort, composeSimulatorPort),
+	}
+	// Each can be moved (make compose-test publishes them on free ports).
+	raw, err := os.ReadFile(filepath.Join(r.root, "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"FINFLOW_GATEWAY_PORT", "FINFLOW_SIMULATOR_PORT"} {
+		if !bytes.Contains(raw, []byte("${"+v+":-")) {
+			t.Errorf("docker-compose.yml does not read %s: a published port cannot be moved off one another FinFlow uses", v)
+		}
 	}
 	got := map[string]string{}
 	for name, s := range r.compose.Services {
