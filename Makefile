@@ -15,7 +15,7 @@ MODULES := platform services/gateway services/user services/wallet services/bill
 UNIT    := $(foreach m,$(filter-out tests,$(MODULES)),./$(m)/...)
 
 .DEFAULT_GOAL := help
-.PHONY: help run settings launcher fuzz test test-unit test-e2e bench chaos build daprd newman lint fmt tidy clean
+.PHONY: help run settings launcher fuzz test test-unit test-e2e compose-test bench chaos build daprd newman lint fmt tidy clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ test-e2e: daprd build newman ## End-to-end suites: real daprd sidecars, a privat
 	@command -v redis-server >/dev/null || { echo "redis-server is required for the end-to-end suites (apt-get install redis-server)"; exit 1; }
 	@command -v chromium >/dev/null || [ -n "$$FINFLOW_CHROMIUM" ] || { echo "Chromium is required for the ops console test (apt-get install chromium, or set FINFLOW_CHROMIUM)"; exit 1; }
 	$(GO) test -count=1 -p 1 -timeout 30m ./tests/...
+
+compose-test: daprd ## Run docker-compose.yml for real and walk it; provides Docker, Compose v2 and offline stand-ins (docs/deploy.md)
+	@./tools/compose/compose-test.sh
 
 bench: daprd build ## Measure FinFlow against the floor through the gateway; report in var/bench/latest-full (BENCH_URL=http://127.0.0.1:8080 measures a running `make run`)
 	@command -v redis-server >/dev/null || { echo "redis-server is required (apt-get install redis-server)"; exit 1; }
