@@ -8,8 +8,8 @@ import (
 
 	"github.com/finflow/finflow/platform/settings"
 	gatewayhttp "github.com/finflow/finflow/services/gateway/http"
-	paymenthttp "github.com/finflow/finflow/services/payment/http"
-	razorpayhttp "github.com/finflow/finflow/services/razorpay/http"
+	paymentdomain "github.com/finflow/finflow/services/payment/domain"
+	razorpaydomain "github.com/finflow/finflow/services/razorpay/domain"
 	userhttp "github.com/finflow/finflow/services/user/http"
 	wallethttp "github.com/finflow/finflow/services/wallet/http"
 )
@@ -26,7 +26,7 @@ func TestSeededSettingsMatchTheCode(t *testing.T) {
 		t.Fatalf("runtime-settings.yaml: %v", err)
 	}
 	declared := map[string]settings.Int{}
-	for _, group := range [][]settings.Int{gatewayhttp.Settings, userhttp.Settings, wallethttp.Settings, paymenthttp.Settings} {
+	for _, group := range [][]settings.Int{gatewayhttp.Settings, userhttp.Settings, wallethttp.Settings, paymentdomain.Settings} {
 		for _, s := range group {
 			declared[s.Key] = s
 		}
@@ -41,7 +41,7 @@ func TestSeededSettingsMatchTheCode(t *testing.T) {
 			t.Errorf("%s: runtime-settings.yaml says %v, the code's default is %d", key, v, d.Default)
 		}
 	}
-	for _, d := range razorpayhttp.TextSettings {
+	for _, d := range razorpaydomain.TextSettings {
 		if v, ok := seeded[d.Key]; !ok || v != d.Default {
 			t.Errorf("%s: runtime-settings.yaml says %v, the code's default is %q", d.Key, v, d.Default)
 		}

@@ -21,31 +21,33 @@ type Kind int
 
 // The error kinds, one per HTTP status the contract uses.
 const (
-	KindInternal        Kind = iota // 500: a bug or an unexpected failure
-	KindInvalid                     // 400: the request is malformed
-	KindUnauthenticated             // 401
-	KindForbidden                   // 403
-	KindNotFound                    // 404
-	KindConflict                    // 409: the request conflicts with current state
-	KindTooLarge                    // 413
-	KindUnprocessable               // 422: well-formed, but a business rule refuses it
-	KindRateLimited                 // 429
-	KindUnavailable                 // 503: a dependency is down or slow; retry later
-	KindTimeout                     // 408: the request itself did not arrive in time
+	KindInternal             Kind = iota // 500: a bug or an unexpected failure
+	KindInvalid                          // 400: the request is malformed
+	KindUnauthenticated                  // 401
+	KindForbidden                        // 403
+	KindNotFound                         // 404
+	KindConflict                         // 409: the request conflicts with current state
+	KindTooLarge                         // 413
+	KindUnprocessable                    // 422: well-formed, but a business rule refuses it
+	KindRateLimited                      // 429
+	KindUnavailable                      // 503: a dependency is down or slow; retry later
+	KindTimeout                          // 408: the request itself did not arrive in time
+	KindUnsupportedMediaType             // 415: the body is declared as something the route does not take
 )
 
 var statusByKind = map[Kind]int{
-	KindInternal:        http.StatusInternalServerError,
-	KindInvalid:         http.StatusBadRequest,
-	KindUnauthenticated: http.StatusUnauthorized,
-	KindForbidden:       http.StatusForbidden,
-	KindNotFound:        http.StatusNotFound,
-	KindConflict:        http.StatusConflict,
-	KindTooLarge:        http.StatusRequestEntityTooLarge,
-	KindUnprocessable:   http.StatusUnprocessableEntity,
-	KindRateLimited:     http.StatusTooManyRequests,
-	KindUnavailable:     http.StatusServiceUnavailable,
-	KindTimeout:         http.StatusRequestTimeout,
+	KindInternal:             http.StatusInternalServerError,
+	KindInvalid:              http.StatusBadRequest,
+	KindUnauthenticated:      http.StatusUnauthorized,
+	KindForbidden:            http.StatusForbidden,
+	KindNotFound:             http.StatusNotFound,
+	KindConflict:             http.StatusConflict,
+	KindTooLarge:             http.StatusRequestEntityTooLarge,
+	KindUnprocessable:        http.StatusUnprocessableEntity,
+	KindRateLimited:          http.StatusTooManyRequests,
+	KindUnavailable:          http.StatusServiceUnavailable,
+	KindTimeout:              http.StatusRequestTimeout,
+	KindUnsupportedMediaType: http.StatusUnsupportedMediaType,
 }
 
 // Status returns the HTTP status of kind k.
@@ -80,6 +82,7 @@ const (
 	CodeForbidden        = "FORBIDDEN"
 	CodeRateLimited      = "RATE_LIMITED"
 	CodeRequestTimeout   = "REQUEST_TIMEOUT"
+	CodeUnsupportedMedia = "UNSUPPORTED_MEDIA_TYPE"
 )
 
 // Error is an error a client can act on: a kind, a stable code, a message

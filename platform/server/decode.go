@@ -4,37 +4,80 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"reflect"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/finflow/finflow/platform/apperr"
 )
 
-// ErrUnsupportedMediaType is returned for a body that is declared as
-// something other than JSON.
-var ErrUnsupportedMediaType = apperr.New(apperr.KindInvalid, "UNSUPPORTED_MEDIA_TYPE", "send the body as JSON with Content-Type: application/json")
+// ErrUnsupportedMediaType (415) is returned for a body that is not declared
+// as the contract's JSON.
+var ErrUnsupportedMediaType = apperr.New(apperr.KindUnsupportedMediaType, apperr.CodeUnsupportedMedia,
+	"send the body as JSON with Content-Type: application/json (charset, if given, utf-8)")
 
-// DecodeJSON decodes the request body into dst (a pointer to a struct) and
-// rejects, as VALIDATION_FAILED naming the field: a missing or non-object
-// body, malformed JSON, trailing data, unknown or repeated fields, and values
-// of the wrong type. dst's own UnmarshalJSON methods may return *apperr.Error
-// for finer messages (amounts say they are integer paise).
+// CheckJSONMediaType accepts exactly the contract's media type for a JSON
+// body: application/json, with no parameter but charset=utf-8 (letter case
+// and spacing as RFC 9110 allows). Anything else, a missing Content-Type
+// included, is ErrUnsupportedMediaType naming what was sent: a web page can
+// send text/plain (or no type at all) without a CORS preflight, and what
+// the contract does not take must not be acted on. A Content-Encoding other
+// than identity is refused too: the body would not be the JSON it seems.
+func CheckJSONMediaType(contentType, contentEncoding string) error {
+	if ce := strings.TrimSpace(contentEncoding); ce != "" && !strings.EqualFold(ce, "identity") {
+		return ErrUnsupportedMediaType.With(fmt.Sprintf("Content-Encoding %q is not accepted: send the JSON body uncompressed", printable(ce)), map[string]any{"header": "Content-Encoding"})
+	}
+	if strings.TrimSpace(contentType) == "" {
+		return ErrUnsupportedMediaType.With("Content-Type is missing: send the body as JSON with Content-Type: application/json", map[string]any{"header": "Content-Type"})
+	}
+	mt, params, err := mime.ParseMediaType(contentType)
+	ok := err == nil && mt == "application/json"
+	for k, v := range params {
+		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+			ok = false
+		}
+	}
+	if !ok {
+		return ErrUnsupportedMediaType.With(fmt.Sprintf("Content-Type %q is not accepted: send the body as JSON with Content-Type: application/json", printable(contentType)), map[string]any{"header": "Content-Type"})
+	}
+	return nil
+}
+
+// printable keeps at most 100 printable ASCII characters of s, for
+// messages that quote what a client sent.
+func printable(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s) && b.Len() < 100; i++ {
+		if s[i] >= 0x20 && s[i] < 0x7f {
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+// DecodeJSON checks the request's media type (CheckJSONMediaType), then
+// decodes the body into dst (a pointer to a struct) and rejects, as
+// VALIDATION_FAILED naming the field: a missing or non-object body,
+// malformed JSON or UTF-8, trailing data, unknown or repeated fields, and
+// values of the wrong type. dst's own UnmarshalJSON methods may return
+// *apperr.Error for finer messages (amounts say they are integer paise).
 func DecodeJSON(c *fiber.Ctx, dst any) error {
-	if ct := c.Get(fiber.HeaderContentType); ct != "" && !isJSON(ct) {
-		return ErrUnsupportedMediaType
+	if err := CheckJSONMediaType(c.Get(fiber.HeaderContentType), c.Get(fiber.HeaderContentEncoding)); err != nil {
+		return err
 	}
 	return Decode(c.Body(), dst)
 }
 
 // Decode is DecodeJSON on raw bytes.
 func Decode(body []byte, dst any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return apperr.Invalid("body", "request body is required (a JSON object)")
+	if err := checkText(body); err != nil {
+		return err
 	}
 	if err := checkObject(body, fieldsOf(reflect.TypeOf(dst))); err != nil {
 		return err
@@ -49,10 +92,22 @@ func Decode(body []byte, dst any) error {
 // no duplicated top-level key and nothing after it. The gateway uses it to
 // reject junk before spending a hop on it.
 func CheckJSONObject(body []byte) error {
+	if err := checkText(body); err != nil {
+		return err
+	}
+	return checkObject(body, nil)
+}
+
+// checkText refuses an empty body and one that is not UTF-8 (which JSON
+// decoders would otherwise turn silently into U+FFFD).
+func checkText(body []byte) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return apperr.Invalid("body", "request body is required (a JSON object)")
 	}
-	return checkObject(body, nil)
+	if !utf8.Valid(body) {
+		return apperr.Invalid("body", "request body is not valid UTF-8")
+	}
+	return nil
 }
 
 // checkObject walks the top level of body: it must be one JSON object, each
@@ -172,12 +227,4 @@ func fieldsOf(t reflect.Type) map[string]bool {
 	}
 	fieldCache.Store(t, fields)
 	return fields
-}
-
-func isJSON(contentType string) bool {
-	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return false
-	}
-	return mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
 }

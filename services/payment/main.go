@@ -24,7 +24,7 @@ func main() {
 	service.Main(service.Spec{
 		Name:        "payment",
 		DefaultPort: 8084,
-		Settings:    paymenthttp.Settings,
+		Settings:    domain.Settings,
 		Setup: func(ctx context.Context, d *service.Deps, app *fiber.App) error {
 			ms := func(key string) func() time.Duration {
 				return func() time.Duration { return time.Duration(d.Settings.Get(key)) * time.Millisecond }
@@ -40,21 +40,31 @@ func main() {
 				Gateway:     client.Gateway{Dapr: d.Sidecar},
 				Log:         d.Log,
 				Now:         time.Now,
-				StepTimeout: ms(paymenthttp.SettingStepTimeoutMS),
+				StepTimeout: ms(domain.SettingStepTimeoutMS),
+				Retry: domain.RetryPolicy{
+					Base:        ms(domain.SettingGatewayRetryBaseMS),
+					Max:         ms(domain.SettingGatewayRetryMaxMS),
+					MaxAttempts: func() int { return int(d.Settings.Get(domain.SettingGatewayMaxAttempts)) },
+				},
+				GatewayConcurrency:  func() int { return int(d.Settings.Get(domain.SettingGatewayConcurrency)) },
+				MaxResultDeliveries: func() int { return int(d.Settings.Get(domain.SettingResultMaxDeliveries)) },
+				Background:          ctx,
 			}
 			settled := d.Metrics.Counter("payments_total", "Payments moved out of PENDING by this process, by method and final state.", "method", "status")
 			pr.OnSettled = func(p domain.Payment) { settled.WithLabelValues(string(p.Method), string(p.Status)).Inc() }
-			reconciled := d.Metrics.Counter("reconciliation_actions_total", "Reconciliation actions on Razorpay payments (captured, failed, expired).", "action")
+			reconciled := d.Metrics.Counter("reconciliation_actions_total", "Reconciliation actions on Razorpay payments (captured, refunded, failed, refused, expired).", "action")
 			pr.OnReconcile = func(action string) { reconciled.WithLabelValues(action).Inc() }
+			parked := d.Metrics.Counter("dead_letters_total", "Things parked for an operator as dead letters, by kind (refund_refused, refund_not_made, capture_unconfirmed, capture_mismatch, order_refused, reconcile_stuck, refused_result, parked_event, dropped_result, result_gave_up).", "kind")
+			pr.OnParked = func(kind string) { parked.WithLabelValues(kind).Inc() }
 			go pr.Recover(ctx, domain.RecoveryConfig{
-				Interval:    ms(paymenthttp.SettingRecoveryIntervalMS),
-				MinAge:      ms(paymenthttp.SettingRecoveryMinAgeMS),
-				Concurrency: func() int { return int(d.Settings.Get(paymenthttp.SettingRecoveryConcurrency)) },
+				Interval:    ms(domain.SettingRecoveryIntervalMS),
+				MinAge:      ms(domain.SettingRecoveryMinAgeMS),
+				Concurrency: func() int { return int(d.Settings.Get(domain.SettingRecoveryConcurrency)) },
 			})
 			go pr.Reconcile(ctx, domain.ReconcileConfig{
-				Interval:      ms(paymenthttp.SettingReconcileIntervalMS),
-				After:         ms(paymenthttp.SettingReconcileAfterMS),
-				OrderLifetime: ms(paymenthttp.SettingRazorpayOrderLifetime),
+				Interval:      ms(domain.SettingReconcileIntervalMS),
+				After:         ms(domain.SettingReconcileAfterMS),
+				OrderLifetime: ms(domain.SettingRazorpayOrderLifetime),
 			})
 			api := paymenthttp.New(pr, d.Log)
 			api.Recent = st.Recent

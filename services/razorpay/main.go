@@ -16,6 +16,7 @@ import (
 	"github.com/finflow/finflow/platform/ringlog"
 	"github.com/finflow/finflow/platform/service"
 	"github.com/finflow/finflow/services/razorpay/client"
+	"github.com/finflow/finflow/services/razorpay/domain"
 	razorpayhttp "github.com/finflow/finflow/services/razorpay/http"
 	"github.com/finflow/finflow/services/razorpay/store"
 )
@@ -30,7 +31,7 @@ func main() {
 	service.Main(service.Spec{
 		Name:         "razorpay",
 		DefaultPort:  8087,
-		TextSettings: razorpayhttp.TextSettings,
+		TextSettings: domain.TextSettings,
 		Setup: func(ctx context.Context, d *service.Deps, app *fiber.App) error {
 			creds, err := d.Sidecar.Secret(ctx, d.Env.String("SECRET_STORE", secretStore), secretName)
 			if err != nil {
@@ -42,15 +43,24 @@ func main() {
 				}
 			}
 			// The key id is public (clients see it); the secrets are never logged.
-			d.Log.Info("razorpay credentials loaded", "key_id", creds["key_id"], "api_base_url", d.Settings.Text(razorpayhttp.SettingAPIBaseURL))
-			gw := client.New(creds["key_id"], creds["key_secret"], func() string { return d.Settings.Text(razorpayhttp.SettingAPIBaseURL) })
-			api := razorpayhttp.New(gw, store.New(d.Sidecar, d.StateStore), d.Sidecar, creds["key_id"], creds["webhook_secret"], d.Log)
-			webhooks := d.Metrics.Counter("razorpay_webhooks_total", "Razorpay webhook deliveries by outcome (accepted, duplicate, ignored, refused, error).", "outcome")
-			api.OnWebhook = func(outcome string) { webhooks.WithLabelValues(outcome).Inc() }
+			d.Log.Info("razorpay credentials loaded", "key_id", creds["key_id"], "api_base_url", d.Settings.Text(domain.SettingAPIBaseURL))
+			webhooks := d.Metrics.Counter("razorpay_webhooks_total",
+				"Razorpay webhook deliveries by outcome (accepted, duplicate, ignored, malformed, unknown_order: verified; refused: not verified; error: not recorded, retried by Razorpay).", "outcome")
 			// The ops console's webhook delivery log, written in batches.
-			api.Deliveries = ringlog.New(d.Sidecar, d.StateStore, "ops/webhook-deliveries", 200, d.Log)
-			go api.Deliveries.Run(ctx, 250*time.Millisecond)
-			api.Routes(app)
+			deliveries := ringlog.New(d.Sidecar, d.StateStore, "ops/webhook-deliveries", 200, d.Log)
+			go deliveries.Run(ctx, 250*time.Millisecond)
+			adapter := &domain.Adapter{
+				Gateway:       client.New(creds["key_id"], creds["key_secret"], func() string { return d.Settings.Text(domain.SettingAPIBaseURL) }),
+				Store:         store.New(d.Sidecar, d.StateStore),
+				Publisher:     d.Sidecar,
+				KeyID:         creds["key_id"],
+				WebhookSecret: creds["webhook_secret"],
+				Log:           d.Log,
+				Now:           time.Now,
+				OnWebhook:     func(outcome string) { webhooks.WithLabelValues(outcome).Inc() },
+				Deliveries:    deliveries,
+			}
+			razorpayhttp.New(adapter).Routes(app)
 			return nil
 		},
 	})

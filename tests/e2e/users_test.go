@@ -249,7 +249,7 @@ func TestCreateUserRejectsBadInput(t *testing.T) {
 		{"trailing garbage", `{"name":"A","email":"` + email + `"} trailing`, json, 400, "VALIDATION_FAILED", "body"},
 		{"not an object", `["A"]`, json, 400, "VALIDATION_FAILED", "body"},
 		{"empty body", ``, json, 400, "VALIDATION_FAILED", "body"},
-		{"form encoded", "name=A&email=" + email, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, 400, "UNSUPPORTED_MEDIA_TYPE", ""},
+		{"form encoded", "name=A&email=" + email, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, 415, "UNSUPPORTED_MEDIA_TYPE", ""},
 		{"body over 64 KiB", `{"name":"` + strings.Repeat("a", 70<<10) + `","email":"` + email + `"}`, json, 413, "BODY_TOO_LARGE", ""},
 	}
 	for _, tc := range cases {

@@ -62,9 +62,18 @@ type Payment struct {
 	Refund *struct {
 		RefundID string `json:"refund_id"`
 		Amount   int64  `json:"amount"`
+		Status   string `json:"status"`
+		Error    string `json:"error"`
 	} `json:"refund"`
 	LateCaptureOf *string `json:"late_capture_of"`
 	SettledBy     *string `json:"settled_by"`
+	GatewayError  *struct {
+		Op          string `json:"op"`
+		Status      int    `json:"status"`
+		Code        string `json:"code"`
+		Description string `json:"description"`
+		Field       string `json:"field"`
+	} `json:"gateway_error"`
 }
 
 // MustCreateWallet opens a wallet and fails the test unless it gets 201.

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -153,10 +155,133 @@ func (e *Env) SendWebhook(tb testing.TB, body []byte, eventID, signature string)
 // Sign signs a webhook body with the test-mode webhook secret.
 func (e *Env) Sign(body []byte) string { return sim.Sign(body, e.Razorpay.WebhookSecret) }
 
-// DeadLetter is a refused gateway result kept by the payment service.
+// DeadLetter is something the payment service parked for an operator.
 type DeadLetter struct {
-	EventID string `json:"event_id"`
-	Reason  string `json:"reason"`
+	EventID   string `json:"event_id"`
+	Kind      string `json:"kind"`
+	PaymentID string `json:"payment_id"`
+	Reason    string `json:"reason"`
+}
+
+// WaitDeadLetter waits for a dead letter that match accepts, and returns
+// it.
+func (e *Env) WaitDeadLetter(tb testing.TB, timeout time.Duration, what string, match func(DeadLetter) bool) DeadLetter {
+	tb.Helper()
+	var found DeadLetter
+	WaitFor(tb, timeout, "a dead letter: "+what, func() bool {
+		for _, d := range e.DeadLetters(tb) {
+			if match(d) {
+				found = d
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+// SimFault makes the simulator answer calls badly (see sim.Fault), and
+// clears every fault when the test ends.
+func (e *Env) SimFault(tb testing.TB, f sim.Fault) {
+	tb.Helper()
+	raw, _ := json.Marshal(f)
+	resp, err := http.Post(e.SimURL()+"/sim/faults", "application/json", bytes.NewReader(raw))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		tb.Fatalf("POST /sim/faults %s = %d %s", raw, resp.StatusCode, body)
+	}
+	tb.Cleanup(func() { e.SimClearFaults(tb) })
+}
+
+// SimClearFaults removes every fault.
+func (e *Env) SimClearFaults(tb testing.TB) {
+	tb.Helper()
+	req, _ := http.NewRequest(http.MethodDelete, e.SimURL()+"/sim/faults", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+// SimCalls returns how many calls each Razorpay API operation got at the
+// simulator (sim.Op*).
+func (e *Env) SimCalls(tb testing.TB) map[string]int {
+	tb.Helper()
+	resp, err := http.Get(e.SimURL() + "/sim/calls")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Calls map[string]int `json:"calls"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		tb.Fatal(err)
+	}
+	return out.Calls
+}
+
+// SimDashboardRefund refunds a captured gateway payment as the merchant does
+// from Razorpay's dashboard.
+func (e *Env) SimDashboardRefund(tb testing.TB, gatewayPaymentID string) {
+	tb.Helper()
+	resp, err := http.Post(e.SimURL()+"/sim/payments/"+gatewayPaymentID+"/refund", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		tb.Fatalf("dashboard refund of %s = %d %s", gatewayPaymentID, resp.StatusCode, body)
+	}
+}
+
+// SimGatewayPayment is a payment as the simulator's API reports it.
+type SimGatewayPayment struct {
+	ID             string `json:"id"`
+	OrderID        string `json:"order_id"`
+	Status         string `json:"status"`
+	Amount         int64  `json:"amount"`
+	AmountRefunded int64  `json:"amount_refunded"`
+}
+
+// SimGetPayment fetches a gateway payment from the simulator's API, as
+// Razorpay's GET /v1/payments/{id}.
+func (e *Env) SimGetPayment(tb testing.TB, gatewayPaymentID string) SimGatewayPayment {
+	tb.Helper()
+	req, _ := http.NewRequest(http.MethodGet, e.SimURL()+"/v1/payments/"+gatewayPaymentID, nil)
+	req.SetBasicAuth(e.simKeys())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var p SimGatewayPayment
+	if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&p) != nil {
+		tb.Fatalf("GET /v1/payments/%s = %d", gatewayPaymentID, resp.StatusCode)
+	}
+	return p
+}
+
+// simKeys are the simulator's API credentials.
+func (e *Env) simKeys() (string, string) {
+	if e.Razorpay != nil {
+		return e.Razorpay.KeyID, e.Razorpay.KeySecret
+	}
+	raw, _ := os.ReadFile(filepath.Join(e.Root, "config", "test-mode-secrets.json"))
+	var s struct {
+		Razorpay struct {
+			KeyID     string `json:"key_id"`
+			KeySecret string `json:"key_secret"`
+		} `json:"razorpay"`
+	}
+	_ = json.Unmarshal(raw, &s)
+	return s.Razorpay.KeyID, s.Razorpay.KeySecret
 }
 
 // DeadLetters lists the payment service's dead letters (admin route).
@@ -180,6 +305,27 @@ func (e *Env) WaitPayment(tb testing.TB, paymentID string, timeout time.Duration
 	WaitFor(tb, timeout, fmt.Sprintf("payment %s to be %s", paymentID, what), func() bool {
 		p = e.MustPayment(tb, paymentID)
 		return cond(p)
+	})
+	return p
+}
+
+// WaitNewPayment is WaitPayment for a payment FinFlow makes by itself (the
+// payment standing for a late capture): until it exists, it is waited for
+// too.
+func (e *Env) WaitNewPayment(tb testing.TB, paymentID string, timeout time.Duration, what string, cond func(Payment) bool) Payment {
+	tb.Helper()
+	var p Payment
+	WaitFor(tb, timeout, fmt.Sprintf("payment %s to exist and be %s", paymentID, what), func() bool {
+		r := e.Do(tb, "GET", "/Payment/"+paymentID, nil, nil)
+		switch r.Status {
+		case http.StatusNotFound:
+			return false
+		case http.StatusOK:
+			r.JSON(tb, &p)
+			return cond(p)
+		}
+		tb.Fatalf("GET /Payment/%s = %d %s", paymentID, r.Status, r.Body)
+		return false
 	})
 	return p
 }

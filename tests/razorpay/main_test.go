@@ -27,6 +27,11 @@ func TestMain(m *testing.M) {
 		"payments.razorpay.order_lifetime_ms": 12000,
 		"payments.recovery.interval_ms":       500,
 		"payments.recovery.min_age_ms":        2000,
+		// Gateway work Razorpay does not answer is retried after 200 ms,
+		// 400 ms, ... and parked after 5 tries.
+		"payments.gateway.retry_base_ms": 200,
+		"payments.gateway.retry_max_ms":  2000,
+		"payments.gateway.max_attempts":  5,
 	}})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "razorpay: %v\n", err)

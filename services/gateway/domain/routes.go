@@ -43,7 +43,23 @@ type Route struct {
 	Public    bool
 	AdminOnly bool
 	OwnParam  bool
+	// Query lists the query parameters the route takes; any other is
+	// refused (VALIDATION_FAILED naming it).
+	Query []string
 }
+
+// TakesQuery reports whether the route takes query parameter name.
+func (r Route) TakesQuery(name string) bool {
+	for _, q := range r.Query {
+		if q == name {
+			return true
+		}
+	}
+	return false
+}
+
+// paging is the query of a listing: ?limit=&cursor=.
+var paging = []string{"limit", "cursor"}
 
 // Not-found errors for malformed ids, with the services' own codes.
 var (
@@ -59,13 +75,13 @@ var (
 // POST /razorpay/create-order), is not routed: 404 ROUTE_NOT_FOUND.
 var Routes = []Route{
 	{Method: "POST", Path: "/users/create", App: "user", Body: BodyJSON, Public: true},
-	{Method: "GET", Path: "/users/all", App: "user", AdminOnly: true},
+	{Method: "GET", Path: "/users/all", App: "user", AdminOnly: true, Query: paging},
 	{Method: "GET", Path: "/users/:id", App: "user", Param: "id", Prefix: id.User, NotFound: ErrUserNotFound, OwnParam: true},
 
 	{Method: "POST", Path: "/wallet/create/:userId", App: "wallet", Param: "userId", Prefix: id.User, NotFound: ErrUserNotFound, OwnParam: true},
 	{Method: "GET", Path: "/wallet/balance/:userId", App: "wallet", Param: "userId", Prefix: id.User, NotFound: ErrWalletNotFound, OwnParam: true},
 	{Method: "POST", Path: "/wallet/add", App: "wallet", Body: BodyJSON, AdminOnly: true},
-	{Method: "GET", Path: "/wallet/transactions/:userId", App: "wallet", Param: "userId", Prefix: id.User, NotFound: ErrWalletNotFound, OwnParam: true},
+	{Method: "GET", Path: "/wallet/transactions/:userId", App: "wallet", Param: "userId", Prefix: id.User, NotFound: ErrWalletNotFound, OwnParam: true, Query: paging},
 
 	{Method: "POST", Path: "/billing/create", App: "billing", Body: BodyJSON},
 	{Method: "GET", Path: "/billing/:billId", App: "billing", Param: "billId", Prefix: id.Bill, NotFound: ErrBillNotFound},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"mime"
 	nethttp "net/http"
 	"net/url"
 	"sort"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/finflow/finflow/platform/apperr"
 	"github.com/finflow/finflow/platform/auth"
 	"github.com/finflow/finflow/platform/server"
 	"github.com/finflow/finflow/platform/sidecar"
@@ -193,7 +195,11 @@ func (g *Gateway) consoleLogin(c *fiber.Ctx) error {
 	if err := g.limit(c, domain.Route{}, auth.Identity{}); err != nil {
 		return err
 	}
-	tok := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(c.FormValue("token")), "Bearer "))
+	form, err := consoleForm(c)
+	if err != nil {
+		return err
+	}
+	tok := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(form), "Bearer "))
 	now := g.now()
 	ident, expiry, err := g.tokens.VerifyExpiry("Bearer "+tok, now)
 	switch {
@@ -221,6 +227,24 @@ func (g *Gateway) consoleLogin(c *fiber.Ctx) error {
 	server.Log(c, g.log).Info("console sign-in", "admin", ident.Sub, "until", sess.Expires)
 	g.setConsoleCookie(c, id, ttl)
 	return c.Redirect("/console", fiber.StatusSeeOther)
+}
+
+// consoleForm reads the sign-in form's token, from an
+// application/x-www-form-urlencoded body only: a token in the URL's query
+// ends up in access logs and browser history, and a body of another type
+// is not the console's form.
+func consoleForm(c *fiber.Ctx) (string, error) {
+	if mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType)); err != nil || mt != fiber.MIMEApplicationForm {
+		return "", server.ErrUnsupportedMediaType.With("sign in with the console's form (Content-Type: application/x-www-form-urlencoded)", map[string]any{"header": "Content-Type"})
+	}
+	if c.Request().URI().QueryArgs().Len() > 0 {
+		return "", apperr.Invalid("token", "the sign-in takes no query parameters: never put a token in a URL")
+	}
+	tokens := c.Request().PostArgs().PeekMulti("token")
+	if len(tokens) != 1 {
+		return "", apperr.Invalid("token", "the sign-in form takes exactly one token")
+	}
+	return string(tokens[0]), nil
 }
 
 // consoleLogout ends the console session (if any) and clears the cookie.

@@ -217,3 +217,33 @@ func TestConsoleSessionsThatNoLongerWork(t *testing.T) {
 		}
 	}
 }
+
+// The sign-in takes its token from the form's body only: not from the URL
+// (where it would be logged), not from a body of another type.
+func TestConsoleSignInTakesTheFormOnly(t *testing.T) {
+	adminTok := strings.TrimPrefix(bearer("ops-admin", "admin"), "Bearer ")
+	cases := []struct {
+		name, path, contentType, body string
+		want                          int
+	}{
+		{"the form", "/console/login", "application/x-www-form-urlencoded", url.Values{"token": {adminTok}}.Encode(), nethttp.StatusSeeOther},
+		{"the token in the URL", "/console/login?token=" + adminTok, "application/x-www-form-urlencoded", "", nethttp.StatusBadRequest},
+		{"JSON", "/console/login", "application/json", `{"token":"` + adminTok + `"}`, nethttp.StatusUnsupportedMediaType},
+		{"text/plain", "/console/login", "text/plain", "token=" + adminTok, nethttp.StatusUnsupportedMediaType},
+		{"two tokens", "/console/login", "application/x-www-form-urlencoded", url.Values{"token": {adminTok, adminTok}}.Encode(), nethttp.StatusBadRequest},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			app := gatewayApp(t, &fakeDapr{}, store.NewConsoleSessions(sidecartest.NewMemState(), "gateway-store"))
+			req := httptest.NewRequest("POST", tc.path, strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", tc.contentType)
+			resp, err := app.Test(req, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tc.want || (tc.want != nethttp.StatusSeeOther) == (sessionCookie(resp) != nil) {
+				t.Fatalf("POST %s (%s) = %d, cookie %v; want %d", tc.path, tc.contentType, resp.StatusCode, sessionCookie(resp), tc.want)
+			}
+		})
+	}
+}

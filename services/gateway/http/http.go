@@ -234,7 +234,7 @@ func (g *Gateway) forward(r domain.Route) fiber.Handler {
 		if signed != "" {
 			req.header.Set(auth.HeaderIdentity, signed)
 		}
-		if key := c.Get(domain.HeaderIdempotencyKey); key != "" && r.Keyed() {
+		if key, sent := idempotencyKey(c); sent && r.Keyed() {
 			return g.keyed(c, r, req, key, ident)
 		}
 		resp, err := g.invoke(c, r, req)
@@ -245,9 +245,74 @@ func (g *Gateway) forward(r domain.Route) fiber.Handler {
 	}
 }
 
-// prepare checks what the gateway can check without a hop (path id, JSON
-// shape) and builds the request for the service from checked parts only.
+// meaningfulHeaders are the request headers the contract gives a meaning;
+// each may be sent at most once (two would leave it to chance which one
+// is acted on).
+var meaningfulHeaders = []string{
+	fiber.HeaderAuthorization,
+	domain.HeaderIdempotencyKey,
+	"X-Razorpay-Signature",
+	"X-Razorpay-Event-Id",
+}
+
+// idempotencyKey returns the request's Idempotency-Key and whether the
+// header was sent at all: a key sent empty is still a key (and invalid),
+// never the absence of one.
+func idempotencyKey(c *fiber.Ctx) (string, bool) {
+	values := c.Request().Header.PeekAll(domain.HeaderIdempotencyKey)
+	if len(values) == 0 {
+		return "", false
+	}
+	return string(values[0]), true
+}
+
+// checkHeaders refuses a meaningful header sent more than once.
+func checkHeaders(c *fiber.Ctx) error {
+	for _, h := range meaningfulHeaders {
+		if n := len(c.Request().Header.PeekAll(h)); n > 1 {
+			return apperr.Invalid(h, "%s was sent %d times; send it once", h, n)
+		}
+	}
+	return nil
+}
+
+// checkQuery refuses query parameters the route does not take, and any
+// parameter sent twice.
+func checkQuery(c *fiber.Ctx, r domain.Route) error {
+	var err error
+	seen := map[string]bool{}
+	c.Request().URI().QueryArgs().VisitAll(func(k, _ []byte) {
+		key := string(k)
+		switch {
+		case err != nil:
+		case !r.TakesQuery(key):
+			err = apperr.Invalid(key, "unknown query parameter %q", printable(key))
+		case seen[key]:
+			err = apperr.Invalid(key, "query parameter %q appears more than once", key)
+		}
+		seen[key] = true
+	})
+	return err
+}
+
+// printable keeps at most 64 printable ASCII characters of s.
+func printable(s string) string {
+	out := make([]byte, 0, min(len(s), 64))
+	for i := 0; i < len(s) && len(out) < 64; i++ {
+		if s[i] >= 0x20 && s[i] < 0x7f {
+			out = append(out, s[i])
+		}
+	}
+	return string(out)
+}
+
+// prepare checks what the gateway can check without a hop (headers, path
+// id, query, media type and JSON shape) and builds the request for the
+// service from checked parts only.
 func (g *Gateway) prepare(c *fiber.Ctx, r domain.Route) (call, error) {
+	if err := checkHeaders(c); err != nil {
+		return call{}, err
+	}
 	param := ""
 	if r.Param != "" {
 		param = c.Params(r.Param)
@@ -258,8 +323,8 @@ func (g *Gateway) prepare(c *fiber.Ctx, r domain.Route) (call, error) {
 	var body []byte
 	switch r.Body {
 	case domain.BodyJSON:
-		if ct := c.Get(fiber.HeaderContentType); ct != "" && !strings.Contains(strings.ToLower(ct), "json") {
-			return call{}, server.ErrUnsupportedMediaType
+		if err := server.CheckJSONMediaType(c.Get(fiber.HeaderContentType), c.Get(fiber.HeaderContentEncoding)); err != nil {
+			return call{}, err
 		}
 		body = c.Body()
 		if err := server.CheckJSONObject(body); err != nil {
@@ -269,8 +334,15 @@ func (g *Gateway) prepare(c *fiber.Ctx, r domain.Route) (call, error) {
 		body = c.Body()
 	}
 	path := r.TargetPath(param)
-	if q := c.Request().URI().QueryString(); len(q) > 0 {
-		path += "?" + string(q)
+	if r.Body != domain.BodyRaw {
+		// The webhook's URL is the merchant's to choose; its query is not
+		// FinFlow's and is not passed on.
+		if err := checkQuery(c, r); err != nil {
+			return call{}, err
+		}
+		if q := c.Request().URI().QueryString(); len(q) > 0 {
+			path += "?" + string(q)
+		}
 	}
 	hdr := nethttp.Header{server.HeaderRequestID: {server.RequestID(c)}}
 	for _, h := range forwardedHeaders {

@@ -169,13 +169,14 @@ func TestRouting(t *testing.T) {
 	}{
 		{"create user goes to user", "POST", "/users/create", `{"name":"A"}`, json, 201, "", "user", "/users/create"},
 		{"list keeps the query", "GET", "/users/all?limit=5&cursor=abc", "", nil, 201, "", "user", "/users/all?limit=5&cursor=abc"},
+		{"webhook drops the merchant's query", "POST", "/razorpay/webhook?source=rzp", `{}`, map[string]string{"X-Razorpay-Signature": "abc"}, 201, "", "razorpay", "/razorpay/webhook"},
 		{"get user passes the service's 404", "GET", "/users/" + uid, "", nil, 404, "USER_NOT_FOUND", "user", "/users/" + uid},
 		{"malformed user id costs no hop", "GET", "/users/not-an-id", "", nil, 404, "USER_NOT_FOUND", "", ""},
 		{"traversal in an id", "GET", "/billing/..%2Fwallet%2Fdeduct", "", nil, 404, "BILL_NOT_FOUND", "", ""},
 		{"malformed JSON costs no hop", "POST", "/users/create", `{"name":`, json, 400, "VALIDATION_FAILED", "", ""},
 		{"trailing garbage", "POST", "/users/create", `{"name":"A"} {}`, json, 400, "VALIDATION_FAILED", "", ""},
 		{"not an object", "POST", "/users/create", `["a"]`, json, 400, "VALIDATION_FAILED", "", ""},
-		{"form body", "POST", "/users/create", `name=A`, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, 400, "UNSUPPORTED_MEDIA_TYPE", "", ""},
+		{"form body", "POST", "/users/create", `name=A`, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, 415, "UNSUPPORTED_MEDIA_TYPE", "", ""},
 		{"internal deduct hidden", "POST", "/wallet/deduct", `{}`, json, 404, "ROUTE_NOT_FOUND", "", ""},
 		{"internal updateStatus hidden", "PUT", "/billing/updateStatus", `{}`, json, 404, "ROUTE_NOT_FOUND", "", ""},
 		{"internal confirm hidden", "POST", "/Payment/confirm", `{}`, json, 404, "ROUTE_NOT_FOUND", "", ""},
@@ -465,5 +466,77 @@ func TestRateLimitPerCaller(t *testing.T) {
 	}
 	if s := get(bearer(other, "user")).StatusCode; s == 429 {
 		t.Fatalf("another user was limited")
+	}
+}
+
+// Headers and media types that carry meaning are taken only as the contract
+// says; anything looser is refused before a hop, and changes nothing.
+func TestHeadersAndMediaTypesTakenStrictly(t *testing.T) {
+	user := id.New(id.User)
+	add := `{"user_id":"` + user + `","amount":100}`
+	cases := []struct {
+		name       string
+		method     string
+		path       string
+		body       string
+		header     nethttp.Header
+		wantStatus int
+		wantCode   string
+		wantField  string // details.field or details.header
+		wantHop    bool
+	}{
+		{"application/json", "POST", "/wallet/add", add, nethttp.Header{"Content-Type": {"application/json"}}, 201, "", "", true},
+		{"charset=UTF-8", "POST", "/wallet/add", add, nethttp.Header{"Content-Type": {"application/json; charset=UTF-8"}}, 201, "", "", true},
+		{"text/plain;charset=json (no CORS preflight)", "POST", "/users/create", `{"name":"A","email":"a@example.in"}`, nethttp.Header{"Content-Type": {"text/plain; charset=json"}}, 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type", false},
+		{"text/plain", "POST", "/users/create", `{"name":"A","email":"a@example.in"}`, nethttp.Header{"Content-Type": {"text/plain"}}, 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type", false},
+		{"no Content-Type", "POST", "/wallet/add", add, nethttp.Header{}, 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type", false},
+		{"application/jsonp", "POST", "/wallet/add", add, nethttp.Header{"Content-Type": {"application/jsonp"}}, 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type", false},
+		{"a +json type", "POST", "/wallet/add", add, nethttp.Header{"Content-Type": {"application/vnd.api+json"}}, 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type", false},
+		{"gzip-encoded", "POST", "/wallet/add", add, nethttp.Header{"Content-Type": {"application/json"}, "Content-Encoding": {"gzip"}}, 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Encoding", false},
+		{"invalid UTF-8", "POST", "/users/create", "{\"name\":\"\xc3\x28\"}", nethttp.Header{"Content-Type": {"application/json"}}, 400, "VALIDATION_FAILED", "body", false},
+		{"Idempotency-Key present but empty", "POST", "/wallet/add", add, nethttp.Header{"Content-Type": {"application/json"}, "Idempotency-Key": {""}}, 400, "VALIDATION_FAILED", "Idempotency-Key", false},
+		{"Idempotency-Key twice", "POST", "/wallet/add", add, nethttp.Header{"Content-Type": {"application/json"}, "Idempotency-Key": {"k-1", "k-2"}}, 400, "VALIDATION_FAILED", "Idempotency-Key", false},
+		{"Idempotency-Key too long", "POST", "/wallet/add", add, nethttp.Header{"Content-Type": {"application/json"}, "Idempotency-Key": {strings.Repeat("k", 256)}}, 400, "VALIDATION_FAILED", "Idempotency-Key", false},
+		{"Authorization twice", "GET", "/users/" + user, "", nethttp.Header{"Authorization": {bearer(user, "user"), bearer("ops-admin", "admin")}}, 400, "VALIDATION_FAILED", "Authorization", false},
+		{"webhook signature twice", "POST", "/razorpay/webhook", `{}`, nethttp.Header{"X-Razorpay-Signature": {"a", "b"}}, 400, "VALIDATION_FAILED", "X-Razorpay-Signature", false},
+		{"unknown query parameter", "GET", "/users/all?limt=5", "", nil, 400, "VALIDATION_FAILED", "limt", false},
+		{"query parameter twice", "GET", "/users/all?limit=5&limit=500", "", nil, 400, "VALIDATION_FAILED", "limit", false},
+		{"query on a route that takes none", "POST", "/wallet/add?user_id=" + user, add, nethttp.Header{"Content-Type": {"application/json"}}, 400, "VALIDATION_FAILED", "user_id", false},
+		{"Idempotency-Key on a read has no effect", "GET", "/users/all", "", nethttp.Header{"Idempotency-Key": {""}}, 201, "", "", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeDapr{}
+			app := gatewayApp(t, f, store.NewConsoleSessions(sidecartest.NewMemState(), "gateway-store"))
+			req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
+			req.Header.Set("Authorization", bearer("ops-admin", "admin"))
+			for k, vs := range tc.header {
+				req.Header.Del(k)
+				for _, v := range vs {
+					req.Header.Add(k, v)
+				}
+			}
+			resp, err := app.Test(req, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			var out struct {
+				Error struct {
+					Code    string         `json:"code"`
+					Details map[string]any `json:"details"`
+				} `json:"error"`
+			}
+			_ = json.Unmarshal(raw, &out)
+			if resp.StatusCode != tc.wantStatus || out.Error.Code != tc.wantCode {
+				t.Fatalf("%s %s = %d %s, want %d %s", tc.method, tc.path, resp.StatusCode, raw, tc.wantStatus, tc.wantCode)
+			}
+			if tc.wantField != "" && out.Error.Details["field"] != tc.wantField && out.Error.Details["header"] != tc.wantField {
+				t.Fatalf("details = %v, want it to name %s", out.Error.Details, tc.wantField)
+			}
+			if hopped := f.last().app != ""; hopped != tc.wantHop {
+				t.Fatalf("hop made: %v, want %v", hopped, tc.wantHop)
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/peers"
 	"github.com/finflow/finflow/services/payment/domain"
 )
@@ -64,17 +65,19 @@ func (w Wallets) Reverse(ctx context.Context, userID, reference string) error {
 	return err
 }
 
-// Gateway is the razorpay service (the Razorpay adapter).
+// Gateway is the razorpay service (the Razorpay adapter). Its answers keep
+// their stable code across the call: Razorpay's refusal is
+// contract.ErrGatewayRefused with Razorpay's words in details.
 type Gateway struct{ Dapr peers.Caller }
 
 var _ domain.Gateway = Gateway{}
 
 // CreateOrder implements domain.Gateway.
 func (g Gateway) CreateOrder(ctx context.Context, paymentID string, amount int64, currency string) (domain.RazorpayOrder, error) {
-	var out domain.RazorpayOrder
-	in := map[string]any{"payment_id": paymentID, "amount": amount, "currency": currency}
-	_, err := g.Dapr.Call(ctx, "razorpay", http.MethodPost, "/razorpay/create-order", in, &out, nil)
-	return out, err
+	var out contract.Order
+	in := contract.CreateOrderRequest{PaymentID: paymentID, Amount: amount, Currency: currency}
+	_, err := g.Dapr.Call(ctx, contract.AppRazorpay, http.MethodPost, contract.PathCreateOrder, in, &out, nil)
+	return domain.RazorpayOrder{OrderID: out.OrderID, KeyID: out.KeyID, Amount: out.Amount, Currency: out.Currency}, err
 }
 
 // OrderPayments implements domain.Gateway.
@@ -82,14 +85,21 @@ func (g Gateway) OrderPayments(ctx context.Context, orderID string) ([]domain.Ga
 	var out struct {
 		Items []domain.GatewayPayment `json:"items"`
 	}
-	_, err := g.Dapr.CallRead(ctx, "razorpay", "/razorpay/orders/"+orderID+"/payments", &out, nil)
+	_, err := g.Dapr.CallRead(ctx, contract.AppRazorpay, contract.PathOrderPayments(orderID), &out, nil)
 	return out.Items, err
 }
 
+// Payment implements domain.Gateway.
+func (g Gateway) Payment(ctx context.Context, gatewayPaymentID string) (domain.GatewayPayment, error) {
+	var out domain.GatewayPayment
+	_, err := g.Dapr.CallRead(ctx, contract.AppRazorpay, contract.PathGatewayPayment(gatewayPaymentID), &out, nil)
+	return out, err
+}
+
 // Refund implements domain.Gateway.
-func (g Gateway) Refund(ctx context.Context, paymentID, gatewayPaymentID string, amount int64) (domain.Refund, error) {
-	var out domain.Refund
-	in := map[string]any{"payment_id": paymentID, "gateway_payment_id": gatewayPaymentID, "amount": amount}
-	_, err := g.Dapr.Call(ctx, "razorpay", http.MethodPost, "/razorpay/refund", in, &out, nil)
+func (g Gateway) Refund(ctx context.Context, paymentID, gatewayPaymentID string, amount int64) (contract.Refund, error) {
+	var out contract.Refund
+	in := contract.RefundRequest{PaymentID: paymentID, GatewayPaymentID: gatewayPaymentID, Amount: amount}
+	_, err := g.Dapr.Call(ctx, contract.AppRazorpay, http.MethodPost, contract.PathRefund, in, &out, nil)
 	return out, err
 }

@@ -20,9 +20,11 @@
 package domain
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/id"
 )
 
@@ -54,9 +56,21 @@ const (
 	ReasonWalletNotFound    = "WALLET_NOT_FOUND"
 	ReasonGatewayFailed     = "PAYMENT_FAILED"      // the gateway reported the payment failed
 	ReasonExpired           = "EXPIRED"             // the order was never paid within its lifetime
-	ReasonOrderNotCreated   = "GATEWAY_UNAVAILABLE" // the gateway order could not be created
+	ReasonOrderNotCreated   = "GATEWAY_UNAVAILABLE" // the gateway order could not be created (kept for old records)
 	ReasonDuplicate         = "DUPLICATE_REQUEST"   // another pending Razorpay payment of the bill was returned instead
 	ReasonForbidden         = "FORBIDDEN"           // the bill turned out to be another user's
+	// Razorpay refused what FinFlow asked for this payment (an order, a
+	// look at the order): GatewayError holds Razorpay's answer.
+	ReasonGatewayRefused = "GATEWAY_REFUSED"
+	// A late capture Razorpay does not confirm as this order's, for this
+	// amount and currency, captured (GatewayError or the history says
+	// what differs).
+	ReasonCaptureMismatch = "CAPTURE_MISMATCH"
+	// A late capture Razorpay could not be asked about, after every retry.
+	ReasonCaptureUnconfirmed = "CAPTURE_NOT_CONFIRMED"
+	// The capture was refunded at Razorpay (from its dashboard) before
+	// FinFlow settled it: no money to settle.
+	ReasonRefundedAtGateway = "REFUNDED_AT_GATEWAY"
 )
 
 // Payment is one attempt to pay a bill.
@@ -79,10 +93,39 @@ type Payment struct {
 	Razorpay *RazorpayOrder
 	// Refund records money given back through the gateway.
 	Refund *Refund
-	// LateCaptureOf names the FAILED payment whose late capture this
-	// payment settles; SettledBy, on that FAILED payment, names this one.
+	// LateCaptureOf names the payment whose order got this payment's
+	// late (or second) capture; SettledBy, on that payment, names this one
+	// once Razorpay confirmed the capture and it was settled.
 	LateCaptureOf string
 	SettledBy     string
+	// GatewayError is Razorpay's definite refusal of something FinFlow
+	// asked for this payment (an order, a refund, a look at a payment).
+	GatewayError *GatewayError
+	// GatewayRetries counts the times Razorpay gave no answer to the
+	// gateway work this payment still needs; RetryAt is when it may be
+	// tried again (RetryPolicy).
+	GatewayRetries int
+	RetryAt        time.Time
+}
+
+// GatewayError is Razorpay's definite refusal (HTTP 400-499 but 408 and
+// 429), as FinFlow recorded it.
+type GatewayError struct {
+	Op          string `json:"op"` // what FinFlow asked: "creating the order", "refunding ...", ...
+	Status      int    `json:"status"`
+	Code        string `json:"code,omitempty"`
+	Description string `json:"description"`
+	Field       string `json:"field,omitempty"`
+}
+
+// String is Razorpay's answer in one line: "400 BAD_REQUEST_ERROR: The
+// payment has been fully refunded already."
+func (g *GatewayError) String() string {
+	s := fmt.Sprint(g.Status)
+	if g.Code != "" {
+		s += " " + g.Code
+	}
+	return s + ": " + g.Description
 }
 
 // RazorpayOrder is what a client needs to pay a RAZORPAY payment at
@@ -95,11 +138,30 @@ type RazorpayOrder struct {
 	GatewayPaymentID string `json:"gateway_payment_id,omitempty"`
 }
 
-// Refund is money given back through the gateway.
+// Refund is captured money FinFlow gives back through the gateway because
+// the capture cannot pay its bill (the bill was paid by another payment,
+// or is gone). A payment owing one stays PENDING until it is made (then
+// FAILED with reason For) or cannot be made (FAILED, parked for an
+// operator).
 type Refund struct {
-	RefundID string `json:"refund_id"`
+	RefundID string `json:"refund_id,omitempty"`
 	Amount   int64  `json:"amount"`
+	// Status is RefundOwed, Razorpay's status of a refund made (pending,
+	// processed), RefundRefused or RefundNotMade.
+	Status string `json:"status,omitempty"`
+	// For is the failure reason the payment ends with.
+	For string `json:"for,omitempty"`
+	// Error says why a refund was not made.
+	Error string `json:"error,omitempty"`
 }
+
+// Refund states FinFlow sets (Razorpay's own, pending and processed, mean
+// it was made).
+const (
+	RefundOwed    = "OWED"     // to be made
+	RefundRefused = "REFUSED"  // Razorpay refused it: parked
+	RefundNotMade = "NOT_MADE" // Razorpay never answered, after every retry: parked
+)
 
 // Event is one entry of a payment's history.
 type Event struct {
@@ -128,6 +190,7 @@ var errorFor = map[string]*apperr.Error{
 	ReasonBillAlreadyPaid:   ErrBillAlreadyPaid,
 	ReasonBillNotFound:      ErrBillNotFound,
 	ReasonWalletNotFound:    ErrWalletNotFound,
+	ReasonGatewayRefused:    contract.ErrGatewayRefused,
 }
 
 // Err returns the client error of a FAILED payment, naming the payment in
@@ -140,10 +203,17 @@ func (p Payment) Err(message string) error {
 	if !ok {
 		base = apperr.New(apperr.KindUnprocessable, p.FailureReason, "payment failed")
 	}
+	details := map[string]any{"payment_id": p.ID}
+	if g := p.GatewayError; g != nil {
+		details[contract.GatewayStatus], details[contract.GatewayCode], details[contract.GatewayDescription] = g.Status, g.Code, g.Description
+		if message == "" {
+			message = "Razorpay refused " + g.Op + ": " + g.Description
+		}
+	}
 	if message == "" {
 		message = base.Message
 	}
-	return base.With(message, map[string]any{"payment_id": p.ID})
+	return base.With(message, details)
 }
 
 // NewRazorpayPayment returns a PENDING Razorpay payment for a bill.

@@ -3,6 +3,8 @@ package domain
 import (
 	"context"
 	"time"
+
+	"github.com/finflow/finflow/platform/contract"
 )
 
 // Store keeps payments, the claims that keep one active payment per bill,
@@ -69,45 +71,49 @@ type Wallets interface {
 
 // GatewayResult is a verified result from the Razorpay adapter (a webhook,
 // or what reconciliation found at the gateway).
-type GatewayResult struct {
-	EventID          string    `json:"event_id"`
-	Event            string    `json:"event"`
-	Status           string    `json:"status"` // captured or failed
-	OrderID          string    `json:"order_id"`
-	GatewayPaymentID string    `json:"gateway_payment_id"`
-	PaymentID        string    `json:"payment_id"`
-	Amount           int64     `json:"amount"`
-	Currency         string    `json:"currency"`
-	ErrorCode        string    `json:"error_code,omitempty"`
-	ErrorDescription string    `json:"error_description,omitempty"`
-	At               time.Time `json:"at"`
-}
+type GatewayResult = contract.GatewayResult
 
-// DeadLetter is a gateway result FinFlow refused, kept for inspection.
+// DeadLetter is something FinFlow parked for an operator instead of acting
+// on it: a gateway result it refused, a verified event it could not use, a
+// refund Razorpay refused or never answered, a late capture Razorpay does
+// not confirm. Kind names which (the Park* constants).
 type DeadLetter struct {
-	EventID  string        `json:"event_id"`
-	Reason   string        `json:"reason"`
-	Result   GatewayResult `json:"result"`
-	Received time.Time     `json:"received"`
+	EventID   string        `json:"event_id"` // unique: the result's event id, or "<kind>:<payment id>"
+	Kind      string        `json:"kind,omitempty"`
+	PaymentID string        `json:"payment_id,omitempty"`
+	Reason    string        `json:"reason"`
+	Result    GatewayResult `json:"result"`
+	Received  time.Time     `json:"received"`
 }
 
-// GatewayPayment is one payment attempt on an order, as the gateway reports
-// it.
-type GatewayPayment struct {
-	ID               string `json:"gateway_payment_id"`
-	Status           string `json:"status"`
-	Amount           int64  `json:"amount"`
-	Currency         string `json:"currency"`
-	ErrorCode        string `json:"error_code,omitempty"`
-	ErrorDescription string `json:"error_description,omitempty"`
-}
+// Kinds of dead letters.
+const (
+	ParkRefusedResult   = "refused_result"      // a result that does not match what FinFlow created
+	ParkEvent           = "parked_event"        // a verified event the razorpay service could not use
+	ParkDroppedResult   = "dropped_result"      // a result the subscription dropped, seen on the dead-letter topic
+	ParkRefundRefused   = "refund_refused"      // Razorpay refused a refund FinFlow owes
+	ParkRefundNotMade   = "refund_not_made"     // Razorpay never answered a refund, after every retry
+	ParkCaptureUnknown  = "capture_unconfirmed" // Razorpay does not confirm a late capture
+	ParkCaptureMismatch = "capture_mismatch"    // a late capture of another order, amount or currency
+	ParkOrderRefused    = "order_refused"       // Razorpay refused to tell about a payment's order
+	ParkReconcileStuck  = "reconcile_stuck"     // Razorpay never answered about a pending payment, after every retry
+	ParkResultGaveUp    = "result_gave_up"      // a result that failed too many deliveries
+)
 
-// Gateway is the Razorpay adapter.
+// GatewayPayment is one payment at Razorpay, as Razorpay reports it.
+type GatewayPayment = contract.GatewayPayment
+
+// Gateway is the Razorpay adapter. Its methods return an error matching
+// contract.ErrGatewayRefused for Razorpay's definite refusal; any other
+// error means no definite answer (retry later).
 type Gateway interface {
 	// CreateOrder creates (once per payment) the gateway order.
 	CreateOrder(ctx context.Context, paymentID string, amount int64, currency string) (RazorpayOrder, error)
 	// OrderPayments lists the gateway's payment attempts on an order.
 	OrderPayments(ctx context.Context, orderID string) ([]GatewayPayment, error)
-	// Refund gives a captured gateway payment back (once per payment).
-	Refund(ctx context.Context, paymentID, gatewayPaymentID string, amount int64) (Refund, error)
+	// Payment fetches one gateway payment by its id.
+	Payment(ctx context.Context, gatewayPaymentID string) (GatewayPayment, error)
+	// Refund gives amount of a captured gateway payment back (once per
+	// FinFlow payment).
+	Refund(ctx context.Context, paymentID, gatewayPaymentID string, amount int64) (contract.Refund, error)
 }

@@ -27,8 +27,23 @@ type Processor struct {
 	// (captured, failed, expired). For metrics.
 	OnSettled   func(Payment)
 	OnReconcile func(action string)
+	// OnParked, when set, is told the kind of every dead letter (Park*).
+	// For metrics.
+	OnParked func(kind string)
+	// Retry bounds the retries of gateway work Razorpay does not answer;
+	// GatewayConcurrency bounds how much of it runs at once (read once).
+	Retry              RetryPolicy
+	GatewayConcurrency func() int
+	// MaxResultDeliveries bounds how many times one gateway result may fail
+	// to apply before it is parked (nil: no bound).
+	MaxResultDeliveries func() int
+	// Background is the context of the gateway work Kick starts (the
+	// service's lifetime); context.Background() when nil.
+	Background context.Context
 
-	settled settled
+	settled    settled
+	work       work
+	deliveries deliveryFailures
 }
 
 // settled remembers the payments this process moved out of PENDING, so
@@ -247,11 +262,7 @@ func (pr *Processor) finishFailed(ctx context.Context, p Payment, reason string,
 		return pr.stillPending(p, "recording the failure", err)
 	}
 	if final.Status == Failed {
-		if err := pr.Store.ReleaseBill(ctx, p.BillID, p.ID); err != nil {
-			// A claim held by a FAILED payment is taken over by the next
-			// payment anyway; releasing it now is only tidiness.
-			pr.Log.Warn("releasing the bill claim", "payment_id", p.ID, "err", err.Error())
-		}
+		pr.releaseClaim(ctx, final)
 		pr.Log.Info("payment failed", "payment_id", p.ID, "bill_id", p.BillID, "reason", reason, "debit_given_back", debited)
 	}
 	message := ""

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/sidecar"
 	"github.com/finflow/finflow/platform/sidecar/sidecartest"
 	"github.com/finflow/finflow/services/payment/domain"
@@ -320,7 +322,8 @@ func (g *fakeGateway) CreateOrder(_ context.Context, paymentID string, amount in
 	case g.down:
 		return domain.RazorpayOrder{}, errDown
 	case g.refuse:
-		return domain.RazorpayOrder{}, apperr.New(apperr.KindInvalid, "BAD_REQUEST_ERROR", "amount too small")
+		return domain.RazorpayOrder{}, contract.ErrGatewayRefused.With("Razorpay refused creating the order: Amount exceeds maximum amount allowed.",
+			map[string]any{contract.GatewayStatus: 400.0, contract.GatewayCode: "BAD_REQUEST_ERROR", contract.GatewayDescription: "Amount exceeds maximum amount allowed.", contract.GatewayField: "amount"})
 	}
 	g.created++
 	return domain.RazorpayOrder{OrderID: "order_" + paymentID, KeyID: "rzp_test", Amount: amount, Currency: currency}, nil
@@ -330,8 +333,12 @@ func (g *fakeGateway) OrderPayments(context.Context, string) ([]domain.GatewayPa
 	return nil, nil
 }
 
-func (g *fakeGateway) Refund(context.Context, string, string, int64) (domain.Refund, error) {
-	return domain.Refund{}, nil
+func (g *fakeGateway) Payment(context.Context, string) (domain.GatewayPayment, error) {
+	return domain.GatewayPayment{}, errDown
+}
+
+func (g *fakeGateway) Refund(context.Context, string, string, int64) (contract.Refund, error) {
+	return contract.Refund{}, errDown
 }
 
 // A Razorpay payment whose order cannot be made because the razorpay
@@ -360,10 +367,17 @@ func TestRazorpayOrderWhenTheGatewayIsDown(t *testing.T) {
 	}
 
 	gw.refuse = true
-	if _, err := pr.PayWithRazorpay(ctx, "bill_2", "pay_rz2", "usr_a"); err == nil {
-		t.Fatal("a refused order answered no error")
+	_, err = pr.PayWithRazorpay(ctx, "bill_2", "pay_rz2", "usr_a")
+	if e := apperr.From(err); e.Code != contract.CodeGatewayRefused || e.Kind != apperr.KindUnprocessable ||
+		!strings.Contains(e.Message, "Amount exceeds maximum amount allowed.") || e.Details["payment_id"] != "pay_rz2" {
+		t.Fatalf("a refused order = %v %+v, want 422 GATEWAY_REFUSED naming Razorpay's answer and the payment", err, e.Details)
 	}
-	if p, _ := pr.Store.Get(ctx, "pay_rz2"); p.Status != domain.Failed {
-		t.Fatalf("payment after a refused order: %s, want FAILED", p.Status)
+	p, _ = pr.Store.Get(ctx, "pay_rz2")
+	if p.Status != domain.Failed || p.FailureReason != domain.ReasonGatewayRefused || p.GatewayError == nil || p.GatewayError.Status != 400 || p.GatewayError.Field != "amount" {
+		t.Fatalf("payment after a refused order: %+v, want FAILED GATEWAY_REFUSED with Razorpay's answer", p)
+	}
+	// Asked again: the same FAILED payment and its error, no second order.
+	if _, err := pr.PayWithRazorpay(ctx, "bill_2", "pay_rz2", "usr_a"); apperr.From(err).Code != contract.CodeGatewayRefused {
+		t.Fatalf("asked again after a refusal = %v", err)
 	}
 }

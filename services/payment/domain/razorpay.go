@@ -4,18 +4,59 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/id"
 )
 
-// ErrGatewayUnavailable is returned when the Razorpay order cannot be made.
+// ErrGatewayUnavailable is returned when the Razorpay order cannot be made
+// now (the razorpay service or Razorpay gave no answer).
 var ErrGatewayUnavailable = apperr.New(apperr.KindUnavailable, "UNAVAILABLE", "Razorpay is not answering; try again shortly")
 
 // errNotRecorded means a result's effect could not be recorded now; the
 // result must be delivered again.
 var errNotRecorded = errors.New("the payment's new state could not be recorded yet")
+
+// refusal returns Razorpay's definite refusal carried by err, if err is one:
+// contract.ErrGatewayRefused from the razorpay service, with Razorpay's
+// words, or any other definite answer of the razorpay service itself (an
+// *apperr.Error that is not UNAVAILABLE or INTERNAL). Anything else means
+// no definite answer: retry later.
+func refusal(op string, err error) (*GatewayError, bool) {
+	var e *apperr.Error
+	if err == nil || !errors.As(err, &e) || e.Kind == apperr.KindUnavailable || e.Kind == apperr.KindInternal {
+		return nil, false
+	}
+	g := &GatewayError{Op: op, Status: e.Kind.Status(), Code: e.Code, Description: e.Message}
+	if e.Code == contract.CodeGatewayRefused {
+		if n, ok := number(e.Details[contract.GatewayStatus]); ok {
+			g.Status = int(n)
+		}
+		g.Code, _ = e.Details[contract.GatewayCode].(string)
+		if d, _ := e.Details[contract.GatewayDescription].(string); d != "" {
+			g.Description = d
+		}
+		g.Field, _ = e.Details[contract.GatewayField].(string)
+	}
+	return g, true
+}
+
+// number reads a JSON number that crossed a service boundary (float64 after
+// decoding into any; int before).
+func number(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int:
+		return int64(n), true
+	case int64:
+		return n, true
+	case float64:
+		return int64(n), n == float64(int64(n))
+	}
+	return 0, false
+}
 
 // PayWithRazorpay starts a Razorpay payment of a bill: a PENDING payment
 // holding the bill's claim, with a gateway order for the client's checkout.
@@ -86,7 +127,7 @@ func (pr *Processor) pendingRazorpay(ctx context.Context, billID string) (Paymen
 	switch {
 	case holder.Status == Failed:
 		return Payment{}, false, nil
-	case holder.Method == MethodRazorpay && holder.Status == Pending:
+	case holder.Method == MethodRazorpay && holder.Status == Pending && holder.LateCaptureOf == "":
 		p, err := pr.withOrder(ctx, holder)
 		return p, err == nil, err
 	default:
@@ -94,30 +135,47 @@ func (pr *Processor) pendingRazorpay(ctx context.Context, billID string) (Paymen
 	}
 }
 
-// withOrder makes sure the payment has its gateway order. If the gateway
-// refuses to make one (a definite answer), the payment fails: no money has
-// moved. If the razorpay service or Razorpay cannot be reached now, the
-// payment stays PENDING without an order and the client gets 503: asking
-// again (the same Idempotency-Key, or the same bill) makes the order then,
-// and an order never made expires with the order lifetime (Reconcile).
+// withOrder makes sure the payment has its gateway order. If Razorpay
+// refuses to make one (a definite answer: an amount over the account's
+// limit, say), the payment fails with reason GATEWAY_REFUSED and Razorpay's
+// words, and the client gets 422 GATEWAY_REFUSED: no money has moved. If
+// the razorpay service or Razorpay cannot be reached now, the payment stays
+// PENDING without an order and the client gets 503: asking again (the same
+// Idempotency-Key, or the same bill) makes the order then, and an order
+// never made expires with the order lifetime (Reconcile).
 func (pr *Processor) withOrder(ctx context.Context, p Payment) (Payment, error) {
 	if p.Razorpay != nil || p.Status != Pending {
+		if p.Status == Failed {
+			return p, p.Err("")
+		}
 		return p, nil
 	}
+	const op = "to create the order"
 	var order RazorpayOrder
 	err := pr.step(ctx, func(ctx context.Context) error {
 		var err error
 		order, err = pr.Gateway.CreateOrder(ctx, p.ID, p.Amount, p.Currency)
 		return err
 	})
-	if err != nil {
-		var refused *apperr.Error
-		if errors.As(err, &refused) && refused.Kind != apperr.KindUnavailable && refused.Kind != apperr.KindInternal {
-			if _, ferr := pr.finishFailed(ctx, p, ReasonOrderNotCreated, false, nil); ferr != nil && !errors.Is(ferr, ErrGatewayUnavailable) {
-				pr.Log.Warn("failing a payment without an order", "payment_id", p.ID, "err", ferr.Error())
+	if g, ok := refusal(op, err); ok {
+		final, ferr := pr.update(ctx, p.ID, func(q *Payment) bool {
+			if q.Status != Pending {
+				return false
 			}
-			return Payment{}, ErrGatewayUnavailable.Wrap(err)
+			q.GatewayError = g
+			q.note(pr.Now(), "Razorpay refused the order: "+g.String())
+			return q.fail(ReasonGatewayRefused, pr.Now())
+		})
+		if ferr != nil {
+			return pr.stillPending(p, "recording Razorpay's refusal of the order", ferr)
 		}
+		if final.Status == Failed {
+			pr.releaseClaim(ctx, final)
+			pr.Log.Info("payment failed: Razorpay refused the order", "payment_id", p.ID, "gateway", g.String())
+		}
+		return final, final.Err("")
+	}
+	if err != nil {
 		pr.Log.Warn("gateway order not made yet; payment left pending", "payment_id", p.ID, "err", err.Error())
 		e := ErrGatewayUnavailable.Wrap(err)
 		e.Details = map[string]any{"payment_id": p.ID}
@@ -139,27 +197,33 @@ type Outcome int
 
 // Outcomes.
 const (
-	Applied   Outcome = iota // done (or nothing left to do): SUCCESS
+	Applied   Outcome = iota // done (or handed to the gateway work): SUCCESS
 	Duplicate                // seen before: SUCCESS
 	Rejected                 // not acceptable, kept as a dead letter: DROP
 )
 
 // ApplyResult applies a verified gateway result to its payment, exactly as
 // a webhook should: a capture makes the payment SUCCESS and the bill PAID
-// (or, if another payment already paid the bill, is refunded); a failure
-// makes a PENDING payment FAILED and leaves the bill UNPAID; a capture after
-// a failure (late authorisation) settles the bill through a new payment
-// linked to the failed one, or is refunded. Repeats and results arriving
-// out of order change nothing twice. A result that does not match what
-// FinFlow created (unknown payment, other order, other amount) is Rejected.
-// A returned error is transient: the result should be delivered again.
+// (or, if the bill cannot be paid by it, owes a refund); a failure makes a
+// PENDING payment FAILED and leaves the bill UNPAID; a capture of any other
+// gateway payment on the order (a late authorisation, a second capture)
+// becomes a payment of its own, settled only once Razorpay confirms that
+// very gateway payment. Repeats and results arriving out of order change
+// nothing twice. A result that does not match what FinFlow created
+// (unknown payment, other order, other amount) is Rejected.
+//
+// It never waits on Razorpay: refunds and confirmations are the gateway
+// work's (Kick), so one result Razorpay will not settle cannot hold up the
+// others. A returned error is FinFlow's own (a store or billing down): the
+// result should be delivered again, up to the result delivery bound, after
+// which it is parked and Rejected.
 func (pr *Processor) ApplyResult(ctx context.Context, r GatewayResult) (Outcome, string, error) {
 	if r.EventID == "" {
-		return Rejected, "the result has no event id", nil
+		return pr.reject(ctx, r, "the result has no event id")
 	}
 	applied, err := pr.Store.EventApplied(ctx, r.EventID)
 	if err != nil {
-		return 0, "", err
+		return pr.failedDelivery(ctx, r, err)
 	}
 	if applied {
 		return Duplicate, "", nil
@@ -168,7 +232,7 @@ func (pr *Processor) ApplyResult(ctx context.Context, r GatewayResult) (Outcome,
 	if errors.Is(err, ErrPaymentNotFound) || r.PaymentID == "" {
 		return pr.reject(ctx, r, "no FinFlow payment for order "+r.OrderID)
 	} else if err != nil {
-		return 0, "", err
+		return pr.failedDelivery(ctx, r, err)
 	}
 	switch {
 	case p.Method != MethodRazorpay || p.Razorpay == nil:
@@ -177,12 +241,15 @@ func (pr *Processor) ApplyResult(ctx context.Context, r GatewayResult) (Outcome,
 		return pr.reject(ctx, r, fmt.Sprintf("order %s is not payment %s's order %s", r.OrderID, p.ID, p.Razorpay.OrderID))
 	case r.Amount != p.Amount || r.Currency != p.Currency:
 		return pr.reject(ctx, r, fmt.Sprintf("amount %d %s does not match the payment's %d %s", r.Amount, r.Currency, p.Amount, p.Currency))
-	case r.Status != "captured" && r.Status != "failed":
+	case r.Status != contract.ResultCaptured && r.Status != contract.ResultFailed:
 		return pr.reject(ctx, r, "unknown result status "+r.Status)
+	case r.GatewayPaymentID == "":
+		return pr.reject(ctx, r, "the result names no gateway payment")
 	}
 	if err := pr.apply(ctx, p, r); err != nil {
-		return 0, "", err
+		return pr.failedDelivery(ctx, r, err)
 	}
+	pr.deliveries.forget(r.EventID)
 	if err := pr.Store.MarkEventApplied(ctx, r.EventID); err != nil {
 		// Applied already; a redelivery is applied again and changes nothing.
 		pr.Log.Warn("recording an applied gateway event", "event_id", r.EventID, "err", err.Error())
@@ -190,19 +257,85 @@ func (pr *Processor) ApplyResult(ctx context.Context, r GatewayResult) (Outcome,
 	return Applied, "", nil
 }
 
+// failedDelivery answers a result whose effect could not be recorded: RETRY
+// (the error), until it has failed the result delivery bound, then it is
+// parked and Rejected so that it stops taking the subscriber's time.
+func (pr *Processor) failedDelivery(ctx context.Context, r GatewayResult, err error) (Outcome, string, error) {
+	n := pr.deliveries.fail(r.EventID)
+	if pr.MaxResultDeliveries == nil || n < pr.MaxResultDeliveries() {
+		return 0, "", err
+	}
+	reason := fmt.Sprintf("not applied after %d deliveries; last: %v", n, err)
+	if perr := pr.park(ctx, DeadLetter{EventID: r.EventID, Kind: ParkResultGaveUp, PaymentID: r.PaymentID, Reason: reason, Result: r}); perr != nil {
+		return 0, "", err
+	}
+	pr.deliveries.forget(r.EventID)
+	return Rejected, reason, nil
+}
+
+// deliveryFailures counts failed deliveries of each result in this process.
+type deliveryFailures struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (d *deliveryFailures) fail(eventID string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.n == nil {
+		d.n = map[string]int{}
+	}
+	d.n[eventID]++
+	return d.n[eventID]
+}
+
+func (d *deliveryFailures) forget(eventID string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.n, eventID)
+}
+
 func (pr *Processor) reject(ctx context.Context, r GatewayResult, reason string) (Outcome, string, error) {
-	pr.Log.Warn("gateway result refused", "event_id", r.EventID, "order_id", r.OrderID, "payment_id", r.PaymentID, "reason", reason)
-	if err := pr.Store.AddDeadLetter(ctx, DeadLetter{EventID: r.EventID, Reason: reason, Result: r, Received: pr.Now().UTC()}); err != nil {
+	if err := pr.park(ctx, DeadLetter{EventID: r.EventID, Kind: ParkRefusedResult, PaymentID: r.PaymentID, Reason: reason, Result: r}); err != nil {
 		return 0, "", err
 	}
 	return Rejected, reason, nil
 }
 
+// Park keeps a gateway event that reached the dead-letter topic: one the
+// razorpay service parked (r.Reason says why) or one the subscription
+// dropped. Once per event id.
+func (pr *Processor) Park(ctx context.Context, r GatewayResult, cloudEventID string) error {
+	d := DeadLetter{EventID: r.EventID, Kind: ParkEvent, PaymentID: r.PaymentID, Reason: r.Reason, Result: r}
+	if d.Reason == "" {
+		d.Kind, d.Reason = ParkDroppedResult, "dropped by the subscription (see the payment service's log)"
+	}
+	if d.EventID == "" {
+		d.EventID = "cloudevent:" + cloudEventID
+	}
+	return pr.park(ctx, d)
+}
+
+// park keeps a dead letter for operators, logs it and counts it.
+func (pr *Processor) park(ctx context.Context, d DeadLetter) error {
+	d.Received = pr.Now().UTC()
+	if err := pr.Store.AddDeadLetter(ctx, d); err != nil {
+		return err
+	}
+	pr.Log.Warn("parked for an operator", "kind", d.Kind, "event_id", d.EventID, "payment_id", d.PaymentID, "order_id", d.Result.OrderID, "reason", d.Reason)
+	if pr.OnParked != nil {
+		pr.OnParked(d.Kind)
+	}
+	return nil
+}
+
 func (pr *Processor) apply(ctx context.Context, p Payment, r GatewayResult) error {
-	if r.Status == "failed" {
-		if p.Status != Pending {
+	if r.Status == contract.ResultFailed {
+		if p.Status != Pending || p.Razorpay.GatewayPaymentID != "" {
+			// Final already, or a capture of the order is being settled: a
+			// failure of an attempt changes nothing.
 			_, err := pr.update(ctx, p.ID, func(q *Payment) bool {
-				q.note(pr.Now(), "gateway reported "+r.GatewayPaymentID+" failed (ignored: already "+string(q.Status)+")")
+				q.note(pr.Now(), "gateway reported "+r.GatewayPaymentID+" failed (ignored: "+string(q.Status)+")")
 				return true
 			})
 			return err
@@ -213,216 +346,119 @@ func (pr *Processor) apply(ctx context.Context, p Payment, r GatewayResult) erro
 		return nil
 	}
 	switch {
-	case p.Status == Pending:
-		return pr.settleCapture(ctx, p, r)
-	case p.Status == Success && (p.Razorpay.GatewayPaymentID == r.GatewayPaymentID || p.Razorpay.GatewayPaymentID == ""):
+	case p.Razorpay.GatewayPaymentID == r.GatewayPaymentID:
+		if p.Status == Pending {
+			pr.Kick(p.ID) // its refund or confirmation is under way
+		}
 		return nil // the same capture again (payment.captured and order.paid)
-	case p.Status == Failed && p.SettledBy != "" && id.Derive(id.Payment, "late:"+r.GatewayPaymentID) == p.SettledBy:
-		return nil
+	case p.Status == Pending && p.Razorpay.GatewayPaymentID == "" && p.LateCaptureOf == "":
+		return pr.settleCapture(ctx, p, r.GatewayPaymentID, r.Event)
+	case p.Status == Success && p.Razorpay.GatewayPaymentID == "":
+		return nil // an old record: SUCCESS before gateway ids were kept
 	default:
-		// A capture of a FAILED payment (late authorisation), or a second
-		// capture on a paid order: settled through a payment of its own.
+		// A capture of another gateway payment on this order (a late
+		// authorisation after the payment failed, or a second capture):
+		// settled through a payment of its own.
 		return pr.lateCapture(ctx, p, r)
 	}
 }
 
-// settleCapture marks the bill PAID by p and p SUCCESS; if another payment
-// paid the bill, the captured money is refunded and p FAILED.
-func (pr *Processor) settleCapture(ctx context.Context, p Payment, r GatewayResult) error {
+// settleCapture marks the bill PAID by p and p SUCCESS with gateway payment
+// gw. If billing gives a definite refusal (the bill paid by another
+// payment, or gone), the captured money is owed back: p records the refund
+// and the gateway work makes it. A failure to reach billing is returned
+// (the result is delivered again).
+func (pr *Processor) settleCapture(ctx context.Context, p Payment, gw, event string) error {
 	err := pr.step(ctx, func(ctx context.Context) error { return pr.Bills.MarkPaid(ctx, p.BillID, p.ID) })
-	if errors.Is(err, ErrBillAlreadyPaid) {
-		return pr.refundAndFail(ctx, p, r)
+	var refused *apperr.Error
+	if errors.As(err, &refused) && refused.Kind != apperr.KindUnavailable && refused.Kind != apperr.KindInternal {
+		return pr.oweRefund(ctx, p.ID, gw, refused.Code)
 	}
 	if err != nil {
 		return err
 	}
-	_, err = pr.update(ctx, p.ID, func(q *Payment) bool {
+	final, err := pr.update(ctx, p.ID, func(q *Payment) bool {
 		if q.Status != Pending {
 			return false
 		}
-		q.Razorpay.GatewayPaymentID = r.GatewayPaymentID
-		q.note(pr.Now(), fmt.Sprintf("gateway %s: %s captured", r.Event, r.GatewayPaymentID))
+		q.Razorpay.GatewayPaymentID = gw
+		q.note(pr.Now(), fmt.Sprintf("gateway %s: %s captured", event, gw))
 		return q.succeed(pr.Now())
 	})
-	if err == nil {
-		pr.Log.Info("razorpay payment succeeded", "payment_id", p.ID, "bill_id", p.BillID, "gateway_payment_id", r.GatewayPaymentID)
+	if err == nil && final.Status == Success {
+		pr.Log.Info("razorpay payment succeeded", "payment_id", p.ID, "bill_id", p.BillID, "gateway_payment_id", gw)
+		pr.noteSettled(ctx, final)
 	}
 	return err
 }
 
-// refundAndFail gives the captured money back through the gateway, records
-// the refund, and fails p.
-func (pr *Processor) refundAndFail(ctx context.Context, p Payment, r GatewayResult) error {
-	var refund Refund
-	err := pr.step(ctx, func(ctx context.Context) error {
-		var err error
-		refund, err = pr.Gateway.Refund(ctx, p.ID, r.GatewayPaymentID, r.Amount)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	_, err = pr.update(ctx, p.ID, func(q *Payment) bool {
-		if q.Status != Pending {
+// oweRefund records that payment id owes a refund of gateway payment gw
+// (its whole amount) and ends, once refunded, FAILED with reason; the
+// gateway work makes it.
+func (pr *Processor) oweRefund(ctx context.Context, paymentID, gw, reason string) error {
+	p, err := pr.update(ctx, paymentID, func(q *Payment) bool {
+		if q.Status != Pending || q.Refund != nil {
 			return false
 		}
-		q.Razorpay.GatewayPaymentID = r.GatewayPaymentID
-		q.Refund = &refund
-		q.note(pr.Now(), fmt.Sprintf("captured %s after the bill was paid by another payment: refunded %d as %s", r.GatewayPaymentID, refund.Amount, refund.RefundID))
-		return q.fail(ReasonBillAlreadyPaid, pr.Now())
-	})
-	if err != nil {
-		return err
-	}
-	if err := pr.Store.ReleaseBill(ctx, p.BillID, p.ID); err != nil {
-		pr.Log.Warn("releasing the bill claim", "payment_id", p.ID, "err", err.Error())
-	}
-	pr.Log.Info("captured payment refunded", "payment_id", p.ID, "refund_id", refund.RefundID, "amount", refund.Amount)
-	return nil
-}
-
-// lateCapture settles a capture that arrived for a payment that is already
-// final: through a new payment (its id derived from the gateway payment, so
-// repeats find it) that pays the bill if it is still unpaid, or is refunded.
-// The original payment records both events.
-func (pr *Processor) lateCapture(ctx context.Context, orig Payment, r GatewayResult) error {
-	lateID := id.Derive(id.Payment, "late:"+r.GatewayPaymentID)
-	late, err := pr.Store.Get(ctx, lateID)
-	if errors.Is(err, ErrPaymentNotFound) {
-		late = NewRazorpayPayment(lateID, Bill{ID: orig.BillID, UserID: orig.UserID, Amount: orig.Amount, Currency: orig.Currency}, pr.Now())
-		order := *orig.Razorpay
-		order.GatewayPaymentID = r.GatewayPaymentID
-		late.Razorpay = &order
-		late.LateCaptureOf = orig.ID
-		late.note(pr.Now(), fmt.Sprintf("late capture %s of payment %s", r.GatewayPaymentID, orig.ID))
-		if cerr := pr.Store.Create(ctx, late); cerr != nil && !errors.Is(cerr, ErrPaymentExists) {
-			return cerr
-		}
-		late, err = pr.Store.Get(ctx, lateID)
-	}
-	if err != nil {
-		return err
-	}
-	if late.Status == Pending {
-		var claimed *ClaimedError
-		switch err := pr.Store.ClaimBill(ctx, late.BillID, late.ID); {
-		case errors.As(err, &claimed):
-			if err := pr.refundAndFail(ctx, late, r); err != nil {
-				return err
-			}
-		case err != nil:
-			return err
-		default:
-			if err := pr.settleCapture(ctx, late, r); err != nil {
-				return err
-			}
-		}
-	}
-	_, err = pr.update(ctx, orig.ID, func(q *Payment) bool {
-		if q.SettledBy == lateID {
-			return false
-		}
-		q.SettledBy = lateID
-		q.note(pr.Now(), fmt.Sprintf("gateway %s: late capture %s, settled by payment %s", r.Event, r.GatewayPaymentID, lateID))
+		q.Razorpay.GatewayPaymentID = gw
+		q.Refund = &Refund{Amount: q.Amount, Status: RefundOwed, For: reason}
+		q.GatewayRetries, q.RetryAt = 0, time.Time{}
+		q.note(pr.Now(), fmt.Sprintf("captured %s cannot pay the bill (%s): refund of %d owed", gw, reason, q.Amount))
 		return true
 	})
-	return err
-}
-
-// ReconcileConfig tunes reconciliation; read on every round.
-type ReconcileConfig struct {
-	Interval      func() time.Duration
-	After         func() time.Duration // PENDING at least this long before the gateway is asked
-	OrderLifetime func() time.Duration // unpaid for this long: FAILED, EXPIRED
-}
-
-// Reconcile asks the gateway about Razorpay payments that stayed PENDING
-// (a webhook lost or late) and settles them exactly as the webhook would
-// have, until ctx is done.
-func (pr *Processor) Reconcile(ctx context.Context, cfg ReconcileConfig) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(cfg.Interval()):
-		}
-		if err := pr.ReconcileOnce(ctx, cfg); err != nil && ctx.Err() == nil {
-			pr.Log.Warn("reconciliation round failed", "err", err.Error())
-		}
-	}
-}
-
-// ReconcileOnce runs one round of reconciliation.
-func (pr *Processor) ReconcileOnce(ctx context.Context, cfg ReconcileConfig) error {
-	pending, err := pr.Store.Pending(ctx)
 	if err != nil {
 		return err
 	}
-	now := pr.Now()
-	for pid, indexed := range pending {
-		if now.Sub(indexed) < cfg.After() {
-			continue
-		}
-		p, err := pr.Store.Get(ctx, pid)
-		if err != nil || p.Method != MethodRazorpay || p.Status != Pending {
-			continue
-		}
-		if err := pr.reconcile(ctx, p, now, cfg); err != nil {
-			pr.Log.Warn("reconciling a payment", "payment_id", p.ID, "err", err.Error())
-		}
+	if p.Status == Pending {
+		pr.Kick(p.ID)
 	}
 	return nil
 }
 
-func (pr *Processor) reconcile(ctx context.Context, p Payment, now time.Time, cfg ReconcileConfig) error {
-	expired := now.Sub(p.CreatedAt) > cfg.OrderLifetime()
-	if p.Razorpay == nil {
-		if expired {
-			pr.reconciledAction("expired")
-			_, _ = pr.finishFailed(ctx, p, ReasonExpired, false, nil) // a failure to record it is retried next round
-		}
-		return nil
-	}
-	var attempts []GatewayPayment
-	err := pr.step(ctx, func(ctx context.Context) error {
-		var err error
-		attempts, err = pr.Gateway.OrderPayments(ctx, p.Razorpay.OrderID)
+// lateCapture records a capture of gateway payment r.GatewayPaymentID on
+// orig's order, when orig is final or settled by another capture: as a new
+// PENDING payment (its id derived from the gateway payment, so repeats
+// find it) that stands for that gateway payment only. The gateway work
+// then asks Razorpay about that very payment and settles it: it pays the
+// bill if the bill is still unpaid, or is refunded.
+func (pr *Processor) lateCapture(ctx context.Context, orig Payment, r GatewayResult) error {
+	lateID := id.Derive(id.Payment, "late:"+r.GatewayPaymentID)
+	late := NewRazorpayPayment(lateID, Bill{ID: orig.BillID, UserID: orig.UserID, Amount: orig.Amount, Currency: orig.Currency}, pr.Now())
+	order := *orig.Razorpay
+	order.GatewayPaymentID = r.GatewayPaymentID
+	late.Razorpay = &order
+	late.LateCaptureOf = orig.ID
+	late.note(pr.Now(), fmt.Sprintf("gateway %s: %s captured on the order of payment %s, which is %s; to be confirmed with Razorpay", r.Event, r.GatewayPaymentID, orig.ID, orig.Status))
+	if err := pr.Store.Create(ctx, late); err != nil && !errors.Is(err, ErrPaymentExists) {
 		return err
+	}
+	pr.Kick(lateID)
+	return nil
+}
+
+// noteSettled tells the payment a late payment stands for that it was
+// settled.
+func (pr *Processor) noteSettled(ctx context.Context, late Payment) {
+	if late.LateCaptureOf == "" {
+		return
+	}
+	_, err := pr.update(ctx, late.LateCaptureOf, func(q *Payment) bool {
+		if q.SettledBy == late.ID {
+			return false
+		}
+		q.SettledBy = late.ID
+		q.note(pr.Now(), fmt.Sprintf("late capture %s settled by payment %s (%s)", late.Razorpay.GatewayPaymentID, late.ID, late.Status))
+		return true
 	})
 	if err != nil {
-		return err
-	}
-	var failed *GatewayPayment
-	for i, a := range attempts {
-		switch a.Status {
-		case "captured", "refunded":
-			pr.reconciledAction("captured")
-			_, _, err := pr.ApplyResult(ctx, pr.reconciled(p, a, "captured"))
-			return err
-		case "failed":
-			failed = &attempts[i]
-		}
-	}
-	if failed != nil {
-		pr.reconciledAction("failed")
-		_, _, err := pr.ApplyResult(ctx, pr.reconciled(p, *failed, "failed"))
-		return err
-	}
-	if expired {
-		pr.reconciledAction("expired")
-		_, _ = pr.finishFailed(ctx, p, ReasonExpired, false, nil) // a failure to record it is retried next round
-	}
-	return nil
-}
-
-func (pr *Processor) reconciledAction(action string) {
-	if pr.OnReconcile != nil {
-		pr.OnReconcile(action)
+		pr.Log.Warn("noting a settled late capture", "payment_id", late.LateCaptureOf, "late", late.ID, "err", err.Error())
 	}
 }
 
-func (pr *Processor) reconciled(p Payment, a GatewayPayment, status string) GatewayResult {
-	return GatewayResult{EventID: "recon:" + a.ID, Event: "reconciliation", Status: status, OrderID: p.Razorpay.OrderID,
-		GatewayPaymentID: a.ID, PaymentID: p.ID, Amount: a.Amount, Currency: a.Currency,
-		ErrorCode: a.ErrorCode, ErrorDescription: a.ErrorDescription, At: pr.Now().UTC()}
+func (pr *Processor) releaseClaim(ctx context.Context, p Payment) {
+	if err := pr.Store.ReleaseBill(ctx, p.BillID, p.ID); err != nil {
+		// A claim held by a FAILED payment is taken over by the next
+		// payment anyway; releasing it now is only tidiness.
+		pr.Log.Warn("releasing the bill claim", "payment_id", p.ID, "err", err.Error())
+	}
 }

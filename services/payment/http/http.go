@@ -23,40 +23,11 @@ import (
 
 	"github.com/finflow/finflow/platform/apperr"
 	"github.com/finflow/finflow/platform/authz"
+	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/server"
-	"github.com/finflow/finflow/platform/settings"
 	"github.com/finflow/finflow/platform/tracectx"
 	"github.com/finflow/finflow/services/payment/domain"
-)
-
-// Runtime settings of the payment service.
-const (
-	SettingStepTimeoutMS         = "payments.step_timeout_ms"
-	SettingRecoveryIntervalMS    = "payments.recovery.interval_ms"
-	SettingRecoveryMinAgeMS      = "payments.recovery.min_age_ms"
-	SettingRecoveryConcurrency   = "payments.recovery.concurrency"
-	SettingReconcileIntervalMS   = "payments.reconcile.interval_ms"
-	SettingReconcileAfterMS      = "payments.reconcile.after_ms"
-	SettingRazorpayOrderLifetime = "payments.razorpay.order_lifetime_ms"
-)
-
-// Settings declares the payment service's runtime settings.
-var Settings = []settings.Int{
-	{Key: SettingStepTimeoutMS, Default: 5000, Min: 100, Max: 60000},
-	{Key: SettingRecoveryIntervalMS, Default: 1000, Min: 100, Max: 600000},
-	{Key: SettingRecoveryMinAgeMS, Default: 5000, Min: 0, Max: 3600000},
-	{Key: SettingRecoveryConcurrency, Default: 8, Min: 1, Max: 256},
-	{Key: SettingReconcileIntervalMS, Default: 5000, Min: 100, Max: 3600000},
-	{Key: SettingReconcileAfterMS, Default: 30000, Min: 0, Max: 86400000},
-	{Key: SettingRazorpayOrderLifetime, Default: 900000, Min: 1000, Max: 7 * 86400000},
-}
-
-// Pub/sub names shared with the razorpay service.
-const (
-	PubSub       = "finflow-pubsub"
-	ResultsTopic = "razorpay-results"
-	DeadTopic    = "razorpay-results-dead"
 )
 
 // API serves the payment routes.
@@ -102,6 +73,7 @@ type paymentJSON struct {
 	Refund        *domain.Refund        `json:"refund,omitempty"`
 	LateCaptureOf *string               `json:"late_capture_of,omitempty"`
 	SettledBy     *string               `json:"settled_by,omitempty"`
+	GatewayError  *domain.GatewayError  `json:"gateway_error,omitempty"`
 }
 
 func toJSON(p domain.Payment) paymentJSON {
@@ -113,7 +85,7 @@ func toJSON(p domain.Payment) paymentJSON {
 	if p.FailureReason != "" {
 		out.FailureReason = &p.FailureReason
 	}
-	out.Razorpay, out.Refund = p.Razorpay, p.Refund
+	out.Razorpay, out.Refund, out.GatewayError = p.Razorpay, p.Refund, p.GatewayError
 	if p.LateCaptureOf != "" {
 		out.LateCaptureOf = &p.LateCaptureOf
 	}
@@ -214,8 +186,8 @@ type subscription struct {
 // are kept, not lost.
 func (a *API) subscriptions(c *fiber.Ctx) error {
 	return c.JSON([]subscription{
-		{PubSubName: PubSub, Topic: ResultsTopic, Route: "/Payment/confirm", DeadLetterTopic: DeadTopic},
-		{PubSubName: PubSub, Topic: DeadTopic, Route: "/Payment/dead-letter"},
+		{PubSubName: contract.PubSub, Topic: contract.TopicGatewayResults, Route: "/Payment/confirm", DeadLetterTopic: contract.TopicGatewayParked},
+		{PubSubName: contract.PubSub, Topic: contract.TopicGatewayParked, Route: "/Payment/dead-letter"},
 	})
 }
 
@@ -230,14 +202,19 @@ type cloudEvent struct {
 func answer(c *fiber.Ctx, status string) error { return c.JSON(fiber.Map{"status": status}) }
 
 // confirm applies a verified gateway result and answers Dapr on purpose:
-// SUCCESS when it is applied or a duplicate, RETRY when something it needs
-// is down (Dapr delivers it again), DROP when the result does not match what
-// FinFlow created (kept as a dead letter first).
+// SUCCESS when it is applied (or handed to the gateway work) or a
+// duplicate; RETRY when FinFlow's own store or billing did not answer (Dapr
+// delivers it again, up to the delivery bound); DROP when it does not match
+// what FinFlow created, or failed too many deliveries (kept as a dead letter
+// first). An undecodable delivery is kept as a dead letter and dropped;
+// if even that cannot be recorded, RETRY.
 func (a *API) confirm(c *fiber.Ctx) error {
 	var ev cloudEvent
 	if err := json.Unmarshal(c.Body(), &ev); err != nil {
-		server.Log(c, a.log).Warn("undecodable event dropped", "err", err.Error())
-		_ = a.store.AddDeadLetter(c.UserContext(), domain.DeadLetter{EventID: "undecodable:" + server.RequestID(c), Reason: "not a CloudEvent with a gateway result", Received: time.Now().UTC()})
+		server.Log(c, a.log).Warn("undecodable event", "err", err.Error())
+		if perr := a.pr.Park(c.UserContext(), domain.GatewayResult{Reason: "not a CloudEvent with a gateway result: " + err.Error()}, "undecodable:"+server.RequestID(c)); perr != nil {
+			return answer(c, "RETRY")
+		}
 		return answer(c, "DROP")
 	}
 	// Continue the trace of the webhook that published the result (the
@@ -262,17 +239,15 @@ func (a *API) confirm(c *fiber.Ctx) error {
 	return answer(c, "SUCCESS")
 }
 
-// deadLetter keeps a result that reached the dead-letter topic.
+// deadLetter keeps what reaches the dead-letter topic: events the razorpay
+// service parked, and results /Payment/confirm dropped.
 func (a *API) deadLetter(c *fiber.Ctx) error {
 	var ev cloudEvent
 	if err := json.Unmarshal(c.Body(), &ev); err != nil {
-		return answer(c, "DROP")
+		ev = cloudEvent{ID: "undecodable:" + server.RequestID(c), Data: domain.GatewayResult{Reason: "an undecodable event on the dead-letter topic: " + err.Error()}}
 	}
-	d := domain.DeadLetter{EventID: ev.Data.EventID, Reason: "dropped by /Payment/confirm", Result: ev.Data, Received: time.Now().UTC()}
-	if d.EventID == "" {
-		d.EventID = "cloudevent:" + ev.ID
-	}
-	if err := a.store.AddDeadLetter(c.UserContext(), d); err != nil {
+	if err := a.pr.Park(c.UserContext(), ev.Data, ev.ID); err != nil {
+		server.Log(c, a.log).Warn("dead letter not recorded yet; retry", "err", err.Error())
 		return answer(c, "RETRY")
 	}
 	return answer(c, "SUCCESS")

@@ -125,21 +125,24 @@ func (s *Store) Recent(ctx context.Context, limit int) ([]domain.Payment, error)
 }
 
 type record struct {
-	ID            string                `json:"id"`
-	BillID        string                `json:"bill_id"`
-	UserID        string                `json:"user_id,omitempty"`
-	Amount        int64                 `json:"amount,omitempty"`
-	Currency      string                `json:"currency,omitempty"`
-	Method        domain.Method         `json:"method"`
-	Status        domain.Status         `json:"status"`
-	FailureReason string                `json:"failure_reason,omitempty"`
-	CreatedAt     time.Time             `json:"created_at"`
-	UpdatedAt     time.Time             `json:"updated_at"`
-	History       []domain.Event        `json:"history"`
-	Razorpay      *domain.RazorpayOrder `json:"razorpay,omitempty"`
-	Refund        *domain.Refund        `json:"refund,omitempty"`
-	LateCaptureOf string                `json:"late_capture_of,omitempty"`
-	SettledBy     string                `json:"settled_by,omitempty"`
+	ID             string                `json:"id"`
+	BillID         string                `json:"bill_id"`
+	UserID         string                `json:"user_id,omitempty"`
+	Amount         int64                 `json:"amount,omitempty"`
+	Currency       string                `json:"currency,omitempty"`
+	Method         domain.Method         `json:"method"`
+	Status         domain.Status         `json:"status"`
+	FailureReason  string                `json:"failure_reason,omitempty"`
+	CreatedAt      time.Time             `json:"created_at"`
+	UpdatedAt      time.Time             `json:"updated_at"`
+	History        []domain.Event        `json:"history"`
+	Razorpay       *domain.RazorpayOrder `json:"razorpay,omitempty"`
+	Refund         *domain.Refund        `json:"refund,omitempty"`
+	LateCaptureOf  string                `json:"late_capture_of,omitempty"`
+	SettledBy      string                `json:"settled_by,omitempty"`
+	GatewayError   *domain.GatewayError  `json:"gateway_error,omitempty"`
+	GatewayRetries int                   `json:"gateway_retries,omitempty"`
+	RetryAt        time.Time             `json:"retry_at,omitzero"`
 }
 
 func toRecord(p domain.Payment) record { return record(p) }

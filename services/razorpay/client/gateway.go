@@ -1,20 +1,40 @@
 // Package client talks to Razorpay (or FinFlow's simulator) with
-// razorpay-go.
+// razorpay-go, and classifies every answer on purpose.
+//
+// razorpay-go v1.3 hides the HTTP status of an answer and picks its error
+// type from a field Razorpay's documented error body does not always carry
+// (error.internal_error_code), so a 500 can come back as a "bad request" and
+// a 400 as anything. FinFlow therefore supplies the http.Client the SDK
+// uses: its transport sends each call with the caller's context and keeps
+// the status and body of the answer, and Gateway classifies from those
+// (domain.ClassifyAnswer), never from the SDK's error.
 package client
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	razorpay "github.com/razorpay/razorpay-go"
 
+	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/services/razorpay/domain"
 )
+
+// headerCall names a call to the transport. It is set through the SDK's
+// per-call extra headers and removed before the request leaves.
+const headerCall = "X-Finflow-Call"
+
+// maxAnswer bounds how much of an answer is read (Razorpay's are a few KiB).
+const maxAnswer = 1 << 20
 
 // Gateway is a razorpay-go client whose base URL follows a runtime setting,
 // so switching between the simulator and Razorpay is configuration.
@@ -22,12 +42,24 @@ type Gateway struct {
 	keyID, keySecret string
 	baseURL          func() string
 
+	calls sync.Map // call id -> *call
+	next  atomic.Uint64
+
 	mu      sync.Mutex
 	client  *razorpay.Client
 	current string
 }
 
 var _ domain.Gateway = (*Gateway)(nil)
+
+// call is one request in flight: the context it runs under, and the answer
+// the transport saw.
+type call struct {
+	ctx    context.Context
+	status int
+	body   []byte
+	err    error // the transport's own failure (no answer)
+}
 
 // New returns a Gateway with the given credentials; baseURL is read before
 // every call.
@@ -45,106 +77,205 @@ func (g *Gateway) sdk() *razorpay.Client {
 	if g.client == nil || url != g.current {
 		c := razorpay.NewClient(g.keyID, g.keySecret)
 		c.Order.Request.BaseURL = url
-		// razorpay-go's errors do not carry the HTTP status; any error is
-		// treated as "the gateway did not accept it".
-		c.Order.Request.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+		// An outer bound only: each call runs under its caller's context.
+		c.Order.Request.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: transport{g}}
 		g.client, g.current = c, url
 	}
 	return g.client
 }
 
-// call runs f, giving up when ctx ends (razorpay-go takes no context).
-func call(ctx context.Context, f func() (map[string]any, error)) (map[string]any, error) {
-	type out struct {
-		m   map[string]any
-		err error
+// transport sends a call under its caller's context and keeps its answer.
+type transport struct{ g *Gateway }
+
+func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	v, ok := t.g.calls.Load(req.Header.Get(headerCall))
+	if !ok {
+		return nil, errors.New("razorpay client: a call without its id")
 	}
-	done := make(chan out, 1)
-	go func() { m, err := f(); done <- out{m, err} }()
-	select {
-	case o := <-done:
-		if o.err != nil {
-			return nil, domain.ErrGateway.Wrap(o.err)
+	c := v.(*call)
+	out := req.Clone(c.ctx)
+	out.Header.Del(headerCall)
+	resp, err := http.DefaultTransport.RoundTrip(out)
+	if err != nil {
+		c.err = err
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		c.err = fmt.Errorf("reading the answer: %w", err)
+		return nil, c.err
+	}
+	c.status, c.body = resp.StatusCode, body
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
+}
+
+// do runs one SDK call under ctx and returns Razorpay's answer body, or the
+// classified failure (domain.ErrGatewayRefused or domain.ErrGatewayUnavailable).
+func (g *Gateway) do(ctx context.Context, op string, f func(c *razorpay.Client, headers map[string]string) error, extra map[string]string) ([]byte, error) {
+	id := strconv.FormatUint(g.next.Add(1), 10)
+	c := &call{ctx: ctx}
+	g.calls.Store(id, c)
+	defer g.calls.Delete(id)
+	headers := map[string]string{headerCall: id}
+	for k, v := range extra {
+		headers[k] = v
+	}
+	sdkErr := f(g.sdk(), headers)
+	if c.err != nil || c.status == 0 {
+		cause := c.err
+		if cause == nil {
+			cause = sdkErr
 		}
-		return o.m, nil
-	case <-ctx.Done():
-		return nil, domain.ErrGateway.Wrap(ctx.Err())
+		if ctx.Err() != nil {
+			cause = fmt.Errorf("%w (%v)", ctx.Err(), cause)
+		}
+		return nil, domain.Unanswered(op, cause)
 	}
+	if err := domain.ClassifyAnswer(op, c.status, c.body); err != nil {
+		return nil, err
+	}
+	return c.body, nil
+}
+
+// decode reads a 2xx answer; numbers stay exact (json.Number), since
+// amounts are integer paise.
+func decode(op string, body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return domain.Unanswered(op, fmt.Errorf("Razorpay's answer is not what it documents: %w", err))
+	}
+	return nil
 }
 
 // CreateOrder implements domain.Gateway: amount in paise, the payment id as
 // receipt and in notes.
 func (g *Gateway) CreateOrder(ctx context.Context, paymentID string, amount int64, currency string) (string, error) {
-	c := g.sdk()
-	m, err := call(ctx, func() (map[string]any, error) {
-		return c.Order.Create(map[string]any{
+	const op = "creating the order"
+	body, err := g.do(ctx, op, func(c *razorpay.Client, h map[string]string) error {
+		_, err := c.Order.Create(map[string]any{
 			"amount": amount, "currency": currency, "receipt": paymentID,
 			"notes": map[string]any{"payment_id": paymentID},
-		}, nil)
-	})
+		}, h)
+		return err
+	}, nil)
 	if err != nil {
 		return "", err
 	}
-	id, _ := m["id"].(string)
-	if id == "" {
-		return "", domain.ErrGateway.Wrap(fmt.Errorf("order without id: %v", m))
+	var out struct {
+		ID string `json:"id"`
 	}
-	return id, nil
+	if err := decode(op, body, &out); err != nil {
+		return "", err
+	}
+	if out.ID == "" {
+		return "", domain.Unanswered(op, errors.New("an order without an id"))
+	}
+	return out.ID, nil
+}
+
+// paymentEntity is Razorpay's payment entity, the fields FinFlow reads.
+type paymentEntity struct {
+	ID               string      `json:"id"`
+	OrderID          *string     `json:"order_id"`
+	Status           string      `json:"status"`
+	Amount           json.Number `json:"amount"`
+	AmountRefunded   json.Number `json:"amount_refunded"`
+	Currency         string      `json:"currency"`
+	ErrorCode        *string     `json:"error_code"`
+	ErrorDescription *string     `json:"error_description"`
+}
+
+func (p paymentEntity) gatewayPayment(op string) (contract.GatewayPayment, error) {
+	amount, err := p.Amount.Int64()
+	if err != nil {
+		return contract.GatewayPayment{}, domain.Unanswered(op, fmt.Errorf("payment %s has amount %q, not integer paise", p.ID, p.Amount))
+	}
+	gp := contract.GatewayPayment{ID: p.ID, Status: p.Status, Amount: amount, Currency: p.Currency}
+	if p.AmountRefunded != "" {
+		if gp.AmountRefunded, err = p.AmountRefunded.Int64(); err != nil {
+			return contract.GatewayPayment{}, domain.Unanswered(op, fmt.Errorf("payment %s has amount_refunded %q, not integer paise", p.ID, p.AmountRefunded))
+		}
+	}
+	if p.OrderID != nil {
+		gp.OrderID = *p.OrderID
+	}
+	if p.ErrorCode != nil {
+		gp.ErrorCode = *p.ErrorCode
+	}
+	if p.ErrorDescription != nil {
+		gp.ErrorDescription = *p.ErrorDescription
+	}
+	return gp, nil
 }
 
 // OrderPayments implements domain.Gateway (GET /v1/orders/{id}/payments).
-func (g *Gateway) OrderPayments(ctx context.Context, orderID string) ([]domain.GatewayPayment, error) {
-	c := g.sdk()
-	m, err := call(ctx, func() (map[string]any, error) { return c.Order.Payments(orderID, nil, nil) })
+func (g *Gateway) OrderPayments(ctx context.Context, orderID string) ([]contract.GatewayPayment, error) {
+	const op = "listing the order's payments"
+	body, err := g.do(ctx, op, func(c *razorpay.Client, h map[string]string) error {
+		_, err := c.Order.Payments(orderID, nil, h)
+		return err
+	}, nil)
 	if err != nil {
 		return nil, err
 	}
-	// Re-decode the generic map into typed entities: razorpay-go decodes
-	// numbers as floating point, and amounts are integer paise.
-	raw, _ := json.Marshal(m["items"])
-	var items []struct {
-		ID               string      `json:"id"`
-		Status           string      `json:"status"`
-		Amount           json.Number `json:"amount"`
-		Currency         string      `json:"currency"`
-		ErrorCode        *string     `json:"error_code"`
-		ErrorDescription *string     `json:"error_description"`
+	var out struct {
+		Items []paymentEntity `json:"items"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&items); err != nil {
-		return nil, domain.ErrGateway.Wrap(err)
+	if err := decode(op, body, &out); err != nil {
+		return nil, err
 	}
-	out := make([]domain.GatewayPayment, 0, len(items))
-	for _, it := range items {
-		amount, err := it.Amount.Int64()
+	items := make([]contract.GatewayPayment, 0, len(out.Items))
+	for _, it := range out.Items {
+		gp, err := it.gatewayPayment(op)
 		if err != nil {
-			return nil, domain.ErrGateway.Wrap(fmt.Errorf("payment %s has amount %s, not integer paise", it.ID, it.Amount))
+			return nil, err
 		}
-		gp := domain.GatewayPayment{ID: it.ID, Status: it.Status, Amount: amount, Currency: it.Currency}
-		if it.ErrorCode != nil {
-			gp.ErrorCode = *it.ErrorCode
-		}
-		if it.ErrorDescription != nil {
-			gp.ErrorDescription = *it.ErrorDescription
-		}
-		out = append(out, gp)
+		items = append(items, gp)
 	}
-	return out, nil
+	return items, nil
+}
+
+// Payment implements domain.Gateway (GET /v1/payments/{id}).
+func (g *Gateway) Payment(ctx context.Context, gatewayPaymentID string) (contract.GatewayPayment, error) {
+	const op = "fetching the payment"
+	body, err := g.do(ctx, op, func(c *razorpay.Client, h map[string]string) error {
+		_, err := c.Payment.Fetch(gatewayPaymentID, nil, h)
+		return err
+	}, nil)
+	if err != nil {
+		return contract.GatewayPayment{}, err
+	}
+	var p paymentEntity
+	if err := decode(op, body, &p); err != nil {
+		return contract.GatewayPayment{}, err
+	}
+	return p.gatewayPayment(op)
 }
 
 // Refund implements domain.Gateway (POST /v1/payments/{id}/refund) with
 // X-Refund-Idempotency, passed per call (razorpay-go v1.3's AddHeaders
 // panics).
 func (g *Gateway) Refund(ctx context.Context, gatewayPaymentID string, amount int64, key string) (string, string, error) {
-	c := g.sdk()
-	m, err := call(ctx, func() (map[string]any, error) {
-		return c.Payment.Refund(gatewayPaymentID, int(amount), map[string]any{"speed": "normal"}, map[string]string{"X-Refund-Idempotency": key})
-	})
+	const op = "refunding the payment"
+	body, err := g.do(ctx, op, func(c *razorpay.Client, h map[string]string) error {
+		_, err := c.Payment.Refund(gatewayPaymentID, int(amount), map[string]any{"speed": "normal"}, h)
+		return err
+	}, map[string]string{"X-Refund-Idempotency": key})
 	if err != nil {
 		return "", "", err
 	}
-	id, _ := m["id"].(string)
-	status, _ := m["status"].(string)
-	return id, status, nil
+	var out struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	}
+	if err := decode(op, body, &out); err != nil {
+		return "", "", err
+	}
+	if out.ID == "" {
+		return "", "", domain.Unanswered(op, errors.New("a refund without an id"))
+	}
+	return out.ID, out.Status, nil
 }

@@ -1,10 +1,10 @@
 package domain_test
 
 import (
-	"errors"
 	"testing"
 	"time"
 
+	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/services/razorpay/domain"
 )
 
@@ -23,8 +23,8 @@ func FuzzVerifySignature(f *testing.F) {
 	})
 }
 
-// Parsing a (verified) webhook body never panics: it yields a result, an
-// ignored event, or ErrMalformedEvent.
+// Parsing a (verified) webhook body never panics, and a result to act on
+// is always complete.
 func FuzzParseEvent(f *testing.F) {
 	for _, seed := range []string{
 		`{"entity":"event","event":"payment.captured","payload":{"payment":{"entity":{"id":"pay_A","order_id":"order_B","amount":5000,"currency":"INR","status":"captured","notes":[]}}}}`,
@@ -37,16 +37,18 @@ func FuzzParseEvent(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, ok, err := domain.ParseEvent("evt_fuzz", b, time.Now())
-		switch {
-		case err != nil:
-			if !errors.Is(err, domain.ErrMalformedEvent) {
-				t.Fatalf("ParseEvent error %v, want ErrMalformedEvent", err)
-			}
-		case ok:
-			if r.OrderID == "" || r.GatewayPaymentID == "" || (r.Status != domain.Captured && r.Status != domain.Failed) {
+		r, v, reason := domain.ParseEvent("evt_fuzz", b, time.Now())
+		switch v {
+		case domain.Act:
+			if r.OrderID == "" || r.GatewayPaymentID == "" || r.Amount <= 0 || (r.Status != contract.ResultCaptured && r.Status != contract.ResultFailed) {
 				t.Fatalf("ParseEvent accepted an incomplete result %+v", r)
 			}
+		case domain.Ignore, domain.Malformed:
+			if reason == "" {
+				t.Fatalf("verdict %d without a reason for %q", v, b)
+			}
+		default:
+			t.Fatalf("unknown verdict %d", v)
 		}
 	})
 }

@@ -1,29 +1,30 @@
-// Package domain holds the Razorpay adapter's rules: how a webhook is
-// authenticated (before anything in it is trusted), what FinFlow takes from
-// Razorpay's event envelope, and the verified result it publishes for the
-// payment service.
+// Package domain holds the Razorpay adapter's rules and use cases: how a
+// webhook is authenticated (before anything in it is trusted), what FinFlow
+// does with every kind of verified event, how each answer of Razorpay is
+// classified (ClassifyAnswer), and the orders, refunds and lookups the
+// payment service asks for (Adapter).
 package domain
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/contract"
 )
 
 // Errors returned by the Razorpay adapter.
 var (
 	ErrSignatureMissing = apperr.New(apperr.KindInvalid, "INVALID_SIGNATURE", "X-Razorpay-Signature is missing")
 	ErrSignatureInvalid = apperr.New(apperr.KindInvalid, "INVALID_SIGNATURE", "X-Razorpay-Signature does not match the body")
-	ErrEventIDMissing   = apperr.Invalid("X-Razorpay-Event-Id", "X-Razorpay-Event-Id is missing")
-	ErrMalformedEvent   = apperr.New(apperr.KindInvalid, "MALFORMED_EVENT", "the webhook body is not a Razorpay event")
 	ErrOrderNotFound    = apperr.New(apperr.KindNotFound, "ORDER_NOT_FOUND", "no such Razorpay order was created by FinFlow")
-	ErrGateway          = apperr.New(apperr.KindUnavailable, "GATEWAY_UNAVAILABLE", "Razorpay did not accept the request; try again shortly")
+	ErrOrderExists      = apperr.New(apperr.KindConflict, "ORDER_EXISTS", "this payment already has an order for another amount")
+	ErrRefundExists     = apperr.New(apperr.KindConflict, "REFUND_EXISTS", "this payment already has a refund of another gateway payment or amount")
 )
 
 // VerifySignature reports whether signature is the lower-case hex HMAC-SHA256
@@ -43,36 +44,46 @@ func VerifySignature(body []byte, signature, secret string) error {
 	return nil
 }
 
-// Result statuses.
-const (
-	Captured = "captured"
-	Failed   = "failed"
-)
-
-// Result is a verified gateway result, as published to the payment service
-// (topic ResultsTopic). EventID is Razorpay's event id (or, for results
-// found by reconciliation, "recon:<gateway payment id>"); consumers
-// de-duplicate on it.
-type Result struct {
-	EventID          string    `json:"event_id"`
-	Event            string    `json:"event"`
-	Status           string    `json:"status"` // captured or failed
-	OrderID          string    `json:"order_id"`
-	GatewayPaymentID string    `json:"gateway_payment_id"`
-	PaymentID        string    `json:"payment_id"` // FinFlow's payment, from the order FinFlow created
-	Amount           int64     `json:"amount"`
-	Currency         string    `json:"currency"`
-	ErrorCode        string    `json:"error_code,omitempty"`
-	ErrorDescription string    `json:"error_description,omitempty"`
-	At               time.Time `json:"at"`
+// ValidEventID accepts Razorpay's event ids (X-Razorpay-Event-Id: base62,
+// sometimes with a prefix and underscore) and little else: 4 to 64
+// characters of [A-Za-z0-9_-].
+func ValidEventID(s string) bool {
+	if len(s) < 4 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
-// ResultsTopic is where verified results go; DeadTopic is where the payment
-// service's refused ones end up.
+// BodyEventID is the event id of a verified delivery that came without a
+// usable X-Razorpay-Event-Id: "body:" and the SHA-256 of the body, so a
+// redelivery of the same body is still recognised as a repeat.
+func BodyEventID(body []byte) string {
+	sum := sha256.Sum256(body)
+	return "body:" + hex.EncodeToString(sum[:16])
+}
+
+// Verdict is what FinFlow does with a verified event.
+type Verdict int
+
+// Verdicts of ParseEvent.
 const (
-	PubSub       = "finflow-pubsub"
-	ResultsTopic = "razorpay-results"
-	DeadTopic    = "razorpay-results-dead"
+	// Act: a result about a payment FinFlow may have started; published
+	// for the payment service.
+	Act Verdict = iota
+	// Ignore: an event FinFlow does not use (refund.created,
+	// payment.authorized, ...) or a payment FinFlow did not start (no
+	// order: a QR code, a payment link, another integration on the same
+	// account). Recorded, nothing else.
+	Ignore
+	// Malformed: a verified body that is not what Razorpay documents.
+	// Recorded and parked for an operator.
+	Malformed
 )
 
 // envelope is the part of Razorpay's webhook body FinFlow reads.
@@ -81,57 +92,78 @@ type envelope struct {
 	Event   string `json:"event"`
 	Payload struct {
 		Payment *struct {
-			Entity gatewayPayment `json:"entity"`
+			Entity *gatewayPayment `json:"entity"`
 		} `json:"payment"`
 	} `json:"payload"`
 }
 
 type gatewayPayment struct {
 	ID               string          `json:"id"`
-	OrderID          string          `json:"order_id"`
-	Amount           int64           `json:"amount"`
+	OrderID          *string         `json:"order_id"`
+	Amount           json.RawMessage `json:"amount"`
 	Currency         string          `json:"currency"`
 	Status           string          `json:"status"`
 	ErrorCode        *string         `json:"error_code"`
 	ErrorDescription *string         `json:"error_description"`
-	Notes            json.RawMessage `json:"notes"` // {} or [] when empty
 }
 
-// Handled events; others are acknowledged and ignored.
+// handled maps the events FinFlow acts on to the result they carry.
 var handled = map[string]string{
-	"payment.captured": Captured,
-	"order.paid":       Captured,
-	"payment.failed":   Failed,
+	"payment.captured": contract.ResultCaptured,
+	"order.paid":       contract.ResultCaptured,
+	"payment.failed":   contract.ResultFailed,
 }
 
-// ParseEvent reads a verified webhook body into a Result. ok is false for
-// an event FinFlow does not act on (refund.*, payment.authorized, ...).
-func ParseEvent(eventID string, body []byte, now time.Time) (r Result, ok bool, err error) {
+// ParseEvent reads a verified webhook body. It returns the result to
+// publish (Act), or the verdict Ignore or Malformed with the reason; the
+// result then carries whatever could be read (for the delivery log). It
+// never fails: every verified body gets a verdict.
+func ParseEvent(eventID string, body []byte, now time.Time) (Result, Verdict, string) {
+	r := Result{EventID: eventID, At: now.UTC()}
 	var env envelope
-	if err := json.Unmarshal(body, &env); err != nil || env.Entity != "event" || env.Event == "" {
-		return Result{}, false, ErrMalformedEvent
+	if err := json.Unmarshal(body, &env); err != nil {
+		return r, Malformed, "the body is not a Razorpay event: " + shortError(err)
 	}
+	if env.Entity != "event" || env.Event == "" {
+		return r, Malformed, `the body is not a Razorpay event (no "entity":"event" and "event")`
+	}
+	r.Event = printable(env.Event, 64)
 	status, ok := handled[env.Event]
 	if !ok {
-		return Result{}, false, nil
+		return r, Ignore, "FinFlow does not use " + r.Event + " events"
 	}
-	if env.Payload.Payment == nil {
-		return Result{}, false, ErrMalformedEvent.With(fmt.Sprintf("%s without a payment entity", env.Event), nil)
+	r.Status = status
+	if env.Payload.Payment == nil || env.Payload.Payment.Entity == nil {
+		return r, Malformed, r.Event + " without a payment entity"
 	}
 	p := env.Payload.Payment.Entity
-	if p.ID == "" || p.OrderID == "" {
-		return Result{}, false, ErrMalformedEvent.With("payment entity without id or order_id", nil)
+	r.GatewayPaymentID = printable(p.ID, 64)
+	if p.ID == "" {
+		return r, Malformed, "a payment entity without an id"
 	}
-	r = Result{EventID: eventID, Event: env.Event, Status: status, OrderID: p.OrderID, GatewayPaymentID: p.ID,
-		Amount: p.Amount, Currency: p.Currency, At: now.UTC()}
+	if p.OrderID == nil || *p.OrderID == "" {
+		return r, Ignore, "a payment without an order: not started by FinFlow (a QR code, a payment link or another integration)"
+	}
+	r.OrderID = printable(*p.OrderID, 64)
+	// Strictly a JSON integer: not a string, not a fraction.
+	amount, err := strconv.ParseInt(string(p.Amount), 10, 64)
+	if err != nil || amount <= 0 {
+		return r, Malformed, fmt.Sprintf("payment amount %s is not a positive whole number of paise", printable(string(p.Amount), 32))
+	}
+	r.Amount, r.Currency = amount, printable(p.Currency, 8)
 	if p.ErrorCode != nil {
-		r.ErrorCode = *p.ErrorCode
+		r.ErrorCode = printable(*p.ErrorCode, 64)
 	}
 	if p.ErrorDescription != nil {
-		r.ErrorDescription = *p.ErrorDescription
+		r.ErrorDescription = printable(*p.ErrorDescription, 300)
 	}
-	return r, true, nil
+	return r, Act, ""
 }
+
+func shortError(err error) string { return printable(err.Error(), 120) }
+
+// Result is a verified gateway result (see contract.GatewayResult).
+type Result = contract.GatewayResult
 
 // Order is an order FinFlow created at Razorpay for one payment.
 type Order struct {
@@ -140,56 +172,4 @@ type Order struct {
 	Amount    int64     `json:"amount"`
 	Currency  string    `json:"currency"`
 	CreatedAt time.Time `json:"created_at"`
-}
-
-// GatewayPayment is one payment attempt on an order, as the gateway reports
-// it (for reconciliation).
-type GatewayPayment struct {
-	ID               string `json:"gateway_payment_id"`
-	Status           string `json:"status"`
-	Amount           int64  `json:"amount"`
-	Currency         string `json:"currency"`
-	ErrorCode        string `json:"error_code,omitempty"`
-	ErrorDescription string `json:"error_description,omitempty"`
-}
-
-// Refund is a refund FinFlow asked the gateway for.
-type Refund struct {
-	RefundID         string    `json:"refund_id"`
-	PaymentID        string    `json:"payment_id"`
-	GatewayPaymentID string    `json:"gateway_payment_id"`
-	Amount           int64     `json:"amount"`
-	Status           string    `json:"status"`
-	CreatedAt        time.Time `json:"created_at"`
-}
-
-// Gateway is Razorpay (or the simulator).
-type Gateway interface {
-	CreateOrder(ctx context.Context, paymentID string, amount int64, currency string) (orderID string, err error)
-	OrderPayments(ctx context.Context, orderID string) ([]GatewayPayment, error)
-	Refund(ctx context.Context, gatewayPaymentID string, amount int64, idempotencyKey string) (refundID, status string, err error)
-}
-
-// Store keeps what the adapter did with the gateway.
-type Store interface {
-	// SaveOrder records an order for its payment; if the payment already has
-	// one, it returns that one instead (and found true).
-	SaveOrder(ctx context.Context, o Order) (kept Order, found bool, err error)
-	// OrderForPayment returns the payment's order, if any.
-	OrderForPayment(ctx context.Context, paymentID string) (Order, bool, error)
-	// Order returns an order by id. Returns ErrOrderNotFound.
-	Order(ctx context.Context, orderID string) (Order, error)
-	// EventSeen reports whether a webhook event was already published.
-	EventSeen(ctx context.Context, eventID string) (bool, error)
-	// MarkEvent records that a webhook event was published.
-	MarkEvent(ctx context.Context, eventID string, r Result) error
-	// SaveRefund records a refund (one per FinFlow payment).
-	SaveRefund(ctx context.Context, r Refund) error
-	// RefundForPayment returns the refund made for a payment, if any.
-	RefundForPayment(ctx context.Context, paymentID string) (Refund, bool, error)
-}
-
-// Publisher publishes verified results.
-type Publisher interface {
-	Publish(ctx context.Context, pubsub, topic string, data any, eventID string) error
 }

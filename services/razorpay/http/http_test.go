@@ -13,7 +13,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/finflow/finflow/platform/contract"
+	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/server"
 	"github.com/finflow/finflow/platform/sidecar"
 	"github.com/finflow/finflow/platform/sidecar/sidecartest"
@@ -47,8 +50,11 @@ type noGateway struct{}
 func (noGateway) CreateOrder(context.Context, string, int64, string) (string, error) {
 	return "", errors.New("not used")
 }
-func (noGateway) OrderPayments(context.Context, string) ([]domain.GatewayPayment, error) {
+func (noGateway) OrderPayments(context.Context, string) ([]contract.GatewayPayment, error) {
 	return nil, errors.New("not used")
+}
+func (noGateway) Payment(context.Context, string) (contract.GatewayPayment, error) {
+	return contract.GatewayPayment{}, errors.New("not used")
 }
 func (noGateway) Refund(context.Context, string, int64, string) (string, string, error) {
 	return "", "", errors.New("not used")
@@ -66,7 +72,12 @@ func TestWebhook(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	pub := &fakePublisher{}
 	app := server.New(server.Config{Name: "razorpay", Logger: log})
-	razorpayhttp.New(noGateway{}, store.New(sidecartest.NewMemState(), "razorpay-store"), pub, "rzp_test_x", secret, log).Routes(app)
+	st := store.New(sidecartest.NewMemState(), "razorpay-store")
+	if _, _, err := st.SaveOrder(context.Background(), domain.Order{OrderID: "order_BBBBBBBBBBBBBB", PaymentID: id.New(id.Payment), Amount: 5000, Currency: "INR"}); err != nil {
+		t.Fatal(err)
+	}
+	razorpayhttp.New(&domain.Adapter{Gateway: noGateway{}, Store: st, Publisher: pub,
+		KeyID: "rzp_test_x", WebhookSecret: secret, Log: log, Now: time.Now}).Routes(app)
 	post := func(body, eventID, sig string) (int, string) {
 		req := httptest.NewRequest("POST", "/razorpay/webhook", strings.NewReader(body))
 		if eventID != "" {
@@ -94,8 +105,8 @@ func TestWebhook(t *testing.T) {
 		{"broker down: not acknowledged", captured, "evt_1", sign(captured), true, 503, "UNAVAILABLE", 0},
 		{"published", captured, "evt_1", sign(captured), false, 200, "accepted", 1},
 		{"repeat", captured, "evt_1", sign(captured), false, 200, "duplicate", 1},
-		{"event we do not act on", `{"entity":"event","event":"refund.processed","payload":{}}`, "evt_2", sign(`{"entity":"event","event":"refund.processed","payload":{}}`), false, 200, "ignored", 1},
-		{"no event id", captured, "", sign(captured), false, 400, "X-Razorpay-Event-Id", 1},
+		{"event we do not act on", `{"entity":"event","event":"refund.created","payload":{}}`, "evt_2", sign(`{"entity":"event","event":"refund.created","payload":{}}`), false, 200, "ignored", 1},
+		{"signed garbage: answered 2xx, parked", `{"entity":"thing"}`, "evt_3", sign(`{"entity":"thing"}`), false, 200, "malformed", 2},
 	}
 	for _, tc := range cases {
 		pub.mu.Lock()

@@ -1,7 +1,7 @@
 // Package store records, in the razorpay service's own Dapr state store,
 // every gateway transaction FinFlow made: orders (order/<id>, and
 // order-for/<payment> so a payment gets at most one), webhook events that
-// were published (event/<id>, kept 30 days for de-duplication) and refunds
+// were handled (event/<id>, kept 30 days for de-duplication) and refunds
 // (refund/<payment>).
 package store
 
@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/sidecar"
 	"github.com/finflow/finflow/services/razorpay/domain"
 )
@@ -101,14 +102,14 @@ func (s *Store) MarkEvent(ctx context.Context, eventID string, r domain.Result) 
 }
 
 // SaveRefund implements domain.Store.
-func (s *Store) SaveRefund(ctx context.Context, r domain.Refund) error {
+func (s *Store) SaveRefund(ctx context.Context, r contract.Refund) error {
 	raw, _ := json.Marshal(r)
 	return s.state.Save(ctx, s.name, "refund/"+r.PaymentID, raw, "")
 }
 
 // RefundForPayment implements domain.Store.
-func (s *Store) RefundForPayment(ctx context.Context, paymentID string) (domain.Refund, bool, error) {
-	var r domain.Refund
+func (s *Store) RefundForPayment(ctx context.Context, paymentID string) (contract.Refund, bool, error) {
+	var r contract.Refund
 	found, err := s.get(ctx, "refund/"+paymentID, &r)
 	return r, found, err
 }

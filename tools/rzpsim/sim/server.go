@@ -27,6 +27,10 @@ type Config struct {
 	// FirstRetry and MaxRetry bound the exponential backoff between
 	// delivery attempts; GiveUpAfter ends the retries (Razorpay: 24 h).
 	FirstRetry, MaxRetry, GiveUpAfter time.Duration
+	// MaxOrderAmount is the account's transaction limit in paise: orders
+	// above it are refused as Razorpay refuses them (default 50,00,000.00
+	// INR, a common limit of a new Razorpay account).
+	MaxOrderAmount int64
 }
 
 func (c *Config) defaults() {
@@ -45,6 +49,9 @@ func (c *Config) defaults() {
 	if c.GiveUpAfter == 0 {
 		c.GiveUpAfter = 24 * time.Hour
 	}
+	if c.MaxOrderAmount == 0 {
+		c.MaxOrderAmount = 500_000_000
+	}
 }
 
 // Server is a running simulator.
@@ -59,6 +66,8 @@ type Server struct {
 	refundKeys map[string]string // X-Refund-Idempotency -> refund id
 	deliveries []Delivery
 	webhookURL string
+	faults     []*Fault
+	calls      map[string]int // API calls by operation, faulted ones included
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -70,7 +79,7 @@ func New(cfg Config) *Server {
 	return &Server{
 		cfg: cfg, client: &http.Client{Timeout: cfg.DeliveryTimeout},
 		orders: map[string]*order{}, payments: map[string]*payment{}, refunds: map[string]*refund{},
-		refundKeys: map[string]string{}, webhookURL: cfg.WebhookURL, stop: make(chan struct{}),
+		refundKeys: map[string]string{}, webhookURL: cfg.WebhookURL, stop: make(chan struct{}), calls: map[string]int{},
 	}
 }
 
@@ -91,14 +100,20 @@ func (s *Server) Close() {
 // routes (under /sim).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/orders", s.auth(s.createOrder))
-	mux.HandleFunc("GET /v1/orders/{id}", s.auth(s.getOrder))
-	mux.HandleFunc("GET /v1/orders/{id}/payments", s.auth(s.orderPayments))
-	mux.HandleFunc("GET /v1/payments/{id}", s.auth(s.getPayment))
-	mux.HandleFunc("POST /v1/payments/{id}/refund", s.auth(s.refundPayment))
+	mux.HandleFunc("POST /v1/orders", s.api(OpCreateOrder, s.createOrder))
+	mux.HandleFunc("GET /v1/orders/{id}", s.api(OpFetchOrder, s.getOrder))
+	mux.HandleFunc("GET /v1/orders/{id}/payments", s.api(OpOrderPayments, s.orderPayments))
+	mux.HandleFunc("GET /v1/payments/{id}", s.api(OpFetchPayment, s.getPayment))
+	mux.HandleFunc("POST /v1/payments/{id}/capture", s.api(OpCapture, s.capturePayment))
+	mux.HandleFunc("POST /v1/payments/{id}/refund", s.api(OpRefund, s.refundPayment))
 	mux.HandleFunc("POST /sim/orders/{id}/pay", s.simPay)
 	mux.HandleFunc("POST /sim/payments/{id}/capture", s.simLateCapture)
+	mux.HandleFunc("POST /sim/payments/{id}/refund", s.simDashboardRefund)
 	mux.HandleFunc("GET /sim/deliveries", s.simDeliveries)
+	mux.HandleFunc("POST /sim/faults", s.simAddFault)
+	mux.HandleFunc("GET /sim/faults", s.simFaults)
+	mux.HandleFunc("DELETE /sim/faults", s.simClearFaults)
+	mux.HandleFunc("GET /sim/calls", s.simCalls)
 	mux.HandleFunc("GET /sim/health", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, apiError("The requested URL was not found on the server.", ""))
@@ -152,9 +167,17 @@ func (s *Server) createOrder(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 400, apiError("The amount must be at least INR 1.00.", "amount"))
 		return
 	}
+	if amount > s.cfg.MaxOrderAmount {
+		writeJSON(w, 400, apiError("Amount exceeds maximum amount allowed.", "amount"))
+		return
+	}
 	currency, _ := req["currency"].(string)
 	if len(currency) != 3 {
 		writeJSON(w, 400, apiError("The currency field is required.", "currency"))
+		return
+	}
+	if currency != "INR" {
+		writeJSON(w, 400, apiError("Currency is not supported", "currency"))
 		return
 	}
 	receipt, _ := req["receipt"].(string)
@@ -231,8 +254,13 @@ func (s *Server) getPayment(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, p.entity())
 }
 
-// refundPayment refunds a captured payment (X-Refund-Idempotency honoured:
-// the same key returns the same refund).
+// refundPayment refunds a captured payment, with Razorpay's rules
+// (api/refunds/normal-refunds-idempotent): X-Refund-Idempotency (at least
+// 10 characters of [A-Za-z0-9_-]) makes a repeat of the same request return
+// the same refund, and the same key with another request is a 400; only a
+// captured payment can be refunded, for at least INR 1.00 and at most what
+// is left of it. (Razorpay also answers 409 to a repeat while the first is
+// still being processed; a fault can stand in for it.)
 func (s *Server) refundPayment(w http.ResponseWriter, r *http.Request) {
 	var req map[string]any
 	if err := decode(r, &req); err != nil {
@@ -240,44 +268,130 @@ func (s *Server) refundPayment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := r.Header.Get("X-Refund-Idempotency")
+	if key != "" && !validRefundKey(key) {
+		writeJSON(w, 400, apiError("The idempotency key must be at least 10 characters long and can contain alphabets, numbers, hyphens and underscores only.", ""))
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if key != "" {
-		if id, ok := s.refundKeys[key]; ok {
-			writeJSON(w, 200, s.refunds[id].entity())
-			return
-		}
-	}
 	p, ok := s.payments[r.PathValue("id")]
-	if !ok {
-		writeJSON(w, 400, apiError("The id provided does not exist", "id"))
-		return
-	}
-	if p.Status != "captured" {
-		writeJSON(w, 400, apiError("The payment has been fully refunded already.", ""))
-		return
-	}
-	amount := p.Amount - p.AmountRefunded
-	if v, ok := req["amount"]; ok {
-		n, ok := wholeNumber(v)
-		if !ok || n <= 0 {
+	requested := int64(-1) // the whole remaining amount
+	if v, given := req["amount"]; given {
+		n, whole := wholeNumber(v)
+		if !whole || n <= 0 {
 			writeJSON(w, 400, apiError("The amount must be an integer.", "amount"))
 			return
 		}
-		amount = n
+		requested = n
+	}
+	if key != "" {
+		if id, seen := s.refundKeys[key]; seen {
+			rf := s.refunds[id]
+			if rf.PaymentID != r.PathValue("id") || (requested >= 0 && requested != rf.Amount) {
+				writeJSON(w, 400, apiError("Different request with the same idempotency key has already been processed.", ""))
+				return
+			}
+			writeJSON(w, 200, rf.entity())
+			return
+		}
+	}
+	switch {
+	case !ok:
+		writeJSON(w, 400, apiError("The id provided does not exist", "id"))
+		return
+	case p.Status == "refunded" || p.AmountRefunded >= p.Amount:
+		writeJSON(w, 400, apiError("The payment has been fully refunded already.", ""))
+		return
+	case p.Status != "captured":
+		writeJSON(w, 400, apiError("Only captured payments can be refunded.", ""))
+		return
+	}
+	amount := requested
+	if amount < 0 {
+		amount = p.Amount - p.AmountRefunded
+	}
+	if amount < 100 {
+		writeJSON(w, 400, apiError("The amount must be at least INR 1.00.", "amount"))
+		return
 	}
 	if amount > p.Amount-p.AmountRefunded {
 		writeJSON(w, 400, apiError("The refund amount provided is greater than amount captured.", "amount"))
 		return
 	}
-	rf := &refund{ID: newID("rfnd"), PaymentID: p.ID, Amount: amount, Currency: p.Currency, CreatedAt: time.Now()}
-	s.refunds[rf.ID] = rf
+	rf := s.refund(p, amount)
 	if key != "" {
 		s.refundKeys[key] = rf.ID
 	}
+	writeJSON(w, 200, rf.entity())
+}
+
+// refund records a refund of amount on a captured payment (s.mu held).
+func (s *Server) refund(p *payment, amount int64) *refund {
+	rf := &refund{ID: newID("rfnd"), PaymentID: p.ID, Amount: amount, Currency: p.Currency, CreatedAt: time.Now()}
+	s.refunds[rf.ID] = rf
 	p.AmountRefunded += amount
 	if p.AmountRefunded == p.Amount {
 		p.Status = "refunded"
 	}
-	writeJSON(w, 200, rf.entity())
+	return rf
+}
+
+// validRefundKey is Razorpay's rule for X-Refund-Idempotency (no longest
+// length is documented; 255 keeps the header sane).
+func validRefundKey(k string) bool {
+	if len(k) < 10 || len(k) > 255 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// capturePayment captures an authorized payment (POST
+// /v1/payments/{id}/capture {"amount","currency"}), once, for exactly the
+// authorized amount, and only while its order is not paid by another
+// payment; it delivers payment.captured and order.paid.
+func (s *Server) capturePayment(w http.ResponseWriter, r *http.Request) {
+	var req map[string]any
+	if err := decode(r, &req); err != nil {
+		writeJSON(w, 400, apiError("The request body is not valid JSON", ""))
+		return
+	}
+	s.mu.Lock()
+	p, ok := s.payments[r.PathValue("id")]
+	var fail string
+	var o *order
+	switch {
+	case !ok:
+		fail = "The id provided does not exist"
+	case p.Status == "captured" || p.Status == "refunded":
+		fail = "This payment has already been captured"
+	case p.Status != "authorized":
+		fail = "Only payments which have been authorized and not yet captured can be captured"
+	default:
+		amount, whole := wholeNumber(req["amount"])
+		o = s.orders[p.OrderID]
+		switch {
+		case !whole || amount != p.Amount:
+			fail = "Capture amount must be equal to the amount authorized"
+		case o.Status == "paid":
+			fail = "Order is already paid"
+		}
+	}
+	if fail != "" {
+		s.mu.Unlock()
+		writeJSON(w, 400, apiError(fail, ""))
+		return
+	}
+	p.Status = "captured"
+	o.Status, o.AmountPaid = "paid", o.Amount
+	events := []event{s.newEvent("payment.captured", p, o), s.newEvent("order.paid", p, o)}
+	entity := p.entity()
+	s.mu.Unlock()
+	s.deliver(events, 0, true)
+	writeJSON(w, 200, entity)
 }

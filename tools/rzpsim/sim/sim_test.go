@@ -3,6 +3,7 @@ package sim_test
 import (
 	"crypto/hmac"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -160,5 +161,146 @@ func TestLostWebhookAndLateCapture(t *testing.T) {
 	waitCount(t, rec, 2)
 	if rec.events[0]["event"] != "payment.captured" {
 		t.Fatalf("late capture sent %v", rec.events[0]["event"])
+	}
+}
+
+// call sends one API request with basic auth and returns the status and
+// Razorpay's error description (or the body).
+func call(t *testing.T, srv *httptest.Server, method, path, body string, header map[string]string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	req.SetBasicAuth(keyID, keySecret)
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var env struct {
+		Error struct {
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(raw, &env) == nil && env.Error.Description != "" {
+		return resp.StatusCode, env.Error.Description
+	}
+	return resp.StatusCode, string(raw)
+}
+
+// capturedPayment makes an order of amount and a captured payment on it.
+func capturedPayment(t *testing.T, srv *httptest.Server, amount int) (orderID, paymentID string) {
+	t.Helper()
+	_, body := call(t, srv, "POST", "/v1/orders", fmt.Sprintf(`{"amount":%d,"currency":"INR"}`, amount), nil)
+	var o struct{ ID string }
+	_ = json.Unmarshal([]byte(body), &o)
+	resp, err := http.Post(srv.URL+"/sim/orders/"+o.ID+"/pay", "application/json", strings.NewReader(`{"outcome":"captured","deliver":false}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out SimPaid
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return o.ID, out.Payment.ID
+}
+
+// SimPaid is the pay control route's answer.
+type SimPaid struct {
+	Payment struct{ ID, Status string } `json:"payment"`
+}
+
+// The refusals Razorpay documents for orders, refunds and captures, with
+// its status codes and error body.
+func TestRefusals(t *testing.T) {
+	_, srv, _ := start(t)
+	_, paid := capturedPayment(t, srv, 5000)
+	_, refunded := capturedPayment(t, srv, 3000)
+	if st, body := call(t, srv, "POST", "/sim/payments/"+refunded+"/refund", `{}`, nil); st != 200 {
+		t.Fatalf("dashboard refund = %d %s", st, body)
+	}
+	key := map[string]string{"X-Refund-Idempotency": "finflow_key_0001"}
+	cases := []struct {
+		name, method, path, body string
+		header                   map[string]string
+		want                     int
+		wantText                 string
+	}{
+		{"order below INR 1.00", "POST", "/v1/orders", `{"amount":99,"currency":"INR"}`, nil, 400, "at least INR 1.00"},
+		{"order above the account's limit", "POST", "/v1/orders", `{"amount":500000001,"currency":"INR"}`, nil, 400, "exceeds maximum amount"},
+		{"order in another currency", "POST", "/v1/orders", `{"amount":5000,"currency":"USD"}`, nil, 400, "Currency is not supported"},
+		{"order with a fractional amount", "POST", "/v1/orders", `{"amount":50.5,"currency":"INR"}`, nil, 400, "must be an integer"},
+		{"refund of an unknown payment", "POST", "/v1/payments/pay_FAKE0000000001/refund", `{"amount":100}`, nil, 400, "does not exist"},
+		{"refund of more than was captured", "POST", "/v1/payments/" + paid + "/refund", `{"amount":5001}`, nil, 400, "greater than amount captured"},
+		{"refund below INR 1.00", "POST", "/v1/payments/" + paid + "/refund", `{"amount":99}`, nil, 400, "at least INR 1.00"},
+		{"refund of a fully refunded payment", "POST", "/v1/payments/" + refunded + "/refund", `{}`, nil, 400, "fully refunded already"},
+		{"refund key too short", "POST", "/v1/payments/" + paid + "/refund", `{"amount":100}`, map[string]string{"X-Refund-Idempotency": "short"}, 400, "at least 10 characters"},
+		{"partial refund", "POST", "/v1/payments/" + paid + "/refund", `{"amount":1000}`, key, 200, `"amount":1000`},
+		{"the same key again: the same refund", "POST", "/v1/payments/" + paid + "/refund", `{"amount":1000}`, key, 200, `"amount":1000`},
+		{"the same key, another amount", "POST", "/v1/payments/" + paid + "/refund", `{"amount":2000}`, key, 400, "Different request with the same idempotency key"},
+		{"capture of a captured payment", "POST", "/v1/payments/" + paid + "/capture", `{"amount":5000,"currency":"INR"}`, nil, 400, "already been captured"},
+		{"wrong credentials", "GET", "/v1/payments/" + paid, ``, map[string]string{"Authorization": "Basic d3Jvbmc6d3Jvbmc="}, 401, "api key provided is invalid"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st, body := call(t, srv, tc.method, tc.path, tc.body, tc.header)
+			if st != tc.want || !strings.Contains(body, tc.wantText) {
+				t.Fatalf("%s %s = %d %s, want %d with %q", tc.method, tc.path, st, body, tc.want, tc.wantText)
+			}
+		})
+	}
+}
+
+// Faults make an operation answer 5xx, 429, an HTML page or nothing for a
+// while, or do the work and lose the answer; calls are counted.
+func TestFaults(t *testing.T) {
+	_, srv, _ := start(t)
+	_, paid := capturedPayment(t, srv, 5000)
+	add := func(f string) {
+		t.Helper()
+		if st, body := call(t, srv, "POST", "/sim/faults", f, nil); st != 200 {
+			t.Fatalf("POST /sim/faults %s = %d %s", f, st, body)
+		}
+	}
+	add(`{"op":"fetch_payment","status":503,"match":"pay_NOTTHISONE"}`)
+	add(`{"op":"fetch_payment","status":503,"count":2}`)
+	for i, want := range []int{503, 503, 200} {
+		if st, _ := call(t, srv, "GET", "/v1/payments/"+paid, "", nil); st != want {
+			t.Fatalf("fetch %d = %d, want %d", i, st, want)
+		}
+	}
+	add(`{"op":"*","status":429,"count":1}`)
+	if st, body := call(t, srv, "POST", "/v1/orders", `{"amount":5000,"currency":"INR"}`, nil); st != 429 || !strings.Contains(body, "Too many requests") {
+		t.Fatalf("rate limited order = %d %s", st, body)
+	}
+	add(`{"op":"fetch_order","status":502,"html":true,"count":1}`)
+	if st, body := call(t, srv, "GET", "/v1/orders/order_X", "", nil); st != 502 || !strings.Contains(body, "<html>") {
+		t.Fatalf("HTML 502 = %d %s", st, body)
+	}
+	add(`{"op":"refund","timeout_ms":300,"count":1}`)
+	start := time.Now()
+	if st, _ := call(t, srv, "POST", "/v1/payments/"+paid+"/refund", `{"amount":100}`, nil); st != 504 || time.Since(start) < 300*time.Millisecond {
+		t.Fatalf("held refund = %d after %v, want 504 after 300ms", st, time.Since(start))
+	}
+	// Done, and the answer lost: the same key returns the refund made.
+	add(`{"op":"refund","status":500,"after":true,"count":1}`)
+	key := map[string]string{"X-Refund-Idempotency": "finflow_lost_answer"}
+	if st, _ := call(t, srv, "POST", "/v1/payments/"+paid+"/refund", `{"amount":700}`, key); st != 500 {
+		t.Fatalf("refund with a lost answer = %d, want 500", st)
+	}
+	if st, body := call(t, srv, "POST", "/v1/payments/"+paid+"/refund", `{"amount":700}`, key); st != 200 || !strings.Contains(body, `"amount":700`) {
+		t.Fatalf("retried refund = %d %s", st, body)
+	}
+	if st, body := call(t, srv, "GET", "/v1/payments/"+paid, "", nil); st != 200 || !strings.Contains(body, `"amount_refunded":700`) {
+		t.Fatalf("payment after one refund of 700 = %s", body)
+	}
+	_, calls := call(t, srv, "GET", "/sim/calls", "", nil)
+	if !strings.Contains(calls, `"refund":3`) || !strings.Contains(calls, `"fetch_payment":4`) {
+		t.Fatalf("calls = %s", calls)
+	}
+	if st, _ := call(t, srv, "POST", "/sim/faults", `{"op":"nope","status":500}`, nil); st != 400 {
+		t.Fatalf("a fault of an unknown op = %d, want 400", st)
 	}
 }

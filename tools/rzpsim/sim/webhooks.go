@@ -139,15 +139,16 @@ type payRequest struct {
 }
 
 // simPay makes a payment on an order and delivers its webhooks:
-// payment.captured then order.paid, or payment.failed.
+// payment.captured then order.paid, payment.failed, or (outcome
+// "authorized") payment.authorized, left for POST /v1/payments/{id}/capture.
 func (s *Server) simPay(w http.ResponseWriter, r *http.Request) {
 	var req payRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil && err != io.EOF {
 		writeJSON(w, 400, apiError("The request body is not valid JSON", ""))
 		return
 	}
-	if req.Outcome != "captured" && req.Outcome != "failed" {
-		writeJSON(w, 400, apiError(`outcome must be "captured" or "failed"`, "outcome"))
+	if req.Outcome != "captured" && req.Outcome != "failed" && req.Outcome != "authorized" {
+		writeJSON(w, 400, apiError(`outcome must be "captured", "failed" or "authorized"`, "outcome"))
 		return
 	}
 	if req.Method == "" {
@@ -168,11 +169,16 @@ func (s *Server) simPay(w http.ResponseWriter, r *http.Request) {
 	p := &payment{ID: newID("pay"), OrderID: o.ID, Amount: o.Amount, Currency: o.Currency, Method: req.Method, Notes: o.Notes, CreatedAt: time.Now()}
 	o.Attempts++
 	var events []event
-	if req.Outcome == "captured" {
+	switch req.Outcome {
+	case "captured":
 		p.Status = "captured"
 		o.Status, o.AmountPaid = "paid", o.Amount
 		events = []event{s.newEvent("payment.captured", p, o), s.newEvent("order.paid", p, o)}
-	} else {
+	case "authorized":
+		p.Status = "authorized"
+		o.Status = "attempted"
+		events = []event{s.newEvent("payment.authorized", p, o)}
+	default:
 		p.Status = "failed"
 		p.ErrorCode, p.ErrorDesc = "BAD_REQUEST_ERROR", "Payment failed because the customer's bank declined it"
 		o.Status = "attempted"
@@ -226,4 +232,30 @@ func (s *Server) simDeliveries(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	writeJSON(w, 200, map[string]any{"items": items})
+}
+
+// simDashboardRefund refunds a captured payment as the merchant does from
+// Razorpay's dashboard, outside FinFlow ({"amount"} optional, default the
+// rest): FinFlow's own refund of it is then refused as fully refunded.
+func (s *Server) simDashboardRefund(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Amount int64 `json:"amount"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil && err != io.EOF {
+		writeJSON(w, 400, apiError("The request body is not valid JSON", ""))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.payments[r.PathValue("id")]
+	if !ok || p.Status != "captured" {
+		writeJSON(w, 400, apiError("Only a captured payment that is not fully refunded can be refunded", "id"))
+		return
+	}
+	amount := p.Amount - p.AmountRefunded
+	if req.Amount > 0 && req.Amount < amount {
+		amount = req.Amount
+	}
+	rf := s.refund(p, amount)
+	writeJSON(w, 200, map[string]any{"refund": rf.entity(), "payment": p.entity()})
 }

@@ -1,0 +1,520 @@
+package domain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/finflow/finflow/platform/contract"
+)
+
+// The gateway work of a PENDING Razorpay payment is what only Razorpay can
+// settle: making a refund it owes, confirming a late capture, asking about
+// its order when no result came. It runs apart from the pub/sub subscriber
+// (Kick), and again from reconciliation, so a payment Razorpay will not
+// settle never holds up the others. Every answer is classified:
+//
+//   - a definite refusal ends the work: the payment ends FAILED with
+//     Razorpay's words (GatewayError) and, where money is at stake, a dead
+//     letter for an operator (Park*). It is never retried, and it never
+//     leads to acting on another gateway payment.
+//   - no definite answer (5xx, 408, 429, a timeout, the razorpay service
+//     down) is tried again after a backoff (RetryPolicy), at most
+//     MaxAttempts times; then the work is parked for an operator.
+
+// RetryPolicy bounds the retries of one payment's gateway work: the n-th
+// retry waits Base·2ⁿ⁻¹, at most Max; after MaxAttempts tries the work is
+// parked. The functions are read on every use.
+type RetryPolicy struct {
+	Base, Max   func() time.Duration
+	MaxAttempts func() int
+}
+
+func (rp RetryPolicy) backoff(n int) time.Duration {
+	d, limit := rp.Base(), rp.Max()
+	for i := 1; i < n && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
+}
+
+// work runs payments' gateway work in the background, one goroutine per
+// payment at most in this process, Concurrency at a time.
+type work struct {
+	mu       sync.Mutex
+	inflight map[string]bool
+	tokens   chan struct{}
+}
+
+// claim marks id in flight; false if it already is.
+func (w *work) claim(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.inflight == nil {
+		w.inflight = map[string]bool{}
+	}
+	if w.inflight[id] {
+		return false
+	}
+	w.inflight[id] = true
+	return true
+}
+
+func (w *work) done(id string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.inflight, id)
+}
+
+func (pr *Processor) workTokens() chan struct{} {
+	pr.work.mu.Lock()
+	defer pr.work.mu.Unlock()
+	if pr.work.tokens == nil {
+		n := 4
+		if pr.GatewayConcurrency != nil {
+			n = max(1, pr.GatewayConcurrency())
+		}
+		pr.work.tokens = make(chan struct{}, n)
+	}
+	return pr.work.tokens
+}
+
+// Kick starts the gateway work of payment id in the background, unless it
+// is already running in this process. If the process stops first, the
+// payment is still PENDING in the pending index and reconciliation does it.
+func (pr *Processor) Kick(id string) {
+	if !pr.work.claim(id) {
+		return
+	}
+	ctx := pr.Background
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	go func() {
+		defer pr.work.done(id)
+		tokens := pr.workTokens()
+		select {
+		case tokens <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		defer func() { <-tokens }()
+		if err := pr.gatewayWork(ctx, id, nil); err != nil && ctx.Err() == nil {
+			pr.Log.Warn("gateway work of a payment not done yet", "payment_id", id, "err", err.Error())
+		}
+	}()
+}
+
+// gatewayWork does what payment id needs from Razorpay, if it is due.
+// Only reconciliation passes cfg: an ordinary pending payment's order is
+// asked about only there.
+func (pr *Processor) gatewayWork(ctx context.Context, id string, cfg *ReconcileConfig) error {
+	p, err := pr.Store.Get(ctx, id)
+	if err != nil || p.Method != MethodRazorpay || p.Status != Pending {
+		return err
+	}
+	now := pr.Now()
+	if now.Before(p.RetryAt) {
+		return nil
+	}
+	switch {
+	case p.Refund != nil && p.Refund.Status == RefundOwed:
+		return pr.makeRefund(ctx, p)
+	case p.LateCaptureOf != "":
+		return pr.confirmLateCapture(ctx, p)
+	case cfg != nil:
+		return pr.reconcile(ctx, p, now, *cfg)
+	}
+	return nil
+}
+
+// makeRefund gives the owed refund back through Razorpay, keyed by the
+// payment (so a refund whose answer was lost is not made twice), and fails
+// the payment with the refund's reason.
+func (pr *Processor) makeRefund(ctx context.Context, p Payment) error {
+	gw := p.Razorpay.GatewayPaymentID
+	op := "the refund of " + gw
+	var made contract.Refund
+	err := pr.step(ctx, func(ctx context.Context) error {
+		var err error
+		made, err = pr.Gateway.Refund(ctx, p.ID, gw, p.Refund.Amount)
+		return err
+	})
+	if g, ok := refusal(op, err); ok {
+		final, uerr := pr.update(ctx, p.ID, func(q *Payment) bool {
+			if q.Status != Pending || q.Refund == nil || q.Refund.Status != RefundOwed {
+				return false
+			}
+			q.Refund.Status, q.Refund.Error = RefundRefused, g.String()
+			q.GatewayError = g
+			q.note(pr.Now(), "Razorpay refused the refund of "+gw+": "+g.String())
+			return q.fail(q.Refund.For, pr.Now())
+		})
+		if uerr != nil {
+			return uerr
+		}
+		if final.Status == Failed {
+			pr.releaseClaim(ctx, final)
+			pr.noteSettled(ctx, final)
+			return pr.park(ctx, DeadLetter{EventID: ParkRefundRefused + ":" + p.ID, Kind: ParkRefundRefused, PaymentID: p.ID,
+				Reason: fmt.Sprintf("Razorpay refused to refund %d of %s (order %s): %s", p.Refund.Amount, gw, p.Razorpay.OrderID, g.String()),
+				Result: GatewayResult{Event: "refund", OrderID: p.Razorpay.OrderID, GatewayPaymentID: gw, PaymentID: p.ID, Amount: p.Refund.Amount, Currency: p.Currency}})
+		}
+		return nil
+	}
+	if err != nil {
+		return pr.retryLater(ctx, p, "making "+op, err)
+	}
+	final, err := pr.update(ctx, p.ID, func(q *Payment) bool {
+		if q.Status != Pending || q.Refund == nil || q.Refund.Status != RefundOwed {
+			return false
+		}
+		q.Refund.RefundID, q.Refund.Status = made.RefundID, made.Status
+		q.note(pr.Now(), fmt.Sprintf("refunded %d of %s as %s", made.Amount, gw, made.RefundID))
+		return q.fail(q.Refund.For, pr.Now())
+	})
+	if err != nil {
+		return err
+	}
+	if final.Status == Failed {
+		pr.releaseClaim(ctx, final)
+		pr.noteSettled(ctx, final)
+		pr.Log.Info("captured payment refunded", "payment_id", p.ID, "gateway_payment_id", gw, "refund_id", made.RefundID, "amount", made.Amount)
+	}
+	return nil
+}
+
+// confirmLateCapture asks Razorpay about the one gateway payment a late
+// payment stands for, and settles it only if Razorpay confirms it is a
+// capture of this order, for this amount and currency: then it pays the
+// bill if the bill can still be claimed, and is refunded otherwise.
+func (pr *Processor) confirmLateCapture(ctx context.Context, p Payment) error {
+	gw := p.Razorpay.GatewayPaymentID
+	op := "to confirm the capture " + gw
+	var gp GatewayPayment
+	err := pr.step(ctx, func(ctx context.Context) error {
+		var err error
+		gp, err = pr.Gateway.Payment(ctx, gw)
+		return err
+	})
+	if g, ok := refusal(op, err); ok {
+		return pr.failAndPark(ctx, p, ReasonGatewayRefused, g, ParkCaptureUnknown,
+			fmt.Sprintf("a capture %s was reported for order %s, but Razorpay does not confirm it: %s", gw, p.Razorpay.OrderID, g.String()))
+	}
+	if err != nil {
+		return pr.retryLater(ctx, p, "confirming the capture "+gw, err)
+	}
+	var mismatch string
+	switch {
+	case gp.ID != gw:
+		mismatch = "Razorpay answered about " + gp.ID
+	case gp.OrderID != p.Razorpay.OrderID:
+		mismatch = fmt.Sprintf("it belongs to order %q, not %s", gp.OrderID, p.Razorpay.OrderID)
+	case gp.Amount != p.Amount || gp.Currency != p.Currency:
+		mismatch = fmt.Sprintf("it is %d %s, not %d %s", gp.Amount, gp.Currency, p.Amount, p.Currency)
+	case gp.Status == "refunded" && gp.AmountRefunded >= gp.Amount:
+		final, err := pr.update(ctx, p.ID, func(q *Payment) bool {
+			q.note(pr.Now(), "Razorpay reports "+gw+" fully refunded already (from its dashboard): nothing to settle")
+			return q.fail(ReasonRefundedAtGateway, pr.Now())
+		})
+		if err == nil && final.Status == Failed {
+			pr.noteSettled(ctx, final)
+		}
+		return err
+	case gp.Status != "captured" || gp.AmountRefunded != 0:
+		mismatch = fmt.Sprintf("its status is %s with %d refunded, not captured", gp.Status, gp.AmountRefunded)
+	}
+	if mismatch != "" {
+		return pr.failAndPark(ctx, p, ReasonCaptureMismatch, nil, ParkCaptureMismatch,
+			fmt.Sprintf("a capture %s was reported for order %s, but Razorpay says %s", gw, p.Razorpay.OrderID, mismatch))
+	}
+	p, err = pr.update(ctx, p.ID, func(q *Payment) bool {
+		if q.GatewayRetries == 0 && q.RetryAt.IsZero() {
+			return false
+		}
+		q.GatewayRetries, q.RetryAt = 0, time.Time{}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	var claimed *ClaimedError
+	switch err := pr.Store.ClaimBill(ctx, p.BillID, p.ID); {
+	case errors.As(err, &claimed):
+		if err := pr.oweRefund(ctx, p.ID, gw, ReasonBillAlreadyPaid); err != nil {
+			return err
+		}
+		p, err := pr.Store.Get(ctx, p.ID)
+		if err != nil || p.Status != Pending {
+			return err
+		}
+		return pr.makeRefund(ctx, p)
+	case err != nil:
+		return err
+	}
+	if err := pr.settleCapture(ctx, p, gw, "confirmed by Razorpay"); err != nil {
+		return err
+	}
+	if p, err := pr.Store.Get(ctx, p.ID); err == nil && p.Status == Pending && p.Refund != nil && p.Refund.Status == RefundOwed {
+		return pr.makeRefund(ctx, p)
+	}
+	return nil
+}
+
+// failAndPark ends a pending payment FAILED with reason (and Razorpay's
+// refusal, if any) and parks it for an operator.
+func (pr *Processor) failAndPark(ctx context.Context, p Payment, reason string, g *GatewayError, kind, why string) error {
+	final, err := pr.update(ctx, p.ID, func(q *Payment) bool {
+		if q.Status != Pending {
+			return false
+		}
+		if g != nil {
+			q.GatewayError = g
+		}
+		q.note(pr.Now(), why)
+		return q.fail(reason, pr.Now())
+	})
+	if err != nil || final.Status != Failed {
+		return err
+	}
+	pr.releaseClaim(ctx, final)
+	gw := ""
+	if p.Razorpay != nil {
+		gw = p.Razorpay.GatewayPaymentID
+	}
+	order := ""
+	if p.Razorpay != nil {
+		order = p.Razorpay.OrderID
+	}
+	return pr.park(ctx, DeadLetter{EventID: kind + ":" + p.ID, Kind: kind, PaymentID: p.ID, Reason: why,
+		Result: GatewayResult{Event: kind, OrderID: order, GatewayPaymentID: gw, PaymentID: p.ID, Amount: p.Amount, Currency: p.Currency}})
+}
+
+// retryLater records that Razorpay gave no answer while doing something for
+// p, and when to try again; after the last attempt the work is given up
+// and parked.
+func (pr *Processor) retryLater(ctx context.Context, p Payment, doing string, cause error) error {
+	attempts := maxAttempts(pr)
+	n := p.GatewayRetries + 1
+	if n >= attempts {
+		return pr.giveUp(ctx, p, doing, n, cause)
+	}
+	wait := time.Second
+	if pr.Retry.Base != nil {
+		wait = pr.Retry.backoff(n)
+	}
+	_, err := pr.update(ctx, p.ID, func(q *Payment) bool {
+		if q.Status != Pending || q.GatewayRetries != p.GatewayRetries {
+			return false // another try recorded itself meanwhile
+		}
+		q.GatewayRetries, q.RetryAt = n, pr.Now().Add(wait)
+		q.note(pr.Now(), fmt.Sprintf("no answer from Razorpay while %s (try %d of %d): %s; next try in %s", doing, n, attempts, short(cause), wait))
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%s: %w", doing, cause)
+}
+
+// giveUp ends the gateway work Razorpay never answered: an owed refund is
+// recorded NOT_MADE and a late capture unconfirmed, both FAILED and
+// parked; a pending payment's order is parked once and asked about again
+// at the longest interval (FinFlow cannot know whether it was paid).
+func (pr *Processor) giveUp(ctx context.Context, p Payment, doing string, n int, cause error) error {
+	why := fmt.Sprintf("no answer from Razorpay while %s after %d tries; last: %s", doing, n, short(cause))
+	switch {
+	case p.Refund != nil && p.Refund.Status == RefundOwed:
+		final, err := pr.update(ctx, p.ID, func(q *Payment) bool {
+			if q.Status != Pending || q.Refund == nil || q.Refund.Status != RefundOwed {
+				return false
+			}
+			q.Refund.Status, q.Refund.Error = RefundNotMade, why
+			q.note(pr.Now(), why)
+			return q.fail(q.Refund.For, pr.Now())
+		})
+		if err != nil || final.Status != Failed {
+			return err
+		}
+		pr.releaseClaim(ctx, final)
+		pr.noteSettled(ctx, final)
+		return pr.park(ctx, DeadLetter{EventID: ParkRefundNotMade + ":" + p.ID, Kind: ParkRefundNotMade, PaymentID: p.ID, Reason: why,
+			Result: GatewayResult{Event: "refund", OrderID: p.Razorpay.OrderID, GatewayPaymentID: p.Razorpay.GatewayPaymentID, PaymentID: p.ID, Amount: p.Refund.Amount, Currency: p.Currency}})
+	case p.LateCaptureOf != "":
+		return pr.failAndPark(ctx, p, ReasonCaptureUnconfirmed, nil, ParkCaptureUnknown, why)
+	default:
+		longest := 5 * time.Minute
+		if pr.Retry.Max != nil {
+			longest = pr.Retry.Max()
+		}
+		parkedBefore := p.GatewayRetries >= maxAttempts(pr)
+		updated, err := pr.update(ctx, p.ID, func(q *Payment) bool {
+			if q.Status != Pending {
+				return false
+			}
+			q.GatewayRetries, q.RetryAt = n, pr.Now().Add(longest)
+			if !parkedBefore {
+				q.note(pr.Now(), why+"; parked, and asked again every "+longest.String())
+			}
+			return true
+		})
+		if err != nil || updated.Status != Pending || parkedBefore {
+			return err
+		}
+		order := ""
+		if p.Razorpay != nil {
+			order = p.Razorpay.OrderID
+		}
+		return pr.park(ctx, DeadLetter{EventID: ParkReconcileStuck + ":" + p.ID, Kind: ParkReconcileStuck, PaymentID: p.ID, Reason: why,
+			Result: GatewayResult{Event: "reconciliation", OrderID: order, PaymentID: p.ID, Amount: p.Amount, Currency: p.Currency}})
+	}
+}
+
+func maxAttempts(pr *Processor) int {
+	if pr.Retry.MaxAttempts != nil {
+		return pr.Retry.MaxAttempts()
+	}
+	return 12
+}
+
+// short cuts an error to one log-friendly line.
+func short(err error) string {
+	s := err.Error()
+	if len(s) > 240 {
+		s = s[:240] + "..."
+	}
+	return s
+}
+
+// ReconcileConfig tunes reconciliation; read on every round.
+type ReconcileConfig struct {
+	Interval      func() time.Duration
+	After         func() time.Duration // PENDING at least this long before the gateway is asked
+	OrderLifetime func() time.Duration // unpaid for this long: FAILED, EXPIRED
+}
+
+// Reconcile does, every Interval until ctx is done, the gateway work of
+// Razorpay payments that stayed PENDING for After: asking Razorpay about
+// an order whose result never came and settling it exactly as the webhook
+// would have, and retrying refunds and confirmations that are due.
+func (pr *Processor) Reconcile(ctx context.Context, cfg ReconcileConfig) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(cfg.Interval()):
+		}
+		if err := pr.ReconcileOnce(ctx, cfg); err != nil && ctx.Err() == nil {
+			pr.Log.Warn("reconciliation round failed", "err", err.Error())
+		}
+	}
+}
+
+// ReconcileOnce runs one round of reconciliation, Concurrency payments at a
+// time, and returns when it is done.
+func (pr *Processor) ReconcileOnce(ctx context.Context, cfg ReconcileConfig) error {
+	pending, err := pr.Store.Pending(ctx)
+	if err != nil {
+		return err
+	}
+	now := pr.Now()
+	tokens := pr.workTokens()
+	var wg sync.WaitGroup
+	for pid, indexed := range pending {
+		if now.Sub(indexed) < cfg.After() || !pr.work.claim(pid) {
+			continue
+		}
+		wg.Add(1)
+		tokens <- struct{}{}
+		go func(pid string) {
+			defer wg.Done()
+			defer func() { <-tokens }()
+			defer pr.work.done(pid)
+			if err := pr.gatewayWork(ctx, pid, &cfg); err != nil && ctx.Err() == nil {
+				pr.Log.Warn("reconciling a payment", "payment_id", pid, "err", err.Error())
+			}
+		}(pid)
+	}
+	wg.Wait()
+	return nil
+}
+
+// reconcile asks Razorpay about a pending payment's order and settles what
+// it finds exactly as the webhook would have: the order's captured
+// attempt, or its failed one; an order never paid expires.
+func (pr *Processor) reconcile(ctx context.Context, p Payment, now time.Time, cfg ReconcileConfig) error {
+	expired := now.Sub(p.CreatedAt) > cfg.OrderLifetime()
+	if p.Razorpay == nil {
+		if expired {
+			pr.reconciledAction("expired")
+			_, _ = pr.finishFailed(ctx, p, ReasonExpired, false, nil) // a failure to record it is retried next round
+		}
+		return nil
+	}
+	op := "to list the payments of order " + p.Razorpay.OrderID
+	var attempts []GatewayPayment
+	err := pr.step(ctx, func(ctx context.Context) error {
+		var err error
+		attempts, err = pr.Gateway.OrderPayments(ctx, p.Razorpay.OrderID)
+		return err
+	})
+	if g, ok := refusal(op, err); ok {
+		pr.reconciledAction("refused")
+		return pr.failAndPark(ctx, p, ReasonGatewayRefused, g, ParkOrderRefused,
+			fmt.Sprintf("Razorpay refused to tell about order %s of payment %s: %s", p.Razorpay.OrderID, p.ID, g.String()))
+	}
+	if err != nil {
+		return pr.retryLater(ctx, p, "asking about order "+p.Razorpay.OrderID, err)
+	}
+	var failed *GatewayPayment
+	for i, a := range attempts {
+		switch {
+		case a.Status == "captured":
+			pr.reconciledAction("captured")
+			_, _, err := pr.ApplyResult(ctx, pr.reconciled(p, a, contract.ResultCaptured))
+			return err
+		case a.Status == "refunded":
+			// Captured, then refunded at Razorpay before FinFlow heard of
+			// it: the money went back, nothing pays the bill.
+			pr.reconciledAction("refunded")
+			_, err := pr.update(ctx, p.ID, func(q *Payment) bool {
+				if q.Status != Pending {
+					return false
+				}
+				q.Razorpay.GatewayPaymentID = a.ID
+				q.note(pr.Now(), "reconciliation: Razorpay reports "+a.ID+" captured and refunded already")
+				return q.fail(ReasonRefundedAtGateway, pr.Now())
+			})
+			if err == nil {
+				pr.releaseClaim(ctx, p)
+			}
+			return err
+		case a.Status == "failed":
+			failed = &attempts[i]
+		}
+	}
+	if failed != nil {
+		pr.reconciledAction("failed")
+		_, _, err := pr.ApplyResult(ctx, pr.reconciled(p, *failed, contract.ResultFailed))
+		return err
+	}
+	if expired {
+		pr.reconciledAction("expired")
+		_, _ = pr.finishFailed(ctx, p, ReasonExpired, false, nil) // a failure to record it is retried next round
+	}
+	return nil
+}
+
+func (pr *Processor) reconciledAction(action string) {
+	if pr.OnReconcile != nil {
+		pr.OnReconcile(action)
+	}
+}
+
+func (pr *Processor) reconciled(p Payment, a GatewayPayment, status string) GatewayResult {
+	return GatewayResult{EventID: "recon:" + a.ID, Event: "reconciliation", Status: status, OrderID: p.Razorpay.OrderID,
+		GatewayPaymentID: a.ID, PaymentID: p.ID, Amount: a.Amount, Currency: a.Currency,
+		ErrorCode: a.ErrorCode, ErrorDescription: a.ErrorDescription, At: pr.Now().UTC()}
+}

@@ -1,0 +1,347 @@
+package domain
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/contract"
+	"github.com/finflow/finflow/platform/id"
+	"github.com/finflow/finflow/platform/money"
+)
+
+// Gateway is Razorpay (or the simulator). Every method returns
+// contract.ErrGatewayRefused for Razorpay's definite refusal and
+// contract.ErrGatewayUnavailable when Razorpay gave no definite answer
+// (see ClassifyAnswer).
+type Gateway interface {
+	CreateOrder(ctx context.Context, paymentID string, amount int64, currency string) (orderID string, err error)
+	OrderPayments(ctx context.Context, orderID string) ([]contract.GatewayPayment, error)
+	Payment(ctx context.Context, gatewayPaymentID string) (contract.GatewayPayment, error)
+	Refund(ctx context.Context, gatewayPaymentID string, amount int64, idempotencyKey string) (refundID, status string, err error)
+}
+
+// Store keeps what the adapter did with the gateway.
+type Store interface {
+	// SaveOrder records an order for its payment; if the payment already has
+	// one, it returns that one instead (and found true).
+	SaveOrder(ctx context.Context, o Order) (kept Order, found bool, err error)
+	// OrderForPayment returns the payment's order, if any.
+	OrderForPayment(ctx context.Context, paymentID string) (Order, bool, error)
+	// Order returns an order by id. Returns ErrOrderNotFound.
+	Order(ctx context.Context, orderID string) (Order, error)
+	// EventSeen reports whether a webhook event was already handled.
+	EventSeen(ctx context.Context, eventID string) (bool, error)
+	// MarkEvent records that a webhook event was handled, and how.
+	MarkEvent(ctx context.Context, eventID string, r Result) error
+	// SaveRefund records a refund (one per FinFlow payment).
+	SaveRefund(ctx context.Context, r contract.Refund) error
+	// RefundForPayment returns the refund made for a payment, if any.
+	RefundForPayment(ctx context.Context, paymentID string) (contract.Refund, bool, error)
+}
+
+// Publisher publishes events durably (a 2xx from Razorpay's point of view
+// only follows a successful publish).
+type Publisher interface {
+	Publish(ctx context.Context, pubsub, topic string, data any, eventID string) error
+}
+
+// DeliveryLog keeps the recent webhook deliveries for the ops console.
+type DeliveryLog interface {
+	Add(v any)
+	Entries(ctx context.Context) ([]json.RawMessage, error)
+}
+
+// Webhook outcomes, as the delivery log, the metrics and the answer to
+// Razorpay name them.
+const (
+	OutcomeAccepted     = "accepted"      // published for the payment service
+	OutcomeDuplicate    = "duplicate"     // the event id was handled before
+	OutcomeIgnored      = "ignored"       // verified, not FinFlow's to act on
+	OutcomeMalformed    = "malformed"     // verified, not what Razorpay documents: parked
+	OutcomeUnknownOrder = "unknown_order" // verified, for an order FinFlow never made: parked
+	OutcomeRefused      = "refused"       // not verified (forged or unsigned): 400, metrics only
+	OutcomeError        = "error"         // FinFlow could not record or publish it: 503, Razorpay retries
+)
+
+// Delivery is one webhook delivery as the ops console shows it.
+type Delivery struct {
+	At        time.Time `json:"at"`
+	EventID   string    `json:"event_id"`
+	Outcome   string    `json:"outcome"`
+	Status    int       `json:"status"`
+	Event     string    `json:"event,omitempty"`
+	OrderID   string    `json:"order_id,omitempty"`
+	PaymentID string    `json:"payment_id,omitempty"`
+	Result    string    `json:"result,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+	RequestID string    `json:"request_id"`
+}
+
+// Adapter is the razorpay service's use cases.
+type Adapter struct {
+	Gateway   Gateway
+	Store     Store
+	Publisher Publisher
+	// KeyID is the public key id clients use at checkout; WebhookSecret
+	// signs Razorpay's webhooks.
+	KeyID         string
+	WebhookSecret string
+	Log           *slog.Logger
+	Now           func() time.Time
+	// OnWebhook, when set, is told the outcome of every webhook delivery
+	// (the Outcome* names). For metrics.
+	OnWebhook func(outcome string)
+	// Deliveries, when set, keeps the recent webhook deliveries.
+	Deliveries DeliveryLog
+}
+
+// CreateOrder makes the payment's order at Razorpay, once: asking again for
+// the same payment returns the same order (ErrOrderExists if the amount
+// differs). Razorpay's refusal comes back as contract.ErrGatewayRefused,
+// no answer as contract.ErrGatewayUnavailable.
+func (a *Adapter) CreateOrder(ctx context.Context, req contract.CreateOrderRequest) (contract.Order, error) {
+	if !id.Valid(id.Payment, req.PaymentID) {
+		return contract.Order{}, apperr.Invalid("payment_id", "payment_id must be a FinFlow payment id (pay_...)")
+	}
+	if err := money.Amount(req.Amount).Validate(); err != nil {
+		return contract.Order{}, err
+	}
+	if err := money.CheckCurrency(&req.Currency); err != nil {
+		return contract.Order{}, err
+	}
+	o, found, err := a.Store.OrderForPayment(ctx, req.PaymentID)
+	if err != nil {
+		return contract.Order{}, err
+	}
+	if !found {
+		orderID, err := a.Gateway.CreateOrder(ctx, req.PaymentID, req.Amount, req.Currency)
+		if err != nil {
+			a.Log.Warn("razorpay order not made", "payment_id", req.PaymentID, "amount", req.Amount, "err", err.Error())
+			return contract.Order{}, err
+		}
+		o, _, err = a.Store.SaveOrder(ctx, Order{OrderID: orderID, PaymentID: req.PaymentID, Amount: req.Amount, Currency: req.Currency, CreatedAt: a.Now().UTC()})
+		if err != nil {
+			return contract.Order{}, err
+		}
+		a.Log.Info("razorpay order created", "payment_id", req.PaymentID, "order_id", o.OrderID, "amount", o.Amount)
+	}
+	if o.Amount != req.Amount {
+		return contract.Order{}, ErrOrderExists
+	}
+	return contract.Order{OrderID: o.OrderID, KeyID: a.KeyID, Amount: o.Amount, Currency: o.Currency}, nil
+}
+
+// Refund gives a captured gateway payment back, once per FinFlow payment:
+// asking again returns the refund made (ErrRefundExists if the gateway
+// payment or amount differ). The payment id is Razorpay's
+// X-Refund-Idempotency key, so a refund whose answer was lost is not made
+// twice.
+func (a *Adapter) Refund(ctx context.Context, req contract.RefundRequest) (contract.Refund, error) {
+	if !id.Valid(id.Payment, req.PaymentID) {
+		return contract.Refund{}, apperr.Invalid("payment_id", "payment_id must be a FinFlow payment id (pay_...)")
+	}
+	if !strings.HasPrefix(req.GatewayPaymentID, "pay_") || !ValidEventID(req.GatewayPaymentID) {
+		return contract.Refund{}, apperr.Invalid("gateway_payment_id", "gateway_payment_id must be a Razorpay payment id")
+	}
+	if err := money.Amount(req.Amount).Validate(); err != nil {
+		return contract.Refund{}, err
+	}
+	if r, found, err := a.Store.RefundForPayment(ctx, req.PaymentID); err != nil {
+		return contract.Refund{}, err
+	} else if found {
+		if r.GatewayPaymentID != req.GatewayPaymentID || r.Amount != req.Amount {
+			return contract.Refund{}, ErrRefundExists
+		}
+		return r, nil
+	}
+	// Razorpay's refund idempotency key: 10+ characters of [A-Za-z0-9_-];
+	// the FinFlow payment id is 30.
+	refundID, status, err := a.Gateway.Refund(ctx, req.GatewayPaymentID, req.Amount, req.PaymentID)
+	if err != nil {
+		a.Log.Warn("razorpay refund not made", "payment_id", req.PaymentID, "gateway_payment_id", req.GatewayPaymentID, "amount", req.Amount, "err", err.Error())
+		return contract.Refund{}, err
+	}
+	r := contract.Refund{RefundID: refundID, PaymentID: req.PaymentID, GatewayPaymentID: req.GatewayPaymentID, Amount: req.Amount, Status: status, CreatedAt: a.Now().UTC()}
+	if err := a.Store.SaveRefund(ctx, r); err != nil {
+		return contract.Refund{}, err
+	}
+	a.Log.Info("refund made", "payment_id", r.PaymentID, "refund_id", r.RefundID, "amount", r.Amount)
+	return r, nil
+}
+
+// OrderPayments returns one of FinFlow's orders and Razorpay's payment
+// attempts on it (reconciliation). Returns ErrOrderNotFound for an order
+// FinFlow did not make.
+func (a *Adapter) OrderPayments(ctx context.Context, orderID string) (Order, []contract.GatewayPayment, error) {
+	if !strings.HasPrefix(orderID, "order_") || !ValidEventID(orderID) {
+		return Order{}, nil, ErrOrderNotFound
+	}
+	o, err := a.Store.Order(ctx, orderID)
+	if err != nil {
+		return Order{}, nil, err
+	}
+	items, err := a.Gateway.OrderPayments(ctx, orderID)
+	return o, items, err
+}
+
+// Payment fetches one gateway payment from Razorpay, so that a late capture
+// is settled only by the payment it names.
+func (a *Adapter) Payment(ctx context.Context, gatewayPaymentID string) (contract.GatewayPayment, error) {
+	if !strings.HasPrefix(gatewayPaymentID, "pay_") || !ValidEventID(gatewayPaymentID) {
+		return contract.GatewayPayment{}, apperr.Invalid("gateway_payment_id", "gateway_payment_id must be a Razorpay payment id")
+	}
+	return a.Gateway.Payment(ctx, gatewayPaymentID)
+}
+
+// RecentDeliveries lists the recent webhook deliveries, newest first.
+func (a *Adapter) RecentDeliveries(ctx context.Context) ([]json.RawMessage, error) {
+	if a.Deliveries == nil {
+		return nil, apperr.New(apperr.KindNotFound, apperr.CodeRouteNotFound, "this razorpay service keeps no delivery log")
+	}
+	return a.Deliveries.Entries(ctx)
+}
+
+// WebhookDelivery is one POST of Razorpay's webhook.
+type WebhookDelivery struct {
+	Body      []byte
+	Signature string // X-Razorpay-Signature
+	EventID   string // X-Razorpay-Event-Id
+	RequestID string
+}
+
+// WebhookAnswer is what Razorpay is told (with 200).
+type WebhookAnswer struct {
+	Status  string `json:"status"` // the outcome
+	EventID string `json:"event_id"`
+}
+
+// HandleWebhook authenticates a delivery and handles it exactly once per
+// event id. Nothing in it is trusted, or even parsed, before its signature
+// is checked: a bad or missing signature is ErrSignatureInvalid or
+// ErrSignatureMissing (400), and nothing changes. Once the signature holds,
+// every verified event is answered 2xx, because Razorpay retries anything
+// else and disables a webhook that keeps failing: an event FinFlow acts on
+// is published for the payment service first (accepted); a repeat is a
+// duplicate; an event FinFlow does not use or a payment it did not start is
+// ignored; a malformed event or an order FinFlow never made is parked on
+// contract.TopicGatewayParked for an operator. A delivery without a usable
+// event id is identified by its body (BodyEventID). Only FinFlow's own
+// failure to record or publish returns an error (503, and Razorpay delivers
+// again).
+func (a *Adapter) HandleWebhook(ctx context.Context, d WebhookDelivery) (WebhookAnswer, error) {
+	if err := VerifySignature(d.Body, d.Signature, a.WebhookSecret); err != nil {
+		a.Log.Warn("webhook refused", "reason", apperr.From(err).Message, "request_id", d.RequestID)
+		a.report(d, Delivery{Outcome: OutcomeRefused, Status: http.StatusBadRequest})
+		return WebhookAnswer{}, err
+	}
+	eventID := d.EventID
+	if !ValidEventID(eventID) {
+		eventID = BodyEventID(d.Body)
+		a.Log.Warn("verified webhook without a usable event id; identified by its body", "event_id", eventID, "request_id", d.RequestID)
+	}
+	answer, rec, err := a.handleVerified(ctx, eventID, d.Body)
+	log := a.Log.With("event_id", eventID, "request_id", d.RequestID)
+	if err != nil {
+		log.Warn("verified webhook not recorded; Razorpay will deliver it again", "err", err.Error())
+		rec.Outcome, rec.Status = OutcomeError, apperr.From(err).Kind.Status()
+		a.report(d, rec)
+		return WebhookAnswer{}, err
+	}
+	rec.Status = http.StatusOK
+	a.report(d, rec)
+	switch rec.Outcome {
+	case OutcomeAccepted:
+		log.Info("webhook verified and published", "event", rec.Event, "order_id", rec.OrderID, "payment_id", rec.PaymentID, "status", rec.Result)
+	case OutcomeDuplicate:
+		log.Info("webhook event seen before")
+	case OutcomeIgnored:
+		log.Info("webhook event ignored", "event", rec.Event, "reason", rec.Reason)
+	default:
+		log.Warn("webhook event parked for an operator", "outcome", rec.Outcome, "event", rec.Event, "order_id", rec.OrderID, "reason", rec.Reason)
+	}
+	return answer, nil
+}
+
+// handleVerified handles a verified event and returns the answer and the
+// delivery record.
+func (a *Adapter) handleVerified(ctx context.Context, eventID string, body []byte) (WebhookAnswer, Delivery, error) {
+	rec := Delivery{EventID: eventID}
+	seen, err := a.Store.EventSeen(ctx, eventID)
+	if err != nil {
+		return WebhookAnswer{}, rec, err
+	}
+	if seen {
+		rec.Outcome = OutcomeDuplicate
+		return WebhookAnswer{Status: OutcomeDuplicate, EventID: eventID}, rec, nil
+	}
+	r, verdict, reason := ParseEvent(eventID, body, a.Now())
+	rec.Event, rec.OrderID, rec.Result, rec.Reason = r.Event, r.OrderID, r.Status, reason
+	topic := contract.TopicGatewayResults
+	switch verdict {
+	case Ignore:
+		rec.Outcome = OutcomeIgnored
+		topic = ""
+	case Malformed:
+		rec.Outcome = OutcomeMalformed
+		topic = contract.TopicGatewayParked
+	default:
+		order, err := a.Store.Order(ctx, r.OrderID)
+		switch {
+		case err == nil:
+			r.PaymentID = order.PaymentID
+			rec.Outcome = OutcomeAccepted
+		case apperr.From(err).Code == ErrOrderNotFound.Code:
+			rec.Outcome, rec.Reason = OutcomeUnknownOrder, "order "+r.OrderID+" was not made by FinFlow"
+			topic = contract.TopicGatewayParked
+		default:
+			return WebhookAnswer{}, rec, err
+		}
+	}
+	rec.PaymentID = r.PaymentID
+	if topic != "" {
+		if topic == contract.TopicGatewayParked {
+			r.Reason = rec.Reason
+		}
+		// Durably published before Razorpay gets its 2xx: a crash before
+		// this point makes Razorpay deliver again.
+		if err := a.Publisher.Publish(ctx, contract.PubSub, topic, r, eventID); err != nil {
+			return WebhookAnswer{}, rec, err
+		}
+	}
+	marked := r
+	marked.Reason = rec.Outcome
+	if rec.Reason != "" {
+		marked.Reason += ": " + rec.Reason
+	}
+	if err := a.Store.MarkEvent(ctx, eventID, marked); err != nil {
+		if topic == "" {
+			return WebhookAnswer{}, rec, err
+		}
+		// Published already; a redelivery is published again and
+		// de-duplicated by its consumer.
+		a.Log.Warn("recording a published event", "event_id", eventID, "err", err.Error())
+	}
+	return WebhookAnswer{Status: rec.Outcome, EventID: eventID}, rec, nil
+}
+
+// report tells the metrics and the delivery log about a delivery. Refused
+// deliveries (unsigned: anyone can send them) are counted in the metrics
+// only, so that they cannot push real deliveries out of the log.
+func (a *Adapter) report(d WebhookDelivery, rec Delivery) {
+	if a.OnWebhook != nil {
+		a.OnWebhook(rec.Outcome)
+	}
+	if a.Deliveries == nil || rec.Outcome == OutcomeRefused {
+		return
+	}
+	rec.At, rec.RequestID = a.Now().UTC(), d.RequestID
+	if rec.EventID == "" {
+		rec.EventID = printable(d.EventID, 64)
+	}
+	a.Deliveries.Add(rec)
+}

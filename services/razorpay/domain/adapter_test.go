@@ -1,0 +1,278 @@
+package domain_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/contract"
+	"github.com/finflow/finflow/platform/id"
+	"github.com/finflow/finflow/platform/sidecar"
+	"github.com/finflow/finflow/platform/sidecar/sidecartest"
+	"github.com/finflow/finflow/services/razorpay/domain"
+	"github.com/finflow/finflow/services/razorpay/store"
+)
+
+// Every status Razorpay can answer is classified on purpose: 400-499 but
+// 408 and 429 is a refusal carrying Razorpay's words; the rest is
+// transient.
+func TestClassifyAnswer(t *testing.T) {
+	refusal := `{"error":{"code":"BAD_REQUEST_ERROR","description":"The payment has been fully refunded already.","source":"business","step":"payment_initiation","reason":"input_validation_failed","metadata":{},"field":"amount"}}`
+	cases := []struct {
+		name         string
+		status       int
+		body         string
+		wantCode     string // "" for success
+		wantRazorpay string // Razorpay's description in the details
+	}{
+		{"ok", 200, `{"id":"order_1"}`, "", ""},
+		{"created", 201, `{}`, "", ""},
+		{"refused with Razorpay's body", 400, refusal, contract.CodeGatewayRefused, "The payment has been fully refunded already."},
+		{"bad credentials", 401, `{"error":{"code":"BAD_REQUEST_ERROR","description":"The api key provided is invalid"}}`, contract.CodeGatewayRefused, "The api key provided is invalid"},
+		{"not found, no body", 404, ``, contract.CodeGatewayRefused, "HTTP 404"},
+		{"idempotency key reused for another request", 400, `{"error":{"code":"BAD_REQUEST_ERROR","description":"Different request with the same idempotency key has already been processed."}}`, contract.CodeGatewayRefused, "Different request"},
+		{"the same key still being processed: retry (Razorpay's docs)", 409, ``, contract.CodeGatewayUnavailable, ""},
+		{"request timeout", 408, ``, contract.CodeGatewayUnavailable, ""},
+		{"rate limited", 429, `{"error":{"code":"BAD_REQUEST_ERROR","description":"Too many requests"}}`, contract.CodeGatewayUnavailable, ""},
+		{"server error read as bad request by razorpay-go", 500, `{"error":{"code":"SERVER_ERROR","description":"The server encountered an error."}}`, contract.CodeGatewayUnavailable, ""},
+		{"bad gateway HTML page", 502, `<html>502 Bad Gateway</html>`, contract.CodeGatewayUnavailable, ""},
+		{"unavailable", 503, ``, contract.CodeGatewayUnavailable, ""},
+		{"a redirect", 302, ``, contract.CodeGatewayUnavailable, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := domain.ClassifyAnswer("refunding the payment", tc.status, []byte(tc.body))
+			if tc.wantCode == "" {
+				if err != nil {
+					t.Fatalf("ClassifyAnswer(%d) = %v, want nil", tc.status, err)
+				}
+				return
+			}
+			e := apperr.From(err)
+			if e.Code != tc.wantCode {
+				t.Fatalf("ClassifyAnswer(%d) = %v, want %s", tc.status, err, tc.wantCode)
+			}
+			if tc.wantCode == contract.CodeGatewayRefused {
+				if e.Kind.Status() != http.StatusUnprocessableEntity || e.Details[contract.GatewayStatus] != tc.status ||
+					!strings.Contains(fmt.Sprint(e.Details[contract.GatewayDescription]), tc.wantRazorpay) || !strings.Contains(e.Message, tc.wantRazorpay) {
+					t.Fatalf("refusal = %+v, want 422 naming %q and status %d", e, tc.wantRazorpay, tc.status)
+				}
+			} else if e.Kind != apperr.KindUnavailable {
+				t.Fatalf("transient answer has kind %v, want unavailable", e.Kind)
+			}
+		})
+	}
+}
+
+// published records what was published where, and can be made to fail.
+type published struct {
+	mu     sync.Mutex
+	events []contract.GatewayResult
+	topics []string
+	down   bool
+}
+
+func (p *published) Publish(_ context.Context, pubsub, topic string, data any, eventID string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.down {
+		return fmt.Errorf("%w: broker down", sidecar.ErrSidecar)
+	}
+	r := data.(contract.GatewayResult)
+	if pubsub != contract.PubSub || r.EventID != eventID {
+		return fmt.Errorf("published %s/%s with event id %s for %s", pubsub, topic, eventID, r.EventID)
+	}
+	p.events = append(p.events, r)
+	p.topics = append(p.topics, topic)
+	return nil
+}
+
+// deliveries is an in-memory delivery log.
+type deliveries struct {
+	mu    sync.Mutex
+	items []domain.Delivery
+}
+
+func (d *deliveries) Add(v any) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.items = append(d.items, v.(domain.Delivery))
+}
+
+func (d *deliveries) Entries(context.Context) ([]json.RawMessage, error) { return nil, nil }
+
+// stubGateway answers from fields; err, when set, is every call's answer.
+type stubGateway struct {
+	err     error
+	refunds int
+}
+
+func (g *stubGateway) CreateOrder(context.Context, string, int64, string) (string, error) {
+	if g.err != nil {
+		return "", g.err
+	}
+	return "order_STUB0000000001", nil
+}
+func (g *stubGateway) OrderPayments(context.Context, string) ([]contract.GatewayPayment, error) {
+	return nil, g.err
+}
+func (g *stubGateway) Payment(context.Context, string) (contract.GatewayPayment, error) {
+	return contract.GatewayPayment{}, g.err
+}
+func (g *stubGateway) Refund(context.Context, string, int64, string) (string, string, error) {
+	if g.err != nil {
+		return "", "", g.err
+	}
+	g.refunds++
+	return fmt.Sprintf("rfnd_STUB%010d", g.refunds), "processed", nil
+}
+
+const secret = "whsec_test"
+
+func newAdapter(t *testing.T) (*domain.Adapter, *published, *deliveries, *stubGateway) {
+	t.Helper()
+	pub, log, gw := &published{}, &deliveries{}, &stubGateway{}
+	a := &domain.Adapter{
+		Gateway: gw, Store: store.New(sidecartest.NewMemState(), "razorpay-store"), Publisher: pub,
+		KeyID: "rzp_test_x", WebhookSecret: secret, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now,
+		Deliveries: log,
+	}
+	return a, pub, log, gw
+}
+
+// Webhook deliveries: only an unverified one is refused; every verified
+// one is answered 2xx with an outcome, recorded, and published where it
+// belongs; only FinFlow's own failure to publish is an error.
+func TestHandleWebhook(t *testing.T) {
+	ctx := context.Background()
+	a, pub, log, _ := newAdapter(t)
+	// An order FinFlow made.
+	mine := id.New(id.Payment)
+	if _, err := a.CreateOrder(ctx, contract.CreateOrderRequest{PaymentID: mine, Amount: 5000, Currency: "INR"}); err != nil {
+		t.Fatal(err)
+	}
+	payment := func(event, orderID, amount string) string {
+		return `{"entity":"event","event":"` + event + `","payload":{"payment":{"entity":{"id":"pay_AAAAAAAAAAAAAA","order_id":` + orderID + `,"amount":` + amount + `,"currency":"INR","status":"captured","notes":[]}}}}`
+	}
+	minePaid := payment("payment.captured", `"order_STUB0000000001"`, "5000")
+	cases := []struct {
+		name, body, eventID, sig string
+		brokerDown               bool
+		wantErr                  error
+		wantOutcome              string
+		wantTopic                string // "" when nothing is published
+	}{
+		{"forged", minePaid, "evt_1", sign(minePaid+"x", secret), false, domain.ErrSignatureInvalid, domain.OutcomeRefused, ""},
+		{"unsigned garbage is refused before parsing", `not json`, "evt_1", "", false, domain.ErrSignatureMissing, domain.OutcomeRefused, ""},
+		{"broker down: not acknowledged", minePaid, "evt_1", sign(minePaid, secret), true, sidecar.ErrSidecar, domain.OutcomeError, ""},
+		{"published", minePaid, "evt_1", sign(minePaid, secret), false, nil, domain.OutcomeAccepted, contract.TopicGatewayResults},
+		{"repeat", minePaid, "evt_1", sign(minePaid, secret), false, nil, domain.OutcomeDuplicate, ""},
+		{"an event FinFlow does not use", `{"entity":"event","event":"refund.created","payload":{}}`, "evt_2", sign(`{"entity":"event","event":"refund.created","payload":{}}`, secret), false, nil, domain.OutcomeIgnored, ""},
+		{"no order (a QR code)", payment("payment.captured", "null", "5000"), "evt_3", sign(payment("payment.captured", "null", "5000"), secret), false, nil, domain.OutcomeIgnored, ""},
+		{"an order FinFlow never made", payment("payment.captured", `"order_OTHER000000001"`, "5000"), "evt_4", sign(payment("payment.captured", `"order_OTHER000000001"`, "5000"), secret), false, nil, domain.OutcomeUnknownOrder, contract.TopicGatewayParked},
+		{"signed garbage", `{"entity":"thing"}`, "evt_5", sign(`{"entity":"thing"}`, secret), false, nil, domain.OutcomeMalformed, contract.TopicGatewayParked},
+		{"fractional amount", payment("payment.captured", `"order_STUB0000000001"`, "50.5"), "evt_6", sign(payment("payment.captured", `"order_STUB0000000001"`, "50.5"), secret), false, nil, domain.OutcomeMalformed, contract.TopicGatewayParked},
+		{"no event id: identified by its body", payment("payment.failed", `"order_STUB0000000001"`, "5000"), "", sign(payment("payment.failed", `"order_STUB0000000001"`, "5000"), secret), false, nil, domain.OutcomeAccepted, contract.TopicGatewayResults},
+		{"no event id, delivered again", payment("payment.failed", `"order_STUB0000000001"`, "5000"), "", sign(payment("payment.failed", `"order_STUB0000000001"`, "5000"), secret), false, nil, domain.OutcomeDuplicate, ""},
+		{"an event id with spaces", payment("order.paid", `"order_STUB0000000001"`, "5000"), "evt 7", sign(payment("order.paid", `"order_STUB0000000001"`, "5000"), secret), false, nil, domain.OutcomeAccepted, contract.TopicGatewayResults},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			pub.mu.Lock()
+			pub.down = tc.brokerDown
+			before := len(pub.events)
+			pub.mu.Unlock()
+			logged := len(log.items)
+			answer, err := a.HandleWebhook(ctx, domain.WebhookDelivery{Body: []byte(tc.body), Signature: tc.sig, EventID: tc.eventID, RequestID: "req_1"})
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("HandleWebhook = %v, want %v", err, tc.wantErr)
+				}
+			} else if err != nil || answer.Status != tc.wantOutcome {
+				t.Fatalf("HandleWebhook = %+v, %v; want outcome %s", answer, err, tc.wantOutcome)
+			}
+			pub.mu.Lock()
+			defer pub.mu.Unlock()
+			switch {
+			case tc.wantTopic == "" && len(pub.events) != before:
+				t.Fatalf("published %v, want nothing", pub.topics[before:])
+			case tc.wantTopic != "" && (len(pub.events) != before+1 || pub.topics[before] != tc.wantTopic):
+				t.Fatalf("published to %v, want one event on %s", pub.topics[before:], tc.wantTopic)
+			case tc.wantTopic == contract.TopicGatewayParked && pub.events[before].Reason == "":
+				t.Fatalf("parked without a reason: %+v", pub.events[before])
+			case tc.wantTopic == contract.TopicGatewayResults && pub.events[before].PaymentID != mine:
+				t.Fatalf("published %+v, want it mapped to pay_mine", pub.events[before])
+			}
+			switch {
+			case tc.wantOutcome == domain.OutcomeRefused && len(log.items) != logged:
+				t.Fatalf("a refused delivery was logged: %+v", log.items[logged:])
+			case tc.wantOutcome != domain.OutcomeRefused && (len(log.items) != logged+1 || log.items[logged].Outcome != tc.wantOutcome):
+				t.Fatalf("delivery log %+v, want one %s entry", log.items[logged:], tc.wantOutcome)
+			}
+		})
+	}
+}
+
+// A refund is made once per FinFlow payment, with a key derived from it;
+// asking again returns it; asking for another gateway payment or amount is
+// a conflict, never a second refund. Razorpay's refusal passes through
+// unchanged.
+func TestRefundOncePerPayment(t *testing.T) {
+	ctx := context.Background()
+	a, _, _, gw := newAdapter(t)
+	req := contract.RefundRequest{PaymentID: id.New(id.Payment), GatewayPaymentID: "pay_AAAAAAAAAAAAAA", Amount: 2500}
+	first, err := a.Refund(ctx, req)
+	if err != nil || first.RefundID == "" {
+		t.Fatalf("Refund = %+v, %v", first, err)
+	}
+	if again, err := a.Refund(ctx, req); err != nil || again.RefundID != first.RefundID || gw.refunds != 1 {
+		t.Fatalf("Refund again = %+v, %v (%d refunds made), want the first", again, err, gw.refunds)
+	}
+	other := req
+	other.GatewayPaymentID = "pay_BBBBBBBBBBBBBB"
+	if _, err := a.Refund(ctx, other); !errors.Is(err, domain.ErrRefundExists) || gw.refunds != 1 {
+		t.Fatalf("Refund of another gateway payment = %v (%d refunds made), want ErrRefundExists", err, gw.refunds)
+	}
+	gw.err = domain.ClassifyAnswer("refunding the payment", 400, []byte(`{"error":{"code":"BAD_REQUEST_ERROR","description":"The id provided does not exist"}}`))
+	_, err = a.Refund(ctx, contract.RefundRequest{PaymentID: id.New(id.Payment), GatewayPaymentID: "pay_FAKE0000000001", Amount: 2500})
+	if !errors.Is(err, contract.ErrGatewayRefused) {
+		t.Fatalf("refused refund = %v, want GATEWAY_REFUSED", err)
+	}
+}
+
+// Orders: Razorpay's refusal and its silence are told apart, and nothing
+// is recorded for an order that was not made.
+func TestCreateOrderAnswers(t *testing.T) {
+	ctx := context.Background()
+	a, _, _, gw := newAdapter(t)
+	cases := []struct {
+		name    string
+		err     error
+		want    error
+		payment string
+	}{
+		{"refused", domain.ClassifyAnswer("creating the order", 400, []byte(`{"error":{"code":"BAD_REQUEST_ERROR","description":"The amount must be at least INR 1.00","field":"amount"}}`)), contract.ErrGatewayRefused, id.New(id.Payment)},
+		{"rate limited", domain.ClassifyAnswer("creating the order", 429, nil), contract.ErrGatewayUnavailable, id.New(id.Payment)},
+		{"no answer", domain.Unanswered("creating the order", context.DeadlineExceeded), contract.ErrGatewayUnavailable, id.New(id.Payment)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			gw.err = tc.err
+			if _, err := a.CreateOrder(ctx, contract.CreateOrderRequest{PaymentID: tc.payment, Amount: 50, Currency: "INR"}); !errors.Is(err, tc.want) {
+				t.Fatalf("CreateOrder = %v, want %v", err, tc.want)
+			}
+			if _, found, _ := a.Store.OrderForPayment(ctx, tc.payment); found {
+				t.Fatal("an order was recorded although none was made")
+			}
+		})
+	}
+}
