@@ -15,7 +15,7 @@
 #      keeping the data, down -v.
 # Slow things are cached in FINFLOW_COMPOSE_CACHE (default .cache/compose,
 # git-ignored) and in the engine's own image store, so a second run is fast.
-# Runs on one machine take turns (a lock in the cache folder).
+# Runs on one machine take turns (a lock in $TMPDIR).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${FINFLOW_COMPOSE_CACHE:-$root/.cache/compose}
@@ -26,9 +26,12 @@ die() { echo "compose-test: FAIL: $*" >&2; exit 1; }
 mkdir -p "$cache/bin"
 cd "$root"
 
-exec 9>"$cache/lock"
+# One run at a time on a machine: the project name and the engine are
+# machine-wide, whichever clone runs.
+lock=${TMPDIR:-/tmp}/finflow-compose-test.lock
+exec 9>"$lock"
 if ! flock -n 9; then
-	say "another compose-test holds $cache/lock; waiting for it"
+	say "another compose-test holds $lock; waiting for it"
 	flock 9
 fi
 start=$(date +%s)
