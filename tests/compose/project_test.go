@@ -114,8 +114,28 @@ func (p *project) up(tb testing.TB) {
 		}
 	})
 	start := time.Now()
-	p.must(tb, upTimeout, "up", "--build", "--wait", "--wait-timeout", "600", "--quiet-pull")
+	p.must(tb, upTimeout, "up", "--build", "--no-start", "--quiet-pull")
+	p.isolateMDNS(tb)
+	p.must(tb, upTimeout, "up", "--wait", "--wait-timeout", "600")
 	tb.Logf("up --build --wait took %s", time.Since(start).Round(time.Second))
+}
+
+// isolateMDNS keeps the project's sidecars and the host's apart. They find
+// each other by mDNS, whose multicast also reaches the host through the
+// project network's bridge: a FinFlow on the host (make run, make test of
+// another checkout) would resolve app ids to these containers, and these
+// to it. With multicast off on the bridge's host side, the host neither
+// sends nor listens there, while the containers behind it still do.
+func (p *project) isolateMDNS(tb testing.TB) {
+	tb.Helper()
+	id := strings.TrimSpace(dockerMust(tb, "network", "inspect", "--format", "{{.Id}}", projectName+"_default"))
+	if len(id) < 12 {
+		tb.Fatalf("network %s_default has id %q", projectName, id)
+	}
+	bridge := "br-" + id[:12]
+	if out, err := exec.Command("ip", "link", "set", "dev", bridge, "multicast", "off").CombinedOutput(); err != nil {
+		tb.Logf("WARNING: cannot turn multicast off on %s (%v: %s): a FinFlow running on this host at the same time may resolve app ids to this project's sidecars", bridge, err, strings.TrimSpace(string(out)))
+	}
 }
 
 // published returns the host address a service's container port is
