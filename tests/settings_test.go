@@ -10,8 +10,8 @@ import (
 	gatewayhttp "github.com/finflow/finflow/services/gateway/http"
 	paymentdomain "github.com/finflow/finflow/services/payment/domain"
 	razorpaydomain "github.com/finflow/finflow/services/razorpay/domain"
-	userhttp "github.com/finflow/finflow/services/user/http"
-	wallethttp "github.com/finflow/finflow/services/wallet/http"
+	userdomain "github.com/finflow/finflow/services/user/domain"
+	walletdomain "github.com/finflow/finflow/services/wallet/domain"
 )
 
 // The seed file that `make run` writes into the configuration store and the
@@ -26,7 +26,7 @@ func TestSeededSettingsMatchTheCode(t *testing.T) {
 		t.Fatalf("runtime-settings.yaml: %v", err)
 	}
 	declared := map[string]settings.Int{}
-	for _, group := range [][]settings.Int{gatewayhttp.Settings, userhttp.Settings, wallethttp.Settings, paymentdomain.Settings} {
+	for _, group := range [][]settings.Int{gatewayhttp.Settings, userdomain.Settings, walletdomain.Settings, paymentdomain.Settings} {
 		for _, s := range group {
 			declared[s.Key] = s
 		}

@@ -6,7 +6,6 @@ package authz
 
 import (
 	"crypto/subtle"
-	"slices"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -65,60 +64,29 @@ func CallerApp(c *fiber.Ctx) string {
 	return app
 }
 
-// Owner admits an admin, or the user who owns the resource. Without an
-// identity it is auth.ErrUnauthenticated; anyone else gets auth.ErrForbidden.
-func Owner(c *fiber.Ctx, ownerID string) error {
-	ident, ok := From(c)
-	switch {
-	case !ok:
-		return auth.ErrUnauthenticated
-	case ident.Admin() || ident.Sub == ownerID:
-		return nil
-	}
-	return auth.ErrForbidden
+// Caller returns who is asking (auth.Caller), for the domain's rules.
+func Caller(c *fiber.Ctx) auth.Caller {
+	ident, signed := From(c)
+	return auth.Caller{Identity: ident, Signed: signed, App: CallerApp(c)}
 }
 
-// Admin admits an admin only.
-func Admin(c *fiber.Ctx) error {
-	ident, ok := From(c)
-	switch {
-	case !ok:
-		return auth.ErrUnauthenticated
-	case ident.Admin():
-		return nil
-	}
-	return auth.ErrForbidden.With("only an admin may do this", nil)
-}
+// Owner admits an admin, or the user who owns the resource (auth.Caller.Owner).
+func Owner(c *fiber.Ctx, ownerID string) error { return Caller(c).Owner(ownerID) }
 
-// App admits calls from the given Dapr apps (internal routes). A request
-// carrying a user identity is not such a call.
-func App(c *fiber.Ctx, apps ...string) error {
-	if _, user := From(c); !user && slices.Contains(apps, CallerApp(c)) {
-		return nil
-	}
-	return auth.ErrForbidden.With("this route is internal", nil)
-}
+// Admin admits an admin only (auth.Caller.Admin).
+func Admin(c *fiber.Ctx) error { return Caller(c).Admin() }
+
+// App admits calls from the given Dapr apps (auth.Caller.FromApp): the
+// guard of an internal route.
+func App(c *fiber.Ctx, apps ...string) error { return Caller(c).FromApp(apps...) }
 
 // OwnerOrApp admits the owner, an admin, or one of the given apps.
 func OwnerOrApp(c *fiber.Ctx, ownerID string, apps ...string) error {
-	if App(c, apps...) == nil {
-		return nil
-	}
-	return Owner(c, ownerID)
+	return Caller(c).OwnerOrApp(ownerID, apps...)
 }
 
-// Payer returns who a payment request pays for: "" for an admin (any bill),
-// the user's id otherwise.
-func Payer(c *fiber.Ctx) (string, error) {
-	ident, ok := From(c)
-	if !ok {
-		return "", auth.ErrUnauthenticated
-	}
-	if ident.Admin() {
-		return "", nil
-	}
-	return ident.Sub, nil
-}
+// Payer returns whose bills a payment request may pay (auth.Caller.Payer).
+func Payer(c *fiber.Ctx) (string, error) { return Caller(c).Payer() }
 
 // probe reports the health probes' paths.
 func probe(path string) bool { return path == "/healthz" || path == "/readyz" }

@@ -68,14 +68,70 @@ type GatewayResult struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// Internal routes of the razorpay service, called by the payment service
-// through Dapr service invocation (never routed by the gateway).
+// Internal routes one service calls on another through Dapr service
+// invocation (never routed by the gateway), with their bodies below.
 const (
+	// PathWalletDebit (wallet, POST) takes DebitRequest: takes money from
+	// a wallet at most once per reference. ErrInsufficientFunds,
+	// ErrWalletNotFound.
+	PathWalletDebit = "/wallet/deduct"
+	// PathWalletReverse (wallet, POST) takes ReverseRequest: gives the
+	// debit with that reference back, at most once.
+	PathWalletReverse = "/wallet/reverse"
+	// PathBillMarkPaid (billing, PUT) takes MarkPaidRequest: marks a bill
+	// PAID by one payment, at most once. ErrBillAlreadyPaid,
+	// ErrBillNotFound.
+	PathBillMarkPaid = "/billing/updateStatus"
+
 	// PathCreateOrder takes CreateOrderRequest and answers the order.
 	PathCreateOrder = "/razorpay/create-order"
 	// PathRefund takes RefundRequest and answers the refund.
 	PathRefund = "/razorpay/refund"
 )
+
+// PathUser is the user service's route for one user (GET: the user, or
+// ErrUserNotFound).
+func PathUser(userID string) string { return "/users/" + url.PathEscape(userID) }
+
+// PathBill is the billing service's route for one bill (GET: Bill, or
+// ErrBillNotFound).
+func PathBill(billID string) string { return "/billing/" + url.PathEscape(billID) }
+
+// DebitRequest takes Amount paise from UserID's wallet, at most once per
+// Reference (the payment id).
+type DebitRequest struct {
+	UserID    string `json:"user_id"`
+	Amount    int64  `json:"amount"`
+	Reference string `json:"reference"`
+}
+
+// ReverseRequest gives back the debit made with Reference.
+type ReverseRequest struct {
+	UserID    string `json:"user_id"`
+	Reference string `json:"reference"`
+}
+
+// MarkPaidRequest marks BillID PAID by PaymentID (Status is "PAID").
+type MarkPaidRequest struct {
+	BillID    string `json:"bill_id"`
+	Status    string `json:"status"`
+	PaymentID string `json:"payment_id"`
+}
+
+// Bill is the contract's bill object, as the billing service answers it
+// (amount in paise; times RFC 3339 UTC).
+type Bill struct {
+	ID          string  `json:"id"`
+	UserID      string  `json:"user_id"`
+	Amount      int64   `json:"amount"`
+	Currency    string  `json:"currency"`
+	Description string  `json:"description"`
+	DueDate     *string `json:"due_date"`
+	Status      string  `json:"status"` // UNPAID, PAID
+	PaymentID   *string `json:"payment_id"`
+	CreatedAt   string  `json:"created_at"`
+	PaidAt      *string `json:"paid_at"`
+}
 
 // PathOrderPayments is the razorpay service's route listing the gateway's
 // payment attempts on one of FinFlow's orders (reconciliation).
@@ -139,8 +195,37 @@ type GatewayPayment struct {
 	ErrorDescription string `json:"error_description,omitempty"`
 }
 
-// Error codes that cross a service boundary. The razorpay service sends
-// them; the payment service matches them with errors.Is.
+// Errors that cross a service boundary: the service named sends them, and
+// others (the gateway, the payment service, the billing and wallet services
+// asking about users) match them with errors.Is. The kind and code travel
+// in the contract's error body (sidecar.Call rebuilds them), so both sides
+// use these very values.
+var (
+	// ErrUserNotFound: the user service has no such user.
+	ErrUserNotFound = apperr.New(apperr.KindNotFound, CodeUserNotFound, "user not found")
+	// ErrWalletNotFound: the wallet service has no wallet for the user.
+	ErrWalletNotFound = apperr.New(apperr.KindNotFound, CodeWalletNotFound, "wallet not found")
+	// ErrInsufficientFunds: the wallet's balance is below the debit.
+	ErrInsufficientFunds = apperr.New(apperr.KindUnprocessable, CodeInsufficientFunds, "wallet balance is too low")
+	// ErrBillNotFound: the billing service has no such bill.
+	ErrBillNotFound = apperr.New(apperr.KindNotFound, CodeBillNotFound, "bill not found")
+	// ErrBillAlreadyPaid: the bill is PAID by another payment.
+	ErrBillAlreadyPaid = apperr.New(apperr.KindConflict, CodeBillAlreadyPaid, "this bill is already paid")
+	// ErrPaymentNotFound: the payment service has no such payment.
+	ErrPaymentNotFound = apperr.New(apperr.KindNotFound, CodePaymentNotFound, "payment not found")
+)
+
+// The codes of the errors above (a payment's failure_reason reuses them).
+const (
+	CodeUserNotFound      = "USER_NOT_FOUND"
+	CodeWalletNotFound    = "WALLET_NOT_FOUND"
+	CodeInsufficientFunds = "INSUFFICIENT_FUNDS"
+	CodeBillNotFound      = "BILL_NOT_FOUND"
+	CodeBillAlreadyPaid   = "BILL_ALREADY_PAID"
+	CodePaymentNotFound   = "PAYMENT_NOT_FOUND"
+)
+
+// Error codes the razorpay service sends and the payment service matches.
 const (
 	// CodeGatewayRefused: Razorpay gave a definite refusal (HTTP 400-499
 	// but 408 and 429). Details carry Razorpay's answer (GatewayStatus,

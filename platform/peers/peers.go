@@ -8,7 +8,7 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/contract"
 )
 
 // Caller is what the clients need from the sidecar client.
@@ -17,20 +17,17 @@ type Caller interface {
 	CallRead(ctx context.Context, app, path string, out any, header http.Header) (int, error)
 }
 
-// errUserNotFound matches the user service's USER_NOT_FOUND answer.
-var errUserNotFound = apperr.New(apperr.KindNotFound, "USER_NOT_FOUND", "user not found")
-
 // Users asks the user service about users.
 type Users struct{ Dapr Caller }
 
 // Exists reports whether the user exists. It returns an error only when it
 // cannot tell (the user service or a sidecar is down).
 func (u Users) Exists(ctx context.Context, userID string) (bool, error) {
-	_, err := u.Dapr.CallRead(ctx, "user", "/users/"+userID, nil, nil)
+	_, err := u.Dapr.CallRead(ctx, contract.AppUser, contract.PathUser(userID), nil, nil)
 	if err == nil {
 		return true, nil
 	}
-	if errors.Is(err, errUserNotFound) {
+	if errors.Is(err, contract.ErrUserNotFound) {
 		return false, nil
 	}
 	return false, err

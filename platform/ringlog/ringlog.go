@@ -11,7 +11,6 @@ package ringlog
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -108,13 +107,9 @@ func (l *Log) Flush(ctx context.Context) {
 }
 
 // write prepends batch (oldest first) to the stored entries by
-// compare-and-swap, a few times if another process wrote in between.
+// compare-and-swap.
 func (l *Log) write(ctx context.Context, batch []json.RawMessage) error {
-	for attempt := 0; attempt < 5; attempt++ {
-		doc, etag, found, err := l.read(ctx)
-		if err != nil {
-			return err
-		}
+	_, err := sidecar.Update(ctx, l.state, l.store, l.key, func(doc *document, _ bool) error {
 		entries := make([]json.RawMessage, 0, len(batch)+len(doc.Entries))
 		for i := len(batch) - 1; i >= 0; i-- {
 			entries = append(entries, batch[i])
@@ -123,17 +118,10 @@ func (l *Log) write(ctx context.Context, batch []json.RawMessage) error {
 		if len(entries) > l.max {
 			entries = entries[:l.max]
 		}
-		raw, _ := json.Marshal(document{Entries: entries})
-		if found {
-			err = l.state.Save(ctx, l.store, l.key, raw, etag)
-		} else {
-			err = l.state.Insert(ctx, l.store, l.key, raw, 0)
-		}
-		if err == nil || (!errors.Is(err, sidecar.ErrETagMismatch) && !errors.Is(err, sidecar.ErrExists)) {
-			return err
-		}
-	}
-	return errors.New("writing operator log: kept losing the race to other writers")
+		doc.Entries = entries
+		return nil
+	})
+	return err
 }
 
 func (l *Log) read(ctx context.Context) (document, string, bool, error) {

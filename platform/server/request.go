@@ -38,7 +38,7 @@ func requestContext(base *slog.Logger, observe func(route, method string, status
 		if !ok {
 			tp = tracectx.New()
 		}
-		c.SetUserContext(tracectx.With(c.UserContext(), tp))
+		c.SetUserContext(withRequestID(tracectx.With(c.UserContext(), tp), rid))
 		c.Locals(keyBaseLogger, base)
 		log := base.With("request_id", rid, "trace_id", tp.TraceID)
 		c.Locals(keyLogger, log)

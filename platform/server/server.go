@@ -160,7 +160,9 @@ func Serve(ctx context.Context, app *fiber.App, ln net.Listener, shutdownTimeout
 }
 
 // NewLogger returns the JSON logger every FinFlow service uses. LOG_LEVEL
-// (debug, info, warn, error) sets the level; info by default.
+// (debug, info, warn, error) sets the level; info by default. A line
+// logged with a request's context (InfoContext and friends) carries that
+// request's request_id and trace_id.
 func NewLogger(service string) *slog.Logger {
 	level := slog.LevelInfo
 	switch strings.ToLower(os.Getenv("LOG_LEVEL")) {
@@ -172,5 +174,5 @@ func NewLogger(service string) *slog.Logger {
 		level = slog.LevelError
 	}
 	h := slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level})
-	return slog.New(h).With("service", service)
+	return slog.New(contextHandler{Handler: h}).With("service", service)
 }

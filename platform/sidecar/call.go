@@ -55,15 +55,23 @@ func (c *Client) Call(ctx context.Context, app, method, path string, in, out any
 	return resp.Status, nil
 }
 
-// remoteError rebuilds the app's error from its envelope. A 5xx, or an
-// answer without the envelope, is a failure of that service (retryable),
-// not a business answer.
+// remoteError rebuilds the app's error from its envelope, stable code
+// included, so errors.Is with the sentinel both sides share (package
+// contract) works across the call. A 5xx, or an answer without the
+// envelope, is a failure of that service (retryable), not a business
+// answer: an *InvokeError, still carrying the code it sent (errors.Is
+// matches it too).
 func remoteError(app string, resp *Response) error {
 	var b apperr.Body
-	if resp.Status < 500 && json.Unmarshal(resp.Body, &b) == nil && b.Error.Code != "" {
+	decoded := json.Unmarshal(resp.Body, &b) == nil && b.Error.Code != ""
+	if resp.Status < 500 && decoded {
 		return &apperr.Error{Kind: apperr.KindForStatus(resp.Status), Code: b.Error.Code, Message: b.Error.Message, Details: b.Error.Details}
 	}
-	return &InvokeError{AppID: app, Status: resp.Status, DaprCode: "APP_ERROR", Message: fmt.Sprintf("%s answered %d", app, resp.Status)}
+	e := &InvokeError{AppID: app, Status: resp.Status, DaprCode: "APP_ERROR", Message: fmt.Sprintf("%s answered %d", app, resp.Status)}
+	if decoded {
+		e.Code, e.Message = b.Error.Code, fmt.Sprintf("%s answered %d %s: %s", app, resp.Status, b.Error.Code, b.Error.Message)
+	}
+	return e
 }
 
 // CallRead is Call for a read (a GET whose repetition is harmless): a

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/contract"
 )
 
 var errInsufficient = apperr.New(apperr.KindUnprocessable, "INSUFFICIENT_FUNDS", "insufficient funds")
@@ -27,6 +28,7 @@ func TestRemoteError(t *testing.T) {
 	}{
 		{"business error keeps its code", 422, `{"error":{"code":"INSUFFICIENT_FUNDS","message":"wallet balance 5 is below 9","details":{"balance":5}}}`, errInsufficient, false},
 		{"5xx is a service failure", 500, `{"error":{"code":"INTERNAL","message":"internal error"}}`, nil, true},
+		{"5xx keeps its code too", 503, `{"error":{"code":"GATEWAY_UNAVAILABLE","message":"Razorpay did not answer"}}`, contract.ErrGatewayUnavailable, true},
 		{"no envelope is a service failure", 404, `Cannot GET /x`, nil, true},
 	}
 	for _, tc := range cases {
@@ -37,6 +39,26 @@ func TestRemoteError(t *testing.T) {
 			}
 			if got := errors.Is(err, ErrSidecar); got != tc.wantSidecar {
 				t.Fatalf("errors.Is(err, ErrSidecar) = %v, want %v (%v)", got, tc.wantSidecar, err)
+			}
+		})
+	}
+}
+
+// Every error that crosses a service boundary arrives as the very sentinel
+// the sender used (package contract): kind and code, whatever the message
+// and details, and as no other.
+func TestContractErrorsCrossTheBoundary(t *testing.T) {
+	shared := []*apperr.Error{contract.ErrUserNotFound, contract.ErrWalletNotFound, contract.ErrInsufficientFunds,
+		contract.ErrBillNotFound, contract.ErrBillAlreadyPaid, contract.ErrPaymentNotFound, contract.ErrGatewayRefused, contract.ErrGatewayUnavailable}
+	for _, sent := range shared {
+		t.Run(sent.Code, func(t *testing.T) {
+			status, body := apperr.HTTP(sent.With("a message of the sender's own", map[string]any{"payment_id": "pay_x"}))
+			raw, _ := json.Marshal(body)
+			got := remoteError("peer", &Response{Status: status, Header: http.Header{}, Body: raw})
+			for _, other := range shared {
+				if errors.Is(got, other) != (other == sent) {
+					t.Fatalf("%s sent, received %v: errors.Is(%s) = %v", sent.Code, got, other.Code, !(other == sent))
+				}
 			}
 		})
 	}

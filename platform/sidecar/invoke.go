@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/finflow/finflow/platform/apperr"
 	"github.com/finflow/finflow/platform/tracectx"
 )
 
@@ -34,7 +35,10 @@ type InvokeError struct {
 	AppID    string
 	Status   int
 	DaprCode string
-	Message  string
+	// Code is the stable code of the app's own 5xx answer, when it sent
+	// the contract's envelope ("" otherwise).
+	Code    string
+	Message string
 	// undelivered: the call certainly never left (Invoke retries it).
 	undelivered bool
 }
@@ -45,6 +49,13 @@ func (e *InvokeError) Error() string {
 
 // Unwrap lets errors.Is(err, ErrSidecar) match.
 func (e *InvokeError) Unwrap() error { return ErrSidecar }
+
+// Is lets errors.Is match the *apperr.Error sentinel whose code the app
+// answered with (a 503 GATEWAY_UNAVAILABLE, say).
+func (e *InvokeError) Is(target error) bool {
+	t, ok := target.(*apperr.Error)
+	return ok && e.Code != "" && t.Code == e.Code
+}
 
 // defaultCallTimeout bounds a call whose context has no deadline.
 const defaultCallTimeout = 10 * time.Second

@@ -5,11 +5,13 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/finflow/finflow/platform/peers"
 	"github.com/finflow/finflow/platform/service"
+	"github.com/finflow/finflow/services/billing/domain"
 	billinghttp "github.com/finflow/finflow/services/billing/http"
 	"github.com/finflow/finflow/services/billing/store"
 )
@@ -19,7 +21,8 @@ func main() {
 		Name:        "billing",
 		DefaultPort: 8083,
 		Setup: func(_ context.Context, d *service.Deps, app *fiber.App) error {
-			billinghttp.New(store.New(d.Sidecar, d.StateStore), peers.Users{Dapr: d.Sidecar}, d.Log).Routes(app)
+			svc := &domain.Service{Store: store.New(d.Sidecar, d.StateStore), Users: peers.Users{Dapr: d.Sidecar}, Log: d.Log, Now: time.Now}
+			billinghttp.New(svc).Routes(app)
 			return nil
 		},
 	})

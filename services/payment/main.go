@@ -66,9 +66,8 @@ func main() {
 				After:         ms(domain.SettingReconcileAfterMS),
 				OrderLifetime: ms(domain.SettingRazorpayOrderLifetime),
 			})
-			api := paymenthttp.New(pr, d.Log)
-			api.Recent = st.Recent
-			api.Routes(app)
+			pr.RecentLog = st
+			paymenthttp.New(pr, d.Log).Routes(app)
 			return nil
 		},
 	})

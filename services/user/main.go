@@ -6,10 +6,12 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/finflow/finflow/platform/service"
+	"github.com/finflow/finflow/services/user/domain"
 	userhttp "github.com/finflow/finflow/services/user/http"
 	"github.com/finflow/finflow/services/user/store"
 )
@@ -18,9 +20,10 @@ func main() {
 	service.Main(service.Spec{
 		Name:        "user",
 		DefaultPort: 8081,
-		Settings:    userhttp.Settings,
+		Settings:    domain.Settings,
 		Setup: func(_ context.Context, d *service.Deps, app *fiber.App) error {
-			userhttp.New(store.New(d.Sidecar, d.StateStore), d.Settings, d.Log).Routes(app)
+			svc := &domain.Service{Store: store.New(d.Sidecar, d.StateStore), Log: d.Log, Now: time.Now, Setting: d.Settings.Get}
+			userhttp.New(svc).Routes(app)
 			return nil
 		},
 	})

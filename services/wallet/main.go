@@ -21,10 +21,11 @@ func main() {
 	service.Main(service.Spec{
 		Name:        "wallet",
 		DefaultPort: 8082,
-		Settings:    wallethttp.Settings,
+		Settings:    domain.Settings,
 		Setup: func(_ context.Context, d *service.Deps, app *fiber.App) error {
-			svc := &domain.Service{Store: store.New(d.Sidecar, d.StateStore), Users: peers.Users{Dapr: d.Sidecar}, Now: time.Now}
-			wallethttp.New(svc, d.Settings, d.Log).Routes(app)
+			svc := &domain.Service{Store: store.New(d.Sidecar, d.StateStore), Users: peers.Users{Dapr: d.Sidecar},
+				Log: d.Log, Now: time.Now, Setting: d.Settings.Get}
+			wallethttp.New(svc).Routes(app)
 			return nil
 		},
 	})

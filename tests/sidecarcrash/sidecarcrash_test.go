@@ -124,6 +124,9 @@ func startDaprd(t *testing.T, root string, appPort int, policy map[string]any) (
 		"--dapr-internal-grpc-port", strconv.Itoa(ports[2]), "--metrics-port", strconv.Itoa(ports[3]),
 		"--dapr-listen-addresses", "127.0.0.1", "--resources-path", dir, "--log-level", "warn")
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// daprd needs a host IP; loopback serves, and works where there is no
+	// other interface (a network namespace of the tests' own).
+	cmd.Env = append(os.Environ(), "DAPR_HOST_IP=127.0.0.1")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/money"
 )
@@ -40,9 +41,9 @@ type Bill struct {
 
 // Errors returned by the billing service.
 var (
-	ErrBillNotFound    = apperr.New(apperr.KindNotFound, "BILL_NOT_FOUND", "bill not found")
-	ErrBillAlreadyPaid = apperr.New(apperr.KindConflict, "BILL_ALREADY_PAID", "this bill is already paid")
-	ErrUserNotFound    = apperr.New(apperr.KindNotFound, "USER_NOT_FOUND", "user not found")
+	ErrBillNotFound    = contract.ErrBillNotFound
+	ErrBillAlreadyPaid = contract.ErrBillAlreadyPaid
+	ErrUserNotFound    = contract.ErrUserNotFound
 	// ErrBillExists is returned by Store.Create for an id already taken
 	// (a retried keyed create derives the same id).
 	ErrBillExists = apperr.New(apperr.KindConflict, "BILL_EXISTS", "a bill with this id already exists")

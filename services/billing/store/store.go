@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/finflow/finflow/platform/sidecar"
@@ -90,31 +89,23 @@ func (s *Store) Get(ctx context.Context, id string) (domain.Bill, error) {
 
 // Update implements domain.Store.
 func (s *Store) Update(ctx context.Context, id string, fn func(*domain.Bill) (bool, error)) (domain.Bill, error) {
-	for attempt := 0; ; attempt++ {
-		b, etag, err := s.load(ctx, id)
-		if err != nil {
-			return domain.Bill{}, err
+	r, err := sidecar.Update(ctx, s.state, s.name, key(id), func(r *record, found bool) error {
+		if !found {
+			return domain.ErrBillNotFound
 		}
+		b := r.bill()
 		changed, err := fn(&b)
-		if err != nil || !changed {
-			return b, err
-		}
-		raw, err := json.Marshal(toRecord(b))
 		if err != nil {
-			return domain.Bill{}, err
+			return err
 		}
-		err = s.state.Save(ctx, s.name, key(id), raw, etag)
-		if err == nil {
-			return b, nil
+		if !changed {
+			return sidecar.ErrNoChange
 		}
-		if !errors.Is(err, sidecar.ErrETagMismatch) {
-			return domain.Bill{}, fmt.Errorf("saving bill: %w", err)
-		}
-		wait := time.Duration(1+rand.IntN(1+min(attempt, 10)*3)) * time.Millisecond
-		select {
-		case <-ctx.Done():
-			return domain.Bill{}, fmt.Errorf("saving bill: %w", ctx.Err())
-		case <-time.After(wait):
-		}
+		*r = toRecord(b)
+		return nil
+	})
+	if err != nil {
+		return domain.Bill{}, err
 	}
+	return r.bill(), nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/id"
 )
 
@@ -63,10 +64,10 @@ var paging = []string{"limit", "cursor"}
 
 // Not-found errors for malformed ids, with the services' own codes.
 var (
-	ErrUserNotFound    = apperr.New(apperr.KindNotFound, "USER_NOT_FOUND", "user not found")
-	ErrWalletNotFound  = apperr.New(apperr.KindNotFound, "WALLET_NOT_FOUND", "wallet not found")
-	ErrBillNotFound    = apperr.New(apperr.KindNotFound, "BILL_NOT_FOUND", "bill not found")
-	ErrPaymentNotFound = apperr.New(apperr.KindNotFound, "PAYMENT_NOT_FOUND", "payment not found")
+	ErrUserNotFound    = contract.ErrUserNotFound
+	ErrWalletNotFound  = contract.ErrWalletNotFound
+	ErrBillNotFound    = contract.ErrBillNotFound
+	ErrPaymentNotFound = contract.ErrPaymentNotFound
 )
 
 // Routes is the public API, exactly as the contract lists it. Anything else,
@@ -74,31 +75,31 @@ var (
 // PUT /billing/updateStatus, POST /Payment/confirm,
 // POST /razorpay/create-order), is not routed: 404 ROUTE_NOT_FOUND.
 var Routes = []Route{
-	{Method: "POST", Path: "/users/create", App: "user", Body: BodyJSON, Public: true},
-	{Method: "GET", Path: "/users/all", App: "user", AdminOnly: true, Query: paging},
-	{Method: "GET", Path: "/users/:id", App: "user", Param: "id", Prefix: id.User, NotFound: ErrUserNotFound, OwnParam: true},
+	{Method: "POST", Path: "/users/create", App: contract.AppUser, Body: BodyJSON, Public: true},
+	{Method: "GET", Path: "/users/all", App: contract.AppUser, AdminOnly: true, Query: paging},
+	{Method: "GET", Path: "/users/:id", App: contract.AppUser, Param: "id", Prefix: id.User, NotFound: ErrUserNotFound, OwnParam: true},
 
-	{Method: "POST", Path: "/wallet/create/:userId", App: "wallet", Param: "userId", Prefix: id.User, NotFound: ErrUserNotFound, OwnParam: true},
-	{Method: "GET", Path: "/wallet/balance/:userId", App: "wallet", Param: "userId", Prefix: id.User, NotFound: ErrWalletNotFound, OwnParam: true},
-	{Method: "POST", Path: "/wallet/add", App: "wallet", Body: BodyJSON, AdminOnly: true},
-	{Method: "GET", Path: "/wallet/transactions/:userId", App: "wallet", Param: "userId", Prefix: id.User, NotFound: ErrWalletNotFound, OwnParam: true, Query: paging},
+	{Method: "POST", Path: "/wallet/create/:userId", App: contract.AppWallet, Param: "userId", Prefix: id.User, NotFound: ErrUserNotFound, OwnParam: true},
+	{Method: "GET", Path: "/wallet/balance/:userId", App: contract.AppWallet, Param: "userId", Prefix: id.User, NotFound: ErrWalletNotFound, OwnParam: true},
+	{Method: "POST", Path: "/wallet/add", App: contract.AppWallet, Body: BodyJSON, AdminOnly: true},
+	{Method: "GET", Path: "/wallet/transactions/:userId", App: contract.AppWallet, Param: "userId", Prefix: id.User, NotFound: ErrWalletNotFound, OwnParam: true, Query: paging},
 
-	{Method: "POST", Path: "/billing/create", App: "billing", Body: BodyJSON},
-	{Method: "GET", Path: "/billing/:billId", App: "billing", Param: "billId", Prefix: id.Bill, NotFound: ErrBillNotFound},
+	{Method: "POST", Path: "/billing/create", App: contract.AppBilling, Body: BodyJSON},
+	{Method: "GET", Path: "/billing/:billId", App: contract.AppBilling, Param: "billId", Prefix: id.Bill, NotFound: ErrBillNotFound},
 
-	{Method: "POST", Path: "/Payment/pay", App: "payment", Body: BodyJSON},
-	{Method: "POST", Path: "/Payment/rozarpay", App: "payment", Body: BodyJSON},
-	{Method: "GET", Path: "/Payment/:paymentId", App: "payment", Param: "paymentId", Prefix: id.Payment, NotFound: ErrPaymentNotFound},
+	{Method: "POST", Path: "/Payment/pay", App: contract.AppPayment, Body: BodyJSON},
+	{Method: "POST", Path: "/Payment/rozarpay", App: contract.AppPayment, Body: BodyJSON},
+	{Method: "GET", Path: "/Payment/:paymentId", App: contract.AppPayment, Param: "paymentId", Prefix: id.Payment, NotFound: ErrPaymentNotFound},
 
-	{Method: "POST", Path: "/razorpay/webhook", App: "razorpay", Body: BodyRaw, Public: true},
+	{Method: "POST", Path: "/razorpay/webhook", App: contract.AppRazorpay, Body: BodyRaw, Public: true},
 
 	// Operators: the Razorpay results the payment service refused.
-	{Method: "GET", Path: "/admin/dead-letters", App: "payment", Target: "/Payment/dead-letters", AdminOnly: true},
+	{Method: "GET", Path: "/admin/dead-letters", App: contract.AppPayment, Target: "/Payment/dead-letters", AdminOnly: true},
 }
 
 // Backends are the services behind the gateway, in the order GET /health
 // reports them.
-var Backends = []string{"user", "wallet", "billing", "payment", "razorpay"}
+var Backends = []string{contract.AppUser, contract.AppWallet, contract.AppBilling, contract.AppPayment, contract.AppRazorpay}
 
 // Keyed reports whether the route honours Idempotency-Key: every POST and
 // PUT except the webhook, which Razorpay de-duplicates by event id.

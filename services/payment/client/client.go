@@ -17,19 +17,10 @@ type Bills struct{ Dapr peers.Caller }
 
 var _ domain.Bills = Bills{}
 
-type billJSON struct {
-	ID        string  `json:"id"`
-	UserID    string  `json:"user_id"`
-	Amount    int64   `json:"amount"`
-	Currency  string  `json:"currency"`
-	Status    string  `json:"status"`
-	PaymentID *string `json:"payment_id"`
-}
-
 // Get implements domain.Bills.
 func (b Bills) Get(ctx context.Context, billID string) (domain.Bill, error) {
-	var out billJSON
-	if _, err := b.Dapr.CallRead(ctx, "billing", "/billing/"+billID, &out, nil); err != nil {
+	var out contract.Bill
+	if _, err := b.Dapr.CallRead(ctx, contract.AppBilling, contract.PathBill(billID), &out, nil); err != nil {
 		return domain.Bill{}, err
 	}
 	bill := domain.Bill{ID: out.ID, UserID: out.UserID, Amount: out.Amount, Currency: out.Currency, Paid: out.Status == "PAID"}
@@ -41,8 +32,8 @@ func (b Bills) Get(ctx context.Context, billID string) (domain.Bill, error) {
 
 // MarkPaid implements domain.Bills.
 func (b Bills) MarkPaid(ctx context.Context, billID, paymentID string) error {
-	in := map[string]string{"bill_id": billID, "status": "PAID", "payment_id": paymentID}
-	_, err := b.Dapr.Call(ctx, "billing", http.MethodPut, "/billing/updateStatus", in, nil, nil)
+	in := contract.MarkPaidRequest{BillID: billID, Status: "PAID", PaymentID: paymentID}
+	_, err := b.Dapr.Call(ctx, contract.AppBilling, http.MethodPut, contract.PathBillMarkPaid, in, nil, nil)
 	return err
 }
 
@@ -53,15 +44,15 @@ var _ domain.Wallets = Wallets{}
 
 // Debit implements domain.Wallets.
 func (w Wallets) Debit(ctx context.Context, userID string, amount int64, reference string) error {
-	in := map[string]any{"user_id": userID, "amount": amount, "reference": reference}
-	_, err := w.Dapr.Call(ctx, "wallet", http.MethodPost, "/wallet/deduct", in, nil, nil)
+	in := contract.DebitRequest{UserID: userID, Amount: amount, Reference: reference}
+	_, err := w.Dapr.Call(ctx, contract.AppWallet, http.MethodPost, contract.PathWalletDebit, in, nil, nil)
 	return err
 }
 
 // Reverse implements domain.Wallets.
 func (w Wallets) Reverse(ctx context.Context, userID, reference string) error {
-	in := map[string]any{"user_id": userID, "reference": reference}
-	_, err := w.Dapr.Call(ctx, "wallet", http.MethodPost, "/wallet/reverse", in, nil, nil)
+	in := contract.ReverseRequest{UserID: userID, Reference: reference}
+	_, err := w.Dapr.Call(ctx, contract.AppWallet, http.MethodPost, contract.PathWalletReverse, in, nil, nil)
 	return err
 }
 

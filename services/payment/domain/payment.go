@@ -50,10 +50,10 @@ const (
 
 // Failure reasons.
 const (
-	ReasonInsufficientFunds = "INSUFFICIENT_FUNDS"
-	ReasonBillAlreadyPaid   = "BILL_ALREADY_PAID"
-	ReasonBillNotFound      = "BILL_NOT_FOUND"
-	ReasonWalletNotFound    = "WALLET_NOT_FOUND"
+	ReasonInsufficientFunds = contract.CodeInsufficientFunds
+	ReasonBillAlreadyPaid   = contract.CodeBillAlreadyPaid
+	ReasonBillNotFound      = contract.CodeBillNotFound
+	ReasonWalletNotFound    = contract.CodeWalletNotFound
 	ReasonGatewayFailed     = "PAYMENT_FAILED"      // the gateway reported the payment failed
 	ReasonExpired           = "EXPIRED"             // the order was never paid within its lifetime
 	ReasonOrderNotCreated   = "GATEWAY_UNAVAILABLE" // the gateway order could not be created (kept for old records)
@@ -171,11 +171,11 @@ type Event struct {
 
 // Errors returned by the payment service.
 var (
-	ErrPaymentNotFound   = apperr.New(apperr.KindNotFound, "PAYMENT_NOT_FOUND", "payment not found")
-	ErrBillNotFound      = apperr.New(apperr.KindNotFound, "BILL_NOT_FOUND", "bill not found")
-	ErrBillAlreadyPaid   = apperr.New(apperr.KindConflict, "BILL_ALREADY_PAID", "this bill is already paid, or being paid by another payment")
-	ErrInsufficientFunds = apperr.New(apperr.KindUnprocessable, "INSUFFICIENT_FUNDS", "wallet balance is too low")
-	ErrWalletNotFound    = apperr.New(apperr.KindNotFound, "WALLET_NOT_FOUND", "wallet not found")
+	ErrPaymentNotFound   = contract.ErrPaymentNotFound
+	ErrBillNotFound      = contract.ErrBillNotFound
+	ErrBillAlreadyPaid   = contract.ErrBillAlreadyPaid.With("this bill is already paid, or being paid by another payment", nil)
+	ErrInsufficientFunds = contract.ErrInsufficientFunds
+	ErrWalletNotFound    = contract.ErrWalletNotFound
 	// ErrPaymentExists is returned by Store.Create for an id already taken
 	// (a retried keyed payment derives the same id).
 	ErrPaymentExists = apperr.New(apperr.KindConflict, "PAYMENT_EXISTS", "a payment with this id already exists")

@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/auth"
+	"github.com/finflow/finflow/platform/contract"
+	"github.com/finflow/finflow/platform/id"
 )
 
 // Processor runs wallet payments: from the request, and again from the
@@ -40,6 +43,8 @@ type Processor struct {
 	// Background is the context of the gateway work Kick starts (the
 	// service's lifetime); context.Background() when nil.
 	Background context.Context
+	// RecentLog, when set, keeps recent payments for the ops console.
+	RecentLog RecentPayments
 
 	settled    settled
 	work       work
@@ -370,4 +375,53 @@ func (pr *Processor) RecoverOnce(ctx context.Context, cfg RecoveryConfig) error 
 	}
 	pr.settled.remove(done)
 	return nil
+}
+
+// Payment returns a payment to its owner or an admin. Returns
+// ErrPaymentNotFound (a malformed id included) and auth errors.
+func (pr *Processor) Payment(ctx context.Context, caller auth.Caller, paymentID string) (Payment, error) {
+	if !id.Valid(id.Payment, paymentID) {
+		return Payment{}, ErrPaymentNotFound
+	}
+	p, err := pr.Store.Get(ctx, paymentID)
+	if err != nil {
+		return Payment{}, err
+	}
+	if err := caller.Owner(p.UserID); err != nil {
+		return Payment{}, err
+	}
+	return p, nil
+}
+
+// DeadLetters returns what was parked for operators, newest first, to an
+// admin (or the payment service itself).
+func (pr *Processor) DeadLetters(ctx context.Context, caller auth.Caller) ([]DeadLetter, error) {
+	if caller.FromApp(contract.AppPayment) != nil {
+		if err := caller.Admin(); err != nil {
+			return nil, err
+		}
+	}
+	return pr.Store.DeadLetters(ctx)
+}
+
+// RecentPayments keeps the most recent payments for the ops console.
+type RecentPayments interface {
+	// Recent returns up to limit recent payments, newest first.
+	Recent(ctx context.Context, limit int) ([]Payment, error)
+}
+
+// Recent returns up to limit (1 to 200) recent payments with their
+// history to an admin (the ops console). Returns ROUTE_NOT_FOUND when this
+// process keeps no such list.
+func (pr *Processor) Recent(ctx context.Context, caller auth.Caller, limit int) ([]Payment, error) {
+	if err := caller.Admin(); err != nil {
+		return nil, err
+	}
+	if pr.RecentLog == nil {
+		return nil, apperr.New(apperr.KindNotFound, apperr.CodeRouteNotFound, "this payment service keeps no recent payments log")
+	}
+	if limit < 1 || limit > 200 {
+		return nil, apperr.Invalid("limit", "limit must be 1 to 200")
+	}
+	return pr.RecentLog.Recent(ctx, limit)
 }

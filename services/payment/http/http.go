@@ -14,7 +14,6 @@
 package http
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
 	"time"
@@ -32,17 +31,13 @@ import (
 
 // API serves the payment routes.
 type API struct {
-	pr    *domain.Processor
-	store domain.Store
-	log   *slog.Logger
-	// Recent, when set, lists recent payments for the ops console
-	// (GET /ops/payments).
-	Recent func(ctx context.Context, limit int) ([]domain.Payment, error)
+	pr  *domain.Processor
+	log *slog.Logger
 }
 
-// New returns the API.
+// New returns the API over the processor's use cases.
 func New(pr *domain.Processor, log *slog.Logger) *API {
-	return &API{pr: pr, store: pr.Store, log: log}
+	return &API{pr: pr, log: log}
 }
 
 // Routes registers the routes on app.
@@ -160,15 +155,8 @@ func (a *API) pay(c *fiber.Ctx) error {
 }
 
 func (a *API) get(c *fiber.Ctx) error {
-	pid := c.Params("paymentId")
-	if !id.Valid(id.Payment, pid) {
-		return domain.ErrPaymentNotFound
-	}
-	p, err := a.store.Get(c.UserContext(), pid)
+	p, err := a.pr.Payment(c.UserContext(), authz.Caller(c), c.Params("paymentId"))
 	if err != nil {
-		return err
-	}
-	if err := authz.Owner(c, p.UserID); err != nil {
 		return err
 	}
 	return c.JSON(toJSON(p))
@@ -254,12 +242,7 @@ func (a *API) deadLetter(c *fiber.Ctx) error {
 }
 
 func (a *API) deadLetters(c *fiber.Ctx) error {
-	if authz.App(c, "payment") != nil {
-		if err := authz.Admin(c); err != nil {
-			return err
-		}
-	}
-	items, err := a.store.DeadLetters(c.UserContext())
+	items, err := a.pr.DeadLetters(c.UserContext(), authz.Caller(c))
 	if err != nil {
 		return err
 	}
@@ -276,17 +259,7 @@ type opsPaymentJSON struct {
 // recentPayments lists recent payments with their history, for admins
 // (the gateway's ops console).
 func (a *API) recentPayments(c *fiber.Ctx) error {
-	if err := authz.Admin(c); err != nil {
-		return err
-	}
-	if a.Recent == nil {
-		return apperr.New(apperr.KindNotFound, apperr.CodeRouteNotFound, "this payment service keeps no recent payments log")
-	}
-	limit := c.QueryInt("limit", 50)
-	if limit < 1 || limit > 200 {
-		return apperr.Invalid("limit", "limit must be 1 to 200")
-	}
-	ps, err := a.Recent(c.UserContext(), limit)
+	ps, err := a.pr.Recent(c.UserContext(), authz.Caller(c), c.QueryInt("limit", 50))
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"math/rand/v2"
 	"sort"
 	"strconv"
 	"sync"
@@ -214,83 +213,60 @@ func (s *Store) Get(ctx context.Context, id string) (domain.Payment, error) {
 
 // Update implements domain.Store.
 func (s *Store) Update(ctx context.Context, id string, fn func(*domain.Payment) bool) (domain.Payment, error) {
-	for attempt := 0; ; attempt++ {
-		p, etag, err := s.load(ctx, id)
-		if err != nil {
-			return domain.Payment{}, err
+	r, err := sidecar.Update(ctx, s.state, s.name, paymentKey(id), func(r *record, found bool) error {
+		if !found {
+			return domain.ErrPaymentNotFound
 		}
+		p := r.payment()
 		if !fn(&p) {
-			return p, nil
+			return sidecar.ErrNoChange
 		}
-		raw, err := json.Marshal(toRecord(p))
-		if err != nil {
-			return domain.Payment{}, err
-		}
-		err = s.state.Save(ctx, s.name, paymentKey(id), raw, etag)
-		if err == nil {
-			return p, nil
-		}
-		if !errors.Is(err, sidecar.ErrETagMismatch) {
-			return domain.Payment{}, fmt.Errorf("saving payment: %w", err)
-		}
-		if err := pause(ctx, attempt); err != nil {
-			return domain.Payment{}, err
-		}
+		*r = toRecord(p)
+		return nil
+	})
+	if err != nil {
+		return domain.Payment{}, err
 	}
+	return r.payment(), nil
 }
 
 type claim struct {
 	PaymentID string `json:"payment_id"`
 }
 
-// ClaimBill implements domain.Store.
+// ClaimBill implements domain.Store: one insert-if-absent for a bill
+// nobody claimed (the common case), else a compare-and-swap that takes the
+// claim over only from a FAILED (or missing) holder.
 func (s *Store) ClaimBill(ctx context.Context, billID, paymentID string) error {
 	raw, _ := json.Marshal(claim{PaymentID: paymentID})
-	for attempt := 0; ; attempt++ {
-		err := s.state.Insert(ctx, s.name, claimKey(billID), raw, 0)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, sidecar.ErrExists) {
+	err := s.state.Insert(ctx, s.name, claimKey(billID), raw, 0)
+	if !errors.Is(err, sidecar.ErrExists) {
+		if err != nil {
 			return fmt.Errorf("claiming bill: %w", err)
 		}
-		it, err := s.state.Get(ctx, s.name, claimKey(billID))
-		if err != nil {
-			return fmt.Errorf("reading bill claim: %w", err)
-		}
-		if !it.Found() {
-			continue // released meanwhile: try to insert again
-		}
-		var c claim
-		if err := json.Unmarshal(it.Value, &c); err != nil {
-			return fmt.Errorf("decoding bill claim: %w", err)
-		}
-		if c.PaymentID == paymentID {
-			return nil
-		}
-		holder, err := s.Get(ctx, c.PaymentID)
-		switch {
-		case errors.Is(err, domain.ErrPaymentNotFound):
-			// A claim is written after its payment; a missing holder can
-			// only be lost data, and cannot be an active payment.
-		case err != nil:
-			return err
-		case holder.Status != domain.Failed:
-			return &domain.ClaimedError{Holder: c.PaymentID}
-		}
-		// The holder failed: take the claim over, unless someone else just
-		// did.
-		err = s.state.Save(ctx, s.name, claimKey(billID), raw, it.ETag)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, sidecar.ErrETagMismatch) {
-			return fmt.Errorf("taking over bill claim: %w", err)
-		}
-		if err := pause(ctx, attempt); err != nil {
-			return err
-		}
+		return nil
 	}
+	_, err = sidecar.Update(ctx, s.state, s.name, claimKey(billID), func(c *claim, found bool) error {
+		if found && c.PaymentID == paymentID {
+			return sidecar.ErrNoChange
+		}
+		if found {
+			holder, err := s.Get(ctx, c.PaymentID)
+			switch {
+			case errors.Is(err, domain.ErrPaymentNotFound):
+				// A claim is written after its payment; a missing holder
+				// can only be lost data, and cannot be an active payment.
+			case err != nil:
+				return err
+			case holder.Status != domain.Failed:
+				return &domain.ClaimedError{Holder: c.PaymentID}
+			}
+		}
+		// Released meanwhile, or its holder failed: take it.
+		c.PaymentID = paymentID
+		return nil
+	})
+	return err
 }
 
 // ReleaseBill implements domain.Store.
@@ -332,39 +308,19 @@ func (s *Store) index(ctx context.Context, id string) error {
 func (s *Store) updateShard(ctx context.Context, n int, fn func(*shard) bool) error {
 	s.shards[n].Lock()
 	defer s.shards[n].Unlock()
-	for attempt := 0; ; attempt++ {
-		it, err := s.state.Get(ctx, s.name, shardKey(n))
-		if err != nil {
-			return fmt.Errorf("reading pending index: %w", err)
+	_, err := sidecar.Update(ctx, s.state, s.name, shardKey(n), func(sh *shard, _ bool) error {
+		if sh.IDs == nil {
+			sh.IDs = map[string]int64{}
 		}
-		sh := shard{IDs: map[string]int64{}}
-		if it.Found() {
-			if err := json.Unmarshal(it.Value, &sh); err != nil {
-				return fmt.Errorf("decoding pending index: %w", err)
-			}
-			if sh.IDs == nil {
-				sh.IDs = map[string]int64{}
-			}
+		if !fn(sh) {
+			return sidecar.ErrNoChange
 		}
-		if !fn(&sh) {
-			return nil
-		}
-		raw, _ := json.Marshal(sh)
-		if it.Found() {
-			err = s.state.Save(ctx, s.name, shardKey(n), raw, it.ETag)
-		} else {
-			err = s.state.Insert(ctx, s.name, shardKey(n), raw, 0)
-		}
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, sidecar.ErrETagMismatch) && !errors.Is(err, sidecar.ErrExists) {
-			return fmt.Errorf("saving pending index: %w", err)
-		}
-		if err := pause(ctx, attempt); err != nil {
-			return err
-		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("pending index: %w", err)
 	}
+	return nil
 }
 
 // BillClaim implements domain.Store.
@@ -410,42 +366,19 @@ type deadLetters struct {
 
 // AddDeadLetter implements domain.Store.
 func (s *Store) AddDeadLetter(ctx context.Context, d domain.DeadLetter) error {
-	for attempt := 0; ; attempt++ {
-		it, err := s.state.Get(ctx, s.name, "dead-letters")
-		if err != nil {
-			return fmt.Errorf("reading dead letters: %w", err)
-		}
-		var list deadLetters
-		if it.Found() {
-			if err := json.Unmarshal(it.Value, &list); err != nil {
-				return fmt.Errorf("decoding dead letters: %w", err)
-			}
-		}
+	_, err := sidecar.Update(ctx, s.state, s.name, "dead-letters", func(list *deadLetters, _ bool) error {
 		for _, existing := range list.Items {
 			if existing.EventID == d.EventID {
-				return nil
+				return sidecar.ErrNoChange
 			}
 		}
 		list.Items = append([]domain.DeadLetter{d}, list.Items...)
 		if len(list.Items) > maxDeadLetters {
 			list.Items = list.Items[:maxDeadLetters]
 		}
-		raw, _ := json.Marshal(list)
-		if it.Found() {
-			err = s.state.Save(ctx, s.name, "dead-letters", raw, it.ETag)
-		} else {
-			err = s.state.Insert(ctx, s.name, "dead-letters", raw, 0)
-		}
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, sidecar.ErrETagMismatch) && !errors.Is(err, sidecar.ErrExists) {
-			return fmt.Errorf("saving dead letters: %w", err)
-		}
-		if err := pause(ctx, attempt); err != nil {
-			return err
-		}
-	}
+		return nil
+	})
+	return err
 }
 
 // DeadLetters implements domain.Store.
@@ -509,14 +442,4 @@ func (s *Store) Forget(ctx context.Context, ids []string) error {
 		}
 	}
 	return nil
-}
-
-func pause(ctx context.Context, attempt int) error {
-	wait := time.Duration(1+rand.IntN(1+min(attempt, 10)*3)) * time.Millisecond
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(wait):
-		return nil
-	}
 }

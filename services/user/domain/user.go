@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/id"
 )
 
@@ -26,7 +27,7 @@ type User struct {
 
 // Errors returned by the user service.
 var (
-	ErrUserNotFound  = apperr.New(apperr.KindNotFound, "USER_NOT_FOUND", "user not found")
+	ErrUserNotFound  = contract.ErrUserNotFound
 	ErrEmailTaken    = apperr.New(apperr.KindConflict, "EMAIL_TAKEN", "a user with this email already exists")
 	ErrInvalidCursor = apperr.Invalid("cursor", "cursor is not one this server issued")
 )

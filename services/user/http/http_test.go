@@ -30,7 +30,7 @@ func newAPI(t *testing.T) (func(method, path, body string) (int, map[string]any)
 	users := store.New(sidecartest.NewMemState(), "user-store")
 	app := server.New(server.Config{Name: "user", Logger: log})
 	app.Use(authz.Middleware(authtest.Verifier(), ""))
-	userhttp.New(users, settings.New(log, userhttp.Settings...), log).Routes(app)
+	userhttp.New(&domain.Service{Store: users, Log: log, Now: time.Now, Setting: settings.New(log, domain.Settings...).Get}).Routes(app)
 	return func(method, path, body string) (int, map[string]any) {
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
@@ -122,7 +122,7 @@ func TestUsersSeeOnlyThemselves(t *testing.T) {
 	users := store.New(sidecartest.NewMemState(), "user-store")
 	app := server.New(server.Config{Name: "user", Logger: log})
 	app.Use(authz.Middleware(authtest.Verifier(), ""))
-	userhttp.New(users, settings.New(log, userhttp.Settings...), log).Routes(app)
+	userhttp.New(&domain.Service{Store: users, Log: log, Now: time.Now, Setting: settings.New(log, domain.Settings...).Get}).Routes(app)
 	me, _ := domain.NewUser("Me", "me@example.in", "", testNow)
 	other, _ := domain.NewUser("Other", "other@example.in", "", testNow)
 	for _, u := range []domain.User{me, other} {

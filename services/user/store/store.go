@@ -27,7 +27,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -188,39 +187,16 @@ type counter struct {
 }
 
 // nextSeq hands out the next list position with a compare-and-swap on the
-// counter key, retrying with jittered backoff while sign-ups race for it.
+// counter key, retried while sign-ups race for it.
 func (s *Store) nextSeq(ctx context.Context) (int64, error) {
-	for attempt := 0; ; attempt++ {
-		it, err := s.state.Get(ctx, s.name, s.counterKey())
-		if err != nil {
-			return 0, fmt.Errorf("reading counter: %w", err)
-		}
-		var c counter
-		if it.Found() {
-			if err := json.Unmarshal(it.Value, &c); err != nil {
-				return 0, fmt.Errorf("decoding counter: %w", err)
-			}
-		}
-		next := c.Last + 1
-		raw, _ := json.Marshal(counter{Last: next})
-		if it.Found() {
-			err = s.state.Save(ctx, s.name, s.counterKey(), raw, it.ETag)
-		} else {
-			err = s.state.Insert(ctx, s.name, s.counterKey(), raw, 0)
-		}
-		if err == nil {
-			return next, nil
-		}
-		if !errors.Is(err, sidecar.ErrETagMismatch) && !errors.Is(err, sidecar.ErrExists) {
-			return 0, fmt.Errorf("advancing counter: %w", err)
-		}
-		wait := time.Duration(rand.IntN(2+min(attempt, 20)*2)) * time.Millisecond
-		select {
-		case <-ctx.Done():
-			return 0, fmt.Errorf("advancing counter: %w", ctx.Err())
-		case <-time.After(wait):
-		}
+	c, err := sidecar.Update(ctx, s.state, s.name, s.counterKey(), func(c *counter, _ bool) error {
+		c.Last++
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("advancing counter: %w", err)
 	}
+	return c.Last, nil
 }
 
 // Get implements domain.Store.

@@ -2,19 +2,49 @@ package domain
 
 import (
 	"context"
+	"log/slog"
 	"time"
+
+	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/auth"
+	"github.com/finflow/finflow/platform/id"
+	"github.com/finflow/finflow/platform/money"
+	"github.com/finflow/finflow/platform/page"
+	"github.com/finflow/finflow/platform/settings"
 )
 
-// Service is what the wallet API does, on top of a Store.
+// Runtime settings of the wallet service.
+const (
+	SettingTxDefaultLimit = "wallet.transactions.default_limit"
+	SettingTxMaxLimit     = "wallet.transactions.max_limit"
+)
+
+// Settings declares the wallet service's runtime settings.
+var Settings = []settings.Int{
+	{Key: SettingTxDefaultLimit, Default: 20, Min: 1, Max: 1000},
+	{Key: SettingTxMaxLimit, Default: 100, Min: 1, Max: 1000},
+}
+
+// Service is the wallet service's use cases, on top of a Store.
 type Service struct {
 	Store Store
 	Users Users
+	Log   *slog.Logger
 	Now   func() time.Time
+	// Setting reads a runtime setting (Settings).
+	Setting func(key string) int64
 }
 
-// Create opens an empty wallet for an existing user. Returns
-// ErrUserNotFound, ErrWalletExists.
-func (s *Service) Create(ctx context.Context, userID string) (Wallet, error) {
+// Create opens an empty wallet for an existing user, on behalf of that user
+// or an admin. Returns ErrUserNotFound (a malformed id included),
+// ErrWalletExists, auth errors.
+func (s *Service) Create(ctx context.Context, caller auth.Caller, userID string) (Wallet, error) {
+	if !id.Valid(id.User, userID) {
+		return Wallet{}, ErrUserNotFound
+	}
+	if err := caller.Owner(userID); err != nil {
+		return Wallet{}, err
+	}
 	ok, err := s.Users.Exists(ctx, userID)
 	if err != nil {
 		return Wallet{}, err
@@ -26,7 +56,105 @@ func (s *Service) Create(ctx context.Context, userID string) (Wallet, error) {
 	if err := s.Store.Create(ctx, w); err != nil {
 		return Wallet{}, err
 	}
+	s.Log.InfoContext(ctx, "wallet created", "user_id", userID)
 	return w, nil
+}
+
+// Balance returns a wallet to its owner or an admin. Returns
+// ErrWalletNotFound (a malformed id included), auth errors.
+func (s *Service) Balance(ctx context.Context, caller auth.Caller, userID string) (Wallet, error) {
+	if !id.Valid(id.User, userID) {
+		return Wallet{}, ErrWalletNotFound
+	}
+	if err := caller.Owner(userID); err != nil {
+		return Wallet{}, err
+	}
+	return s.Store.Get(ctx, userID)
+}
+
+// Transactions returns a page of a wallet's ledger, newest first, to its
+// owner or an admin. limit is the query's ("" for the default setting).
+// Returns ErrWalletNotFound, ErrInvalidCursor, VALIDATION_FAILED.
+func (s *Service) Transactions(ctx context.Context, caller auth.Caller, userID, cursor, limit string) (TxPage, error) {
+	if !id.Valid(id.User, userID) {
+		return TxPage{}, ErrWalletNotFound
+	}
+	if err := caller.Owner(userID); err != nil {
+		return TxPage{}, err
+	}
+	n, err := page.Limit(limit, s.Setting(SettingTxDefaultLimit), s.Setting(SettingTxMaxLimit))
+	if err != nil {
+		return TxPage{}, err
+	}
+	return s.Store.Transactions(ctx, userID, cursor, n)
+}
+
+// ChangeRequest is a top-up or a debit as asked: Amount in paise, Currency
+// nil or INR, Reference optional for a top-up (then the Idempotency-Key's
+// token, if any, stands in) and required for a debit.
+type ChangeRequest struct {
+	UserID           string
+	Amount           money.Amount
+	Currency         *string
+	Reference        *string
+	IdempotencyToken string
+}
+
+// operation validates a change request as an operation of type typ.
+func (r ChangeRequest) operation(typ TxType) (Operation, error) {
+	if r.UserID == "" {
+		return Operation{}, apperr.Invalid("user_id", "user_id is required")
+	}
+	if !id.Valid(id.User, r.UserID) {
+		return Operation{}, apperr.Invalid("user_id", "user_id %q is not a user id (usr_...)", r.UserID)
+	}
+	if err := money.CheckCurrency(r.Currency); err != nil {
+		return Operation{}, err
+	}
+	op := Operation{Type: typ, Amount: r.Amount.Paise()}
+	if r.Reference != nil {
+		op.Reference = *r.Reference
+		if op.Reference == "" {
+			return Operation{}, apperr.Invalid("reference", "reference must not be empty")
+		}
+	} else if r.IdempotencyToken != "" && typ == Credit {
+		// A keyed top-up without a reference uses the key's token as one, so
+		// the wallet itself never applies it twice, even when the gateway
+		// kept no record of the key (its answer was lost).
+		op.Reference = "idem:" + r.IdempotencyToken
+	}
+	return op, op.Validate()
+}
+
+// TopUp credits a wallet (an admin's request; users top up through
+// Razorpay), at most once per reference. Returns VALIDATION_FAILED, auth
+// errors, ErrWalletNotFound, ErrReferenceReused.
+func (s *Service) TopUp(ctx context.Context, caller auth.Caller, req ChangeRequest) (Result, error) {
+	if err := caller.Admin(); err != nil {
+		return Result{}, err
+	}
+	return s.apply(ctx, req, Credit)
+}
+
+// Debit takes money from a wallet for a payment (the payment service's
+// internal request), at most once per reference. Returns VALIDATION_FAILED,
+// ErrWalletNotFound, ErrInsufficientFunds, ErrReferenceReused.
+func (s *Service) Debit(ctx context.Context, req ChangeRequest) (Result, error) {
+	return s.apply(ctx, req, Debit)
+}
+
+func (s *Service) apply(ctx context.Context, req ChangeRequest, typ TxType) (Result, error) {
+	op, err := req.operation(typ)
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := s.Store.Apply(ctx, req.UserID, op)
+	if err != nil {
+		return Result{}, err
+	}
+	s.Log.InfoContext(ctx, "wallet changed", "user_id", req.UserID, "type", op.Type, "amount", op.Amount,
+		"reference", op.Reference, "replayed", res.Replayed, "balance", res.Wallet.Balance)
+	return res, nil
 }
 
 // ReversalPrefix marks the credit that gives a debit back.
@@ -34,8 +162,15 @@ const ReversalPrefix = "reversal:"
 
 // Reverse gives back the debit made with reference ref, once: it credits
 // the debited amount with reference "reversal:<ref>". It reports false when
-// no such debit exists (nothing to give back). Returns ErrWalletNotFound.
+// no such debit exists (nothing to give back). Returns VALIDATION_FAILED,
+// ErrWalletNotFound.
 func (s *Service) Reverse(ctx context.Context, userID, ref string) (Result, bool, error) {
+	if !id.Valid(id.User, userID) {
+		return Result{}, false, apperr.Invalid("user_id", "user_id must be a user id (usr_...)")
+	}
+	if err := ValidateReference(ref, true); err != nil {
+		return Result{}, false, err
+	}
 	debit, found, err := s.Store.FindReference(ctx, userID, ref)
 	if err != nil || !found || debit.Type != Debit {
 		return Result{}, false, err
@@ -44,5 +179,6 @@ func (s *Service) Reverse(ctx context.Context, userID, ref string) (Result, bool
 	if err != nil {
 		return Result{}, false, err
 	}
+	s.Log.InfoContext(ctx, "debit reversed", "user_id", userID, "reference", ref, "amount", res.Tx.Amount, "replayed", res.Replayed)
 	return res, true, nil
 }

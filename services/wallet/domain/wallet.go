@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/money"
 )
@@ -44,10 +45,10 @@ type Transaction struct {
 
 // Errors returned by the wallet service.
 var (
-	ErrWalletNotFound    = apperr.New(apperr.KindNotFound, "WALLET_NOT_FOUND", "wallet not found")
+	ErrWalletNotFound    = contract.ErrWalletNotFound
 	ErrWalletExists      = apperr.New(apperr.KindConflict, "WALLET_EXISTS", "this user already has a wallet")
-	ErrUserNotFound      = apperr.New(apperr.KindNotFound, "USER_NOT_FOUND", "user not found")
-	ErrInsufficientFunds = apperr.New(apperr.KindUnprocessable, "INSUFFICIENT_FUNDS", "wallet balance is too low")
+	ErrUserNotFound      = contract.ErrUserNotFound
+	ErrInsufficientFunds = contract.ErrInsufficientFunds
 	// ErrReferenceReused is a reference that was already applied with a
 	// different type or amount: not a retry, and not applied again.
 	ErrReferenceReused = apperr.New(apperr.KindConflict, "DUPLICATE_REFERENCE", "this reference was already used for a different transaction")

@@ -33,7 +33,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
@@ -179,29 +178,31 @@ func (s *Store) Get(ctx context.Context, user string) (domain.Wallet, error) {
 func (s *Store) Apply(ctx context.Context, user string, op domain.Operation) (domain.Result, error) {
 	unlock := s.locks.lock(user)
 	defer unlock()
-	for attempt := 0; ; attempt++ {
+	var res domain.Result
+	err := sidecar.RetryConflicts(ctx, func() error {
 		d, etag, refItem, err := s.loadWithRef(ctx, user, op.Reference)
 		if err != nil {
-			return domain.Result{}, err
+			return err
 		}
 		if op.Reference != "" {
 			prev, found, err := s.findRef(ctx, &d, op.Reference, refItem)
 			if err != nil {
-				return domain.Result{}, err
+				return err
 			}
 			if found {
 				if !op.Matches(prev) {
-					return domain.Result{}, domain.ErrReferenceReused.With(
+					return domain.ErrReferenceReused.With(
 						fmt.Sprintf("reference %q was already used for a %s of %d", op.Reference, prev.Type, prev.Amount),
 						map[string]any{"transaction_id": prev.ID})
 				}
-				return domain.Result{Wallet: d.wallet(), Tx: prev, Replayed: true}, nil
+				res = domain.Result{Wallet: d.wallet(), Tx: prev, Replayed: true}
+				return nil
 			}
 		}
 		w := d.wallet()
 		tx, err := w.Apply(op, d.NextSeq, s.now())
 		if err != nil {
-			return domain.Result{}, err
+			return err
 		}
 		next := d
 		next.Balance = w.Balance
@@ -209,25 +210,25 @@ func (s *Store) Apply(ctx context.Context, user string, op domain.Operation) (do
 		next.Entries = append([]entry{fromTx(tx)}, d.Entries...)
 		if len(next.Entries) >= keepInDoc {
 			if err := s.archive(ctx, &next); err != nil {
-				return domain.Result{}, err
+				return err
 			}
 		}
 		raw, err := json.Marshal(next)
 		if err != nil {
-			return domain.Result{}, err
+			return err
 		}
-		err = s.state.Save(ctx, s.name, walletKey(user), raw, etag)
-		if err == nil {
-			return domain.Result{Wallet: w, Tx: tx}, nil
+		// A conflict (another process changed the wallet first) reads it
+		// again.
+		if err := s.state.Save(ctx, s.name, walletKey(user), raw, etag); err != nil {
+			return fmt.Errorf("saving wallet: %w", err)
 		}
-		if !errors.Is(err, sidecar.ErrETagMismatch) {
-			return domain.Result{}, fmt.Errorf("saving wallet: %w", err)
-		}
-		// Another process changed the wallet first: read it again.
-		if err := backoff(ctx, attempt); err != nil {
-			return domain.Result{}, err
-		}
+		res = domain.Result{Wallet: w, Tx: tx}
+		return nil
+	})
+	if err != nil {
+		return domain.Result{}, err
 	}
+	return res, nil
 }
 
 // archive moves the oldest PageSize entries of d into page d.Pages, writing
@@ -371,17 +372,6 @@ func decodeCursor(c string) (int64, error) {
 		return 0, domain.ErrInvalidCursor
 	}
 	return before, nil
-}
-
-// backoff waits a little, more after each failed attempt, with jitter.
-func backoff(ctx context.Context, attempt int) error {
-	wait := time.Duration(1+rand.IntN(1+min(attempt, 10)*3)) * time.Millisecond
-	select {
-	case <-ctx.Done():
-		return fmt.Errorf("saving wallet: %w", ctx.Err())
-	case <-time.After(wait):
-		return nil
-	}
 }
 
 // keyedMutex serialises work per key within this process.

@@ -1,0 +1,81 @@
+package domain
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/finflow/finflow/platform/auth"
+	"github.com/finflow/finflow/platform/contract"
+	"github.com/finflow/finflow/platform/id"
+	"github.com/finflow/finflow/platform/page"
+	"github.com/finflow/finflow/platform/settings"
+)
+
+// Runtime settings of the user service (configuration store keys).
+const (
+	SettingListDefaultLimit = "users.list.default_limit"
+	SettingListMaxLimit     = "users.list.max_limit"
+)
+
+// Settings declares the user service's runtime settings and their defaults.
+var Settings = []settings.Int{
+	{Key: SettingListDefaultLimit, Default: 50, Min: 1, Max: 1000},
+	{Key: SettingListMaxLimit, Default: 200, Min: 1, Max: 1000},
+}
+
+// Service is the user service's use cases, on top of a Store.
+type Service struct {
+	Store Store
+	Log   *slog.Logger
+	Now   func() time.Time
+	// Setting reads a runtime setting (Settings).
+	Setting func(key string) int64
+}
+
+// SignUp creates a user (anyone may). A keyed sign-up (the gateway's
+// token of an Idempotency-Key, or "") always proposes the same id, so its
+// retry finds its own user instead of EMAIL_TAKEN. Returns
+// VALIDATION_FAILED, ErrEmailTaken.
+func (s *Service) SignUp(ctx context.Context, name, email, phone, idempotencyToken string) (User, error) {
+	u, err := NewUser(name, email, phone, s.Now())
+	if err != nil {
+		return User{}, err
+	}
+	if idempotencyToken != "" {
+		u.ID = id.Derive(id.User, idempotencyToken)
+	}
+	u, err = s.Store.Create(ctx, u)
+	if err != nil {
+		return User{}, err
+	}
+	s.Log.InfoContext(ctx, "user created", "user_id", u.ID)
+	return u, nil
+}
+
+// Get returns a user to that user, an admin, or the wallet and billing
+// services (which look users up for their own checks). Returns
+// ErrUserNotFound (a malformed id included), auth errors.
+func (s *Service) Get(ctx context.Context, caller auth.Caller, userID string) (User, error) {
+	if !id.Valid(id.User, userID) {
+		return User{}, ErrUserNotFound
+	}
+	if err := caller.OwnerOrApp(userID, contract.AppWallet, contract.AppBilling); err != nil {
+		return User{}, err
+	}
+	return s.Store.Get(ctx, userID)
+}
+
+// List returns a page of users, oldest first, to an admin. limit is the
+// query's ("" for the default setting). Returns VALIDATION_FAILED,
+// ErrInvalidCursor, auth errors.
+func (s *Service) List(ctx context.Context, caller auth.Caller, cursor, limit string) (Page, error) {
+	if err := caller.Admin(); err != nil {
+		return Page{}, err
+	}
+	n, err := page.Limit(limit, s.Setting(SettingListDefaultLimit), s.Setting(SettingListMaxLimit))
+	if err != nil {
+		return Page{}, err
+	}
+	return s.Store.List(ctx, cursor, n)
+}
