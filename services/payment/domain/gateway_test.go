@@ -264,7 +264,15 @@ func TestSecondCaptureRefundedAlone(t *testing.T) {
 	if r := w.rzp.refunds[late.ID]; r.GatewayPaymentID != "pay_S" || w.rzp.payments["pay_R"].AmountRefunded != 0 {
 		t.Fatalf("refund %+v; pay_R %+v: want only pay_S refunded", r, w.rzp.payments["pay_R"])
 	}
-	if p := w.get(t, "pay_P"); p.SettledBy != late.ID {
+	// The original learns of it right after the late payment is final.
+	var p domain.Payment
+	for i := 0; i < 200; i++ {
+		if p = w.get(t, "pay_P"); p.SettledBy != "" {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if p.SettledBy != late.ID {
 		t.Fatalf("P.SettledBy = %q, want %s", p.SettledBy, late.ID)
 	}
 }
