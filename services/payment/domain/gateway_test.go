@@ -240,8 +240,11 @@ func TestLateCaptureSettledOnlyByItsOwnGatewayPayment(t *testing.T) {
 		w.clock.add(time.Minute)
 		w.settle(t, lateID("pay_FAKE0000000001"))
 	}
-	if n := w.rzp.count("refund"); n != 0 || w.rzp.payments["pay_R"].AmountRefunded != 0 {
-		t.Fatalf("%d refunds made; pay_R = %+v: the money that paid the bill went back", n, w.rzp.payments["pay_R"])
+	w.rzp.mu.Lock()
+	payR := w.rzp.payments["pay_R"]
+	w.rzp.mu.Unlock()
+	if n := w.rzp.count("refund"); n != 0 || payR.AmountRefunded != 0 {
+		t.Fatalf("%d refunds made; pay_R = %+v: the money that paid the bill went back", n, payR)
 	}
 	if p := w.get(t, "pay_P"); p.Status != domain.Success || p.SettledBy != "" || !w.bank.bills["bill_1"].Paid {
 		t.Fatalf("P = %+v, bill %+v; want P SUCCESS, untouched, and the bill PAID", p, w.bank.bills["bill_1"])
@@ -261,8 +264,11 @@ func TestSecondCaptureRefundedAlone(t *testing.T) {
 	if late.Status != domain.Failed || late.FailureReason != domain.ReasonBillAlreadyPaid || late.Refund == nil || late.Refund.RefundID == "" {
 		t.Fatalf("late payment = %+v, want FAILED with its refund made", late)
 	}
-	if r := w.rzp.refunds[late.ID]; r.GatewayPaymentID != "pay_S" || w.rzp.payments["pay_R"].AmountRefunded != 0 {
-		t.Fatalf("refund %+v; pay_R %+v: want only pay_S refunded", r, w.rzp.payments["pay_R"])
+	w.rzp.mu.Lock()
+	r, payR := w.rzp.refunds[late.ID], w.rzp.payments["pay_R"]
+	w.rzp.mu.Unlock()
+	if r.GatewayPaymentID != "pay_S" || payR.AmountRefunded != 0 {
+		t.Fatalf("refund %+v; pay_R %+v: want only pay_S refunded", r, payR)
 	}
 	// The original learns of it right after the late payment is final.
 	var p domain.Payment
@@ -337,8 +343,10 @@ func TestRefusedRefundIsParkedNotRetried(t *testing.T) {
 	if d := w.deadLetters(t); len(d) != 1 || d[0].Kind != domain.ParkRefundRefused || !strings.Contains(d[0].Reason, "fully refunded already") {
 		t.Fatalf("dead letters = %+v, want one refund_refused naming Razorpay's answer", d)
 	}
-	if w.parked[len(w.parked)-1] != domain.ParkRefundRefused {
-		t.Fatalf("parked metric = %v", w.parked)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.parked) != 1 || w.parked[0] != domain.ParkRefundRefused {
+		t.Fatalf("parked metric = %v, want one refund_refused", w.parked)
 	}
 }
 
@@ -359,7 +367,13 @@ func TestUnansweredRefundRetriedWithBackoffThenParked(t *testing.T) {
 		}
 	}
 	waitCalls(1)
-	late := w.get(t, lateID("pay_S"))
+	var late domain.Payment
+	for i := 0; i < 400; i++ { // the try is recorded right after the call
+		if late = w.get(t, lateID("pay_S")); late.GatewayRetries == 1 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	// Not due yet: reconciliation leaves it alone.
 	for i := 0; i < 3; i++ {
 		if err := w.pr.ReconcileOnce(ctx, cfg); err != nil {

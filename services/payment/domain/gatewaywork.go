@@ -143,6 +143,12 @@ func (pr *Processor) makeRefund(ctx context.Context, p Payment) error {
 		return err
 	})
 	if g, ok := refusal(op, err); ok {
+		// Parked first: a crash after the payment is final must not lose it.
+		if err := pr.park(ctx, DeadLetter{EventID: ParkRefundRefused + ":" + p.ID, Kind: ParkRefundRefused, PaymentID: p.ID,
+			Reason: fmt.Sprintf("Razorpay refused to refund %d of %s (order %s): %s", p.Refund.Amount, gw, p.Razorpay.OrderID, g.String()),
+			Result: GatewayResult{Event: "refund", OrderID: p.Razorpay.OrderID, GatewayPaymentID: gw, PaymentID: p.ID, Amount: p.Refund.Amount, Currency: p.Currency}}); err != nil {
+			return err
+		}
 		final, uerr := pr.update(ctx, p.ID, func(q *Payment) bool {
 			if q.Status != Pending || q.Refund == nil || q.Refund.Status != RefundOwed {
 				return false
@@ -158,9 +164,6 @@ func (pr *Processor) makeRefund(ctx context.Context, p Payment) error {
 		if final.Status == Failed {
 			pr.releaseClaim(ctx, final)
 			pr.noteSettled(ctx, final)
-			return pr.park(ctx, DeadLetter{EventID: ParkRefundRefused + ":" + p.ID, Kind: ParkRefundRefused, PaymentID: p.ID,
-				Reason: fmt.Sprintf("Razorpay refused to refund %d of %s (order %s): %s", p.Refund.Amount, gw, p.Razorpay.OrderID, g.String()),
-				Result: GatewayResult{Event: "refund", OrderID: p.Razorpay.OrderID, GatewayPaymentID: gw, PaymentID: p.ID, Amount: p.Refund.Amount, Currency: p.Currency}})
 		}
 		return nil
 	}
@@ -263,9 +266,18 @@ func (pr *Processor) confirmLateCapture(ctx context.Context, p Payment) error {
 	return nil
 }
 
-// failAndPark ends a pending payment FAILED with reason (and Razorpay's
-// refusal, if any) and parks it for an operator.
+// failAndPark parks a pending payment for an operator (first: a crash
+// after the payment is final must not lose the dead letter), then ends it
+// FAILED with reason (and Razorpay's refusal, if any).
 func (pr *Processor) failAndPark(ctx context.Context, p Payment, reason string, g *GatewayError, kind, why string) error {
+	gw, order := "", ""
+	if p.Razorpay != nil {
+		gw, order = p.Razorpay.GatewayPaymentID, p.Razorpay.OrderID
+	}
+	if err := pr.park(ctx, DeadLetter{EventID: kind + ":" + p.ID, Kind: kind, PaymentID: p.ID, Reason: why,
+		Result: GatewayResult{Event: kind, OrderID: order, GatewayPaymentID: gw, PaymentID: p.ID, Amount: p.Amount, Currency: p.Currency}}); err != nil {
+		return err
+	}
 	final, err := pr.update(ctx, p.ID, func(q *Payment) bool {
 		if q.Status != Pending {
 			return false
@@ -276,20 +288,10 @@ func (pr *Processor) failAndPark(ctx context.Context, p Payment, reason string, 
 		q.note(pr.Now(), why)
 		return q.fail(reason, pr.Now())
 	})
-	if err != nil || final.Status != Failed {
-		return err
+	if err == nil && final.Status == Failed {
+		pr.releaseClaim(ctx, final)
 	}
-	pr.releaseClaim(ctx, final)
-	gw := ""
-	if p.Razorpay != nil {
-		gw = p.Razorpay.GatewayPaymentID
-	}
-	order := ""
-	if p.Razorpay != nil {
-		order = p.Razorpay.OrderID
-	}
-	return pr.park(ctx, DeadLetter{EventID: kind + ":" + p.ID, Kind: kind, PaymentID: p.ID, Reason: why,
-		Result: GatewayResult{Event: kind, OrderID: order, GatewayPaymentID: gw, PaymentID: p.ID, Amount: p.Amount, Currency: p.Currency}})
+	return err
 }
 
 // retryLater records that Razorpay gave no answer while doing something for
@@ -327,6 +329,10 @@ func (pr *Processor) giveUp(ctx context.Context, p Payment, doing string, n int,
 	why := fmt.Sprintf("no answer from Razorpay while %s after %d tries; last: %s", doing, n, short(cause))
 	switch {
 	case p.Refund != nil && p.Refund.Status == RefundOwed:
+		if err := pr.park(ctx, DeadLetter{EventID: ParkRefundNotMade + ":" + p.ID, Kind: ParkRefundNotMade, PaymentID: p.ID, Reason: why,
+			Result: GatewayResult{Event: "refund", OrderID: p.Razorpay.OrderID, GatewayPaymentID: p.Razorpay.GatewayPaymentID, PaymentID: p.ID, Amount: p.Refund.Amount, Currency: p.Currency}}); err != nil {
+			return err
+		}
 		final, err := pr.update(ctx, p.ID, func(q *Payment) bool {
 			if q.Status != Pending || q.Refund == nil || q.Refund.Status != RefundOwed {
 				return false
@@ -340,8 +346,7 @@ func (pr *Processor) giveUp(ctx context.Context, p Payment, doing string, n int,
 		}
 		pr.releaseClaim(ctx, final)
 		pr.noteSettled(ctx, final)
-		return pr.park(ctx, DeadLetter{EventID: ParkRefundNotMade + ":" + p.ID, Kind: ParkRefundNotMade, PaymentID: p.ID, Reason: why,
-			Result: GatewayResult{Event: "refund", OrderID: p.Razorpay.OrderID, GatewayPaymentID: p.Razorpay.GatewayPaymentID, PaymentID: p.ID, Amount: p.Refund.Amount, Currency: p.Currency}})
+		return nil
 	case p.LateCaptureOf != "":
 		return pr.failAndPark(ctx, p, ReasonCaptureUnconfirmed, nil, ParkCaptureUnknown, why)
 	default:
