@@ -82,6 +82,11 @@ const (
 	// PAID by one payment, at most once. ErrBillAlreadyPaid,
 	// ErrBillNotFound.
 	PathBillMarkPaid = "/billing/updateStatus"
+	// PathBillMarkRefunded (billing, PUT) takes MarkRefundedRequest: marks
+	// a bill PAID by that payment REFUNDED (its whole amount was refunded).
+	// Again changes nothing. ErrBillNotFound, ErrBillAlreadyPaid (PAID by
+	// another payment).
+	PathBillMarkRefunded = "/billing/refunded"
 
 	// PathCreateOrder takes CreateOrderRequest and answers the order.
 	PathCreateOrder = "/razorpay/create-order"
