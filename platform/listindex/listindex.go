@@ -63,8 +63,10 @@ type archived struct {
 	Entries []string `json:"entries"` // newest first
 }
 
-func (x Index) headKey(owner string) string         { return x.Prefix + "/" + owner }
-func (x Index) pageKey(owner string, n int64) string { return x.Prefix + "/" + owner + "/" + strconv.FormatInt(n, 10) }
+func (x Index) headKey(owner string) string { return x.Prefix + "/" + owner }
+func (x Index) pageKey(owner string, n int64) string {
+	return x.Prefix + "/" + owner + "/" + strconv.FormatInt(n, 10)
+}
 
 // Append adds id to owner's list and returns its sequence number.
 func (x Index) Append(ctx context.Context, owner, id string) (int64, error) {
