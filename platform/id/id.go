@@ -16,6 +16,8 @@ const (
 	Bill        = "bill"
 	Payment     = "pay"
 	Transaction = "wtx"
+	TopUp       = "top"
+	Refund      = "rfd"
 )
 
 // bodyLen is the length of the random part: 128 bits in base32 is 26 chars.
