@@ -40,10 +40,13 @@ const (
 	TopicGatewayParked  = "razorpay-results-dead"
 )
 
-// Gateway result statuses.
+// Gateway result statuses: a payment captured or failed, a refund
+// processed or failed.
 const (
-	ResultCaptured = "captured"
-	ResultFailed   = "failed"
+	ResultCaptured     = "captured"
+	ResultFailed       = "failed"
+	ResultRefunded     = "refund_processed"
+	ResultRefundFailed = "refund_failed"
 )
 
 // GatewayResult is a signature-verified result from Razorpay, as published on
@@ -63,6 +66,11 @@ type GatewayResult struct {
 	ErrorCode        string    `json:"error_code,omitempty"`
 	ErrorDescription string    `json:"error_description,omitempty"`
 	At               time.Time `json:"at"`
+	// RefundKey and GatewayRefundID name the refund of a refund result:
+	// the key FinFlow made it with (a FinFlow refund id, or the payment id
+	// of a capture given back) and Razorpay's id of it.
+	RefundKey       string `json:"refund_key,omitempty"`
+	GatewayRefundID string `json:"gateway_refund_id,omitempty"`
 	// Reason says why an event was parked instead of acted on (only on
 	// TopicGatewayParked).
 	Reason string `json:"reason,omitempty"`
@@ -78,6 +86,10 @@ const (
 	// PathWalletReverse (wallet, POST) takes ReverseRequest: gives the
 	// debit with that reference back, at most once.
 	PathWalletReverse = "/wallet/reverse"
+	// PathWalletCredit (wallet, POST) takes CreditRequest: puts money into
+	// a wallet at most once per reference (a top-up's id, a refund's id).
+	// ErrWalletNotFound.
+	PathWalletCredit = "/wallet/credit"
 	// PathBillMarkPaid (billing, PUT) takes MarkPaidRequest: marks a bill
 	// PAID by one payment, at most once. ErrBillAlreadyPaid,
 	// ErrBillNotFound.
@@ -94,6 +106,10 @@ const (
 	PathRefund = "/razorpay/refund"
 )
 
+// PathWalletBalance is the wallet service's route for a user's wallet
+// (GET: the balance, or ErrWalletNotFound).
+func PathWalletBalance(userID string) string { return "/wallet/balance/" + url.PathEscape(userID) }
+
 // PathUser is the user service's route for one user (GET: the user, or
 // ErrUserNotFound).
 func PathUser(userID string) string { return "/users/" + url.PathEscape(userID) }
@@ -105,6 +121,14 @@ func PathBill(billID string) string { return "/billing/" + url.PathEscape(billID
 // DebitRequest takes Amount paise from UserID's wallet, at most once per
 // Reference (the payment id).
 type DebitRequest struct {
+	UserID    string `json:"user_id"`
+	Amount    int64  `json:"amount"`
+	Reference string `json:"reference"`
+}
+
+// CreditRequest puts Amount paise into UserID's wallet, at most once per
+// Reference (a top-up's id, a refund's id).
+type CreditRequest struct {
 	UserID    string `json:"user_id"`
 	Amount    int64  `json:"amount"`
 	Reference string `json:"reference"`
@@ -123,19 +147,53 @@ type MarkPaidRequest struct {
 	PaymentID string `json:"payment_id"`
 }
 
+// MarkRefundedRequest marks BillID, PAID by PaymentID, REFUNDED.
+type MarkRefundedRequest struct {
+	BillID    string `json:"bill_id"`
+	PaymentID string `json:"payment_id"`
+}
+
 // Bill is the contract's bill object, as the billing service answers it
-// (amount in paise; times RFC 3339 UTC).
+// (amount in paise; times RFC 3339 UTC). A subscription's bill names it and
+// its period (2026-12, 2026-W49, 2026-12-01).
 type Bill struct {
-	ID          string  `json:"id"`
-	UserID      string  `json:"user_id"`
-	Amount      int64   `json:"amount"`
-	Currency    string  `json:"currency"`
-	Description string  `json:"description"`
-	DueDate     *string `json:"due_date"`
-	Status      string  `json:"status"` // UNPAID, PAID
-	PaymentID   *string `json:"payment_id"`
-	CreatedAt   string  `json:"created_at"`
-	PaidAt      *string `json:"paid_at"`
+	ID             string  `json:"id"`
+	UserID         string  `json:"user_id"`
+	Amount         int64   `json:"amount"`
+	Currency       string  `json:"currency"`
+	Description    string  `json:"description"`
+	DueDate        *string `json:"due_date"`
+	Status         string  `json:"status"` // UNPAID, PAID, REFUNDED
+	PaymentID      *string `json:"payment_id"`
+	CreatedAt      string  `json:"created_at"`
+	PaidAt         *string `json:"paid_at"`
+	SubscriptionID *string `json:"subscription_id,omitempty"`
+	Period         *string `json:"period,omitempty"`
+}
+
+// Bill statuses.
+const (
+	BillUnpaid   = "UNPAID"
+	BillPaid     = "PAID"
+	BillRefunded = "REFUNDED"
+)
+
+// TopicAutopayBills carries AutopayBill events: the billing service
+// publishes one for each bill it makes for a subscription with autopay;
+// the payment service pays it from the wallet, once (the payment id is
+// derived from the bill id).
+const TopicAutopayBills = "autopay-bills"
+
+// AutopayBill asks for a subscription's bill to be paid from the wallet.
+// EventID is the bill id (consumers de-duplicate on it).
+type AutopayBill struct {
+	EventID        string `json:"event_id"`
+	BillID         string `json:"bill_id"`
+	UserID         string `json:"user_id"`
+	Amount         int64  `json:"amount"`
+	Currency       string `json:"currency"`
+	SubscriptionID string `json:"subscription_id"`
+	Period         string `json:"period"`
 }
 
 // PathOrderPayments is the razorpay service's route listing the gateway's
@@ -167,24 +225,33 @@ type Order struct {
 }
 
 // RefundRequest asks Razorpay to give back Amount paise of a captured
-// gateway payment on behalf of FinFlow's payment PaymentID. The refund is
-// made at most once per PaymentID (Razorpay's X-Refund-Idempotency).
+// gateway payment on behalf of FinFlow's payment PaymentID. Key names the
+// refund (a FinFlow refund id, rfd_...; or, for a capture FinFlow gives back
+// whole, "" meaning the payment id): the refund is made at most once per
+// key (Razorpay's X-Refund-Idempotency).
 type RefundRequest struct {
 	PaymentID        string `json:"payment_id"`
 	GatewayPaymentID string `json:"gateway_payment_id"`
 	Amount           int64  `json:"amount"`
+	Key              string `json:"key,omitempty"`
 }
 
-// Refund is a refund Razorpay accepted. Status is Razorpay's (pending,
-// processed).
+// Refund is a refund Razorpay accepted. RefundID is Razorpay's id; Status
+// is Razorpay's (pending, processed, failed).
 type Refund struct {
 	RefundID         string    `json:"refund_id"`
+	Key              string    `json:"key,omitempty"`
 	PaymentID        string    `json:"payment_id"`
 	GatewayPaymentID string    `json:"gateway_payment_id"`
 	Amount           int64     `json:"amount"`
 	Status           string    `json:"status"`
 	CreatedAt        time.Time `json:"created_at"`
 }
+
+// PathGatewayRefund is the razorpay service's route fetching the current
+// state of the refund FinFlow made with key from Razorpay (reconciliation
+// of refunds whose result never came).
+func PathGatewayRefund(key string) string { return "/razorpay/refunds/" + url.PathEscape(key) }
 
 // GatewayPayment is one payment at Razorpay, as Razorpay reports it: an
 // attempt on an order (reconciliation) or a payment fetched by id. Amounts
