@@ -28,7 +28,10 @@ type Route struct {
 	Path string
 	// App is the Dapr app id of the service that serves it.
 	App string
-	// Target, when set, is the service's path (otherwise Path).
+	// Target, when set, is the service's path (otherwise Path), with the
+	// same :Param. (A service path with the id at its end lets the callee's
+	// access policy name it: Dapr 1.14's policies match "*" only as the last
+	// segment.)
 	Target string
 	// Param names the path parameter that holds an id, "" if none.
 	Param string
@@ -68,6 +71,7 @@ var (
 	ErrWalletNotFound  = contract.ErrWalletNotFound
 	ErrBillNotFound    = contract.ErrBillNotFound
 	ErrPaymentNotFound = contract.ErrPaymentNotFound
+	ErrTopUpNotFound   = apperr.New(apperr.KindNotFound, "TOPUP_NOT_FOUND", "top-up not found")
 )
 
 // Routes is the public API, exactly as the contract lists it. Anything else,
@@ -90,6 +94,14 @@ var Routes = []Route{
 	{Method: "POST", Path: "/Payment/pay", App: contract.AppPayment, Body: BodyJSON},
 	{Method: "POST", Path: "/Payment/rozarpay", App: contract.AppPayment, Body: BodyJSON},
 	{Method: "GET", Path: "/Payment/:paymentId", App: contract.AppPayment, Param: "paymentId", Prefix: id.Payment, NotFound: ErrPaymentNotFound},
+	{Method: "GET", Path: "/Payment/user/:userId", App: contract.AppPayment, Target: "/payments/of/:userId", Param: "userId", Prefix: id.User, NotFound: ErrUserNotFound, OwnParam: true, Query: []string{"status", "method", "limit", "cursor"}},
+	{Method: "POST", Path: "/Payment/:paymentId/refund", App: contract.AppPayment, Target: "/refunds/of/:paymentId", Param: "paymentId", Prefix: id.Payment, NotFound: ErrPaymentNotFound, Body: BodyJSON, AdminOnly: true},
+	{Method: "GET", Path: "/Payment/:paymentId/refunds", App: contract.AppPayment, Target: "/refunds/of/:paymentId", Param: "paymentId", Prefix: id.Payment, NotFound: ErrPaymentNotFound},
+
+	// Wallet top-ups through Razorpay: the payment service runs them.
+	{Method: "POST", Path: "/wallet/topup", App: contract.AppPayment, Body: BodyJSON},
+	{Method: "GET", Path: "/wallet/topup/:topupId", App: contract.AppPayment, Param: "topupId", Prefix: id.TopUp, NotFound: ErrTopUpNotFound},
+	{Method: "GET", Path: "/wallet/user/:userId/topups", App: contract.AppPayment, Target: "/topups/of/:userId", Param: "userId", Prefix: id.User, NotFound: ErrUserNotFound, OwnParam: true, Query: []string{"status", "limit", "cursor"}},
 
 	{Method: "POST", Path: "/razorpay/webhook", App: contract.AppRazorpay, Body: BodyRaw, Public: true},
 
@@ -111,13 +123,14 @@ func (r Route) Keyed() bool {
 // the pattern and the already checked parameter value, never from the raw
 // request path.
 func (r Route) TargetPath(param string) string {
+	path := r.Path
 	if r.Target != "" {
-		return r.Target
+		path = r.Target
 	}
 	if r.Param == "" {
-		return r.Path
+		return path
 	}
-	return strings.Replace(r.Path, ":"+r.Param, param, 1)
+	return strings.Replace(path, ":"+r.Param, param, 1)
 }
 
 // CheckParam returns r.NotFound when param is not a well-formed id.

@@ -5,6 +5,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/finflow/finflow/platform/contract"
@@ -37,6 +38,13 @@ func (b Bills) MarkPaid(ctx context.Context, billID, paymentID string) error {
 	return err
 }
 
+// MarkRefunded implements domain.Bills.
+func (b Bills) MarkRefunded(ctx context.Context, billID, paymentID string) error {
+	in := contract.MarkRefundedRequest{BillID: billID, PaymentID: paymentID}
+	_, err := b.Dapr.Call(ctx, contract.AppBilling, http.MethodPut, contract.PathBillMarkRefunded, in, nil, nil)
+	return err
+}
+
 // Wallets is the wallet service.
 type Wallets struct{ Dapr peers.Caller }
 
@@ -47,6 +55,22 @@ func (w Wallets) Debit(ctx context.Context, userID string, amount int64, referen
 	in := contract.DebitRequest{UserID: userID, Amount: amount, Reference: reference}
 	_, err := w.Dapr.Call(ctx, contract.AppWallet, http.MethodPost, contract.PathWalletDebit, in, nil, nil)
 	return err
+}
+
+// Credit implements domain.Wallets.
+func (w Wallets) Credit(ctx context.Context, userID string, amount int64, reference string) error {
+	in := contract.CreditRequest{UserID: userID, Amount: amount, Reference: reference}
+	_, err := w.Dapr.Call(ctx, contract.AppWallet, http.MethodPost, contract.PathWalletCredit, in, nil, nil)
+	return err
+}
+
+// Exists implements domain.Wallets.
+func (w Wallets) Exists(ctx context.Context, userID string) (bool, error) {
+	_, err := w.Dapr.CallRead(ctx, contract.AppWallet, contract.PathWalletBalance(userID), nil, nil)
+	if errors.Is(err, contract.ErrWalletNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // Reverse implements domain.Wallets.
@@ -88,9 +112,15 @@ func (g Gateway) Payment(ctx context.Context, gatewayPaymentID string) (domain.G
 }
 
 // Refund implements domain.Gateway.
-func (g Gateway) Refund(ctx context.Context, paymentID, gatewayPaymentID string, amount int64) (contract.Refund, error) {
+func (g Gateway) Refund(ctx context.Context, req contract.RefundRequest) (contract.Refund, error) {
 	var out contract.Refund
-	in := contract.RefundRequest{PaymentID: paymentID, GatewayPaymentID: gatewayPaymentID, Amount: amount}
-	_, err := g.Dapr.Call(ctx, contract.AppRazorpay, http.MethodPost, contract.PathRefund, in, &out, nil)
+	_, err := g.Dapr.Call(ctx, contract.AppRazorpay, http.MethodPost, contract.PathRefund, req, &out, nil)
+	return out, err
+}
+
+// RefundStatus implements domain.Gateway.
+func (g Gateway) RefundStatus(ctx context.Context, key string) (contract.Refund, error) {
+	var out contract.Refund
+	_, err := g.Dapr.CallRead(ctx, contract.AppRazorpay, contract.PathGatewayRefund(key), &out, nil)
 	return out, err
 }

@@ -94,12 +94,16 @@ func (f *fakeRazorpay) Payment(_ context.Context, gw string) (domain.GatewayPaym
 	return p, nil
 }
 
-func (f *fakeRazorpay) Refund(_ context.Context, paymentID, gw string, amount int64) (contract.Refund, error) {
+func (f *fakeRazorpay) Refund(_ context.Context, req contract.RefundRequest) (contract.Refund, error) {
 	if err := f.answer("refund"); err != nil {
 		return contract.Refund{}, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	paymentID, gw, amount := req.PaymentID, req.GatewayPaymentID, req.Amount
+	if req.Key != "" {
+		paymentID = req.Key
+	}
 	if r, ok := f.refunds[paymentID]; ok {
 		return r, nil
 	}
@@ -109,6 +113,19 @@ func (f *fakeRazorpay) Refund(_ context.Context, paymentID, gw string, amount in
 	f.payments[gw] = p
 	r := contract.Refund{RefundID: fmt.Sprintf("rfnd_%014d", len(f.refunds)+1), PaymentID: paymentID, GatewayPaymentID: gw, Amount: amount, Status: "processed"}
 	f.refunds[paymentID] = r
+	return r, nil
+}
+
+func (f *fakeRazorpay) RefundStatus(_ context.Context, key string) (contract.Refund, error) {
+	if err := f.answer("refund_status"); err != nil {
+		return contract.Refund{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.refunds[key]
+	if !ok {
+		return contract.Refund{}, contract.ErrGatewayRefused.With("no such refund", nil)
+	}
 	return r, nil
 }
 

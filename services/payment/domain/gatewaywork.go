@@ -112,8 +112,14 @@ func (pr *Processor) Kick(id string) {
 // asked about only there.
 func (pr *Processor) gatewayWork(ctx context.Context, id string, cfg *ReconcileConfig) error {
 	p, err := pr.Store.Get(ctx, id)
-	if err != nil || p.Method != MethodRazorpay || p.Status != Pending {
+	if err != nil {
 		return err
+	}
+	if p.Status != Pending {
+		return pr.refundWork(ctx, p) // its refunds, if any
+	}
+	if p.Method != MethodRazorpay {
+		return nil
 	}
 	now := pr.Now()
 	if now.Before(p.RetryAt) {
@@ -139,7 +145,7 @@ func (pr *Processor) makeRefund(ctx context.Context, p Payment) error {
 	var made contract.Refund
 	err := pr.step(ctx, func(ctx context.Context) error {
 		var err error
-		made, err = pr.Gateway.Refund(ctx, p.ID, gw, p.Refund.Amount)
+		made, err = pr.Gateway.Refund(ctx, contract.RefundRequest{PaymentID: p.ID, GatewayPaymentID: gw, Amount: p.Refund.Amount})
 		return err
 	})
 	if g, ok := refusal(op, err); ok {
@@ -244,9 +250,9 @@ func (pr *Processor) confirmLateCapture(ctx context.Context, p Payment) error {
 		return err
 	}
 	var claimed *ClaimedError
-	switch err := pr.Store.ClaimBill(ctx, p.BillID, p.ID); {
+	switch err := pr.Store.ClaimBill(ctx, p.claimKey(), p.ID); {
 	case errors.As(err, &claimed):
-		if err := pr.oweRefund(ctx, p.ID, gw, ReasonBillAlreadyPaid); err != nil {
+		if err := pr.oweRefund(ctx, p.ID, gw, alreadySettled(p)); err != nil {
 			return err
 		}
 		p, err := pr.Store.Get(ctx, p.ID)

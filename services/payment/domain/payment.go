@@ -71,12 +71,33 @@ const (
 	// The capture was refunded at Razorpay (from its dashboard) before
 	// FinFlow settled it: no money to settle.
 	ReasonRefundedAtGateway = "REFUNDED_AT_GATEWAY"
+	// A capture of a top-up's order after the top-up was credited by
+	// another: refunded.
+	ReasonTopUpCredited = "TOPUP_ALREADY_CREDITED"
 )
 
-// Payment is one attempt to pay a bill.
+// timeMillis is the precision of every time FinFlow records.
+const timeMillis = time.Millisecond
+
+// Purpose is what a payment's money is for.
+type Purpose string
+
+// Purposes. A bill payment settles a bill (the contract's payment object);
+// a top-up puts money into its user's wallet through Razorpay (the
+// contract's top-up object, id top_...).
+const (
+	PurposeBill  Purpose = ""
+	PurposeTopUp Purpose = "TOPUP"
+)
+
+// Payment is one attempt to pay a bill, or to top a wallet up.
 type Payment struct {
-	ID     string
-	BillID string
+	ID      string
+	Purpose Purpose
+	BillID  string // a bill payment's bill
+	// TopUpID is the top-up a TOPUP payment settles: its own id, or for a
+	// late capture of a top-up's order, that top-up's.
+	TopUpID string
 	// UserID, Amount and Currency come from the bill; they are empty until
 	// the bill has been read (a payment accepted while billing was down).
 	UserID        string
@@ -106,6 +127,82 @@ type Payment struct {
 	// tried again (RetryPolicy).
 	GatewayRetries int
 	RetryAt        time.Time
+	// Seq is the payment's place in its user's list (package listindex);
+	// 0 until it is listed.
+	Seq int64
+	// Refunds are the refunds an admin asked for (RequestRefund);
+	// BillRefunded records that the bill was marked REFUNDED once they
+	// gave the whole amount back.
+	Refunds      []RefundRecord
+	BillRefunded bool
+}
+
+// RefundRecord is a refund of a SUCCESS payment an admin asked for: PENDING
+// until the money is back (a wallet payment: at once; Razorpay: on
+// refund.processed or reconciliation), then SUCCESS, or FAILED (Razorpay
+// refused it, or refund.failed).
+type RefundRecord struct {
+	ID              string    `json:"id"`
+	Amount          int64     `json:"amount"`
+	Reason          string    `json:"reason"`
+	Status          Status    `json:"status"`
+	GatewayRefundID string    `json:"gateway_refund_id,omitempty"`
+	Error           string    `json:"error,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+}
+
+// claimKey is what a payment must hold before it settles: its bill, or
+// its top-up.
+func (p Payment) claimKey() string {
+	if p.Purpose == PurposeTopUp {
+		return p.TopUpID
+	}
+	return p.BillID
+}
+
+// Reserved is the money of the payment's refunds that are not FAILED, in
+// paise: what can no longer be refunded.
+func (p Payment) Reserved() int64 {
+	var n int64
+	for _, r := range p.Refunds {
+		if r.Status != Failed {
+			n += r.Amount
+		}
+	}
+	return n
+}
+
+// AmountRefunded is the money of its SUCCESS refunds, in paise.
+func (p Payment) AmountRefunded() int64 {
+	var n int64
+	for _, r := range p.Refunds {
+		if r.Status == Success {
+			n += r.Amount
+		}
+	}
+	return n
+}
+
+// pendingRefunds reports whether a refund of the payment is still PENDING.
+func (p Payment) pendingRefunds() bool {
+	for _, r := range p.Refunds {
+		if r.Status == Pending {
+			return true
+		}
+	}
+	return false
+}
+
+// NeedsWork reports whether anything of the payment is still to be done:
+// it is PENDING, a refund of it is, or its bill is still to be marked
+// REFUNDED. (The pending index keeps it until then.)
+func (p Payment) NeedsWork() bool {
+	return p.Status == Pending || p.pendingRefunds() || p.billRefundOwed()
+}
+
+func (p Payment) billRefundOwed() bool {
+	return p.Purpose == PurposeBill && p.Status == Success && !p.BillRefunded && p.Amount > 0 && p.AmountRefunded() == p.Amount
 }
 
 // GatewayError is Razorpay's definite refusal (HTTP 400-499 but 408 and
@@ -180,6 +277,12 @@ var (
 	// (a retried keyed payment derives the same id).
 	ErrPaymentExists = apperr.New(apperr.KindConflict, "PAYMENT_EXISTS", "a payment with this id already exists")
 	ErrKeyReused     = apperr.New(apperr.KindUnprocessable, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used to pay a different bill")
+	// ErrTopUpNotFound: no such top-up.
+	ErrTopUpNotFound = apperr.New(apperr.KindNotFound, "TOPUP_NOT_FOUND", "top-up not found")
+	// ErrNotRefundable: only a SUCCESS payment can be refunded.
+	ErrNotRefundable = apperr.New(apperr.KindConflict, "PAYMENT_NOT_REFUNDABLE", "only a SUCCESS payment can be refunded")
+	// ErrRefundExceeds: the refunds would give back more than was paid.
+	ErrRefundExceeds = apperr.New(apperr.KindUnprocessable, "REFUND_EXCEEDS_PAYMENT", "the refunds of a payment cannot exceed its amount")
 	// ErrForbidden refuses to pay another user's bill.
 	ErrForbidden = apperr.New(apperr.KindForbidden, apperr.CodeForbidden, "you may only pay your own bills")
 )

@@ -40,8 +40,27 @@ type Store interface {
 	// Pending returns the ids of payments that may not be final yet, with
 	// the time each was indexed.
 	Pending(ctx context.Context) (map[string]time.Time, error)
-	// Forget removes ids from the pending index.
-	Forget(ctx context.Context, ids []string) error
+	// Forget removes ids from the pending index, each unless it was
+	// indexed again since the time given (as Pending read it).
+	Forget(ctx context.Context, ids map[string]time.Time) error
+	// Track puts id back in the pending index (a SUCCESS payment with a
+	// refund to drive).
+	Track(ctx context.Context, id string) error
+	// Enlist gives a payment whose user became known its place in the
+	// user's list (Create does it for a payment whose user is known).
+	// Returns ErrPaymentNotFound.
+	Enlist(ctx context.Context, id string) (Payment, error)
+	// List reads up to n places of a user's list of payments of purpose,
+	// newest first, below position before (0: from the newest).
+	List(ctx context.Context, purpose Purpose, userID string, before int64, n int) (Listed, error)
+}
+
+// Listed is a stretch of a user's list: the payments in it (an entry whose
+// payment does not carry its place, from a retried create, is left out),
+// and the position to read on from (0 when the list ends).
+type Listed struct {
+	Items []Payment
+	Next  int64
 }
 
 // ClaimedError is returned by ClaimBill when another active payment holds
@@ -57,6 +76,9 @@ type Bills interface {
 	// MarkPaid marks the bill PAID by paymentID (again by the same payment
 	// is fine). Returns ErrBillAlreadyPaid, ErrBillNotFound.
 	MarkPaid(ctx context.Context, billID, paymentID string) error
+	// MarkRefunded marks the bill, PAID by paymentID, REFUNDED (again is
+	// fine). Returns ErrBillAlreadyPaid, ErrBillNotFound.
+	MarkRefunded(ctx context.Context, billID, paymentID string) error
 }
 
 // Wallets is the wallet service.
@@ -67,6 +89,12 @@ type Wallets interface {
 	// Reverse gives back the debit made with reference, at most once; no
 	// debit means nothing to give back.
 	Reverse(ctx context.Context, userID, reference string) error
+	// Credit puts amount into the user's wallet, at most once per
+	// reference (a top-up's id, a refund's id). Returns ErrWalletNotFound.
+	Credit(ctx context.Context, userID string, amount int64, reference string) error
+	// Exists reports whether the user has a wallet; an error only when it
+	// cannot tell.
+	Exists(ctx context.Context, userID string) (bool, error)
 }
 
 // GatewayResult is a verified result from the Razorpay adapter (a webhook,
@@ -93,6 +121,7 @@ const (
 	ParkDroppedResult   = "dropped_result"      // a result the subscription dropped, seen on the dead-letter topic
 	ParkRefundRefused   = "refund_refused"      // Razorpay refused a refund FinFlow owes
 	ParkRefundNotMade   = "refund_not_made"     // Razorpay never answered a refund, after every retry
+	ParkRefundFailed    = "refund_failed"       // Razorpay failed a refund of a capture it had accepted
 	ParkCaptureUnknown  = "capture_unconfirmed" // Razorpay does not confirm a late capture
 	ParkCaptureMismatch = "capture_mismatch"    // a late capture of another order, amount or currency
 	ParkOrderRefused    = "order_refused"       // Razorpay refused to tell about a payment's order
@@ -113,7 +142,11 @@ type Gateway interface {
 	OrderPayments(ctx context.Context, orderID string) ([]GatewayPayment, error)
 	// Payment fetches one gateway payment by its id.
 	Payment(ctx context.Context, gatewayPaymentID string) (GatewayPayment, error)
-	// Refund gives amount of a captured gateway payment back (once per
-	// FinFlow payment).
-	Refund(ctx context.Context, paymentID, gatewayPaymentID string, amount int64) (contract.Refund, error)
+	// Refund gives req.Amount of a captured gateway payment back, once
+	// per req.Key (a refund id; "" for the payment id: a capture given back
+	// whole).
+	Refund(ctx context.Context, req contract.RefundRequest) (contract.Refund, error)
+	// RefundStatus asks Razorpay for the current status of the refund made
+	// with key (pending, processed, failed).
+	RefundStatus(ctx context.Context, key string) (contract.Refund, error)
 }

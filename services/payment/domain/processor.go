@@ -208,6 +208,14 @@ func (pr *Processor) drive(ctx context.Context, p Payment) (Payment, error) {
 		if err != nil {
 			return pr.stillPending(p, "recording the bill", err)
 		}
+		if p.Seq == 0 {
+			// Accepted before its user was known: list it now.
+			if listed, err := pr.Store.Enlist(ctx, p.ID); err != nil {
+				pr.Log.WarnContext(ctx, "listing a payment", "payment_id", p.ID, "err", err.Error())
+			} else {
+				p = listed
+			}
+		}
 	}
 
 	// 1. Claim the bill: a racing payment of the same bill is refused here,
@@ -332,13 +340,13 @@ func (pr *Processor) RecoverOnce(ctx context.Context, cfg RecoveryConfig) error 
 	now := pr.Now()
 	var (
 		mu     sync.Mutex
-		done   []string
+		done   = map[string]time.Time{}
 		wg     sync.WaitGroup
 		tokens = make(chan struct{}, max(1, cfg.Concurrency()))
 	)
 	for id, indexed := range pending {
 		if pr.settled.has(id) {
-			done = append(done, id) // final, as this process saw
+			done[id] = indexed // final, as this process saw
 			continue
 		}
 		if now.Sub(indexed) < cfg.MinAge() {
@@ -353,15 +361,15 @@ func (pr *Processor) RecoverOnce(ctx context.Context, cfg RecoveryConfig) error 
 			var final bool
 			switch {
 			case err == nil:
-				final = p.Status != Pending
+				final = !p.NeedsWork()
 			case errors.Is(err, ErrPaymentNotFound):
 				final = now.Sub(indexed) > time.Minute // indexed, then never created
 			default:
-				final = p.Status == Failed // failed for good; err is the client's error
+				final = p.Status == Failed && !p.NeedsWork() // failed for good; err is the client's error
 			}
 			if final {
 				mu.Lock()
-				done = append(done, id)
+				done[id] = indexed
 				mu.Unlock()
 			}
 		}(id, indexed)
@@ -373,7 +381,11 @@ func (pr *Processor) RecoverOnce(ctx context.Context, cfg RecoveryConfig) error 
 	if err := pr.Store.Forget(ctx, done); err != nil {
 		return err
 	}
-	pr.settled.remove(done)
+	ids := make([]string, 0, len(done))
+	for id := range done {
+		ids = append(ids, id)
+	}
+	pr.settled.remove(ids)
 	return nil
 }
 

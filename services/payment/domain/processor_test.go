@@ -27,6 +27,8 @@ type fakeBank struct {
 	mu          sync.Mutex
 	balance     map[string]int64
 	debits      map[string]int64 // reference -> amount
+	credits     map[string]int64 // reference -> amount
+	refunded    map[string]bool  // bills marked REFUNDED
 	reversed    map[string]bool
 	bills       map[string]*domain.Bill
 	walletDown  bool
@@ -38,7 +40,8 @@ type fakeBank struct {
 var errDown = fmt.Errorf("%w: service down", sidecar.ErrSidecar)
 
 func newBank() *fakeBank {
-	return &fakeBank{balance: map[string]int64{}, debits: map[string]int64{}, reversed: map[string]bool{}, bills: map[string]*domain.Bill{}}
+	return &fakeBank{balance: map[string]int64{}, debits: map[string]int64{}, credits: map[string]int64{}, refunded: map[string]bool{},
+		reversed: map[string]bool{}, bills: map[string]*domain.Bill{}}
 }
 
 func (f *fakeBank) Get(_ context.Context, id string) (domain.Bill, error) {
@@ -86,6 +89,43 @@ func (f *fakeBank) Debit(_ context.Context, user string, amount int64, ref strin
 		f.loseDebitAnswer = false
 		return errDown
 	}
+	return nil
+}
+
+func (f *fakeBank) Credit(_ context.Context, user string, amount int64, ref string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.walletDown {
+		return errDown
+	}
+	if _, done := f.credits[ref]; !done {
+		f.balance[user] += amount
+		f.credits[ref] = amount
+	}
+	return nil
+}
+
+func (f *fakeBank) Exists(_ context.Context, user string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.walletDown {
+		return false, errDown
+	}
+	_, ok := f.balance[user]
+	return ok, nil
+}
+
+func (f *fakeBank) MarkRefunded(_ context.Context, id, pay string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.billingDown {
+		return errDown
+	}
+	b := f.bills[id]
+	if b.PaymentID != pay {
+		return domain.ErrBillAlreadyPaid
+	}
+	f.refunded[id] = true
 	return nil
 }
 
@@ -337,7 +377,11 @@ func (g *fakeGateway) Payment(context.Context, string) (domain.GatewayPayment, e
 	return domain.GatewayPayment{}, errDown
 }
 
-func (g *fakeGateway) Refund(context.Context, string, string, int64) (contract.Refund, error) {
+func (g *fakeGateway) Refund(context.Context, contract.RefundRequest) (contract.Refund, error) {
+	return contract.Refund{}, errDown
+}
+
+func (g *fakeGateway) RefundStatus(context.Context, string) (contract.Refund, error) {
 	return contract.Refund{}, errDown
 }
 

@@ -234,6 +234,12 @@ func (pr *Processor) ApplyResult(ctx context.Context, r GatewayResult) (Outcome,
 	} else if err != nil {
 		return pr.failedDelivery(ctx, r, err)
 	}
+	if r.Status == contract.ResultRefunded || r.Status == contract.ResultRefundFailed {
+		if p.Method != MethodRazorpay || p.Razorpay == nil || p.Razorpay.GatewayPaymentID != r.GatewayPaymentID {
+			return pr.reject(ctx, r, fmt.Sprintf("refund %s of %s is not of payment %s's capture", r.GatewayRefundID, r.GatewayPaymentID, p.ID))
+		}
+		return pr.applyRefundResult(ctx, p, r)
+	}
 	switch {
 	case p.Method != MethodRazorpay || p.Razorpay == nil:
 		return pr.reject(ctx, r, "payment "+p.ID+" has no Razorpay order")
@@ -249,12 +255,7 @@ func (pr *Processor) ApplyResult(ctx context.Context, r GatewayResult) (Outcome,
 	if err := pr.apply(ctx, p, r); err != nil {
 		return pr.failedDelivery(ctx, r, err)
 	}
-	pr.deliveries.forget(r.EventID)
-	if err := pr.Store.MarkEventApplied(ctx, r.EventID); err != nil {
-		// Applied already; a redelivery is applied again and changes nothing.
-		pr.Log.Warn("recording an applied gateway event", "event_id", r.EventID, "err", err.Error())
-	}
-	return Applied, "", nil
+	return pr.applied(ctx, r)
 }
 
 // failedDelivery answers a result whose effect could not be recorded: RETRY
@@ -363,13 +364,39 @@ func (pr *Processor) apply(ctx context.Context, p Payment, r GatewayResult) erro
 	}
 }
 
-// settleCapture marks the bill PAID by p and p SUCCESS with gateway payment
-// gw. If billing gives a definite refusal (the bill paid by another
-// payment, or gone), the captured money is owed back: p records the refund
-// and the gateway work makes it. A failure to reach billing is returned
-// (the result is delivered again).
+// alreadySettled is the failure reason of a capture that cannot settle
+// what it paid for, because another payment did.
+func alreadySettled(p Payment) string {
+	if p.Purpose == PurposeTopUp {
+		return ReasonTopUpCredited
+	}
+	return ReasonBillAlreadyPaid
+}
+
+// settleCapture settles what p paid for with gateway payment gw: a bill is
+// marked PAID by p, a top-up credits the wallet (reference: the top-up's
+// id, once); then p is SUCCESS. If billing or the wallet gives a definite
+// refusal (the bill paid by another payment or gone, no wallet), the
+// captured money is owed back: p records the refund and the gateway work
+// makes it. A failure to reach them is returned (the result is delivered
+// again).
 func (pr *Processor) settleCapture(ctx context.Context, p Payment, gw, event string) error {
-	err := pr.step(ctx, func(ctx context.Context) error { return pr.Bills.MarkPaid(ctx, p.BillID, p.ID) })
+	if p.Purpose == PurposeTopUp {
+		// A top-up is credited by one capture only: the one holding its
+		// claim (the top-up's own, or a late capture after it failed).
+		var claimed *ClaimedError
+		if err := pr.Store.ClaimBill(ctx, p.claimKey(), p.ID); errors.As(err, &claimed) {
+			return pr.oweRefund(ctx, p.ID, gw, ReasonTopUpCredited)
+		} else if err != nil {
+			return err
+		}
+	}
+	err := pr.step(ctx, func(ctx context.Context) error {
+		if p.Purpose == PurposeTopUp {
+			return pr.Wallets.Credit(ctx, p.UserID, p.Amount, p.TopUpID)
+		}
+		return pr.Bills.MarkPaid(ctx, p.BillID, p.ID)
+	})
 	var refused *apperr.Error
 	if errors.As(err, &refused) && refused.Kind != apperr.KindUnavailable && refused.Kind != apperr.KindInternal {
 		return pr.oweRefund(ctx, p.ID, gw, refused.Code)
@@ -386,7 +413,7 @@ func (pr *Processor) settleCapture(ctx context.Context, p Payment, gw, event str
 		return q.succeed(pr.Now())
 	})
 	if err == nil && final.Status == Success {
-		pr.Log.Info("razorpay payment succeeded", "payment_id", p.ID, "bill_id", p.BillID, "gateway_payment_id", gw)
+		pr.Log.InfoContext(ctx, "razorpay payment succeeded", "payment_id", p.ID, "purpose", p.Purpose, "bill_id", p.BillID, "topup_id", p.TopUpID, "gateway_payment_id", gw)
 		pr.noteSettled(ctx, final)
 	}
 	return err
@@ -422,8 +449,13 @@ func (pr *Processor) oweRefund(ctx context.Context, paymentID, gw, reason string
 // then asks Razorpay about that very payment and settles it: it pays the
 // bill if the bill is still unpaid, or is refunded.
 func (pr *Processor) lateCapture(ctx context.Context, orig Payment, r GatewayResult) error {
-	lateID := id.Derive(id.Payment, "late:"+r.GatewayPaymentID)
+	prefix := id.Payment
+	if orig.Purpose == PurposeTopUp {
+		prefix = id.TopUp
+	}
+	lateID := id.Derive(prefix, "late:"+r.GatewayPaymentID)
 	late := NewRazorpayPayment(lateID, Bill{ID: orig.BillID, UserID: orig.UserID, Amount: orig.Amount, Currency: orig.Currency}, pr.Now())
+	late.Purpose, late.TopUpID = orig.Purpose, orig.TopUpID
 	order := *orig.Razorpay
 	order.GatewayPaymentID = r.GatewayPaymentID
 	late.Razorpay = &order
@@ -456,7 +488,7 @@ func (pr *Processor) noteSettled(ctx context.Context, late Payment) {
 }
 
 func (pr *Processor) releaseClaim(ctx context.Context, p Payment) {
-	if err := pr.Store.ReleaseBill(ctx, p.BillID, p.ID); err != nil {
+	if err := pr.Store.ReleaseBill(ctx, p.claimKey(), p.ID); err != nil {
 		// A claim held by a FAILED payment is taken over by the next
 		// payment anyway; releasing it now is only tidiness.
 		pr.Log.Warn("releasing the bill claim", "payment_id", p.ID, "err", err.Error())

@@ -49,6 +49,13 @@ func (a *API) Routes(app *fiber.App) {
 	app.Post("/Payment/dead-letter", a.deadLetter)
 	app.Get("/Payment/dead-letters", a.deadLetters)
 	app.Get("/ops/payments", a.recentPayments)
+	app.Post("/Payment/autopay", a.autopay)
+	app.Get("/payments/of/:userId", a.listPayments)
+	app.Post("/refunds/of/:paymentId", a.refund)
+	app.Get("/refunds/of/:paymentId", a.refunds)
+	app.Post("/wallet/topup", a.topUp)
+	app.Get("/wallet/topup/:topupId", a.getTopUp)
+	app.Get("/topups/of/:userId", a.listTopUps)
 	app.Get("/Payment/:paymentId", a.get)
 }
 
@@ -69,6 +76,8 @@ type paymentJSON struct {
 	LateCaptureOf *string               `json:"late_capture_of,omitempty"`
 	SettledBy     *string               `json:"settled_by,omitempty"`
 	GatewayError  *domain.GatewayError  `json:"gateway_error,omitempty"`
+	// AmountRefunded is what its SUCCESS refunds gave back, in paise.
+	AmountRefunded int64 `json:"amount_refunded"`
 }
 
 func toJSON(p domain.Payment) paymentJSON {
@@ -81,6 +90,7 @@ func toJSON(p domain.Payment) paymentJSON {
 		out.FailureReason = &p.FailureReason
 	}
 	out.Razorpay, out.Refund, out.GatewayError = p.Razorpay, p.Refund, p.GatewayError
+	out.AmountRefunded = p.AmountRefunded()
 	if p.LateCaptureOf != "" {
 		out.LateCaptureOf = &p.LateCaptureOf
 	}
@@ -176,6 +186,7 @@ func (a *API) subscriptions(c *fiber.Ctx) error {
 	return c.JSON([]subscription{
 		{PubSubName: contract.PubSub, Topic: contract.TopicGatewayResults, Route: "/Payment/confirm", DeadLetterTopic: contract.TopicGatewayParked},
 		{PubSubName: contract.PubSub, Topic: contract.TopicGatewayParked, Route: "/Payment/dead-letter"},
+		{PubSubName: contract.PubSub, Topic: contract.TopicAutopayBills, Route: "/Payment/autopay", DeadLetterTopic: contract.TopicGatewayParked},
 	})
 }
 

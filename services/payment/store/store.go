@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/finflow/finflow/platform/listindex"
 	"github.com/finflow/finflow/platform/ringlog"
 	"github.com/finflow/finflow/platform/sidecar"
 	"github.com/finflow/finflow/services/payment/domain"
@@ -125,7 +126,9 @@ func (s *Store) Recent(ctx context.Context, limit int) ([]domain.Payment, error)
 
 type record struct {
 	ID             string                `json:"id"`
-	BillID         string                `json:"bill_id"`
+	Purpose        domain.Purpose        `json:"purpose,omitempty"`
+	BillID         string                `json:"bill_id,omitempty"`
+	TopUpID        string                `json:"topup_id,omitempty"`
 	UserID         string                `json:"user_id,omitempty"`
 	Amount         int64                 `json:"amount,omitempty"`
 	Currency       string                `json:"currency,omitempty"`
@@ -142,6 +145,9 @@ type record struct {
 	GatewayError   *domain.GatewayError  `json:"gateway_error,omitempty"`
 	GatewayRetries int                   `json:"gateway_retries,omitempty"`
 	RetryAt        time.Time             `json:"retry_at,omitzero"`
+	Seq            int64                 `json:"seq,omitempty"`
+	Refunds        []domain.RefundRecord `json:"refunds,omitempty"`
+	BillRefunded   bool                  `json:"bill_refunded,omitempty"`
 }
 
 func toRecord(p domain.Payment) record { return record(p) }
@@ -159,10 +165,28 @@ func shardOf(id string) int {
 	return int(h.Sum32() % Shards)
 }
 
-// Create implements domain.Store: index first, then the payment.
+// lists are the users' lists of payments and of top-ups (listindex).
+func (s *Store) list(purpose domain.Purpose) listindex.Index {
+	prefix := "payments-of"
+	if purpose == domain.PurposeTopUp {
+		prefix = "topups-of"
+	}
+	return listindex.Index{State: s.state, Store: s.name, Prefix: prefix}
+}
+
+// Create implements domain.Store: the pending index first, then (for a
+// payment whose user is known) its place in the user's list, then the
+// payment, carrying that place.
 func (s *Store) Create(ctx context.Context, p domain.Payment) error {
 	if err := s.index(ctx, p.ID); err != nil {
 		return err
+	}
+	if p.UserID != "" && p.Seq == 0 {
+		seq, err := s.list(p.Purpose).Append(ctx, p.UserID, p.ID)
+		if err != nil {
+			return fmt.Errorf("listing payment: %w", err)
+		}
+		p.Seq = seq
 	}
 	raw, err := json.Marshal(toRecord(p))
 	if err != nil {
@@ -420,17 +444,18 @@ func (s *Store) Pending(ctx context.Context) (map[string]time.Time, error) {
 	return out, nil
 }
 
-// Forget implements domain.Store.
-func (s *Store) Forget(ctx context.Context, ids []string) error {
+// Forget implements domain.Store: an entry indexed again since it was read
+// (a refund asked for meanwhile) stays.
+func (s *Store) Forget(ctx context.Context, ids map[string]time.Time) error {
 	byShard := map[int][]string{}
-	for _, id := range ids {
+	for id := range ids {
 		byShard[shardOf(id)] = append(byShard[shardOf(id)], id)
 	}
 	for n, group := range byShard {
 		err := s.updateShard(ctx, n, func(sh *shard) bool {
 			changed := false
 			for _, id := range group {
-				if _, ok := sh.IDs[id]; ok {
+				if ms, ok := sh.IDs[id]; ok && ms == ids[id].UnixMilli() {
 					delete(sh.IDs, id)
 					changed = true
 				}
@@ -443,3 +468,69 @@ func (s *Store) Forget(ctx context.Context, ids []string) error {
 	}
 	return nil
 }
+
+// Enlist implements domain.Store.
+func (s *Store) Enlist(ctx context.Context, id string) (domain.Payment, error) {
+	p, err := s.Get(ctx, id)
+	if err != nil || p.Seq != 0 || p.UserID == "" {
+		return p, err
+	}
+	seq, err := s.list(p.Purpose).Append(ctx, p.UserID, p.ID)
+	if err != nil {
+		return domain.Payment{}, fmt.Errorf("listing payment: %w", err)
+	}
+	return s.Update(ctx, id, func(q *domain.Payment) bool {
+		if q.Seq != 0 {
+			return false // listed meanwhile: the other place is dropped when read
+		}
+		q.Seq = seq
+		return true
+	})
+}
+
+// List implements domain.Store: one listing read (the list's head and the
+// archived pages the positions fall in) and one bulk read of the payments.
+func (s *Store) List(ctx context.Context, purpose domain.Purpose, userID string, before int64, n int) (domain.Listed, error) {
+	entries, err := s.list(purpose).Before(ctx, userID, before, n)
+	if err != nil {
+		return domain.Listed{}, err
+	}
+	out := domain.Listed{Items: []domain.Payment{}}
+	if len(entries) == n && n > 0 {
+		out.Next = entries[len(entries)-1].Seq
+	}
+	if len(entries) == 0 {
+		return out, nil
+	}
+	keys := make([]string, len(entries))
+	for i, e := range entries {
+		keys[i] = paymentKey(e.ID)
+	}
+	items, err := s.state.BulkGet(ctx, s.name, keys)
+	if err != nil {
+		return domain.Listed{}, fmt.Errorf("reading listed payments: %w", err)
+	}
+	byKey := make(map[string][]byte, len(items))
+	for _, it := range items {
+		if it.Found() {
+			byKey[it.Key] = it.Value
+		}
+	}
+	for _, e := range entries {
+		raw, ok := byKey[paymentKey(e.ID)]
+		if !ok {
+			continue // listed, then never created
+		}
+		p, err := decodePayment(raw, e.ID)
+		if err != nil {
+			return domain.Listed{}, err
+		}
+		if p.Seq == e.Seq {
+			out.Items = append(out.Items, p)
+		}
+	}
+	return out, nil
+}
+
+// Track implements domain.Store.
+func (s *Store) Track(ctx context.Context, id string) error { return s.index(ctx, id) }

@@ -258,10 +258,14 @@ func (g *Gateway) Payment(ctx context.Context, gatewayPaymentID string) (contrac
 // Refund implements domain.Gateway (POST /v1/payments/{id}/refund) with
 // X-Refund-Idempotency, passed per call (razorpay-go v1.3's AddHeaders
 // panics).
-func (g *Gateway) Refund(ctx context.Context, gatewayPaymentID string, amount int64, key string) (string, string, error) {
+func (g *Gateway) Refund(ctx context.Context, gatewayPaymentID string, amount int64, key string, notes map[string]string) (string, string, error) {
 	const op = "refunding the payment"
+	n := map[string]any{}
+	for k, v := range notes {
+		n[k] = v
+	}
 	body, err := g.do(ctx, op, func(c *razorpay.Client, h map[string]string) error {
-		_, err := c.Payment.Refund(gatewayPaymentID, int(amount), map[string]any{"speed": "normal"}, h)
+		_, err := c.Payment.Refund(gatewayPaymentID, int(amount), map[string]any{"speed": "normal", "notes": n}, h)
 		return err
 	}, map[string]string{"X-Refund-Idempotency": key})
 	if err != nil {
@@ -278,4 +282,26 @@ func (g *Gateway) Refund(ctx context.Context, gatewayPaymentID string, amount in
 		return "", "", domain.Unanswered(op, errors.New("a refund without an id"))
 	}
 	return out.ID, out.Status, nil
+}
+
+// FetchRefund implements domain.Gateway (GET /v1/refunds/{id}).
+func (g *Gateway) FetchRefund(ctx context.Context, gatewayRefundID string) (string, error) {
+	const op = "fetching the refund"
+	body, err := g.do(ctx, op, func(c *razorpay.Client, h map[string]string) error {
+		_, err := c.Refund.Fetch(gatewayRefundID, nil, h)
+		return err
+	}, nil)
+	if err != nil {
+		return "", err
+	}
+	var out struct {
+		Status string `json:"status"`
+	}
+	if err := decode(op, body, &out); err != nil {
+		return "", err
+	}
+	if out.Status == "" {
+		return "", domain.Unanswered(op, errors.New("a refund without a status"))
+	}
+	return out.Status, nil
 }

@@ -64,7 +64,7 @@ func TestGatewayClassifiesAnswers(t *testing.T) {
 			gw := client.New("rzp_test_x", "secret", func() string { return url })
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			defer cancel()
-			id, _, err := gw.Refund(ctx, "pay_AAAAAAAAAAAAAA", 2500, "finflow_pay_x")
+			id, _, err := gw.Refund(ctx, "pay_AAAAAAAAAAAAAA", 2500, "pay_0123456789abcdefghjkmnpqrs", map[string]string{"finflow_refund_key": "k"})
 			if tc.wantCode == "" {
 				if err != nil || id != "rfnd_AAAAAAAAAAAAAA" {
 					t.Fatalf("Refund = %q, %v", id, err)

@@ -22,7 +22,13 @@ type Gateway interface {
 	CreateOrder(ctx context.Context, paymentID string, amount int64, currency string) (orderID string, err error)
 	OrderPayments(ctx context.Context, orderID string) ([]contract.GatewayPayment, error)
 	Payment(ctx context.Context, gatewayPaymentID string) (contract.GatewayPayment, error)
-	Refund(ctx context.Context, gatewayPaymentID string, amount int64, idempotencyKey string) (refundID, status string, err error)
+	// Refund refunds amount of a captured payment with Razorpay's
+	// X-Refund-Idempotency key and notes (which Razorpay's refund events
+	// carry back).
+	Refund(ctx context.Context, gatewayPaymentID string, amount int64, idempotencyKey string, notes map[string]string) (refundID, status string, err error)
+	// FetchRefund returns a refund's current status (pending, processed,
+	// failed).
+	FetchRefund(ctx context.Context, gatewayRefundID string) (status string, err error)
 }
 
 // Store keeps what the adapter did with the gateway.
@@ -38,10 +44,10 @@ type Store interface {
 	EventSeen(ctx context.Context, eventID string) (bool, error)
 	// MarkEvent records that a webhook event was handled, and how.
 	MarkEvent(ctx context.Context, eventID string, r Result) error
-	// SaveRefund records a refund (one per FinFlow payment).
+	// SaveRefund records a refund under its key (one per key).
 	SaveRefund(ctx context.Context, r contract.Refund) error
-	// RefundForPayment returns the refund made for a payment, if any.
-	RefundForPayment(ctx context.Context, paymentID string) (contract.Refund, bool, error)
+	// RefundByKey returns the refund made with a key, if any.
+	RefundByKey(ctx context.Context, key string) (contract.Refund, bool, error)
 }
 
 // Publisher publishes events durably (a 2xx from Razorpay's point of view
@@ -64,6 +70,7 @@ const (
 	OutcomeIgnored      = "ignored"       // verified, not FinFlow's to act on
 	OutcomeMalformed    = "malformed"     // verified, not what Razorpay documents: parked
 	OutcomeUnknownOrder = "unknown_order" // verified, for an order FinFlow never made: parked
+	OutcomeForeign      = "foreign"       // verified, a refund FinFlow did not make (the dashboard): parked
 	OutcomeRefused      = "refused"       // not verified (forged or unsigned): 400, metrics only
 	OutcomeError        = "error"         // FinFlow could not record or publish it: 503, Razorpay retries
 )
@@ -81,6 +88,9 @@ type Delivery struct {
 	Reason    string    `json:"reason,omitempty"`
 	RequestID string    `json:"request_id"`
 }
+
+// ErrRefundNotFound is a refund key FinFlow made no refund with.
+var ErrRefundNotFound = apperr.New(apperr.KindNotFound, "REFUND_NOT_FOUND", "FinFlow made no Razorpay refund with this key")
 
 // Adapter is the razorpay service's use cases.
 type Adapter struct {
@@ -105,8 +115,8 @@ type Adapter struct {
 // differs). Razorpay's refusal comes back as contract.ErrGatewayRefused,
 // no answer as contract.ErrGatewayUnavailable.
 func (a *Adapter) CreateOrder(ctx context.Context, req contract.CreateOrderRequest) (contract.Order, error) {
-	if !id.Valid(id.Payment, req.PaymentID) {
-		return contract.Order{}, apperr.Invalid("payment_id", "payment_id must be a FinFlow payment id (pay_...)")
+	if !id.Valid(id.Payment, req.PaymentID) && !id.Valid(id.TopUp, req.PaymentID) {
+		return contract.Order{}, apperr.Invalid("payment_id", "payment_id must be a FinFlow payment or top-up id (pay_..., top_...)")
 	}
 	if err := money.Amount(req.Amount).Validate(); err != nil {
 		return contract.Order{}, err
@@ -136,14 +146,22 @@ func (a *Adapter) CreateOrder(ctx context.Context, req contract.CreateOrderReque
 	return contract.Order{OrderID: o.OrderID, KeyID: a.KeyID, Amount: o.Amount, Currency: o.Currency}, nil
 }
 
-// Refund gives a captured gateway payment back, once per FinFlow payment:
-// asking again returns the refund made (ErrRefundExists if the gateway
-// payment or amount differ). The payment id is Razorpay's
-// X-Refund-Idempotency key, so a refund whose answer was lost is not made
-// twice.
+// Refund gives amount of a captured gateway payment back, once per key:
+// a FinFlow refund id (rfd_...), or for a capture FinFlow gives back whole,
+// the FinFlow payment's own id (req.Key empty). Asking again returns the
+// refund made (ErrRefundExists if the gateway payment or amount differ).
+// The key is Razorpay's X-Refund-Idempotency, so a refund whose answer was
+// lost is not made twice, and it travels in the refund's notes, so
+// Razorpay's refund.processed and refund.failed events name it.
 func (a *Adapter) Refund(ctx context.Context, req contract.RefundRequest) (contract.Refund, error) {
-	if !id.Valid(id.Payment, req.PaymentID) {
-		return contract.Refund{}, apperr.Invalid("payment_id", "payment_id must be a FinFlow payment id (pay_...)")
+	if !id.Valid(id.Payment, req.PaymentID) && !id.Valid(id.TopUp, req.PaymentID) {
+		return contract.Refund{}, apperr.Invalid("payment_id", "payment_id must be a FinFlow payment or top-up id")
+	}
+	key := req.Key
+	if key == "" {
+		key = req.PaymentID
+	} else if !id.Valid(id.Refund, key) {
+		return contract.Refund{}, apperr.Invalid("key", "key must be a FinFlow refund id (rfd_...)")
 	}
 	if !strings.HasPrefix(req.GatewayPaymentID, "pay_") || !ValidEventID(req.GatewayPaymentID) {
 		return contract.Refund{}, apperr.Invalid("gateway_payment_id", "gateway_payment_id must be a Razorpay payment id")
@@ -151,7 +169,7 @@ func (a *Adapter) Refund(ctx context.Context, req contract.RefundRequest) (contr
 	if err := money.Amount(req.Amount).Validate(); err != nil {
 		return contract.Refund{}, err
 	}
-	if r, found, err := a.Store.RefundForPayment(ctx, req.PaymentID); err != nil {
+	if r, found, err := a.Store.RefundByKey(ctx, key); err != nil {
 		return contract.Refund{}, err
 	} else if found {
 		if r.GatewayPaymentID != req.GatewayPaymentID || r.Amount != req.Amount {
@@ -160,17 +178,37 @@ func (a *Adapter) Refund(ctx context.Context, req contract.RefundRequest) (contr
 		return r, nil
 	}
 	// Razorpay's refund idempotency key: 10+ characters of [A-Za-z0-9_-];
-	// the FinFlow payment id is 30.
-	refundID, status, err := a.Gateway.Refund(ctx, req.GatewayPaymentID, req.Amount, req.PaymentID)
+	// FinFlow's ids are 30.
+	notes := map[string]string{NoteRefundKey: key, NotePaymentID: req.PaymentID}
+	refundID, status, err := a.Gateway.Refund(ctx, req.GatewayPaymentID, req.Amount, key, notes)
 	if err != nil {
-		a.Log.Warn("razorpay refund not made", "payment_id", req.PaymentID, "gateway_payment_id", req.GatewayPaymentID, "amount", req.Amount, "err", err.Error())
+		a.Log.WarnContext(ctx, "razorpay refund not made", "key", key, "payment_id", req.PaymentID, "gateway_payment_id", req.GatewayPaymentID, "amount", req.Amount, "err", err.Error())
 		return contract.Refund{}, err
 	}
-	r := contract.Refund{RefundID: refundID, PaymentID: req.PaymentID, GatewayPaymentID: req.GatewayPaymentID, Amount: req.Amount, Status: status, CreatedAt: a.Now().UTC()}
+	r := contract.Refund{RefundID: refundID, Key: key, PaymentID: req.PaymentID, GatewayPaymentID: req.GatewayPaymentID, Amount: req.Amount, Status: status, CreatedAt: a.Now().UTC()}
 	if err := a.Store.SaveRefund(ctx, r); err != nil {
 		return contract.Refund{}, err
 	}
-	a.Log.Info("refund made", "payment_id", r.PaymentID, "refund_id", r.RefundID, "amount", r.Amount)
+	a.Log.InfoContext(ctx, "refund made", "key", key, "payment_id", r.PaymentID, "refund_id", r.RefundID, "amount", r.Amount, "status", status)
+	return r, nil
+}
+
+// RefundStatus asks Razorpay for the current status of the refund FinFlow
+// made with key (reconciliation of a refund whose event never came).
+// Returns ErrRefundNotFound for a key FinFlow made no refund with.
+func (a *Adapter) RefundStatus(ctx context.Context, key string) (contract.Refund, error) {
+	r, found, err := a.Store.RefundByKey(ctx, key)
+	if err != nil {
+		return contract.Refund{}, err
+	}
+	if !found {
+		return contract.Refund{}, ErrRefundNotFound
+	}
+	status, err := a.Gateway.FetchRefund(ctx, r.RefundID)
+	if err != nil {
+		return contract.Refund{}, err
+	}
+	r.Status = status
 	return r, nil
 }
 
@@ -289,6 +327,15 @@ func (a *Adapter) handleVerified(ctx context.Context, eventID string, body []byt
 	case Malformed:
 		rec.Outcome = OutcomeMalformed
 		topic = contract.TopicGatewayParked
+	case Foreign:
+		rec.Outcome = OutcomeForeign
+		topic = contract.TopicGatewayParked
+	case Act:
+		if r.RefundKey != "" {
+			rec.Outcome = OutcomeAccepted // a refund FinFlow made: its notes name it
+			break
+		}
+		fallthrough
 	default:
 		order, err := a.Store.Order(ctx, r.OrderID)
 		switch {

@@ -128,7 +128,8 @@ func (g *stubGateway) OrderPayments(context.Context, string) ([]contract.Gateway
 func (g *stubGateway) Payment(context.Context, string) (contract.GatewayPayment, error) {
 	return contract.GatewayPayment{}, g.err
 }
-func (g *stubGateway) Refund(context.Context, string, int64, string) (string, string, error) {
+func (g *stubGateway) FetchRefund(context.Context, string) (string, error) { return "processed", g.err }
+func (g *stubGateway) Refund(context.Context, string, int64, string, map[string]string) (string, string, error) {
 	if g.err != nil {
 		return "", "", g.err
 	}

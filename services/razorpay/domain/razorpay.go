@@ -84,6 +84,10 @@ const (
 	// Malformed: a verified body that is not what Razorpay documents.
 	// Recorded and parked for an operator.
 	Malformed
+	// Foreign: a refund of the account FinFlow did not make (Razorpay's
+	// dashboard, another integration): money moved outside FinFlow.
+	// Recorded and parked for an operator.
+	Foreign
 )
 
 // envelope is the part of Razorpay's webhook body FinFlow reads.
@@ -94,8 +98,28 @@ type envelope struct {
 		Payment *struct {
 			Entity *gatewayPayment `json:"entity"`
 		} `json:"payment"`
+		Refund *struct {
+			Entity *gatewayRefund `json:"entity"`
+		} `json:"refund"`
 	} `json:"payload"`
 }
+
+// gatewayRefund is the part of Razorpay's refund entity FinFlow reads.
+// FinFlow makes every refund with notes naming its key and payment.
+type gatewayRefund struct {
+	ID        string          `json:"id"`
+	PaymentID string          `json:"payment_id"`
+	Amount    json.RawMessage `json:"amount"`
+	Currency  string          `json:"currency"`
+	Notes     json.RawMessage `json:"notes"` // {} or [] when empty
+}
+
+// Notes FinFlow puts on every refund it makes, so that Razorpay's refund
+// events name the refund and payment they are about.
+const (
+	NoteRefundKey = "finflow_refund_key"
+	NotePaymentID = "finflow_payment_id"
+)
 
 type gatewayPayment struct {
 	ID               string          `json:"id"`
@@ -112,6 +136,8 @@ var handled = map[string]string{
 	"payment.captured": contract.ResultCaptured,
 	"order.paid":       contract.ResultCaptured,
 	"payment.failed":   contract.ResultFailed,
+	"refund.processed": contract.ResultRefunded,
+	"refund.failed":    contract.ResultRefundFailed,
 }
 
 // ParseEvent reads a verified webhook body. It returns the result to
@@ -133,6 +159,9 @@ func ParseEvent(eventID string, body []byte, now time.Time) (Result, Verdict, st
 		return r, Ignore, "FinFlow does not use " + r.Event + " events"
 	}
 	r.Status = status
+	if status == contract.ResultRefunded || status == contract.ResultRefundFailed {
+		return parseRefund(r, env)
+	}
 	if env.Payload.Payment == nil || env.Payload.Payment.Entity == nil {
 		return r, Malformed, r.Event + " without a payment entity"
 	}
@@ -145,9 +174,8 @@ func ParseEvent(eventID string, body []byte, now time.Time) (Result, Verdict, st
 		return r, Ignore, "a payment without an order: not started by FinFlow (a QR code, a payment link or another integration)"
 	}
 	r.OrderID = printable(*p.OrderID, 64)
-	// Strictly a JSON integer: not a string, not a fraction.
-	amount, err := strconv.ParseInt(string(p.Amount), 10, 64)
-	if err != nil || amount <= 0 {
+	amount, ok := paise(p.Amount)
+	if !ok {
 		return r, Malformed, fmt.Sprintf("payment amount %s is not a positive whole number of paise", printable(string(p.Amount), 32))
 	}
 	r.Amount, r.Currency = amount, printable(p.Currency, 8)
@@ -156,6 +184,39 @@ func ParseEvent(eventID string, body []byte, now time.Time) (Result, Verdict, st
 	}
 	if p.ErrorDescription != nil {
 		r.ErrorDescription = printable(*p.ErrorDescription, 300)
+	}
+	return r, Act, ""
+}
+
+// paise reads an amount strictly as a positive JSON integer: not a string,
+// not a fraction.
+func paise(raw json.RawMessage) (int64, bool) {
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	return n, err == nil && n > 0
+}
+
+// parseRefund reads a refund.processed or refund.failed event: the refund
+// FinFlow made (named by its notes), or, without FinFlow's notes, a refund
+// made elsewhere (the dashboard): then the verdict is Foreign.
+func parseRefund(r Result, env envelope) (Result, Verdict, string) {
+	if env.Payload.Refund == nil || env.Payload.Refund.Entity == nil {
+		return r, Malformed, r.Event + " without a refund entity"
+	}
+	rf := env.Payload.Refund.Entity
+	r.GatewayRefundID, r.GatewayPaymentID = printable(rf.ID, 64), printable(rf.PaymentID, 64)
+	if rf.ID == "" || rf.PaymentID == "" {
+		return r, Malformed, "a refund entity without an id or payment_id"
+	}
+	amount, ok := paise(rf.Amount)
+	if !ok {
+		return r, Malformed, fmt.Sprintf("refund amount %s is not a positive whole number of paise", printable(string(rf.Amount), 32))
+	}
+	r.Amount, r.Currency = amount, printable(rf.Currency, 8)
+	var notes map[string]string
+	_ = json.Unmarshal(rf.Notes, &notes) // [] (no notes) leaves it empty
+	r.RefundKey, r.PaymentID = printable(notes[NoteRefundKey], 64), printable(notes[NotePaymentID], 64)
+	if r.RefundKey == "" || r.PaymentID == "" {
+		return r, Foreign, "refund " + r.GatewayRefundID + " of " + r.GatewayPaymentID + " was not made by FinFlow (Razorpay's dashboard, or another integration)"
 	}
 	return r, Act, ""
 }

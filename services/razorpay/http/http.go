@@ -11,6 +11,7 @@
 //	POST /razorpay/refund                     contract.RefundRequest -> contract.Refund
 //	GET  /razorpay/orders/{orderId}/payments  the gateway's payments of an order (reconciliation)
 //	GET  /razorpay/payments/{paymentId}       one gateway payment, fetched from Razorpay
+//	GET  /razorpay/refunds/{key}              a refund FinFlow made, its status fetched from Razorpay
 //	GET  /ops/webhooks                        recent webhook deliveries (admins, the ops console)
 //
 // Razorpay's definite refusals answer 422 GATEWAY_REFUSED with Razorpay's
@@ -40,6 +41,7 @@ func (a *API) Routes(app *fiber.App) {
 	app.Post(contract.PathRefund, a.refund)
 	app.Get("/razorpay/orders/:orderId/payments", a.orderPayments)
 	app.Get("/razorpay/payments/:paymentId", a.payment)
+	app.Get("/razorpay/refunds/:key", a.refundStatus)
 	app.Get("/ops/webhooks", a.deliveries)
 }
 
@@ -85,6 +87,7 @@ type refundRequest struct {
 	PaymentID        string       `json:"payment_id"`
 	GatewayPaymentID string       `json:"gateway_payment_id"`
 	Amount           money.Amount `json:"amount"`
+	Key              string       `json:"key"`
 }
 
 func (a *API) refund(c *fiber.Ctx) error {
@@ -95,7 +98,7 @@ func (a *API) refund(c *fiber.Ctx) error {
 	if err := server.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	r, err := a.adapter.Refund(c.UserContext(), contract.RefundRequest{PaymentID: req.PaymentID, GatewayPaymentID: req.GatewayPaymentID, Amount: req.Amount.Paise()})
+	r, err := a.adapter.Refund(c.UserContext(), contract.RefundRequest{PaymentID: req.PaymentID, GatewayPaymentID: req.GatewayPaymentID, Amount: req.Amount.Paise(), Key: req.Key})
 	if err != nil {
 		return err
 	}
@@ -122,6 +125,17 @@ func (a *API) payment(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(p)
+}
+
+func (a *API) refundStatus(c *fiber.Ctx) error {
+	if err := authz.App(c, contract.AppPayment); err != nil {
+		return err
+	}
+	r, err := a.adapter.RefundStatus(c.UserContext(), c.Params("key"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(r)
 }
 
 // deliveries lists the recent webhook deliveries, newest first, for admins

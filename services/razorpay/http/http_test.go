@@ -56,7 +56,10 @@ func (noGateway) OrderPayments(context.Context, string) ([]contract.GatewayPayme
 func (noGateway) Payment(context.Context, string) (contract.GatewayPayment, error) {
 	return contract.GatewayPayment{}, errors.New("not used")
 }
-func (noGateway) Refund(context.Context, string, int64, string) (string, string, error) {
+func (noGateway) FetchRefund(context.Context, string) (string, error) {
+	return "", errors.New("not used")
+}
+func (noGateway) Refund(context.Context, string, int64, string, map[string]string) (string, string, error) {
 	return "", "", errors.New("not used")
 }
 

@@ -2,7 +2,8 @@
 // every gateway transaction FinFlow made: orders (order/<id>, and
 // order-for/<payment> so a payment gets at most one), webhook events that
 // were handled (event/<id>, kept 30 days for de-duplication) and refunds
-// (refund/<payment>).
+// (refund/<key>: a FinFlow refund id, or the payment id of a capture
+// given back whole).
 package store
 
 import (
@@ -104,12 +105,16 @@ func (s *Store) MarkEvent(ctx context.Context, eventID string, r domain.Result) 
 // SaveRefund implements domain.Store.
 func (s *Store) SaveRefund(ctx context.Context, r contract.Refund) error {
 	raw, _ := json.Marshal(r)
-	return s.state.Save(ctx, s.name, "refund/"+r.PaymentID, raw, "")
+	return s.state.Save(ctx, s.name, "refund/"+r.Key, raw, "")
 }
 
-// RefundForPayment implements domain.Store.
-func (s *Store) RefundForPayment(ctx context.Context, paymentID string) (contract.Refund, bool, error) {
+// RefundByKey implements domain.Store. Refunds recorded before keys
+// existed are under their payment id, which is their key.
+func (s *Store) RefundByKey(ctx context.Context, key string) (contract.Refund, bool, error) {
 	var r contract.Refund
-	found, err := s.get(ctx, "refund/"+paymentID, &r)
+	found, err := s.get(ctx, "refund/"+key, &r)
+	if found && r.Key == "" {
+		r.Key = r.PaymentID
+	}
 	return r, found, err
 }

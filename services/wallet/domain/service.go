@@ -7,6 +7,7 @@ import (
 
 	"github.com/finflow/finflow/platform/apperr"
 	"github.com/finflow/finflow/platform/auth"
+	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/money"
 	"github.com/finflow/finflow/platform/page"
@@ -60,13 +61,14 @@ func (s *Service) Create(ctx context.Context, caller auth.Caller, userID string)
 	return w, nil
 }
 
-// Balance returns a wallet to its owner or an admin. Returns
+// Balance returns a wallet to its owner, an admin, or the payment service
+// (which checks a wallet exists before a top-up). Returns
 // ErrWalletNotFound (a malformed id included), auth errors.
 func (s *Service) Balance(ctx context.Context, caller auth.Caller, userID string) (Wallet, error) {
 	if !id.Valid(id.User, userID) {
 		return Wallet{}, ErrWalletNotFound
 	}
-	if err := caller.Owner(userID); err != nil {
+	if err := caller.OwnerOrApp(userID, contract.AppPayment); err != nil {
 		return Wallet{}, err
 	}
 	return s.Store.Get(ctx, userID)
@@ -132,6 +134,17 @@ func (r ChangeRequest) operation(typ TxType) (Operation, error) {
 func (s *Service) TopUp(ctx context.Context, caller auth.Caller, req ChangeRequest) (Result, error) {
 	if err := caller.Admin(); err != nil {
 		return Result{}, err
+	}
+	return s.apply(ctx, req, Credit)
+}
+
+// Credit puts money into a wallet for the payment service (a top-up
+// captured through Razorpay, a refund of a wallet payment), at most once per
+// reference, which is required. Returns VALIDATION_FAILED,
+// ErrWalletNotFound, ErrReferenceReused.
+func (s *Service) Credit(ctx context.Context, req ChangeRequest) (Result, error) {
+	if req.Reference == nil {
+		return Result{}, apperr.Invalid("reference", "reference is required (the top-up's or refund's id)")
 	}
 	return s.apply(ctx, req, Credit)
 }

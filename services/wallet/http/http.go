@@ -12,6 +12,7 @@
 //
 //	POST /wallet/deduct   contract.DebitRequest -> 200; 422 INSUFFICIENT_FUNDS
 //	POST /wallet/reverse  contract.ReverseRequest -> gives the debit with that reference back, once
+//	POST /wallet/credit   contract.CreditRequest -> a top-up or refund credited, once per reference
 package http
 
 import (
@@ -41,6 +42,7 @@ func (a *API) Routes(app *fiber.App) {
 	app.Get("/wallet/transactions/:userId", a.transactions)
 	app.Post(contract.PathWalletDebit, a.deduct)
 	app.Post(contract.PathWalletReverse, a.reverse)
+	app.Post(contract.PathWalletCredit, a.credit)
 }
 
 type walletJSON struct {
@@ -137,6 +139,23 @@ func (a *API) deduct(c *fiber.Ctx) error {
 		return err
 	}
 	res, err := a.svc.Debit(c.UserContext(), req)
+	if err != nil {
+		return err
+	}
+	return changed(c, res)
+}
+
+// credit is internal: only the payment service credits a wallet (top-ups
+// captured through Razorpay, refunds of wallet payments).
+func (a *API) credit(c *fiber.Ctx) error {
+	if err := authz.App(c, contract.AppPayment); err != nil {
+		return err
+	}
+	req, err := decodeChange(c)
+	if err != nil {
+		return err
+	}
+	res, err := a.svc.Credit(c.UserContext(), req)
 	if err != nil {
 		return err
 	}

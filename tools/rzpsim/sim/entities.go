@@ -108,6 +108,7 @@ type refund struct {
 	PaymentID string
 	Amount    int64
 	Currency  string
+	Status    string // pending, processed, failed
 	Notes     map[string]string
 	CreatedAt time.Time
 }
@@ -116,7 +117,7 @@ func (r *refund) entity() map[string]any {
 	return map[string]any{
 		"id": r.ID, "entity": "refund", "amount": r.Amount, "currency": r.Currency, "payment_id": r.PaymentID,
 		"notes": notes(r.Notes), "receipt": nil, "acquirer_data": map[string]any{"arn": nil},
-		"created_at": r.CreatedAt.Unix(), "batch_id": nil, "status": "processed",
+		"created_at": r.CreatedAt.Unix(), "batch_id": nil, "status": r.Status,
 		"speed_processed": "normal", "speed_requested": "normal",
 	}
 }

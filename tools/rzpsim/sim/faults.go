@@ -19,6 +19,7 @@ const (
 	OpFetchPayment  = "fetch_payment"  // GET /v1/payments/{id}
 	OpCapture       = "capture"        // POST /v1/payments/{id}/capture
 	OpRefund        = "refund"         // POST /v1/payments/{id}/refund
+	OpFetchRefund   = "fetch_refund"   // GET /v1/refunds/{id}
 	OpAny           = "*"
 )
 
@@ -122,7 +123,7 @@ func (s *Server) fault(op, call string) *Fault {
 	return nil
 }
 
-var ops = map[string]bool{OpCreateOrder: true, OpFetchOrder: true, OpOrderPayments: true, OpFetchPayment: true, OpCapture: true, OpRefund: true, OpAny: true}
+var ops = map[string]bool{OpCreateOrder: true, OpFetchOrder: true, OpOrderPayments: true, OpFetchPayment: true, OpCapture: true, OpRefund: true, OpFetchRefund: true, OpAny: true}
 
 // simAddFault adds a fault (POST /sim/faults).
 func (s *Server) simAddFault(w http.ResponseWriter, r *http.Request) {
@@ -135,7 +136,7 @@ func (s *Server) simAddFault(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case !ops[f.Op]:
-		writeJSON(w, 400, apiError(`op must be one of create_order, fetch_order, order_payments, fetch_payment, capture, refund or "*"`, "op"))
+		writeJSON(w, 400, apiError(`op must be one of create_order, fetch_order, order_payments, fetch_payment, capture, refund, fetch_refund or "*"`, "op"))
 		return
 	case f.Status == 0 && f.TimeoutMS == 0:
 		writeJSON(w, 400, apiError("a fault needs a status, a timeout_ms or both", "status"))

@@ -31,6 +31,11 @@ type Config struct {
 	// above it are refused as Razorpay refuses them (default 50,00,000.00
 	// INR, a common limit of a new Razorpay account).
 	MaxOrderAmount int64
+	// RefundSettle is how long a refund stays pending before it is
+	// processed and refund.processed is delivered (default 300 ms; a
+	// negative value leaves refunds pending until POST
+	// /sim/refunds/{id}/settle).
+	RefundSettle time.Duration
 }
 
 func (c *Config) defaults() {
@@ -52,6 +57,9 @@ func (c *Config) defaults() {
 	if c.MaxOrderAmount == 0 {
 		c.MaxOrderAmount = 500_000_000
 	}
+	if c.RefundSettle == 0 {
+		c.RefundSettle = 300 * time.Millisecond
+	}
 }
 
 // Server is a running simulator.
@@ -68,6 +76,7 @@ type Server struct {
 	webhookURL string
 	faults     []*Fault
 	calls      map[string]int // API calls by operation, faulted ones included
+	settle     time.Duration  // cfg.RefundSettle, changeable (POST /sim/settings)
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -80,6 +89,7 @@ func New(cfg Config) *Server {
 		cfg: cfg, client: &http.Client{Timeout: cfg.DeliveryTimeout},
 		orders: map[string]*order{}, payments: map[string]*payment{}, refunds: map[string]*refund{},
 		refundKeys: map[string]string{}, webhookURL: cfg.WebhookURL, stop: make(chan struct{}), calls: map[string]int{},
+		settle: cfg.RefundSettle,
 	}
 }
 
@@ -106,6 +116,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/payments/{id}", s.api(OpFetchPayment, s.getPayment))
 	mux.HandleFunc("POST /v1/payments/{id}/capture", s.api(OpCapture, s.capturePayment))
 	mux.HandleFunc("POST /v1/payments/{id}/refund", s.api(OpRefund, s.refundPayment))
+	mux.HandleFunc("GET /v1/refunds/{id}", s.api(OpFetchRefund, s.getRefund))
+	mux.HandleFunc("GET /v1/payments/{id}/refunds/{refund}", s.api(OpFetchRefund, s.getRefund))
 	mux.HandleFunc("POST /sim/orders/{id}/pay", s.simPay)
 	mux.HandleFunc("POST /sim/payments/{id}/capture", s.simLateCapture)
 	mux.HandleFunc("POST /sim/payments/{id}/refund", s.simDashboardRefund)
@@ -114,6 +126,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /sim/faults", s.simFaults)
 	mux.HandleFunc("DELETE /sim/faults", s.simClearFaults)
 	mux.HandleFunc("GET /sim/calls", s.simCalls)
+	mux.HandleFunc("POST /sim/refunds/{id}/settle", s.simSettleRefund)
+	mux.HandleFunc("POST /sim/settings", s.simSettings)
 	mux.HandleFunc("GET /sim/health", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, apiError("The requested URL was not found on the server.", ""))
@@ -318,22 +332,81 @@ func (s *Server) refundPayment(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 400, apiError("The refund amount provided is greater than amount captured.", "amount"))
 		return
 	}
-	rf := s.refund(p, amount)
+	n := map[string]string{}
+	if raw, ok := req["notes"].(map[string]any); ok {
+		for k, v := range raw {
+			n[k] = fmt.Sprint(v)
+		}
+	}
+	rf := s.refund(p, amount, n)
 	if key != "" {
 		s.refundKeys[key] = rf.ID
 	}
 	writeJSON(w, 200, rf.entity())
 }
 
-// refund records a refund of amount on a captured payment (s.mu held).
-func (s *Server) refund(p *payment, amount int64) *refund {
-	rf := &refund{ID: newID("rfnd"), PaymentID: p.ID, Amount: amount, Currency: p.Currency, CreatedAt: time.Now()}
+// refund records a pending refund of amount on a captured payment (s.mu
+// held); it is processed after the settle delay, unless settled first.
+func (s *Server) refund(p *payment, amount int64, notes map[string]string) *refund {
+	rf := &refund{ID: newID("rfnd"), PaymentID: p.ID, Amount: amount, Currency: p.Currency, Status: "pending", Notes: notes, CreatedAt: time.Now()}
 	s.refunds[rf.ID] = rf
 	p.AmountRefunded += amount
 	if p.AmountRefunded == p.Amount {
 		p.Status = "refunded"
 	}
+	if s.settle > 0 {
+		s.wg.Add(1)
+		go func(wait time.Duration) {
+			defer s.wg.Done()
+			select {
+			case <-time.After(wait):
+				s.settleRefund(rf.ID, "processed", true)
+			case <-s.stop:
+			}
+		}(s.settle)
+	}
 	return rf
+}
+
+// settleRefund moves a pending refund to processed or failed (a failed
+// refund gives the amount back to the payment) and delivers
+// refund.processed or refund.failed, or loses them when deliver is false.
+// It reports whether the refund was pending.
+func (s *Server) settleRefund(id, outcome string, deliver bool) bool {
+	s.mu.Lock()
+	rf, ok := s.refunds[id]
+	if !ok || rf.Status != "pending" {
+		s.mu.Unlock()
+		return false
+	}
+	rf.Status = outcome
+	p := s.payments[rf.PaymentID]
+	if outcome == "failed" {
+		p.AmountRefunded -= rf.Amount
+		if p.Status == "refunded" {
+			p.Status = "captured"
+		}
+	}
+	ev := s.newRefundEvent("refund."+outcome, rf, p)
+	s.mu.Unlock()
+	s.deliver([]event{ev}, 0, deliver)
+	return true
+}
+
+// getRefund answers GET /v1/refunds/{id} (and the same under its payment).
+func (s *Server) getRefund(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if rid := r.PathValue("refund"); rid != "" {
+		id = rid
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rf, ok := s.refunds[id]
+	if !ok || (r.PathValue("refund") != "" && rf.PaymentID != r.PathValue("id")) {
+		writeJSON(w, 400, apiError("The id provided does not exist", "id"))
+		return
+	}
+	writeJSON(w, 200, rf.entity())
 }
 
 // validRefundKey is Razorpay's rule for X-Refund-Idempotency (no longest

@@ -60,7 +60,7 @@ func start(t *testing.T) (*razorpay.Client, *httptest.Server, *received) {
 	hook := httptest.NewServer(rec)
 	t.Cleanup(hook.Close)
 	s := sim.New(sim.Config{KeyID: keyID, KeySecret: keySecret, WebhookSecret: webhookSecret, WebhookURL: hook.URL,
-		FirstRetry: 10 * time.Millisecond, MaxRetry: 50 * time.Millisecond})
+		FirstRetry: 10 * time.Millisecond, MaxRetry: 50 * time.Millisecond, RefundSettle: -1})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(func() { srv.Close(); s.Close() })
 	c := razorpay.NewClient(keyID, keySecret)
@@ -302,5 +302,51 @@ func TestFaults(t *testing.T) {
 	}
 	if st, _ := call(t, srv, "POST", "/sim/faults", `{"op":"nope","status":500}`, nil); st != 400 {
 		t.Fatalf("a fault of an unknown op = %d, want 400", st)
+	}
+}
+
+// A refund is pending, then processed (refund.processed delivered) after
+// the settle delay; one settled by hand as failed gives its amount back
+// and delivers refund.failed; both can be fetched.
+func TestRefundsSettle(t *testing.T) {
+	_, srv, rec := start(t)
+	if st, _ := call(t, srv, "POST", "/sim/settings", `{"refund_settle_ms":20}`, nil); st != 200 {
+		t.Fatalf("settings = %d", st)
+	}
+	_, paid := capturedPayment(t, srv, 5000)
+	st, body := call(t, srv, "POST", "/v1/payments/"+paid+"/refund", `{"amount":1000}`, nil)
+	var first struct{ ID, Status string }
+	_ = json.Unmarshal([]byte(body), &first)
+	if st != 200 || first.Status != "pending" {
+		t.Fatalf("refund = %d %s, want 200 pending", st, body)
+	}
+	waitCount(t, rec, 1)
+	if rec.events[0]["event"] != "refund.processed" {
+		t.Fatalf("event = %v", rec.events[0]["event"])
+	}
+	if _, got := call(t, srv, "GET", "/v1/refunds/"+first.ID, "", nil); !strings.Contains(got, `"status":"processed"`) {
+		t.Fatalf("fetched refund = %s", got)
+	}
+	if st, _ := call(t, srv, "POST", "/sim/settings", `{"refund_settle_ms":0}`, nil); st != 200 {
+		t.Fatalf("settings = %d", st)
+	}
+	_, body = call(t, srv, "POST", "/v1/payments/"+paid+"/refund", `{"amount":4000}`, nil)
+	var second struct{ ID string }
+	_ = json.Unmarshal([]byte(body), &second)
+	if _, got := call(t, srv, "GET", "/v1/payments/"+paid, "", nil); !strings.Contains(got, `"status":"refunded"`) {
+		t.Fatalf("payment while fully refunded (pending) = %s", got)
+	}
+	if st, got := call(t, srv, "POST", "/sim/refunds/"+second.ID+"/settle", `{"outcome":"failed"}`, nil); st != 200 || !strings.Contains(got, `"status":"failed"`) {
+		t.Fatalf("settle = %d %s", st, got)
+	}
+	waitCount(t, rec, 2)
+	if rec.events[1]["event"] != "refund.failed" {
+		t.Fatalf("event = %v", rec.events[1]["event"])
+	}
+	if _, got := call(t, srv, "GET", "/v1/payments/"+paid, "", nil); !strings.Contains(got, `"amount_refunded":1000`) || !strings.Contains(got, `"status":"captured"`) {
+		t.Fatalf("payment after a failed refund = %s", got)
+	}
+	if st, _ := call(t, srv, "POST", "/sim/refunds/"+second.ID+"/settle", `{"outcome":"processed"}`, nil); st != 400 {
+		t.Fatalf("settling twice = %d, want 400", st)
 	}
 }

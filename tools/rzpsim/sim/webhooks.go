@@ -55,6 +55,59 @@ func (s *Server) newEvent(name string, p *payment, o *order) event {
 	return event{name: name, id: newID("evt"), orderID: o.ID, paymentID: p.ID, body: body}
 }
 
+// newRefundEvent builds a refund.* webhook: the refund and its payment.
+func (s *Server) newRefundEvent(name string, rf *refund, p *payment) event {
+	body, _ := json.Marshal(map[string]any{
+		"entity": "event", "account_id": s.cfg.AccountID, "event": name, "contains": []string{"refund", "payment"},
+		"payload":    map[string]any{"refund": map[string]any{"entity": rf.entity()}, "payment": map[string]any{"entity": p.entity()}},
+		"created_at": time.Now().Unix(),
+	})
+	return event{name: name, id: newID("evt"), orderID: p.OrderID, paymentID: p.ID, body: body}
+}
+
+// simSettleRefund settles a pending refund now ({"outcome":"processed"|
+// "failed","deliver":true|false}).
+func (s *Server) simSettleRefund(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Outcome string `json:"outcome"`
+		Deliver *bool  `json:"deliver"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil && err != io.EOF {
+		writeJSON(w, 400, apiError("The request body is not valid JSON", ""))
+		return
+	}
+	if req.Outcome != "processed" && req.Outcome != "failed" {
+		writeJSON(w, 400, apiError(`outcome must be "processed" or "failed"`, "outcome"))
+		return
+	}
+	if !s.settleRefund(r.PathValue("id"), req.Outcome, req.Deliver == nil || *req.Deliver) {
+		writeJSON(w, 400, apiError("Only a pending refund can be settled", "id"))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	writeJSON(w, 200, s.refunds[r.PathValue("id")].entity())
+}
+
+// simSettings changes how the simulator behaves ({"refund_settle_ms": N}:
+// refunds are processed N ms after they are made; 0 or less leaves them
+// pending until settled by hand).
+func (s *Server) simSettings(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		RefundSettleMS *int64 `json:"refund_settle_ms"`
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || req.RefundSettleMS == nil {
+		writeJSON(w, 400, apiError(`send {"refund_settle_ms": N}`, ""))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.settle = time.Duration(*req.RefundSettleMS) * time.Millisecond
+	writeJSON(w, 200, map[string]any{"refund_settle_ms": s.settle.Milliseconds()})
+}
+
 // deliver sends events one after the other, each until it gets a 2xx
 // (retrying with backoff) and then again `duplicates` more times. With
 // deliver false the events are only recorded, as lost.
@@ -256,6 +309,6 @@ func (s *Server) simDashboardRefund(w http.ResponseWriter, r *http.Request) {
 	if req.Amount > 0 && req.Amount < amount {
 		amount = req.Amount
 	}
-	rf := s.refund(p, amount)
+	rf := s.refund(p, amount, nil)
 	writeJSON(w, 200, map[string]any{"refund": rf.entity(), "payment": p.entity()})
 }

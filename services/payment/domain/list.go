@@ -1,0 +1,118 @@
+package domain
+
+import (
+	"context"
+
+	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/auth"
+	"github.com/finflow/finflow/platform/id"
+	"github.com/finflow/finflow/platform/listindex"
+	"github.com/finflow/finflow/platform/page"
+)
+
+// Listing is a request for a page of a user's payments (or top-ups), as the
+// query gave it: Status and Method "" for any; Limit "" for 50 (1 to 200);
+// Cursor "" for the newest.
+type Listing struct {
+	UserID string
+	Status string // PENDING, SUCCESS, FAILED
+	Method string // WALLET, RAZORPAY (payments only)
+	Limit  string
+	Cursor string
+}
+
+// Page is one page of a listing, newest first; Next is the cursor of the
+// next page ("" when there is none).
+type Page struct {
+	Items []Payment
+	Next  string
+}
+
+// ErrInvalidCursor is a cursor this service did not issue for this list.
+var ErrInvalidCursor = apperr.Invalid("cursor", "cursor is not one this server issued")
+
+// ListPayments returns a page of a user's bill payments, newest first, to
+// the user or an admin, filtered by status and method. ListTopUps is the
+// same for the user's top-ups. Returns VALIDATION_FAILED (a bad filter,
+// limit or cursor), auth errors.
+//
+// Each page is read from the user's list (package listindex) in stretches
+// of at most listindex.PageSize positions: a stretch costs one read of the
+// list's head, at most one bulk read of its archived pages, and one bulk
+// read of the payments: 3 state round trips. A page reads at most
+// 2·limit positions (at least 50, at most 200), so at most 4 stretches
+// (12 round trips) for the largest page with a filter that matches little,
+// and 3 round trips for the default page of 50 without one, whatever the
+// user's history. A page with filters may hold fewer than limit items and
+// still have a next cursor: the scan stopped, the list did not.
+func (pr *Processor) ListPayments(ctx context.Context, caller auth.Caller, q Listing) (Page, error) {
+	switch Method(q.Method) {
+	case "", MethodWallet, MethodRazorpay:
+	default:
+		return Page{}, apperr.Invalid("method", "method must be WALLET or RAZORPAY")
+	}
+	return pr.list(ctx, caller, PurposeBill, q, "p")
+}
+
+// ListTopUps returns a page of a user's top-ups, newest first (see
+// ListPayments).
+func (pr *Processor) ListTopUps(ctx context.Context, caller auth.Caller, q Listing) (Page, error) {
+	if q.Method != "" {
+		return Page{}, apperr.Invalid("method", "top-ups are all through Razorpay: method is not a filter of them")
+	}
+	return pr.list(ctx, caller, PurposeTopUp, q, "t")
+}
+
+func (pr *Processor) list(ctx context.Context, caller auth.Caller, purpose Purpose, q Listing, kind string) (Page, error) {
+	if !id.Valid(id.User, q.UserID) {
+		return Page{}, apperr.Invalid("user_id", "not a user id (usr_...)")
+	}
+	if err := caller.Owner(q.UserID); err != nil {
+		return Page{}, err
+	}
+	switch Status(q.Status) {
+	case "", Pending, Success, Failed:
+	default:
+		return Page{}, apperr.Invalid("status", "status must be PENDING, SUCCESS or FAILED")
+	}
+	limit, err := page.Limit(q.Limit, 50, 200)
+	if err != nil {
+		return Page{}, err
+	}
+	var before int64
+	if q.Cursor != "" {
+		var ok bool
+		if before, ok = page.Position(kind, q.Cursor, 2); !ok {
+			return Page{}, ErrInvalidCursor
+		}
+	}
+	out := Page{Items: []Payment{}}
+	scan := min(max(2*limit, listindex.PageSize), 200)
+	for scanned := 0; scanned < scan && len(out.Items) < limit; {
+		n := min(listindex.PageSize, scan-scanned, max(limit-len(out.Items), 1)*2)
+		if q.Status == "" && q.Method == "" {
+			n = min(listindex.PageSize, limit-len(out.Items))
+		}
+		got, err := pr.Store.List(ctx, purpose, q.UserID, before, n)
+		if err != nil {
+			return Page{}, err
+		}
+		scanned += n
+		for _, p := range got.Items {
+			if (q.Status == "" || string(p.Status) == q.Status) && (q.Method == "" || string(p.Method) == q.Method) && len(out.Items) < limit {
+				out.Items = append(out.Items, p)
+				before = p.Seq
+			}
+		}
+		if got.Next == 0 {
+			return out, nil // the list's end
+		}
+		if len(out.Items) < limit {
+			before = got.Next
+		}
+	}
+	if before > 1 {
+		out.Next = page.Cursor(kind, before)
+	}
+	return out, nil
+}
