@@ -53,9 +53,10 @@ func (e *Env) Audit(tb testing.TB, accounts []*Account) (violations []string, su
 			errorf("%s", broken)
 			continue
 		}
-		var topUps int64
+		var topUps, razorpayTopUps int64
 		debits := map[string]int64{}
 		reversals := map[string]int64{}
+		refundCredits := map[string]int64{} // refund id -> amount
 		for _, t := range ledger {
 			ref := ""
 			if t.Reference != nil {
@@ -65,6 +66,15 @@ func (e *Env) Audit(tb testing.TB, accounts []*Account) (violations []string, su
 			case "CREDIT":
 				if orig, ok := strings.CutPrefix(ref, "reversal:"); ok {
 					reversals[orig] += t.Amount
+				} else if strings.HasPrefix(ref, "rfd_") {
+					refundCredits[ref] += t.Amount
+				} else if strings.HasPrefix(ref, "top_") {
+					// A top-up through Razorpay: credited once, by a SUCCESS
+					// top-up of exactly that amount (or a late capture of it).
+					if tu, ok := e.topUp(tb, ref); !ok || tu.Amount != t.Amount || (tu.Status != "SUCCESS" && tu.SettledBy == nil) {
+						errorf("user %s: credit %s of %d, but the top-up is %+v", acc.UserID, ref, t.Amount, tu)
+					}
+					razorpayTopUps += t.Amount
 				} else {
 					topUps += t.Amount
 				}
@@ -78,10 +88,25 @@ func (e *Env) Audit(tb testing.TB, accounts []*Account) (violations []string, su
 		if topUps != acc.TopUps {
 			errorf("user %s: top-ups in the ledger %d, the test topped up %d", acc.UserID, topUps, acc.TopUps)
 		}
-		var paid int64
+		var paid, refunded int64
 		debitedBill := map[string]string{} // bill -> payment with a kept debit
 		for ref, amount := range debits {
 			p := e.MustPayment(tb, ref)
+			// Refunds of a wallet payment are credited back, once each, with
+			// the refund's id; only SUCCESS ones.
+			for _, r := range e.MustRefunds(tb, ref) {
+				got, credited := refundCredits[r.ID]
+				switch {
+				case r.Status == "SUCCESS" && (!credited || got != r.Amount):
+					errorf("user %s: refund %s of %d is SUCCESS, but the wallet got %d back", acc.UserID, r.ID, r.Amount, got)
+				case r.Status != "SUCCESS" && credited:
+					errorf("user %s: refund %s is %s, but the wallet got %d back", acc.UserID, r.ID, r.Status, got)
+				}
+				if r.Status == "SUCCESS" {
+					refunded += r.Amount
+				}
+				delete(refundCredits, r.ID)
+			}
 			if back, ok := reversals[ref]; ok {
 				if back != amount || p.Status != "FAILED" {
 					errorf("user %s: debit %s of %d given back %d, payment %s; want the same amount and FAILED", acc.UserID, ref, amount, back, p.Status)
@@ -104,6 +129,9 @@ func (e *Env) Audit(tb testing.TB, accounts []*Account) (violations []string, su
 				errorf("user %s: reversal of %s without a debit", acc.UserID, ref)
 			}
 		}
+		for ref, amount := range refundCredits {
+			errorf("user %s: %d credited back for %s, which is no refund of the user's wallet payments", acc.UserID, amount, ref)
+		}
 		for _, billID := range acc.Bills {
 			b := e.MustBill(tb, billID)
 			switch b.Status {
@@ -125,6 +153,12 @@ func (e *Env) Audit(tb testing.TB, accounts []*Account) (violations []string, su
 				if debitedBill[billID] != *b.PaymentID {
 					errorf("bill %s is PAID by %v, but its kept debit is %q", billID, *b.PaymentID, debitedBill[billID])
 				}
+			case "REFUNDED":
+				if b.PaymentID == nil {
+					errorf("bill %s is REFUNDED by no payment", billID)
+				} else if p := e.MustPayment(tb, *b.PaymentID); p.Status != "SUCCESS" || p.Amount == nil || p.AmountRefunded != *p.Amount {
+					errorf("bill %s is REFUNDED, but its payment %s is %s with %d of %v refunded", billID, p.ID, p.Status, p.AmountRefunded, p.Amount)
+				}
 			case "UNPAID":
 				if ref, ok := debitedBill[billID]; ok {
 					errorf("bill %s is UNPAID but payment %s kept its debit", billID, ref)
@@ -133,8 +167,12 @@ func (e *Env) Audit(tb testing.TB, accounts []*Account) (violations []string, su
 				errorf("bill %s has status %q", billID, b.Status)
 			}
 		}
-		if acc.TopUps != balance+paid {
-			errorf("user %s: top-ups %d != balance %d + SUCCESS payments %d", acc.UserID, acc.TopUps, balance, paid)
+		// Money in = money out, per user: every top-up (an admin's, or
+		// through Razorpay) is in the balance or in a kept debit, less what
+		// refunds gave back.
+		if acc.TopUps+razorpayTopUps != balance+paid-refunded {
+			errorf("user %s: top-ups %d + %d through Razorpay != balance %d + SUCCESS payments %d - refunded %d",
+				acc.UserID, acc.TopUps, razorpayTopUps, balance, paid, refunded)
 		}
 	}
 	return violations, successes

@@ -65,9 +65,10 @@ type Payment struct {
 		Status   string `json:"status"`
 		Error    string `json:"error"`
 	} `json:"refund"`
-	LateCaptureOf *string `json:"late_capture_of"`
-	SettledBy     *string `json:"settled_by"`
-	GatewayError  *struct {
+	LateCaptureOf  *string `json:"late_capture_of"`
+	SettledBy      *string `json:"settled_by"`
+	AmountRefunded int64   `json:"amount_refunded"`
+	GatewayError   *struct {
 		Op          string `json:"op"`
 		Status      int    `json:"status"`
 		Code        string `json:"code"`

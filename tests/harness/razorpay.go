@@ -342,3 +342,77 @@ func (e *Env) SimURL() string {
 	}
 	return "http://127.0.0.1:8090"
 }
+
+// TopUp is the contract's top-up object.
+type TopUp struct {
+	ID            string  `json:"id"`
+	UserID        string  `json:"user_id"`
+	Amount        int64   `json:"amount"`
+	Currency      string  `json:"currency"`
+	Status        string  `json:"status"`
+	FailureReason *string `json:"failure_reason"`
+	Razorpay      *struct {
+		OrderID          string `json:"order_id"`
+		KeyID            string `json:"key_id"`
+		Amount           int64  `json:"amount"`
+		Currency         string `json:"currency"`
+		GatewayPaymentID string `json:"gateway_payment_id"`
+	} `json:"razorpay"`
+	LateCaptureOf *string `json:"late_capture_of"`
+	SettledBy     *string `json:"settled_by"`
+	Refund        *struct {
+		RefundID string `json:"refund_id"`
+		Amount   int64  `json:"amount"`
+		Status   string `json:"status"`
+	} `json:"refund"`
+}
+
+// topUp reads a top-up; ok is false when there is none.
+func (e *Env) topUp(tb testing.TB, topupID string) (TopUp, bool) {
+	tb.Helper()
+	r := e.Do(tb, "GET", "/wallet/topup/"+topupID, nil, nil)
+	if r.Status == http.StatusNotFound {
+		return TopUp{}, false
+	}
+	if r.Status != http.StatusOK {
+		tb.Fatalf("GET /wallet/topup/%s = %d %s", topupID, r.Status, r.Body)
+	}
+	var t TopUp
+	r.JSON(tb, &t)
+	return t, true
+}
+
+// MustGetTopUp reads a top-up, failing the test if there is none.
+func (e *Env) MustGetTopUp(tb testing.TB, topupID string) TopUp {
+	tb.Helper()
+	t, ok := e.topUp(tb, topupID)
+	if !ok {
+		tb.Fatalf("no top-up %s", topupID)
+	}
+	return t
+}
+
+// Refund is the contract's refund object.
+type Refund struct {
+	ID        string  `json:"id"`
+	PaymentID string  `json:"payment_id"`
+	Amount    int64   `json:"amount"`
+	Currency  string  `json:"currency"`
+	Reason    string  `json:"reason"`
+	Status    string  `json:"status"`
+	Error     *string `json:"error"`
+}
+
+// MustRefunds lists a payment's refunds.
+func (e *Env) MustRefunds(tb testing.TB, paymentID string) []Refund {
+	tb.Helper()
+	r := e.Do(tb, "GET", "/Payment/"+paymentID+"/refunds", nil, nil)
+	if r.Status != http.StatusOK {
+		tb.Fatalf("GET /Payment/%s/refunds = %d %s", paymentID, r.Status, r.Body)
+	}
+	var out struct {
+		Items []Refund `json:"items"`
+	}
+	r.JSON(tb, &out)
+	return out.Items
+}

@@ -204,8 +204,10 @@ func TestUnansweredRefundRetriedUntilMadeOnce(t *testing.T) {
 	env.SimFault(t, sim.Fault{Op: sim.OpRefund, Status: 500, After: true, Count: 1}) // made, answer lost
 	env.SimFault(t, sim.Fault{Op: sim.OpRefund, Status: 409, Count: 1})              // "still being processed"
 	env.SimLateCapture(t, gw)
-	late := env.WaitNewPayment(t, lateID(gw), 30*time.Second, "FAILED with its refund made", isFailed)
-	if late.Refund == nil || late.Refund.RefundID == "" || late.Refund.Status != "processed" {
+	late := env.WaitNewPayment(t, lateID(gw), 30*time.Second, "FAILED with its refund made and processed", func(p harness.Payment) bool {
+		return p.Status == "FAILED" && p.Refund != nil && p.Refund.Status == "processed"
+	})
+	if late.Refund.RefundID == "" {
 		t.Fatalf("late payment = %+v, want its refund made", late)
 	}
 	if g := env.SimGetPayment(t, gw); g.AmountRefunded != 5100 || g.Status != "refunded" {

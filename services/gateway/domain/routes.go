@@ -31,7 +31,7 @@ type Route struct {
 	// Target, when set, is the service's path (otherwise Path), with the
 	// same :Param. (A service path with the id at its end lets the callee's
 	// access policy name it: Dapr 1.14's policies match "*" only as the last
-	// segment.)
+	// segment, and a rule for a path hides the rules for paths below it.)
 	Target string
 	// Param names the path parameter that holds an id, "" if none.
 	Param string
@@ -99,8 +99,8 @@ var Routes = []Route{
 	{Method: "GET", Path: "/Payment/:paymentId/refunds", App: contract.AppPayment, Target: "/refunds/of/:paymentId", Param: "paymentId", Prefix: id.Payment, NotFound: ErrPaymentNotFound},
 
 	// Wallet top-ups through Razorpay: the payment service runs them.
-	{Method: "POST", Path: "/wallet/topup", App: contract.AppPayment, Body: BodyJSON},
-	{Method: "GET", Path: "/wallet/topup/:topupId", App: contract.AppPayment, Param: "topupId", Prefix: id.TopUp, NotFound: ErrTopUpNotFound},
+	{Method: "POST", Path: "/wallet/topup", App: contract.AppPayment, Target: "/topups/create", Body: BodyJSON},
+	{Method: "GET", Path: "/wallet/topup/:topupId", App: contract.AppPayment, Target: "/topups/one/:topupId", Param: "topupId", Prefix: id.TopUp, NotFound: ErrTopUpNotFound},
 	{Method: "GET", Path: "/wallet/user/:userId/topups", App: contract.AppPayment, Target: "/topups/of/:userId", Param: "userId", Prefix: id.User, NotFound: ErrUserNotFound, OwnParam: true, Query: []string{"status", "limit", "cursor"}},
 
 	{Method: "POST", Path: "/razorpay/webhook", App: contract.AppRazorpay, Body: BodyRaw, Public: true},

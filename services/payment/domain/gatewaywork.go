@@ -177,10 +177,13 @@ func (pr *Processor) makeRefund(ctx context.Context, p Payment) error {
 		return pr.retryLater(ctx, p, "making "+op, err)
 	}
 	final, err := pr.update(ctx, p.ID, func(q *Payment) bool {
-		if q.Status != Pending || q.Refund == nil || q.Refund.Status != RefundOwed {
+		if q.Status != Pending || q.Refund == nil || q.Refund.Status == RefundRefused || q.Refund.Status == RefundNotMade {
 			return false
 		}
-		q.Refund.RefundID, q.Refund.Status = made.RefundID, made.Status
+		q.Refund.RefundID = made.RefundID
+		if q.Refund.Status == RefundOwed { // else Razorpay's event told already
+			q.Refund.Status = made.Status
+		}
 		q.note(pr.Now(), fmt.Sprintf("refunded %d of %s as %s", made.Amount, gw, made.RefundID))
 		return q.fail(q.Refund.For, pr.Now())
 	})

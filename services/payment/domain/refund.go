@@ -280,15 +280,30 @@ func (pr *Processor) applyRefundResult(ctx context.Context, p Payment, r Gateway
 		if p.Refund == nil {
 			return pr.reject(ctx, r, "payment "+p.ID+" gave no capture back")
 		}
-		if _, err := pr.update(ctx, p.ID, func(q *Payment) bool {
-			if q.Refund == nil || q.Refund.Status == r.Status {
+		now := "processed"
+		if status == Failed {
+			now = "failed"
+		}
+		final, err := pr.update(ctx, p.ID, func(q *Payment) bool {
+			if q.Refund == nil || q.Refund.Status == now || q.Refund.Status == RefundRefused || q.Refund.Status == RefundNotMade {
 				return false
 			}
-			q.Refund.Status = r.Status
-			q.note(pr.Now(), "Razorpay: the capture given back is "+r.Status)
+			q.Refund.Status = now
+			if q.Refund.RefundID == "" {
+				q.Refund.RefundID = r.GatewayRefundID
+			}
+			q.note(pr.Now(), "Razorpay: the refund of the capture given back is "+now)
+			// The event may come before the refund's own answer (lost, or
+			// slower): it is made, so the payment ends.
+			q.fail(q.Refund.For, pr.Now())
 			return true
-		}); err != nil {
+		})
+		if err != nil {
 			return pr.failedDelivery(ctx, r, err)
+		}
+		if final.Status == Failed {
+			pr.releaseClaim(ctx, final)
+			pr.noteSettled(ctx, final)
 		}
 		if status == Failed {
 			if err := pr.park(ctx, DeadLetter{EventID: r.EventID, Kind: ParkRefundFailed, PaymentID: p.ID, Result: r,

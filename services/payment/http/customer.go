@@ -15,15 +15,15 @@ import (
 )
 
 // The customer routes (docs/api-contract.md, "Customer routes"), under the
-// service paths the gateway sends them to (an id last, so that access
-// policies can name them):
+// service paths the gateway sends them to (an id last, and no rule for a
+// path above another's, so that Dapr 1.14's access policies can name them):
 //
 //	GET  /payments/of/{userId}      (GET /Payment/user/{userId}) ?status=&method=&limit=&cursor=
 //	                                -> the user's payments, newest first
 //	POST /refunds/of/{paymentId}    (POST /Payment/{paymentId}/refund) {"amount"?,"reason"} (admin) -> 201 refund
 //	GET  /refunds/of/{paymentId}    (GET /Payment/{paymentId}/refunds) -> the payment's refunds
-//	POST /wallet/topup              {"user_id","amount"} -> 201 top-up with its Razorpay order
-//	GET  /wallet/topup/{topupId}    -> top-up
+//	POST /topups/create             (POST /wallet/topup) {"user_id","amount"} -> 201 top-up with its Razorpay order
+//	GET  /topups/one/{topupId}      (GET /wallet/topup/{topupId}) -> top-up
 //	GET  /topups/of/{userId}        (GET /wallet/user/{userId}/topups) ?status=&limit=&cursor=
 //	                                -> the user's top-ups, newest first
 //

@@ -53,8 +53,8 @@ func (a *API) Routes(app *fiber.App) {
 	app.Get("/payments/of/:userId", a.listPayments)
 	app.Post("/refunds/of/:paymentId", a.refund)
 	app.Get("/refunds/of/:paymentId", a.refunds)
-	app.Post("/wallet/topup", a.topUp)
-	app.Get("/wallet/topup/:topupId", a.getTopUp)
+	app.Post("/topups/create", a.topUp)
+	app.Get("/topups/one/:topupId", a.getTopUp)
 	app.Get("/topups/of/:userId", a.listTopUps)
 	app.Get("/Payment/:paymentId", a.get)
 }

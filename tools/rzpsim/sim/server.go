@@ -127,6 +127,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("DELETE /sim/faults", s.simClearFaults)
 	mux.HandleFunc("GET /sim/calls", s.simCalls)
 	mux.HandleFunc("POST /sim/refunds/{id}/settle", s.simSettleRefund)
+	mux.HandleFunc("GET /sim/refunds", s.simRefunds)
 	mux.HandleFunc("POST /sim/settings", s.simSettings)
 	mux.HandleFunc("GET /sim/health", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

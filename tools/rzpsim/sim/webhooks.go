@@ -312,3 +312,18 @@ func (s *Server) simDashboardRefund(w http.ResponseWriter, r *http.Request) {
 	rf := s.refund(p, amount, nil)
 	writeJSON(w, 200, map[string]any{"refund": rf.entity(), "payment": p.entity()})
 }
+
+// simRefunds lists refunds (?payment_id= and ?status= filter), as the
+// merchant's dashboard would.
+func (s *Server) simRefunds(w http.ResponseWriter, r *http.Request) {
+	pid, status := r.URL.Query().Get("payment_id"), r.URL.Query().Get("status")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	items := []any{}
+	for _, rf := range s.refunds {
+		if (pid == "" || rf.PaymentID == pid) && (status == "" || rf.Status == status) {
+			items = append(items, rf.entity())
+		}
+	}
+	writeJSON(w, 200, map[string]any{"items": items})
+}
