@@ -118,6 +118,7 @@ type run struct {
 	mu       sync.Mutex
 	users    []*user
 	payments []*payment
+	topups   []*razorpayTopUp
 	report   *Report
 
 	attempted, succeeded, refused, failed atomic.Int64
@@ -133,6 +134,16 @@ type payment struct {
 	id, billID, method, userID string
 	outcome                    string // the simulator's outcome for a Razorpay payment, or "no order"
 	answered                   bool
+}
+
+// razorpayTopUp is a top-up through Razorpay: its key (so heal can ask
+// again), and once answered, its id and what the customer did at the
+// simulator.
+type razorpayTopUp struct {
+	u       *user
+	key, id string
+	amount  int64
+	outcome string // captured, failed, or "" (never paid at the simulator)
 }
 
 // send sends a request until it gets an answer that is not a failure
@@ -179,12 +190,14 @@ func (r *run) client(ctx context.Context) {
 		switch n := rand.IntN(100); {
 		case n < 45:
 			r.pay(u, "WALLET")
-		case n < 65:
+		case n < 62:
 			r.pay(u, "RAZORPAY")
-		case n < 90:
+		case n < 87:
 			r.read(u)
-		default:
+		case n < 93:
 			r.topUp(u)
+		default:
+			r.topUpThroughRazorpay(u, &razorpayTopUp{u: u, key: fmt.Sprintf("chaos-rzp-topup-%d", rand.Int64()), amount: int64(100 + rand.IntN(5000))})
 		}
 	}
 }
@@ -218,9 +231,9 @@ func (r *run) pay(u *user, method string) {
 	if !ok {
 		return // answered later by heal, with the same key
 	}
-	if method == "RAZORPAY" && resp.Status == http.StatusUnprocessableEntity && resp.ErrorCode() == "GATEWAY_UNAVAILABLE" {
-		// The razorpay service was down when the order was to be made: the
-		// payment failed before any money could move. Checked in check.
+	if method == "RAZORPAY" && resp.Status == http.StatusUnprocessableEntity && resp.ErrorCode() == "GATEWAY_REFUSED" {
+		// Razorpay refused the order: the payment failed before any money
+		// could move. Checked in check.
 		var e struct {
 			Error struct {
 				Details struct {
@@ -300,6 +313,48 @@ func (r *run) topUp(u *user) {
 	u.mu.Unlock()
 }
 
+// topUpThroughRazorpay tops the wallet up through Razorpay as its owner,
+// then pays at the simulator (1 in 5 fails), every webhook sent twice. A
+// top-up not answered during the chaos is asked for again, with the same
+// key, by heal.
+func (r *run) topUpThroughRazorpay(u *user, tu *razorpayTopUp) {
+	r.mu.Lock()
+	if tu.id == "" && tu.outcome == "" && !containsTopUp(r.topups, tu) {
+		r.topups = append(r.topups, tu)
+	}
+	r.mu.Unlock()
+	resp, ok := r.send(http.MethodPost, "/wallet/topup", map[string]any{"user_id": u.acc.UserID, "amount": tu.amount},
+		map[string]string{"Idempotency-Key": tu.key, "Authorization": "Bearer " + u.token})
+	if !ok {
+		return // asked for again by heal
+	}
+	var out harness.TopUp
+	if resp.Status != http.StatusCreated || json.Unmarshal(resp.Body, &out) != nil || out.Razorpay == nil {
+		r.problem("top-up through Razorpay: %d %s", resp.Status, resp.Body)
+		return
+	}
+	outcome := "captured"
+	if rand.IntN(5) == 0 {
+		outcome = "failed"
+	}
+	if _, err := r.env.TrySimPay(out.Razorpay.OrderID, outcome, 1, true); err != nil {
+		r.problem("paying a top-up at the simulator: %v", err)
+		return
+	}
+	r.mu.Lock()
+	tu.id, tu.outcome = out.ID, outcome
+	r.mu.Unlock()
+}
+
+func containsTopUp(list []*razorpayTopUp, tu *razorpayTopUp) bool {
+	for _, x := range list {
+		if x == tu {
+			return true
+		}
+	}
+	return false
+}
+
 type pendingTopUp struct {
 	u      *user
 	amount int64
@@ -370,6 +425,11 @@ func (r *run) heal(t *testing.T) {
 		}
 		p.u.acc.TopUps += p.amount
 	}
+	for _, tu := range r.topups {
+		if tu.id == "" {
+			r.topUpThroughRazorpay(tu.u, tu)
+		}
+	}
 }
 
 // waitFinal waits until no payment is PENDING and measures the time to
@@ -395,6 +455,16 @@ func (r *run) waitFinal(t *testing.T, chaosEnd time.Time) {
 			}
 			resp, err := r.env.Try(http.MethodGet, "/Payment/"+p.id, nil, nil)
 			var out harness.Payment
+			if err != nil || json.Unmarshal(resp.Body, &out) != nil || out.Status == "PENDING" {
+				pending++
+			}
+		}
+		for _, tu := range r.topups {
+			if tu.id == "" || tu.outcome == "" {
+				continue
+			}
+			resp, err := r.env.Try(http.MethodGet, "/wallet/topup/"+tu.id, nil, nil)
+			var out harness.TopUp
 			if err != nil || json.Unmarshal(resp.Body, &out) != nil || out.Status == "PENDING" {
 				pending++
 			}
@@ -451,6 +521,23 @@ func (r *run) check(t *testing.T) {
 			r.report.Violations = append(r.report.Violations, fmt.Sprintf("Razorpay payment %s was refunded or settled twice: %+v %+v", p.id, out.Refund, out.SettledBy))
 		}
 	}
+	// A top-up through Razorpay is credited once exactly when the customer
+	// paid at the simulator (the audit checks the credits in the ledgers).
+	for _, tu := range r.topups {
+		if tu.id == "" {
+			r.report.Payments["TOPUP never answered"]++
+			continue
+		}
+		out := r.env.MustGetTopUp(t, tu.id)
+		r.report.Payments["TOPUP "+out.Status]++
+		want := map[string]string{"captured": "SUCCESS", "failed": "FAILED", "": "FAILED"}[tu.outcome]
+		if tu.outcome == "" && out.Status == "PENDING" {
+			continue // never paid at the simulator: expires with its order
+		}
+		if out.Status != want || out.Refund != nil || out.SettledBy != nil {
+			r.report.Violations = append(r.report.Violations, fmt.Sprintf("top-up %s (%s at the simulator) is %s (refund %+v, settled by %v)", tu.id, tu.outcome, out.Status, out.Refund, out.SettledBy))
+		}
+	}
 	r.report.Requests = [4]int64{r.attempted.Load(), r.succeeded.Load(), r.refused.Load(), r.failed.Load()}
 }
 
@@ -501,7 +588,7 @@ func (r *run) write(t *testing.T) {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	w("# FinFlow chaos run (%s)\n\n- When: %s, took %s\n- Command: `%s`\n", rep.Mode, rep.Started.UTC().Format("2006-01-02 15:04 MST"), rep.Took.Round(time.Second), rep.Command)
-	w("- Load: %d clients for %s (45 %% wallet payments, 20 %% Razorpay payments paid at the simulator with every webhook sent twice, 25 %% reads, 10 %% top-ups), every write with an Idempotency-Key and retried until answered\n", r.cfg.workers, r.cfg.duration)
+	w("- Load: %d clients for %s (45 %% wallet payments, 17 %% Razorpay payments paid at the simulator with every webhook sent twice, 25 %% reads, 6 %% top-ups by an admin, 7 %% top-ups through Razorpay paid at the simulator), every write with an Idempotency-Key and retried until answered\n", r.cfg.workers, r.cfg.duration)
 	w("- Chaos: a random app or sidecar SIGKILLed and restarted every %s, Redis SIGKILLed and restarted every %s (append-only file, fsync on every write)\n\n", r.cfg.killEvery, r.cfg.redisEvery)
 	w("## Result\n\n| | |\n|---|---|\n")
 	w("| invariant violations | **%d** |\n", len(rep.Violations))
@@ -520,7 +607,7 @@ func (r *run) write(t *testing.T) {
 		w("| time to recover | not within %s |\n", r.cfg.recovery)
 	}
 	w("| kills and restarts | %d |\n\n", len(rep.Events))
-	w("Checked after the run: per user, top-ups = balance + SUCCESS wallet payments and the ledger is consistent; every PAID bill is paid by exactly one SUCCESS payment with exactly one debit (none for Razorpay); no payment PENDING; every Razorpay payment matches what the customer did at the simulator (captured: SUCCESS and the bill PAID by it; failed: FAILED and the bill UNPAID), with no refund or second settlement (a result applied twice would show there). Reconciliation was held back so that every Razorpay result had to come through the webhook and pub/sub.\n\n")
+	w("Checked after the run: per user, top-ups (an admin's and through Razorpay) = balance + SUCCESS wallet payments and the ledger is consistent; every top-up through Razorpay is SUCCESS (credited once, for its amount) exactly when it was captured at the simulator, else FAILED; every PAID bill is paid by exactly one SUCCESS payment with exactly one debit (none for Razorpay); no payment PENDING; every Razorpay payment matches what the customer did at the simulator (captured: SUCCESS and the bill PAID by it; failed: FAILED and the bill UNPAID), with no refund or second settlement (a result applied twice would show there). Reconciliation was held back so that every Razorpay result had to come through the webhook and pub/sub.\n\n")
 	if len(rep.Violations) > 0 {
 		w("## Violations\n\n")
 		for _, v := range rep.Violations {
