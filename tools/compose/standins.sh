@@ -91,26 +91,29 @@ ensure_base() {
 # golang:<minor>-bookworm: the newest <minor>.x toolchain the module proxy
 # offers, looked up once (then the image is there).
 standin_golang() {
+	command -v go >/dev/null || die "Go is needed to fetch the Go toolchain for $1"
 	local name=$1 minor tag
 	tag=${name#golang:}
 	minor=${tag%%-*}
-	local hash
-	hash=$(inputs_hash "$here/golang.Dockerfile" "$ca" <(echo "$minor"))
+	local proxy sumdb platform hash
+	platform=$(go env GOOS)-$(go env GOARCH)
+	proxy=$(go env GOPROXY)
+	sumdb=$(go env GOSUMDB)
+	hash=$(inputs_hash "$here/golang.Dockerfile" "$ca" <(echo "$minor $platform $proxy $sumdb"))
 	fresh "$name" "$hash" && return 0
-	command -v go >/dev/null || die "Go is needed to fetch the Go toolchain for $name"
 	local patch
 	patch=$(cd "$cache" && GOWORK=off GOFLAGS=-mod=mod go list -m -versions golang.org/toolchain | tr ' ' '\n' |
-		sed -n "s/^v0\.0\.1-go\($minor\.[0-9]*\)\.linux-amd64\$/\1/p" | sort -t. -k3 -n | tail -n1)
+		sed -n "s/^v0\.0\.1-go\($minor\.[0-9]*\)\.$platform\$/\1/p" | sort -t. -k3 -n | tail -n1)
 	[ -n "$patch" ] || die "the module proxy offers no Go $minor.x toolchain (golang.org/toolchain)"
 	local dir
-	dir=$(cd "$cache" && GOWORK=off GOFLAGS=-mod=mod go mod download -json "golang.org/toolchain@v0.0.1-go$patch.linux-amd64" |
+	dir=$(cd "$cache" && GOWORK=off GOFLAGS=-mod=mod go mod download -json "golang.org/toolchain@v0.0.1-go$patch.$platform" |
 		sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
 	[ -d "$dir" ] || die "downloading Go $patch failed"
 	local ctx="$cache/ctx/golang"
 	rm -rf "$ctx"; mkdir -p "$ctx"
 	cp -r "$dir" "$ctx/goroot"
 	cp "$ca" "$ctx/ca-certificates.crt"
-	build "$name" golang "$hash" "$ctx" --build-arg "GO_PATCH=$patch"
+	build "$name" golang "$hash" "$ctx" --build-arg "GO_PATCH=$patch" --build-arg "GOPROXY=$proxy" --build-arg "GOSUMDB=$sumdb"
 	rm -rf "$ctx/goroot"
 }
 
