@@ -18,6 +18,8 @@ const (
 	Transaction = "wtx"
 	TopUp       = "top"
 	Refund      = "rfd"
+	// Subscription is a recurring bill's schedule (the billing service).
+	Subscription = "sub"
 )
 
 // bodyLen is the length of the random part: 128 bits in base32 is 26 chars.

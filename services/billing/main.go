@@ -1,6 +1,8 @@
-// Command billing is FinFlow's billing service: bills, and their single
-// transition to PAID by exactly one payment. It runs beside its Dapr sidecar
-// (app id "billing", port 8083).
+// Command billing is FinFlow's billing service: bills, their single
+// transition to PAID by exactly one payment, each user's list of them, and
+// subscriptions that make one bill per period, driven by the sidecar's cron
+// input binding. It runs beside its Dapr sidecar (app id "billing", port
+// 8083).
 package main
 
 import (
@@ -21,7 +23,15 @@ func main() {
 		Name:        "billing",
 		DefaultPort: 8083,
 		Setup: func(_ context.Context, d *service.Deps, app *fiber.App) error {
-			svc := &domain.Service{Store: store.New(d.Sidecar, d.StateStore), Users: peers.Users{Dapr: d.Sidecar}, Log: d.Log, Now: time.Now}
+			svc := &domain.Service{
+				Store:         store.New(d.Sidecar, d.StateStore),
+				Subscriptions: store.NewSubscriptions(d.Sidecar, d.StateStore),
+				Schedule:      store.NewSchedule(d.Sidecar, d.StateStore),
+				Autopay:       store.Autopay{Pub: d.Sidecar},
+				Users:         peers.Users{Dapr: d.Sidecar},
+				Log:           d.Log,
+				Now:           time.Now,
+			}
 			billinghttp.New(svc).Routes(app)
 			return nil
 		},

@@ -1,6 +1,7 @@
-// Package domain holds FinFlow's bill model and its one rule that matters
-// most: a bill is marked PAID at most once, by exactly one payment, and
-// records which.
+// Package domain holds FinFlow's bill model and its rules: a bill is marked
+// PAID at most once, by exactly one payment, and records which (and becomes
+// REFUNDED when that payment is wholly given back); a user's bills are
+// listed newest first; a subscription makes exactly one bill per period.
 package domain
 
 import (
@@ -21,8 +22,9 @@ type Status string
 
 // Bill states.
 const (
-	Unpaid Status = "UNPAID"
-	Paid   Status = "PAID"
+	Unpaid   Status = "UNPAID"
+	Paid     Status = "PAID"
+	Refunded Status = "REFUNDED" // PAID, then its payment was wholly refunded
 )
 
 // Bill is an amount a user owes.
@@ -37,6 +39,14 @@ type Bill struct {
 	PaymentID   string // the payment that paid it, or ""
 	CreatedAt   time.Time
 	PaidAt      time.Time // zero until paid
+	RefundedAt  time.Time // zero until refunded
+	// SubscriptionID and Period name the subscription period the bill was
+	// made for ("" for a bill made by hand).
+	SubscriptionID string
+	Period         string
+	// Seq is the bill's place in its user's list (Store.List); the store
+	// sets it when it creates the bill.
+	Seq int64
 }
 
 // Errors returned by the billing service.
@@ -49,6 +59,8 @@ var (
 	ErrBillExists = apperr.New(apperr.KindConflict, "BILL_EXISTS", "a bill with this id already exists")
 	// ErrKeyReused is a keyed create whose id exists with other details.
 	ErrKeyReused = apperr.New(apperr.KindUnprocessable, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used for a different bill")
+	// ErrBillNotPaid is a refund mark for a bill no payment has paid.
+	ErrBillNotPaid = apperr.New(apperr.KindConflict, "BILL_NOT_PAID", "this bill is not paid")
 )
 
 // MaxDescriptionLen bounds a description.
@@ -59,17 +71,9 @@ func NewBill(userID string, amount money.Amount, description, dueDate string, no
 	if err := amount.Validate(); err != nil {
 		return Bill{}, err
 	}
-	description = strings.TrimSpace(description)
-	if description == "" {
-		return Bill{}, apperr.Invalid("description", "description is required")
-	}
-	if n := utf8.RuneCountInString(description); n > MaxDescriptionLen || !utf8.ValidString(description) {
-		return Bill{}, apperr.Invalid("description", "description must be valid text of at most %d characters", MaxDescriptionLen)
-	}
-	for _, r := range description {
-		if unicode.IsControl(r) {
-			return Bill{}, apperr.Invalid("description", "description must not contain control characters")
-		}
+	description, err := checkDescription(description)
+	if err != nil {
+		return Bill{}, err
 	}
 	if dueDate != "" {
 		if _, err := time.Parse(time.DateOnly, dueDate); err != nil {
@@ -88,11 +92,31 @@ func NewBill(userID string, amount money.Amount, description, dueDate string, no
 	}, nil
 }
 
+// checkDescription trims a bill's (or a subscription's) description and
+// checks it: required, at most MaxDescriptionLen characters of valid text,
+// no control characters.
+func checkDescription(description string) (string, error) {
+	description = strings.TrimSpace(description)
+	if description == "" {
+		return "", apperr.Invalid("description", "description is required")
+	}
+	if n := utf8.RuneCountInString(description); n > MaxDescriptionLen || !utf8.ValidString(description) {
+		return "", apperr.Invalid("description", "description must be valid text of at most %d characters", MaxDescriptionLen)
+	}
+	for _, r := range description {
+		if unicode.IsControl(r) {
+			return "", apperr.Invalid("description", "description must not contain control characters")
+		}
+	}
+	return description, nil
+}
+
 // MarkPaid marks the bill PAID by paymentID. Marking it again by the same
-// payment changes nothing and is not an error (a retry); by another payment
-// it is ErrBillAlreadyPaid. It reports whether the bill changed.
+// payment changes nothing and is not an error (a retry, even once the bill
+// is REFUNDED); by another payment it is ErrBillAlreadyPaid. It reports
+// whether the bill changed.
 func (b *Bill) MarkPaid(paymentID string, now time.Time) (bool, error) {
-	if b.Status == Paid {
+	if b.Status != Unpaid {
 		if b.PaymentID == paymentID {
 			return false, nil
 		}
@@ -104,15 +128,36 @@ func (b *Bill) MarkPaid(paymentID string, now time.Time) (bool, error) {
 	return true, nil
 }
 
+// MarkRefunded marks the bill, PAID by paymentID, REFUNDED: that payment's
+// whole amount was given back. Again by the same payment it changes nothing
+// (a retry); a bill paid by another payment is ErrBillAlreadyPaid, an UNPAID
+// one ErrBillNotPaid. It reports whether the bill changed.
+func (b *Bill) MarkRefunded(paymentID string, now time.Time) (bool, error) {
+	switch {
+	case b.Status == Unpaid:
+		return false, ErrBillNotPaid.With("bill "+b.ID+" is not paid: nothing to refund", map[string]any{"bill_id": b.ID})
+	case b.PaymentID != paymentID:
+		return false, ErrBillAlreadyPaid.With("bill "+b.ID+" is paid by another payment", map[string]any{"bill_id": b.ID})
+	case b.Status == Refunded:
+		return false, nil
+	}
+	b.Status = Refunded
+	b.RefundedAt = now.UTC().Truncate(time.Millisecond)
+	return true, nil
+}
+
 // SameRequest reports whether b and other were created from the same
 // request (a retry), whatever their ids and times.
 func (b Bill) SameRequest(other Bill) bool {
 	return b.UserID == other.UserID && b.Amount == other.Amount && b.Description == other.Description && b.DueDate == other.DueDate
 }
 
-// Store keeps bills.
+// Store keeps bills, and each user's list of them.
 type Store interface {
-	// Create stores a new bill. Returns ErrBillExists.
+	// Create puts the bill in its user's list, then stores it carrying its
+	// place there (Seq), so a listed bill always exists and a bill created
+	// while a client pages is listed once. Returns ErrBillExists (the bill
+	// stays as it was, and the list gains an entry readers skip).
 	Create(ctx context.Context, b Bill) error
 	// Get returns a bill. Returns ErrBillNotFound.
 	Get(ctx context.Context, id string) (Bill, error)
@@ -121,6 +166,11 @@ type Store interface {
 	// changed the bill; nothing is written when it did not. Returns
 	// ErrBillNotFound and fn's errors.
 	Update(ctx context.Context, id string, fn func(*Bill) (bool, error)) (Bill, error)
+	// List reads up to n (at most ListStretch) entries of the user's list
+	// below position before (0: from the newest), newest first, and
+	// returns the bills they name (skipping entries whose bill does not
+	// carry their position).
+	List(ctx context.Context, userID string, before int64, n int) (Listed[Bill], error)
 }
 
 // Users tells whether a user exists.

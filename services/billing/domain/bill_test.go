@@ -56,3 +56,54 @@ func TestMarkPaidOnceByOnePayment(t *testing.T) {
 		t.Fatalf("bill = %+v, want paid by pay_a", b)
 	}
 }
+
+func TestMarkRefunded(t *testing.T) {
+	paid := func() domain.Bill {
+		b, _ := domain.NewBill("usr_x", moneyAmount(100), "x", "", time.Now())
+		_, _ = b.MarkPaid("pay_a", time.Now())
+		return b
+	}
+	unpaid, _ := domain.NewBill("usr_x", moneyAmount(100), "x", "", time.Now())
+	refunded := paid()
+	_, _ = refunded.MarkRefunded("pay_a", time.Now())
+	cases := []struct {
+		name        string
+		bill        domain.Bill
+		payment     string
+		wantChanged bool
+		wantErr     error
+		wantStatus  domain.Status
+	}{
+		{"paid by that payment", paid(), "pay_a", true, nil, domain.Refunded},
+		{"again: no change", refunded, "pay_a", false, nil, domain.Refunded},
+		{"paid by another payment", paid(), "pay_b", false, domain.ErrBillAlreadyPaid, domain.Paid},
+		{"refunded, asked by another payment", refunded, "pay_b", false, domain.ErrBillAlreadyPaid, domain.Refunded},
+		{"unpaid", unpaid, "pay_a", false, domain.ErrBillNotPaid, domain.Unpaid},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := tc.bill
+			changed, err := b.MarkRefunded(tc.payment, time.Now())
+			if changed != tc.wantChanged || !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) || b.Status != tc.wantStatus {
+				t.Fatalf("MarkRefunded(%s) = %v, %v (status %s), want %v, %v (%s)", tc.payment, changed, err, b.Status, tc.wantChanged, tc.wantErr, tc.wantStatus)
+			}
+			if tc.wantChanged && b.RefundedAt.IsZero() {
+				t.Fatal("RefundedAt not set")
+			}
+		})
+	}
+}
+
+// A REFUNDED bill stays closed: paying it again by its payment is a retry
+// that changes nothing, by another payment a conflict.
+func TestMarkPaidAfterRefund(t *testing.T) {
+	b, _ := domain.NewBill("usr_x", moneyAmount(100), "x", "", time.Now())
+	_, _ = b.MarkPaid("pay_a", time.Now())
+	_, _ = b.MarkRefunded("pay_a", time.Now())
+	if changed, err := b.MarkPaid("pay_a", time.Now()); changed || err != nil || b.Status != domain.Refunded {
+		t.Fatalf("MarkPaid by its payment after the refund = %v, %v (status %s), want no change", changed, err, b.Status)
+	}
+	if _, err := b.MarkPaid("pay_b", time.Now()); !errors.Is(err, domain.ErrBillAlreadyPaid) || b.Status != domain.Refunded {
+		t.Fatalf("MarkPaid by another payment after the refund = %v (status %s), want ErrBillAlreadyPaid", err, b.Status)
+	}
+}

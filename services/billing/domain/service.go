@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/finflow/finflow/platform/apperr"
@@ -13,12 +14,19 @@ import (
 	"github.com/finflow/finflow/platform/money"
 )
 
-// Service is the billing service's use cases, on top of a Store.
+// Service is the billing service's use cases, on top of its stores.
 type Service struct {
-	Store Store
-	Users Users
-	Log   *slog.Logger
-	Now   func() time.Time
+	Store         Store
+	Subscriptions Subscriptions
+	Schedule      Schedule
+	Autopay       Autopay
+	Users         Users
+	Log           *slog.Logger
+	Now           func() time.Time
+
+	// ticking lets one scheduler tick at a time run in this instance (the
+	// cron binding does not wait for a slow tick before the next).
+	ticking sync.Mutex
 }
 
 // NewBillRequest asks for a bill: Amount in paise; Currency nil or "INR";
@@ -116,6 +124,30 @@ func (s *Service) MarkPaid(ctx context.Context, req contract.MarkPaidRequest) (B
 	})
 	if err == nil && changed {
 		s.Log.InfoContext(ctx, "bill paid", "bill_id", b.ID, "payment_id", b.PaymentID)
+	}
+	return b, err
+}
+
+// MarkRefunded marks a bill, PAID by the payment, REFUNDED (the payment
+// service's internal request, once the payment's whole amount is given
+// back). Again it changes nothing. Returns VALIDATION_FAILED,
+// ErrBillNotFound, ErrBillAlreadyPaid (paid by another payment),
+// ErrBillNotPaid.
+func (s *Service) MarkRefunded(ctx context.Context, req contract.MarkRefundedRequest) (Bill, error) {
+	if !id.Valid(id.Bill, req.BillID) {
+		return Bill{}, apperr.Invalid("bill_id", "bill_id must be a bill id (bill_...)")
+	}
+	if !id.Valid(id.Payment, req.PaymentID) {
+		return Bill{}, apperr.Invalid("payment_id", "payment_id must be a payment id (pay_...)")
+	}
+	var changed bool
+	b, err := s.Store.Update(ctx, req.BillID, func(b *Bill) (bool, error) {
+		var err error
+		changed, err = b.MarkRefunded(req.PaymentID, s.Now())
+		return changed, err
+	})
+	if err == nil && changed {
+		s.Log.InfoContext(ctx, "bill refunded", "bill_id", b.ID, "payment_id", b.PaymentID)
 	}
 	return b, err
 }

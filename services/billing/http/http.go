@@ -5,6 +5,24 @@
 //	GET  /billing/{billId}      -> 200 bill; 404 BILL_NOT_FOUND
 //	PUT  /billing/updateStatus  contract.MarkPaidRequest (internal: the payment
 //	                            service) -> 200 bill; 409 BILL_ALREADY_PAID
+//	PUT  /billing/refunded      contract.MarkRefundedRequest (internal: the
+//	                            payment service) -> 200 bill REFUNDED
+//
+// The customer routes (docs/api-contract.md, "Customer routes"), under the
+// service paths the gateway sends them to (an id last, and no rule for a
+// path above another's, so that Dapr 1.14's access policies can name them):
+//
+//	GET  /bills/of/{userId}                  (GET /billing/user/{userId}) ?status=&limit=&cursor=
+//	                                         -> the user's bills, newest first
+//	POST /subscriptions/create               (POST /billing/subscriptions) (admin) -> 201 subscription
+//	GET  /subscriptions/one/{subscriptionId} (GET /billing/subscriptions/{subscriptionId}) -> subscription
+//	GET  /subscriptions/of/{userId}          (GET /billing/user/{userId}/subscriptions) ?limit=&cursor=
+//	                                         -> the user's subscriptions, newest first
+//	POST /subscriptions/cancel/{id}          (POST /billing/subscriptions/{subscriptionId}/cancel)
+//	                                         -> subscription CANCELLED; 409 SUBSCRIPTION_ALREADY_CANCELLED
+//
+// and, for the sidecar, POST /billing-schedule (the cron input binding of
+// that name: one scheduler tick) and GET /dapr/subscribe (no topics).
 package http
 
 import (
@@ -26,17 +44,32 @@ type API struct{ svc *domain.Service }
 // New returns the API over the service's use cases.
 func New(svc *domain.Service) *API { return &API{svc: svc} }
 
+// ScheduleBinding is the name of the cron input binding that drives the
+// scheduler (components/binding-billing-schedule.yaml); the sidecar POSTs to
+// the route of that name on every tick.
+const ScheduleBinding = "billing-schedule"
+
 // Routes registers the routes on app.
 func (a *API) Routes(app *fiber.App) {
 	app.Post("/billing/create", a.create)
 	app.Put(contract.PathBillMarkPaid, a.markPaid)
+	app.Put(contract.PathBillMarkRefunded, a.markRefunded)
+	app.Get("/bills/of/:userId", a.listBills)
+	app.Post("/subscriptions/create", a.createSubscription)
+	app.Get("/subscriptions/one/:subscriptionId", a.getSubscription)
+	app.Get("/subscriptions/of/:userId", a.listSubscriptions)
+	app.Post("/subscriptions/cancel/:subscriptionId", a.cancelSubscription)
+	app.Post("/"+ScheduleBinding, a.tick)
+	// The sidecar loads the pub/sub component to publish autopay requests,
+	// and asks which topics the app takes: none.
+	app.Get("/dapr/subscribe", func(c *fiber.Ctx) error { return c.JSON([]any{}) })
 	app.Get("/billing/:billId", a.get)
 }
 
 // ToJSON is the contract's bill object.
 func ToJSON(b domain.Bill) contract.Bill {
 	out := contract.Bill{ID: b.ID, UserID: b.UserID, Amount: b.Amount, Currency: b.Currency, Description: b.Description,
-		Status: string(b.Status), CreatedAt: b.CreatedAt.UTC().Format(time.RFC3339Nano)}
+		Status: string(b.Status), CreatedAt: stamp(b.CreatedAt)}
 	if b.DueDate != "" {
 		out.DueDate = &b.DueDate
 	}
@@ -44,11 +77,16 @@ func ToJSON(b domain.Bill) contract.Bill {
 		out.PaymentID = &b.PaymentID
 	}
 	if !b.PaidAt.IsZero() {
-		p := b.PaidAt.UTC().Format(time.RFC3339Nano)
+		p := stamp(b.PaidAt)
 		out.PaidAt = &p
+	}
+	if b.SubscriptionID != "" {
+		out.SubscriptionID, out.Period = &b.SubscriptionID, &b.Period
 	}
 	return out
 }
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 type createRequest struct {
 	UserID      string       `json:"user_id"`
@@ -92,6 +130,21 @@ func (a *API) markPaid(c *fiber.Ctx) error {
 		return err
 	}
 	b, err := a.svc.MarkPaid(c.UserContext(), req)
+	if err != nil {
+		return err
+	}
+	return c.JSON(ToJSON(b))
+}
+
+func (a *API) markRefunded(c *fiber.Ctx) error {
+	if err := authz.App(c, contract.AppPayment); err != nil {
+		return err
+	}
+	var req contract.MarkRefundedRequest
+	if err := server.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	b, err := a.svc.MarkRefunded(c.UserContext(), req)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,132 @@
+package store_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/finflow/finflow/platform/auth"
+	"github.com/finflow/finflow/platform/contract"
+	"github.com/finflow/finflow/platform/sidecar"
+	"github.com/finflow/finflow/platform/sidecar/sidecartest"
+	"github.com/finflow/finflow/services/billing/domain"
+	"github.com/finflow/finflow/services/billing/store"
+)
+
+// The billing use cases on the real stores, over the in-memory sidecar
+// state: one billing instance of a test's own.
+
+const storeName = "billing-store"
+
+// clock is a fake clock that several instances share.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+type users struct{}
+
+func (users) Exists(context.Context, string) (bool, error) { return true, nil }
+
+// published records the autopay events, in order.
+type published struct {
+	mu     sync.Mutex
+	events []contract.AutopayBill
+}
+
+func (p *published) Publish(_ context.Context, _, topic string, data any, eventID string) error {
+	ev := data.(contract.AutopayBill)
+	if topic != contract.TopicAutopayBills || eventID != ev.BillID || ev.EventID != ev.BillID {
+		panic("autopay published to " + topic + " with event id " + eventID)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.events = append(p.events, ev)
+	return nil
+}
+
+func (p *published) Bills() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[string]int{}
+	for _, ev := range p.events {
+		out[ev.BillID]++
+	}
+	return out
+}
+
+// counting counts the state round trips made through it.
+type counting struct {
+	store.State
+	n atomic.Int64
+}
+
+func (c *counting) Get(ctx context.Context, st, key string) (sidecar.Item, error) {
+	c.n.Add(1)
+	return c.State.Get(ctx, st, key)
+}
+
+func (c *counting) BulkGet(ctx context.Context, st string, keys []string) ([]sidecar.Item, error) {
+	c.n.Add(1)
+	return c.State.BulkGet(ctx, st, keys)
+}
+
+func (c *counting) Save(ctx context.Context, st, key string, value []byte, etag string) error {
+	c.n.Add(1)
+	return c.State.Save(ctx, st, key, value, etag)
+}
+
+func (c *counting) Insert(ctx context.Context, st, key string, value []byte, ttl int) error {
+	c.n.Add(1)
+	return c.State.Insert(ctx, st, key, value, ttl)
+}
+
+// instance is one billing service on state, with its own clock and
+// autopay recorder unless given.
+func instance(state store.State, clk *clock, pub *published) *domain.Service {
+	return &domain.Service{
+		Store:         store.New(state, storeName),
+		Subscriptions: store.NewSubscriptions(state, storeName),
+		Schedule:      store.NewSchedule(state, storeName),
+		Autopay:       store.Autopay{Pub: pub},
+		Users:         users{},
+		Log:           slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now:           clk.Now,
+	}
+}
+
+func newInstance(t *testing.T, start time.Time) (*domain.Service, *clock, *published, *sidecartest.MemState) {
+	t.Helper()
+	mem := sidecartest.NewMemState()
+	clk := &clock{now: start}
+	pub := &published{}
+	return instance(mem, clk, pub), clk, pub, mem
+}
+
+func admin() auth.Caller {
+	return auth.Caller{Signed: true, Identity: auth.Identity{Sub: "usr_admin", Role: "admin"}}
+}
+
+func owner(userID string) auth.Caller {
+	return auth.Caller{Signed: true, Identity: auth.Identity{Sub: userID, Role: "user"}}
+}
+
+// sidecarCron is who the cron binding's delivery comes from: no user, no
+// calling app.
+var sidecarCron = auth.Caller{}
