@@ -72,6 +72,8 @@ var (
 	ErrBillNotFound    = contract.ErrBillNotFound
 	ErrPaymentNotFound = contract.ErrPaymentNotFound
 	ErrTopUpNotFound   = apperr.New(apperr.KindNotFound, "TOPUP_NOT_FOUND", "top-up not found")
+	// ErrSubscriptionNotFound is the billing service's code for it.
+	ErrSubscriptionNotFound = apperr.New(apperr.KindNotFound, "SUBSCRIPTION_NOT_FOUND", "subscription not found")
 )
 
 // Routes is the public API, exactly as the contract lists it. Anything else,
@@ -90,6 +92,12 @@ var Routes = []Route{
 
 	{Method: "POST", Path: "/billing/create", App: contract.AppBilling, Body: BodyJSON},
 	{Method: "GET", Path: "/billing/:billId", App: contract.AppBilling, Param: "billId", Prefix: id.Bill, NotFound: ErrBillNotFound},
+	// A user's bills and subscriptions, and subscriptions (admins make them).
+	{Method: "GET", Path: "/billing/user/:userId", App: contract.AppBilling, Target: "/bills/of/:userId", Param: "userId", Prefix: id.User, NotFound: ErrUserNotFound, OwnParam: true, Query: []string{"status", "limit", "cursor"}},
+	{Method: "GET", Path: "/billing/user/:userId/subscriptions", App: contract.AppBilling, Target: "/subscriptions/of/:userId", Param: "userId", Prefix: id.User, NotFound: ErrUserNotFound, OwnParam: true, Query: paging},
+	{Method: "POST", Path: "/billing/subscriptions", App: contract.AppBilling, Target: "/subscriptions/create", Body: BodyJSON, AdminOnly: true},
+	{Method: "GET", Path: "/billing/subscriptions/:subscriptionId", App: contract.AppBilling, Target: "/subscriptions/one/:subscriptionId", Param: "subscriptionId", Prefix: id.Subscription, NotFound: ErrSubscriptionNotFound},
+	{Method: "POST", Path: "/billing/subscriptions/:subscriptionId/cancel", App: contract.AppBilling, Target: "/subscriptions/cancel/:subscriptionId", Param: "subscriptionId", Prefix: id.Subscription, NotFound: ErrSubscriptionNotFound},
 
 	{Method: "POST", Path: "/Payment/pay", App: contract.AppPayment, Body: BodyJSON},
 	{Method: "POST", Path: "/Payment/rozarpay", App: contract.AppPayment, Body: BodyJSON},
