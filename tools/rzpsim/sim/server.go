@@ -129,6 +129,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /sim/refunds/{id}/settle", s.simSettleRefund)
 	mux.HandleFunc("GET /sim/refunds", s.simRefunds)
 	mux.HandleFunc("POST /sim/settings", s.simSettings)
+	s.checkoutRoutes(mux) // Standard Checkout offline: checkout.js and its modal (checkout.go)
 	mux.HandleFunc("GET /sim/health", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, apiError("The requested URL was not found on the server.", ""))
