@@ -53,6 +53,15 @@ func TestBillListings(t *testing.T) {
 		t.Fatalf("refund = %d %s", r.Status, r.Body)
 	}
 	harness.WaitFor(t, 15*time.Second, "bill 4 REFUNDED", func() bool { return env.MustBill(t, made[4]).Status == "REFUNDED" })
+	// A REFUNDED bill stays closed: paying it again is refused and takes
+	// nothing from the wallet.
+	balance := env.MustBalance(t, u.ID)
+	if r := env.Do(t, "POST", "/Payment/pay", map[string]any{"bill_id": made[4]}, nil); r.Status != http.StatusConflict || r.ErrorCode() != "BILL_ALREADY_PAID" {
+		t.Fatalf("paying the REFUNDED bill again = %d %s, want 409 BILL_ALREADY_PAID", r.Status, r.Body)
+	}
+	if b := env.MustBalance(t, u.ID); b != balance || env.MustBill(t, made[4]).Status != "REFUNDED" {
+		t.Fatalf("paying the REFUNDED bill again: balance %d (was %d), bill %s", b, balance, env.MustBill(t, made[4]).Status)
+	}
 
 	owner := env.As(t, u.ID)
 	all := harness.MustListAll[harness.ListedBill](t, env, "/billing/user/"+u.ID+"?limit=3", owner)
