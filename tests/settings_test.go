@@ -2,12 +2,14 @@ package tests
 
 import (
 	"os"
+	"slices"
 	"testing"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/finflow/finflow/platform/settings"
 	gatewayhttp "github.com/finflow/finflow/services/gateway/http"
+	"github.com/finflow/finflow/services/gateway/webapp"
 	paymentdomain "github.com/finflow/finflow/services/payment/domain"
 	razorpaydomain "github.com/finflow/finflow/services/razorpay/domain"
 	userdomain "github.com/finflow/finflow/services/user/domain"
@@ -41,7 +43,7 @@ func TestSeededSettingsMatchTheCode(t *testing.T) {
 			t.Errorf("%s: runtime-settings.yaml says %v, the code's default is %d", key, v, d.Default)
 		}
 	}
-	for _, d := range razorpaydomain.TextSettings {
+	for _, d := range append(slices.Clone(razorpaydomain.TextSettings), webapp.Settings...) {
 		if v, ok := seeded[d.Key]; !ok || v != d.Default {
 			t.Errorf("%s: runtime-settings.yaml says %v, the code's default is %q", d.Key, v, d.Default)
 		}

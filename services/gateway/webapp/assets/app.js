@@ -1,0 +1,990 @@
+// FinFlow's customer web app: sign in, see the wallet, its ledger, bills,
+// payments, top-ups and subscriptions; pay a bill from the wallet or
+// through Razorpay's Standard Checkout; add money to the wallet.
+//
+// A payment shown as done here is one FinFlow says is done: whatever the
+// checkout's handler reports, the page says "confirming" until GET
+// /Payment/{id} (or GET /wallet/topup/{id}) answers SUCCESS or FAILED,
+// which only a signature-verified webhook (or reconciliation) makes so.
+
+import { Client, ApiError, newKey, claims } from './api.js';
+import { rupees, signed, toPaise } from './money.js';
+
+const $ = (id) => document.getElementById(id);
+const devMode = document.body.dataset.devMode === 'true';
+const checkoutScript = document.body.dataset.checkoutScript || '';
+const PAGE = 20;
+const THEME = '#1d3fb8';
+
+const api = new Client(() => signOut('Your sign-in has ended (the token expired or is no longer accepted). Please sign in again.'));
+
+// session is the signed-in customer; generation changes at every sign-in
+// and sign-out, so work started for one session stops in the next.
+let session = null;
+let generation = 0;
+
+// ---------------------------------------------------------------- words
+
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone: 'UTC' });
+
+// when is a <time> in the reader's locale (dates without a time are
+// calendar dates, shown as such).
+function when(iso, calendarDate) {
+  const t = document.createElement('time');
+  if (!iso) {
+    t.textContent = '—';
+    return t;
+  }
+  t.dateTime = iso;
+  const d = new Date(iso);
+  t.textContent = Number.isNaN(d.getTime()) ? iso : (calendarDate ? dateOnly : dateTime).format(d);
+  return t;
+}
+
+// explain says what an API error means, in plain words.
+function explain(e) {
+  if (!(e instanceof ApiError)) {
+    return 'Something went wrong in this page: ' + (e && e.message ? e.message : String(e));
+  }
+  switch (e.code) {
+    case 'NETWORK':
+      return 'FinFlow could not be reached. Check your connection and try again.';
+    case 'UNAUTHENTICATED':
+      return 'Your sign-in is not valid any more. Please sign in again.';
+    case 'FORBIDDEN':
+      return 'You are not allowed to see or do that.';
+    case 'RATE_LIMITED':
+      return 'Too many requests in a short time. Wait ' + (e.details.retry_after_seconds || 'a few') + ' seconds and try again.';
+    case 'UNAVAILABLE':
+    case 'REQUEST_TIMEOUT':
+      return 'FinFlow is not answering right now. Try again in a moment.';
+    case 'BILL_ALREADY_PAID':
+      return 'This bill is already paid.';
+    case 'INSUFFICIENT_FUNDS':
+      return 'Your wallet does not have enough money for this.';
+    case 'WALLET_NOT_FOUND':
+      return 'You have no wallet yet.';
+    case 'WALLET_EXISTS':
+      return 'You already have a wallet.';
+    case 'EMAIL_TAKEN':
+      return 'That email address already belongs to another customer.';
+    case 'USER_NOT_FOUND':
+      return 'That customer does not exist.';
+    case 'BILL_NOT_FOUND':
+      return 'That bill does not exist.';
+    case 'GATEWAY_REFUSED':
+      return 'Razorpay refused the payment' + (e.message ? ': ' + e.message : '.');
+    case 'IDEMPOTENCY_KEY_IN_USE':
+      return 'This request is still being processed. Wait a moment and look again.';
+    case 'VALIDATION_FAILED':
+      return 'FinFlow could not accept that: ' + e.message;
+    case 'BODY_TOO_LARGE':
+      return 'That is too much text to send.';
+    default:
+      return e.message || 'Something went wrong (' + e.code + ').';
+  }
+}
+
+// reasonWords says why FinFlow failed a payment or top-up.
+function reasonWords(reason) {
+  switch (reason) {
+    case 'INSUFFICIENT_FUNDS':
+      return 'your wallet did not have enough money';
+    case 'PAYMENT_FAILED':
+      return 'Razorpay reported that the payment failed';
+    case 'EXPIRED':
+      return 'the payment was not completed in time';
+    case 'BILL_ALREADY_PAID':
+      return 'the bill had already been paid by another payment';
+    case 'GATEWAY_REFUSED':
+      return 'Razorpay refused the payment';
+    case 'GATEWAY_UNAVAILABLE':
+      return 'Razorpay could not be reached';
+    case 'WALLET_NOT_FOUND':
+      return 'you have no wallet';
+    case 'DUPLICATE_REQUEST':
+      return 'another payment of this bill was already under way';
+    case 'CAPTURE_MISMATCH':
+    case 'CAPTURE_NOT_CONFIRMED':
+      return 'Razorpay could not confirm the payment';
+    case 'REFUNDED_AT_GATEWAY':
+    case 'TOPUP_ALREADY_CREDITED':
+      return 'the money was refunded to you';
+    default:
+      return reason ? 'of ' + reason.toLowerCase().replace(/_/g, ' ') : 'of an unknown reason';
+  }
+}
+
+const statusWords = { UNPAID: 'Unpaid', PAID: 'Paid', REFUNDED: 'Refunded', ACTIVE: 'Active', CANCELLED: 'Cancelled' };
+const paymentWords = { SUCCESS: 'Paid', PENDING: 'Confirming', FAILED: 'Failed' };
+const topUpWords = { SUCCESS: 'Added', PENDING: 'Confirming', FAILED: 'Failed' };
+const methodWords = { WALLET: 'Wallet', RAZORPAY: 'Razorpay' };
+const intervalWords = { DAILY: 'every day', WEEKLY: 'every week', MONTHLY: 'every month' };
+
+// ------------------------------------------------------------ the page
+
+// el makes an element: el('td', {className: 'num'}, 'text', child).
+function el(tag, props, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (k === 'data') {
+      Object.assign(e.dataset, v);
+    } else if (k.startsWith('aria-') || k === 'role') {
+      e.setAttribute(k, v);
+    } else {
+      e[k] = v;
+    }
+  }
+  for (const c of children) {
+    if (c !== null && c !== undefined && c !== false) {
+      e.append(c);
+    }
+  }
+  return e;
+}
+
+function showAlert(text) {
+  const a = $('alert');
+  a.textContent = text;
+  a.hidden = false;
+}
+
+function clearAlert() {
+  $('alert').hidden = true;
+  $('alert').textContent = '';
+}
+
+// ------------------------------------------------------------- sign-in
+
+function showSignIn(message) {
+  $('account').hidden = true;
+  $('who').hidden = true;
+  $('sign-in').hidden = false;
+  if (message) {
+    showAlert(message);
+  }
+  $('dev-sign-in').hidden = !devMode;
+  if (devMode) {
+    loadUsers(null);
+  }
+  $('sign-in-title').focus();
+}
+
+// devToken asks the gateway (dev mode only) for a token.
+async function devToken(sub, role) {
+  const { data } = await api.call('POST', '/auth/dev-token', { body: { sub, role }, anonymous: true });
+  return data.token;
+}
+
+let usersCursor = null;
+
+// loadUsers lists customers for the dev sign-in, with a one-off admin
+// token that is dropped as soon as the page is read.
+async function loadUsers(cursor) {
+  const list = $('users');
+  $('users-status').textContent = 'Loading customers…';
+  try {
+    const admin = await devToken('webapp-dev-sign-in', 'admin');
+    const q = new URLSearchParams({ limit: '50' });
+    if (cursor) {
+      q.set('cursor', cursor);
+    }
+    const { data } = await api.call('GET', '/users/all?' + q, { token: admin });
+    if (!cursor) {
+      list.replaceChildren();
+    }
+    for (const u of data.items) {
+      list.append(el('li', {}, el('button', { type: 'button', className: 'user', data: { user: u.id }, onclick: () => devSignIn(u) },
+        'Sign in as ', el('strong', {}, u.name), ' ', el('span', { className: 'hint' }, u.email))));
+    }
+    usersCursor = data.next_cursor;
+    $('more-users').hidden = !usersCursor;
+    $('users-status').textContent = list.children.length ? '' : 'No customers yet: create one below.';
+  } catch (e) {
+    $('users-status').textContent = 'Could not list customers: ' + explain(e);
+  }
+}
+
+async function devSignIn(user) {
+  clearAlert();
+  try {
+    await signIn(await devToken(user.id, 'user'));
+  } catch (e) {
+    showAlert('Could not sign in as ' + user.name + ': ' + explain(e));
+  }
+}
+
+async function createCustomer(ev) {
+  ev.preventDefault();
+  clearAlert();
+  const name = $('new-name').value.trim();
+  const email = $('new-email').value.trim();
+  const phone = $('new-phone').value.trim();
+  if (!name || !email) {
+    showAlert('Enter a name and an email address.');
+    (name ? $('new-email') : $('new-name')).focus();
+    return;
+  }
+  const body = { name, email };
+  if (phone) {
+    body.phone = phone;
+  }
+  try {
+    const { data: user } = await api.call('POST', '/users/create', { body, anonymous: true, key: newKey() });
+    const token = await devToken(user.id, 'user');
+    try {
+      await api.call('POST', '/wallet/create/' + encodeURIComponent(user.id), { token, key: newKey() });
+    } catch (e) {
+      if (e.code !== 'WALLET_EXISTS') {
+        throw e;
+      }
+    }
+    $('new-user').reset();
+    await signIn(token);
+  } catch (e) {
+    showAlert('Could not create the customer: ' + explain(e));
+    $('new-name').focus();
+  }
+}
+
+async function tokenSignIn(ev) {
+  ev.preventDefault();
+  clearAlert();
+  const token = $('token').value.trim().replace(/^Bearer\s+/i, '');
+  $('token').value = '';
+  try {
+    await signIn(token);
+  } catch (e) {
+    if (!(e instanceof ApiError)) {
+      showAlert('Could not sign in: ' + e.message + '.');
+    } else if (e.code === 'UNAUTHENTICATED') {
+      showAlert('FinFlow did not accept that token: it is not valid, or it has expired.');
+    } else {
+      showAlert('Could not sign in: ' + explain(e));
+    }
+    $('token').focus();
+  }
+}
+
+// signIn checks a token with the API and opens the customer's account.
+async function signIn(token) {
+  const c = claims(token);
+  if (!c || typeof c.sub !== 'string') {
+    throw new Error('that does not look like a FinFlow token');
+  }
+  if (c.role !== 'user') {
+    throw new Error('this app is for customers, and that token is not a customer’s (admins use the ops console at /console)');
+  }
+  if (typeof c.exp === 'number' && c.exp * 1000 <= Date.now()) {
+    throw new ApiError(401, 'UNAUTHENTICATED', 'expired');
+  }
+  const { data: user } = await api.call('GET', '/users/' + encodeURIComponent(c.sub), { token });
+  api.signIn(token);
+  generation++;
+  session = { user, generation, balance: null, bills: new Map(), payments: new Map(), timer: null };
+  if (typeof c.exp === 'number') {
+    const ms = Math.min(c.exp * 1000 - Date.now(), 2147483647);
+    session.timer = setTimeout(() => signOut('Your sign-in has expired. Please sign in again.'), ms);
+  }
+  openAccount();
+}
+
+function signOut(message) {
+  if (session && session.timer) {
+    clearTimeout(session.timer);
+  }
+  if (openCheckout) {
+    openCheckout.close();
+    openCheckout = null;
+  }
+  api.signOut();
+  session = null;
+  generation++;
+  for (const id of ['activity', 'users', 'unpaid', 'subscriptions-list']) {
+    $(id).replaceChildren();
+  }
+  for (const t of document.querySelectorAll('#account tbody')) {
+    t.replaceChildren();
+  }
+  $('balance').textContent = '…';
+  delete $('balance').dataset.paise;
+  $('who-name').textContent = '';
+  walletKeys.clear();
+  razorpayKeys.clear();
+  topUpKey = null;
+  clearAlert();
+  showSignIn(message);
+}
+
+// ------------------------------------------------------------ account
+
+function openAccount() {
+  clearAlert();
+  $('sign-in').hidden = true;
+  $('who-name').textContent = session.user.name;
+  $('who').hidden = false;
+  $('account-title').textContent = 'Hello, ' + session.user.name;
+  $('demo').hidden = !devMode;
+  $('account').hidden = false;
+  $('activity-empty').hidden = false;
+  $('account-title').focus();
+  if (checkoutScript) {
+    loadCheckout().catch(() => {}); // warm up; a failure is told when paying
+  }
+  refresh();
+}
+
+const userPath = () => encodeURIComponent(session.user.id);
+
+// pagedList shows one of the API's cursor-paged lists: reload() shows
+// its first page, more() the next one.
+function pagedList({ target, empty, more, path, query, keep, render }) {
+  let cursor = null;
+  const none = $(empty).textContent;
+  async function load(first) {
+    const gen = generation;
+    const q = new URLSearchParams(query ? query() : {});
+    q.set('limit', String(PAGE));
+    if (!first && cursor) {
+      q.set('cursor', cursor);
+    }
+    try {
+      const { data } = await api.call('GET', path() + '?' + q);
+      if (gen !== generation) {
+        return;
+      }
+      const rows = data.items.filter(keep || (() => true)).map(render);
+      if (first) {
+        $(target).replaceChildren(...rows);
+      } else {
+        $(target).append(...rows);
+      }
+      cursor = data.next_cursor;
+      $(more).hidden = !cursor;
+      $(empty).textContent = none;
+      $(empty).hidden = $(target).children.length > 0;
+    } catch (e) {
+      if (gen !== generation) {
+        return;
+      }
+      $(empty).textContent = 'Could not load this: ' + explain(e);
+      $(empty).hidden = false;
+    }
+  }
+  $(more).addEventListener('click', () => load(false));
+  return { reload: () => load(true) };
+}
+
+const ledger = pagedList({
+  target: 'ledger-rows', empty: 'ledger-empty', more: 'more-ledger',
+  path: () => '/wallet/transactions/' + userPath(),
+  render: (t) => {
+    const credit = t.type === 'CREDIT';
+    return el('tr', { data: { tx: t.id, type: t.type, amount: String(t.amount) } },
+      el('td', {}, when(t.created_at)),
+      el('td', {}, ledgerWhat(t)),
+      el('td', { className: 'num ' + (credit ? 'credit' : 'debit') }, signed(t.amount, credit)),
+      el('td', { className: 'num' }, rupees(t.balance_after)));
+  },
+});
+
+// ledgerWhat names a ledger entry by what made it.
+function ledgerWhat(t) {
+  const ref = t.reference || '';
+  if (ref.startsWith('top_')) {
+    return 'Money added (top-up)';
+  }
+  if (ref.startsWith('rfd_')) {
+    return 'Refund';
+  }
+  if (ref.startsWith('pay_')) {
+    const p = session ? session.payments.get(ref) : null;
+    const b = p && session.bills.get(p.bill_id);
+    return b ? 'Paid: ' + b.description : 'Bill payment';
+  }
+  return ref ? (t.type === 'CREDIT' ? 'Credit: ' : 'Debit: ') + ref : (t.type === 'CREDIT' ? 'Credit' : 'Debit');
+}
+
+const unpaid = pagedList({
+  target: 'unpaid', empty: 'unpaid-empty', more: 'more-unpaid',
+  path: () => '/billing/user/' + userPath(),
+  query: () => ({ status: 'UNPAID' }),
+  render: billCard,
+});
+
+const pastBills = pagedList({
+  target: 'past-bills-rows', empty: 'past-bills-empty', more: 'more-past-bills',
+  path: () => '/billing/user/' + userPath(),
+  keep: (b) => b.status !== 'UNPAID',
+  render: (b) => {
+    session.bills.set(b.id, b);
+    return el('tr', { data: { bill: b.id, status: b.status } },
+      el('td', {}, b.description),
+      el('td', { className: 'num' }, rupees(b.amount)),
+      el('td', {}, el('span', { className: 'badge ' + b.status.toLowerCase() }, statusWords[b.status] || b.status)),
+      el('td', {}, when(b.paid_at)));
+  },
+});
+
+const payments = pagedList({
+  target: 'payments-rows', empty: 'payments-empty', more: 'more-payments',
+  path: () => '/Payment/user/' + userPath(),
+  render: (p) => {
+    session.payments.set(p.id, p);
+    const b = session.bills.get(p.bill_id);
+    const state = el('span', { className: 'badge ' + p.status.toLowerCase() }, paymentWords[p.status] || p.status);
+    return el('tr', { data: { payment: p.id, status: p.status, method: p.method } },
+      el('td', {}, when(p.created_at)),
+      el('td', {}, b ? b.description : p.bill_id),
+      el('td', {}, methodWords[p.method] || p.method),
+      el('td', { className: 'num' }, p.amount == null ? '—' : rupees(p.amount)),
+      el('td', {}, state, p.status === 'FAILED' ? ' ' + reasonWords(p.failure_reason) : ''));
+  },
+});
+
+const topups = pagedList({
+  target: 'topups-rows', empty: 'topups-empty', more: 'more-topups',
+  path: () => '/wallet/user/' + userPath() + '/topups',
+  render: (t) => el('tr', { data: { topup: t.id, status: t.status } },
+    el('td', {}, when(t.created_at)),
+    el('td', { className: 'num' }, rupees(t.amount)),
+    el('td', {}, el('span', { className: 'badge ' + t.status.toLowerCase() }, topUpWords[t.status] || t.status),
+      t.status === 'FAILED' ? ' ' + reasonWords(t.failure_reason) : '')),
+});
+
+const subscriptions = pagedList({
+  target: 'subscriptions-list', empty: 'subscriptions-empty', more: 'more-subscriptions',
+  path: () => '/billing/user/' + userPath() + '/subscriptions',
+  render: subscriptionItem,
+});
+
+let refreshing = null;
+let again = false;
+
+// refresh reloads everything the account shows (one run at a time; a
+// refresh asked for meanwhile runs once more after it).
+function refresh() {
+  if (!session) {
+    return Promise.resolve();
+  }
+  if (refreshing) {
+    again = true;
+    return refreshing;
+  }
+  const focusKey = focusedKey();
+  refreshing = (async () => {
+    await Promise.all([loadBalance(), unpaid.reload(), pastBills.reload(), subscriptions.reload(), topups.reload()]);
+    // Payments name their bills, and the ledger its payments.
+    await payments.reload();
+    await ledger.reload();
+    restoreFocus(focusKey);
+  })().finally(() => {
+    refreshing = null;
+    if (again) {
+      again = false;
+      refresh();
+    }
+  });
+  return refreshing;
+}
+
+// focusedKey remembers which bill button has the focus, so that it keeps
+// it when the list is drawn again.
+function focusedKey() {
+  const a = document.activeElement;
+  if (a && a.dataset && a.dataset.action && a.closest('[data-bill]')) {
+    return { bill: a.closest('[data-bill]').dataset.bill, action: a.dataset.action };
+  }
+  return null;
+}
+
+function restoreFocus(key) {
+  if (!session) {
+    return;
+  }
+  const same = key && document.querySelector('[data-bill="' + CSS.escape(key.bill) + '"] [data-action="' + key.action + '"]');
+  if (same) {
+    same.focus();
+    return;
+  }
+  // The focused button went with its bill (paid): the line saying so
+  // takes the focus.
+  if (document.activeElement === document.body || !document.activeElement) {
+    const item = document.querySelector('#activity li');
+    (item || $('bills-title')).focus();
+  }
+}
+
+async function loadBalance() {
+  const gen = generation;
+  try {
+    const { data } = await api.call('GET', '/wallet/balance/' + userPath());
+    if (gen !== generation) {
+      return;
+    }
+    session.balance = data.balance;
+    $('balance').textContent = rupees(data.balance);
+    $('balance').dataset.paise = String(data.balance);
+    $('no-wallet').hidden = true;
+    $('add-money').hidden = false;
+  } catch (e) {
+    if (gen !== generation) {
+      return;
+    }
+    if (e.code === 'WALLET_NOT_FOUND') {
+      $('balance').textContent = 'no wallet';
+      $('no-wallet').hidden = false;
+      $('add-money').hidden = true;
+      return;
+    }
+    $('balance').textContent = 'unknown';
+    showAlert('Could not read your wallet: ' + explain(e));
+  }
+}
+
+// billCard is an unpaid bill with its two ways to pay.
+function billCard(b) {
+  session.bills.set(b.id, b);
+  const title = 'bill-' + b.id;
+  const pay = (action, label, fn) => {
+    const btn = el('button', { type: 'button', className: action === 'pay-razorpay' ? 'razorpay' : '', data: { action } }, label);
+    btn.setAttribute('aria-describedby', title);
+    btn.addEventListener('click', () => {
+      if (btn.getAttribute('aria-disabled') === 'true') {
+        return;
+      }
+      fn(b, btn);
+    });
+    return btn;
+  };
+  return el('li', { data: { bill: b.id, status: b.status } },
+    el('p', { id: title, className: 'bill-title' }, el('strong', {}, b.description), ' ', el('span', { className: 'amount' }, rupees(b.amount))),
+    el('p', { className: 'hint' }, b.due_date ? el('span', {}, 'Due ', when(b.due_date, true), ' · ') : '', 'Issued ', when(b.created_at),
+      b.subscription_id ? ' · from a subscription' : ''),
+    el('div', { className: 'actions' },
+      pay('pay-wallet', 'Pay from wallet', payFromWallet),
+      pay('pay-razorpay', 'Pay with Razorpay', payWithRazorpay)));
+}
+
+function subscriptionItem(s) {
+  const li = el('li', { data: { subscription: s.id, status: s.status } },
+    el('p', {}, el('strong', {}, s.description), ' ', rupees(s.amount), ' ', intervalWords[s.interval] || s.interval),
+    el('p', { className: 'hint' }, statusWords[s.status] || s.status,
+      s.autopay ? ' · paid automatically from your wallet' : ' · you pay each bill',
+      s.status === 'ACTIVE' && s.next_bill_at ? el('span', {}, ' · next bill ', when(s.next_bill_at)) : ''));
+  if (s.status === 'ACTIVE') {
+    const cancel = el('button', { type: 'button', className: 'quiet', data: { action: 'cancel' } }, 'Cancel subscription');
+    cancel.setAttribute('aria-label', 'Cancel subscription: ' + s.description);
+    cancel.addEventListener('click', () => confirmCancel(li, s, cancel));
+    li.append(el('div', { className: 'actions' }, cancel));
+  }
+  return li;
+}
+
+function confirmCancel(li, s, cancel) {
+  const box = el('div', { className: 'confirm', role: 'group', 'aria-label': 'Confirm cancelling ' + s.description },
+    el('p', {}, 'Cancel “' + s.description + '”? No bill is made after this.'));
+  const yes = el('button', { type: 'button' }, 'Yes, cancel it');
+  const no = el('button', { type: 'button', className: 'quiet' }, 'Keep it');
+  box.append(yes, ' ', no);
+  cancel.hidden = true;
+  li.append(box);
+  yes.focus();
+  no.addEventListener('click', () => {
+    box.remove();
+    cancel.hidden = false;
+    cancel.focus();
+  });
+  yes.addEventListener('click', async () => {
+    try {
+      await api.call('POST', '/billing/subscriptions/' + encodeURIComponent(s.id) + '/cancel', { key: newKey() });
+      note('Subscription cancelled: ' + s.description + '.');
+      await refresh();
+      $('subscriptions-title').setAttribute('tabindex', '-1');
+      $('subscriptions-title').focus();
+    } catch (e) {
+      box.replaceChildren(el('p', {}, 'Could not cancel: ' + explain(e)), no);
+      no.focus();
+    }
+  });
+}
+
+// ------------------------------------------------------- what happens
+
+// activity adds a line to "What is happening" and returns it; its
+// data-state is starting, checkout, confirming, success, failed or
+// cancelled.
+function activity(title) {
+  $('activity-empty').hidden = true;
+  const li = el('li', { tabIndex: -1, data: { state: 'starting' } }, el('strong', {}, title), ' ', el('span', { className: 'state' }, 'Starting…'));
+  $('activity').prepend(li);
+  while ($('activity').children.length > 6) {
+    $('activity').lastChild.remove();
+  }
+  return li;
+}
+
+function setState(li, state, text) {
+  li.dataset.state = state;
+  li.querySelector('.state').textContent = text;
+}
+
+// note adds a finished line (a bill added, a subscription cancelled).
+function note(text) {
+  setState(activity(text), 'success', '');
+}
+
+// busy marks a bill's buttons while one of its payments is under way.
+function busy(billId, on) {
+  for (const b of document.querySelectorAll('[data-bill="' + CSS.escape(billId) + '"] [data-action]')) {
+    if (on) {
+      b.setAttribute('aria-disabled', 'true');
+    } else {
+      b.removeAttribute('aria-disabled');
+    }
+  }
+}
+
+const inFlight = new Set();
+// Keys of requests whose outcome is not known (no answer came): asking
+// again sends the same key, so nothing is paid or charged twice.
+const walletKeys = new Map();
+const razorpayKeys = new Map();
+let topUpKey = null;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// confirm asks FinFlow about a payment or top-up until it is SUCCESS or
+// FAILED. It returns the final record, or null when the session ended.
+async function confirm(li, path, waiting) {
+  const gen = generation;
+  for (let tries = 1; ; tries++) {
+    await sleep(tries <= 10 ? 1000 : tries <= 30 ? 2000 : 5000);
+    if (gen !== generation) {
+      return null;
+    }
+    try {
+      const { data } = await api.call('GET', path);
+      if (data.status === 'SUCCESS' || data.status === 'FAILED') {
+        return data;
+      }
+      setState(li, 'confirming', tries >= 30
+        ? 'Still waiting for Razorpay’s confirmation to reach FinFlow. It settles by itself; you can keep using the page.'
+        : waiting);
+    } catch (e) {
+      if (gen !== generation || e.code === 'UNAUTHENTICATED') {
+        return null;
+      }
+      setState(li, 'confirming', 'Could not ask FinFlow (' + explain(e) + ') Still trying…');
+    }
+  }
+}
+
+// settleBill shows a bill payment's final state.
+function settleBill(li, p, bill, how) {
+  li.dataset.payment = p.id;
+  if (p.status === 'SUCCESS') {
+    setState(li, 'success', 'Paid ' + rupees(p.amount) + how + '.');
+  } else {
+    setState(li, 'failed', 'The payment failed because ' + reasonWords(p.failure_reason) + '. The bill is still unpaid' +
+      (p.method === 'RAZORPAY' ? ' and nothing was charged; you can try again.' : '.'));
+  }
+}
+
+async function payFromWallet(bill) {
+  if (inFlight.has(bill.id)) {
+    return;
+  }
+  inFlight.add(bill.id);
+  busy(bill.id, true);
+  const li = activity(bill.description + ' (' + rupees(bill.amount) + ') from your wallet');
+  li.dataset.bill = bill.id;
+  setState(li, 'starting', 'Paying…');
+  const key = walletKeys.get(bill.id) || newKey();
+  walletKeys.set(bill.id, key);
+  try {
+    const { data: p } = await api.call('POST', '/Payment/pay', { body: { bill_id: bill.id }, key });
+    walletKeys.delete(bill.id);
+    li.dataset.payment = p.id;
+    if (p.status === 'PENDING') {
+      setState(li, 'confirming', 'Confirming with FinFlow…');
+      const final = await confirm(li, '/Payment/' + encodeURIComponent(p.id), 'Confirming with FinFlow…');
+      if (final) {
+        settleBill(li, final, bill, ' from your wallet');
+      }
+    } else {
+      settleBill(li, p, bill, ' from your wallet');
+    }
+  } catch (e) {
+    if (e.definite) {
+      walletKeys.delete(bill.id);
+    }
+    if (e.details && e.details.payment_id) {
+      li.dataset.payment = e.details.payment_id;
+    }
+    if (e.code === 'INSUFFICIENT_FUNDS') {
+      setState(li, 'failed', 'Not enough money in your wallet: the bill is ' + rupees(bill.amount) +
+        (session && session.balance !== null ? ' and your balance is ' + rupees(session.balance) : '') +
+        '. Nothing was taken. Add money, or pay with Razorpay.');
+    } else if (e.definite) {
+      setState(li, 'failed', explain(e));
+    } else {
+      setState(li, 'failed', explain(e) + ' Whether it was paid is not known yet: look at Payments below, or press “Pay from wallet” again, which never pays twice.');
+    }
+  } finally {
+    inFlight.delete(bill.id);
+    busy(bill.id, false);
+    refresh();
+  }
+}
+
+async function payWithRazorpay(bill) {
+  if (inFlight.has(bill.id)) {
+    return;
+  }
+  inFlight.add(bill.id);
+  busy(bill.id, true);
+  const li = activity(bill.description + ' (' + rupees(bill.amount) + ') through Razorpay');
+  li.dataset.bill = bill.id;
+  setState(li, 'starting', 'Creating the Razorpay order…');
+  try {
+    const key = razorpayKeys.get(bill.id) || newKey();
+    razorpayKeys.set(bill.id, key);
+    let p;
+    try {
+      ({ data: p } = await api.call('POST', '/Payment/rozarpay', { body: { bill_id: bill.id }, key }));
+      razorpayKeys.delete(bill.id);
+    } catch (e) {
+      if (e.definite) {
+        razorpayKeys.delete(bill.id);
+      }
+      setState(li, 'failed', explain(e));
+      return;
+    }
+    li.dataset.payment = p.id;
+    if (p.status !== 'PENDING') {
+      settleBill(li, p, bill, ' through Razorpay');
+      return;
+    }
+    const path = '/Payment/' + encodeURIComponent(p.id);
+    const final = await throughCheckout(li, p.razorpay, bill.description, path, 'The bill is still unpaid.');
+    if (final) {
+      settleBill(li, final, bill, ' through Razorpay');
+    }
+  } finally {
+    inFlight.delete(bill.id);
+    busy(bill.id, false);
+    refresh();
+  }
+}
+
+async function addMoney(ev) {
+  ev.preventDefault();
+  const input = $('topup-amount');
+  const amount = toPaise(input.value);
+  if (amount.error) {
+    showAlert(amount.error);
+    input.setAttribute('aria-invalid', 'true');
+    input.focus();
+    return;
+  }
+  if (amount.paise < 100) {
+    showAlert('Razorpay takes payments from ₹1.00.');
+    input.setAttribute('aria-invalid', 'true');
+    input.focus();
+    return;
+  }
+  input.removeAttribute('aria-invalid');
+  clearAlert();
+  if (inFlight.has('topup')) {
+    return;
+  }
+  inFlight.add('topup');
+  $('add-money-button').setAttribute('aria-disabled', 'true');
+  const li = activity('Adding ' + rupees(amount.paise) + ' to your wallet');
+  try {
+    if (!topUpKey || topUpKey.paise !== amount.paise) {
+      topUpKey = { paise: amount.paise, key: newKey() };
+    }
+    let t;
+    try {
+      ({ data: t } = await api.call('POST', '/wallet/topup', { body: { user_id: session.user.id, amount: amount.paise }, key: topUpKey.key }));
+      topUpKey = null;
+    } catch (e) {
+      if (e.definite) {
+        topUpKey = null;
+      }
+      setState(li, 'failed', explain(e));
+      return;
+    }
+    li.dataset.topup = t.id;
+    input.value = '';
+    const final = await throughCheckout(li, t.razorpay, 'Add money to your FinFlow wallet', '/wallet/topup/' + encodeURIComponent(t.id), 'Your wallet was not credited.');
+    if (!final) {
+      return;
+    }
+    if (final.status === 'SUCCESS') {
+      setState(li, 'success', rupees(final.amount) + ' added to your wallet.');
+    } else {
+      setState(li, 'failed', 'Adding money failed because ' + reasonWords(final.failure_reason) + '. Your wallet was not credited and nothing was charged.');
+    }
+  } finally {
+    inFlight.delete('topup');
+    $('add-money-button').removeAttribute('aria-disabled');
+    refresh();
+  }
+}
+
+// ------------------------------------------------- Standard Checkout
+
+let checkoutLoading = null;
+let openCheckout = null;
+
+// loadCheckout loads the checkout script once (Razorpay's, or the
+// simulator's stand-in with the same API).
+function loadCheckout() {
+  if (window.Razorpay) {
+    return Promise.resolve(window.Razorpay);
+  }
+  if (!checkoutScript) {
+    return Promise.reject(new Error('no checkout script is set for this address'));
+  }
+  if (!checkoutLoading) {
+    checkoutLoading = new Promise((resolve, reject) => {
+      const s = document.createElement('script');
+      s.src = checkoutScript;
+      s.async = true;
+      s.onload = () => (window.Razorpay ? resolve(window.Razorpay) : reject(new Error('the checkout script defined no Razorpay')));
+      s.onerror = () => {
+        checkoutLoading = null;
+        s.remove();
+        reject(new Error('the checkout script did not load'));
+      };
+      document.head.append(s);
+    });
+  }
+  return checkoutLoading;
+}
+
+// throughCheckout opens Standard Checkout on a FinFlow-made order and then
+// asks FinFlow (path) until the payment or top-up is final. What the
+// checkout reports is only a hint: the answer is FinFlow's. It returns the
+// final record, or null when there is none to show (closed, not loaded,
+// signed out).
+async function throughCheckout(li, order, description, path, unchanged) {
+  const gen = generation;
+  let failedWith = '';
+  let outcome;
+  try {
+    const Razorpay = await loadCheckout();
+    setState(li, 'checkout', 'Waiting for you to finish in Razorpay’s checkout…');
+    outcome = await new Promise((resolve) => {
+      const rzp = new Razorpay({
+        key: order.key_id,
+        amount: order.amount,
+        currency: order.currency,
+        order_id: order.order_id,
+        name: 'FinFlow',
+        description,
+        prefill: { name: session.user.name, email: session.user.email, contact: session.user.phone || '' },
+        theme: { color: THEME },
+        // FinFlow ends a payment at its first failure; another try is a
+        // new payment with its own order.
+        retry: { enabled: false },
+        modal: {
+          ondismiss: () => {
+            openCheckout = openCheckout === rzp ? null : openCheckout;
+            resolve('dismissed');
+          },
+          escape: true,
+        },
+        handler: () => {
+          openCheckout = openCheckout === rzp ? null : openCheckout;
+          resolve('paid');
+        },
+      });
+      // After a failure the modal stays open to say so, until closed.
+      rzp.on('payment.failed', (r) => {
+        failedWith = r && r.error && r.error.description ? r.error.description : '';
+        resolve('failed');
+      });
+      openCheckout = rzp;
+      rzp.open();
+    });
+  } catch (e) {
+    setState(li, 'failed', 'Razorpay’s checkout could not be opened (' + e.message + '). Nothing was charged. ' + unchanged);
+    return null;
+  }
+  if (gen !== generation) {
+    return null;
+  }
+  if (outcome === 'dismissed') {
+    // Closed without paying, most likely; FinFlow still has the last word.
+    try {
+      const { data } = await api.call('GET', path);
+      if (data.status === 'SUCCESS' || data.status === 'FAILED') {
+        return data;
+      }
+    } catch (e) {
+      // Told below as not paid: nothing was confirmed.
+    }
+    setState(li, 'cancelled', 'You closed the checkout without paying. Nothing was charged. ' + unchanged);
+    return null;
+  }
+  const waiting = outcome === 'paid'
+    ? 'Razorpay’s checkout says you paid. Confirming with FinFlow…'
+    : 'Razorpay’s checkout says the payment failed' + (failedWith ? ' (' + failedWith + ')' : '') + '. Confirming with FinFlow…';
+  setState(li, 'confirming', waiting);
+  return confirm(li, path, waiting);
+}
+
+// ------------------------------------------------------------- wiring
+
+async function addDemoBill(ev) {
+  ev.preventDefault();
+  const description = $('demo-description').value.trim();
+  const amount = toPaise($('demo-amount').value);
+  if (!description) {
+    showAlert('Describe the bill.');
+    $('demo-description').focus();
+    return;
+  }
+  if (amount.error) {
+    showAlert(amount.error);
+    $('demo-amount').focus();
+    return;
+  }
+  clearAlert();
+  try {
+    await api.call('POST', '/billing/create', { body: { user_id: session.user.id, amount: amount.paise, description }, key: newKey() });
+    $('demo-bill').reset();
+    note('Bill added: ' + description + ' (' + rupees(amount.paise) + ').');
+    await refresh();
+  } catch (e) {
+    showAlert('Could not add the bill: ' + explain(e));
+  }
+}
+
+async function openWallet() {
+  try {
+    await api.call('POST', '/wallet/create/' + userPath(), { key: newKey() });
+    note('Wallet opened.');
+  } catch (e) {
+    if (e.code !== 'WALLET_EXISTS') {
+      showAlert('Could not open a wallet: ' + explain(e));
+      return;
+    }
+  }
+  await refresh();
+  $('topup-amount').focus();
+}
+
+$('new-user').addEventListener('submit', createCustomer);
+$('token-form').addEventListener('submit', tokenSignIn);
+$('more-users').addEventListener('click', () => loadUsers(usersCursor));
+$('sign-out').addEventListener('click', () => signOut(''));
+$('add-money').addEventListener('submit', addMoney);
+$('open-wallet').addEventListener('click', openWallet);
+$('demo-bill').addEventListener('submit', addDemoBill);
+showSignIn('');
