@@ -1,6 +1,7 @@
 // Command gateway is FinFlow's only public entry (port 8080). It routes the
 // contract's public paths to the services through its Dapr sidecar and keeps
-// the internal routes unreachable from outside.
+// the internal routes unreachable from outside; it also serves the ops
+// console (/console, package console/http).
 package main
 
 import (
@@ -14,6 +15,8 @@ import (
 
 	"github.com/finflow/finflow/platform/auth"
 	"github.com/finflow/finflow/platform/service"
+	consolehttp "github.com/finflow/finflow/services/gateway/console/http"
+	consolestore "github.com/finflow/finflow/services/gateway/console/store"
 	"github.com/finflow/finflow/services/gateway/domain"
 	gatewayhttp "github.com/finflow/finflow/services/gateway/http"
 	"github.com/finflow/finflow/services/gateway/ratelimit"
@@ -51,7 +54,11 @@ func main() {
 			rdb := redis.NewClient(&redis.Options{Addr: d.Env.String("REDIS_ADDR", "localhost:6379"), Password: d.Env.String("REDIS_PASSWORD", ""),
 				DialTimeout: time.Second, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
 			limiter := ratelimit.New(rdb, "gateway-ratelimit:")
-			gatewayhttp.New(d.Sidecar, idem, store.NewConsoleSessions(d.Sidecar, d.StateStore), tokens, signer, limiter, d.Settings, d.Log).Routes(app)
+			gw := gatewayhttp.New(d.Sidecar, idem, tokens, signer, limiter, d.Settings, d.Log)
+			gw.Routes(app)
+			// The ops console, with the gateway's rate limiting and health.
+			consolehttp.New(consolehttp.Deps{Services: d.Sidecar, Sessions: consolestore.NewSessions(d.Sidecar, d.StateStore),
+				Tokens: tokens, Signer: signer, Limit: gw.Limit, Readiness: gw.Readiness, Log: d.Log}).Routes(app)
 			return nil
 		},
 	})

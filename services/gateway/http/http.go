@@ -78,18 +78,10 @@ type Idempotency interface {
 	Abandon(ctx context.Context, token string) error
 }
 
-// ConsoleSessions keeps the ops console's sign-ins (see package store).
-type ConsoleSessions interface {
-	Create(ctx context.Context, id string, s domain.ConsoleSession, ttlSeconds int) error
-	Get(ctx context.Context, id string) (s domain.ConsoleSession, found bool, err error)
-	Delete(ctx context.Context, id string) error
-}
-
 // Gateway serves the public API.
 type Gateway struct {
 	dapr     Invoker
 	idem     Idempotency
-	sessions ConsoleSessions
 	tokens   *domain.Tokens
 	signer   *auth.Signer
 	limiter  Limiter
@@ -99,11 +91,17 @@ type Gateway struct {
 }
 
 // New returns a Gateway that reaches services through dapr, keeps
-// idempotency records in idem and console sign-ins in sessions, checks
-// clients' tokens with tokens and vouches for them to the services with
-// signer.
-func New(dapr Invoker, idem Idempotency, sessions ConsoleSessions, tokens *domain.Tokens, signer *auth.Signer, limiter Limiter, s *settings.Settings, log *slog.Logger) *Gateway {
-	return &Gateway{dapr: dapr, idem: idem, sessions: sessions, tokens: tokens, signer: signer, limiter: limiter, settings: s, log: log, now: time.Now}
+// idempotency records in idem, checks clients' tokens with tokens and
+// vouches for them to the services with signer.
+func New(dapr Invoker, idem Idempotency, tokens *domain.Tokens, signer *auth.Signer, limiter Limiter, s *settings.Settings, log *slog.Logger) *Gateway {
+	return &Gateway{dapr: dapr, idem: idem, tokens: tokens, signer: signer, limiter: limiter, settings: s, log: log, now: time.Now}
+}
+
+// Limit counts a request the gateway serves itself, not a contract route
+// (the ops console's), against the caller's budget, as limit does: an
+// anonymous caller's by address, a user's or an admin's by identity.
+func (g *Gateway) Limit(c *fiber.Ctx, ident auth.Identity) error {
+	return g.limit(c, domain.Route{}, ident)
 }
 
 // limit counts the request against the caller's budget: a user's or an
@@ -134,8 +132,10 @@ func (g *Gateway) limit(c *fiber.Ctx, r domain.Route, ident auth.Identity) error
 	return ErrRateLimited.With(fmt.Sprintf("too many requests; retry in %d s", secs), map[string]any{"retry_after_seconds": secs})
 }
 
-// Routes registers the public routes, GET /health, GET /openapi.json and
-// the ops console (/console) on app, and in dev mode POST /auth/dev-token.
+// Routes registers the public routes, GET /health and GET /openapi.json on
+// app, and in dev mode POST /auth/dev-token. The ops console is mounted
+// beside them (package console/http), with the gateway's Limit and
+// Readiness.
 func (g *Gateway) Routes(app *fiber.App) {
 	app.Get("/health", g.health)
 	app.Get("/openapi.json", func(c *fiber.Ctx) error {
@@ -145,9 +145,6 @@ func (g *Gateway) Routes(app *fiber.App) {
 	if g.tokens.DevMode() {
 		app.Post("/auth/dev-token", g.devToken)
 	}
-	app.Get("/console", g.console)
-	app.Post("/console/login", g.consoleLogin)
-	app.Post("/console/logout", g.consoleLogout)
 	for _, r := range domain.Routes {
 		app.Add(r.Method, r.Path, g.forward(r))
 	}
@@ -516,7 +513,7 @@ type healthResponse struct {
 func (g *Gateway) health(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), time.Duration(g.settings.Get(SettingHealthTimeoutMS))*time.Millisecond)
 	defer cancel()
-	results := g.readiness(ctx, server.RequestID(c))
+	results := g.Readiness(ctx, server.RequestID(c))
 
 	var failing []string
 	for name, state := range results {
@@ -540,10 +537,10 @@ func (g *Gateway) health(c *fiber.Ctx) error {
 	})
 }
 
-// readiness asks the gateway's own sidecar and every backend's /readyz, all
+// Readiness asks the gateway's own sidecar and every backend's /readyz, all
 // at once, and returns "ok" or "unavailable: <why>" per service (GET
 // /health and the ops console).
-func (g *Gateway) readiness(ctx context.Context, rid string) map[string]string {
+func (g *Gateway) Readiness(ctx context.Context, rid string) map[string]string {
 	results := map[string]string{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup

@@ -111,7 +111,7 @@ func bearer(sub, role string) string {
 // Authorization (noHeader sends none).
 func newGateway(t *testing.T, f *fakeDapr) func(method, path, body string, hdr map[string]string) (int, map[string]any, nethttp.Header) {
 	t.Helper()
-	app := gatewayApp(t, f, store.NewConsoleSessions(sidecartest.NewMemState(), "gateway-store"))
+	app := gatewayApp(t, f)
 	return func(method, path, body string, hdr map[string]string) (int, map[string]any, nethttp.Header) {
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
 		req.Header.Set("Authorization", bearer("ops-admin", "admin"))
@@ -133,9 +133,9 @@ func newGateway(t *testing.T, f *fakeDapr) func(method, path, body string, hdr m
 	}
 }
 
-// gatewayApp returns a gateway with dev tokens over the fake sidecar f,
-// idempotency records in memory and console sign-ins in sessions.
-func gatewayApp(t *testing.T, f *fakeDapr, sessions gatewayhttp.ConsoleSessions) *fiber.App {
+// gatewayApp returns a gateway with dev tokens over the fake sidecar f and
+// idempotency records in memory.
+func gatewayApp(t *testing.T, f *fakeDapr) *fiber.App {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	app := server.New(server.Config{Name: "gateway", Logger: log})
@@ -143,7 +143,7 @@ func gatewayApp(t *testing.T, f *fakeDapr, sessions gatewayhttp.ConsoleSessions)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gatewayhttp.New(f, store.New(sidecartest.NewMemState(), "gateway-store", 86400), sessions, tokens, signer, &countingLimiter{}, settings.New(log, gatewayhttp.Settings...), log).Routes(app)
+	gatewayhttp.New(f, store.New(sidecartest.NewMemState(), "gateway-store", 86400), tokens, signer, &countingLimiter{}, settings.New(log, gatewayhttp.Settings...), log).Routes(app)
 	return app
 }
 
@@ -406,7 +406,7 @@ func TestNoDevTokenOutsideDevMode(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	app := server.New(server.Config{Name: "gateway", Logger: log})
 	signer, _ := auth.NewSigner(seedB64)
-	gatewayhttp.New(&fakeDapr{}, store.New(sidecartest.NewMemState(), "gateway-store", 86400), store.NewConsoleSessions(sidecartest.NewMemState(), "gateway-store"), prod, signer, &countingLimiter{}, settings.New(log, gatewayhttp.Settings...), log).Routes(app)
+	gatewayhttp.New(&fakeDapr{}, store.New(sidecartest.NewMemState(), "gateway-store", 86400), prod, signer, &countingLimiter{}, settings.New(log, gatewayhttp.Settings...), log).Routes(app)
 	req := httptest.NewRequest("POST", "/auth/dev-token", strings.NewReader(`{"sub":"ops","role":"admin"}`))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := app.Test(req, -1)
@@ -442,7 +442,7 @@ func TestRateLimitPerCaller(t *testing.T) {
 	set := settings.New(log, gatewayhttp.Settings...)
 	set.Apply(map[string]string{gatewayhttp.SettingRateUserPerMinute: "3"})
 	f := &fakeDapr{}
-	gatewayhttp.New(f, store.New(sidecartest.NewMemState(), "gateway-store", 86400), store.NewConsoleSessions(sidecartest.NewMemState(), "gateway-store"), tokens, signer, &countingLimiter{}, set, log).Routes(app)
+	gatewayhttp.New(f, store.New(sidecartest.NewMemState(), "gateway-store", 86400), tokens, signer, &countingLimiter{}, set, log).Routes(app)
 	get := func(authz string) *nethttp.Response {
 		req := httptest.NewRequest("GET", "/users/"+id.New(id.User), nil)
 		req.Header.Set("Authorization", authz)
@@ -507,7 +507,7 @@ func TestHeadersAndMediaTypesTakenStrictly(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeDapr{}
-			app := gatewayApp(t, f, store.NewConsoleSessions(sidecartest.NewMemState(), "gateway-store"))
+			app := gatewayApp(t, f)
 			req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
 			req.Header.Set("Authorization", bearer("ops-admin", "admin"))
 			for k, vs := range tc.header {

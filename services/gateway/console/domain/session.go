@@ -1,3 +1,8 @@
+// Package domain is the ops console's rules: who is signed in to it (a
+// Session, its id and how long it lasts) and whether a user's money adds up
+// (CheckConservation, CheckUser, MoneyVerdict). It imports no Fiber, Dapr or
+// Redis package: the console's store keeps the sessions, its http package
+// reads the services and serves the page.
 package domain
 
 import (
@@ -10,50 +15,50 @@ import (
 	"github.com/finflow/finflow/platform/auth"
 )
 
-// ConsoleSessionMax is the longest an ops-console sign-in lasts.
-const ConsoleSessionMax = time.Hour
+// SessionMax is the longest an ops-console sign-in lasts.
+const SessionMax = time.Hour
 
-// consoleSessionMin is the shortest session worth starting: a token that
+// sessionMin is the shortest session worth starting: a token that
 // expires sooner is refused at sign-in rather than signing in for seconds.
-const consoleSessionMin = time.Minute
+const sessionMin = time.Minute
 
-// ErrConsoleSessionUnreadable is a stored console session that does not
+// ErrSessionUnreadable is a stored console session that does not
 // decode; the console treats it as no session (sign in again).
-var ErrConsoleSessionUnreadable = errors.New("console session record does not decode")
+var ErrSessionUnreadable = errors.New("console session record does not decode")
 
-// ConsoleSession is an admin signed in to the ops console. The browser
+// Session is an admin signed in to the ops console. The browser
 // holds only the session's random id (in a cookie); the admin's bearer
 // token never leaves the sign-in request, and signing out deletes the
 // session, so a copied cookie stops working at once.
-type ConsoleSession struct {
+type Session struct {
 	Sub     string    `json:"sub"`
 	Role    string    `json:"role"`
 	Expires time.Time `json:"expires"`
 }
 
-// NewConsoleSession starts a session for ident, whose token expires at
-// tokenExpiry: it lasts ConsoleSessionMax, or until the token expires if
+// NewSession starts a session for ident, whose token expires at
+// tokenExpiry: it lasts SessionMax, or until the token expires if
 // that is sooner. Returns the session and its id (32 random bytes,
 // base64url). A token with less than a minute left is refused with
 // auth.ErrUnauthenticated.
-func NewConsoleSession(ident auth.Identity, tokenExpiry, now time.Time) (ConsoleSession, string, error) {
-	expires := now.Add(ConsoleSessionMax)
+func NewSession(ident auth.Identity, tokenExpiry, now time.Time) (Session, string, error) {
+	expires := now.Add(SessionMax)
 	if tokenExpiry.Before(expires) {
 		expires = tokenExpiry
 	}
-	if expires.Sub(now) < consoleSessionMin {
-		return ConsoleSession{}, "", auth.ErrUnauthenticated.With("the token expires within a minute; get a fresh one", nil)
+	if expires.Sub(now) < sessionMin {
+		return Session{}, "", auth.ErrUnauthenticated.With("the token expires within a minute; get a fresh one", nil)
 	}
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return ConsoleSession{}, "", fmt.Errorf("console session id: %w", err)
+		return Session{}, "", fmt.Errorf("console session id: %w", err)
 	}
-	return ConsoleSession{Sub: ident.Sub, Role: ident.Role, Expires: expires.UTC()}, sessionIDEncoding.EncodeToString(b[:]), nil
+	return Session{Sub: ident.Sub, Role: ident.Role, Expires: expires.UTC()}, sessionIDEncoding.EncodeToString(b[:]), nil
 }
 
 // TTL is how long the session has left at now, in whole seconds rounded up
 // (what a state store's ttlInSeconds takes); 0 once it has expired.
-func (s ConsoleSession) TTL(now time.Time) int {
+func (s Session) TTL(now time.Time) int {
 	left := s.Expires.Sub(now)
 	if left <= 0 {
 		return 0
@@ -63,7 +68,7 @@ func (s ConsoleSession) TTL(now time.Time) int {
 
 // Identity returns who the session is for, or auth.ErrUnauthenticated if
 // it has expired at now or does not name a FinFlow identity.
-func (s ConsoleSession) Identity(now time.Time) (auth.Identity, error) {
+func (s Session) Identity(now time.Time) (auth.Identity, error) {
 	if !now.Before(s.Expires) {
 		return auth.Identity{}, auth.ErrUnauthenticated.With("the console session has expired; sign in again", nil)
 	}
@@ -77,9 +82,9 @@ func (s ConsoleSession) Identity(now time.Time) (auth.Identity, error) {
 // bits of the last character must be zero).
 var sessionIDEncoding = base64.RawURLEncoding.Strict()
 
-// ValidConsoleSessionID reports whether id has the shape NewConsoleSession
+// ValidSessionID reports whether id has the shape NewSession
 // gives, so a cookie of any other shape is refused without a store read.
-func ValidConsoleSessionID(id string) bool {
+func ValidSessionID(id string) bool {
 	if len(id) != 43 {
 		return false
 	}

@@ -7,10 +7,10 @@ import (
 	"time"
 
 	"github.com/finflow/finflow/platform/auth"
-	"github.com/finflow/finflow/services/gateway/domain"
+	"github.com/finflow/finflow/services/gateway/console/domain"
 )
 
-func TestNewConsoleSession(t *testing.T) {
+func TestNewSession(t *testing.T) {
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	admin := auth.Identity{Sub: "ops-1", Role: auth.RoleAdmin}
 	cases := []struct {
@@ -29,7 +29,7 @@ func TestNewConsoleSession(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s, id, err := domain.NewConsoleSession(admin, tc.tokenExpiry, now)
+			s, id, err := domain.NewSession(admin, tc.tokenExpiry, now)
 			if tc.wantErr {
 				if !errors.Is(err, auth.ErrUnauthenticated) || id != "" {
 					t.Fatalf("= %q, %v; want no session and ErrUnauthenticated", id, err)
@@ -45,18 +45,18 @@ func TestNewConsoleSession(t *testing.T) {
 			if got := s.TTL(now); got != tc.wantTTL {
 				t.Errorf("TTL = %d, want %d", got, tc.wantTTL)
 			}
-			if !domain.ValidConsoleSessionID(id) {
+			if !domain.ValidSessionID(id) {
 				t.Errorf("id %q is not of the session id shape", id)
 			}
 		})
 	}
 }
 
-func TestConsoleSessionIDsAreDistinct(t *testing.T) {
+func TestSessionIDsAreDistinct(t *testing.T) {
 	now := time.Now()
 	seen := map[string]bool{}
 	for range 1000 {
-		_, id, err := domain.NewConsoleSession(auth.Identity{Sub: "ops-1", Role: auth.RoleAdmin}, now.Add(time.Hour), now)
+		_, id, err := domain.NewSession(auth.Identity{Sub: "ops-1", Role: auth.RoleAdmin}, now.Add(time.Hour), now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,19 +67,19 @@ func TestConsoleSessionIDsAreDistinct(t *testing.T) {
 	}
 }
 
-func TestConsoleSessionIdentity(t *testing.T) {
+func TestSessionIdentity(t *testing.T) {
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	cases := []struct {
 		name    string
-		s       domain.ConsoleSession
+		s       domain.Session
 		at      time.Time
 		wantErr bool
 	}{
-		{"valid", domain.ConsoleSession{Sub: "ops-1", Role: "admin", Expires: now.Add(time.Minute)}, now, false},
-		{"at its expiry", domain.ConsoleSession{Sub: "ops-1", Role: "admin", Expires: now}, now, true},
-		{"after its expiry", domain.ConsoleSession{Sub: "ops-1", Role: "admin", Expires: now}, now.Add(time.Second), true},
-		{"no subject", domain.ConsoleSession{Role: "admin", Expires: now.Add(time.Minute)}, now, true},
-		{"unknown role", domain.ConsoleSession{Sub: "ops-1", Role: "root", Expires: now.Add(time.Minute)}, now, true},
+		{"valid", domain.Session{Sub: "ops-1", Role: "admin", Expires: now.Add(time.Minute)}, now, false},
+		{"at its expiry", domain.Session{Sub: "ops-1", Role: "admin", Expires: now}, now, true},
+		{"after its expiry", domain.Session{Sub: "ops-1", Role: "admin", Expires: now}, now.Add(time.Second), true},
+		{"no subject", domain.Session{Role: "admin", Expires: now.Add(time.Minute)}, now, true},
+		{"unknown role", domain.Session{Sub: "ops-1", Role: "root", Expires: now.Add(time.Minute)}, now, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -95,12 +95,12 @@ func TestConsoleSessionIdentity(t *testing.T) {
 			}
 		})
 	}
-	if ttl := (domain.ConsoleSession{Expires: now}).TTL(now.Add(time.Second)); ttl != 0 {
+	if ttl := (domain.Session{Expires: now}).TTL(now.Add(time.Second)); ttl != 0 {
 		t.Errorf("TTL of an expired session = %d, want 0", ttl)
 	}
 }
 
-func TestValidConsoleSessionID(t *testing.T) {
+func TestValidSessionID(t *testing.T) {
 	cases := []struct {
 		id   string
 		want bool
@@ -115,8 +115,8 @@ func TestValidConsoleSessionID(t *testing.T) {
 		{"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJvcHMtMSJ9.c2ln", false}, // a bearer token
 	}
 	for _, tc := range cases {
-		if got := domain.ValidConsoleSessionID(tc.id); got != tc.want {
-			t.Errorf("ValidConsoleSessionID(%q) = %v, want %v", tc.id, got, tc.want)
+		if got := domain.ValidSessionID(tc.id); got != tc.want {
+			t.Errorf("ValidSessionID(%q) = %v, want %v", tc.id, got, tc.want)
 		}
 	}
 }

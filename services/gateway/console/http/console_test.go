@@ -6,21 +6,94 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"log/slog"
 	nethttp "net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/finflow/finflow/platform/apperr"
 	"github.com/finflow/finflow/platform/auth"
 	"github.com/finflow/finflow/platform/id"
+	"github.com/finflow/finflow/platform/server"
 	"github.com/finflow/finflow/platform/sidecar"
 	"github.com/finflow/finflow/platform/sidecar/sidecartest"
-	"github.com/finflow/finflow/services/gateway/domain"
-	gatewayhttp "github.com/finflow/finflow/services/gateway/http"
-	"github.com/finflow/finflow/services/gateway/store"
+	"github.com/finflow/finflow/services/gateway/console/domain"
+	consolehttp "github.com/finflow/finflow/services/gateway/console/http"
+	"github.com/finflow/finflow/services/gateway/console/store"
+	gateway "github.com/finflow/finflow/services/gateway/domain"
 )
+
+const (
+	devKey  = "dev-key-for-unit-tests-0123456789abcdef"
+	seedB64 = "BC1CbsYvZF14/Ok64vLKsx1oco0UMcQgJ9R12TaF/l4="
+)
+
+var tokens, _ = gateway.NewTokens(gateway.TokenConfig{DevKey: devKey})
+
+func bearer(sub, role string) string {
+	tok, _ := tokens.DevToken(sub, role, time.Hour, time.Now())
+	return "Bearer " + tok
+}
+
+// fakeServices stands in for the services behind the gateway's sidecar in
+// these unit tests (the end-to-end suite uses real ones): every read is
+// answered 200 with an empty object.
+type fakeServices struct{}
+
+func (fakeServices) Invoke(context.Context, string, string, string, []byte, nethttp.Header) (*sidecar.Response, error) {
+	return &sidecar.Response{Status: 200, Header: nethttp.Header{"Content-Type": {"application/json"}}, Body: []byte(`{}`)}, nil
+}
+
+// limiter stands in for the gateway's rate limiting: it records the
+// identity of every request it counts and refuses them all when refuse is
+// set.
+type limiter struct {
+	mu     sync.Mutex
+	seen   []string
+	refuse bool
+}
+
+func (l *limiter) limit(_ *fiber.Ctx, ident auth.Identity) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.seen = append(l.seen, ident.Role+":"+ident.Sub)
+	if l.refuse {
+		return apperr.New(apperr.KindRateLimited, apperr.CodeRateLimited, "too many requests; slow down")
+	}
+	return nil
+}
+
+// consoleApp returns the console mounted on an app, with dev tokens, fake
+// services, sign-ins in sessions and its requests counted by lim; every
+// service is ready except those named in down.
+func consoleApp(t *testing.T, sessions consolehttp.Sessions, lim *limiter, down ...string) *fiber.App {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	app := server.New(server.Config{Name: "gateway", Logger: log})
+	signer, err := auth.NewSigner(seedB64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readiness := func(context.Context, string) map[string]string {
+		ready := map[string]string{"gateway": "ok"}
+		for _, app := range gateway.Backends {
+			ready[app] = "ok"
+		}
+		for _, app := range down {
+			ready[app] = "unavailable: " + app + " is down"
+		}
+		return ready
+	}
+	consolehttp.New(consolehttp.Deps{Services: fakeServices{}, Sessions: sessions, Tokens: tokens, Signer: signer,
+		Limit: lim.limit, Readiness: readiness, Log: log}).Routes(app)
+	return app
+}
 
 // downState is a sidecar whose state store does not answer.
 type downState struct{}
@@ -33,14 +106,13 @@ func (downState) BulkGet(context.Context, string, []string) ([]sidecar.Item, err
 func (downState) SaveTTL(context.Context, string, string, []byte, string, int) error {
 	return errStoreDown
 }
-func (downState) Insert(context.Context, string, string, []byte, int) error { return errStoreDown }
-func (downState) Delete(context.Context, string, string, string) error      { return errStoreDown }
+func (downState) Delete(context.Context, string, string, string) error { return errStoreDown }
 
-// consoleClient sends requests to a gateway using sessions, without an
+// consoleClient sends requests to a console using sessions, without an
 // Authorization header unless one is given.
-func consoleClient(t *testing.T, sessions gatewayhttp.ConsoleSessions) func(method, path, cookie, authz string, form url.Values) *nethttp.Response {
+func consoleClient(t *testing.T, sessions consolehttp.Sessions) func(method, path, cookie, authz string, form url.Values) *nethttp.Response {
 	t.Helper()
-	app := gatewayApp(t, &fakeDapr{}, sessions)
+	app := consoleApp(t, sessions, &limiter{})
 	return func(method, path, cookie, authz string, form url.Values) *nethttp.Response {
 		req := httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
 		if form != nil {
@@ -77,7 +149,7 @@ func sessionCookie(resp *nethttp.Response) *nethttp.Cookie {
 // The console's sign-in keeps the token out of the browser, and signing
 // out ends the session for every copy of the cookie.
 func TestConsoleSessionLifecycle(t *testing.T) {
-	do := consoleClient(t, store.NewConsoleSessions(sidecartest.NewMemState(), "gateway-store"))
+	do := consoleClient(t, store.NewSessions(sidecartest.NewMemState(), "gateway-store"))
 	adminTok := strings.TrimPrefix(bearer("ops-admin", "admin"), "Bearer ")
 
 	resp := do("POST", "/console/login", "", "", url.Values{"token": {adminTok}})
@@ -85,7 +157,7 @@ func TestConsoleSessionLifecycle(t *testing.T) {
 	if resp.StatusCode != nethttp.StatusSeeOther || ck == nil {
 		t.Fatalf("login = %d, cookie %v; want 303 with a session cookie", resp.StatusCode, ck)
 	}
-	if !domain.ValidConsoleSessionID(ck.Value) || strings.Contains(ck.Value, adminTok) || ck.Value == adminTok {
+	if !domain.ValidSessionID(ck.Value) || strings.Contains(ck.Value, adminTok) || ck.Value == adminTok {
 		t.Fatalf("cookie value %q is not a session id", ck.Value)
 	}
 	// The dev token lasts an hour, so the session does too (less a moment).
@@ -124,7 +196,7 @@ func TestConsoleSessionLifecycle(t *testing.T) {
 
 // A token with less than a minute left does not start a session.
 func TestConsoleLoginRefusesAnExpiringToken(t *testing.T) {
-	do := consoleClient(t, store.NewConsoleSessions(sidecartest.NewMemState(), "gateway-store"))
+	do := consoleClient(t, store.NewSessions(sidecartest.NewMemState(), "gateway-store"))
 	tok, err := tokens.DevToken("ops-admin", "admin", 30*time.Second, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +210,7 @@ func TestConsoleLoginRefusesAnExpiringToken(t *testing.T) {
 // When the session store does not answer, the console says so (503) and
 // neither signs anyone in nor pretends to sign them out.
 func TestConsoleSessionStoreDown(t *testing.T) {
-	do := consoleClient(t, store.NewConsoleSessions(downState{}, "gateway-store"))
+	do := consoleClient(t, store.NewSessions(downState{}, "gateway-store"))
 	adminTok := strings.TrimPrefix(bearer("ops-admin", "admin"), "Bearer ")
 	id := fakeSessionID("A")
 	cases := []struct {
@@ -176,11 +248,11 @@ func TestConsoleSessionStoreDown(t *testing.T) {
 func TestConsoleSessionsThatNoLongerWork(t *testing.T) {
 	ctx := context.Background()
 	mem := sidecartest.NewMemState()
-	sessions := store.NewConsoleSessions(mem, "gateway-store")
+	sessions := store.NewSessions(mem, "gateway-store")
 	do := consoleClient(t, sessions)
 
 	expiredID := fakeSessionID("E")
-	expired := domain.ConsoleSession{Sub: "ops-admin", Role: auth.RoleAdmin, Expires: time.Now().Add(-time.Second)}
+	expired := domain.Session{Sub: "ops-admin", Role: auth.RoleAdmin, Expires: time.Now().Add(-time.Second)}
 	if err := sessions.Create(ctx, expiredID, expired, 60); err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +262,7 @@ func TestConsoleSessionsThatNoLongerWork(t *testing.T) {
 		t.Fatal(err)
 	}
 	userID := fakeSessionID("S") // a session can only be an admin's, but check anyway
-	if err := sessions.Create(ctx, userID, domain.ConsoleSession{Sub: id.New(id.User), Role: auth.RoleUser, Expires: time.Now().Add(time.Hour)}, 3600); err != nil {
+	if err := sessions.Create(ctx, userID, domain.Session{Sub: id.New(id.User), Role: auth.RoleUser, Expires: time.Now().Add(time.Hour)}, 3600); err != nil {
 		t.Fatal(err)
 	}
 	adminTok := strings.TrimPrefix(bearer("ops-admin", "admin"), "Bearer ")
@@ -234,7 +306,7 @@ func TestConsoleSignInTakesTheFormOnly(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			app := gatewayApp(t, &fakeDapr{}, store.NewConsoleSessions(sidecartest.NewMemState(), "gateway-store"))
+			app := consoleApp(t, store.NewSessions(sidecartest.NewMemState(), "gateway-store"), &limiter{})
 			req := httptest.NewRequest("POST", tc.path, strings.NewReader(tc.body))
 			req.Header.Set("Content-Type", tc.contentType)
 			resp, err := app.Test(req, -1)
@@ -245,5 +317,82 @@ func TestConsoleSignInTakesTheFormOnly(t *testing.T) {
 				t.Fatalf("POST %s (%s) = %d, cookie %v; want %d", tc.path, tc.contentType, resp.StatusCode, sessionCookie(resp), tc.want)
 			}
 		})
+	}
+}
+
+// Every console request counts against the gateway's budgets: an
+// anonymous caller's (its address's) before a cookie is looked up in the
+// session store, since anyone can send a cookie, and the admin's once
+// known.
+func TestConsoleCountsAgainstTheRateLimit(t *testing.T) {
+	adminTok := strings.TrimPrefix(bearer("ops-admin", "admin"), "Bearer ")
+	cases := []struct {
+		name     string
+		method   string
+		path     string
+		cookie   string
+		authz    string
+		form     url.Values
+		wantSeen string // the identities counted, in order ("role:sub")
+	}{
+		{"a cookie, before the store is read", "GET", "/console", fakeSessionID("A"), "", nil, ":"},
+		{"the sign-in", "POST", "/console/login", "", "", url.Values{"token": {adminTok}}, ":"},
+		{"the sign-out", "POST", "/console/logout", fakeSessionID("A"), "", url.Values{}, ":"},
+		{"an admin's page", "GET", "/console", "", bearer("ops-admin", "admin"), nil, "admin:ops-admin"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			// The session store is down: a refused request never reaches it.
+			lim := &limiter{refuse: true}
+			app := consoleApp(t, store.NewSessions(downState{}, "gateway-store"), lim)
+			req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.form.Encode()))
+			if tc.form != nil {
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			if tc.cookie != "" {
+				req.AddCookie(&nethttp.Cookie{Name: "finflow_console", Value: tc.cookie})
+			}
+			if tc.authz != "" {
+				req.Header.Set("Authorization", tc.authz)
+			}
+			resp, err := app.Test(req, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != nethttp.StatusTooManyRequests {
+				t.Fatalf("%s %s over the limit = %d, want 429", tc.method, tc.path, resp.StatusCode)
+			}
+			if got := strings.Join(lim.seen, " "); got != tc.wantSeen {
+				t.Errorf("counted %q, want %q", got, tc.wantSeen)
+			}
+		})
+	}
+}
+
+// The page shows each service's health as the gateway's readiness fan-out
+// reports it.
+func TestConsoleShowsReadiness(t *testing.T) {
+	app := consoleApp(t, store.NewSessions(sidecartest.NewMemState(), "gateway-store"), &limiter{}, "billing")
+	req := httptest.NewRequest("GET", "/console", nil)
+	req.Header.Set("Authorization", bearer("ops-admin", "admin"))
+	resp, err := app.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	page := string(body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /console = %d, want 200", resp.StatusCode)
+	}
+	for _, app := range append([]string{"gateway"}, gateway.Backends...) {
+		want := `data-service="` + app + `"`
+		if !strings.Contains(page, want) {
+			t.Errorf("the page has no card %s", want)
+		}
+	}
+	if !strings.Contains(page, `data-health="down">unavailable: billing is down`) || strings.Count(page, `data-health="ok"`) != len(gateway.Backends) {
+		t.Errorf("the page does not show billing down and every other service ready:\n%s", page)
 	}
 }

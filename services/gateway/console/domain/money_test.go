@@ -1,0 +1,116 @@
+package domain
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestMoneyVerdict(t *testing.T) {
+	ok := UserMoney{Conservation: Conservation{UserID: "usr_a"}}
+	bad := UserMoney{Conservation: Conservation{UserID: "usr_b", Problems: []string{"top-ups 1 != balance 0 + kept debits 0"}}}
+	unread := UserMoney{Err: "wallet: unavailable"}
+	noWallet := UserMoney{NoWallet: true}
+	cases := []struct {
+		name    string
+		users   []UserMoney
+		listErr string
+		want    string
+	}{
+		{"no users", nil, "", "all conserved"},
+		{"every user conserved", []UserMoney{ok, noWallet}, "", "all conserved"},
+		{"a violation wins over an unread user", []UserMoney{unread, bad, ok}, "", "problems found"},
+		{"an unread user", []UserMoney{ok, unread}, "", "not all checked"},
+		{"the user list unread", nil, "user answered 503", "not all checked"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := MoneyVerdict(tc.users, tc.listErr); got != tc.want {
+				t.Fatalf("MoneyVerdict = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// fakeMoney answers the money check's reads from fields, and counts them.
+type fakeMoney struct {
+	ledger     []LedgerEntry // newest first
+	balances   []int64       // one a read; the last one repeats
+	noWallet   bool
+	payments   map[string]PaymentState
+	ledgerErr  error
+	paymentErr error
+
+	ledgerReads, paymentReads int
+}
+
+func (f *fakeMoney) Ledger(context.Context, string) ([]LedgerEntry, error) {
+	f.ledgerReads++
+	return f.ledger, f.ledgerErr
+}
+
+func (f *fakeMoney) Balance(context.Context, string) (int64, bool, error) {
+	if f.noWallet {
+		return 0, false, nil
+	}
+	b := f.balances[min(f.ledgerReads, len(f.balances))-1]
+	return b, true, nil
+}
+
+func (f *fakeMoney) Payment(_ context.Context, id string) (PaymentState, bool, error) {
+	f.paymentReads++
+	p, ok := f.payments[id]
+	return p, ok, f.paymentErr
+}
+
+func TestCheckUser(t *testing.T) {
+	// Newest first, as the wallet lists it: a top-up, then two debits for
+	// pay_1 (the second a duplicate: read once, reported by the check).
+	paid := []LedgerEntry{
+		{ID: "d2", Type: "DEBIT", Amount: 25000, BalanceAfter: 50000, Reference: ref("pay_1")},
+		{ID: "d1", Type: "DEBIT", Amount: 25000, BalanceAfter: 75000, Reference: ref("pay_1")},
+		{ID: "t1", Type: "CREDIT", Amount: 100000, BalanceAfter: 100000},
+	}
+	conserved := paid[1:]
+	success := map[string]PaymentState{"pay_1": {Status: "SUCCESS", Amount: 25000}}
+	cases := []struct {
+		name         string
+		money        fakeMoney
+		wantErr      string // a fragment of UserMoney.Err
+		wantProblem  string // a fragment of a problem; "" for none
+		wantNoWallet bool
+		wantLedger   int // ledger reads
+		wantPayments int // payment reads
+	}{
+		{name: "no wallet", money: fakeMoney{noWallet: true}, wantNoWallet: true, wantLedger: 1},
+		{name: "conserved", money: fakeMoney{ledger: conserved, balances: []int64{75000}, payments: success}, wantLedger: 1, wantPayments: 1},
+		{name: "a payment read once per reference", money: fakeMoney{ledger: paid, balances: []int64{50000}, payments: success}, wantProblem: "appears twice", wantLedger: 1, wantPayments: 1},
+		{name: "the balance moved once: read again", money: fakeMoney{ledger: conserved, balances: []int64{90000, 75000}, payments: success}, wantLedger: 2, wantPayments: 1},
+		{name: "the balance keeps moving: not checked", money: fakeMoney{ledger: conserved, balances: []int64{90000, 80000}, payments: success}, wantErr: "changed while it was read", wantLedger: 2},
+		{name: "the ledger unread", money: fakeMoney{ledgerErr: errors.New("wallet answered 503")}, wantErr: "wallet answered 503", wantLedger: 1},
+		{name: "a payment unread", money: fakeMoney{ledger: conserved, balances: []int64{75000}, paymentErr: errors.New("payment pay_1: the payment service answered 503")}, wantErr: "the payment service answered 503", wantLedger: 1, wantPayments: 1},
+		{name: "a payment that does not exist", money: fakeMoney{ledger: conserved, balances: []int64{75000}}, wantProblem: "no such payment", wantLedger: 1, wantPayments: 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := tc.money
+			u := CheckUser(context.Background(), &m, "usr_1", "Asha")
+			if u.UserID != "usr_1" || u.Name != "Asha" {
+				t.Errorf("CheckUser names %q %q, want usr_1 Asha", u.UserID, u.Name)
+			}
+			if u.NoWallet != tc.wantNoWallet {
+				t.Errorf("CheckUser NoWallet = %v, want %v", u.NoWallet, tc.wantNoWallet)
+			}
+			if (tc.wantErr == "") != (u.Err == "") || !strings.Contains(u.Err, tc.wantErr) {
+				t.Errorf("CheckUser Err = %q, want %q", u.Err, tc.wantErr)
+			}
+			if got := strings.Join(u.Problems, "; "); (tc.wantProblem == "") != (got == "") || !strings.Contains(got, tc.wantProblem) {
+				t.Errorf("CheckUser problems = %q, want %q", got, tc.wantProblem)
+			}
+			if m.ledgerReads != tc.wantLedger || m.paymentReads != tc.wantPayments {
+				t.Errorf("CheckUser read the ledger %d and payments %d times, want %d and %d", m.ledgerReads, m.paymentReads, tc.wantLedger, tc.wantPayments)
+			}
+		})
+	}
+}

@@ -1,0 +1,249 @@
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	nethttp "net/http"
+	"net/url"
+	"sync"
+
+	"github.com/finflow/finflow/platform/contract"
+	"github.com/finflow/finflow/platform/server"
+	"github.com/finflow/finflow/platform/sidecar"
+	"github.com/finflow/finflow/services/gateway/console/domain"
+	gateway "github.com/finflow/finflow/services/gateway/domain"
+)
+
+// How much one page load reads.
+const (
+	pageUsers    = 20
+	pagePayments = 50
+	ledgerPages  = 5
+	ledgerPage   = 100
+)
+
+// reader reads what the console shows from the services, as one admin
+// (header carries the signed identity and the request id). It is the
+// domain.Money the money check reads.
+type reader struct {
+	services  Invoker
+	readiness func(ctx context.Context, requestID string) map[string]string
+	header    nethttp.Header
+}
+
+var _ domain.Money = (*reader)(nil)
+
+// get invokes GET path on app and decodes a 200 answer into out; it
+// returns what went wrong as text for the page, or "".
+func (r *reader) get(ctx context.Context, app, path string, out any) string {
+	status, err := r.getStatus(ctx, app, path, out)
+	if err != nil {
+		return err.Error()
+	}
+	if status != 200 {
+		return fmt.Sprintf("%s answered %d", app, status)
+	}
+	return ""
+}
+
+// getStatus invokes GET path on app, decodes a 200 answer into out and
+// returns the answer's status.
+func (r *reader) getStatus(ctx context.Context, app, path string, out any) (int, error) {
+	resp, err := r.services.Invoke(ctx, app, "GET", path, nil, r.header.Clone())
+	if err != nil {
+		return 0, fmt.Errorf("%s: %v", app, err)
+	}
+	if resp.Status == 200 && out != nil {
+		if err := json.Unmarshal(resp.Body, out); err != nil {
+			return resp.Status, fmt.Errorf("%s: undecodable answer: %v", app, err)
+		}
+	}
+	return resp.Status, nil
+}
+
+// payments reads the recent payments and their history.
+func (r *reader) payments(ctx context.Context) ([]opsPayment, string) {
+	var out struct{ Items []opsPayment }
+	msg := r.get(ctx, contract.AppPayment, fmt.Sprintf("/ops/payments?limit=%d", pagePayments), &out)
+	return out.Items, msg
+}
+
+// deliveries reads the Razorpay webhook deliveries.
+func (r *reader) deliveries(ctx context.Context) ([]webhookDelivery, string) {
+	var out struct{ Items []webhookDelivery }
+	msg := r.get(ctx, contract.AppRazorpay, "/ops/webhooks", &out)
+	return out.Items, msg
+}
+
+// deadLetters reads the payment service's dead letters.
+func (r *reader) deadLetters(ctx context.Context) ([]deadLetter, string) {
+	var out struct{ Items []deadLetter }
+	msg := r.get(ctx, contract.AppPayment, "/Payment/dead-letters", &out)
+	return out.Items, msg
+}
+
+// metadataSource is the gateway's own sidecar client (its metadata).
+type metadataSource interface {
+	Metadata(ctx context.Context) (sidecar.Metadata, error)
+}
+
+// health reads every service's readiness (the gateway's GET /health
+// fan-out) and its sidecar's metadata, all at once.
+func (r *reader) health(ctx context.Context) []serviceView {
+	apps := append([]string{contract.AppGateway}, gateway.Backends...)
+	out := make([]serviceView, len(apps))
+	var ready map[string]string
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); ready = r.readiness(ctx, r.header.Get(server.HeaderRequestID)) }()
+	for i, app := range apps {
+		wg.Add(1)
+		go func(i int, app string) {
+			defer wg.Done()
+			out[i].Name = app
+			out[i].Sidecar, out[i].SidecarErr = r.sidecar(ctx, app)
+		}(i, app)
+	}
+	wg.Wait()
+	for i := range out {
+		out[i].Health = ready[out[i].Name]
+		out[i].Ready = out[i].Health == "ok"
+	}
+	return out
+}
+
+// sidecar reads the metadata of app's sidecar: the gateway's own directly,
+// any other through the app's GET /ops/sidecar.
+func (r *reader) sidecar(ctx context.Context, app string) (*sidecar.Metadata, string) {
+	if app == contract.AppGateway {
+		ms, ok := r.services.(metadataSource)
+		if !ok {
+			return nil, "no sidecar metadata here"
+		}
+		md, err := ms.Metadata(ctx)
+		if err != nil {
+			return nil, err.Error()
+		}
+		return &md, ""
+	}
+	var md sidecar.Metadata
+	if msg := r.get(ctx, app, "/ops/sidecar", &md); msg != "" {
+		return nil, msg
+	}
+	return &md, ""
+}
+
+// money checks the conservation of money for one page of users, four users
+// at a time; it returns the checks, the next page's cursor and what went
+// wrong reading the list.
+func (r *reader) money(ctx context.Context, cursor string) ([]domain.UserMoney, string, string) {
+	q := url.Values{"limit": {fmt.Sprint(pageUsers)}}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	var page struct {
+		Items []struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		} `json:"items"`
+		NextCursor *string `json:"next_cursor"`
+	}
+	if msg := r.get(ctx, contract.AppUser, "/users/all?"+q.Encode(), &page); msg != "" {
+		return nil, "", msg
+	}
+	out := make([]domain.UserMoney, len(page.Items))
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i, u := range page.Items {
+		wg.Add(1)
+		go func(i int, id, name string) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out[i] = domain.CheckUser(ctx, r, id, name)
+		}(i, u.ID, u.Name)
+	}
+	wg.Wait()
+	next := ""
+	if page.NextCursor != nil {
+		next = *page.NextCursor
+	}
+	return out, next, ""
+}
+
+var errLedgerTooLong = errors.New("ledger longer than the console reads")
+
+// Ledger reads a user's whole ledger, newest first, up to ledgerPages
+// pages; nil when the user has no wallet.
+func (r *reader) Ledger(ctx context.Context, userID string) ([]domain.LedgerEntry, error) {
+	var ledger []domain.LedgerEntry
+	cursor := ""
+	for page := 0; page < ledgerPages; page++ {
+		q := url.Values{"limit": {fmt.Sprint(ledgerPage)}}
+		if cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		var out struct {
+			Items      []domain.LedgerEntry `json:"items"`
+			NextCursor *string              `json:"next_cursor"`
+		}
+		status, err := r.getStatus(ctx, contract.AppWallet, "/wallet/transactions/"+url.PathEscape(userID)+"?"+q.Encode(), &out)
+		switch {
+		case err != nil:
+			return nil, err
+		case status == 404:
+			return nil, nil // no wallet: the balance read says so
+		case status != 200:
+			return nil, fmt.Errorf("wallet answered %d", status)
+		}
+		ledger = append(ledger, out.Items...)
+		if out.NextCursor == nil || *out.NextCursor == "" {
+			return ledger, nil
+		}
+		cursor = *out.NextCursor
+	}
+	return nil, fmt.Errorf("%w (%d entries)", errLedgerTooLong, ledgerPages*ledgerPage)
+}
+
+// Balance reads a user's wallet balance; found is false when the user has
+// no wallet.
+func (r *reader) Balance(ctx context.Context, userID string) (int64, bool, error) {
+	var bal struct {
+		Balance int64 `json:"balance"`
+	}
+	status, err := r.getStatus(ctx, contract.AppWallet, contract.PathWalletBalance(userID), &bal)
+	switch {
+	case err != nil:
+		return 0, false, err
+	case status == 404:
+		return 0, false, nil
+	case status != 200:
+		return 0, false, fmt.Errorf("wallet answered %d", status)
+	}
+	return bal.Balance, true, nil
+}
+
+// Payment reads the status and amount of a payment; found is false when
+// there is no such payment.
+func (r *reader) Payment(ctx context.Context, paymentID string) (domain.PaymentState, bool, error) {
+	var p struct {
+		Status string `json:"status"`
+		Amount *int64 `json:"amount"`
+	}
+	status, err := r.getStatus(ctx, contract.AppPayment, "/Payment/"+url.PathEscape(paymentID), &p)
+	switch {
+	case err != nil:
+		return domain.PaymentState{}, false, err
+	case status == 404:
+		return domain.PaymentState{}, false, nil
+	case status != 200:
+		return domain.PaymentState{}, false, fmt.Errorf("payment %s: the payment service answered %d", paymentID, status)
+	}
+	ps := domain.PaymentState{Status: p.Status}
+	if p.Amount != nil {
+		ps.Amount = *p.Amount
+	}
+	return ps, true, nil
+}
