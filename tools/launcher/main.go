@@ -175,10 +175,13 @@ func banner(t *topology.Topology, opts topology.Options) {
 	for _, a := range t.Apps() {
 		t.Say("%-9s %8d %10d %10d %8d  %s", a.AppID, a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort, a.MetricsPort, filepath.Dir(a.AppLog()))
 	}
-	if opts.OpenSidecarAPIs {
-		t.Say("Dapr CLI: dapr list | dapr stop -f %s | dapr dashboard -p 9999 (docs/dapr-cli.md; sidecar APIs need no token in this run, see SECURITY.md)", opts.RunFile.Path)
-	} else {
+	switch {
+	case !opts.OpenSidecarAPIs:
 		t.Say("sidecar API tokens are on: dapr list, dapr stop -f and the Dapr dashboard cannot read the sidecars' metadata (SECURITY.md)")
+	case os.Getenv("DAPR_API_TOKEN") != "":
+		t.Say("every sidecar requires the DAPR_API_TOKEN of your environment: the Dapr dashboard reads their metadata with it set, dapr list and dapr stop -f cannot (docs/dapr-cli.md)")
+	default:
+		t.Say("Dapr CLI: dapr list | dapr stop -f %s | dapr dashboard -p 9999 (docs/dapr-cli.md; the sidecar APIs need no token in this run: SECURITY.md)", opts.RunFile.Path)
 	}
 	t.Say("Press Ctrl-C to stop everything.")
 }
