@@ -1,9 +1,12 @@
 // Package topology starts and supervises a Dapr multi-app topology the way
 // `dapr run -f` does: each app of a run file beside its own daprd, every
 // sidecar on its own free ports, app and sidecar output on the console with
-// an app prefix and in per-app log files. It waits until every app is
-// healthy, reports loudly when a process dies, can kill and restart single
-// processes (for crash tests), and stops everything it started.
+// an app prefix and in per-app log files. It checks the machine first
+// (Check), waits until every app is healthy and then until a call between
+// the services works (Options.ServiceCall), publishes the metadata the Dapr
+// CLI and dashboard read, says in one line why a run cannot start, reports
+// loudly when a process dies, can kill and restart single processes (for
+// crash tests), and stops everything it started.
 //
 // It is the engine behind `make run` (tools/launcher) and the end-to-end
 // test harness (tests/harness).
@@ -150,9 +153,10 @@ type Topology struct {
 	stopOnce sync.Once
 }
 
-// Start checks the machine, starts every app and sidecar and waits until
-// all are healthy. On any failure it stops what it started and returns an
-// error that says what is wrong in one line.
+// Start checks the machine, starts every app and sidecar, waits until all
+// are healthy and, with Options.ServiceCall, until the services can call
+// each other. On any failure it stops what it started and returns an error
+// that says in one line what is wrong and, where it can tell, what to do.
 func Start(ctx context.Context, opts Options) (*Topology, error) {
 	if opts.Console == nil {
 		opts.Console = os.Stdout
