@@ -21,6 +21,7 @@ import (
 	gatewayhttp "github.com/finflow/finflow/services/gateway/http"
 	"github.com/finflow/finflow/services/gateway/ratelimit"
 	"github.com/finflow/finflow/services/gateway/store"
+	"github.com/finflow/finflow/services/gateway/webapp"
 )
 
 func main() {
@@ -59,6 +60,7 @@ func main() {
 			// The ops console, with the gateway's rate limiting and health.
 			consolehttp.New(consolehttp.Deps{Services: d.Sidecar, Sessions: consolestore.NewSessions(d.Sidecar, d.StateStore),
 				Tokens: tokens, Signer: signer, Limit: gw.Limit, Readiness: gw.Readiness, Log: d.Log}).Routes(app)
+			webapp.Mount(ctx, app, d, devMode) // the customer web app at /app (docs/webapp.md)
 			return nil
 		},
 	})

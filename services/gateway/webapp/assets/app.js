@@ -92,7 +92,7 @@ function reasonWords(reason) {
     case 'INSUFFICIENT_FUNDS':
       return 'your wallet did not have enough money';
     case 'PAYMENT_FAILED':
-      return 'Razorpay reported that the payment failed';
+      return 'the bank or Razorpay declined it';
     case 'EXPIRED':
       return 'the payment was not completed in time';
     case 'BILL_ALREADY_PAID':
@@ -112,7 +112,7 @@ function reasonWords(reason) {
     case 'TOPUP_ALREADY_CREDITED':
       return 'the money was refunded to you';
     default:
-      return reason ? 'of ' + reason.toLowerCase().replace(/_/g, ' ') : 'of an unknown reason';
+      return reason ? reason.toLowerCase().replace(/_/g, ' ') : 'no reason was given';
   }
 }
 
@@ -157,7 +157,9 @@ function clearAlert() {
 
 // ------------------------------------------------------------- sign-in
 
-function showSignIn(message) {
+// showSignIn shows the sign-in; after a sign-out (moveFocus) the focus
+// goes to its heading, so a keyboard or screen reader user is not lost.
+function showSignIn(message, moveFocus) {
   $('account').hidden = true;
   $('who').hidden = true;
   $('sign-in').hidden = false;
@@ -165,10 +167,13 @@ function showSignIn(message) {
     showAlert(message);
   }
   $('dev-sign-in').hidden = !devMode;
+  $('dev-new-user').hidden = !devMode;
   if (devMode) {
     loadUsers(null);
   }
-  $('sign-in-title').focus();
+  if (moveFocus) {
+    $('sign-in-title').focus();
+  }
 }
 
 // devToken asks the gateway (dev mode only) for a token.
@@ -310,19 +315,26 @@ function signOut(message) {
   $('balance').textContent = '…';
   delete $('balance').dataset.paise;
   $('who-name').textContent = '';
+  delete $('who').dataset.user;
+  $('account-title').textContent = 'Your money';
+  $('refreshed').textContent = '';
+  $('add-money').reset();
+  $('demo-bill').reset();
   walletKeys.clear();
   razorpayKeys.clear();
   topUpKey = null;
   clearAlert();
-  showSignIn(message);
+  showSignIn(message, true);
 }
 
 // ------------------------------------------------------------ account
 
 function openAccount() {
   clearAlert();
+  $('users').replaceChildren(); // other customers' names stay off a customer's page
   $('sign-in').hidden = true;
   $('who-name').textContent = session.user.name;
+  $('who').dataset.user = session.user.id;
   $('who').hidden = false;
   $('account-title').textContent = 'Hello, ' + session.user.name;
   $('demo').hidden = !devMode;
@@ -439,7 +451,7 @@ const payments = pagedList({
       el('td', {}, b ? b.description : p.bill_id),
       el('td', {}, methodWords[p.method] || p.method),
       el('td', { className: 'num' }, p.amount == null ? '—' : rupees(p.amount)),
-      el('td', {}, state, p.status === 'FAILED' ? ' ' + reasonWords(p.failure_reason) : ''));
+      el('td', {}, state, p.status === 'FAILED' ? ': ' + reasonWords(p.failure_reason) : ''));
   },
 });
 
@@ -450,7 +462,7 @@ const topups = pagedList({
     el('td', {}, when(t.created_at)),
     el('td', { className: 'num' }, rupees(t.amount)),
     el('td', {}, el('span', { className: 'badge ' + t.status.toLowerCase() }, topUpWords[t.status] || t.status),
-      t.status === 'FAILED' ? ' ' + reasonWords(t.failure_reason) : '')),
+      t.status === 'FAILED' ? ': ' + reasonWords(t.failure_reason) : '')),
 });
 
 const subscriptions = pagedList({
@@ -601,7 +613,6 @@ function confirmCancel(li, s, cancel) {
       await api.call('POST', '/billing/subscriptions/' + encodeURIComponent(s.id) + '/cancel', { key: newKey() });
       note('Subscription cancelled: ' + s.description + '.');
       await refresh();
-      $('subscriptions-title').setAttribute('tabindex', '-1');
       $('subscriptions-title').focus();
     } catch (e) {
       box.replaceChildren(el('p', {}, 'Could not cancel: ' + explain(e)), no);
@@ -687,7 +698,7 @@ function settleBill(li, p, bill, how) {
   if (p.status === 'SUCCESS') {
     setState(li, 'success', 'Paid ' + rupees(p.amount) + how + '.');
   } else {
-    setState(li, 'failed', 'The payment failed because ' + reasonWords(p.failure_reason) + '. The bill is still unpaid' +
+    setState(li, 'failed', 'The payment failed: ' + reasonWords(p.failure_reason) + '. The bill is still unpaid' +
       (p.method === 'RAZORPAY' ? ' and nothing was charged; you can try again.' : '.'));
   }
 }
@@ -827,7 +838,7 @@ async function addMoney(ev) {
     if (final.status === 'SUCCESS') {
       setState(li, 'success', rupees(final.amount) + ' added to your wallet.');
     } else {
-      setState(li, 'failed', 'Adding money failed because ' + reasonWords(final.failure_reason) + '. Your wallet was not credited and nothing was charged.');
+      setState(li, 'failed', 'Adding money failed: ' + reasonWords(final.failure_reason) + '. Your wallet was not credited and nothing was charged.');
     }
   } finally {
     inFlight.delete('topup');
@@ -984,7 +995,13 @@ $('new-user').addEventListener('submit', createCustomer);
 $('token-form').addEventListener('submit', tokenSignIn);
 $('more-users').addEventListener('click', () => loadUsers(usersCursor));
 $('sign-out').addEventListener('click', () => signOut(''));
+$('refresh').addEventListener('click', async () => {
+  clearAlert();
+  $('refreshed').textContent = 'Refreshing…';
+  await refresh();
+  $('refreshed').textContent = 'Updated ' + dateTime.format(new Date());
+});
 $('add-money').addEventListener('submit', addMoney);
 $('open-wallet').addEventListener('click', openWallet);
 $('demo-bill').addEventListener('submit', addDemoBill);
-showSignIn('');
+showSignIn('', false);

@@ -85,7 +85,7 @@
       if (r.ok) {
         status('');
         post({ rzpsim: 'failed', error: err });
-        showResult('Payment failed: ' + err.description, options.retry.enabled);
+        showResult(err.description || 'The payment failed.', options.retry.enabled);
         return;
       }
       status('');

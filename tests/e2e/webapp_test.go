@@ -1,0 +1,777 @@
+package e2e
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/finflow/finflow/tests/harness"
+)
+
+// The customer web app (/app) in headless Chromium, used as a customer
+// would: signing in, adding money through the checkout stand-in, paying one
+// bill from the wallet and one through Razorpay, a failed checkout, the same
+// with the keyboard only, and what one customer can see of another. Each
+// step's screenshot is kept under var/test-artifacts/ as webapp-*.png.
+
+// webappStep bounds one wait in the browser: a wait that never ends is a
+// failure, not a hang. It is no claim about speed.
+const webappStep = 60 * time.Second
+
+// TestWebappHeaders checks over plain HTTP what the gateway sends with the
+// page: the Content-Security-Policy names the checkout's origin for its
+// script and its modal and nothing else, and the page cannot be framed,
+// sniffed or leak its address.
+func TestWebappHeaders(t *testing.T) {
+	sim := useSimulatorCheckout(t)
+	resp, err := http.Get(env.BaseURL + "/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	want := map[string]string{
+		"Content-Type": "text/html; charset=utf-8",
+		"Content-Security-Policy": "default-src 'none'; script-src 'self' " + sim + "; style-src 'self' " + sim +
+			"; img-src 'self' data: " + sim + "; connect-src 'self'; frame-src " + sim +
+			"; form-action 'none'; base-uri 'none'; frame-ancestors 'none'",
+		"X-Content-Type-Options": "nosniff",
+		"Referrer-Policy":        "no-referrer",
+		"X-Frame-Options":        "DENY",
+		"Cache-Control":          "no-store",
+	}
+	for h, v := range want {
+		if got := resp.Header.Get(h); got != v {
+			t.Errorf("GET /app: %s = %q\nwant %q", h, got, v)
+		}
+	}
+	for _, path := range []string{"/app/app.js", "/app/api.js", "/app/money.js", "/app/app.css"} {
+		r, err := http.Get(env.BaseURL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != 200 || r.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("GET %s = %d, nosniff %q", path, r.StatusCode, r.Header.Get("X-Content-Type-Options"))
+		}
+	}
+}
+
+// TestWebappInBrowser is the customer's whole flow, then the same with the
+// keyboard only, then what the page shows one customer of another.
+func TestWebappInBrowser(t *testing.T) {
+	useSimulatorCheckout(t)
+	browser := startChromium(t)
+
+	t.Run("money is shown and read as integer paise", func(t *testing.T) {
+		p := openApp(t, browser)
+		var got map[string]any
+		p.run(chromedp.Evaluate(`import('/app/money.js').then((m) => ({
+			zero: m.rupees(0), paisa: m.rupees(5), bill: m.rupees(125000), most: m.rupees(1000000000000),
+			debit: m.signed(25000, false), credit: m.signed(50000, true), fraction: m.rupees(12.5), text: m.rupees('12'),
+			typed: m.toPaise('1,250.75').paise, half: m.toPaise('0.5').paise, spaced: m.toPaise(' ₹ 99 ').paise,
+			tooFine: m.toPaise('1.234').error || '', tooMuch: m.toPaise('10000000000.01').error || '', nothing: m.toPaise('0').error || '',
+			// 0.1 + 0.2 is where floating point shows: the page must not.
+			sum: m.toPaise('0.10').paise + m.toPaise('0.20').paise,
+		}))`, &got, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+		want := map[string]any{
+			"zero": "₹0.00", "paisa": "₹0.05", "bill": "₹1,250.00", "most": "₹10,00,00,00,000.00",
+			"debit": "−₹250.00", "credit": "+₹500.00", "fraction": "₹?", "text": "₹0.12",
+			"typed": 125075.0, "half": 50.0, "spaced": 9900.0, "sum": 30.0,
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("%s = %v, want %v", k, got[k], v)
+			}
+		}
+		for _, k := range []string{"tooFine", "tooMuch", "nothing"} {
+			if s, _ := got[k].(string); s == "" {
+				t.Errorf("%s: no error for an amount that must be refused (%v)", k, got)
+			}
+		}
+	})
+
+	t.Run("customer flow", func(t *testing.T) { webappCustomerFlow(t, browser) })
+	t.Run("keyboard only", func(t *testing.T) { webappKeyboardFlow(t, browser) })
+	t.Run("dev sign-in picks a customer", func(t *testing.T) { webappPickCustomer(t, browser) })
+	t.Run("one customer sees nothing of another", func(t *testing.T) { webappOwnership(t, browser) })
+}
+
+// webappCustomerFlow: a new customer adds ₹500.00 through the checkout,
+// pays ₹250.00 from the wallet and ₹400.00 through Razorpay (shown as
+// "confirming" until FinFlow has the webhook), and a checkout that fails
+// is shown as failed; the ledger holds the top-up and the wallet payment
+// only.
+func webappCustomerFlow(t *testing.T, browser context.Context) {
+	p := openApp(t, browser)
+	p.wait("#new-user")
+	p.shot("01-sign-in")
+
+	nonce := time.Now().UnixNano()
+	p.run(
+		chromedp.SendKeys("#new-name", "Asha Verma", chromedp.ByQuery),
+		chromedp.SendKeys("#new-email", fmt.Sprintf("asha.%d@example.in", nonce), chromedp.ByQuery),
+		chromedp.SendKeys("#new-phone", "+919812345678", chromedp.ByQuery),
+		chromedp.Click(`#new-user button[type="submit"]`, chromedp.ByQuery),
+	)
+	p.wait(`#who[data-user]`)
+	userID := p.attr("#who", "data-user")
+	p.waitText("#balance", "₹0.00")
+	p.shot("02-signed-in")
+
+	walletBill := webappBill(t, userID, 25_000, "Electricity, November")
+	razorpayBill := webappBill(t, userID, 40_000, "Broadband, November")
+	failingBill := webappBill(t, userID, 15_000, "Water, November")
+	p.run(chromedp.Click("#refresh", chromedp.ByQuery))
+	for _, b := range []harness.Bill{walletBill, razorpayBill, failingBill} {
+		p.wait(`#unpaid li[data-bill="` + b.ID + `"][data-status="UNPAID"]`)
+	}
+
+	// Add money through the checkout stand-in.
+	p.run(
+		chromedp.SendKeys("#topup-amount", "500", chromedp.ByQuery),
+		chromedp.Click("#add-money-button", chromedp.ByQuery),
+	)
+	frame := p.checkout("#pay")
+	var payLabel string
+	p.run(chromedp.Text("#pay", &payLabel, chromedp.ByQuery, chromedp.FromNode(frame)))
+	if payLabel != "Pay ₹500.00" {
+		t.Errorf("checkout's pay button = %q, want Pay ₹500.00 (the order's amount)", payLabel)
+	}
+	p.shot("03-checkout-add-money")
+	p.run(chromedp.Click("#pay", chromedp.ByQuery, chromedp.FromNode(frame)))
+	p.wait(`#activity li[data-topup][data-state="success"]`)
+	p.waitAttr("#balance", "data-paise", "50000")
+	topupID := p.attr(`#activity li[data-topup]`, "data-topup")
+	if tu := env.MustGetTopUp(t, topupID); tu.Status != "SUCCESS" || tu.Amount != 50_000 {
+		t.Errorf("top-up %s = %s %d, want SUCCESS 50000", topupID, tu.Status, tu.Amount)
+	}
+	p.wait(`#topups-rows tr[data-topup="` + topupID + `"][data-status="SUCCESS"]`)
+	p.shot("04-money-added")
+
+	// Pay one bill from the wallet.
+	p.run(chromedp.Click(`#unpaid li[data-bill="`+walletBill.ID+`"] [data-action="pay-wallet"]`, chromedp.ByQuery))
+	p.wait(`#activity li[data-bill="` + walletBill.ID + `"][data-state="success"]`)
+	p.wait(`#past-bills-rows tr[data-bill="` + walletBill.ID + `"][data-status="PAID"]`)
+	p.waitAttr("#balance", "data-paise", "25000")
+	p.shot("05-paid-from-wallet")
+
+	// Pay one through Razorpay, with the webhooks held back: the checkout's
+	// handler has run, FinFlow still says PENDING, and the page must say
+	// "confirming", not "paid".
+	env.Razorpay.Sim.SetWebhookURL("http://127.0.0.1:1/razorpay/webhook")
+	restore := sync.OnceFunc(func() { env.Razorpay.Sim.SetWebhookURL(env.BaseURL + "/razorpay/webhook") })
+	t.Cleanup(restore)
+	p.run(chromedp.Click(`#unpaid li[data-bill="`+razorpayBill.ID+`"] [data-action="pay-razorpay"]`, chromedp.ByQuery))
+	frame = p.checkout("#pay")
+	p.run(
+		chromedp.Click(`input[name="method"][value="card"]`, chromedp.ByQuery, chromedp.FromNode(frame)),
+		chromedp.Click("#pay", chromedp.ByQuery, chromedp.FromNode(frame)),
+	)
+	item := `#activity li[data-bill="` + razorpayBill.ID + `"]`
+	p.wait(item + `[data-state="confirming"]`)
+	if p.attr(item, "data-state") != "confirming" {
+		t.Fatalf("after the checkout's handler: state %q", p.attr(item, "data-state"))
+	}
+	paymentID := p.attr(item, "data-payment")
+	if pay := env.MustPayment(t, paymentID); pay.Status != "PENDING" {
+		t.Fatalf("payment %s = %s with its webhooks held back; the test cannot show the page waits for them", paymentID, pay.Status)
+	}
+	var confirming string
+	p.run(chromedp.Text(item, &confirming, chromedp.ByQuery))
+	if !strings.Contains(confirming, "Confirming") {
+		t.Errorf("while FinFlow says PENDING the page says %q, want it confirming", confirming)
+	}
+	p.shot("06-razorpay-confirming")
+	if got := p.attr(`#unpaid li[data-bill="`+razorpayBill.ID+`"]`, "data-status"); got != "UNPAID" {
+		t.Errorf("bill %s shown %q before FinFlow confirmed it", razorpayBill.ID, got)
+	}
+	restore()
+	p.wait(item + `[data-state="success"]`)
+	p.wait(`#past-bills-rows tr[data-bill="` + razorpayBill.ID + `"][data-status="PAID"]`)
+	if states := p.states(paymentID); strings.Join(states, " ") != "starting checkout confirming success" {
+		t.Errorf("Razorpay payment went through states %v, want starting checkout confirming success", states)
+	}
+	p.shot("07-paid-through-razorpay")
+
+	// A checkout that fails.
+	p.run(chromedp.Click(`#unpaid li[data-bill="`+failingBill.ID+`"] [data-action="pay-razorpay"]`, chromedp.ByQuery))
+	frame = p.checkout("#decline")
+	p.run(chromedp.Click("#decline", chromedp.ByQuery, chromedp.FromNode(frame)))
+	failed := `#activity li[data-bill="` + failingBill.ID + `"]`
+	p.wait(failed + `[data-state="failed"]`)
+	failedPayment := p.attr(failed, "data-payment")
+	var failedText string
+	p.run(chromedp.Text(failed, &failedText, chromedp.ByQuery))
+	if !strings.Contains(failedText, "failed") || !strings.Contains(failedText, "still unpaid") {
+		t.Errorf("failed checkout shown as %q, want it to say the payment failed and the bill is unpaid", failedText)
+	}
+	p.waitInFrame(frame, "#result:not([hidden]) #done")
+	p.shot("08-razorpay-failed")
+	p.run(chromedp.Click("#done", chromedp.ByQuery, chromedp.FromNode(frame)))
+	p.gone(".razorpay-container")
+	if pay := env.MustPayment(t, failedPayment); pay.Status != "FAILED" {
+		t.Errorf("failed checkout's payment = %s, want FAILED", pay.Status)
+	}
+	p.wait(`#payments-rows tr[data-payment="` + failedPayment + `"][data-status="FAILED"]`)
+	p.wait(`#unpaid li[data-bill="` + failingBill.ID + `"][data-status="UNPAID"]`)
+
+	// Both bills paid, the ledger right: the top-up's credit and the wallet
+	// payment's debit, nothing for Razorpay's payments.
+	for _, b := range []harness.Bill{walletBill, razorpayBill} {
+		if got := env.MustBill(t, b.ID); got.Status != "PAID" {
+			t.Errorf("bill %s = %s, want PAID", b.ID, got.Status)
+		}
+	}
+	var ledger []map[string]string
+	p.run(chromedp.Evaluate(`Array.from(document.querySelectorAll('#ledger-rows tr')).map((r) => ({
+		type: r.dataset.type, amount: r.dataset.amount, text: r.textContent }))`, &ledger))
+	if len(ledger) != 2 || ledger[0]["type"] != "DEBIT" || ledger[0]["amount"] != "25000" || ledger[1]["type"] != "CREDIT" || ledger[1]["amount"] != "50000" {
+		t.Errorf("ledger shown = %v, want the debit of 25000 then the credit of 50000", ledger)
+	} else {
+		for i, want := range []string{"Paid: Electricity, November−₹250.00₹250.00", "Money added (top-up)+₹500.00₹500.00"} {
+			if !strings.Contains(ledger[i]["text"], want) {
+				t.Errorf("ledger row %d = %q, want it to contain %q", i, ledger[i]["text"], want)
+			}
+		}
+	}
+	if api := env.MustLedger(t, userID, 50); len(api) != 2 {
+		t.Errorf("the API's ledger has %d entries, want 2", len(api))
+	}
+	p.waitText("#balance", "₹250.00")
+	p.shot("09-account")
+	p.view("readme")
+	p.noErrors()
+}
+
+// webappKeyboardFlow is the main flow with the keyboard only: Tab, Enter,
+// Escape and typed text, never a click.
+func webappKeyboardFlow(t *testing.T, browser context.Context) {
+	p := openApp(t, browser)
+	p.wait("#new-user")
+	p.tabTo("#new-name")
+	p.keys("Kiran Rao")
+	p.tabTo("#new-email")
+	p.keys(fmt.Sprintf("kiran.%d@example.in", time.Now().UnixNano()))
+	p.tabTo(`#new-user button[type="submit"]`)
+	p.focusVisible()
+	p.keys(kb.Enter)
+	p.wait(`#who[data-user]`)
+	p.focused("#account-title")
+	userID := p.attr("#who", "data-user")
+	walletBill := webappBill(t, userID, 12_000, "Mobile, November")
+	razorpayBill := webappBill(t, userID, 35_000, "Gas, November")
+	closedBill := webappBill(t, userID, 9_900, "Newspaper, November")
+
+	p.tabTo("#refresh")
+	p.keys(kb.Enter)
+	p.wait(`#unpaid li[data-bill="` + closedBill.ID + `"]`)
+
+	// Add ₹300.00: type, Enter, then the checkout by keyboard.
+	p.tabTo("#topup-amount")
+	p.keys("300")
+	p.keys(kb.Enter)
+	frame := p.checkout("#pay")
+	p.tabInFrame(frame, "#pay")
+	p.shot("10-keyboard-checkout")
+	p.keys(kb.Enter)
+	p.wait(`#activity li[data-topup][data-state="success"]`)
+	p.waitAttr("#balance", "data-paise", "30000")
+
+	p.tabTo(`#unpaid li[data-bill="` + walletBill.ID + `"] [data-action="pay-wallet"]`)
+	p.focusVisible()
+	p.shot("11-keyboard-focus")
+	p.keys(kb.Enter)
+	p.wait(`#past-bills-rows tr[data-bill="` + walletBill.ID + `"][data-status="PAID"]`)
+	p.waitAttr("#balance", "data-paise", "18000")
+
+	p.tabTo(`#unpaid li[data-bill="` + razorpayBill.ID + `"] [data-action="pay-razorpay"]`)
+	p.keys(kb.Enter)
+	frame = p.checkout("#pay")
+	p.tabInFrame(frame, "#pay")
+	p.keys(kb.Enter)
+	p.wait(`#activity li[data-bill="` + razorpayBill.ID + `"][data-state="success"]`)
+	p.wait(`#past-bills-rows tr[data-bill="` + razorpayBill.ID + `"][data-status="PAID"]`)
+
+	// Escape closes the checkout: nothing is paid, and the focus is back
+	// on the button that opened it.
+	opener := `#unpaid li[data-bill="` + closedBill.ID + `"] [data-action="pay-razorpay"]`
+	p.tabTo(opener)
+	p.keys(kb.Enter)
+	p.checkout("#pay")
+	p.keys(kb.Escape)
+	p.gone(".razorpay-container")
+	p.wait(`#activity li[data-bill="` + closedBill.ID + `"][data-state="cancelled"]`)
+	p.focused(opener)
+	if got := env.MustBill(t, closedBill.ID); got.Status != "UNPAID" {
+		t.Errorf("bill %s after Escape = %s, want UNPAID", closedBill.ID, got.Status)
+	}
+	p.shot("12-keyboard-done")
+	p.noErrors()
+}
+
+// webappPickCustomer: in dev mode the sign-in lists customers; picking one
+// signs in as them.
+func webappPickCustomer(t *testing.T, browser context.Context) {
+	u := env.MustCreateUser(t, "Picked Customer", fmt.Sprintf("picked.%d@example.in", time.Now().UnixNano()))
+	p := openApp(t, browser)
+	button := `#users button[data-user="` + u.ID + `"]`
+	for i := 0; ; i++ {
+		// Either the customer is listed, or there are more to list.
+		p.run(chromedp.Poll(fmt.Sprintf(`document.querySelector(%q) !== null || !document.getElementById('more-users').hidden`, button),
+			nil, chromedp.WithPollingTimeout(webappStep)))
+		var n int
+		p.run(chromedp.Evaluate(fmt.Sprintf(`document.querySelectorAll(%q).length`, button), &n))
+		if n > 0 {
+			break
+		}
+		if i == 200 {
+			t.Fatalf("customer %s is not in the dev sign-in's list", u.ID)
+		}
+		var before int
+		p.run(chromedp.Evaluate(`document.querySelectorAll('#users li').length`, &before),
+			chromedp.Click("#more-users", chromedp.ByQuery))
+		p.run(chromedp.Poll(fmt.Sprintf(`document.querySelectorAll('#users li').length > %d`, before), nil, chromedp.WithPollingTimeout(webappStep)))
+	}
+	p.run(chromedp.Click(button, chromedp.ByQuery))
+	p.wait(`#who[data-user="` + u.ID + `"]`)
+	p.waitText("#who-name", "Picked Customer")
+	p.noErrors()
+}
+
+// webappOwnership: signed in with B's token, the page shows nothing of A's;
+// a forged token naming A, an unsigned one and an admin's are refused in
+// plain words; nothing is kept in the browser's storage, and signing out
+// leaves nothing of B's on the page.
+func webappOwnership(t *testing.T, browser context.Context) {
+	nonce := time.Now().UnixNano()
+	a := env.MustCreateUser(t, fmt.Sprintf("Owner A %d", nonce), fmt.Sprintf("owner.a.%d@example.in", nonce))
+	env.MustCreateWallet(t, a.ID)
+	secret := fmt.Sprintf("A's private bill %d", nonce)
+	aBill := webappBill(t, a.ID, 77_700, secret)
+	b := env.MustCreateUser(t, fmt.Sprintf("Owner B %d", nonce), fmt.Sprintf("owner.b.%d@example.in", nonce))
+	env.MustCreateWallet(t, b.ID)
+
+	p := openApp(t, browser)
+	p.wait("#token-form")
+	p.run(chromedp.SendKeys("#token", env.Token(t, b.ID, "user"), chromedp.ByQuery), chromedp.Click(`#token-form button[type="submit"]`, chromedp.ByQuery))
+	p.wait(`#who[data-user="` + b.ID + `"]`)
+	p.waitText("#unpaid-empty", "Nothing to pay.")
+	p.wait(`#ledger-empty:not([hidden])`)
+	for _, leak := range []string{secret, aBill.ID, a.ID, a.Name, "777.00"} {
+		p.absent("html", leak)
+	}
+	var stored map[string]any
+	p.run(chromedp.Evaluate(`({local: localStorage.length, session: sessionStorage.length, cookie: document.cookie})`, &stored))
+	if stored["local"] != 0.0 || stored["session"] != 0.0 || stored["cookie"] != "" {
+		t.Errorf("the browser keeps %v; want nothing stored", stored)
+	}
+	p.run(chromedp.Click("#sign-out", chromedp.ByQuery))
+	p.wait("#sign-in:not([hidden])")
+	p.focused("#sign-in-title")
+	// The sign-in lists customers again (dev mode); nothing of B's session
+	// is left.
+	p.absent("#account", b.Name)
+	p.absent("#who", b.Name)
+
+	forged := []struct {
+		name, token, says string
+	}{
+		{"signed with another key", webappJWT(t, a.ID, "user", "HS256", "not FinFlow's key"), "did not accept that token"},
+		{"unsigned", webappJWT(t, a.ID, "user", "none", ""), "did not accept that token"},
+		{"an admin's", env.AdminToken, "for customers"},
+		{"not a token", "hello", "does not look like a FinFlow token"},
+	}
+	for _, f := range forged {
+		// The page empties the field at every sign-in.
+		p.run(chromedp.SendKeys("#token", f.token, chromedp.ByQuery), chromedp.Click(`#token-form button[type="submit"]`, chromedp.ByQuery))
+		p.wait("#alert:not([hidden])")
+		p.waitText("#alert", f.says)
+		var accountHidden bool
+		p.run(chromedp.Evaluate(`document.getElementById('account').hidden`, &accountHidden))
+		if !accountHidden {
+			t.Errorf("%s token: the account is shown", f.name)
+		}
+		p.absent("#account", secret)
+		p.absent("#who", a.Name)
+	}
+	p.shot("13-forged-token-refused")
+	p.noErrors()
+}
+
+// webappBill makes a bill through the API, as the merchant would.
+func webappBill(t *testing.T, userID string, amount int64, description string) harness.Bill {
+	t.Helper()
+	r := env.Do(t, "POST", "/billing/create", map[string]any{"user_id": userID, "amount": amount, "description": description}, nil)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("POST /billing/create = %d %s", r.Status, r.Body)
+	}
+	var b harness.Bill
+	r.JSON(t, &b)
+	return b
+}
+
+// webappJWT makes a token FinFlow never issued: HS256 with a key it does
+// not hold, or alg "none".
+func webappJWT(t *testing.T, sub, role, alg, key string) string {
+	t.Helper()
+	enc := func(v any) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	head := enc(map[string]string{"alg": alg, "typ": "JWT"}) + "." + enc(map[string]any{"sub": sub, "role": role, "exp": time.Now().Add(time.Hour).Unix()})
+	if alg == "none" {
+		return head + "."
+	}
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write([]byte(head))
+	return head + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+var simCheckout sync.Once
+
+// useSimulatorCheckout points the web app at the suite's simulator (the
+// default form of the setting, with the suite's simulator port) and waits
+// until the gateway serves it. It returns the simulator's origin as the
+// page sees it.
+func useSimulatorCheckout(t *testing.T) string {
+	t.Helper()
+	sim, err := url.Parse(env.SimURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	origin := "http://127.0.0.1:" + sim.Port()
+	simCheckout.Do(func() {
+		value := "http://{host}:" + sim.Port() + "/v1/checkout.js"
+		if err := env.Redis().Set(context.Background(), "gateway.webapp.checkout_script_url", value+"||1000", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	harness.WaitFor(t, webappStep, "the gateway to serve the checkout setting", func() bool {
+		resp, err := http.Get(env.BaseURL + "/app")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'self' "+origin+";")
+	})
+	return origin
+}
+
+// startChromium starts one headless Chromium for the test's tabs.
+func startChromium(t *testing.T) context.Context {
+	t.Helper()
+	path := findChromium(t)
+	// Not t.TempDir: Chromium's helpers may write to the profile for a
+	// moment after the browser is gone, which fails its strict cleanup.
+	profile, err := os.MkdirTemp("", "finflow-webapp-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(path),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(profile),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1280, 1000),
+	)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	if err := chromedp.Run(ctx); err != nil {
+		t.Fatalf("starting Chromium: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+		for i := 0; i < 10 && os.RemoveAll(profile) != nil; i++ {
+			time.Sleep(200 * time.Millisecond)
+		}
+	})
+	return ctx
+}
+
+// appPage is one tab on /app.
+type appPage struct {
+	t      *testing.T
+	ctx    context.Context
+	mu     sync.Mutex
+	thrown []string
+}
+
+// pageProbe records, in every frame, the Content-Security-Policy
+// violations and each activity line's states (MutationObserver: a state
+// set twice within one task is still recorded, from oldValue).
+const pageProbe = `(() => {
+  window.__violations = [];
+  document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));
+  const log = new WeakMap();
+  const push = (li, s) => { const a = log.get(li) || []; if (s && a[a.length - 1] !== s) { a.push(s); } log.set(li, a); };
+  window.__states = (id) => {
+    const li = Array.from(document.querySelectorAll('#activity li')).find((l) => l.dataset.payment === id || l.dataset.topup === id);
+    return li ? log.get(li) || [] : null;
+  };
+  new MutationObserver((records) => {
+    const touched = new Set();
+    for (const m of records) {
+      if (m.type === 'attributes' && m.target.matches && m.target.matches('#activity li')) {
+        push(m.target, m.oldValue);
+        touched.add(m.target);
+      }
+      for (const n of m.addedNodes || []) {
+        if (n.matches && n.matches('#activity li')) { touched.add(n); }
+      }
+    }
+    touched.forEach((li) => push(li, li.dataset.state));
+  }).observe(document, { subtree: true, childList: true, attributes: true, attributeOldValue: true, attributeFilter: ['data-state'] });
+})();`
+
+// openApp opens /app in a new tab, recording uncaught exceptions.
+func openApp(t *testing.T, browser context.Context) *appPage {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser)
+	t.Cleanup(cancel)
+	p := &appPage{t: t, ctx: ctx}
+	// The first Run opens the tab and ties it to the context it is given:
+	// the tab's own, not one of run's bounded ones.
+	if err := chromedp.Run(ctx); err != nil {
+		t.Fatalf("opening a tab: %v", err)
+	}
+	chromedp.ListenTarget(ctx, func(ev any) {
+		if e, ok := ev.(*runtime.EventExceptionThrown); ok {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			d := e.ExceptionDetails
+			msg := d.Text
+			if d.Exception != nil {
+				msg += " " + d.Exception.Description
+			}
+			p.thrown = append(p.thrown, fmt.Sprintf("%s (%s:%d)", msg, d.URL, d.LineNumber))
+		}
+	})
+	p.run(
+		emulation.SetFocusEmulationEnabled(true),
+		chromedp.ActionFunc(func(ctx context.Context) error {
+			_, err := page.AddScriptToEvaluateOnNewDocument(pageProbe).Do(ctx)
+			return err
+		}),
+		chromedp.Navigate(env.BaseURL+"/app"),
+	)
+	p.wait("#sign-in:not([hidden])")
+	return p
+}
+
+// run runs actions, bounded by webappStep.
+func (p *appPage) run(actions ...chromedp.Action) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, webappStep)
+	defer cancel()
+	if err := chromedp.Run(ctx, actions...); err != nil {
+		p.t.Fatalf("in the browser: %v\n%s", err, p.describe())
+	}
+}
+
+// describe is what the page says, for a failure message.
+func (p *appPage) describe() string {
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	var s string
+	_ = chromedp.Run(ctx, chromedp.Evaluate(`'alert: ' + document.getElementById('alert').textContent +
+		'\nactivity: ' + Array.from(document.querySelectorAll('#activity li')).map((l) => l.dataset.state + ': ' + l.textContent).join('\n  ') +
+		'\nfocused: ' + (document.activeElement ? document.activeElement.outerHTML.slice(0, 120) : '')`, &s))
+	return s
+}
+
+func (p *appPage) wait(sel string) {
+	p.t.Helper()
+	p.run(chromedp.WaitVisible(sel, chromedp.ByQuery))
+}
+
+// gone waits until nothing matches sel.
+func (p *appPage) gone(sel string) {
+	p.t.Helper()
+	p.run(chromedp.Poll(fmt.Sprintf(`document.querySelector(%q) === null`, sel), nil, chromedp.WithPollingTimeout(webappStep)))
+}
+
+func (p *appPage) waitText(sel, text string) {
+	p.t.Helper()
+	p.run(chromedp.Poll(fmt.Sprintf(`(document.querySelector(%q) || {}).textContent.includes(%q)`, sel, text), nil, chromedp.WithPollingTimeout(webappStep)))
+}
+
+func (p *appPage) waitAttr(sel, attr, value string) {
+	p.t.Helper()
+	p.run(chromedp.Poll(fmt.Sprintf(`(document.querySelector(%q) || {getAttribute: () => null}).getAttribute(%q) === %q`, sel, attr, value), nil, chromedp.WithPollingTimeout(webappStep)))
+}
+
+func (p *appPage) attr(sel, name string) string {
+	p.t.Helper()
+	var v string
+	var ok bool
+	p.run(chromedp.AttributeValue(sel, name, &v, &ok, chromedp.ByQuery))
+	if !ok {
+		p.t.Fatalf("%s has no %s", sel, name)
+	}
+	return v
+}
+
+// absent fails if text is anywhere in what scope selects.
+func (p *appPage) absent(scope, text string) {
+	p.t.Helper()
+	var found bool
+	p.run(chromedp.Evaluate(fmt.Sprintf(`document.querySelector(%q).outerHTML.includes(%q)`, scope, text), &found))
+	if found {
+		p.t.Errorf("%s shows %q", scope, text)
+	}
+}
+
+// states is the sequence of states the activity line of a payment or
+// top-up went through.
+func (p *appPage) states(id string) []string {
+	p.t.Helper()
+	var s []string
+	p.run(chromedp.Evaluate(fmt.Sprintf(`window.__states(%q) || []`, id), &s))
+	return s
+}
+
+// keys types keys into whatever has the focus.
+func (p *appPage) keys(keys string) {
+	p.t.Helper()
+	p.run(chromedp.KeyEvent(keys))
+}
+
+// tabTo presses Tab until sel has the focus.
+func (p *appPage) tabTo(sel string) {
+	p.t.Helper()
+	for i := 0; i < 80; i++ {
+		var at bool
+		p.run(chromedp.Evaluate(fmt.Sprintf(`!!document.activeElement && document.activeElement.matches(%q)`, sel), &at))
+		if at {
+			return
+		}
+		p.keys(kb.Tab)
+	}
+	p.t.Fatalf("80 presses of Tab never reached %s\n%s", sel, p.describe())
+}
+
+// focused fails unless sel has the focus.
+func (p *appPage) focused(sel string) {
+	p.t.Helper()
+	var at bool
+	p.run(chromedp.Poll(fmt.Sprintf(`!!document.activeElement && document.activeElement.matches(%q)`, sel), &at, chromedp.WithPollingTimeout(webappStep)))
+}
+
+// focusVisible fails unless the focused element shows a focus outline.
+func (p *appPage) focusVisible() {
+	p.t.Helper()
+	var style map[string]string
+	p.run(chromedp.Evaluate(`(() => { const s = getComputedStyle(document.activeElement);
+		return {style: s.outlineStyle, width: s.outlineWidth}; })()`, &style))
+	if style["style"] == "none" || style["width"] == "0px" {
+		p.t.Errorf("the focused element has no visible focus outline: %v", style)
+	}
+}
+
+// checkout waits for the checkout modal and for sel inside its frame,
+// and returns the frame's node.
+func (p *appPage) checkout(sel string) *cdp.Node {
+	p.t.Helper()
+	p.wait(".razorpay-container iframe")
+	var frames []*cdp.Node
+	p.run(chromedp.Nodes(".razorpay-container iframe", &frames, chromedp.ByQuery))
+	return p.waitInFrame(frames[0], sel)
+}
+
+// waitInFrame waits until sel is visible in the checkout's frame; the
+// frame's node is read again until its document has loaded.
+func (p *appPage) waitInFrame(frame *cdp.Node, sel string) *cdp.Node {
+	p.t.Helper()
+	deadline := time.Now().Add(webappStep)
+	for {
+		var frames []*cdp.Node
+		p.run(chromedp.Nodes(".razorpay-container iframe", &frames, chromedp.ByQuery, chromedp.AtLeast(0)))
+		if len(frames) > 0 && frames[0].ContentDocument != nil {
+			frame = frames[0]
+			var found []*cdp.Node
+			ctx, cancel := context.WithTimeout(p.ctx, 2*time.Second)
+			err := chromedp.Run(ctx, chromedp.Nodes(sel, &found, chromedp.ByQuery, chromedp.NodeVisible, chromedp.FromNode(frame)))
+			cancel()
+			if err == nil && len(found) > 0 {
+				return frame
+			}
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("the checkout never showed %s\n%s", sel, p.describe())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// tabInFrame presses Tab until sel has the focus inside the checkout's
+// frame (the page's own focus is then on the frame).
+func (p *appPage) tabInFrame(frame *cdp.Node, sel string) {
+	p.t.Helper()
+	for i := 0; i < 20; i++ {
+		var found []*cdp.Node
+		ctx, cancel := context.WithTimeout(p.ctx, 2*time.Second)
+		err := chromedp.Run(ctx, chromedp.Nodes(sel+":focus", &found, chromedp.ByQuery, chromedp.AtLeast(0), chromedp.FromNode(frame)))
+		cancel()
+		if err == nil && len(found) > 0 {
+			return
+		}
+		p.keys(kb.Tab)
+	}
+	p.t.Fatalf("20 presses of Tab never reached %s in the checkout\n%s", sel, p.describe())
+}
+
+// view keeps a screenshot of the top of the page, as a window shows it
+// (webapp-<name>.png): the one docs/img/webapp.png is taken from.
+func (p *appPage) view(name string) {
+	p.t.Helper()
+	var png []byte
+	p.run(chromedp.Evaluate(`window.scrollTo(0, 0)`, nil), chromedp.CaptureScreenshot(&png))
+	saveArtifact(p.t, "webapp-"+name+".png", png)
+}
+
+// shot keeps a screenshot of the tab as webapp-<name>.png.
+func (p *appPage) shot(name string) {
+	p.t.Helper()
+	var png []byte
+	p.run(chromedp.FullScreenshot(&png, 100))
+	saveArtifact(p.t, "webapp-"+name+".png", png)
+}
+
+// noErrors fails on any uncaught exception or Content-Security-Policy
+// violation the tab saw.
+func (p *appPage) noErrors() {
+	p.t.Helper()
+	var violations []string
+	p.run(chromedp.Evaluate(`window.__violations || []`, &violations))
+	for _, v := range violations {
+		p.t.Errorf("Content-Security-Policy violation: %s", v)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range p.thrown {
+		p.t.Errorf("uncaught exception in the page: %s", e)
+	}
+}
