@@ -185,13 +185,14 @@ func webappCustomerFlow(t *testing.T, browser context.Context) {
 		chromedp.Click("#pay", chromedp.ByQuery, chromedp.FromNode(frame)),
 	)
 	item := `#activity li[data-bill="` + razorpayBill.ID + `"]`
-	p.wait(item + `[data-state="confirming"]`)
-	if p.attr(item, "data-state") != "confirming" {
-		t.Fatalf("after the checkout's handler: state %q", p.attr(item, "data-state"))
-	}
+	p.wait(item + `:is([data-state="confirming"], [data-state="success"], [data-state="failed"])`)
+	state := p.attr(item, "data-state")
 	paymentID := p.attr(item, "data-payment")
 	if pay := env.MustPayment(t, paymentID); pay.Status != "PENDING" {
 		t.Fatalf("payment %s = %s with its webhooks held back; the test cannot show the page waits for them", paymentID, pay.Status)
+	}
+	if state != "confirming" {
+		t.Fatalf("after the checkout's handler the page says %q while FinFlow says PENDING: it must say confirming", state)
 	}
 	var confirming string
 	p.run(chromedp.Text(item, &confirming, chromedp.ByQuery))
