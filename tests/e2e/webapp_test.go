@@ -110,6 +110,7 @@ func TestWebappInBrowser(t *testing.T) {
 	t.Run("customer flow", func(t *testing.T) { webappCustomerFlow(t, browser) })
 	t.Run("keyboard only", func(t *testing.T) { webappKeyboardFlow(t, browser) })
 	t.Run("dev sign-in picks a customer", func(t *testing.T) { webappPickCustomer(t, browser) })
+	t.Run("subscriptions are listed and can be cancelled", func(t *testing.T) { webappSubscriptions(t, browser) })
 	t.Run("one customer sees nothing of another", func(t *testing.T) { webappOwnership(t, browser) })
 }
 
@@ -353,6 +354,44 @@ func webappPickCustomer(t *testing.T, browser context.Context) {
 	p.run(chromedp.Click(button, chromedp.ByQuery))
 	p.wait(`#who[data-user="` + u.ID + `"]`)
 	p.waitText("#who-name", "Picked Customer")
+	p.noErrors()
+}
+
+// webappSubscriptions: a customer's subscription is listed with its
+// amount, interval and next bill, and cancelling it asks first.
+func webappSubscriptions(t *testing.T, browser context.Context) {
+	u := env.MustCreateUser(t, "Subscriber", fmt.Sprintf("subscriber.%d@example.in", time.Now().UnixNano()))
+	env.MustCreateWallet(t, u.ID)
+	start := time.Now().UTC().Add(30 * 24 * time.Hour).Format(time.RFC3339)
+	r := env.Do(t, "POST", "/billing/subscriptions", map[string]any{"user_id": u.ID, "amount": 49_900, "description": "Fibre, 100 Mbps",
+		"interval": "MONTHLY", "start_at": start}, nil)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("POST /billing/subscriptions = %d %s", r.Status, r.Body)
+	}
+	var sub struct {
+		ID string `json:"id"`
+	}
+	r.JSON(t, &sub)
+
+	p := openApp(t, browser)
+	p.run(chromedp.SendKeys("#token", env.Token(t, u.ID, "user"), chromedp.ByQuery), chromedp.Click(`#token-form button[type="submit"]`, chromedp.ByQuery))
+	item := `#subscriptions-list li[data-subscription="` + sub.ID + `"]`
+	p.wait(item + `[data-status="ACTIVE"]`)
+	p.waitText(item, "Fibre, 100 Mbps ₹499.00 every month")
+	p.waitText(item, "next bill")
+	p.run(chromedp.Click(item+` [data-action="cancel"]`, chromedp.ByQuery))
+	p.waitText(item, "No bill is made after this.")
+	p.focused(item + " .confirm button")
+	p.run(chromedp.Click(item+" .confirm button", chromedp.ByQuery))
+	p.wait(item + `[data-status="CANCELLED"]`)
+	r = env.Do(t, "GET", "/billing/subscriptions/"+sub.ID, nil, nil)
+	var got struct {
+		Status string `json:"status"`
+	}
+	r.JSON(t, &got)
+	if got.Status != "CANCELLED" {
+		t.Errorf("subscription %s = %s after cancelling on the page, want CANCELLED", sub.ID, got.Status)
+	}
 	p.noErrors()
 }
 

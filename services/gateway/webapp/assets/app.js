@@ -16,7 +16,11 @@ const checkoutScript = document.body.dataset.checkoutScript || '';
 const PAGE = 20;
 const THEME = '#1d3fb8';
 
-const api = new Client(() => signOut('Your sign-in has ended (the token expired or is no longer accepted). Please sign in again.'));
+const api = new Client(() => {
+  if (session) {
+    signOut('Your sign-in has ended (the token expired or is no longer accepted). Please sign in again.');
+  }
+});
 
 // session is the signed-in customer; generation changes at every sign-in
 // and sign-out, so work started for one session stops in the next.
@@ -300,9 +304,12 @@ function signOut(message) {
     clearTimeout(session.timer);
   }
   if (openCheckout) {
-    openCheckout.close();
+    // Closed without ondismiss: the payment's own wait ends here.
+    openCheckout.rzp.close();
+    openCheckout.resolve('signed out');
     openCheckout = null;
   }
+  inFlight.clear();
   api.signOut();
   session = null;
   generation++;
@@ -666,9 +673,9 @@ let topUpKey = null;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// confirm asks FinFlow about a payment or top-up until it is SUCCESS or
-// FAILED. It returns the final record, or null when the session ended.
-async function confirm(li, path, waiting) {
+// awaitFinal asks FinFlow about a payment or top-up until it is SUCCESS
+// or FAILED. It returns the final record, or null when the session ended.
+async function awaitFinal(li, path, waiting) {
   const gen = generation;
   for (let tries = 1; ; tries++) {
     await sleep(tries <= 10 ? 1000 : tries <= 30 ? 2000 : 5000);
@@ -720,7 +727,7 @@ async function payFromWallet(bill) {
     li.dataset.payment = p.id;
     if (p.status === 'PENDING') {
       setState(li, 'confirming', 'Confirming with FinFlow…');
-      const final = await confirm(li, '/Payment/' + encodeURIComponent(p.id), 'Confirming with FinFlow…');
+      const final = await awaitFinal(li, '/Payment/' + encodeURIComponent(p.id), 'Confirming with FinFlow…');
       if (final) {
         settleBill(li, final, bill, ' from your wallet');
       }
@@ -905,13 +912,13 @@ async function throughCheckout(li, order, description, path, unchanged) {
         retry: { enabled: false },
         modal: {
           ondismiss: () => {
-            openCheckout = openCheckout === rzp ? null : openCheckout;
+            openCheckout = openCheckout && openCheckout.rzp === rzp ? null : openCheckout;
             resolve('dismissed');
           },
           escape: true,
         },
         handler: () => {
-          openCheckout = openCheckout === rzp ? null : openCheckout;
+          openCheckout = openCheckout && openCheckout.rzp === rzp ? null : openCheckout;
           resolve('paid');
         },
       });
@@ -920,7 +927,7 @@ async function throughCheckout(li, order, description, path, unchanged) {
         failedWith = r && r.error && r.error.description ? r.error.description : '';
         resolve('failed');
       });
-      openCheckout = rzp;
+      openCheckout = { rzp, resolve };
       rzp.open();
     });
   } catch (e) {
@@ -947,7 +954,7 @@ async function throughCheckout(li, order, description, path, unchanged) {
     ? 'Razorpay’s checkout says you paid. Confirming with FinFlow…'
     : 'Razorpay’s checkout says the payment failed' + (failedWith ? ' (' + failedWith + ')' : '') + '. Confirming with FinFlow…';
   setState(li, 'confirming', waiting);
-  return confirm(li, path, waiting);
+  return awaitFinal(li, path, waiting);
 }
 
 // ------------------------------------------------------------- wiring
