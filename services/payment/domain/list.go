@@ -6,7 +6,6 @@ import (
 	"github.com/finflow/finflow/platform/apperr"
 	"github.com/finflow/finflow/platform/auth"
 	"github.com/finflow/finflow/platform/id"
-	"github.com/finflow/finflow/platform/listindex"
 	"github.com/finflow/finflow/platform/page"
 )
 
@@ -28,6 +27,12 @@ type Page struct {
 	Next  string
 }
 
+// ListStretch is the most list entries a store reads at a time: one read of
+// the list's head, at most one bulk read of its archived pages and one bulk
+// read of the payments (the store's list index keeps pages of this size,
+// listindex.PageSize; the store's tests hold the two equal).
+const ListStretch = 50
+
 // ErrInvalidCursor is a cursor this service did not issue for this list.
 var ErrInvalidCursor = apperr.Invalid("cursor", "cursor is not one this server issued")
 
@@ -36,8 +41,8 @@ var ErrInvalidCursor = apperr.Invalid("cursor", "cursor is not one this server i
 // same for the user's top-ups. Returns VALIDATION_FAILED (a bad filter,
 // limit or cursor), auth errors.
 //
-// Each page is read from the user's list (package listindex) in stretches
-// of at most listindex.PageSize positions: a stretch costs one read of the
+// Each page is read from the user's list (the store keeps it with package listindex)
+// in stretches of at most ListStretch positions: a stretch costs one read of the
 // list's head, at most one bulk read of its archived pages, and one bulk
 // read of the payments: 3 state round trips. A page reads at most
 // 2·limit positions (at least 50, at most 200), so at most 4 stretches
@@ -87,11 +92,11 @@ func (pr *Processor) list(ctx context.Context, caller auth.Caller, purpose Purpo
 		}
 	}
 	out := Page{Items: []Payment{}}
-	scan := min(max(2*limit, listindex.PageSize), 200)
+	scan := min(max(2*limit, ListStretch), 200)
 	for scanned := 0; scanned < scan && len(out.Items) < limit; {
-		n := min(listindex.PageSize, scan-scanned, max(limit-len(out.Items), 1)*2)
+		n := min(ListStretch, scan-scanned, max(limit-len(out.Items), 1)*2)
 		if q.Status == "" && q.Method == "" {
-			n = min(listindex.PageSize, limit-len(out.Items))
+			n = min(ListStretch, limit-len(out.Items))
 		}
 		got, err := pr.Store.List(ctx, purpose, q.UserID, before, n)
 		if err != nil {
