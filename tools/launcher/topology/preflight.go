@@ -107,13 +107,16 @@ func FindDaprd(root string) string {
 }
 
 // runningDaprds lists daprd processes on this machine (Linux /proc) by the
-// app id on their command line.
+// app id on their command line, leaving out those in another network
+// namespace (a Compose FinFlow's containers, a test's private topology):
+// they can neither take this run's ports nor answer its mDNS lookups.
 func runningDaprds() map[string]int {
 	found := map[string]int{}
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return found
 	}
+	ownNet, _ := os.Readlink("/proc/self/ns/net")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -125,6 +128,9 @@ func runningDaprds() map[string]int {
 		}
 		args := strings.Split(string(bytes.TrimRight(raw, "\x00")), "\x00")
 		if filepath.Base(args[0]) != "daprd" {
+			continue
+		}
+		if net, err := os.Readlink(filepath.Join("/proc", e.Name(), "ns", "net")); err == nil && ownNet != "" && net != ownNet {
 			continue
 		}
 		for i := 0; i+1 < len(args); i++ {
