@@ -8,7 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/finflow/finflow/platform/settings"
-	gatewayhttp "github.com/finflow/finflow/services/gateway/http"
+	gatewaydomain "github.com/finflow/finflow/services/gateway/domain"
 	"github.com/finflow/finflow/services/gateway/webapp"
 	paymentdomain "github.com/finflow/finflow/services/payment/domain"
 	razorpaydomain "github.com/finflow/finflow/services/razorpay/domain"
@@ -28,7 +28,7 @@ func TestSeededSettingsMatchTheCode(t *testing.T) {
 		t.Fatalf("runtime-settings.yaml: %v", err)
 	}
 	declared := map[string]settings.Int{}
-	for _, group := range [][]settings.Int{gatewayhttp.Settings, userdomain.Settings, walletdomain.Settings, paymentdomain.Settings} {
+	for _, group := range [][]settings.Int{gatewaydomain.Settings, userdomain.Settings, walletdomain.Settings, paymentdomain.Settings} {
 		for _, s := range group {
 			declared[s.Key] = s
 		}

@@ -29,7 +29,7 @@ func main() {
 		Name:        "gateway",
 		DefaultPort: 8080,
 		PublicBind:  true,
-		Settings:    gatewayhttp.Settings,
+		Settings:    domain.Settings,
 		Setup: func(ctx context.Context, d *service.Deps, app *fiber.App) error {
 			secret, err := d.Sidecar.Secret(ctx, d.Env.String("SECRET_STORE", service.SecretStore), "gateway")
 			if err != nil {

@@ -31,26 +31,6 @@ import (
 	"github.com/finflow/finflow/services/gateway/ratelimit"
 )
 
-// Runtime settings of the gateway (configuration store keys).
-const (
-	SettingInvokeTimeoutMS      = "gateway.invoke_timeout_ms"
-	SettingHealthTimeoutMS      = "gateway.health_timeout_ms"
-	SettingRateUserPerMinute    = "gateway.ratelimit.user_per_minute"
-	SettingRateAdminPerMinute   = "gateway.ratelimit.admin_per_minute"
-	SettingRateAnonPerMinute    = "gateway.ratelimit.anonymous_per_minute"
-	SettingRateWebhookPerMinute = "gateway.ratelimit.webhook_per_minute"
-)
-
-// Settings declares the gateway's runtime settings and their defaults.
-var Settings = []settings.Int{
-	{Key: SettingInvokeTimeoutMS, Default: 15000, Min: 100, Max: 120000},
-	{Key: SettingHealthTimeoutMS, Default: 2000, Min: 100, Max: 30000},
-	{Key: SettingRateUserPerMinute, Default: 600, Min: 1, Max: 10000000},
-	{Key: SettingRateAdminPerMinute, Default: 60000, Min: 1, Max: 10000000},
-	{Key: SettingRateAnonPerMinute, Default: 600, Min: 1, Max: 10000000},
-	{Key: SettingRateWebhookPerMinute, Default: 6000, Min: 1, Max: 10000000},
-}
-
 // recordGrace is how long the gateway may take to record the outcome of a
 // keyed request after it stopped waiting for the answer.
 const recordGrace = 2 * time.Second
@@ -110,14 +90,14 @@ func (g *Gateway) Limit(c *fiber.Ctx, ident auth.Identity) error {
 // request is let through and the failure logged: the limiter protects
 // capacity, it is not an authorisation.
 func (g *Gateway) limit(c *fiber.Ctx, r domain.Route, ident auth.Identity) error {
-	caller, key := "ip:"+c.IP(), SettingRateAnonPerMinute
+	caller, key := "ip:"+c.IP(), domain.SettingRateAnonPerMinute
 	switch {
 	case r.Body == domain.BodyRaw:
-		caller, key = "webhook:"+c.IP(), SettingRateWebhookPerMinute
+		caller, key = "webhook:"+c.IP(), domain.SettingRateWebhookPerMinute
 	case ident.Admin():
-		caller, key = "admin:"+ident.Sub, SettingRateAdminPerMinute
+		caller, key = "admin:"+ident.Sub, domain.SettingRateAdminPerMinute
 	case ident.Sub != "":
-		caller, key = "user:"+ident.Sub, SettingRateUserPerMinute
+		caller, key = "user:"+ident.Sub, domain.SettingRateUserPerMinute
 	}
 	d, err := g.limiter.Allow(c.UserContext(), caller, g.settings.Get(key), time.Minute)
 	if err != nil {
@@ -356,7 +336,7 @@ func (g *Gateway) prepare(c *fiber.Ctx, r domain.Route) (call, error) {
 // invoke sends the request to the route's service through the sidecar. A
 // failure to get an answer is 503 UNAVAILABLE naming the service.
 func (g *Gateway) invoke(c *fiber.Ctx, r domain.Route, req call) (*sidecar.Response, error) {
-	ctx, cancel := context.WithTimeout(c.UserContext(), time.Duration(g.settings.Get(SettingInvokeTimeoutMS))*time.Millisecond)
+	ctx, cancel := context.WithTimeout(c.UserContext(), time.Duration(g.settings.Get(domain.SettingInvokeTimeoutMS))*time.Millisecond)
 	defer cancel()
 	resp, err := g.dapr.Invoke(ctx, r.App, r.Method, req.path, req.body, req.header)
 	if err != nil {
@@ -407,7 +387,7 @@ func (g *Gateway) keyed(c *fiber.Ctx, r domain.Route, req call, key string, iden
 	// The record is in flight until the gateway stops waiting for the
 	// answer (the invoke timeout), plus time to record the outcome; after
 	// that a retry may take it over.
-	invokeTimeout := time.Duration(g.settings.Get(SettingInvokeTimeoutMS)) * time.Millisecond
+	invokeTimeout := time.Duration(g.settings.Get(domain.SettingInvokeTimeoutMS)) * time.Millisecond
 	started := domain.Record{Fingerprint: fp, StartedAt: now, Deadline: now.Add(invokeTimeout + recordGrace)}
 
 	err := g.idem.Begin(ctx, token, started)
@@ -511,7 +491,7 @@ type healthResponse struct {
 // sidecar, the sidecar-to-sidecar path, the app and its state store) and
 // the gateway's own sidecar, all at once, within the health timeout.
 func (g *Gateway) health(c *fiber.Ctx) error {
-	ctx, cancel := context.WithTimeout(c.UserContext(), time.Duration(g.settings.Get(SettingHealthTimeoutMS))*time.Millisecond)
+	ctx, cancel := context.WithTimeout(c.UserContext(), time.Duration(g.settings.Get(domain.SettingHealthTimeoutMS))*time.Millisecond)
 	defer cancel()
 	results := g.Readiness(ctx, server.RequestID(c))
 

@@ -143,7 +143,7 @@ func gatewayApp(t *testing.T, f *fakeDapr) *fiber.App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gatewayhttp.New(f, store.New(sidecartest.NewMemState(), "gateway-store", 86400), tokens, signer, &countingLimiter{}, settings.New(log, gatewayhttp.Settings...), log).Routes(app)
+	gatewayhttp.New(f, store.New(sidecartest.NewMemState(), "gateway-store", 86400), tokens, signer, &countingLimiter{}, settings.New(log, domain.Settings...), log).Routes(app)
 	return app
 }
 
@@ -406,7 +406,7 @@ func TestNoDevTokenOutsideDevMode(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	app := server.New(server.Config{Name: "gateway", Logger: log})
 	signer, _ := auth.NewSigner(seedB64)
-	gatewayhttp.New(&fakeDapr{}, store.New(sidecartest.NewMemState(), "gateway-store", 86400), prod, signer, &countingLimiter{}, settings.New(log, gatewayhttp.Settings...), log).Routes(app)
+	gatewayhttp.New(&fakeDapr{}, store.New(sidecartest.NewMemState(), "gateway-store", 86400), prod, signer, &countingLimiter{}, settings.New(log, domain.Settings...), log).Routes(app)
 	req := httptest.NewRequest("POST", "/auth/dev-token", strings.NewReader(`{"sub":"ops","role":"admin"}`))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := app.Test(req, -1)
@@ -439,8 +439,8 @@ func TestRateLimitPerCaller(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	app := server.New(server.Config{Name: "gateway", Logger: log})
 	signer, _ := auth.NewSigner(seedB64)
-	set := settings.New(log, gatewayhttp.Settings...)
-	set.Apply(map[string]string{gatewayhttp.SettingRateUserPerMinute: "3"})
+	set := settings.New(log, domain.Settings...)
+	set.Apply(map[string]string{domain.SettingRateUserPerMinute: "3"})
 	f := &fakeDapr{}
 	gatewayhttp.New(f, store.New(sidecartest.NewMemState(), "gateway-store", 86400), tokens, signer, &countingLimiter{}, set, log).Routes(app)
 	get := func(authz string) *nethttp.Response {
