@@ -285,16 +285,24 @@ var (
 	ErrBillAlreadyPaid = apperr.New(apperr.KindConflict, CodeBillAlreadyPaid, "this bill is already paid")
 	// ErrPaymentNotFound: the payment service has no such payment.
 	ErrPaymentNotFound = apperr.New(apperr.KindNotFound, CodePaymentNotFound, "payment not found")
+	// ErrBillNotPaid: the billing service was asked to mark a bill REFUNDED
+	// that no payment has paid (PUT PathBillMarkRefunded).
+	ErrBillNotPaid = apperr.New(apperr.KindConflict, CodeBillNotPaid, "this bill is not paid")
+	// ErrSubscriptionNotFound: the billing service has no such
+	// subscription; the gateway answers it too, for an id that cannot be one.
+	ErrSubscriptionNotFound = apperr.New(apperr.KindNotFound, CodeSubscriptionNotFound, "subscription not found")
 )
 
 // The codes of the errors above (a payment's failure_reason reuses them).
 const (
-	CodeUserNotFound      = "USER_NOT_FOUND"
-	CodeWalletNotFound    = "WALLET_NOT_FOUND"
-	CodeInsufficientFunds = "INSUFFICIENT_FUNDS"
-	CodeBillNotFound      = "BILL_NOT_FOUND"
-	CodeBillAlreadyPaid   = "BILL_ALREADY_PAID"
-	CodePaymentNotFound   = "PAYMENT_NOT_FOUND"
+	CodeUserNotFound         = "USER_NOT_FOUND"
+	CodeWalletNotFound       = "WALLET_NOT_FOUND"
+	CodeInsufficientFunds    = "INSUFFICIENT_FUNDS"
+	CodeBillNotFound         = "BILL_NOT_FOUND"
+	CodeBillAlreadyPaid      = "BILL_ALREADY_PAID"
+	CodePaymentNotFound      = "PAYMENT_NOT_FOUND"
+	CodeBillNotPaid          = "BILL_NOT_PAID"
+	CodeSubscriptionNotFound = "SUBSCRIPTION_NOT_FOUND"
 )
 
 // Error codes the razorpay service sends and the payment service matches.

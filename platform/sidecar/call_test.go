@@ -49,7 +49,8 @@ func TestRemoteError(t *testing.T) {
 // and details, and as no other.
 func TestContractErrorsCrossTheBoundary(t *testing.T) {
 	shared := []*apperr.Error{contract.ErrUserNotFound, contract.ErrWalletNotFound, contract.ErrInsufficientFunds,
-		contract.ErrBillNotFound, contract.ErrBillAlreadyPaid, contract.ErrPaymentNotFound, contract.ErrGatewayRefused, contract.ErrGatewayUnavailable}
+		contract.ErrBillNotFound, contract.ErrBillAlreadyPaid, contract.ErrPaymentNotFound, contract.ErrGatewayRefused, contract.ErrGatewayUnavailable,
+		contract.ErrBillNotPaid, contract.ErrSubscriptionNotFound}
 	for _, sent := range shared {
 		t.Run(sent.Code, func(t *testing.T) {
 			status, body := apperr.HTTP(sent.With("a message of the sender's own", map[string]any{"payment_id": "pay_x"}))

@@ -60,7 +60,7 @@ var (
 	// ErrKeyReused is a keyed create whose id exists with other details.
 	ErrKeyReused = apperr.New(apperr.KindUnprocessable, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used for a different bill")
 	// ErrBillNotPaid is a refund mark for a bill no payment has paid.
-	ErrBillNotPaid = apperr.New(apperr.KindConflict, "BILL_NOT_PAID", "this bill is not paid")
+	ErrBillNotPaid = contract.ErrBillNotPaid
 )
 
 // MaxDescriptionLen bounds a description.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/money"
 )
@@ -78,7 +79,7 @@ const (
 
 // Subscription errors.
 var (
-	ErrSubscriptionNotFound = apperr.New(apperr.KindNotFound, "SUBSCRIPTION_NOT_FOUND", "subscription not found")
+	ErrSubscriptionNotFound = contract.ErrSubscriptionNotFound
 	// ErrSubscriptionCancelled is a cancel of a subscription that is
 	// already CANCELLED: it changes nothing.
 	ErrSubscriptionCancelled = apperr.New(apperr.KindConflict, "SUBSCRIPTION_ALREADY_CANCELLED", "this subscription is already cancelled")

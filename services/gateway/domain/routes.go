@@ -73,7 +73,7 @@ var (
 	ErrPaymentNotFound = contract.ErrPaymentNotFound
 	ErrTopUpNotFound   = apperr.New(apperr.KindNotFound, "TOPUP_NOT_FOUND", "top-up not found")
 	// ErrSubscriptionNotFound is the billing service's code for it.
-	ErrSubscriptionNotFound = apperr.New(apperr.KindNotFound, "SUBSCRIPTION_NOT_FOUND", "subscription not found")
+	ErrSubscriptionNotFound = contract.ErrSubscriptionNotFound
 )
 
 // Routes is the public API, exactly as the contract lists it. Anything else,
