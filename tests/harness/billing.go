@@ -86,25 +86,13 @@ func MustListAll[T any](tb testing.TB, e *Env, path string, header map[string]st
 // test unless it gets 201.
 func (e *Env) MustCreateSubscription(tb testing.TB, body map[string]any) Subscription {
 	tb.Helper()
-	r := e.Do(tb, "POST", "/billing/subscriptions", body, nil)
-	if r.Status != http.StatusCreated {
-		tb.Fatalf("POST /billing/subscriptions %v = %d %s, want 201", body, r.Status, r.Body)
-	}
-	var s Subscription
-	r.JSON(tb, &s)
-	return s
+	return MustJSON[Subscription](e, tb, "POST", "/billing/subscriptions", body, http.StatusCreated)
 }
 
 // MustSubscription reads a subscription as the admin.
 func (e *Env) MustSubscription(tb testing.TB, id string) Subscription {
 	tb.Helper()
-	r := e.Do(tb, "GET", "/billing/subscriptions/"+id, nil, nil)
-	if r.Status != http.StatusOK {
-		tb.Fatalf("GET /billing/subscriptions/%s = %d %s", id, r.Status, r.Body)
-	}
-	var s Subscription
-	r.JSON(tb, &s)
-	return s
+	return MustJSON[Subscription](e, tb, "GET", "/billing/subscriptions/"+id, nil, http.StatusOK)
 }
 
 // SubscriptionBills returns the user's bills made by the subscription,

@@ -55,6 +55,19 @@ var client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 	Proxy: http.ProxyFromEnvironment, MaxIdleConns: 256, MaxIdleConnsPerHost: 128, IdleConnTimeout: 90 * time.Second,
 }}
 
+// MustJSON sends a request as e.Do does, fails the test unless the answer
+// has status want, and returns its body decoded into a T.
+func MustJSON[T any](e *Env, tb testing.TB, method, path string, body any, want int) T {
+	tb.Helper()
+	r := e.Do(tb, method, path, body, nil)
+	if r.Status != want {
+		tb.Fatalf("%s %s = %d %s, want %d", method, path, r.Status, r.Body, want)
+	}
+	var v T
+	r.JSON(tb, &v)
+	return v
+}
+
 // Do sends a request to the gateway. body may be nil, a string or []byte
 // (sent as is) or anything else (sent as JSON). JSON bodies get
 // Content-Type: application/json unless header sets one. The admin token is

@@ -100,49 +100,25 @@ func (e *Env) MustTopUp(tb testing.TB, userID string, amount int64, key string) 
 // MustCreateBill creates a bill (201 expected).
 func (e *Env) MustCreateBill(tb testing.TB, userID string, amount int64) Bill {
 	tb.Helper()
-	r := e.Do(tb, "POST", "/billing/create", map[string]any{"user_id": userID, "amount": amount, "description": "Electricity"}, nil)
-	if r.Status != http.StatusCreated {
-		tb.Fatalf("POST /billing/create = %d %s, want 201", r.Status, r.Body)
-	}
-	var b Bill
-	r.JSON(tb, &b)
-	return b
+	return MustJSON[Bill](e, tb, "POST", "/billing/create", map[string]any{"user_id": userID, "amount": amount, "description": "Electricity"}, http.StatusCreated)
 }
 
 // MustBalance returns a wallet's balance.
 func (e *Env) MustBalance(tb testing.TB, userID string) int64 {
 	tb.Helper()
-	r := e.Do(tb, "GET", "/wallet/balance/"+userID, nil, nil)
-	if r.Status != http.StatusOK {
-		tb.Fatalf("GET /wallet/balance/%s = %d %s", userID, r.Status, r.Body)
-	}
-	var w Wallet
-	r.JSON(tb, &w)
-	return w.Balance
+	return MustJSON[Wallet](e, tb, "GET", "/wallet/balance/"+userID, nil, http.StatusOK).Balance
 }
 
 // MustBill reads a bill.
 func (e *Env) MustBill(tb testing.TB, billID string) Bill {
 	tb.Helper()
-	r := e.Do(tb, "GET", "/billing/"+billID, nil, nil)
-	if r.Status != http.StatusOK {
-		tb.Fatalf("GET /billing/%s = %d %s", billID, r.Status, r.Body)
-	}
-	var b Bill
-	r.JSON(tb, &b)
-	return b
+	return MustJSON[Bill](e, tb, "GET", "/billing/"+billID, nil, http.StatusOK)
 }
 
 // MustPayment reads a payment.
 func (e *Env) MustPayment(tb testing.TB, paymentID string) Payment {
 	tb.Helper()
-	r := e.Do(tb, "GET", "/Payment/"+paymentID, nil, nil)
-	if r.Status != http.StatusOK {
-		tb.Fatalf("GET /Payment/%s = %d %s", paymentID, r.Status, r.Body)
-	}
-	var p Payment
-	r.JSON(tb, &p)
-	return p
+	return MustJSON[Payment](e, tb, "GET", "/Payment/"+paymentID, nil, http.StatusOK)
 }
 
 // MustLedger returns a wallet's whole ledger, newest first, paging with
