@@ -20,6 +20,7 @@ type ctxKey int
 const (
 	keyRequestID ctxKey = iota
 	keyLogger
+	keyQuiet
 	keyBaseLogger
 )
 
@@ -59,8 +60,9 @@ func requestContext(base *slog.Logger, observe func(route, method string, status
 			observe(route, c.Method(), c.Response().StatusCode(), time.Since(start))
 		}
 		level := slog.LevelInfo
-		if p := c.Path(); p == "/healthz" || p == "/readyz" {
-			level = slog.LevelDebug // probes every few seconds would drown the log
+		quiet, _ := c.Locals(keyQuiet).(bool)
+		if p := c.Path(); p == "/healthz" || p == "/readyz" || quiet && c.Response().StatusCode() < 400 {
+			level = slog.LevelDebug // probes and ticks every few seconds would drown the log
 		}
 		log.Log(c.UserContext(), level, "request",
 			"method", c.Method(),
@@ -70,6 +72,14 @@ func requestContext(base *slog.Logger, observe func(route, method string, status
 		)
 		return nil
 	}
+}
+
+// Quiet is a handler to put before a route's own that the sidecar calls
+// every few seconds (a cron binding's tick): its access line is logged at
+// debug level unless it answers 400 or more.
+func Quiet(c *fiber.Ctx) error {
+	c.Locals(keyQuiet, true)
+	return c.Next()
 }
 
 // ensureRequestID returns the request's id, assigning one if it has none yet.

@@ -209,3 +209,39 @@ func TestBodyLimitOverRealConnection(t *testing.T) {
 		}
 	}
 }
+
+// A route marked Quiet logs its access line at debug level, unless it
+// fails; every other route logs at info.
+func TestQuietRoutesLogAtDebugUnlessTheyFail(t *testing.T) {
+	var buf strings.Builder
+	app := server.New(server.Config{Name: "test", Logger: slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	app.Post("/tick", server.Quiet, func(c *fiber.Ctx) error { return c.SendStatus(fiber.StatusOK) })
+	app.Post("/tick-fails", server.Quiet, func(c *fiber.Ctx) error { return errors.New("store down") })
+	app.Post("/loud", func(c *fiber.Ctx) error { return c.SendStatus(fiber.StatusOK) })
+	cases := []struct{ path, level string }{
+		{"/tick", "DEBUG"},
+		{"/tick-fails", "INFO"},
+		{"/loud", "INFO"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.path, func(t *testing.T) {
+			buf.Reset()
+			if _, err := app.Test(httptest.NewRequest("POST", tc.path, nil), -1); err != nil {
+				t.Fatal(err)
+			}
+			var access map[string]any
+			for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+				var l map[string]any
+				if json.Unmarshal([]byte(line), &l) == nil && l["msg"] == "request" {
+					access = l
+				}
+			}
+			if access == nil {
+				t.Fatalf("no access line in %q", buf.String())
+			}
+			if access["level"] != tc.level {
+				t.Fatalf("access line of %s at %v, want %s", tc.path, access["level"], tc.level)
+			}
+		})
+	}
+}

@@ -59,7 +59,7 @@ func (a *API) Routes(app *fiber.App) {
 	app.Get("/subscriptions/one/:subscriptionId", a.getSubscription)
 	app.Get("/subscriptions/of/:userId", a.listSubscriptions)
 	app.Post("/subscriptions/cancel/:subscriptionId", a.cancelSubscription)
-	app.Post("/"+ScheduleBinding, a.tick)
+	app.Post("/"+ScheduleBinding, server.Quiet, a.tick)
 	// The sidecar loads the pub/sub component to publish autopay requests,
 	// and asks which topics the app takes: none.
 	app.Get("/dapr/subscribe", func(c *fiber.Ctx) error { return c.JSON([]any{}) })
