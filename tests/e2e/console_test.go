@@ -121,7 +121,7 @@ func TestConsoleAccess(t *testing.T) {
 // happened: every service ready with its sidecar's components and the
 // payment service's subscription, a wallet payment and a Razorpay payment
 // with their history, the webhook delivery, a dead letter, and the user's
-// money conserved.
+// money conserved with a refund of the wallet payment counted.
 // The screenshot is kept as console.png in the suite's log folder.
 func TestConsoleInBrowser(t *testing.T) {
 	browser := findChromium(t)
@@ -138,6 +138,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	var wallet harness.Payment
 	r.JSON(t, &wallet)
+	// Part of the wallet payment refunded: the money check counts it.
+	if r := env.Do(t, "POST", "/Payment/"+wallet.ID+"/refund", map[string]any{"amount": 5_000, "reason": "console test"}, nil); r.Status != http.StatusCreated {
+		t.Fatalf("refunding 5000 of %s = %d %s, want 201", wallet.ID, r.Status, r.Body)
+	}
 	rzpBill := env.MustCreateBill(t, u.ID, 40_000)
 	rzp := env.MustPayRazorpay(t, rzpBill.ID)
 	env.SimPay(t, rzp.Razorpay.OrderID, "captured", 0, true)
@@ -200,6 +204,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		`[data-delivery] [data-outcome="accepted"]`,
 		`[data-dead-letter="` + deadEvent + `"]`,
 		`[data-user="` + u.ID + `"] [data-money="ok"]`,
+		`[data-user="` + u.ID + `"] [data-refunded="5000"]`,
 		`[data-service="payment"] [data-subscription="razorpay-results"]`,
 		`[data-service="gateway"] [data-component="gateway-store"]`,
 	}

@@ -15,20 +15,34 @@ type LedgerEntry struct {
 	Reference    *string `json:"reference"`
 }
 
-// PaymentState is what the conservation check needs of a payment.
+// PaymentState is what the conservation check needs of a payment: its
+// status and amount in paise, and its refunds.
 type PaymentState struct {
-	Status string
+	Status  string
+	Amount  int64
+	Refunds []RefundState
+}
+
+// RefundState is one refund of a payment: its id (rfd_..., the reference
+// of the wallet credit that gives a wallet payment's money back), amount in
+// paise and status (PENDING, SUCCESS, FAILED).
+type RefundState struct {
+	ID     string
 	Amount int64
+	Status string
 }
 
 // Conservation is the money check of one user's wallet: every paisa in is a
-// top-up, every paisa out is a successful payment, and the balance is what
-// is left.
+// top-up or a refund, every paisa out is a successful payment, and the
+// balance is what is left.
 type Conservation struct {
 	UserID  string
 	Balance int64
-	// TopUps are the credits that are not reversals.
+	// TopUps are the credits that are neither reversals nor refunds.
 	TopUps int64
+	// Refunded is the sum of the refunds credited back to the wallet (the
+	// credits whose reference is a refund of one of its payments).
+	Refunded int64
 	// Paid is the sum of the debits that were kept (SUCCESS payments),
 	// GivenBack of those reversed (FAILED payments), and InFlight of the
 	// debits of payments still PENDING (a wallet payment debits before it
@@ -42,8 +56,13 @@ type Conservation struct {
 // OK reports whether the check found nothing wrong.
 func (c Conservation) OK() bool { return len(c.Problems) == 0 }
 
-// reversalPrefix marks the reference of a credit that gives a debit back.
-const reversalPrefix = "reversal:"
+// reversalPrefix marks the reference of a credit that gives a debit back;
+// refundPrefix the reference of a credit that refunds a wallet payment
+// (the refund's id).
+const (
+	reversalPrefix = "reversal:"
+	refundPrefix   = "rfd_"
+)
 
 // CheckConservation checks one user's ledger (newest first, as the wallet
 // lists it) against the wallet's balance and the payments its debits name:
@@ -53,8 +72,14 @@ const reversalPrefix = "reversal:"
 //   - every debit names a payment, at most once; a debit given back (a
 //     reversal credit of the same amount) belongs to a FAILED payment, any
 //     other to a SUCCESS payment of that amount;
-//   - top-ups = balance + kept debits + debits of PENDING payments (in
-//     flight: kept or given back once the payment is final).
+//   - every refund credit is a refund of a payment the ledger debited, of
+//     that amount, once; a SUCCESS refund is credited, a FAILED one is not
+//     (a PENDING one may be either: it is in flight);
+//   - top-ups = balance + kept debits − refunded + debits of PENDING
+//     payments (in flight: kept or given back once the payment is final).
+//
+// Source of the rule: issue 15 (refunds in the money audit); the harness's
+// audit (tests/harness) checks the same in the suites.
 //
 // payments maps each debit's reference to its payment; a missing one is a
 // problem.
@@ -64,6 +89,7 @@ func CheckConservation(userID string, balance int64, ledger []LedgerEntry, payme
 	var running int64
 	debits := map[string]int64{}
 	reversals := map[string]int64{}
+	refunds := map[string]int64{}
 	for i := len(ledger) - 1; i >= 0; i-- {
 		e := ledger[i]
 		ref := ""
@@ -75,6 +101,11 @@ func CheckConservation(userID string, balance int64, ledger []LedgerEntry, payme
 			running += e.Amount
 			if orig, ok := strings.CutPrefix(ref, reversalPrefix); ok {
 				reversals[orig] += e.Amount
+			} else if strings.HasPrefix(ref, refundPrefix) {
+				if _, dup := refunds[ref]; dup {
+					problem("refund %s credited twice", ref)
+				}
+				refunds[ref] += e.Amount
 			} else {
 				c.TopUps += e.Amount
 			}
@@ -100,6 +131,21 @@ func CheckConservation(userID string, balance int64, ledger []LedgerEntry, payme
 		if !ok {
 			problem("debit for payment %s: no such payment", ref)
 			continue
+		}
+		for _, r := range p.Refunds {
+			got, credited := refunds[r.ID]
+			switch {
+			case credited && got != r.Amount:
+				problem("refund %s of payment %s is %d, but %d was credited back", r.ID, ref, r.Amount, got)
+			case r.Status == "SUCCESS" && !credited:
+				problem("refund %s of payment %s is SUCCESS, but nothing was credited back", r.ID, ref)
+			case r.Status == "FAILED" && credited:
+				problem("refund %s of payment %s is FAILED, but %d was credited back", r.ID, ref, got)
+			}
+			if credited {
+				c.Refunded += got
+				delete(refunds, r.ID)
+			}
 		}
 		back, reversed := reversals[ref]
 		if p.Status == "PENDING" {
@@ -131,8 +177,12 @@ func CheckConservation(userID string, balance int64, ledger []LedgerEntry, payme
 			problem("reversal of payment %s, which has no debit", ref)
 		}
 	}
-	if c.TopUps != balance+c.Paid+c.InFlight {
-		problem("top-ups %d != balance %d + kept debits %d + in-flight debits %d", c.TopUps, balance, c.Paid, c.InFlight)
+	for ref, amount := range refunds {
+		problem("%d credited back as refund %s, which is no refund of this wallet's payments", amount, ref)
+		c.Refunded += amount
+	}
+	if c.TopUps != balance+c.Paid-c.Refunded+c.InFlight {
+		problem("top-ups %d != balance %d + kept debits %d − refunded %d + in-flight debits %d", c.TopUps, balance, c.Paid, c.Refunded, c.InFlight)
 	}
 	return c
 }

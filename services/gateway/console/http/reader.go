@@ -225,8 +225,8 @@ func (r *reader) Balance(ctx context.Context, userID string) (int64, bool, error
 	return bal.Balance, true, nil
 }
 
-// Payment reads the status and amount of a payment; found is false when
-// there is no such payment.
+// Payment reads the status and amount of a payment, and the refunds of a
+// SUCCESS one; found is false when there is no such payment.
 func (r *reader) Payment(ctx context.Context, paymentID string) (domain.PaymentState, bool, error) {
 	var p struct {
 		Status string `json:"status"`
@@ -244,6 +244,26 @@ func (r *reader) Payment(ctx context.Context, paymentID string) (domain.PaymentS
 	ps := domain.PaymentState{Status: p.Status}
 	if p.Amount != nil {
 		ps.Amount = *p.Amount
+	}
+	if ps.Status != "SUCCESS" {
+		return ps, true, nil // only a SUCCESS payment can have refunds
+	}
+	var refunds struct {
+		Items []struct {
+			ID     string `json:"id"`
+			Amount int64  `json:"amount"`
+			Status string `json:"status"`
+		} `json:"items"`
+	}
+	status, err = r.getStatus(ctx, contract.AppPayment, "/refunds/of/"+url.PathEscape(paymentID), &refunds)
+	switch {
+	case err != nil:
+		return domain.PaymentState{}, false, err
+	case status != 200:
+		return domain.PaymentState{}, false, fmt.Errorf("refunds of payment %s: the payment service answered %d", paymentID, status)
+	}
+	for _, rf := range refunds.Items {
+		ps.Refunds = append(ps.Refunds, domain.RefundState{ID: rf.ID, Amount: rf.Amount, Status: rf.Status})
 	}
 	return ps, true, nil
 }
