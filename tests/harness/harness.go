@@ -56,6 +56,14 @@ type Options struct {
 	// CheckContract validates every request and answer of Do and Try
 	// against the gateway's /openapi.json (Env.ContractViolations).
 	CheckContract bool
+	// Replicas, when 2, starts the replica topology (replicas.go): two
+	// instances of every app but razorpay on two hosts, the gateways behind
+	// a round-robin balancer at BaseURL. 0 means FINFLOW_REPLICAS decides
+	// (unset: one of each). With replicas, Start first re-runs the test
+	// binary in a network namespace of its own (InPrivateNetwork) and
+	// exits with its code, so it must be called from TestMain before m.Run,
+	// or after TestMain called InPrivateNetwork itself.
+	Replicas int
 }
 
 // Razorpay is the suite's Razorpay gateway simulator and the test-mode
@@ -88,8 +96,12 @@ type Env struct {
 	// Options.Profile).
 	Pprof map[string]string
 	// Metrics maps each app id to the address of its Prometheus metrics
-	// (GET /metrics).
+	// (GET /metrics); with replicas, to a loopback server that adds up its
+	// instances' metrics.
 	Metrics map[string]string
+	// InstanceMetrics maps each instance (topology.App.Instance) to the
+	// address of its own metrics.
+	InstanceMetrics map[string]string
 	// Profile is the backend profile the topology runs on (ProfileRedis,
 	// ProfilePostgres).
 	Profile string
@@ -103,6 +115,7 @@ type Env struct {
 	settingVer int
 	contract   *contract
 	backends   *postgresBackends
+	replicas   *replicas
 }
 
 // Start brings the topology up. The error says what is missing (daprd,
@@ -128,20 +141,48 @@ func Start(opts Options) (*Env, error) {
 		return nil, errors.New("redis-server is not installed; the end-to-end suites start their own Redis: install it (apt-get install redis-server) or run `make test`, which installs it where it can")
 	}
 
+	if opts.Replicas == 0 {
+		if opts.Replicas, err = ReplicasFromEnv(); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Replicas > 1 {
+		code, reran, err := InPrivateNetwork()
+		if err != nil {
+			return nil, err
+		}
+		if reran {
+			os.Exit(code)
+		}
+		opts.Name += "-replicas"
+	}
+
 	logDir := filepath.Join(root, "var", "test-logs", opts.Name+"-"+time.Now().Format("20060102-150405"))
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return nil, err
 	}
 	e := &Env{Root: root, LogDir: logDir}
-	if err := e.startRedis(redisBin, opts.PersistRedis); err != nil {
-		return nil, err
-	}
 	ok := false
 	defer func() {
 		if !ok {
 			e.Stop()
 		}
 	}()
+	redisBind := "127.0.0.1"
+	if opts.Replicas > 1 {
+		e.replicas = &replicas{}
+		if e.replicas.network, err = topology.NewNetwork(context.Background()); err != nil {
+			return nil, err
+		}
+		if e.replicas.balancer, err = newBalancer(); err != nil {
+			return nil, err
+		}
+		// One Redis on host a, which host b reaches over the link.
+		redisBind = topology.HostAIP
+	}
+	if err := e.startRedis(redisBin, opts.PersistRedis, redisBind); err != nil {
+		return nil, err
+	}
 	e.rdb = redis.NewClient(&redis.Options{Addr: e.RedisAddr})
 	for k, v := range opts.Settings {
 		if err := e.rdb.Set(context.Background(), k, fmt.Sprintf("%d||1", v), 0).Err(); err != nil {
@@ -200,6 +241,15 @@ func Start(opts Options) (*Env, error) {
 			e.BaseURL = "http://127.0.0.1:" + strconv.Itoa(port)
 		}
 	}
+	topts := topology.Options{}
+	if e.replicas != nil {
+		e.BaseURL = e.replicas.balancer.url
+		topts.Hosts = e.replicas.network.Hosts
+		topts.Replicas = map[string]int{}
+		for _, app := range ReplicatedApps {
+			topts.Replicas[app] = opts.Replicas
+		}
+	}
 	if err := e.startRazorpay(); err != nil {
 		return nil, err
 	}
@@ -212,6 +262,8 @@ func Start(opts Options) (*Env, error) {
 	}
 	fmt.Fprintf(os.Stderr, "harness: starting FinFlow (%d apps, %s profile, Redis %s); logs in %s\n", len(rf.Apps), e.Profile, e.RedisAddr, logDir)
 	t, err := topology.Start(context.Background(), topology.Options{
+		Replicas:     topts.Replicas,
+		Hosts:        topts.Hosts,
 		RunFile:      rf,
 		Daprd:        daprd,
 		Sentry:       sentry,
@@ -233,9 +285,17 @@ func Start(opts Options) (*Env, error) {
 	}
 	e.Topology = t
 	// The launcher picks every app's metrics address from the run's ports.
-	e.Metrics = map[string]string{}
+	e.Metrics, e.InstanceMetrics = map[string]string{}, map[string]string{}
 	for _, a := range t.Apps() {
-		e.Metrics[a.AppID] = a.MetricsAddr
+		e.InstanceMetrics[a.Instance] = a.MetricsAddr
+		if a.Index == 0 {
+			e.Metrics[a.AppID] = a.MetricsAddr
+		}
+	}
+	if e.replicas != nil {
+		if err := e.startReplicas(); err != nil {
+			return nil, err
+		}
 	}
 	if e.AdminToken, err = e.devToken("admin-"+opts.Name, "admin"); err != nil {
 		return nil, err
@@ -352,6 +412,7 @@ func (e *Env) Stop() {
 	if e.Topology != nil {
 		e.Topology.Stop()
 	}
+	e.replicas.close()
 	if e.Razorpay != nil {
 		_ = e.Razorpay.srv.Close()
 		e.Razorpay.Sim.Close()
@@ -367,7 +428,7 @@ func (e *Env) Stop() {
 }
 
 // startRedis runs a private redis-server on a free port.
-func (e *Env) startRedis(bin string, persist bool) error {
+func (e *Env) startRedis(bin string, persist bool, bind string) error {
 	port, err := topology.FreePort()
 	if err != nil {
 		return err
@@ -380,10 +441,15 @@ func (e *Env) startRedis(bin string, persist bool) error {
 	if persist {
 		appendonly = "yes"
 	}
-	e.RedisAddr = "127.0.0.1:" + strconv.Itoa(port)
-	e.redisArgs = []string{bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", e.redisDir,
+	e.RedisAddr = net.JoinHostPort(bind, strconv.Itoa(port))
+	e.redisArgs = []string{bin, "--port", strconv.Itoa(port), "--bind", bind, "--dir", e.redisDir,
 		"--save", "", "--appendonly", appendonly, "--appendfsync", "always",
 		"--logfile", filepath.Join(e.redisDir, "redis.log")}
+	if bind != "127.0.0.1" {
+		// Reached from the other host, in the suite's private network: Redis
+		// refuses non-loopback clients without a password otherwise.
+		e.redisArgs = append(e.redisArgs, "--protected-mode", "no")
+	}
 	return e.launchRedis()
 }
 
@@ -475,8 +541,8 @@ func (e *Env) SecretsInLogs() []string {
 		}
 	}
 	for _, a := range e.Topology.Apps() {
-		secrets[a.AppID+" dapr api token"] = a.APIToken
-		secrets[a.AppID+" app api token"] = a.AppToken
+		secrets[a.Instance+" dapr api token"] = a.APIToken
+		secrets[a.Instance+" app api token"] = a.AppToken
 	}
 	var found []string
 	_ = filepath.WalkDir(e.LogDir, func(path string, d os.DirEntry, err error) error {
@@ -542,9 +608,51 @@ func (e *Env) Finish(name string, code int) int {
 		fmt.Fprintf(os.Stderr, "secrets found in the logs: %v\n", leaks)
 		code = 1
 	}
+	if rep, err := e.Replicas(context.Background()); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		code = 1
+	} else if rep != nil {
+		fmt.Fprintf(os.Stderr, "%s: %s\n", name, rep)
+		for _, p := range rep.Problems {
+			fmt.Fprintf(os.Stderr, "%s: %s\n", name, p)
+			code = 1
+		}
+	}
 	if code != 0 {
 		fmt.Fprintf(os.Stderr, "%s: failed; logs in %s; console tail:\n%s\n", name, e.LogDir, e.ConsoleTail(40))
 	}
 	e.Stop()
 	return code
+}
+
+// startReplicas puts both gateways behind the balancer, waits until each
+// answers GET /health (every service reached through its sidecar), serves
+// each replicated app's summed metrics, and starts counting the calls that
+// cross hosts.
+func (e *Env) startReplicas() error {
+	var gateways []string
+	for _, a := range e.Topology.Instances("gateway") {
+		gateways = append(gateways, a.Reach(a.AppPort))
+	}
+	e.replicas.balancer.setBackends(gateways)
+	for _, g := range gateways {
+		if err := (&Env{BaseURL: "http://" + g}).WaitHealthy(2 * time.Minute); err != nil {
+			return fmt.Errorf("gateway %s: %w", g, err)
+		}
+	}
+	for _, app := range ReplicatedApps {
+		var addrs []string
+		for _, a := range e.Topology.Instances(app) {
+			addrs = append(addrs, a.MetricsAddr)
+		}
+		srv, addr, err := serveMergedMetrics(addrs)
+		if err != nil {
+			return err
+		}
+		e.replicas.metrics = append(e.replicas.metrics, srv)
+		e.Metrics[app] = addr
+	}
+	var err error
+	e.replicas.acct, err = newCrossHostCounters(context.Background(), e.Topology)
+	return err
 }

@@ -48,7 +48,7 @@ func (t *Topology) waitServiceCall(ctx context.Context) error {
 	if a == nil || a.AppPort <= 0 {
 		return fmt.Errorf("the service call goes to app %q, which the run file does not have with a port", sc.App)
 	}
-	url := fmt.Sprintf("http://127.0.0.1:%d%s", a.AppPort, sc.Path)
+	url := "http://" + a.Reach(a.AppPort) + sc.Path
 	what := fmt.Sprintf("GET %s on %s", sc.Path, sc.App)
 	deadline := time.Now().Add(t.opts.CallTimeout)
 	client := &http.Client{Timeout: 10 * time.Second}
@@ -107,15 +107,21 @@ func (t *Topology) invocationProbe(ctx context.Context) string {
 		from = t.byID[sc.App]
 	}
 	to := t.apps[0]
-	if to == from {
-		to = t.apps[1]
+	for _, a := range t.apps {
+		if a.AppID != from.AppID {
+			to = a
+			break
+		}
+	}
+	if to.AppID == from.AppID {
+		return ""
 	}
 	path := to.AppHealthCheckPath
 	if path == "" {
 		path = "/healthz"
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
-		fmt.Sprintf("http://127.0.0.1:%d/v1.0/invoke/%s/method%s", from.DaprHTTPPort, to.AppID, path), nil)
+		fmt.Sprintf("http://%s/v1.0/invoke/%s/method%s", from.Reach(from.DaprHTTPPort), to.AppID, path), nil)
 	if err != nil {
 		return ""
 	}

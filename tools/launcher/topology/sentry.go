@@ -3,6 +3,7 @@ package topology
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -32,7 +33,7 @@ spec:
     allowedClockSkew: "15m"
 `
 
-func newSentry(pool *portPool, runDir string) (*sentry, error) {
+func newSentry(pool *portPool, runDir, listen string) (*sentry, error) {
 	var ports [3]int
 	for i := range ports {
 		p, err := pool.free()
@@ -50,14 +51,14 @@ func newSentry(pool *portPool, runDir string) (*sentry, error) {
 		return nil, err
 	}
 	s := &sentry{
-		addr:    "127.0.0.1:" + strconv.Itoa(ports[0]),
+		addr:    net.JoinHostPort(listen, strconv.Itoa(ports[0])),
 		healthz: fmt.Sprintf("http://127.0.0.1:%d/healthz", ports[1]),
 		dir:     dir,
 	}
 	s.args = []string{
 		"--config", cfg, "--issuer-credentials", filepath.Join(dir, "issuer"),
 		"--trust-domain", sentryTrustDomain,
-		"--port", strconv.Itoa(ports[0]), "--listen-address", "127.0.0.1",
+		"--port", strconv.Itoa(ports[0]), "--listen-address", listen,
 		"--healthz-port", strconv.Itoa(ports[1]), "--healthz-listen-address", "127.0.0.1",
 		"--metrics-port", strconv.Itoa(ports[2]), "--metrics-listen-address", "127.0.0.1",
 	}

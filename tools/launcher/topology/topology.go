@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -90,6 +91,19 @@ type Options struct {
 	// (default 30 s). A recognised cause (no multicast, Redis down, a port
 	// taken) ends the wait at once.
 	CallTimeout time.Duration
+	// Replicas runs more than one instance of an app (app id -> number of
+	// instances; 1 when absent), each beside its own sidecar on ports of
+	// its own, as a cluster runs several pods of one app id: Dapr's mDNS
+	// resolver spreads the calls to an app id over its instances. The
+	// first instance is named after the app id, the next <app id>-2, ...
+	// (App.Instance), and that name is what Kill, Restart and App take.
+	Replicas map[string]int
+	// Hosts places the instances: instance i of an app runs on
+	// Hosts[i % len(Hosts)] (NewNetwork makes two). Empty: every process
+	// on this machine's loopback, as `make run`. With hosts, every sidecar
+	// advertises its host's IP and serves other sidecars on it, and apps on
+	// another host than the launcher's listen on every interface of theirs.
+	Hosts []Host
 }
 
 // sentryTrustDomain is the trust domain of the local Sentry's certificates.
@@ -120,9 +134,17 @@ func (w Which) String() string {
 	return "app"
 }
 
-// App is one running app and its sidecar.
+// App is one running instance of an app and its sidecar.
 type App struct {
 	runfile.App
+	// Instance names the instance: the app id for the first, <app id>-2
+	// for the second (Options.Replicas).
+	Instance string
+	// Index is the instance's number among its app's, from 0.
+	Index int
+	// Host is where it runs (nil without Options.Hosts: this machine's
+	// loopback).
+	Host *Host
 	// APIToken must accompany every call to the sidecar's API (Dapr's
 	// DAPR_API_TOKEN; "" with Options.OpenSidecarAPIs, unless the launcher's
 	// environment has one); AppToken accompanies every call the sidecar
@@ -133,6 +155,13 @@ type App struct {
 	// (METRICS_ADDR), "" when the run file sets it itself.
 	MetricsAddr string
 	app, daprd  *proc
+}
+
+// Reach is the address at which the launcher, and a test beside it,
+// reaches this instance's port: 127.0.0.1:port on the launcher's own host,
+// the host's IP on another.
+func (a *App) Reach(port int) string {
+	return net.JoinHostPort(a.Host.reach(), strconv.Itoa(port))
 }
 
 // AppLog and DaprdLog are the app's log files.
@@ -173,7 +202,7 @@ func Start(ctx context.Context, opts Options) (*Topology, error) {
 	t := &Topology{opts: opts, byID: map[string]*App{}, started: time.Now()}
 	width := 0
 	for _, a := range opts.RunFile.Apps {
-		width = max(width, len(a.AppID)+len("-daprd"))
+		width = max(width, len(a.AppID)+len("-2-daprd"))
 	}
 	for _, x := range opts.Extras {
 		width = max(width, len(x.Name))
@@ -235,7 +264,12 @@ func (t *Topology) prepare() error {
 	}
 	t.runDir = runDir
 	if t.opts.Sentry != "" {
-		if t.sentry, err = newSentry(pool, runDir); err != nil {
+		listen := "127.0.0.1"
+		if len(t.opts.Hosts) > 0 {
+			// Sidecars on every host ask it for their certificates.
+			listen = t.opts.Hosts[0].IP
+		}
+		if t.sentry, err = newSentry(pool, runDir, listen); err != nil {
 			return err
 		}
 	}
@@ -245,83 +279,125 @@ func (t *Topology) prepare() error {
 		overrides = append(slices.Clip(overrides), MetadataOverride{Name: "redisHost", Value: t.opts.RedisAddr})
 	}
 	for _, ra := range t.opts.RunFile.Apps {
-		a := &App{App: ra}
-		for _, port := range []*int{&a.DaprHTTPPort, &a.DaprGRPCPort, &a.MetricsPort, &a.DaprInternalGRPCPort} {
-			if *port <= 0 {
-				p, err := pool.free()
-				if err != nil {
-					return err
-				}
-				*port = p
+		for i := 0; i < max(1, t.opts.Replicas[ra.AppID]); i++ {
+			if err := t.prepareInstance(ra, i, pool, runDir, stamp, overrides); err != nil {
+				return err
 			}
 		}
-		if len(overrides) > 0 {
-			rendered, err := renderResources(a.ResourcesPaths, filepath.Join(runDir, a.AppID), overrides)
-			if err != nil {
-				return fmt.Errorf("preparing resources for %s: %w", a.AppID, err)
-			}
-			a.ResourcesPaths = rendered
-		}
-		logDir := t.opts.LogDir
-		appLog := filepath.Join(logDir, a.AppID+"_app.log")
-		daprdLog := filepath.Join(logDir, a.AppID+"_daprd.log")
-		if logDir == "" {
-			logDir = filepath.Join(a.AppDirPath, ".dapr", "logs")
-			appLog = filepath.Join(logDir, fmt.Sprintf("%s_app_%s.log", a.AppID, stamp))
-			daprdLog = filepath.Join(logDir, fmt.Sprintf("%s_daprd_%s.log", a.AppID, stamp))
-		}
-		if err := os.MkdirAll(logDir, 0o755); err != nil {
-			return err
-		}
-		// Only the app may call its sidecar, only the sidecar may call the app,
-		// and the sidecar advertises and serves its internal API on loopback.
-		a.AppToken = randomToken()
-		base := append(os.Environ(), t.opts.ExtraEnv...)
-		base = append(base, "APP_API_TOKEN="+a.AppToken, "DAPR_HOST_IP=127.0.0.1")
-		if t.opts.OpenSidecarAPIs {
-			a.APIToken = os.Getenv("DAPR_API_TOKEN")
-		} else {
-			a.APIToken = randomToken()
-			base = append(base, "DAPR_API_TOKEN="+a.APIToken)
-		}
-		// Clipped, so that what is appended to the sidecar's environment
-		// later (the trust anchors) cannot overwrite the app's in a shared
-		// backing array (it once replaced APP_ID).
-		base = slices.Clip(base)
-		app := a
-		a.ConfigFilePath = t.opts.configFile(a.App)
-		daprdArgs := append(a.DaprdArgs(), "--dapr-internal-grpc-listen-address", "127.0.0.1", "--metrics-listen-address", "127.0.0.1")
-		if t.sentry != nil {
-			daprdArgs = append(daprdArgs, "--enable-mtls", "--sentry-address", t.sentry.addr, "--control-plane-trust-domain", sentryTrustDomain)
-			base = slices.Clip(append(base, "NAMESPACE=default"))
-		}
-		a.daprd = &proc{
-			name: a.AppID + "-daprd", argv: append([]string{t.opts.Daprd}, daprdArgs...),
-			dir: a.AppDirPath, env: base, logPath: daprdLog, console: t.console,
-			toFile: a.DaprdLogDestination != runfile.LogConsole, toCons: a.DaprdLogDestination != runfile.LogFile,
-			onExit: func(p *proc, err error) { t.unexpected(app, SidecarProcess, p, err) },
-		}
-		// The app's own Prometheus metrics: its port + 1000 (what the app
-		// picks by itself) unless that is taken by this run or anything
-		// else, then a free one. An explicit METRICS_ADDR in the run file wins.
-		appEnv := a.AppEnv()
-		if _, set := a.Env["METRICS_ADDR"]; !set && a.AppPort > 0 {
-			mp, err := pool.prefer(a.AppPort + 1000)
+	}
+	return nil
+}
+
+// prepareInstance builds instance i of run-file app ra: its ports (an
+// instance after the first gets ports of its own), its resources, its host,
+// and its two processes.
+func (t *Topology) prepareInstance(ra runfile.App, i int, pool *portPool, runDir, stamp string, overrides []MetadataOverride) error {
+	a := &App{App: ra, Instance: ra.AppID, Index: i}
+	if i > 0 {
+		a.Instance = fmt.Sprintf("%s-%d", ra.AppID, i+1)
+		a.DaprHTTPPort, a.DaprGRPCPort, a.MetricsPort, a.DaprInternalGRPCPort = 0, 0, 0, 0
+		if a.AppPort > 0 {
+			p, err := pool.free()
 			if err != nil {
 				return err
 			}
-			a.MetricsAddr = "127.0.0.1:" + strconv.Itoa(mp)
-			appEnv = append([]string{"METRICS_ADDR=" + a.MetricsAddr}, appEnv...)
+			a.AppPort = p
 		}
-		a.app = &proc{
-			name: a.AppID, argv: a.Command,
-			dir: a.AppDirPath, env: append(base, appEnv...), logPath: appLog, console: t.console,
-			toFile: a.AppLogDestination != runfile.LogConsole, toCons: a.AppLogDestination != runfile.LogFile,
-			onExit: func(p *proc, err error) { t.unexpected(app, AppProcess, p, err) },
-		}
-		t.apps = append(t.apps, a)
-		t.byID[a.AppID] = a
+		a.Env = maps.Clone(ra.Env)
 	}
+	if len(t.opts.Hosts) > 0 {
+		a.Host = &t.opts.Hosts[i%len(t.opts.Hosts)]
+	}
+	for _, port := range []*int{&a.DaprHTTPPort, &a.DaprGRPCPort, &a.MetricsPort, &a.DaprInternalGRPCPort} {
+		if *port <= 0 {
+			p, err := pool.free()
+			if err != nil {
+				return err
+			}
+			*port = p
+		}
+	}
+	if len(overrides) > 0 {
+		rendered, err := renderResources(a.ResourcesPaths, filepath.Join(runDir, a.Instance), overrides)
+		if err != nil {
+			return fmt.Errorf("preparing resources for %s: %w", a.Instance, err)
+		}
+		a.ResourcesPaths = rendered
+	}
+	logDir := t.opts.LogDir
+	appLog := filepath.Join(logDir, a.Instance+"_app.log")
+	daprdLog := filepath.Join(logDir, a.Instance+"_daprd.log")
+	if logDir == "" {
+		logDir = filepath.Join(a.AppDirPath, ".dapr", "logs")
+		appLog = filepath.Join(logDir, fmt.Sprintf("%s_app_%s.log", a.Instance, stamp))
+		daprdLog = filepath.Join(logDir, fmt.Sprintf("%s_daprd_%s.log", a.Instance, stamp))
+	}
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return err
+	}
+	// Only the app may call its sidecar, only the sidecar may call the app,
+	// and the sidecar advertises and serves its internal API on loopback
+	// (with hosts, on its host's address, where other hosts reach it).
+	hostIP := "127.0.0.1"
+	if a.Host != nil {
+		hostIP = a.Host.IP
+	}
+	a.AppToken = randomToken()
+	base := append(os.Environ(), t.opts.ExtraEnv...)
+	base = append(base, "APP_API_TOKEN="+a.AppToken, "DAPR_HOST_IP="+hostIP)
+	if t.opts.OpenSidecarAPIs {
+		a.APIToken = os.Getenv("DAPR_API_TOKEN")
+	} else {
+		a.APIToken = randomToken()
+		base = append(base, "DAPR_API_TOKEN="+a.APIToken)
+	}
+	// Clipped, so that what is appended to the sidecar's environment
+	// later (the trust anchors) cannot overwrite the app's in a shared
+	// backing array (it once replaced APP_ID).
+	base = slices.Clip(base)
+	app := a
+	a.ConfigFilePath = t.opts.configFile(a.App)
+	daprdArgs := append(a.DaprdArgs(), "--dapr-internal-grpc-listen-address", hostIP, "--metrics-listen-address", a.Host.reach())
+	if !a.Host.Local() {
+		// The launcher reaches this sidecar's API across the link; its app
+		// on loopback.
+		daprdArgs = setFlag(daprdArgs, "--dapr-listen-addresses", "127.0.0.1,"+a.Host.IP)
+	}
+	if t.sentry != nil {
+		daprdArgs = append(daprdArgs, "--enable-mtls", "--sentry-address", t.sentry.addr, "--control-plane-trust-domain", sentryTrustDomain)
+		base = slices.Clip(append(base, "NAMESPACE=default"))
+	}
+	a.daprd = &proc{
+		name: a.Instance + "-daprd", argv: a.Host.wrap(append([]string{t.opts.Daprd}, daprdArgs...)),
+		dir: a.AppDirPath, env: base, logPath: daprdLog, console: t.console,
+		toFile: a.DaprdLogDestination != runfile.LogConsole, toCons: a.DaprdLogDestination != runfile.LogFile,
+		onExit: func(p *proc, err error) { t.unexpected(app, SidecarProcess, p, err) },
+	}
+	// The app's own Prometheus metrics: its port + 1000 (what the app
+	// picks by itself) unless that is taken by this run or anything
+	// else, then a free one. An explicit METRICS_ADDR in the run file wins.
+	appEnv := a.AppEnv()
+	if _, set := a.Env["METRICS_ADDR"]; !set && a.AppPort > 0 {
+		mp, err := pool.prefer(a.AppPort + 1000)
+		if err != nil {
+			return err
+		}
+		a.MetricsAddr = a.Reach(mp)
+		appEnv = append([]string{"METRICS_ADDR=" + a.MetricsAddr}, appEnv...)
+	}
+	if !a.Host.Local() {
+		// Reached by its sidecar on loopback and by the launcher (health,
+		// metrics) and tests across the link.
+		appEnv = append(appEnv, "BIND_HOST=0.0.0.0")
+	}
+	a.app = &proc{
+		name: a.Instance, argv: a.Host.wrap(a.Command),
+		dir: a.AppDirPath, env: append(base, appEnv...), logPath: appLog, console: t.console,
+		toFile: a.AppLogDestination != runfile.LogConsole, toCons: a.AppLogDestination != runfile.LogFile,
+		onExit: func(p *proc, err error) { t.unexpected(app, AppProcess, p, err) },
+	}
+	t.apps = append(t.apps, a)
+	t.byID[a.Instance] = a
 	return nil
 }
 
@@ -366,9 +442,9 @@ func (t *Topology) unexpected(a *App, which Which, p *proc, err error) {
 	if err != nil {
 		status = err.Error()
 	}
-	t.console.loud("%s %s (%s) died unexpectedly: %s. Log: %s", a.AppID, which, p.name, status, p.logPath)
+	t.console.loud("%s %s (%s) died unexpectedly: %s. Log: %s", a.Instance, which, p.name, status, p.logPath)
 	if t.opts.OnUnexpectedExit != nil {
-		t.opts.OnUnexpectedExit(a.AppID, which == SidecarProcess, err)
+		t.opts.OnUnexpectedExit(a.Instance, which == SidecarProcess, err)
 	}
 }
 
@@ -382,7 +458,7 @@ func (t *Topology) waitReady(ctx context.Context, apps []*App, timeout time.Dura
 	client := &http.Client{Timeout: time.Second}
 	pending := map[string]*App{}
 	for _, a := range apps {
-		pending[a.AppID] = a
+		pending[a.Instance] = a
 	}
 	lastReport := time.Now()
 	for len(pending) > 0 {
@@ -416,7 +492,7 @@ func (t *Topology) waitReady(ctx context.Context, apps []*App, timeout time.Dura
 }
 
 func healthy(ctx context.Context, c *http.Client, a *App) bool {
-	if !httpOK(ctx, c, fmt.Sprintf("http://127.0.0.1:%d/v1.0/healthz", a.DaprHTTPPort)) {
+	if !httpOK(ctx, c, "http://"+a.Reach(a.DaprHTTPPort)+"/v1.0/healthz") {
 		return false
 	}
 	if a.AppPort <= 0 {
@@ -426,7 +502,7 @@ func healthy(ctx context.Context, c *http.Client, a *App) bool {
 	if path == "" {
 		path = "/healthz"
 	}
-	return httpOK(ctx, c, fmt.Sprintf("http://127.0.0.1:%d%s", a.AppPort, path), "dapr-api-token", a.AppToken)
+	return httpOK(ctx, c, "http://"+a.Reach(a.AppPort)+path, "dapr-api-token", a.AppToken)
 }
 
 // httpOK reports whether GET url answers 2xx; header pairs are sent along.
@@ -467,7 +543,7 @@ func (t *Topology) publishMetadata(apps []*App) {
 		}
 		for _, k := range slices.Sorted(maps.Keys(values)) {
 			if err := putMetadata(c, a, k, values[k]); err != nil {
-				t.console.loud("%s: the Dapr CLI and dashboard will not see this run whole: %v", a.AppID, err)
+				t.console.loud("%s: the Dapr CLI and dashboard will not see this run whole: %v", a.Instance, err)
 				break
 			}
 		}
@@ -476,7 +552,7 @@ func (t *Topology) publishMetadata(apps []*App) {
 
 // putMetadata sets one extended metadata attribute on a's sidecar.
 func putMetadata(c *http.Client, a *App, key, value string) error {
-	req, err := http.NewRequest(http.MethodPut, fmt.Sprintf("http://127.0.0.1:%d/v1.0/metadata/%s", a.DaprHTTPPort, key), strings.NewReader(value))
+	req, err := http.NewRequest(http.MethodPut, fmt.Sprintf("http://%s/v1.0/metadata/%s", a.Reach(a.DaprHTTPPort), key), strings.NewReader(value))
 	if err != nil {
 		return err
 	}
@@ -498,14 +574,26 @@ func putMetadata(c *http.Client, a *App, key, value string) error {
 // Apps returns the apps in run-file order.
 func (t *Topology) Apps() []*App { return t.apps }
 
-// App returns the app with the given id, or nil.
-func (t *Topology) App(id string) *App { return t.byID[id] }
+// App returns the instance with the given name (App.Instance: the app id
+// for an app's first instance, <app id>-2 for its second), or nil.
+func (t *Topology) App(name string) *App { return t.byID[name] }
+
+// Instances returns every instance of an app id, first to last.
+func (t *Topology) Instances(appID string) []*App {
+	var out []*App
+	for _, a := range t.apps {
+		if a.AppID == appID {
+			out = append(out, a)
+		}
+	}
+	return out
+}
 
 // Say prints a launcher message on the console.
 func (t *Topology) Say(format string, args ...any) { t.console.say(format, args...) }
 
-// Kill ends one process of an app at once (SIGKILL to its process group),
-// as a crash would.
+// Kill ends one process of an app instance (named as App takes it) at once
+// (SIGKILL to its process group), as a crash would.
 func (t *Topology) Kill(appID string, which Which) error {
 	p, err := t.proc(appID, which)
 	if err != nil {
@@ -615,4 +703,16 @@ func sortedIDs(m map[string]*App) []string {
 	}
 	sort.Strings(ids)
 	return ids
+}
+
+// setFlag sets a `--flag value` pair in args, replacing the value where the
+// flag is already there.
+func setFlag(args []string, flag, value string) []string {
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == flag {
+			args[i+1] = value
+			return args
+		}
+	}
+	return append(args, flag, value)
 }
