@@ -19,6 +19,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/finflow/finflow/tools/launcher/topology"
@@ -403,24 +404,35 @@ func (e *Env) Replicas(ctx context.Context) (*ReplicaReport, error) {
 	if rep.CrossHost, err = e.replicas.acct.read(ctx); err != nil {
 		return nil, err
 	}
-	for _, app := range ReplicatedApps {
-		for _, a := range e.Topology.Instances(app) {
-			if rep.Work[a.Instance] == 0 {
-				rep.Problems = append(rep.Problems, fmt.Sprintf("%s (host %s) served no request of work: the calls to %s did not spread over its instances", a.Instance, a.Host.Name, app))
-			}
-		}
-	}
-	// Every app but the gateway is called by other apps' sidecars, from
-	// both hosts: each host's instance must have been called across.
+	var insts []Instance
 	for _, a := range e.Topology.Apps() {
-		if a.AppID == "gateway" {
-			continue
-		}
-		if rep.CrossHost[a.Instance] == 0 {
-			rep.Problems = append(rep.Problems, fmt.Sprintf("%s's sidecar (host %s) received nothing from the other host: no call crossed hosts to it", a.Instance, a.Host.Name))
+		insts = append(insts, Instance{Name: a.Instance, App: a.AppID, Host: a.Host.Name})
+	}
+	rep.Problems = SpreadProblems(insts, rep.Work, rep.CrossHost)
+	return rep, nil
+}
+
+// Instance names one app instance and its host, for SpreadProblems.
+type Instance struct{ Name, App, Host string }
+
+// SpreadProblems says what shows that a run on the replica topology did not
+// test replicas: an instance of a replicated app that served no request of
+// work (work: instance -> requests), or an instance of an app other apps
+// call (every app but the gateway) whose sidecar received nothing from the
+// other host (crossHost: instance -> packets). Empty when neither.
+func SpreadProblems(instances []Instance, work, crossHost map[string]int64) []string {
+	var problems []string
+	for _, in := range instances {
+		if slices.Contains(ReplicatedApps, in.App) && work[in.Name] == 0 {
+			problems = append(problems, fmt.Sprintf("%s (host %s) served no request of work: the calls to %s did not spread over its instances", in.Name, in.Host, in.App))
 		}
 	}
-	return rep, nil
+	for _, in := range instances {
+		if in.App != "gateway" && crossHost[in.Name] == 0 {
+			problems = append(problems, fmt.Sprintf("%s's sidecar (host %s) received nothing from the other host: no call crossed hosts to it", in.Name, in.Host))
+		}
+	}
+	return problems
 }
 
 // String is the report as a few lines for a suite's output.
@@ -442,4 +454,43 @@ func (r *ReplicaReport) String() string {
 	sort.Strings(gws)
 	fmt.Fprintf(&b, " balancer to gateways: %s", strings.Join(gws, ", "))
 	return b.String()
+}
+
+// RouteServed returns how many requests to one route (its pattern, as the
+// metrics label it) an instance served, read from its metrics.
+func RouteServed(metricsAddr, route string) (int64, error) {
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var n int64
+	want := `route="` + route + `"`
+	for sc.Scan() {
+		m := requestSeries.FindStringSubmatch(sc.Text())
+		if m == nil || !strings.Contains(m[1], want) {
+			continue
+		}
+		v, _ := strconv.ParseFloat(m[2], 64)
+		n += int64(v)
+	}
+	return n, sc.Err()
+}
+
+// Gateway returns an Env whose requests (Do, Try and the helpers built on
+// them) go to one gateway instance, by its instance name ("gateway",
+// "gateway-2"), instead of through the balancer. It shares everything else
+// with e but the contract check (Options.CheckContract), which follows the
+// balancer's address; use it for requests only, never to Stop or Finish.
+func (e *Env) Gateway(tb testing.TB, instance string) *Env {
+	tb.Helper()
+	a := e.Topology.App(instance)
+	if a == nil || a.AppID != "gateway" {
+		tb.Fatalf("no gateway instance %q", instance)
+	}
+	g := *e
+	g.BaseURL, g.contract = "http://"+a.Reach(a.AppPort), nil
+	return &g
 }
