@@ -18,13 +18,15 @@ type Bills struct{ Dapr peers.Caller }
 
 var _ domain.Bills = Bills{}
 
-// Get implements domain.Bills.
+// Get implements domain.Bills. Only an UNPAID bill is payable: a PAID
+// bill and a REFUNDED one (paid once, its money given back) are both Paid,
+// so paying either is refused before a payment is recorded.
 func (b Bills) Get(ctx context.Context, billID string) (domain.Bill, error) {
 	var out contract.Bill
 	if _, err := b.Dapr.CallRead(ctx, contract.AppBilling, contract.PathBill(billID), &out, nil); err != nil {
 		return domain.Bill{}, err
 	}
-	bill := domain.Bill{ID: out.ID, UserID: out.UserID, Amount: out.Amount, Currency: out.Currency, Paid: out.Status == "PAID"}
+	bill := domain.Bill{ID: out.ID, UserID: out.UserID, Amount: out.Amount, Currency: out.Currency, Paid: out.Status != contract.BillUnpaid}
 	if out.PaymentID != nil {
 		bill.PaymentID = *out.PaymentID
 	}
