@@ -51,6 +51,9 @@ type Item struct {
 	Key   string
 	Value []byte
 	ETag  string
+	// Cached is set when the item came from this process's memory (Cache),
+	// not from the store: only a write guarded by its ETag confirms it.
+	Cached bool
 }
 
 // Found reports whether the item exists. FinFlow never stores empty values.
@@ -188,6 +191,47 @@ func (c *Client) Insert(ctx context.Context, store, key string, value []byte, tt
 		return fmt.Errorf("%w: insert-if-absent is not known for %s (store %s); FinFlow supports state.redis and state.postgresql", ErrSidecar, typ, store)
 	}
 	return insertErr(store, key, err)
+}
+
+// InsertAll inserts every item (Key, Value) if its key is absent, in one
+// round trip where the store allows it: on state.redis one state
+// transaction (MULTI/EXEC), whose writes no other client sees half done.
+// It returns nil when every item was inserted. Otherwise it returns an
+// error, and any of the items may have been inserted: Redis does not roll
+// a transaction back, and Dapr reports a refused insert in one as a plain
+// failure (500 ERR_STATE_TRANSACTION), not as ErrExists. Read the keys back
+// to know which were. Inside a Redis transaction an insert does not mark
+// its key first-write, so a later write without the ETag is not refused:
+// use it only for keys that are never written blindly.
+//
+// On other stores the items are inserted one by one (Insert), in order,
+// stopping at the first that fails.
+func (c *Client) InsertAll(ctx context.Context, store string, items []Item) error {
+	ctx, cancel := opContext(ctx)
+	defer cancel()
+	typ, err := c.StoreType(ctx, store)
+	if err != nil {
+		return err
+	}
+	if typ != "state.redis" {
+		for _, it := range items {
+			if err := c.Insert(ctx, store, it.Key, it.Value, 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	ops := make([]*dapr.StateOperation, len(items))
+	for i, it := range items {
+		ops[i] = &dapr.StateOperation{Type: dapr.StateOperationTypeUpsert, Item: &dapr.SetStateItem{
+			Key: it.Key, Value: it.Value, Etag: &dapr.ETag{Value: insertETag},
+			Options: &dapr.StateOptions{Concurrency: dapr.StateConcurrencyFirstWrite, Consistency: dapr.StateConsistencyStrong},
+		}}
+	}
+	if err := c.sdk.ExecuteStateTransaction(ctx, store, nil, ops); err != nil {
+		return stateErr("insert all", store, fmt.Sprintf("%d keys", len(items)), err)
+	}
+	return nil
 }
 
 // insertErr classifies the answer to an insert: a conflict, however the

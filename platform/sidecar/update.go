@@ -26,7 +26,9 @@ type Versioned interface {
 // none, and found false), lets change edit it, and writes it back only if
 // the stored document is still the one read (by ETag; inserted if there
 // was none), starting over after a jittered pause when another writer came
-// first (RetryConflicts), until it succeeds or ctx ends.
+// first (RetryConflicts), until it succeeds or ctx ends. Given a Cache, the
+// read may come from memory: then only a write is trusted, and a change
+// that writes nothing (or fails) is decided again on a fresh read.
 //
 // change returns nil to write the document, ErrNoChange to leave it as it
 // is (Update then returns it as read, and no error), or any other error to
@@ -47,6 +49,14 @@ func Update[T any](ctx context.Context, st Versioned, store, key string, change 
 			}
 		}
 		if err := change(&doc, it.Found()); err != nil {
+			if it.Cached {
+				// Decided on a copy from memory without writing: decide
+				// again on the store's document.
+				if f, ok := st.(Forgetter); ok {
+					f.Forget(store, key)
+				}
+				return errStale
+			}
 			if errors.Is(err, ErrNoChange) {
 				out = doc
 				return nil
@@ -79,6 +89,10 @@ func Update[T any](ctx context.Context, st Versioned, store, key string, change 
 func RetryConflicts(ctx context.Context, attempt func() error) error {
 	for n := 0; ; n++ {
 		err := attempt()
+		if errors.Is(err, errStale) {
+			n--
+			continue
+		}
 		if !errors.Is(err, ErrETagMismatch) && !errors.Is(err, ErrExists) {
 			return err
 		}

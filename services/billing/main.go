@@ -22,9 +22,9 @@ func main() {
 	service.Main(service.Spec{
 		Name:        "billing",
 		DefaultPort: 8083,
-		Setup: func(_ context.Context, d *service.Deps, app *fiber.App) error {
+		Setup: func(ctx context.Context, d *service.Deps, app *fiber.App) error {
 			svc := &domain.Service{
-				Store:         store.New(d.Sidecar, d.StateStore),
+				Store:         store.New(d.Sidecar, d.StateStore).WithCache(d.Sidecar.Cached(ctx, d.StateStore, 8192)), // bills: one round trip to mark PAID
 				Subscriptions: store.NewSubscriptions(d.Sidecar, d.StateStore),
 				Schedule:      store.NewSchedule(d.Sidecar, d.StateStore),
 				Autopay:       store.Autopay{Pub: d.Sidecar},

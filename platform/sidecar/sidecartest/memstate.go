@@ -116,6 +116,29 @@ func (m *MemState) Insert(_ context.Context, st, key string, value []byte, _ int
 	return nil
 }
 
+// InsertAll implements the sidecar's InsertAll as Redis does it: every
+// item inserted if absent, none undone when another is refused, and a
+// refusal reported as a plain sidecar failure.
+func (m *MemState) InsertAll(_ context.Context, st string, items []sidecar.Item) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var refused error
+	for _, it := range items {
+		err := m.failWrite(it.Key)
+		if err == nil {
+			if _, ok := m.items[k(st, it.Key)]; ok {
+				err = fmt.Errorf("%w: insert all: failed to set key %s", sidecar.ErrSidecar, it.Key)
+			} else {
+				m.items[k(st, it.Key)] = memItem{value: append([]byte(nil), it.Value...), version: 1}
+			}
+		}
+		if err != nil && refused == nil {
+			refused = err
+		}
+	}
+	return refused
+}
+
 // Delete implements the sidecar's Delete.
 func (m *MemState) Delete(_ context.Context, st, key, etag string) error {
 	m.mu.Lock()

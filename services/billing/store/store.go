@@ -32,13 +32,29 @@ type State interface {
 // Store is the Dapr-backed domain.Store.
 type Store struct {
 	state State
-	name  string
+	// versioned is state, or a sidecar.Cache in front of it (WithCache):
+	// the compare-and-swap of a bill starts from the copy this process
+	// last read or wrote, so the payment service's read of a bill and its
+	// PAID mark that follows cost one round trip each.
+	versioned sidecar.Versioned
+	name      string
 }
 
 var _ domain.Store = (*Store)(nil)
 
 // New returns a Store on the state store component named name.
-func New(state State, name string) *Store { return &Store{state: state, name: name} }
+func New(state State, name string) *Store { return &Store{state: state, versioned: state, name: name} }
+
+// WithCache makes the store's compare-and-swaps of bills start from v (a
+// sidecar.Cache over the same state) instead of a read.
+func (s *Store) WithCache(v sidecar.Versioned) *Store {
+	s.versioned = v
+	return s
+}
+
+// observer is a cache that can be told about a document read from the
+// store (sidecar.Cache).
+type observer interface{ Observe(sidecar.Item) }
 
 type record struct {
 	ID          string        `json:"id"`
@@ -81,7 +97,7 @@ func (s *Store) Create(ctx context.Context, b domain.Bill) error {
 	if err != nil {
 		return err
 	}
-	err = s.state.Insert(ctx, s.name, key(b.ID), raw, 0)
+	err = s.versioned.Insert(ctx, s.name, key(b.ID), raw, 0)
 	if errors.Is(err, sidecar.ErrExists) {
 		return domain.ErrBillExists
 	}
@@ -98,6 +114,9 @@ func (s *Store) load(ctx context.Context, id string) (domain.Bill, string, error
 	}
 	if !it.Found() {
 		return domain.Bill{}, "", domain.ErrBillNotFound
+	}
+	if o, ok := s.versioned.(observer); ok {
+		o.Observe(it)
 	}
 	b, err := decodeBill(it.Value, id)
 	return b, it.ETag, err
@@ -119,13 +138,13 @@ func (s *Store) Get(ctx context.Context, id string) (domain.Bill, error) {
 
 // Update implements domain.Store.
 func (s *Store) Update(ctx context.Context, id string, fn func(*domain.Bill) (bool, error)) (domain.Bill, error) {
-	return update(ctx, s.state, s.name, key(id), domain.ErrBillNotFound, record.bill, toRecord, fn)
+	return update(ctx, s.versioned, s.name, key(id), domain.ErrBillNotFound, record.bill, toRecord, fn)
 }
 
 // update is the compare-and-swap of one stored document (sidecar.Update)
 // seen as the domain's T through its record R: notFound when there is none,
 // nothing written when fn changes nothing.
-func update[R, T any](ctx context.Context, st State, store, key string, notFound error,
+func update[R, T any](ctx context.Context, st sidecar.Versioned, store, key string, notFound error,
 	toDomain func(R) T, toRecord func(T) R, fn func(*T) (bool, error)) (T, error) {
 	r, err := sidecar.Update(ctx, st, store, key, func(r *R, found bool) error {
 		if !found {

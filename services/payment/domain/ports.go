@@ -14,6 +14,13 @@ type Store interface {
 	// Pending before the payment itself exists, so that no PENDING payment
 	// can be lost. Returns ErrPaymentExists.
 	Create(ctx context.Context, p Payment) error
+	// CreateClaimed is Create that also claims p's bill for p, in the same
+	// write where the store can (its claim is never without its payment).
+	// claimed reports whether p holds the claim when it returns; when it
+	// does not (the bill was claimed already, or the store could not tell),
+	// the caller claims it with ClaimBill, which decides between a racing
+	// payment and a claim to take over. Returns ErrPaymentExists.
+	CreateClaimed(ctx context.Context, p Payment) (claimed bool, err error)
 	// Get returns a payment. Returns ErrPaymentNotFound.
 	Get(ctx context.Context, id string) (Payment, error)
 	// Update reads the payment, applies fn and writes it back atomically;

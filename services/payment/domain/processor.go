@@ -142,7 +142,16 @@ func (pr *Processor) PayFromWallet(ctx context.Context, billID, paymentID, payer
 	default:
 		p = NewWalletPayment(paymentID, bill, pr.Now())
 	}
-	if err := pr.Store.Create(ctx, p); errors.Is(err, ErrPaymentExists) {
+	// A payment whose bill is known is created holding its bill's claim
+	// (one write where the store can); one accepted before its bill could
+	// be read claims it when driven.
+	claimed := false
+	if p.knowsBill() {
+		claimed, err = pr.Store.CreateClaimed(ctx, p)
+	} else {
+		err = pr.Store.Create(ctx, p)
+	}
+	if errors.Is(err, ErrPaymentExists) {
 		existing, gerr := pr.Store.Get(ctx, p.ID)
 		if gerr != nil {
 			return Payment{}, gerr
@@ -154,7 +163,7 @@ func (pr *Processor) PayFromWallet(ctx context.Context, billID, paymentID, payer
 	if !p.knowsBill() {
 		return p, nil
 	}
-	return pr.drive(ctx, p)
+	return pr.driveFrom(ctx, p, claimed)
 }
 
 // retried answers a repeat of the request that created p.
@@ -182,6 +191,12 @@ func (pr *Processor) Drive(ctx context.Context, id string) (Payment, error) {
 // drive runs the steps. A definite refusal ends the payment FAILED; any
 // other failure leaves it PENDING and returns it without error.
 func (pr *Processor) drive(ctx context.Context, p Payment) (Payment, error) {
+	return pr.driveFrom(ctx, p, false)
+}
+
+// driveFrom is drive for a payment that may hold its bill's claim already
+// (claimed: created with it), which then is not claimed again.
+func (pr *Processor) driveFrom(ctx context.Context, p Payment, claimed bool) (Payment, error) {
 	if p.Status != Pending || p.Method != MethodWallet {
 		return p, nil
 	}
@@ -220,8 +235,10 @@ func (pr *Processor) drive(ctx context.Context, p Payment) (Payment, error) {
 
 	// 1. Claim the bill: a racing payment of the same bill is refused here,
 	// before any money moves.
-	var claimed *ClaimedError
-	if err := pr.Store.ClaimBill(ctx, p.BillID, p.ID); errors.As(err, &claimed) {
+	var held *ClaimedError
+	if claimed {
+		// Created holding it.
+	} else if err := pr.Store.ClaimBill(ctx, p.BillID, p.ID); errors.As(err, &held) {
 		return pr.finishFailed(ctx, p, ReasonBillAlreadyPaid, false, nil)
 	} else if err != nil {
 		return pr.stillPending(p, "claiming the bill", err)

@@ -8,9 +8,21 @@
 //	pending/<shard>   16 shards of the index of payments that may not be
 //	                  final yet; a payment is indexed before it is created,
 //	                  so none can be left PENDING unnoticed
+//
+// Writers of one pending shard in this process commit together: the
+// changes waiting while a write of the shard is under way go into the next
+// write, one compare-and-swap for all of them (group commit). Under load a
+// payment's share of the index is a fraction of a round trip, and writers
+// never queue behind each other's round trips one by one.
+//
+// Payment records and users' list heads are changed through a
+// sidecar.Cache: a document this process wrote last is changed again
+// without reading it first (its ETag is known), so a payment's final update
+// and a list append are one round trip each.
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,6 +45,7 @@ type State interface {
 	BulkGet(ctx context.Context, store string, keys []string) ([]sidecar.Item, error)
 	Save(ctx context.Context, store, key string, value []byte, etag string) error
 	Insert(ctx context.Context, store, key string, value []byte, ttlSeconds int) error
+	InsertAll(ctx context.Context, store string, items []sidecar.Item) error
 	Delete(ctx context.Context, store, key, etag string) error
 }
 
@@ -41,17 +54,29 @@ const Shards = 16
 
 // Store is the Dapr-backed domain.Store.
 type Store struct {
-	state  State
-	name   string
-	now    func() time.Time
-	shards [Shards]sync.Mutex
-	recent *ringlog.Log
+	state State
+	// versioned is state, or a sidecar.Cache in front of it (WithCache):
+	// only compare-and-swaps of payments and list heads use it.
+	versioned sidecar.Versioned
+	name      string
+	now       func() time.Time
+	shards    [Shards]shardWriter
+	recent    *ringlog.Log
 }
 
 var _ domain.Store = (*Store)(nil)
 
 // New returns a Store on the state store component named name.
-func New(state State, name string) *Store { return &Store{state: state, name: name, now: time.Now} }
+func New(state State, name string) *Store {
+	return &Store{state: state, versioned: state, name: name, now: time.Now}
+}
+
+// WithCache makes the store's compare-and-swaps of payments and list heads
+// start from v (a sidecar.Cache over the same state) instead of a read.
+func (s *Store) WithCache(v sidecar.Versioned) *Store {
+	s.versioned = v
+	return s
+}
 
 // WithRecent makes Create note every new payment in l, the operators' list
 // of recent payments (Recent).
@@ -165,7 +190,8 @@ func shardOf(id string) int {
 	return int(h.Sum32() % Shards)
 }
 
-// lists are the users' lists of payments and of top-ups (listindex).
+// list is the users' lists of payments or of top-ups (listindex), read
+// from the store itself.
 func (s *Store) list(purpose domain.Purpose) listindex.Index {
 	prefix := "payments-of"
 	if purpose == domain.PurposeTopUp {
@@ -174,35 +200,111 @@ func (s *Store) list(purpose domain.Purpose) listindex.Index {
 	return listindex.Index{State: s.state, Store: s.name, Prefix: prefix}
 }
 
+// appendable is list for appending: its heads' compare-and-swaps start
+// from the cache.
+func (s *Store) appendable(purpose domain.Purpose) listindex.Index {
+	x := s.list(purpose)
+	x.State = versionedList{Versioned: s.versioned, bulk: s.state}
+	return x
+}
+
+// versionedList is a listindex.State whose single reads may come from the
+// cache (Append's compare-and-swap); bulk reads go to the store.
+type versionedList struct {
+	sidecar.Versioned
+	bulk State
+}
+
+func (v versionedList) BulkGet(ctx context.Context, store string, keys []string) ([]sidecar.Item, error) {
+	return v.bulk.BulkGet(ctx, store, keys)
+}
+
+// Forget passes a dropped copy on to the cache.
+func (v versionedList) Forget(store, key string) {
+	if f, ok := v.Versioned.(sidecar.Forgetter); ok {
+		f.Forget(store, key)
+	}
+}
+
 // Create implements domain.Store: the pending index first, then (for a
 // payment whose user is known) its place in the user's list, then the
 // payment, carrying that place.
 func (s *Store) Create(ctx context.Context, p domain.Payment) error {
-	if err := s.index(ctx, p.ID); err != nil {
-		return err
-	}
-	if p.UserID != "" && p.Seq == 0 {
-		seq, err := s.list(p.Purpose).Append(ctx, p.UserID, p.ID)
-		if err != nil {
-			return fmt.Errorf("listing payment: %w", err)
-		}
-		p.Seq = seq
-	}
-	raw, err := json.Marshal(toRecord(p))
+	raw, err := s.prepare(ctx, &p)
 	if err != nil {
 		return err
 	}
-	err = s.state.Insert(ctx, s.name, paymentKey(p.ID), raw, 0)
+	err = s.versioned.Insert(ctx, s.name, paymentKey(p.ID), raw, 0)
 	if errors.Is(err, sidecar.ErrExists) {
 		return domain.ErrPaymentExists
 	}
 	if err != nil {
 		return fmt.Errorf("creating payment: %w", err)
 	}
+	s.created(p)
+	return nil
+}
+
+// prepare does what comes before a payment is written: its pending index
+// entry, its place in its user's list; it returns the record to write.
+func (s *Store) prepare(ctx context.Context, p *domain.Payment) ([]byte, error) {
+	if err := s.index(ctx, p.ID); err != nil {
+		return nil, err
+	}
+	if p.UserID != "" && p.Seq == 0 {
+		seq, err := s.appendable(p.Purpose).Append(ctx, p.UserID, p.ID)
+		if err != nil {
+			return nil, fmt.Errorf("listing payment: %w", err)
+		}
+		p.Seq = seq
+	}
+	return json.Marshal(toRecord(*p))
+}
+
+func (s *Store) created(p domain.Payment) {
 	if s.recent != nil {
 		s.recent.Add(recentEntry{ID: p.ID})
 	}
-	return nil
+}
+
+// CreateClaimed implements domain.Store: as Create, with the payment and
+// its bill's claim inserted together (sidecar InsertAll: one transaction on
+// Redis, so the claim is never seen without its payment). When that fails,
+// one read of both keys tells what happened, since the transaction neither
+// says which insert was refused nor undoes the other: the payment there
+// but not as written is ErrPaymentExists (a retry); the payment as written
+// with the claim another's (or the claim missing) is created, unclaimed,
+// for ClaimBill to decide.
+func (s *Store) CreateClaimed(ctx context.Context, p domain.Payment) (bool, error) {
+	raw, err := s.prepare(ctx, &p)
+	if err != nil {
+		return false, err
+	}
+	claimRaw, _ := json.Marshal(claim{PaymentID: p.ID})
+	err = s.state.InsertAll(ctx, s.name, []sidecar.Item{{Key: paymentKey(p.ID), Value: raw}, {Key: claimKey(p.BillID), Value: claimRaw}})
+	if err == nil {
+		if o, ok := s.versioned.(interface{ Observe(sidecar.Item) }); ok {
+			o.Observe(sidecar.Item{Key: paymentKey(p.ID), Value: raw, ETag: "1"}) // an insert is version 1
+		}
+		s.created(p)
+		return true, nil
+	}
+	items, rerr := s.state.BulkGet(ctx, s.name, []string{paymentKey(p.ID), claimKey(p.BillID)})
+	if rerr != nil {
+		return false, fmt.Errorf("creating payment: %w (and reading it back: %v)", err, rerr)
+	}
+	switch {
+	case !items[0].Found():
+		return false, fmt.Errorf("creating payment: %w", err)
+	case !bytes.Equal(items[0].Value, raw):
+		return false, domain.ErrPaymentExists
+	}
+	s.created(p)
+	var c claim
+	if items[1].Found() && json.Unmarshal(items[1].Value, &c) == nil && c.PaymentID == p.ID {
+		return true, nil
+	}
+	return false, nil
 }
 
 func (s *Store) load(ctx context.Context, id string) (domain.Payment, string, error) {
@@ -237,7 +339,7 @@ func (s *Store) Get(ctx context.Context, id string) (domain.Payment, error) {
 
 // Update implements domain.Store.
 func (s *Store) Update(ctx context.Context, id string, fn func(*domain.Payment) bool) (domain.Payment, error) {
-	r, err := sidecar.Update(ctx, s.state, s.name, paymentKey(id), func(r *record, found bool) error {
+	r, err := sidecar.Update(ctx, s.versioned, s.name, paymentKey(id), func(r *record, found bool) error {
 		if !found {
 			return domain.ErrPaymentNotFound
 		}
@@ -327,24 +429,112 @@ func (s *Store) index(ctx context.Context, id string) error {
 	})
 }
 
-// updateShard changes one pending shard by compare-and-swap. Within this
-// process a lock per shard keeps writers from failing each other's ETags.
+// shardWriter commits the changes of one pending shard made in this
+// process: while one write of the shard is under way, the changes that
+// arrive wait together and go into the next write (group commit).
+type shardWriter struct {
+	mu      sync.Mutex
+	writing bool
+	waiting []shardChange
+}
+
+// shardChange is one caller's change of a shard, and where it learns the
+// outcome of the write that carried it.
+type shardChange struct {
+	ctx  context.Context
+	fn   func(*shard) bool
+	done chan error
+}
+
+// updateShard changes one pending shard by compare-and-swap, together with
+// the other changes of that shard waiting in this process (shardWriter):
+// the write carries them all, and each caller gets its outcome. A caller
+// whose ctx ends before its change is written is dropped from the write.
 func (s *Store) updateShard(ctx context.Context, n int, fn func(*shard) bool) error {
-	s.shards[n].Lock()
-	defer s.shards[n].Unlock()
-	_, err := sidecar.Update(ctx, s.state, s.name, shardKey(n), func(sh *shard, _ bool) error {
-		if sh.IDs == nil {
-			sh.IDs = map[string]int64{}
-		}
-		if !fn(sh) {
-			return sidecar.ErrNoChange
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("pending index: %w", err)
+	w := &s.shards[n]
+	done := make(chan error, 1)
+	w.mu.Lock()
+	w.waiting = append(w.waiting, shardChange{ctx: ctx, fn: fn, done: done})
+	lead := !w.writing
+	w.writing = true
+	w.mu.Unlock()
+	if lead {
+		s.writeShard(n)
 	}
-	return nil
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		// The change may still be written by the batch it joined: that is
+		// harmless for an index entry (recovery forgets it) and for a
+		// forget (the entry is dropped a round later, or now).
+		return fmt.Errorf("pending index: %w", ctx.Err())
+	}
+}
+
+// writeShard writes the changes waiting for shard n in one batch. The
+// caller that found no write under way runs the first; while a batch is
+// written the next one gathers, and a goroutine writes it, so that no
+// caller waits for more than the batch it joined and the one before.
+func (s *Store) writeShard(n int) {
+	w := &s.shards[n]
+	w.mu.Lock()
+	batch := w.waiting
+	w.waiting = nil
+	w.mu.Unlock()
+	live := batch[:0]
+	for _, c := range batch {
+		if c.ctx.Err() == nil {
+			live = append(live, c)
+		} else {
+			c.done <- c.ctx.Err()
+		}
+	}
+	if len(live) > 0 {
+		ctx, cancel := batchContext(live)
+		_, err := sidecar.Update(ctx, s.versioned, s.name, shardKey(n), func(sh *shard, _ bool) error {
+			if sh.IDs == nil {
+				sh.IDs = map[string]int64{}
+			}
+			changed := false
+			for _, c := range live {
+				if c.fn(sh) {
+					changed = true
+				}
+			}
+			if !changed {
+				return sidecar.ErrNoChange
+			}
+			return nil
+		})
+		cancel()
+		if err != nil {
+			err = fmt.Errorf("pending index: %w", err)
+		}
+		for _, c := range live {
+			c.done <- err
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.waiting) == 0 {
+		w.writing = false
+		return
+	}
+	go s.writeShard(n)
+}
+
+// batchContext is the context of a batch's write: none of its callers'
+// values or cancellations, and a deadline of 5 s or the latest of theirs,
+// whichever is later.
+func batchContext(batch []shardChange) (context.Context, context.CancelFunc) {
+	deadline := time.Now().Add(5 * time.Second)
+	for _, c := range batch {
+		if d, ok := c.ctx.Deadline(); ok && d.After(deadline) {
+			deadline = d
+		}
+	}
+	return context.WithDeadline(context.Background(), deadline)
 }
 
 // BillClaim implements domain.Store.
@@ -475,7 +665,7 @@ func (s *Store) Enlist(ctx context.Context, id string) (domain.Payment, error) {
 	if err != nil || p.Seq != 0 || p.UserID == "" {
 		return p, err
 	}
-	seq, err := s.list(p.Purpose).Append(ctx, p.UserID, p.ID)
+	seq, err := s.appendable(p.Purpose).Append(ctx, p.UserID, p.ID)
 	if err != nil {
 		return domain.Payment{}, fmt.Errorf("listing payment: %w", err)
 	}

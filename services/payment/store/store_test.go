@@ -1,10 +1,20 @@
 package store_test
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/finflow/finflow/platform/listindex"
+	"github.com/finflow/finflow/platform/sidecar"
+	"github.com/finflow/finflow/platform/sidecar/sidecartest"
 	"github.com/finflow/finflow/services/payment/domain"
+	"github.com/finflow/finflow/services/payment/store"
 )
 
 // The domain reads a user's list in stretches the list index serves in one
@@ -13,5 +23,148 @@ import (
 func TestListStretchIsTheIndexPage(t *testing.T) {
 	if domain.ListStretch != listindex.PageSize {
 		t.Fatalf("domain.ListStretch = %d, listindex.PageSize = %d", domain.ListStretch, listindex.PageSize)
+	}
+}
+
+// Payments created and settled at once by two processes (two stores on one
+// state, each with its own cache, as replicas are): every one is indexed
+// before it exists, listed once at its place, updated without losing a
+// write, and forgotten from the index when asked; the index's writers of
+// one process share their writes (group commit).
+func TestConcurrentPaymentsTwoProcesses(t *testing.T) {
+	ctx := context.Background()
+	mem := &countingSaves{MemState: sidecartest.NewMemState()}
+	stores := []*store.Store{
+		store.New(mem, "payment-store").WithCache(sidecar.NewCache(mem, "payment-store", "memory", 64)),
+		store.New(mem, "payment-store").WithCache(sidecar.NewCache(mem, "payment-store", "memory", 64)),
+	}
+	const n = 200
+	users := []string{"usr_a", "usr_b", "usr_c"}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			s := stores[i%2]
+			id := fmt.Sprintf("pay_%04d", i)
+			p := domain.NewWalletPayment(id, domain.Bill{ID: fmt.Sprintf("bill_%04d", i), UserID: users[i%3], Amount: 100, Currency: "INR"}, time.Now())
+			if err := s.Create(ctx, p); err != nil {
+				errs <- fmt.Errorf("Create(%s) = %w", id, err)
+				return
+			}
+			// The other process touches it too (a recovery round), then
+			// this one settles it.
+			if _, err := stores[(i+1)%2].Update(ctx, id, func(q *domain.Payment) bool { q.FailureReason = "seen"; return true }); err != nil {
+				errs <- err
+				return
+			}
+			if _, err := s.Update(ctx, id, func(q *domain.Payment) bool { q.Status = domain.Success; return true }); err != nil {
+				errs <- err
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	pending, err := stores[0].Pending(ctx)
+	if err != nil || len(pending) != n {
+		t.Fatalf("Pending = %d ids, %v; want %d", len(pending), err, n)
+	}
+	if w := mem.shardSaves.Load(); w >= n {
+		t.Errorf("%d writes of pending shards for %d payments; want fewer (group commit)", w, n)
+	}
+	listed := 0
+	for _, u := range users {
+		page, err := stores[1].List(ctx, domain.PurposeBill, u, 0, 50)
+		for err == nil {
+			listed += len(page.Items)
+			for _, p := range page.Items {
+				if p.Status != domain.Success || p.FailureReason != "seen" {
+					t.Fatalf("%s = %s %q; want SUCCESS with both updates", p.ID, p.Status, p.FailureReason)
+				}
+			}
+			if page.Next == 0 {
+				break
+			}
+			page, err = stores[1].List(ctx, domain.PurposeBill, u, page.Next, 50)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if listed != n {
+		t.Fatalf("%d payments listed, want %d", listed, n)
+	}
+	if err := stores[1].Forget(ctx, pending); err != nil {
+		t.Fatal(err)
+	}
+	if left, err := stores[0].Pending(ctx); err != nil || len(left) != 0 {
+		t.Fatalf("Pending after Forget = %v, %v; want none", left, err)
+	}
+}
+
+// countingSaves counts the writes of pending shards.
+type countingSaves struct {
+	*sidecartest.MemState
+	shardSaves atomic.Int64
+}
+
+func (c *countingSaves) Save(ctx context.Context, store, key string, value []byte, etag string) error {
+	if strings.HasPrefix(key, "pending/") {
+		c.shardSaves.Add(1)
+	}
+	return c.MemState.Save(ctx, store, key, value, etag)
+}
+
+func (c *countingSaves) Insert(ctx context.Context, store, key string, value []byte, ttl int) error {
+	if strings.HasPrefix(key, "pending/") {
+		c.shardSaves.Add(1)
+	}
+	return c.MemState.Insert(ctx, store, key, value, ttl)
+}
+
+// CreateClaimed writes a payment and its bill's claim together; when the
+// bill is claimed already, or the payment exists (a retry), it says so
+// from one read back, since the transaction says neither.
+func TestCreateClaimed(t *testing.T) {
+	ctx := context.Background()
+	bill := domain.Bill{ID: "bill_cc", UserID: "usr_cc", Amount: 500, Currency: "INR"}
+	for _, tc := range []struct {
+		name        string
+		before      func(*store.Store) error
+		wantClaimed bool
+		wantErr     error
+	}{
+		{"a bill nobody claimed", func(*store.Store) error { return nil }, true, nil},
+		{"a bill another payment claimed", func(s *store.Store) error {
+			return s.ClaimBill(ctx, bill.ID, "pay_other")
+		}, false, nil},
+		{"a payment that exists (a retry)", func(s *store.Store) error {
+			return s.Create(ctx, domain.NewWalletPayment("pay_cc", bill, time.Now().Add(-time.Second)))
+		}, false, domain.ErrPaymentExists},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := store.New(sidecartest.NewMemState(), "payment-store")
+			if err := tc.before(s); err != nil {
+				t.Fatal(err)
+			}
+			claimed, err := s.CreateClaimed(ctx, domain.NewWalletPayment("pay_cc", bill, time.Now()))
+			if claimed != tc.wantClaimed || !errors.Is(err, tc.wantErr) {
+				t.Fatalf("CreateClaimed = %v, %v; want %v, %v", claimed, err, tc.wantClaimed, tc.wantErr)
+			}
+			if tc.wantErr != nil {
+				return
+			}
+			if _, err := s.Get(ctx, "pay_cc"); err != nil {
+				t.Fatalf("Get after CreateClaimed: %v", err)
+			}
+			holder, _, _ := s.BillClaim(ctx, bill.ID)
+			if want := map[bool]string{true: "pay_cc", false: "pay_other"}[tc.wantClaimed]; holder != want {
+				t.Fatalf("claim held by %q, want %q", holder, want)
+			}
+		})
 	}
 }

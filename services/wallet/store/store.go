@@ -24,6 +24,13 @@
 // Within one process, operations on the same wallet also take a lock, so
 // concurrent requests queue instead of failing each other's ETag checks; the
 // ETag still guards against other processes.
+//
+// With a sidecar.Cache (WithCache), a debit or credit of a wallet this
+// process wrote last starts from its copy in memory: no read of the
+// document, and no read of the reference key while no entry has ever left
+// the document. Only the write, guarded by the copy's ETag, trusts the
+// copy; any other outcome (a replayed reference, insufficient funds) is
+// decided again on a fresh read.
 package store
 
 import (
@@ -61,6 +68,9 @@ const keepInDoc = 2 * PageSize
 // Store is the Dapr-backed domain.Store.
 type Store struct {
 	state State
+	// cache, when set, holds the wallet documents this process last read
+	// or wrote, with their ETags (WithCache).
+	cache *sidecar.Cache
 	name  string
 	now   func() time.Time
 	locks keyedMutex
@@ -71,6 +81,13 @@ var _ domain.Store = (*Store)(nil)
 // New returns a Store on the state store component named name.
 func New(state State, name string) *Store {
 	return &Store{state: state, name: name, now: time.Now}
+}
+
+// WithCache makes debits and credits start from the wallet documents in v
+// when v is a sidecar.Cache over the same state (anything else: no cache).
+func (s *Store) WithCache(v sidecar.Versioned) *Store {
+	s.cache, _ = v.(*sidecar.Cache)
+	return s
 }
 
 type entry struct {
@@ -142,6 +159,11 @@ func (s *Store) load(ctx context.Context, user string) (walletDoc, string, error
 func (s *Store) loadWithRef(ctx context.Context, user, ref string) (walletDoc, string, *sidecar.Item, error) {
 	var it sidecar.Item
 	var refItem *sidecar.Item
+	defer func() {
+		if s.cache != nil {
+			s.cache.Observe(it)
+		}
+	}()
 	if ref == "" {
 		got, err := s.state.Get(ctx, s.name, walletKey(user))
 		if err != nil {
@@ -179,9 +201,31 @@ func (s *Store) Apply(ctx context.Context, user string, op domain.Operation) (do
 	unlock := s.locks.lock(user)
 	defer unlock()
 	var res domain.Result
+	fresh := s.cache == nil
 	err := sidecar.RetryConflicts(ctx, func() error {
-		d, etag, refItem, err := s.loadWithRef(ctx, user, op.Reference)
+		var (
+			d       walletDoc
+			etag    string
+			refItem *sidecar.Item
+			err     error
+		)
+		if !fresh {
+			d, etag, err = s.cached(user)
+		}
+		if fresh || err != nil {
+			fresh = true
+			d, etag, refItem, err = s.loadWithRef(ctx, user, op.Reference)
+		}
 		if err != nil {
+			return err
+		}
+		decided := func(err error) error {
+			if !fresh {
+				// Decided on the copy in memory without writing: decide
+				// again on the store's document.
+				fresh = true
+				return errRedo
+			}
 			return err
 		}
 		if op.Reference != "" {
@@ -190,6 +234,9 @@ func (s *Store) Apply(ctx context.Context, user string, op domain.Operation) (do
 				return err
 			}
 			if found {
+				if !fresh {
+					return decided(nil)
+				}
 				if !op.Matches(prev) {
 					return domain.ErrReferenceReused.With(
 						fmt.Sprintf("reference %q was already used for a %s of %d", op.Reference, prev.Type, prev.Amount),
@@ -202,7 +249,7 @@ func (s *Store) Apply(ctx context.Context, user string, op domain.Operation) (do
 		w := d.wallet()
 		tx, err := w.Apply(op, d.NextSeq, s.now())
 		if err != nil {
-			return err
+			return decided(err)
 		}
 		next := d
 		next.Balance = w.Balance
@@ -219,7 +266,8 @@ func (s *Store) Apply(ctx context.Context, user string, op domain.Operation) (do
 		}
 		// A conflict (another process changed the wallet first) reads it
 		// again.
-		if err := s.state.Save(ctx, s.name, walletKey(user), raw, etag); err != nil {
+		if err := s.save(ctx, user, raw, etag); err != nil {
+			fresh = true
 			return fmt.Errorf("saving wallet: %w", err)
 		}
 		res = domain.Result{Wallet: w, Tx: tx}
@@ -229,6 +277,34 @@ func (s *Store) Apply(ctx context.Context, user string, op domain.Operation) (do
 		return domain.Result{}, err
 	}
 	return res, nil
+}
+
+// errRedo ends an attempt of Apply that decided on a copy from memory
+// without writing; it is redone at once on a fresh read.
+var errRedo = fmt.Errorf("wallet: decided on a cached copy: %w", sidecar.ErrETagMismatch)
+
+// cached returns the copy of user's wallet document in the cache, or an
+// error when there is none.
+func (s *Store) cached(user string) (walletDoc, string, error) {
+	it, ok := s.cache.Lookup(walletKey(user))
+	if !ok {
+		return walletDoc{}, "", domain.ErrWalletNotFound
+	}
+	var d walletDoc
+	if err := json.Unmarshal(it.Value, &d); err != nil {
+		s.cache.Forget(s.name, walletKey(user))
+		return walletDoc{}, "", err
+	}
+	return d, it.ETag, nil
+}
+
+// save writes the wallet document with its ETag, through the cache when
+// there is one (which then holds the written copy).
+func (s *Store) save(ctx context.Context, user string, raw []byte, etag string) error {
+	if s.cache != nil {
+		return s.cache.Save(ctx, s.name, walletKey(user), raw, etag)
+	}
+	return s.state.Save(ctx, s.name, walletKey(user), raw, etag)
 }
 
 // archive moves the oldest PageSize entries of d into page d.Pages, writing

@@ -1,0 +1,144 @@
+package sidecar_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/finflow/finflow/platform/sidecar"
+	"github.com/finflow/finflow/platform/sidecar/sidecartest"
+)
+
+// countingState counts the reads that reach the store.
+type countingState struct {
+	*sidecartest.MemState
+	gets atomic.Int64
+}
+
+func (c *countingState) Get(ctx context.Context, store, key string) (sidecar.Item, error) {
+	c.gets.Add(1)
+	return c.MemState.Get(ctx, store, key)
+}
+
+func newCached(t *testing.T) (*countingState, sidecar.Versioned) {
+	t.Helper()
+	st := &countingState{MemState: sidecartest.NewMemState()}
+	c := sidecar.NewCache(st, "s", "memory", 16)
+	if _, ok := c.(*sidecar.Cache); !ok {
+		t.Fatalf("NewCache(memory) = %T, want a *sidecar.Cache", c)
+	}
+	return st, c
+}
+
+// A document this process inserted or wrote last is changed with one
+// round trip: the write, from the copy in memory.
+func TestCacheSkipsTheReadOfItsOwnWrites(t *testing.T) {
+	ctx := context.Background()
+	st, c := newCached(t)
+	if err := c.Insert(ctx, "s", "doc", []byte(`{"n":1}`), 0); err != nil {
+		t.Fatal(err)
+	}
+	for want := 2; want <= 4; want++ {
+		got, err := sidecar.Update(ctx, c, "s", "doc", func(x *counter, _ bool) error { x.N++; return nil })
+		if err != nil || got.N != want {
+			t.Fatalf("Update = %+v, %v; want n=%d", got, err, want)
+		}
+	}
+	if n := st.gets.Load(); n != 0 {
+		t.Fatalf("%d reads reached the store; want 0", n)
+	}
+	it, _ := st.MemState.Get(ctx, "s", "doc")
+	if string(it.Value) != `{"n":4,"writes":null}` || it.ETag != "4" {
+		t.Fatalf("stored %s at version %s; want n=4 at version 4", it.Value, it.ETag)
+	}
+}
+
+// Another writer (another process) changing the document behind the
+// cache's back loses nothing: the stale write is refused and redone on a
+// fresh read.
+func TestCacheStaleCopyIsRefusedAndRedone(t *testing.T) {
+	ctx := context.Background()
+	st, c := newCached(t)
+	if err := c.Insert(ctx, "s", "doc", []byte(`{"n":1}`), 0); err != nil {
+		t.Fatal(err)
+	}
+	// Elsewhere: n becomes 10.
+	if err := st.MemState.Save(ctx, "s", "doc", []byte(`{"n":10}`), "1"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := sidecar.Update(ctx, c, "s", "doc", func(x *counter, _ bool) error { x.N++; return nil })
+	if err != nil || got.N != 11 {
+		t.Fatalf("Update after another writer = %+v, %v; want n=11", got, err)
+	}
+}
+
+// A decision that writes nothing (or fails) is never taken on a copy from
+// memory: it is taken again on the store's document.
+func TestCacheDecidesAgainOnAFreshRead(t *testing.T) {
+	ctx := context.Background()
+	refused := errors.New("refused")
+	for _, tc := range []struct {
+		name    string
+		outcome error
+	}{
+		{"no change", sidecar.ErrNoChange},
+		{"refused", refused},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, c := newCached(t)
+			if err := c.Insert(ctx, "s", "doc", []byte(`{"n":1}`), 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.MemState.Save(ctx, "s", "doc", []byte(`{"n":7}`), "1"); err != nil {
+				t.Fatal(err)
+			}
+			var seen []int
+			got, err := sidecar.Update(ctx, c, "s", "doc", func(x *counter, _ bool) error {
+				seen = append(seen, x.N)
+				if x.N == 1 {
+					return tc.outcome // would be wrong: n is 7 in the store
+				}
+				return sidecar.ErrNoChange
+			})
+			if err != nil || got.N != 7 || len(seen) != 2 || seen[1] != 7 {
+				t.Fatalf("Update = %+v, %v, saw %v; want the decision retaken on n=7", got, err, seen)
+			}
+		})
+	}
+}
+
+// Stores whose ETags are not versions FinFlow can predict get no cache.
+func TestCacheOnlyForKnownVersions(t *testing.T) {
+	st := sidecartest.NewMemState()
+	for _, tc := range []struct {
+		typ    string
+		cached bool
+	}{
+		{"state.redis", true},
+		{"memory", true},
+		{"state.postgresql", false},
+		{"state.mongodb", false},
+	} {
+		_, ok := sidecar.NewCache(st, "s", tc.typ, 8).(*sidecar.Cache)
+		if ok != tc.cached {
+			t.Errorf("NewCache(%s) cached = %v, want %v", tc.typ, ok, tc.cached)
+		}
+	}
+}
+
+// Eviction keeps at most size copies and never loses a write.
+func TestCacheEviction(t *testing.T) {
+	ctx := context.Background()
+	st := sidecartest.NewMemState()
+	c := sidecar.NewCache(st, "s", "memory", 2)
+	for _, key := range []string{"a", "b", "c", "a"} {
+		if _, err := sidecar.Update(ctx, c, "s", key, func(x *counter, _ bool) error { x.N++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	it, _ := st.Get(ctx, "s", "a")
+	if string(it.Value) != `{"n":2,"writes":null}` {
+		t.Fatalf("a = %s, want n=2", it.Value)
+	}
+}
