@@ -125,6 +125,15 @@ func (pr *Processor) gatewayWork(ctx context.Context, id string, cfg *ReconcileC
 	if now.Before(p.RetryAt) {
 		return nil
 	}
+	if (p.Refund != nil && p.Refund.Status == RefundOwed) || p.LateCaptureOf != "" {
+		// Every payment instance runs this work (its subscriber's Kick,
+		// its reconciliation): one of them makes each try.
+		claimed, ok, err := pr.claimTry(ctx, p, now)
+		if err != nil || !ok {
+			return err
+		}
+		p = claimed
+	}
 	switch {
 	case p.Refund != nil && p.Refund.Status == RefundOwed:
 		return pr.makeRefund(ctx, p)
@@ -134,6 +143,27 @@ func (pr *Processor) gatewayWork(ctx context.Context, id string, cfg *ReconcileC
 		return pr.reconcile(ctx, p, now, *cfg)
 	}
 	return nil
+}
+
+// claimTry records, by compare-and-swap on the payment, that this process
+// makes the next try of p's gateway work now: RetryAt moves a lease ahead
+// (twice the step timeout and a second), so that another instance finding
+// the work due at the same moment leaves it alone, and the tries are
+// counted and bounded once for all instances. If this process dies during
+// the try, the lease runs out and any instance tries again. It returns the
+// claimed payment, or false when another instance claimed the try (or
+// recorded one) first.
+func (pr *Processor) claimTry(ctx context.Context, p Payment, now time.Time) (Payment, bool, error) {
+	lease := now.Add(2*pr.StepTimeout() + time.Second)
+	claimed := false
+	q, err := pr.update(ctx, p.ID, func(q *Payment) bool {
+		claimed = q.Status == Pending && q.GatewayRetries == p.GatewayRetries && !now.Before(q.RetryAt)
+		if claimed {
+			q.RetryAt = lease
+		}
+		return claimed
+	})
+	return q, claimed && err == nil, err
 }
 
 // makeRefund gives the owed refund back through Razorpay, keyed by the
