@@ -44,12 +44,19 @@ func TestWebhookTraceAndMetrics(t *testing.T) {
 	confirm := regexp.MustCompile(`"trace_id":"` + traceID + `"[^\n]*"path":"/Payment/confirm"`)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		raw, _ := os.ReadFile(filepath.Join(env.LogDir, "payment_app.log"))
+		// Every payment instance's log (payment-2_app.log too on the
+		// replica topology): any of them may have taken the delivery.
+		var raw []byte
+		logs, _ := filepath.Glob(filepath.Join(env.LogDir, "payment*_app.log"))
+		for _, l := range logs {
+			b, _ := os.ReadFile(l)
+			raw = append(raw, b...)
+		}
 		if confirm.Match(raw) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("payment_app.log has no /Payment/confirm line with the webhook's trace id %s", traceID)
+			t.Fatalf("no payment instance's log (%v) has a /Payment/confirm line with the webhook's trace id %s", logs, traceID)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
