@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/css"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
@@ -112,6 +114,8 @@ func TestWebappInBrowser(t *testing.T) {
 	t.Run("dev sign-in picks a customer", func(t *testing.T) { webappPickCustomer(t, browser) })
 	t.Run("subscriptions are listed and can be cancelled", func(t *testing.T) { webappSubscriptions(t, browser) })
 	t.Run("one customer sees nothing of another", func(t *testing.T) { webappOwnership(t, browser) })
+	t.Run("refunds and credits on a phone's screen", func(t *testing.T) { webappRefundsOnAPhone(t, browser) })
+	t.Run("a paid bill behind a page of unpaid ones", func(t *testing.T) { webappPaidBehindUnpaid(t, browser) })
 }
 
 // webappCustomerFlow: a new customer adds ₹500.00 through the checkout,
@@ -324,6 +328,33 @@ func webappKeyboardFlow(t *testing.T, browser context.Context) {
 	if got := env.MustBill(t, closedBill.ID); got.Status != "UNPAID" {
 		t.Errorf("bill %s after Escape = %s, want UNPAID", closedBill.ID, got.Status)
 	}
+	// Its payment stays PENDING until the order expires: listed as pending,
+	// not as being confirmed.
+	closed := `#payments-rows tr[data-payment="` + p.attr(`#activity li[data-bill="`+closedBill.ID+`"]`, "data-payment") + `"][data-status="PENDING"]`
+	p.wait(closed)
+	p.waitText(closed, "Pending")
+	p.absent(closed, "Confirming")
+
+	// A checkout that fails, then Escape: the page has drawn the bill's
+	// card again meanwhile (the failure refreshed it), and the focus still
+	// comes back to its button rather than to nowhere. In the checkout the
+	// focus is visible on its white buttons too.
+	p.wait(opener + `:not([aria-disabled])`)
+	p.focused(opener)
+	p.keys(kb.Enter)
+	frame = p.checkout("#decline")
+	p.tabInFrame(frame, "#decline")
+	p.focusContrastInFrame(frame, "#decline")
+	p.keys(kb.Enter)
+	failed := `#activity li[data-bill="` + closedBill.ID + `"][data-state="failed"]`
+	p.wait(failed)
+	p.wait(`#payments-rows tr[data-payment="` + p.attr(failed, "data-payment") + `"][data-status="FAILED"]`)
+	p.waitInFrame(frame, "#result:not([hidden]) #done")
+	p.focusContrastInFrame(frame, "#done")
+	p.keys(kb.Escape)
+	p.gone(".razorpay-container")
+	p.focused(opener)
+	p.focusVisible()
 	p.shot("12-keyboard-done")
 	p.noErrors()
 }
@@ -391,6 +422,86 @@ func webappSubscriptions(t *testing.T, browser context.Context) {
 	r.JSON(t, &got)
 	if got.Status != "CANCELLED" {
 		t.Errorf("subscription %s = %s after cancelling on the page, want CANCELLED", sub.ID, got.Status)
+	}
+	p.noErrors()
+}
+
+// webappRefundsOnAPhone: on a phone-sized screen, a customer whose wallet
+// an operator credited (with an Idempotency-Key and no reference, as in the
+// README's walk) and whose payment was partly refunded sees the refund on
+// the payment and plain words in the ledger, and the page is no wider than
+// the screen (the ledger's money columns were cut off).
+func webappRefundsOnAPhone(t *testing.T, browser context.Context) {
+	u := env.MustCreateUser(t, "Lakshmi Narayanan Subramaniam", fmt.Sprintf("lakshmi.%d@example.in", time.Now().UnixNano()))
+	env.MustCreateWallet(t, u.ID)
+	if r := env.Do(t, "POST", "/wallet/add", map[string]any{"user_id": u.ID, "amount": 123_456_789},
+		map[string]string{"Idempotency-Key": "webapp-credit-" + u.ID}); r.Status != http.StatusOK {
+		t.Fatalf("POST /wallet/add = %d %s", r.Status, r.Body)
+	}
+	bill := webappBill(t, u.ID, 99_999, "Annual maintenance of the water purification plant, block C")
+	r := env.Do(t, "POST", "/Payment/pay", map[string]any{"bill_id": bill.ID}, nil)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("POST /Payment/pay = %d %s", r.Status, r.Body)
+	}
+	var pay struct {
+		ID string `json:"id"`
+	}
+	r.JSON(t, &pay)
+	if r := env.Do(t, "POST", "/Payment/"+pay.ID+"/refund", map[string]any{"amount": 12_345, "reason": "Overcharged"}, nil); r.Status != http.StatusCreated {
+		t.Fatalf("POST /Payment/%s/refund = %d %s", pay.ID, r.Status, r.Body)
+	}
+
+	p := openApp(t, browser)
+	const phone = 390 // CSS px, a common phone's width
+	p.run(emulation.SetDeviceMetricsOverride(phone, 844, 1, true))
+	p.run(chromedp.SendKeys("#token", env.Token(t, u.ID, "user"), chromedp.ByQuery), chromedp.Click(`#token-form button[type="submit"]`, chromedp.ByQuery))
+	row := `#payments-rows tr[data-payment="` + pay.ID + `"]`
+	p.wait(row)
+	p.waitText(row, "₹123.45 refunded")
+	p.run(chromedp.Poll(`document.querySelectorAll('#ledger-rows tr').length === 3`, nil, chromedp.WithPollingTimeout(webappStep)))
+	var ledger []string
+	p.run(chromedp.Evaluate(`Array.from(document.querySelectorAll('#ledger-rows tr')).map((r) => r.textContent)`, &ledger))
+	for i, want := range []string{"Refund+₹123.45", "Paid: Annual maintenance", "Credit+₹12,34,567.89"} {
+		if !strings.Contains(ledger[i], want) {
+			t.Errorf("ledger row %d = %q, want it to contain %q", i, ledger[i], want)
+		}
+	}
+	p.absent("#ledger", "idem:")
+	// (A page wider than the screen also widens window.innerWidth, which
+	// is why the screen's width is the one set above.)
+	var width int
+	p.run(chromedp.Evaluate(`document.documentElement.scrollWidth`, &width))
+	if width > phone {
+		t.Errorf("on a %d px screen the page is %d px wide: part of it is off the screen", phone, width)
+	}
+	p.shot("14-phone-refund")
+	p.noErrors()
+}
+
+// webappPaidBehindUnpaid: "Paid and refunded bills" is read from all the
+// customer's bills; when the newest page holds only unpaid ones (a daily
+// subscription nobody paid), the paid bill further back is still listed,
+// not "None yet.".
+func webappPaidBehindUnpaid(t *testing.T, browser context.Context) {
+	u := env.MustCreateUser(t, "Many Bills", fmt.Sprintf("many.bills.%d@example.in", time.Now().UnixNano()))
+	env.MustCreateWallet(t, u.ID)
+	if r := env.Do(t, "POST", "/wallet/add", map[string]any{"user_id": u.ID, "amount": 100_000}, nil); r.Status != http.StatusOK {
+		t.Fatalf("POST /wallet/add = %d %s", r.Status, r.Body)
+	}
+	paid := webappBill(t, u.ID, 50_000, "Paid long ago")
+	if r := env.Do(t, "POST", "/Payment/pay", map[string]any{"bill_id": paid.ID}, nil); r.Status != http.StatusCreated {
+		t.Fatalf("POST /Payment/pay = %d %s", r.Status, r.Body)
+	}
+	for i := 1; i <= 21; i++ { // more than the page's 20
+		webappBill(t, u.ID, 1_500, fmt.Sprintf("Newspaper, day %d", i))
+	}
+	p := openApp(t, browser)
+	p.run(chromedp.SendKeys("#token", env.Token(t, u.ID, "user"), chromedp.ByQuery), chromedp.Click(`#token-form button[type="submit"]`, chromedp.ByQuery))
+	p.wait(`#past-bills-rows tr[data-bill="` + paid.ID + `"][data-status="PAID"]`)
+	var none bool
+	p.run(chromedp.Evaluate(`!document.getElementById('past-bills-empty').hidden`, &none))
+	if none {
+		t.Errorf("the paid bill is listed and the page also says %q", "None yet.")
 	}
 	p.noErrors()
 }
@@ -729,6 +840,54 @@ func (p *appPage) focusVisible() {
 	if style["style"] == "none" || style["width"] == "0px" {
 		p.t.Errorf("the focused element has no visible focus outline: %v", style)
 	}
+}
+
+// focusContrastInFrame fails unless the focus indicator of sel in the
+// checkout's frame (its outline or the ring of its box-shadow) has a
+// contrast of at least 3:1 with white (WCAG 2.1, 1.4.11).
+func (p *appPage) focusContrastInFrame(frame *cdp.Node, sel string) {
+	p.t.Helper()
+	var props []*css.ComputedStyleProperty
+	p.run(chromedp.ComputedStyle(sel+":focus", &props, chromedp.ByQuery, chromedp.FromNode(frame)))
+	style := map[string]string{}
+	for _, prop := range props {
+		style[prop.Name] = prop.Value
+	}
+	best := 0.0
+	if style["outline-style"] != "none" {
+		best = max(best, contrastWithWhite(style["outline-color"]))
+	}
+	if style["box-shadow"] != "none" {
+		best = max(best, contrastWithWhite(style["box-shadow"]))
+	}
+	if best < 3 {
+		p.t.Errorf("in the checkout, the focus on %s is hard to see: outline %s %s, box-shadow %s (contrast with white %.1f:1, want 3:1)",
+			sel, style["outline-style"], style["outline-color"], style["box-shadow"], best)
+	}
+}
+
+// contrastWithWhite is the contrast ratio with white of the first rgb()
+// or rgba() colour in a computed style value, 0 if there is none.
+func contrastWithWhite(value string) float64 {
+	i := strings.Index(value, "rgb")
+	if i < 0 {
+		return 0
+	}
+	var r, g, b float64
+	rest := value[i:]
+	rest = rest[strings.Index(rest, "(")+1:]
+	if _, err := fmt.Sscanf(strings.NewReplacer(",", " ").Replace(rest), "%g %g %g", &r, &g, &b); err != nil {
+		return 0
+	}
+	lin := func(c float64) float64 {
+		c /= 255
+		if c <= 0.03928 {
+			return c / 12.92
+		}
+		return math.Pow((c+0.055)/1.055, 2.4)
+	}
+	l := 0.2126*lin(r) + 0.7152*lin(g) + 0.0722*lin(b)
+	return 1.05 / (l + 0.05)
 }
 
 // checkout waits for the checkout modal and for sel inside its frame,

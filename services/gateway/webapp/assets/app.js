@@ -42,7 +42,21 @@ function when(iso, calendarDate) {
   }
   t.dateTime = iso;
   const d = new Date(iso);
-  t.textContent = Number.isNaN(d.getTime()) ? iso : (calendarDate ? dateOnly : dateTime).format(d);
+  if (Number.isNaN(d.getTime())) {
+    t.textContent = iso;
+  } else if (calendarDate) {
+    t.textContent = dateOnly.format(d);
+  } else {
+    // The date and the time each stay on one line; a narrow column breaks
+    // the line between them, never inside "Dec 1, 2026".
+    const parts = dateTime.formatToParts(d);
+    let at = parts.findIndex((p) => p.type === 'hour' || p.type === 'dayPeriod');
+    if (at < 0) {
+      at = parts.length;
+    }
+    const text = (ps) => ps.map((p) => p.value).join('');
+    t.append(el('span', { className: 'nowrap' }, text(parts.slice(0, at))), el('span', { className: 'nowrap' }, text(parts.slice(at))));
+  }
   return t;
 }
 
@@ -121,8 +135,10 @@ function reasonWords(reason) {
 }
 
 const statusWords = { UNPAID: 'Unpaid', PAID: 'Paid', REFUNDED: 'Refunded', ACTIVE: 'Active', CANCELLED: 'Cancelled' };
-const paymentWords = { SUCCESS: 'Paid', PENDING: 'Confirming', FAILED: 'Failed' };
-const topUpWords = { SUCCESS: 'Added', PENDING: 'Confirming', FAILED: 'Failed' };
+// PENDING is "Pending", not "Confirming": a checkout closed without paying
+// leaves its payment PENDING until the order expires (15 minutes).
+const paymentWords = { SUCCESS: 'Paid', PENDING: 'Pending', FAILED: 'Failed' };
+const topUpWords = { SUCCESS: 'Added', PENDING: 'Pending', FAILED: 'Failed' };
 const methodWords = { WALLET: 'Wallet', RAZORPAY: 'Razorpay' };
 const intervalWords = { DAILY: 'every day', WEEKLY: 'every week', MONTHLY: 'every month' };
 
@@ -363,26 +379,38 @@ function pagedList({ target, empty, more, path, query, keep, render }) {
   const none = $(empty).textContent;
   async function load(first) {
     const gen = generation;
-    const q = new URLSearchParams(query ? query() : {});
-    q.set('limit', String(PAGE));
-    if (!first && cursor) {
-      q.set('cursor', cursor);
-    }
     try {
-      const { data } = await api.call('GET', path() + '?' + q);
-      if (gen !== generation) {
-        return;
+      // A list filtered here (paid and refunded bills, out of all bills)
+      // may keep nothing of a page although older pages hold some: read
+      // on, ten pages at most, rather than say "None yet." too soon.
+      let next = first ? null : cursor;
+      let items = [];
+      for (let pages = 1; ; pages++) {
+        const q = new URLSearchParams(query ? query() : {});
+        q.set('limit', String(PAGE));
+        if (next) {
+          q.set('cursor', next);
+        }
+        const { data } = await api.call('GET', path() + '?' + q);
+        if (gen !== generation) {
+          return;
+        }
+        items = data.items.filter(keep || (() => true));
+        next = data.next_cursor;
+        if (items.length > 0 || !next || pages >= 10) {
+          break;
+        }
       }
-      const rows = data.items.filter(keep || (() => true)).map(render);
+      const rows = items.map(render);
       if (first) {
         $(target).replaceChildren(...rows);
       } else {
         $(target).append(...rows);
       }
-      cursor = data.next_cursor;
+      cursor = next;
       $(more).hidden = !cursor;
       $(empty).textContent = none;
-      $(empty).hidden = $(target).children.length > 0;
+      $(empty).hidden = $(target).children.length > 0 || !!cursor;
     } catch (e) {
       if (gen !== generation) {
         return;
@@ -410,7 +438,9 @@ const ledger = pagedList({
 
 // ledgerWhat names a ledger entry by what made it.
 function ledgerWhat(t) {
-  const ref = t.reference || '';
+  // "idem:<hash>" is what the wallet records for a credit made with an
+  // Idempotency-Key and no reference: nothing a customer can read.
+  const ref = (t.reference || '').startsWith('idem:') ? '' : t.reference || '';
   if (ref.startsWith('top_')) {
     return 'Money added (top-up)';
   }
@@ -458,7 +488,8 @@ const payments = pagedList({
       el('td', {}, b ? b.description : p.bill_id),
       el('td', {}, methodWords[p.method] || p.method),
       el('td', { className: 'num' }, p.amount == null ? '—' : rupees(p.amount)),
-      el('td', {}, state, p.status === 'FAILED' ? ': ' + reasonWords(p.failure_reason) : ''));
+      el('td', {}, state, p.status === 'FAILED' ? ': ' + reasonWords(p.failure_reason) : '',
+        p.amount_refunded > 0 ? el('span', { className: 'refunded' }, ' · ' + rupees(p.amount_refunded) + ' refunded') : ''));
   },
 });
 
@@ -786,7 +817,8 @@ async function payWithRazorpay(bill) {
       return;
     }
     const path = '/Payment/' + encodeURIComponent(p.id);
-    const final = await throughCheckout(li, p.razorpay, bill.description, path, 'The bill is still unpaid.');
+    const opener = () => document.querySelector('#unpaid [data-bill="' + CSS.escape(bill.id) + '"] [data-action="pay-razorpay"]');
+    const final = await throughCheckout(li, p.razorpay, bill.description, path, 'The bill is still unpaid.', opener);
     if (final) {
       settleBill(li, final, bill, ' through Razorpay');
     }
@@ -838,7 +870,8 @@ async function addMoney(ev) {
     }
     li.dataset.topup = t.id;
     input.value = '';
-    const final = await throughCheckout(li, t.razorpay, 'Add money to your FinFlow wallet', '/wallet/topup/' + encodeURIComponent(t.id), 'Your wallet was not credited.');
+    const final = await throughCheckout(li, t.razorpay, 'Add money to your FinFlow wallet', '/wallet/topup/' + encodeURIComponent(t.id), 'Your wallet was not credited.',
+      () => $('add-money-button'));
     if (!final) {
       return;
     }
@@ -889,11 +922,23 @@ function loadCheckout() {
 // asks FinFlow (path) until the payment or top-up is final. What the
 // checkout reports is only a hint: the answer is FinFlow's. It returns the
 // final record, or null when there is none to show (closed, not loaded,
-// signed out).
-async function throughCheckout(li, order, description, path, unchanged) {
+// signed out). opener finds the button that opened the checkout, as it is
+// on the page when the checkout closes.
+async function throughCheckout(li, order, description, path, unchanged, opener) {
   const gen = generation;
   let failedWith = '';
   let outcome;
+  // The checkout gives the focus back to the element that opened it, but
+  // that button may have been drawn again meanwhile (a failed payment
+  // refreshes the page while the checkout still shows the failure): then
+  // the focus would be nowhere. It goes to the button as it is now, or to
+  // the payment's line when the button is gone.
+  const refocus = () => setTimeout(() => {
+    const a = document.activeElement;
+    if (gen === generation && (!a || a === document.body)) {
+      (opener && opener() || li).focus();
+    }
+  }, 0);
   try {
     const Razorpay = await loadCheckout();
     setState(li, 'checkout', 'Waiting for you to finish in Razorpay’s checkout…');
@@ -914,12 +959,14 @@ async function throughCheckout(li, order, description, path, unchanged) {
           ondismiss: () => {
             openCheckout = openCheckout && openCheckout.rzp === rzp ? null : openCheckout;
             resolve('dismissed');
+            refocus();
           },
           escape: true,
         },
         handler: () => {
           openCheckout = openCheckout && openCheckout.rzp === rzp ? null : openCheckout;
           resolve('paid');
+          refocus();
         },
       });
       // After a failure the modal stays open to say so, until closed.
