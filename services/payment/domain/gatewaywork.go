@@ -272,11 +272,14 @@ func (pr *Processor) confirmLateCapture(ctx context.Context, p Payment) error {
 		return pr.failAndPark(ctx, p, ReasonCaptureMismatch, nil, ParkCaptureMismatch,
 			fmt.Sprintf("a capture %s was reported for order %s, but Razorpay says %s", gw, p.Razorpay.OrderID, mismatch))
 	}
+	// Confirmed: what follows (the bill, or the refund owed) starts with
+	// all its tries, under this try's claim (RetryAt, the lease, is kept:
+	// another instance must not start the refund this one is making).
 	p, err = pr.update(ctx, p.ID, func(q *Payment) bool {
-		if q.GatewayRetries == 0 && q.RetryAt.IsZero() {
+		if q.GatewayRetries == 0 {
 			return false
 		}
-		q.GatewayRetries, q.RetryAt = 0, time.Time{}
+		q.GatewayRetries = 0
 		return true
 	})
 	if err != nil {
@@ -288,21 +291,30 @@ func (pr *Processor) confirmLateCapture(ctx context.Context, p Payment) error {
 		if err := pr.oweRefund(ctx, p.ID, gw, alreadySettled(p)); err != nil {
 			return err
 		}
-		p, err := pr.Store.Get(ctx, p.ID)
-		if err != nil || p.Status != Pending {
-			return err
-		}
-		return pr.makeRefund(ctx, p)
+		return pr.refundOwedNow(ctx, p.ID)
 	case err != nil:
 		return err
 	}
 	if err := pr.settleCapture(ctx, p, gw, "confirmed by Razorpay"); err != nil {
 		return err
 	}
-	if p, err := pr.Store.Get(ctx, p.ID); err == nil && p.Status == Pending && p.Refund != nil && p.Refund.Status == RefundOwed {
-		return pr.makeRefund(ctx, p)
+	return pr.refundOwedNow(ctx, p.ID)
+}
+
+// refundOwedNow makes the refund a confirmed capture owes, if it owes one.
+// Owing it reset the tries (and the claim with them, so that a refund owed
+// by a webhook starts at once): its first try is claimed afresh, and made
+// here unless another instance claimed it first.
+func (pr *Processor) refundOwedNow(ctx context.Context, id string) error {
+	p, err := pr.Store.Get(ctx, id)
+	if err != nil || p.Status != Pending || p.Refund == nil || p.Refund.Status != RefundOwed {
+		return err
 	}
-	return nil
+	p, ok, err := pr.claimTry(ctx, p, pr.Now())
+	if err != nil || !ok {
+		return err
+	}
+	return pr.makeRefund(ctx, p)
 }
 
 // failAndPark parks a pending payment for an operator (first: a crash
