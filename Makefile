@@ -15,7 +15,7 @@ MODULES := platform services/gateway services/user services/wallet services/bill
 UNIT    := $(foreach m,$(filter-out tests,$(MODULES)),./$(m)/...)
 
 .DEFAULT_GOAL := help
-.PHONY: help run settings launcher fuzz test test-unit test-e2e compose-test bench chaos build daprd newman lint fmt tidy clean
+.PHONY: help run settings launcher fuzz test test-unit test-e2e test-replicas compose-test bench chaos chaos-replicas build daprd newman lint fmt tidy clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,7 +30,7 @@ settings: launcher ## Seed the runtime settings into the Redis at $$REDIS_ADDR (
 launcher: ## Build the launcher (.bin/finflow-run) that `make run` uses
 	@$(GO) build -o .bin/finflow-run ./tools/launcher
 
-test: daprd lint test-unit test-e2e ## Lint, unit tests, then the end-to-end suites on a real topology
+test: daprd lint test-unit test-e2e test-replicas ## Lint, unit tests, then the end-to-end suites on a real topology, and on the replica topology
 
 test-unit: ## Unit tests (race detector on)
 	$(GO) test -race -count=1 $(UNIT)
@@ -40,6 +40,9 @@ test-e2e: daprd build newman ## End-to-end suites: real daprd sidecars, a privat
 	@command -v redis-server >/dev/null || { echo "redis-server is required for the end-to-end suites (apt-get install redis-server)"; exit 1; }
 	@command -v chromium >/dev/null || [ -n "$$FINFLOW_CHROMIUM" ] || { echo "Chromium is required for the ops console test (apt-get install chromium, or set FINFLOW_CHROMIUM)"; exit 1; }
 	$(GO) test -count=1 -p 1 -timeout 30m ./tests/...
+
+test-replicas: daprd build ## The money and Razorpay suites again with two instances of every app but razorpay on two hosts (root; docs/deploy.md)
+	FINFLOW_REPLICAS=2 $(GO) test -count=1 -p 1 -timeout 30m ./tests/money/ ./tests/razorpay/
 
 compose-test: daprd ## Run docker-compose.yml for real and walk it; provides Docker, Compose v2 and offline stand-ins (docs/deploy.md)
 	@./tools/compose/compose-test.sh
@@ -51,6 +54,10 @@ bench: daprd build ## Measure FinFlow against the floor through the gateway; rep
 chaos: daprd build ## Kill apps, sidecars and Redis under mixed load for minutes, then check the money; report in var/chaos/latest-full
 	@command -v redis-server >/dev/null || { echo "redis-server is required (apt-get install redis-server)"; exit 1; }
 	CHAOS_MODE=full $(GO) test -count=1 -run '^TestChaos$$' -v -timeout 60m ./tests/chaos/
+
+chaos-replicas: daprd build ## `make chaos` with two instances of every app but razorpay on two hosts, killing instances while their twins serve (root); report in var/chaos/latest-replicas-full
+	@command -v redis-server >/dev/null || { echo "redis-server is required (apt-get install redis-server)"; exit 1; }
+	CHAOS_MODE=full CHAOS_REPLICAS=2 $(GO) test -count=1 -run '^TestChaos$$' -v -timeout 60m ./tests/chaos/
 
 newman: ## Install newman (pinned in tools/newman, from the npm registry) for the Postman collection test
 	@command -v npm >/dev/null || { echo "Node.js and npm are required to run the Postman collection (apt-get install nodejs npm)"; exit 1; }

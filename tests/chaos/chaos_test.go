@@ -4,6 +4,15 @@
 // seconds and Redis is killed and restarted (persisting every write for
 // this run); then the system is left to settle and every money invariant is
 // checked. It fails on any violation.
+//
+// With CHAOS_REPLICAS=2 (`make chaos-replicas`) it runs on the replica
+// topology (harness.Options.Replicas: two instances of every app but
+// razorpay, on two hosts, the gateways behind a round-robin balancer) and
+// kills instances while their twins serve: an app, a sidecar or both (a
+// whole "pod") of one instance at a time, never both instances of an app,
+// and neither razorpay nor Redis, which have no twin. The same audit
+// follows, and the run fails too when the load did not reach every
+// instance or no call crossed hosts.
 package chaos
 
 import (
@@ -26,6 +35,7 @@ import (
 )
 
 type config struct {
+	replicas   int
 	mode       string
 	command    string
 	duration   time.Duration // of the load under chaos
@@ -43,6 +53,14 @@ func loadConfig() config {
 		c = config{mode: "full", command: "make chaos", duration: 3 * time.Minute, killEvery: 5 * time.Second,
 			redisEvery: 45 * time.Second, users: 30, workers: 12, recovery: 2 * time.Minute}
 	}
+	if os.Getenv("CHAOS_REPLICAS") == "2" {
+		c.replicas = 2
+		c.mode = "replicas-" + c.mode
+		c.command = strings.Replace(c.command, "make chaos", "make chaos-replicas", 1)
+		if c.command == "make test (smoke)" {
+			c.command = "make test (replicas smoke)"
+		}
+	}
 	if v := os.Getenv("CHAOS_DURATION"); v != "" {
 		if d, err := time.ParseDuration(v); err == nil {
 			c.duration = d
@@ -51,10 +69,26 @@ func loadConfig() config {
 	return c
 }
 
+// TestMain moves the run into a network namespace of its own first when it
+// runs on the replica topology (harness.InPrivateNetwork).
+func TestMain(m *testing.M) {
+	if loadConfig().replicas > 1 {
+		code, reran, err := harness.InPrivateNetwork()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "chaos: %v\n", err)
+			os.Exit(1)
+		}
+		if reran {
+			os.Exit(code)
+		}
+	}
+	os.Exit(m.Run())
+}
+
 // TestChaos runs the chaos and checks the money afterwards.
 func TestChaos(t *testing.T) {
 	cfg := loadConfig()
-	env, err := harness.Start(harness.Options{Name: "chaos", PersistRedis: true, Settings: map[string]int64{
+	env, err := harness.Start(harness.Options{Name: "chaos", Replicas: cfg.replicas, PersistRedis: true, Settings: map[string]int64{
 		// Recovery acts quickly so that the run settles in seconds.
 		"payments.recovery.interval_ms": 500,
 		"payments.recovery.min_age_ms":  2000,
@@ -76,8 +110,13 @@ func TestChaos(t *testing.T) {
 		}
 	}()
 
-	fmt.Fprintf(os.Stderr, "chaos: %s mode; %d users, %d clients, %s of load, a kill every %s, Redis restarted every %s\n",
-		cfg.mode, cfg.users, cfg.workers, cfg.duration, cfg.killEvery, cfg.redisEvery)
+	if cfg.replicas > 1 {
+		fmt.Fprintf(os.Stderr, "chaos: %s mode; %d users, %d clients, %s of load, one instance's app, sidecar or both killed every %s while its twin serves\n",
+			cfg.mode, cfg.users, cfg.workers, cfg.duration, cfg.killEvery)
+	} else {
+		fmt.Fprintf(os.Stderr, "chaos: %s mode; %d users, %d clients, %s of load, a kill every %s, Redis restarted every %s\n",
+			cfg.mode, cfg.users, cfg.workers, cfg.duration, cfg.killEvery, cfg.redisEvery)
+	}
 	r.setup(t)
 
 	ctx, stop := context.WithTimeout(context.Background(), cfg.duration)
@@ -99,6 +138,12 @@ func TestChaos(t *testing.T) {
 	r.heal(t)
 	r.waitFinal(t, chaosEnd)
 	r.check(t)
+	if rep, err := env.Replicas(context.Background()); err != nil {
+		t.Error(err)
+	} else if rep != nil {
+		r.report.Replicas = rep
+		r.report.Violations = append(r.report.Violations, rep.Problems...)
+	}
 	r.report.Took = time.Since(r.report.Started)
 	r.write(t)
 	for _, v := range r.report.Violations {
@@ -362,8 +407,13 @@ type pendingTopUp struct {
 }
 
 // chaos kills a random process every killEvery and restarts it, and Redis
-// every redisEvery, until ctx ends.
+// every redisEvery, until ctx ends; on the replica topology, see
+// chaosReplicas.
 func (r *run) chaos(ctx context.Context) {
+	if r.cfg.replicas > 1 {
+		r.chaosReplicas(ctx)
+		return
+	}
 	targets := []topology.Which{topology.AppProcess, topology.SidecarProcess}
 	apps := []string{"gateway", "user", "wallet", "billing", "payment", "razorpay"}
 	nextRedis := time.Now().Add(r.cfg.redisEvery)
@@ -401,14 +451,59 @@ func (r *run) chaos(ctx context.Context) {
 	}
 }
 
+// chaosReplicas kills, every killEvery, one random instance of a
+// replicated app (its app, its sidecar, or both as a pod dies) and
+// restarts it, while its twin serves; never both instances of an app at
+// once, and never razorpay or Redis, which have no twin.
+func (r *run) chaosReplicas(ctx context.Context) {
+	var targets []*topology.App
+	for _, app := range harness.ReplicatedApps {
+		targets = append(targets, r.env.Topology.Instances(app)...)
+	}
+	tick := time.NewTicker(r.cfg.killEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		began := time.Now()
+		a := targets[rand.IntN(len(targets))]
+		which := [][]topology.Which{{topology.AppProcess}, {topology.SidecarProcess}, {topology.AppProcess, topology.SidecarProcess}}[rand.IntN(3)]
+		what := a.Instance + " " + which[0].String()
+		if len(which) == 2 {
+			what = a.Instance + " app+sidecar"
+		}
+		var err error
+		for _, w := range which {
+			if err = r.env.Topology.Kill(a.Instance, w); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			time.Sleep(time.Duration(300+rand.IntN(1200)) * time.Millisecond)
+			err = r.env.Topology.Revive(context.Background(), a.Instance)
+		}
+		ev := Event{At: began.Sub(r.report.Started), What: what, Down: time.Since(began)}
+		if err != nil {
+			ev.Err = err.Error()
+		}
+		r.mu.Lock()
+		r.report.Events = append(r.report.Events, ev)
+		r.mu.Unlock()
+		fmt.Fprintf(os.Stderr, "chaos: %6.1fs killed and restarted %-24s back in %s %s\n", ev.At.Seconds(), what, ev.Down.Round(time.Millisecond), ev.Err)
+	}
+}
+
 // heal restarts anything that is not running and finishes what the clients
 // left unanswered, with the same keys.
 func (r *run) heal(t *testing.T) {
 	for _, a := range r.env.Topology.Apps() {
 		for _, which := range []topology.Which{topology.AppProcess, topology.SidecarProcess} {
-			if !r.env.Topology.Running(a.AppID, which) {
-				if err := r.env.Topology.Restart(context.Background(), a.AppID, which); err != nil {
-					t.Fatalf("restarting %s %s after the chaos: %v", a.AppID, which, err)
+			if !r.env.Topology.Running(a.Instance, which) {
+				if err := r.env.Topology.Restart(context.Background(), a.Instance, which); err != nil {
+					t.Fatalf("restarting %s %s after the chaos: %v", a.Instance, which, err)
 				}
 			}
 		}
@@ -579,6 +674,8 @@ type Report struct {
 	Recovered     time.Duration  // chaos end -> no payment PENDING (-1: never)
 	Violations    []string
 	Problems      []string // unexpected answers that are not money violations
+	// Replicas is how the work spread over the instances (replica runs).
+	Replicas *harness.ReplicaReport
 
 	pendingTopUps []pendingTopUp
 }
@@ -589,7 +686,12 @@ func (r *run) write(t *testing.T) {
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	w("# FinFlow chaos run (%s)\n\n- When: %s, took %s\n- Command: `%s`\n", rep.Mode, rep.Started.UTC().Format("2006-01-02 15:04 MST"), rep.Took.Round(time.Second), rep.Command)
 	w("- Load: %d clients for %s (45 %% wallet payments, 17 %% Razorpay payments paid at the simulator with every webhook sent twice, 25 %% reads, 6 %% top-ups by an admin, 7 %% top-ups through Razorpay paid at the simulator), every write with an Idempotency-Key and retried until answered\n", r.cfg.workers, r.cfg.duration)
-	w("- Chaos: a random app or sidecar SIGKILLed and restarted every %s, Redis SIGKILLed and restarted every %s (append-only file, fsync on every write)\n\n", r.cfg.killEvery, r.cfg.redisEvery)
+	if rep.Replicas != nil {
+		w("- Topology: two instances of gateway, user, wallet, billing and payment, each beside its own sidecar, on two hosts (network namespaces joined by a veth pair, mDNS across them); one razorpay, one Redis, one Sentry; clients and webhooks reach the gateways through a round-robin balancer\n")
+		w("- Chaos: every %s one random instance's app, sidecar, or both (a pod) SIGKILLed and restarted while its twin serves; never both instances of an app, never razorpay or Redis (no twin)\n\n", r.cfg.killEvery)
+	} else {
+		w("- Chaos: a random app or sidecar SIGKILLed and restarted every %s, Redis SIGKILLed and restarted every %s (append-only file, fsync on every write)\n\n", r.cfg.killEvery, r.cfg.redisEvery)
+	}
 	w("## Result\n\n| | |\n|---|---|\n")
 	w("| invariant violations | **%d** |\n", len(rep.Violations))
 	w("| requests attempted | %d |\n| answered 2xx | %d |\n| answered 4xx | %d |\n| failed (no answer, 5xx, 429, key in flight), retried | %d |\n", rep.Requests[0], rep.Requests[1], rep.Requests[2], rep.Requests[3])
@@ -621,6 +723,18 @@ func (r *run) write(t *testing.T) {
 			w("- %s\n", p)
 		}
 		w("\n")
+	}
+	if rep.Replicas != nil {
+		w("## Replicas\n\n| instance | requests of work served | packets from the other host at its sidecar |\n|---|---|---|\n")
+		names := make([]string, 0, len(rep.Replicas.Work))
+		for n := range rep.Replicas.Work {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			w("| %s | %d | %d |\n", n, rep.Replicas.Work[n], rep.Replicas.CrossHost[n])
+		}
+		w("\nCounted since each instance's last start (a restart begins its metrics again). The balancer sent the gateways: %v.\n\n", rep.Replicas.Gateways)
 	}
 	w("## Kills\n\n| at | process | back healthy after | error |\n|---|---|---|---|\n")
 	for _, e := range rep.Events {

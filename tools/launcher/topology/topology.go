@@ -627,6 +627,30 @@ func (t *Topology) Restart(ctx context.Context, appID string, which Which) error
 	return nil
 }
 
+// Revive starts again whichever of an instance's two processes is not
+// running, the sidecar first (as a restarted pod), and waits until the
+// instance is healthy.
+func (t *Topology) Revive(ctx context.Context, name string) error {
+	a := t.byID[name]
+	if a == nil {
+		return fmt.Errorf("no app %q", name)
+	}
+	for _, p := range []*proc{a.daprd, a.app} {
+		if p.running() {
+			continue
+		}
+		t.console.say("restarting %s", p.name)
+		if err := p.start(); err != nil {
+			return err
+		}
+	}
+	if err := t.waitReady(ctx, []*App{a}, t.opts.ReadyTimeout); err != nil {
+		return err
+	}
+	t.publishMetadata([]*App{a})
+	return nil
+}
+
 // Running reports whether the process is alive.
 func (t *Topology) Running(appID string, which Which) bool {
 	p, err := t.proc(appID, which)
