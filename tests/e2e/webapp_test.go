@@ -474,6 +474,14 @@ func webappRefundsOnAPhone(t *testing.T, browser context.Context) {
 	if width > phone {
 		t.Errorf("on a %d px screen the page is %d px wide: part of it is off the screen", phone, width)
 	}
+	// The ledger's amounts are in sight without scrolling the table: a
+	// date breaks between the date and the time to leave them room.
+	var amountInSight bool
+	p.run(chromedp.Evaluate(`(() => { const cell = document.querySelector('#ledger-rows tr td.num');
+		return cell.getBoundingClientRect().right <= cell.closest('.table-wrap').getBoundingClientRect().right; })()`, &amountInSight))
+	if !amountInSight {
+		t.Errorf("on a %d px screen the ledger's amounts are off the side of its panel", phone)
+	}
 	p.shot("14-phone-refund")
 	p.noErrors()
 }

@@ -48,14 +48,20 @@ function when(iso, calendarDate) {
     t.textContent = dateOnly.format(d);
   } else {
     // The date and the time each stay on one line; a narrow column breaks
-    // the line between them, never inside "Dec 1, 2026".
+    // the line between them (at the locale's separator, outside both),
+    // never inside "Dec 1, 2026".
     const parts = dateTime.formatToParts(d);
     let at = parts.findIndex((p) => p.type === 'hour' || p.type === 'dayPeriod');
     if (at < 0) {
       at = parts.length;
     }
+    let sep = at;
+    while (sep > 0 && parts[sep - 1].type === 'literal') {
+      sep--;
+    }
     const text = (ps) => ps.map((p) => p.value).join('');
-    t.append(el('span', { className: 'nowrap' }, text(parts.slice(0, at))), el('span', { className: 'nowrap' }, text(parts.slice(at))));
+    t.append(el('span', { className: 'nowrap' }, text(parts.slice(0, sep))), text(parts.slice(sep, at)),
+      el('span', { className: 'nowrap' }, text(parts.slice(at))));
   }
   return t;
 }
