@@ -652,6 +652,14 @@ func (e *Env) startReplicas() error {
 		e.replicas.metrics = append(e.replicas.metrics, srv)
 		e.Metrics[app] = addr
 	}
+	e.replicas.started = map[string]int64{}
+	for _, a := range e.Topology.Apps() {
+		n, err := WorkServed(a.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("reading %s's metrics: %w", a.Instance, err)
+		}
+		e.replicas.started[a.Instance] = n
+	}
 	var err error
 	e.replicas.acct, err = newCrossHostCounters(context.Background(), e.Topology)
 	return err
