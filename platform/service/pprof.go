@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 
 	"github.com/finflow/finflow/platform/server"
 )
@@ -24,6 +25,11 @@ func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 		return errors.New("PPROF_ADDR must be a loopback address such as 127.0.0.1:6060")
 	}
+	// Contention too (/debug/pprof/mutex and /block): where requests wait
+	// on locks, which a CPU profile does not show. A sample of 1 in 10
+	// events keeps the cost small.
+	runtime.SetMutexProfileFraction(10)
+	runtime.SetBlockProfileRate(10_000) // one blocking event per 10 µs blocked
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

@@ -132,7 +132,7 @@ func TestBench(t *testing.T) {
 	// Calibration: what one request of each kind costs in hops and state
 	// round trips, for the report and the floor's plan.
 	rep.PerRequest, rep.Plan = calibrate(t, cfg, w, scraper)
-	for _, kind := range []string{floor.KindPay, floor.KindBalance, floor.KindStatus} {
+	for _, kind := range floor.Kinds {
 		fmt.Fprintf(progress, "bench: one %s request = %s\n", kind, rep.Plan.Describe(kind))
 	}
 	if hops, _ := rep.Plan.Totals(floor.KindPay); hops < 3 {
@@ -141,7 +141,7 @@ func TestBench(t *testing.T) {
 
 	// (a) Wallet payments: rising concurrency, then half the peak rate.
 	payQ := &Queue{}
-	pay := Attack{Name: "pay", Targeter: payQ.Targeter(), OnResult: w.RecordPayment, Procs: procs, Progress: progress}
+	pay := Attack{Name: "pay", Targeter: payQ.Targeter(), OnResult: w.RecordPayment, Procs: procs, Progress: progress, Scraper: scraper}
 	rep.Pay, err = pay.Ramp(cfg.levels, cfg.step, func(c int, best float64) error {
 		need := int(max(best*2, 40*float64(c))*cfg.step.Seconds()*1.2) + 20
 		if n := need - payQ.Len(); n > 0 {
@@ -177,6 +177,13 @@ func TestBench(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// (d) A customer's listings: the first page of their bills and of
+	// their payments, alternating.
+	lists := Attack{Name: "listings", Targeter: RoundRobin(w.ListTargets()), Procs: procs, Progress: progress}
+	if rep.Listings, err = lists.Ramp(cfg.levels, cfg.step, nil); err != nil {
+		t.Fatal(err)
+	}
+
 	// Every payment must be final, and the money right.
 	rep.PayCodes = w.codes
 	var pending []string
@@ -201,6 +208,7 @@ func TestBench(t *testing.T) {
 		rep.FloorSkipped = "a running FinFlow was measured (BENCH_URL); the floor uses the same app ids and cannot run beside it. Run `make bench` without BENCH_URL for the floor."
 	} else {
 		measureFloor(t, cfg, rep, progress)
+		measureMinimumFloor(t, cfg, rep, progress)
 	}
 	rep.Took = time.Since(rep.Started)
 	writeReport(t, env.Root, rep)
@@ -338,6 +346,17 @@ func calibrate(t *testing.T, cfg config, w *Workload, s *Scraper) (map[string]Ra
 	}
 	run(floor.KindBalance, balances, nil)
 	run(floor.KindStatus, statuses, nil)
+	// Listings of customers who have bills and payments (those the
+	// payments above were made for), so that a page costs what it costs.
+	var bills, payments []vegeta.Target
+	payers := w.Payers()
+	for i := 0; i < cfg.calibrate && len(payers) > 0; i++ {
+		u := payers[i%len(payers)]
+		bills = append(bills, w.ListTarget(floor.KindBills, u))
+		payments = append(payments, w.ListTarget(floor.KindPayments, u))
+	}
+	run(floor.KindBills, bills, nil)
+	run(floor.KindPayments, payments, nil)
 	return per, plan
 }
 
@@ -369,16 +388,48 @@ func measureFloor(t *testing.T, cfg config, rep *Report, progress *os.File) {
 	if rep.FloorReads, err = r.Ramp(cfg.levels, cfg.step, nil); err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range append(append([]Level{}, rep.FloorPay...), rep.FloorReads...) {
+	lists := []vegeta.Target{
+		JSONTarget(http.MethodGet, fenv.BaseURL+"/billing/user/usr_floor?limit=20", "floor", nil),
+		JSONTarget(http.MethodGet, fenv.BaseURL+"/Payment/user/usr_floor?limit=20", "floor", nil),
+	}
+	l := Attack{Name: "floor listings", Targeter: RoundRobin(lists), Procs: procs, Progress: progress}
+	if rep.FloorListings, err = l.Ramp(cfg.levels, cfg.step, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range append(append(append([]Level{}, rep.FloorPay...), rep.FloorReads...), rep.FloorListings...) {
 		if l.ErrorRate > 0 && l.Concurrency <= Peak(rep.FloorPay).Concurrency {
 			rep.Notes = append(rep.Notes, fmt.Sprintf("the floor had errors at %s: %v", l.Label(), l.Errors))
 		}
 	}
 }
 
+// measureMinimumFloor starts the floor topology again with the
+// minimum-hop wallet payment (floor.MinimumPay, docs/minimum-hop.md) and
+// runs the same closed-loop levels and half-peak run of payments.
+func measureMinimumFloor(t *testing.T, cfg config, rep *Report, progress *os.File) {
+	rep.MinimumPlan = floor.Plan{floor.KindPay: floor.MinimumPay}
+	fenv, err := harness.Start(harness.Options{Name: "bench-minfloor", RunFile: "tests/bench/floor.dapr.yaml",
+		Env: map[string]string{floor.PlanEnv: rep.MinimumPlan.Encode()}})
+	if err != nil {
+		t.Fatalf("starting the minimum-hop floor: %v", err)
+	}
+	defer fenv.Stop()
+	procs, err := FindProcesses(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	payTarget := JSONTarget(http.MethodPost, fenv.BaseURL+"/Payment/pay", "floor", []byte(`{"bill_id":"bill_floor"}`))
+	pay := Attack{Name: "minimum-hop floor pay", Targeter: RoundRobin([]vegeta.Target{payTarget}), Procs: procs, Progress: progress}
+	if rep.MinFloorPay, err = pay.Ramp(cfg.levels, cfg.step, nil); err != nil {
+		t.Fatal(err)
+	}
+	rep.MinFloorPayHalf = halfPeak(pay, Peak(rep.MinFloorPay).Throughput/2, cfg)
+}
+
 // profile runs wallet payments at concurrency c for 12 s and meanwhile
 // takes a 10 s CPU profile of every app, saved as <app>.cpu.pprof with the
-// top functions in <app>.top.txt.
+// top functions in <app>.top.txt, and a 10 s mutex profile (time waited on
+// locks) in <app>.mutex.pprof and <app>.mutex.txt.
 func profile(t *testing.T, env *harness.Env, pay Attack, c int, dir string) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -392,28 +443,38 @@ func profile(t *testing.T, env *harness.Env, pay Attack, c int, dir string) {
 	time.Sleep(time.Second)
 	var wg sync.WaitGroup
 	for app, addr := range env.Pprof {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			resp, err := http.Get("http://" + addr + "/debug/pprof/profile?seconds=10")
-			if err != nil {
-				t.Errorf("profiling %s: %v", app, err)
-				return
-			}
-			defer resp.Body.Close()
-			raw, _ := io.ReadAll(resp.Body)
-			file := filepath.Join(dir, app+".cpu.pprof")
-			if err := os.WriteFile(file, raw, 0o644); err != nil {
-				t.Error(err)
-				return
-			}
-			top, _ := exec.Command("go", "tool", "pprof", "-top", "-nodecount=40", file).CombinedOutput()
-			_ = os.WriteFile(filepath.Join(dir, app+".top.txt"), top, 0o644)
-		}()
+		for _, p := range []struct{ path, file, top string }{
+			{"profile", app + ".cpu.pprof", app + ".top.txt"},
+			{"mutex", app + ".mutex.pprof", app + ".mutex.txt"}, // where requests waited on locks
+		} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := saveProfile("http://"+addr+"/debug/pprof/"+p.path+"?seconds=10", filepath.Join(dir, p.file), filepath.Join(dir, p.top)); err != nil {
+					t.Errorf("%s of %s: %v", p.path, app, err)
+				}
+			}()
+		}
 	}
 	wg.Wait()
 	<-done
 	fmt.Fprintf(os.Stderr, "bench: CPU profiles of every app in %s\n", dir)
+}
+
+// saveProfile fetches a pprof profile from url into file, and its top
+// functions into top.
+func saveProfile(url, file, top string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if err := os.WriteFile(file, raw, 0o644); err != nil {
+		return err
+	}
+	out, _ := exec.Command("go", "tool", "pprof", "-top", "-nodecount=40", file).CombinedOutput()
+	return os.WriteFile(top, out, 0o644)
 }
 
 func reportDir(root string, rep *Report) string {
@@ -433,6 +494,9 @@ func writeReport(t *testing.T, root string, rep *Report) {
 		{Name: "floor: payments", Color: "#1f77b4", Dashed: true, Levels: rep.FloorPay},
 		{Name: "reads", Color: "#d62728", Levels: rep.Reads},
 		{Name: "floor: reads", Color: "#d62728", Dashed: true, Levels: rep.FloorReads},
+		{Name: "listings", Color: "#2ca02c", Levels: rep.Listings},
+		{Name: "floor: listings", Color: "#2ca02c", Dashed: true, Levels: rep.FloorListings},
+		{Name: "minimum-hop floor: payments", Color: "#9467bd", Dashed: true, Levels: rep.MinFloorPay},
 	})
 	raw, _ := json.MarshalIndent(rep, "", "  ")
 	files := map[string]string{"report.md": rep.Markdown(), "throughput.svg": svg, "results.json": string(raw), "readme-table.md": rep.ReadmeTable()}

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,6 +30,12 @@ type Level struct {
 	Codes       map[string]int // status code -> count ("0" is no answer)
 	Errors      []string       // distinct transport errors and unexpected answers, a few
 	Usage       []Usage
+	// State is what the sidecars did per request while the level ran (the
+	// background included), when the attack has a Scraper: state round
+	// trips and refused writes (conflicts) by app.
+	State map[string]Counters `json:",omitempty"`
+	// RedisPerRequest is Redis's commands per request over the level.
+	RedisPerRequest float64 `json:",omitempty"`
 }
 
 // Label names the level: "c=16" or "r=120/s".
@@ -49,6 +56,9 @@ type Attack struct {
 	Procs []Process
 	// Progress receives the live progress line; nil for none.
 	Progress io.Writer
+	// Scraper, when set, reads the sidecars' counters before and after
+	// each level (Level.State).
+	Scraper *Scraper
 }
 
 // Closed runs the attack with c workers sending back to back for d.
@@ -78,6 +88,12 @@ func (a Attack) run(atk *vegeta.Attacker, pacer vegeta.Pacer, d time.Duration, l
 	var sampler *Sampler
 	if len(a.Procs) > 0 {
 		sampler = StartSampler(a.Procs, 250*time.Millisecond)
+	}
+	var before *Snapshot
+	if a.Scraper != nil {
+		if snap, err := a.Scraper.Snapshot(context.Background()); err == nil {
+			before = &snap
+		}
 	}
 	var sent, failed atomic.Int64
 	stopProgress := a.progress(label, d, &sent, &failed)
@@ -132,7 +148,32 @@ func (a Attack) run(atk *vegeta.Attacker, pacer vegeta.Pacer, d time.Duration, l
 	if sampler != nil {
 		l.Usage = sampler.Stop()
 	}
+	if before != nil && m.Requests > 0 {
+		if after, err := a.Scraper.Snapshot(context.Background()); err == nil {
+			r := Delta(*before, after, float64(m.Requests))
+			l.State, l.RedisPerRequest = r.Apps, r.RedisTotal()
+		}
+	}
 	return l
+}
+
+// Conflicts is the level's refused state writes per request, over every
+// app (0 when it was not scraped).
+func (l Level) Conflicts() float64 {
+	n := 0.0
+	for _, c := range l.State {
+		n += c.Conflicts
+	}
+	return n
+}
+
+// StateOps is the level's state round trips per request, over every app.
+func (l Level) StateOps() float64 {
+	n := 0.0
+	for _, c := range l.State {
+		n += c.Gets + c.Sets + c.Deletes
+	}
+	return n
 }
 
 // progress prints a live line every second while a level runs: on a
@@ -195,8 +236,12 @@ func (a Attack) Ramp(levels []int, d time.Duration, prepare func(level int, best
 		l := a.Closed(c, d)
 		out = append(out, l)
 		if a.Progress != nil {
-			fmt.Fprintf(a.Progress, "bench: %-22s %7.0f/s  p50 %s  p99 %s  errors %.2f%%\n",
-				fmt.Sprintf("%s c=%d", a.Name, c), l.Throughput, ms(l.P50), ms(l.P99), 100*l.ErrorRate)
+			extra := ""
+			if l.State != nil {
+				extra = fmt.Sprintf("  state %.1f/req  conflicts %.2f/req", l.StateOps(), l.Conflicts())
+			}
+			fmt.Fprintf(a.Progress, "bench: %-22s %7.0f/s  p50 %s  p99 %s  errors %.2f%%%s\n",
+				fmt.Sprintf("%s c=%d", a.Name, c), l.Throughput, ms(l.P50), ms(l.P99), 100*l.ErrorRate, extra)
 		}
 		if l.ErrorRate > 0.05 {
 			break

@@ -33,14 +33,22 @@ type Report struct {
 	PayHalf, FloorPayHalf Level
 	HalfWarmUp            time.Duration // unrecorded run at the same rate before each half-peak run
 	Reads, FloorReads     []Level
-	PayCodes              map[int]int
-	Pending               int // wallet payments answered 202 (finished in the background)
-	Razorpay              RazorpayResult
-	AuditUsers            int
-	AuditPayments         int
-	AuditFailures         []string
-	FloorSkipped          string
-	Notes                 []string
+	// Listings are a customer's first page of bills and of payments,
+	// alternating; FloorListings their floor.
+	Listings, FloorListings []Level
+	// MinimumPlan is the minimum-hop wallet payment (floor.MinimumPay),
+	// and MinFloorPay the floor measured with it.
+	MinimumPlan     floor.Plan
+	MinFloorPay     []Level
+	MinFloorPayHalf Level
+	PayCodes        map[int]int
+	Pending         int // wallet payments answered 202 (finished in the background)
+	Razorpay        RazorpayResult
+	AuditUsers      int
+	AuditPayments   int
+	AuditFailures   []string
+	FloorSkipped    string
+	Notes           []string
 }
 
 // Machine describes this machine in one line.
@@ -123,16 +131,21 @@ func (r *Report) Markdown() string {
 		"Closed-loop levels (c = requests in flight) rise until throughput stops rising; the half-peak run offers a fixed rate (open loop), " +
 		"recorded after an unrecorded warm-up at the same rate (so that it does not measure the backlog of the overload levels before it).\n\n")
 
-	payPeak, floorPeak := Peak(r.Pay), Peak(r.FloorPay)
+	payPeak, floorPeak, minPeak := Peak(r.Pay), Peak(r.FloorPay), Peak(r.MinFloorPay)
 	readPeak, floorReadPeak := Peak(r.Reads), Peak(r.FloorReads)
-	w("## Summary\n\n| measure | FinFlow | floor | FinFlow / floor | target |\n|---|---|---|---|---|\n")
-	w("| wallet payments, peak throughput | %.0f/s (%s) | %s | %s | ≥ 0.60 |\n", payPeak.Throughput, payPeak.Label(), floorCell(floorPeak), ratio(payPeak.Throughput, floorPeak.Throughput))
-	w("| wallet payments at half peak (%s): p50 / p95 / p99 | %s / %s / %s | %s | | p99 < 50 ms |\n", r.PayHalf.Label(), ms(r.PayHalf.P50), ms(r.PayHalf.P95), ms(r.PayHalf.P99), latCell(r.FloorPayHalf))
-	w("| wallet payments, errors up to the peak | %s | | | 0 |\n", pct(errorsBelowSaturation(r.Pay)))
+	listPeak, floorListPeak := Peak(r.Listings), Peak(r.FloorListings)
+	w("## Summary\n\nThe floor replays the hops and state round trips FinFlow was measured to make (below) with handlers that do nothing else; " +
+		"the minimum-hop floor replays the fewest a correct wallet payment needs (docs/minimum-hop.md).\n\n")
+	w("| measure | FinFlow | floor | FinFlow / floor | minimum-hop floor | target |\n|---|---|---|---|---|---|\n")
+	w("| wallet payments, peak throughput | %.0f/s (%s) | %s | %s | %s | ≥ 0.85 of the floor |\n", payPeak.Throughput, payPeak.Label(), floorCell(floorPeak), ratio(payPeak.Throughput, floorPeak.Throughput), floorCell(minPeak))
+	w("| CPU per wallet payment at the peak, all processes | %s | %s | | %s | |\n", cpuCell(payPeak), cpuCell(floorPeak), cpuCell(minPeak))
+	w("| wallet payments at half peak (%s): p50 / p95 / p99 | %s / %s / %s | %s | | %s | p99 ≤ the floor's |\n", r.PayHalf.Label(), ms(r.PayHalf.P50), ms(r.PayHalf.P95), ms(r.PayHalf.P99), latCell(r.FloorPayHalf), latCell(r.MinFloorPayHalf))
+	w("| wallet payments, errors up to the peak | %s | | | | 0 |\n", pct(errorsBelowSaturation(r.Pay)))
 	rz := r.Razorpay
-	w("| Razorpay webhook → SUCCESS at %.0f flows/s: p50 / p95 / p99 | %s / %s / %s | | | p99 < 250 ms |\n", rz.Rate, ms(rz.WebhookToSuccess.P50), ms(rz.WebhookToSuccess.P95), ms(rz.WebhookToSuccess.P99))
-	w("| reads (balance, payment status), peak throughput | %.0f/s (%s) | %s | %s | |\n", readPeak.Throughput, readPeak.Label(), floorCell(floorReadPeak), ratio(readPeak.Throughput, floorReadPeak.Throughput))
-	w("| money audit after the run | %d users, %d payments, %d problems | | | 0 |\n", r.AuditUsers, r.AuditPayments, len(r.AuditFailures))
+	w("| Razorpay webhook → SUCCESS at %.0f flows/s: p50 / p95 / p99 | %s / %s / %s | | | | p99 < 250 ms |\n", rz.Rate, ms(rz.WebhookToSuccess.P50), ms(rz.WebhookToSuccess.P95), ms(rz.WebhookToSuccess.P99))
+	w("| reads (balance, payment status), peak throughput | %.0f/s (%s) | %s | %s | | ≥ 0.85 |\n", readPeak.Throughput, readPeak.Label(), floorCell(floorReadPeak), ratio(readPeak.Throughput, floorReadPeak.Throughput))
+	w("| listings (first page of a customer's bills, of their payments), peak throughput | %.0f/s (%s) | %s | %s | | ≥ 0.85 |\n", listPeak.Throughput, listPeak.Label(), floorCell(floorListPeak), ratio(listPeak.Throughput, floorListPeak.Throughput))
+	w("| money audit after the run | %d users, %d payments, %d problems | | | | 0 |\n", r.AuditUsers, r.AuditPayments, len(r.AuditFailures))
 	if r.FloorSkipped != "" {
 		w("\nFloor not measured: %s\n", r.FloorSkipped)
 	}
@@ -143,7 +156,7 @@ func (r *Report) Markdown() string {
 		"and Redis commands from `INFO commandstats`, over a calibration run, minus what the services do in the background when idle. " +
 		"The floor replays the rounded figures per app (G get, S save, D delete) with handlers that do nothing else.\n\n")
 	w("| request | invocations | state round trips | Redis commands | floor plan |\n|---|---|---|---|---|\n")
-	for _, kind := range []string{floor.KindPay, floor.KindBalance, floor.KindStatus} {
+	for _, kind := range floor.Kinds {
 		pr, ok := r.PerRequest[kind]
 		if !ok {
 			continue
@@ -157,11 +170,25 @@ func (r *Report) Markdown() string {
 		}
 		w("| %s | %.2f | %.2f | %.1f | %s |\n", kind, calls, state, pr.RedisTotal(), r.Plan.Describe(kind))
 	}
+	if len(r.MinimumPlan) > 0 {
+		hops, state := r.MinimumPlan.Totals(floor.KindPay)
+		w("| pay, minimum-hop (docs/minimum-hop.md) | %d | %d | | %s |\n", hops, state, r.MinimumPlan.Describe(floor.KindPay))
+	}
+	w("\nUnder load, per level (background included): state round trips and refused writes (ETag conflicts: each one a retried " +
+		"compare-and-swap or a lost race) per wallet payment.\n\n| level | state round trips | conflicts | Redis commands |\n|---|---|---|---|\n")
+	for _, l := range r.Pay {
+		if l.State != nil {
+			w("| %s | %.2f | %.3f | %.1f |\n", l.Label(), l.StateOps(), l.Conflicts(), l.RedisPerRequest)
+		}
+	}
 
 	w("\n## Wallet payments\n\n")
 	levelTable(&b, "FinFlow", r.Pay)
 	if len(r.FloorPay) > 0 {
 		levelTable(&b, "Floor", r.FloorPay)
+	}
+	if len(r.MinFloorPay) > 0 {
+		levelTable(&b, "Minimum-hop floor", r.MinFloorPay)
 	}
 	w("Half peak: FinFlow offered %s: %.0f/s answered, p50 %s, p95 %s, p99 %s, max %s, errors %s.",
 		r.PayHalf.Label(), r.PayHalf.Throughput, ms(r.PayHalf.P50), ms(r.PayHalf.P95), ms(r.PayHalf.P99), ms(r.PayHalf.Max), pct(r.PayHalf.ErrorRate))
@@ -184,13 +211,8 @@ func (r *Report) Markdown() string {
 		w("- problem: %s\n", p)
 	}
 
-	w("\n## Reads (balance and payment status, alternating)\n\n")
-	levelTable(&b, "FinFlow", r.Reads)
-	if len(r.FloorReads) > 0 {
-		levelTable(&b, "Floor", r.FloorReads)
-	}
-	w("### Processes at FinFlow's peak (%s)\n\n", readPeak.Label())
-	usageTable(&b, readPeak)
+	readSection(&b, "Reads (balance and payment status, alternating)", r.Reads, r.FloorReads)
+	readSection(&b, "Listings (first page of 20 of a customer's bills and of their payments, alternating)", r.Listings, r.FloorListings)
 
 	w("\n## Money audit\n\nAfter the run, for %d users: every ledger consistent, top-ups = balance + SUCCESS payments, "+
 		"every PAID bill paid by exactly one SUCCESS payment with exactly one debit, no payment PENDING. Problems: %d.\n", r.AuditUsers, len(r.AuditFailures))
@@ -207,11 +229,37 @@ func (r *Report) Markdown() string {
 	return b.String()
 }
 
+// readSection renders one kind of reads: FinFlow's levels, the floor's,
+// and the processes at FinFlow's peak.
+func readSection(b *strings.Builder, title string, levels, floorLevels []Level) {
+	fmt.Fprintf(b, "\n## %s\n\n", title)
+	levelTable(b, "FinFlow", levels)
+	if len(floorLevels) > 0 {
+		levelTable(b, "Floor", floorLevels)
+	}
+	peak := Peak(levels)
+	fmt.Fprintf(b, "### Processes at FinFlow's peak (%s)\n\n", peak.Label())
+	usageTable(b, peak)
+}
+
 func floorCell(l Level) string {
 	if l.Requests == 0 {
 		return "not measured"
 	}
 	return fmt.Sprintf("%.0f/s (%s)", l.Throughput, l.Label())
+}
+
+// cpuCell is a level's CPU milliseconds per successful request over every
+// process sampled.
+func cpuCell(l Level) string {
+	if l.Requests == 0 || len(l.Usage) == 0 {
+		return ""
+	}
+	total := 0.0
+	for _, u := range l.Usage {
+		total += u.CPUSeconds
+	}
+	return fmt.Sprintf("%.2f ms", 1000*total/float64(l.Requests))
 }
 
 func latCell(l Level) string {
@@ -278,15 +326,29 @@ func usageTable(b *strings.Builder, l Level) {
 
 // ReadmeTable is the README's table of the latest figures.
 func (r *Report) ReadmeTable() string {
-	payPeak, floorPeak := Peak(r.Pay), Peak(r.FloorPay)
+	payPeak, floorPeak, minPeak := Peak(r.Pay), Peak(r.FloorPay), Peak(r.MinFloorPay)
 	readPeak, floorReadPeak := Peak(r.Reads), Peak(r.FloorReads)
+	listPeak, floorListPeak := Peak(r.Listings), Peak(r.FloorListings)
 	rz := r.Razorpay
 	var b strings.Builder
-	fmt.Fprintf(&b, "| measure (`%s`, %s) | FinFlow | floor | ratio |\n|---|---|---|---|\n", r.Command, r.Started.UTC().Format("2006-01-02"))
-	fmt.Fprintf(&b, "| wallet payments, peak | %.0f/s | %s | %s |\n", payPeak.Throughput, floorCell(floorPeak), ratio(payPeak.Throughput, floorPeak.Throughput))
-	fmt.Fprintf(&b, "| wallet payments at half peak, p50 / p99 | %s / %s | | |\n", ms(r.PayHalf.P50), ms(r.PayHalf.P99))
-	fmt.Fprintf(&b, "| Razorpay webhook → SUCCESS at %.0f/s, p50 / p99 | %s / %s | | |\n", rz.Rate, ms(rz.WebhookToSuccess.P50), ms(rz.WebhookToSuccess.P99))
-	fmt.Fprintf(&b, "| reads, peak | %.0f/s | %s | %s |\n", readPeak.Throughput, floorCell(floorReadPeak), ratio(readPeak.Throughput, floorReadPeak.Throughput))
+	fmt.Fprintf(&b, "| measure (`%s`, %s) | FinFlow | floor | ratio | minimum-hop floor |\n|---|---|---|---|---|\n", r.Command, r.Started.UTC().Format("2006-01-02"))
+	fmt.Fprintf(&b, "| wallet payments, peak | %.0f/s | %s | %s | %s |\n", payPeak.Throughput, floorCell(floorPeak), ratio(payPeak.Throughput, floorPeak.Throughput), floorCell(minPeak))
+	fmt.Fprintf(&b, "| CPU per wallet payment at the peak | %s | %s | | %s |\n", cpuCell(payPeak), cpuCell(floorPeak), cpuCell(minPeak))
+	fmt.Fprintf(&b, "| wallet payments at half peak, p50 / p99 | %s / %s | %s / %s | | %s / %s |\n", ms(r.PayHalf.P50), ms(r.PayHalf.P99),
+		ms(r.FloorPayHalf.P50), ms(r.FloorPayHalf.P99), ms(r.MinFloorPayHalf.P50), ms(r.MinFloorPayHalf.P99))
+	fmt.Fprintf(&b, "| Razorpay webhook → SUCCESS at %.0f/s, p50 / p99 | %s / %s | | | |\n", rz.Rate, ms(rz.WebhookToSuccess.P50), ms(rz.WebhookToSuccess.P99))
+	fmt.Fprintf(&b, "| reads, peak | %.0f/s | %s | %s | |\n", readPeak.Throughput, floorCell(floorReadPeak), ratio(readPeak.Throughput, floorReadPeak.Throughput))
+	fmt.Fprintf(&b, "| listings, peak | %.0f/s | %s | %s | |\n", listPeak.Throughput, floorCell(floorListPeak), ratio(listPeak.Throughput, floorListPeak.Throughput))
+	if pr, ok := r.PerRequest[floor.KindPay]; ok {
+		var calls, state float64
+		for _, c := range pr.Apps {
+			state += c.Gets + c.Sets + c.Deletes
+			for _, v := range c.Calls {
+				calls += v
+			}
+		}
+		fmt.Fprintf(&b, "\nOne wallet payment: %.2f service invocations, %.2f state round trips, %.1f Redis commands.", calls, state, pr.RedisTotal())
+	}
 	fmt.Fprintf(&b, "\nMachine: %s. Commit %s.\n", r.Machine, r.Commit)
 	return b.String()
 }

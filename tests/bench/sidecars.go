@@ -21,7 +21,12 @@ import (
 // API, whatever their outcome) and service invocations by target app.
 type Counters struct {
 	Gets, Sets, Deletes float64
-	Calls               map[string]float64
+	// Conflicts are the state writes the store refused because another
+	// writer came first (gRPC Aborted: an ETag mismatch, or an
+	// insert-if-absent that found the key): each one is a retried
+	// read-modify-write or a lost race.
+	Conflicts float64
+	Calls     map[string]float64
 }
 
 // stateMethods maps the Dapr API's gRPC state methods to a kind of round
@@ -92,6 +97,9 @@ func (s *Scraper) scrape(ctx context.Context, port int) (Counters, error) {
 		for _, m := range f.GetMetric() {
 			kind := stateMethods[label(m.GetLabel(), "grpc_server_method")]
 			v := value(m.GetCounter().GetValue(), m.GetUntyped().GetValue())
+			if kind != "" && kind != "get" && label(m.GetLabel(), "grpc_server_status") == "Aborted" {
+				c.Conflicts += v
+			}
 			switch kind {
 			case "get":
 				c.Gets += v
@@ -160,7 +168,8 @@ func Delta(a, b Snapshot, per float64) Rates {
 	r := Rates{Apps: map[string]Counters{}, Redis: map[string]float64{}}
 	for app, cb := range b.Apps {
 		ca := a.Apps[app]
-		d := Counters{Gets: (cb.Gets - ca.Gets) / per, Sets: (cb.Sets - ca.Sets) / per, Deletes: (cb.Deletes - ca.Deletes) / per, Calls: map[string]float64{}}
+		d := Counters{Gets: (cb.Gets - ca.Gets) / per, Sets: (cb.Sets - ca.Sets) / per, Deletes: (cb.Deletes - ca.Deletes) / per,
+			Conflicts: (cb.Conflicts - ca.Conflicts) / per, Calls: map[string]float64{}}
 		for dst, v := range cb.Calls {
 			d.Calls[dst] = (v - ca.Calls[dst]) / per
 		}
@@ -183,10 +192,11 @@ func PerRequest(before, after Snapshot, idle Rates, requests int) Rates {
 	for app, c := range raw.Apps {
 		bg := idle.Apps[app]
 		pc := Counters{
-			Gets:    math.Max(0, c.Gets-bg.Gets*window) / n,
-			Sets:    math.Max(0, c.Sets-bg.Sets*window) / n,
-			Deletes: math.Max(0, c.Deletes-bg.Deletes*window) / n,
-			Calls:   map[string]float64{},
+			Gets:      math.Max(0, c.Gets-bg.Gets*window) / n,
+			Sets:      math.Max(0, c.Sets-bg.Sets*window) / n,
+			Deletes:   math.Max(0, c.Deletes-bg.Deletes*window) / n,
+			Conflicts: math.Max(0, c.Conflicts-bg.Conflicts*window) / n,
+			Calls:     map[string]float64{},
 		}
 		for dst, v := range c.Calls {
 			pc.Calls[dst] = math.Max(0, v-bg.Calls[dst]*window) / n

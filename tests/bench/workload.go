@@ -11,6 +11,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/finflow/finflow/tests/bench/floor"
 	"github.com/finflow/finflow/tests/harness"
 )
 
@@ -149,6 +150,43 @@ func (w *Workload) ReadTargets(max int) []vegeta.Target {
 		if i < len(ps) {
 			out = append(out, JSONTarget(http.MethodGet, w.Env.BaseURL+"/Payment/"+ps[i].ID, w.token[ps[i].UserID], nil))
 		}
+	}
+	return out
+}
+
+// ListTarget is the first page (20) of u's bills (floor.KindBills) or
+// payments (floor.KindPayments), with u's token.
+func (w *Workload) ListTarget(kind string, u User) vegeta.Target {
+	path := "/Payment/user/"
+	if kind == floor.KindBills {
+		path = "/billing/user/"
+	}
+	return JSONTarget(http.MethodGet, w.Env.BaseURL+path+u.ID+"?limit=20", u.Token, nil)
+}
+
+// Payers returns the users who have paid at least one bill so far.
+func (w *Workload) Payers() []User {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	paid := map[string]bool{}
+	for _, p := range w.payments {
+		paid[p.UserID] = true
+	}
+	var out []User
+	for _, u := range w.Users {
+		if paid[u.ID] {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// ListTargets alternates the first page of every user's bills and of
+// their payments.
+func (w *Workload) ListTargets() []vegeta.Target {
+	var out []vegeta.Target
+	for _, u := range w.Users {
+		out = append(out, w.ListTarget(floor.KindBills, u), w.ListTarget(floor.KindPayments, u))
 	}
 	return out
 }

@@ -110,23 +110,59 @@ func (r Route) Target(id string) string {
 		return "/Payment/pay"
 	case KindBalance:
 		return "/wallet/balance/" + id
+	case KindBills:
+		return "/bills/of/" + id
+	case KindPayments:
+		return "/payments/of/" + id
 	default:
 		return "/Payment/" + id
 	}
 }
 
-// Request kinds the benchmark measures.
+// Request kinds the benchmark measures: a wallet payment, reads of a
+// balance and of a payment's status, and a customer's listings (the first
+// page of their bills, of their payments).
 const (
-	KindPay     = "pay"
-	KindBalance = "balance"
-	KindStatus  = "status"
+	KindPay      = "pay"
+	KindBalance  = "balance"
+	KindStatus   = "status"
+	KindBills    = "bills"
+	KindPayments = "payments"
 )
+
+// Kinds are every request kind, in the report's order.
+var Kinds = []string{KindPay, KindBalance, KindStatus, KindBills, KindPayments}
 
 // Routes are the floor gateway's public routes.
 var Routes = []Route{
 	{KindPay, http.MethodPost, "/Payment/pay", "payment"},
 	{KindBalance, http.MethodGet, "/wallet/balance/:id", "wallet"},
+	{KindBills, http.MethodGet, "/billing/user/:id", "billing"},
+	{KindPayments, http.MethodGet, "/Payment/user/:id", "payment"},
 	{KindStatus, http.MethodGet, "/Payment/:id", "payment"},
+}
+
+// MinimumPay is the minimum-hop wallet payment of docs/minimum-hop.md as a
+// floor plan: the fewest invocations and state round trips a correct
+// wallet payment needs in this architecture, each app's share done by a
+// handler that does nothing else.
+//
+//	gateway  the idempotency record (insert) and its answer (write); the
+//	         rate limiter's one Redis command; -> payment
+//	payment  the user's list append and the payment record with its claim
+//	         (one transaction), the final record (a write from the copy it
+//	         wrote); -> billing (read the bill), wallet (debit),
+//	         billing (mark PAID)
+//	billing  the bill read, then PAID written from that copy
+//	wallet   the debit written from the copy of the wallet document
+//
+// The pending index costs a fraction of a write per payment under load
+// (group commit) and is left out.
+var MinimumPay = map[string]Step{
+	"gateway": {Sets: 2, Redis: 1, Calls: []string{"payment"}},
+	"payment": {Sets: 3, Calls: []string{"billing", "wallet", "billing"}},
+	"billing": {Gets: 1, Sets: 1},
+	"wallet":  {Sets: 1},
 }
 
 // CallPath is the route the floor invokes for the n-th call (from 0) of a

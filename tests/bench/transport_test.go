@@ -1,0 +1,343 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	dapr "github.com/dapr/go-sdk/client"
+	"github.com/dapr/go-sdk/service/common"
+	daprgrpc "github.com/dapr/go-sdk/service/grpc"
+	"github.com/gofiber/fiber/v2"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/finflow/finflow/platform/server"
+	"github.com/finflow/finflow/tests/harness"
+	"github.com/finflow/finflow/tools/launcher/topology"
+)
+
+// transportCase is one way of wiring an app to its sidecar.
+type transportCase struct {
+	name        string
+	appProtocol string // how daprd calls the app: http or grpc
+	uds         bool   // the app reaches daprd's API over Unix domain sockets
+	maxConc     int    // --app-max-concurrency (0: unlimited)
+	quiet       bool   // the app logs no access line per request
+}
+
+// transportOp is one kind of call measured.
+type transportOp struct {
+	name string
+	run  func(ctx context.Context, i int) error
+}
+
+// TestTransport measures, in one run each, what a call between an app and
+// its sidecar costs in CPU for each way Dapr 1.14 offers to wire them: the
+// app protocol daprd uses to call the app (HTTP, as FinFlow's Fiber apps,
+// or gRPC), the app's way to daprd's API (TCP or Unix domain sockets), and
+// --app-max-concurrency. One daprd (no mTLS, one app), one Redis; the app
+// and the caller live in this process. It is a measurement, not a test:
+// it runs only with BENCH_TRANSPORT=1 and writes var/bench/transport.md.
+//
+//	BENCH_TRANSPORT=1 go test -count=1 -run '^TestTransport$' -v ./tests/bench/
+func TestTransport(t *testing.T) {
+	if os.Getenv("BENCH_TRANSPORT") == "" {
+		t.Skip("a measurement, not a test: run it with BENCH_TRANSPORT=1")
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n, conc, rounds = 4000, 16, 3
+	redisPort := startBareRedis(t)
+	var b strings.Builder
+	fmt.Fprintf(&b, "# App-to-sidecar transport (%s)\n\n%s; daprd %s; %d calls of each kind, %d at a time; "+
+		"CPU from /proc (the caller and the app share this test's process); %d rounds, each row one round.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), Machine(), "1.14", n, conc, rounds)
+	b.WriteString("| wiring | call | calls/s | CPU µs per call: daprd | Redis | caller + app | total |\n|---|---|---|---|---|---|---|\n")
+	for round := 0; round < rounds; round++ {
+		for _, tc := range []transportCase{
+			{name: "HTTP app, API over TCP (FinFlow today)", appProtocol: "http"},
+			{name: "HTTP app, API over Unix sockets", appProtocol: "http", uds: true},
+			{name: "gRPC app, API over TCP", appProtocol: "grpc"},
+			{name: "HTTP app, API over TCP, --app-max-concurrency 8", appProtocol: "http", maxConc: 8},
+			{name: "HTTP app, API over TCP, no access log line", appProtocol: "http", quiet: true},
+		} {
+			rows := measureTransport(t, root, redisPort, tc, n, conc)
+			for _, r := range rows {
+				b.WriteString(r + "\n")
+			}
+		}
+	}
+	dir := filepath.Join(root, "var", "bench")
+	_ = os.MkdirAll(dir, 0o755)
+	_ = os.WriteFile(filepath.Join(dir, "transport.md"), []byte(b.String()), 0o644)
+	t.Log("\n" + b.String())
+}
+
+func measureTransport(t *testing.T, root string, redisPort int, tc transportCase, n, conc int) []string {
+	ctx := context.Background()
+	appPort := freePort(t)
+	stopApp := startTransportApp(t, tc.appProtocol, tc.quiet, appPort)
+	defer stopApp()
+	sock := ""
+	if tc.uds {
+		sock = t.TempDir()
+	}
+	httpPort, grpcPort, pid := startBareDaprd(t, root, redisPort, appPort, tc, sock)
+
+	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	target := "127.0.0.1:" + strconv.Itoa(grpcPort)
+	if tc.uds {
+		httpSock := filepath.Join(sock, "dapr-transport-http.socket")
+		httpc.Transport = &http.Transport{MaxIdleConnsPerHost: 64, DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", httpSock)
+		}}
+		base = "http://daprd"
+		target = "unix://" + filepath.Join(sock, "dapr-transport-grpc.socket")
+	}
+	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdk := dapr.NewClientWithConnection(conn)
+	defer sdk.Close()
+	harness.WaitFor(t, 30*time.Second, "the app to be reachable through daprd", func() bool {
+		resp, err := httpc.Post(base+"/v1.0/invoke/transport/method/echo", "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	value := []byte(`{"padding":"` + strings.Repeat("x", 500) + `"}`)
+	for i := 0; i < 100; i++ {
+		if err := sdk.SaveState(ctx, "statestore", "k"+strconv.Itoa(i), value, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ops := []transportOp{
+		{"state get, gRPC API", func(ctx context.Context, i int) error {
+			_, err := sdk.GetState(ctx, "statestore", "k"+strconv.Itoa(i%100), nil)
+			return err
+		}},
+		{"state save, gRPC API", func(ctx context.Context, i int) error {
+			return sdk.SaveState(ctx, "statestore", "k"+strconv.Itoa(i%100), value, nil)
+		}},
+		{"state get, HTTP API", func(ctx context.Context, i int) error {
+			return httpCall(ctx, httpc, http.MethodGet, base+"/v1.0/state/statestore/k"+strconv.Itoa(i%100), nil)
+		}},
+		{"invoke the app, HTTP API", func(ctx context.Context, i int) error {
+			return httpCall(ctx, httpc, http.MethodPost, base+"/v1.0/invoke/transport/method/echo", []byte(`{"bill_id":"bill_0123456789"}`))
+		}},
+	}
+	var rows []string
+	for _, op := range ops {
+		before := [3]float64{procCPU(pid), procCPU(redisPID(t, redisPort)), procCPU(os.Getpid())}
+		start := time.Now()
+		var next, failed atomic.Int64
+		var wg sync.WaitGroup
+		for w := 0; w < conc; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1))
+					if i > n {
+						return
+					}
+					if err := op.run(ctx, i); err != nil {
+						failed.Add(1)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		took := time.Since(start).Seconds()
+		after := [3]float64{procCPU(pid), procCPU(redisPID(t, redisPort)), procCPU(os.Getpid())}
+		if failed.Load() > 0 {
+			t.Errorf("%s, %s: %d of %d calls failed", tc.name, op.name, failed.Load(), n)
+		}
+		per := func(k int) float64 { return 1e6 * (after[k] - before[k]) / float64(n) }
+		rows = append(rows, fmt.Sprintf("| %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f |", tc.name, op.name, float64(n)/took, per(0), per(1), per(2), per(0)+per(1)+per(2)))
+	}
+	return rows
+}
+
+func httpCall(ctx context.Context, c *http.Client, method, url string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var buf [4096]byte
+	for {
+		if _, err := resp.Body.Read(buf[:]); err != nil {
+			break
+		}
+	}
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %d", method, url, resp.StatusCode)
+	}
+	return nil
+}
+
+// startTransportApp serves POST /echo: with FinFlow's Fiber server for
+// the HTTP protocol (quiet: its logger above info, so no access line), with
+// the Go SDK's gRPC service for gRPC.
+func startTransportApp(t *testing.T, protocol string, quiet bool, port int) func() {
+	t.Helper()
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	if protocol == "grpc" {
+		s, err := daprgrpc.NewService(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddServiceInvocationHandler("echo", func(_ context.Context, in *common.InvocationEvent) (*common.Content, error) {
+			return &common.Content{Data: []byte(`{"ok":true}`), ContentType: "application/json"}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = s.Start() }()
+		return func() { _ = s.GracefulStop() }
+	}
+	log := server.NewLogger("transport")
+	if quiet {
+		log = slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	app := server.New(server.Config{Name: "transport", Logger: log})
+	app.Post("/echo", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"ok": true}) })
+	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { _ = server.Serve(ctx, app, ln, time.Second) }()
+	return cancel
+}
+
+// startBareDaprd runs daprd for app "transport" with one Redis state store
+// and returns its HTTP and gRPC API ports and its pid.
+func startBareDaprd(t *testing.T, root string, redisPort, appPort int, tc transportCase, sock string) (int, int, int) {
+	t.Helper()
+	daprd := topology.FindDaprd(root)
+	if err := topology.CheckDaprd(daprd); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	comp := fmt.Sprintf("apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: statestore\nspec:\n  type: state.redis\n  version: v1\n  metadata:\n  - name: redisHost\n    value: 127.0.0.1:%d\n", redisPort)
+	if err := os.WriteFile(filepath.Join(dir, "statestore.yaml"), []byte(comp), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ports := [4]int{freePort(t), freePort(t), freePort(t), freePort(t)}
+	args := []string{"--app-id", "transport", "--app-port", strconv.Itoa(appPort), "--app-protocol", tc.appProtocol,
+		"--dapr-http-port", strconv.Itoa(ports[0]), "--dapr-grpc-port", strconv.Itoa(ports[1]),
+		"--dapr-internal-grpc-port", strconv.Itoa(ports[2]), "--metrics-port", strconv.Itoa(ports[3]),
+		"--dapr-listen-addresses", "127.0.0.1", "--resources-path", dir, "--log-level", "warn"}
+	if tc.maxConc > 0 {
+		args = append(args, "--app-max-concurrency", strconv.Itoa(tc.maxConc))
+	}
+	if sock != "" {
+		args = append(args, "--unix-domain-socket", sock)
+	}
+	logf, err := os.Create(filepath.Join(dir, "daprd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(daprd, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = append(os.Environ(), "DAPR_HOST_IP=127.0.0.1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	// The outbound health is on the public (metrics-side) port only with
+	// TCP; with sockets, wait for the socket files instead.
+	harness.WaitFor(t, 30*time.Second, "daprd to listen (log in "+logf.Name()+")", func() bool {
+		if sock != "" {
+			_, err := os.Stat(filepath.Join(sock, "dapr-transport-grpc.socket"))
+			return err == nil
+		}
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/v1.0/healthz/outbound", ports[0]))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode/100 == 2
+	})
+	return ports[0], ports[1], cmd.Process.Pid
+}
+
+// startBareRedis runs a Redis without persistence for the measurement.
+func startBareRedis(t *testing.T) int {
+	t.Helper()
+	port := freePort(t)
+	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("redis-server is required: %v", err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	redisPIDs.Store(port, cmd.Process.Pid)
+	harness.WaitFor(t, 10*time.Second, "redis", func() bool {
+		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	return port
+}
+
+var redisPIDs sync.Map
+
+func redisPID(t *testing.T, port int) int {
+	pid, ok := redisPIDs.Load(port)
+	if !ok {
+		t.Fatalf("no redis on %d", port)
+	}
+	return pid.(int)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	p, err := topology.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// procCPU is a process's user + system CPU seconds so far.
+func procCPU(pid int) float64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(raw)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(fields) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(fields[11], 64)
+	st, _ := strconv.ParseFloat(fields[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
