@@ -221,8 +221,12 @@ func TestRefundWalletPayment(t *testing.T) {
 	if rest.Status != 201 || r2.Amount != 700 || r2.Status != "SUCCESS" {
 		t.Fatalf("the rest = %d %s", rest.Status, rest.Body)
 	}
-	if r := refund(t, p.ID, map[string]any{"reason": "again"}, nil); r.Status != 422 || r.ErrorCode() != "REFUND_EXCEEDS_PAYMENT" {
-		t.Fatalf("refunding a wholly refunded payment = %d %s", r.Status, r.Body)
+	// Asked for "the rest" of a wholly refunded payment, or for any amount:
+	// refused, saying so (not "0 asked").
+	for _, body := range []map[string]any{{"reason": "again"}, {"amount": 1, "reason": "again"}} {
+		if r := refund(t, p.ID, body, nil); r.Status != 422 || r.ErrorCode() != "REFUND_EXCEEDS_PAYMENT" || !strings.Contains(string(r.Body), "nothing is left to refund") {
+			t.Fatalf("refunding a wholly refunded payment (%v) = %d %s, want 422 REFUND_EXCEEDS_PAYMENT saying nothing is left", body, r.Status, r.Body)
+		}
 	}
 	got := env.MustPayment(t, p.ID)
 	if got.Status != "SUCCESS" || got.AmountRefunded != 1000 || len(env.MustRefunds(t, p.ID)) != 2 {

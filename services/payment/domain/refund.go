@@ -77,7 +77,11 @@ func (pr *Processor) RequestRefund(ctx context.Context, caller auth.Caller, req 
 			}
 		}
 		if q.Status != Success || q.Purpose != PurposeBill {
-			refusal = ErrNotRefundable.With(fmt.Sprintf("payment %s is %s: only a SUCCESS payment can be refunded", q.ID, q.Status), map[string]any{"payment_id": q.ID, "status": string(q.Status)})
+			msg := fmt.Sprintf("payment %s is %s: only a SUCCESS payment can be refunded", q.ID, q.Status)
+			if q.Purpose != PurposeBill {
+				msg = fmt.Sprintf("%s is a wallet top-up: only a bill's payment can be refunded", q.ID)
+			}
+			refusal = ErrNotRefundable.With(msg, map[string]any{"payment_id": q.ID, "status": string(q.Status)})
 			return false
 		}
 		left := q.Amount - q.Reserved()
@@ -86,8 +90,11 @@ func (pr *Processor) RequestRefund(ctx context.Context, caller auth.Caller, req 
 			amount = req.Amount.Paise()
 		}
 		if left <= 0 || amount > left {
-			refusal = ErrRefundExceeds.With(fmt.Sprintf("payment %s has %d of %d paise left to refund; %d asked", q.ID, left, q.Amount, amount),
-				map[string]any{"payment_id": q.ID, "amount_refundable": left})
+			msg := fmt.Sprintf("payment %s has %d of %d paise left to refund; %d asked", q.ID, left, q.Amount, amount)
+			if left <= 0 {
+				msg = fmt.Sprintf("payment %s is refunded in full already (%d paise, or asked for): nothing is left to refund", q.ID, q.Amount)
+			}
+			refusal = ErrRefundExceeds.With(msg, map[string]any{"payment_id": q.ID, "amount_refundable": max(left, 0)})
 			return false
 		}
 		now := pr.Now().UTC().Truncate(timeMillis)
