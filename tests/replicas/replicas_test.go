@@ -17,6 +17,22 @@ import (
 	"github.com/finflow/finflow/tools/launcher/topology"
 )
 
+// waitServing waits until a restarted instance serves again: its sidecar
+// sends it calls once its app health probe has passed again, and until
+// then mDNS still hands out that sidecar for some calls, which fail (503).
+// It reads path through the balancer until the instance has served work
+// (its metrics began again from zero at the restart).
+func waitServing(t *testing.T, instance, path string) {
+	t.Helper()
+	harness.WaitFor(t, 60*time.Second, instance+" serving again after its restart", func() bool {
+		if _, err := env.Try("GET", path, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		n, err := harness.WorkServed(env.InstanceMetrics[instance])
+		return err == nil && n > 0
+	})
+}
+
 // served reads one route's request count on an instance.
 func served(t *testing.T, instance, route string) int64 {
 	t.Helper()
@@ -75,6 +91,7 @@ func TestSubscriptionsBilledOnceByTwoSchedulers(t *testing.T) {
 	if err := env.Topology.Restart(context.Background(), "billing", topology.AppProcess); err != nil {
 		t.Fatal(err)
 	}
+	waitServing(t, "billing", "/billing/user/"+accounts[0].UserID)
 
 	bills := map[string]harness.ListedBill{}
 	harness.WaitFor(t, 3*time.Minute, "every subscription's first bill made and paid by autopay", func() bool {
@@ -286,13 +303,7 @@ func TestPaymentInstanceKilledMidFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	restarted = true
-	// Its sidecar sends it calls again once its app health probe passed
-	// (its metrics began again from zero).
-	harness.WaitFor(t, 60*time.Second, "the restarted payment instance serving again", func() bool {
-		env.Do(t, "GET", "/Payment/"+ids[0], nil, nil)
-		n, err := harness.WorkServed(env.InstanceMetrics["payment"])
-		return err == nil && n > 0
-	})
+	waitServing(t, "payment", "/Payment/"+ids[0])
 	for _, b := range bills {
 		if got := env.MustBill(t, b); got.Status != "PAID" {
 			t.Errorf("bill %s is %s, want PAID", b, got.Status)
