@@ -202,7 +202,11 @@ func Start(ctx context.Context, opts Options) (*Topology, error) {
 	t := &Topology{opts: opts, byID: map[string]*App{}, started: time.Now()}
 	width := 0
 	for _, a := range opts.RunFile.Apps {
-		width = max(width, len(a.AppID)+len("-2-daprd"))
+		name := a.AppID
+		if n := opts.Replicas[a.AppID]; n > 1 {
+			name = fmt.Sprintf("%s-%d", a.AppID, n)
+		}
+		width = max(width, len(name)+len("-daprd"))
 	}
 	for _, x := range opts.Extras {
 		width = max(width, len(x.Name))
