@@ -146,6 +146,9 @@ func Start(opts Options) (*Env, error) {
 			return nil, err
 		}
 	}
+	if opts.Replicas > 1 && Profile() != ProfileRedis {
+		return nil, fmt.Errorf("the replica topology runs on the redis profile only (PROFILE=%s keeps state in this machine's PostgreSQL and RabbitMQ, which the suite's private network namespace cannot reach)", Profile())
+	}
 	if opts.Replicas > 1 {
 		code, reran, err := InPrivateNetwork()
 		if err != nil {
