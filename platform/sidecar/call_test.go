@@ -117,6 +117,10 @@ func TestInvokeRetriesOnlyWhatNeverLeft(t *testing.T) {
 		resolve   = `failed to invoke, id: wallet, err: couldn't find service: wallet`
 		broke     = `failed to invoke, id: wallet, err: rpc error: code = Unavailable desc = error reading from server: EOF`
 		deadline  = `failed to invoke, id: wallet, err: rpc error: code = DeadlineExceeded desc = context deadline exceeded`
+		// Seen on the replica topology: the app of one instance is dead,
+		// its sidecar lives and is still resolved.
+		appDown  = `failed to invoke, id: wallet, err: rpc error: code = Internal desc = error invoking app channel: Post "http://127.0.0.1:40537/wallet/deduct": dial tcp 127.0.0.1:40537: connect: connection refused`
+		appBroke = `failed to invoke, id: wallet, err: rpc error: code = Internal desc = error invoking app channel: Post "http://127.0.0.1:40537/wallet/deduct": read tcp 127.0.0.1:51234->127.0.0.1:40537: read: connection reset by peer`
 	)
 	cases := []struct {
 		name      string
@@ -131,6 +135,8 @@ func TestInvokeRetriesOnlyWhatNeverLeft(t *testing.T) {
 		{"not resolved yet, then up", "ERR_DIRECT_INVOKE", resolve, 1, 2, false},
 		{"broke after it was sent: not again", "ERR_DIRECT_INVOKE", broke, 1, 1, true},
 		{"deadline: not again", "ERR_DIRECT_INVOKE", deadline, 1, 1, true},
+		{"the target's app down beside its sidecar, then an instance answers", "ERR_DIRECT_INVOKE", appDown, 2, 3, false},
+		{"the target's app broke while reading it: not again", "ERR_DIRECT_INVOKE", appBroke, 1, 1, true},
 		{"access denied: not again", "ERR_PERMISSION_DENIED", backoff, 1, 1, true},
 		{"after Dapr's own retries: not again", "ERR_DIRECT_INVOKE", "failed to invoke target wallet after 3 retries. Error: " + backoff, 1, 1, true},
 		{"after 0 retries it never left", "ERR_DIRECT_INVOKE", "failed to invoke target wallet after 0 retries. Error: " + backoff, 1, 2, false},

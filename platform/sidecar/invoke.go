@@ -180,13 +180,18 @@ var retriedByDapr = regexp.MustCompile(`after ([0-9]+) retries`)
 // call never went out to the target's sidecar: gRPC failed it before any
 // stream was opened, because the connection could not be dialled or is
 // waiting out its reconnect backoff ("last connection error"), or the
-// target is not resolved. A call that broke after it was sent (EOF, reset
-// while reading, a deadline) is not one of them, nor is one Dapr itself
-// sent more than once (FinFlow sets no retry on app targets; a test in
-// tests/deploy keeps it so).
+// target is not resolved; or the target's sidecar could not connect to its
+// app (the app is down while its sidecar lives and is still resolved, so
+// a resend may reach another instance of the app id). A call that broke
+// after it was sent (EOF, reset while reading, a deadline) is not one of
+// them, nor is one Dapr itself sent more than once (FinFlow sets no retry
+// on app targets; a test in tests/deploy keeps it so).
 func notSent(msg string) bool {
 	if m := retriedByDapr.FindStringSubmatch(msg); m != nil && m[1] != "0" {
 		return false
+	}
+	if strings.Contains(msg, "error invoking app channel:") && strings.Contains(msg, "connect: connection refused") {
+		return true
 	}
 	for _, marker := range []string{
 		"desc = last connection error:",              // fail-fast while reconnecting
