@@ -28,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/finflow/finflow/tools/launcher/runfile"
@@ -628,6 +629,19 @@ func (t *Topology) Restart(ctx context.Context, appID string, which Which) error
 	}
 	// A new sidecar knows nothing of the run, a new app has a new pid.
 	t.publishMetadata([]*App{a})
+	return nil
+}
+
+// Freeze stops one process of an app instance where it stands (SIGSTOP
+// to its process group): calls to it are accepted and then hang, as with
+// an app stuck in the middle of its work. Kill still ends it.
+func (t *Topology) Freeze(name string, which Which) error {
+	p, err := t.proc(name, which)
+	if err != nil {
+		return err
+	}
+	t.console.say("freezing %s %s (SIGSTOP)", name, which)
+	p.signalGroup(syscall.SIGSTOP)
 	return nil
 }
 
