@@ -15,6 +15,11 @@
 // payment's share of the index is a fraction of a round trip, and writers
 // never queue behind each other's round trips one by one.
 //
+// A new wallet payment and its bill's claim are inserted in one state
+// transaction (CreateClaimed), so the claim is never seen without its
+// payment. Nothing relies on the transaction being all or nothing: when it
+// fails, one read of both keys says what was written.
+//
 // Payment records and users' list heads are changed through a
 // sidecar.Cache: a document this process wrote last is changed again
 // without reading it first (its ETag is known), so a payment's final update

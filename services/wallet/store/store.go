@@ -188,12 +188,32 @@ func (s *Store) loadWithRef(ctx context.Context, user, ref string) (walletDoc, s
 }
 
 // Get implements domain.Store.
+// It decodes the document's head only (walletHead): a balance read does
+// not build the ledger entries it does not return.
 func (s *Store) Get(ctx context.Context, user string) (domain.Wallet, error) {
-	d, _, err := s.load(ctx, user)
+	it, err := s.state.Get(ctx, s.name, walletKey(user))
 	if err != nil {
-		return domain.Wallet{}, err
+		return domain.Wallet{}, fmt.Errorf("reading wallet: %w", err)
 	}
-	return d.wallet(), nil
+	if !it.Found() {
+		return domain.Wallet{}, domain.ErrWalletNotFound
+	}
+	var h walletHead
+	if err := json.Unmarshal(it.Value, &h); err != nil {
+		return domain.Wallet{}, fmt.Errorf("decoding wallet %s: %w", user, err)
+	}
+	if s.cache != nil {
+		s.cache.Observe(it)
+	}
+	return domain.Wallet{UserID: h.UserID, Currency: h.Currency, Balance: h.Balance, CreatedAt: h.CreatedAt}, nil
+}
+
+// walletHead is the wallet document without its entries.
+type walletHead struct {
+	UserID    string    `json:"user_id"`
+	Currency  string    `json:"currency"`
+	Balance   int64     `json:"balance"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Apply implements domain.Store.
