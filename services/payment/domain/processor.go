@@ -363,7 +363,7 @@ func (pr *Processor) RecoverOnce(ctx context.Context, cfg RecoveryConfig) error 
 	)
 	for id, indexed := range pending {
 		if pr.settled.has(id) {
-			mu.Lock() // the round's goroutines write done too
+			mu.Lock()          // the round's goroutines write done too
 			done[id] = indexed // final, as this process saw
 			mu.Unlock()
 			continue
