@@ -30,17 +30,24 @@ func TestCrashWhilePaying(t *testing.T) {
 		{"wallet", topology.SidecarProcess},
 	}
 	chaosDone := make(chan error, 1)
+	// Every instance of the app goes down: an outage of the service. (On
+	// the replica topology, FINFLOW_REPLICAS=2, a twin would otherwise
+	// absorb it; tests/replicas kills one instance while its twin serves.)
 	go func() {
 		for _, c := range chaos {
 			time.Sleep(700 * time.Millisecond)
-			if err := env.Topology.Kill(c.app, c.which); err != nil {
-				chaosDone <- err
-				return
+			for _, a := range env.Topology.Instances(c.app) {
+				if err := env.Topology.Kill(a.Instance, c.which); err != nil {
+					chaosDone <- err
+					return
+				}
 			}
 			time.Sleep(1500 * time.Millisecond)
-			if err := env.Topology.Restart(ctx, c.app, c.which); err != nil {
-				chaosDone <- fmt.Errorf("restarting %s %s: %w", c.app, c.which, err)
-				return
+			for _, a := range env.Topology.Instances(c.app) {
+				if err := env.Topology.Restart(ctx, a.Instance, c.which); err != nil {
+					chaosDone <- fmt.Errorf("restarting %s %s: %w", a.Instance, c.which, err)
+					return
+				}
 			}
 		}
 		chaosDone <- nil
