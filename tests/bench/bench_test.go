@@ -330,7 +330,11 @@ func calibrate(t *testing.T, cfg config, w *Workload, s *Scraper) (map[string]Ra
 			if app == "gateway" {
 				evalsha = pr.Redis["evalsha"]
 			}
-			if step := c.Step(evalsha); step.StateOps()+step.Redis+len(step.Calls) > 0 {
+			step := c.Step(evalsha)
+			if app == floor.RouteApp(kind) {
+				step.Reply = int(l.BytesIn) // the floor carries an answer of the same size back
+			}
+			if step.StateOps()+step.Redis+len(step.Calls)+step.Reply > 0 {
 				plan[kind][app] = step
 			}
 		}
@@ -407,7 +411,12 @@ func measureFloor(t *testing.T, cfg config, rep *Report, progress *os.File) {
 // minimum-hop wallet payment (floor.MinimumPay, docs/minimum-hop.md) and
 // runs the same closed-loop levels and half-peak run of payments.
 func measureMinimumFloor(t *testing.T, cfg config, rep *Report, progress *os.File) {
-	rep.MinimumPlan = floor.Plan{floor.KindPay: floor.MinimumPay}
+	minimum := map[string]floor.Step{}
+	for app, step := range floor.MinimumPay {
+		step.Reply = rep.Plan.Step(floor.KindPay, app).Reply // the same answer as FinFlow's
+		minimum[app] = step
+	}
+	rep.MinimumPlan = floor.Plan{floor.KindPay: minimum}
 	fenv, err := harness.Start(harness.Options{Name: "bench-minfloor", RunFile: "tests/bench/floor.dapr.yaml",
 		Env: map[string]string{floor.PlanEnv: rep.MinimumPlan.Encode()}})
 	if err != nil {

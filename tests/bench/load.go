@@ -27,6 +27,7 @@ type Level struct {
 	P99, Max    time.Duration
 	Mean        time.Duration
 	ErrorRate   float64        // share of requests without a 2xx answer
+	BytesIn     float64        // mean size of an answer's body, bytes
 	Codes       map[string]int // status code -> count ("0" is no answer)
 	Errors      []string       // distinct transport errors and unexpected answers, a few
 	Usage       []Usage
@@ -131,7 +132,7 @@ func (a Attack) run(atk *vegeta.Attacker, pacer vegeta.Pacer, d time.Duration, l
 	l := Level{
 		Requests: m.Requests, Seconds: time.Since(began).Seconds(),
 		P50: m.Latencies.P50, P95: m.Latencies.P95, P99: m.Latencies.P99, Max: m.Latencies.Max, Mean: m.Latencies.Mean,
-		Codes: m.StatusCodes,
+		Codes: m.StatusCodes, BytesIn: m.BytesIn.Mean,
 	}
 	if m.Requests > 0 {
 		ok := m.Requests - uint64(failed.Load())

@@ -155,6 +155,11 @@ func (a *floorApp) inner(c *fiber.Ctx) error {
 	if c.Method() == http.MethodPost {
 		status = http.StatusCreated
 	}
+	if step.Reply > 0 && c.Get(floor.HeaderFirst) == "1" {
+		// The route's app answers as much as FinFlow's does (a page of
+		// bills is kilobytes), so the floor carries it through the sidecars too.
+		return c.Status(status).JSON(fiber.Map{"ok": true, "app": a.id, "padding": strings.Repeat("x", max(step.Reply-40, 0))})
+	}
 	return c.Status(status).JSON(fiber.Map{"ok": true, "app": a.id})
 }
 

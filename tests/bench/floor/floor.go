@@ -33,6 +33,10 @@ type Step struct {
 	Deletes int      `json:"deletes"`
 	Redis   int      `json:"redis,omitempty"`
 	Calls   []string `json:"calls,omitempty"`
+	// Reply is the size in bytes of the answer the app sends back through
+	// the sidecars when it is the route's app (the client's answer: a
+	// payment, a page of 20 bills); 0 for a small one.
+	Reply int `json:"reply,omitempty"`
 }
 
 // StateOps is the step's number of state round trips.
@@ -68,6 +72,9 @@ func (p Plan) Describe(kind string) string {
 		d := fmt.Sprintf("%s: %dG %dS %dD", app, s.Gets, s.Sets, s.Deletes)
 		if s.Redis > 0 {
 			d += fmt.Sprintf(" +%d redis", s.Redis)
+		}
+		if s.Reply > 0 {
+			d += fmt.Sprintf(" (answers %d B)", s.Reply)
 		}
 		if len(s.Calls) > 0 {
 			d += " -> " + strings.Join(s.Calls, ", ")
@@ -140,6 +147,17 @@ var Routes = []Route{
 	{KindBills, http.MethodGet, "/billing/user/:id", "billing"},
 	{KindPayments, http.MethodGet, "/Payment/user/:id", "payment"},
 	{KindStatus, http.MethodGet, "/Payment/:id", "payment"},
+}
+
+// RouteApp is the app a request of kind enters through (the one that
+// answers the client), "" for an unknown kind.
+func RouteApp(kind string) string {
+	for _, r := range Routes {
+		if r.Kind == kind {
+			return r.App
+		}
+	}
+	return ""
 }
 
 // MinimumPay is the minimum-hop wallet payment of docs/minimum-hop.md as a
