@@ -207,6 +207,19 @@ func TestBench(t *testing.T) {
 	if cfg.url != "" {
 		rep.FloorSkipped = "a running FinFlow was measured (BENCH_URL); the floor uses the same app ids and cannot run beside it. Run `make bench` without BENCH_URL for the floor."
 	} else {
+		// The customers' lists grew during the run: the floor answers
+		// pages of the size the listings measured, not the calibration's.
+		if l := Peak(rep.Listings); l.BytesIn > 0 {
+			for _, kind := range []string{floor.KindBills, floor.KindPayments} {
+				if rep.Plan[kind] == nil {
+					rep.Plan[kind] = map[string]floor.Step{}
+				}
+				app := floor.RouteApp(kind)
+				step := rep.Plan[kind][app]
+				step.Reply = int(l.BytesIn)
+				rep.Plan[kind][app] = step
+			}
+		}
 		measureFloor(t, cfg, rep, progress)
 		measureMinimumFloor(t, cfg, rep, progress)
 	}
@@ -367,17 +380,9 @@ func calibrate(t *testing.T, cfg config, w *Workload, s *Scraper) (map[string]Ra
 // measureFloor starts the floor topology with the plan and runs the same
 // closed-loop levels and half-peak run.
 func measureFloor(t *testing.T, cfg config, rep *Report, progress *os.File) {
-	fenv, err := harness.Start(harness.Options{Name: "bench-floor", RunFile: "tests/bench/floor.dapr.yaml",
-		Env: map[string]string{floor.PlanEnv: rep.Plan.Encode()}})
-	if err != nil {
-		t.Fatalf("starting the floor: %v", err)
-	}
+	fenv, procs := startFloor(t, "bench-floor", rep.Plan)
 	defer fenv.Stop()
-	procs, err := FindProcesses(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	requireEveryProcess(t, fenv, procs)
+	var err error
 	payTarget := JSONTarget(http.MethodPost, fenv.BaseURL+"/Payment/pay", "floor", []byte(`{"bill_id":"bill_floor"}`))
 	pay := Attack{Name: "floor pay", Targeter: RoundRobin([]vegeta.Target{payTarget}), Procs: procs, Progress: progress}
 	if rep.FloorPay, err = pay.Ramp(cfg.levels, cfg.step, nil); err != nil {
@@ -407,6 +412,23 @@ func measureFloor(t *testing.T, cfg config, rep *Report, progress *os.File) {
 	}
 }
 
+// startFloor starts the floor topology (named name) replaying plan, and
+// finds its processes.
+func startFloor(t *testing.T, name string, plan floor.Plan) (*harness.Env, []Process) {
+	fenv, err := harness.Start(harness.Options{Name: name, RunFile: "tests/bench/floor.dapr.yaml",
+		Env: map[string]string{floor.PlanEnv: plan.Encode()}})
+	if err != nil {
+		t.Fatalf("starting the floor (%s): %v", name, err)
+	}
+	procs, err := FindProcesses(os.Getpid())
+	if err != nil {
+		fenv.Stop()
+		t.Fatal(err)
+	}
+	requireEveryProcess(t, fenv, procs)
+	return fenv, procs
+}
+
 // measureMinimumFloor starts the floor topology again with the
 // minimum-hop wallet payment (floor.MinimumPay, docs/minimum-hop.md) and
 // runs the same closed-loop levels and half-peak run of payments.
@@ -417,16 +439,9 @@ func measureMinimumFloor(t *testing.T, cfg config, rep *Report, progress *os.Fil
 		minimum[app] = step
 	}
 	rep.MinimumPlan = floor.Plan{floor.KindPay: minimum}
-	fenv, err := harness.Start(harness.Options{Name: "bench-minfloor", RunFile: "tests/bench/floor.dapr.yaml",
-		Env: map[string]string{floor.PlanEnv: rep.MinimumPlan.Encode()}})
-	if err != nil {
-		t.Fatalf("starting the minimum-hop floor: %v", err)
-	}
+	fenv, procs := startFloor(t, "bench-minfloor", rep.MinimumPlan)
 	defer fenv.Stop()
-	procs, err := FindProcesses(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
-	}
+	var err error
 	payTarget := JSONTarget(http.MethodPost, fenv.BaseURL+"/Payment/pay", "floor", []byte(`{"bill_id":"bill_floor"}`))
 	pay := Attack{Name: "minimum-hop floor pay", Targeter: RoundRobin([]vegeta.Target{payTarget}), Procs: procs, Progress: progress}
 	if rep.MinFloorPay, err = pay.Ramp(cfg.levels, cfg.step, nil); err != nil {
