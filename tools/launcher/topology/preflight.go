@@ -24,6 +24,9 @@ func Check(opts Options) error {
 	if err := CheckDaprd(opts.Daprd); err != nil {
 		return err
 	}
+	if err := distinctPorts(opts.RunFile.Apps); err != nil {
+		return err
+	}
 	running := runningDaprds()
 	mdns := false
 	for _, a := range opts.RunFile.Apps {
@@ -140,4 +143,29 @@ func runningDaprds() map[string]int {
 		}
 	}
 	return found
+}
+
+// distinctPorts refuses a run file that gives one port to two uses (two
+// apps, or an app and a sidecar): the second process could not listen, and
+// until it died its sidecar would reach the first one's app, which refuses
+// it.
+func distinctPorts(apps []runfile.App) error {
+	owner := map[int]string{}
+	for _, a := range apps {
+		for _, u := range []struct {
+			port int
+			what string
+		}{{a.AppPort, "app port"}, {a.DaprHTTPPort, "Dapr HTTP port"}, {a.DaprGRPCPort, "Dapr gRPC port"},
+			{a.MetricsPort, "metrics port"}, {a.DaprInternalGRPCPort, "Dapr internal gRPC port"}} {
+			if u.port <= 0 {
+				continue
+			}
+			use := a.AppID + "'s " + u.what
+			if first, dup := owner[u.port]; dup {
+				return fmt.Errorf("port %d is both %s and %s in the run file; give each its own", u.port, first, use)
+			}
+			owner[u.port] = use
+		}
+	}
+	return nil
 }

@@ -466,6 +466,8 @@ func (t *Topology) waitReady(ctx context.Context, apps []*App, timeout time.Dura
 		pending[a.Instance] = a
 	}
 	lastReport := time.Now()
+	// Apps whose port answers from a process that is not theirs.
+	foreign := map[string]int{}
 	for len(pending) > 0 {
 		for id, a := range pending {
 			for _, p := range []*proc{a.daprd, a.app} {
@@ -473,9 +475,15 @@ func (t *Topology) waitReady(ctx context.Context, apps []*App, timeout time.Dura
 					return t.exitError(ctx, p)
 				}
 			}
-			if healthy(ctx, client, a) {
-				delete(pending, id)
+			if !healthy(ctx, client, a) {
+				continue
 			}
+			if !listensItself(a) {
+				foreign[id] = a.AppPort
+				continue
+			}
+			delete(foreign, id)
+			delete(pending, id)
 		}
 		if len(pending) == 0 {
 			break
@@ -486,6 +494,11 @@ func (t *Topology) waitReady(ctx context.Context, apps []*App, timeout time.Dura
 		}
 		select {
 		case <-ctx.Done():
+			for _, id := range sortedIDs(pending) {
+				if port, ok := foreign[id]; ok {
+					return fmt.Errorf("not healthy after %s: %s: port %d answers, but not from %s's own process; stop whatever listens there (ss -ltnp 'sport = :%d') or change the port", timeout, id, port, id, port)
+				}
+			}
 			if cause := t.diagnose(context.Background(), ""); cause != "" {
 				return fmt.Errorf("not healthy after %s: %s: %s", timeout, strings.Join(sortedIDs(pending), ", "), cause)
 			}
@@ -494,6 +507,23 @@ func (t *Topology) waitReady(ctx context.Context, apps []*App, timeout time.Dura
 		}
 	}
 	return nil
+}
+
+// listensItself reports whether the process answering on a's app port is
+// a's own (its process group), where that can be seen: a port another
+// process took between the check and the start answers health checks too,
+// and the sidecar would then deliver a's calls to it. Until a's process
+// listens, a is not ready; if it cannot, it dies and says why.
+func listensItself(a *App) bool {
+	if a.AppPort <= 0 || !a.Host.Local() {
+		return true
+	}
+	pgid := a.app.pid()
+	if pgid == 0 {
+		return false
+	}
+	owned, seen := groupListensOn(pgid, a.AppPort)
+	return owned || !seen
 }
 
 func healthy(ctx context.Context, c *http.Client, a *App) bool {
