@@ -7,11 +7,14 @@ package service
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -66,9 +69,24 @@ const (
 	SecretStore   = "finflow-secrets"
 )
 
+// HealthcheckArg, as a service's only argument, makes it a probe instead of
+// the service: it asks the service already running beside it (same
+// APP_PORT and BIND_HOST) for GET /readyz and exits 0 when that answers
+// 200, 1 otherwise. Container health checks use it (docker-compose.yml):
+// the images have no shell and no HTTP client.
+const HealthcheckArg = "-healthcheck"
+
 // Main runs the service described by spec until SIGINT or SIGTERM, and exits
-// the process with status 1 if it fails.
+// the process with status 1 if it fails. Run with HealthcheckArg, it probes
+// the running service instead (Healthcheck).
 func Main(spec Spec) {
+	if len(os.Args) == 2 && os.Args[1] == HealthcheckArg {
+		if err := Healthcheck(context.Background(), spec); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: not ready: %v\n", spec.Name, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	log := server.NewLogger(spec.Name)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -177,6 +195,38 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 	}
 	log.Info("listening", "addr", addr)
 	return server.Serve(ctx, app, ln, 10*time.Second)
+}
+
+// Healthcheck asks the service running on this host at APP_PORT (the
+// address BIND_HOST names, or loopback when it binds every interface) for
+// GET /readyz, within 3 s: nil when it answers 200, otherwise why not.
+func Healthcheck(ctx context.Context, spec Spec) error {
+	env := envconfig.New()
+	port := env.Int("APP_PORT", spec.DefaultPort)
+	host := env.String("BIND_HOST", "127.0.0.1")
+	if err := env.Err(); err != nil {
+		return err
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	url := "http://" + net.JoinHostPort(host, strconv.Itoa(port)) + "/readyz"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s = %d %s", url, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	return nil
 }
 
 // health registers the two probes every service answers:

@@ -118,6 +118,20 @@ func (p *project) up(tb testing.TB) {
 	p.isolateMDNS(tb)
 	p.must(tb, upTimeout, "up", "--wait", "--wait-timeout", "600")
 	tb.Logf("up --build --wait took %s", time.Since(start).Round(time.Second))
+	p.appsHealthy(tb)
+}
+
+// appsHealthy checks that `up --wait` returned with every app's health
+// check passing (its GET /readyz through `/app -healthcheck`: its sidecar
+// up and its state store answering), not merely started.
+func (p *project) appsHealthy(tb testing.TB) {
+	tb.Helper()
+	for _, app := range []string{"gateway", "user", "wallet", "billing", "payment", "razorpay"} {
+		status := strings.TrimSpace(dockerMust(tb, "inspect", "--format", "{{if .State.Health}}{{.State.Health.Status}}{{else}}no health check{{end}}", p.container(tb, app)))
+		if status != "healthy" {
+			tb.Errorf("after up --wait, %s's container is %q, want healthy", app, status)
+		}
+	}
 }
 
 // isolateMDNS keeps the project's sidecars and the host's apart. They find

@@ -28,6 +28,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/finflow/finflow/platform/service"
 	"github.com/finflow/finflow/tools/launcher/runfile"
 )
 
@@ -423,6 +424,12 @@ func TestComposeAppsHaveSidecars(t *testing.T) {
 			}
 			if got, want := svc.Build.Args["SERVICE"], r.composeRel(t, app.AppDirPath); got != want {
 				t.Errorf("service %s: build arg SERVICE = %q, want %q (dapr.yaml's appDirPath)", app.AppID, got, want)
+			}
+
+			// `up --wait` waits for the app to be ready, through its own
+			// probe mode (the image has no shell or HTTP client).
+			if want := []string{"CMD", "/app", service.HealthcheckArg}; svc.Healthcheck == nil || !slices.Equal(svc.Healthcheck.Test, want) {
+				t.Errorf("service %s: healthcheck %+v, want test %q", app.AppID, svc.Healthcheck, want)
 			}
 
 			sidecars := r.composeSidecars(app.AppID)
