@@ -29,13 +29,18 @@ const (
 //     the request's identity;
 //   - dapr-caller-app-id is kept as the calling app.
 //
-// Only the probes are exempt from the app token, because their callers
-// cannot send it: /healthz (Dapr 1.14's app health probe, and Kubernetes'
-// liveness probe) and /readyz (Kubernetes' readiness probe). Both answer
-// nothing but ok or unavailable.
+// Only the probes may come without the app token, because some of their
+// callers cannot send it: /healthz (Dapr 1.14's app health probe, and
+// Kubernetes' liveness probe) and /readyz (Kubernetes' readiness probe).
+// Both answer nothing but ok or unavailable. A probe that carries a wrong
+// token is refused like any other request: it is another app's sidecar
+// (a port given to two apps, a stale address), and the gateway's GET
+// /health, which asks /readyz through the sidecars, must then report this
+// service down rather than ok.
 func Middleware(v *auth.Verifier, appToken string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if appToken != "" && !probe(c.Path()) && subtle.ConstantTimeCompare([]byte(c.Get("dapr-api-token")), []byte(appToken)) != 1 {
+		got := c.Get("dapr-api-token")
+		if appToken != "" && (got != "" || !probe(c.Path())) && subtle.ConstantTimeCompare([]byte(got), []byte(appToken)) != 1 {
 			return apperr.New(apperr.KindUnauthenticated, apperr.CodeUnauthenticated, "only this service's Dapr sidecar may call it")
 		}
 		if raw := c.Get(auth.HeaderIdentity); raw != "" {

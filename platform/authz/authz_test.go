@@ -53,6 +53,11 @@ func TestMiddlewareAndRules(t *testing.T) {
 		{"liveness probe without the token", "/healthz", "", "", "", 200},
 		{"readiness probe without the token", "/readyz", "", "", "", 200},
 		{"a probe-like path without the token", "/readyz/x", "", "", "", 401},
+		{"liveness probe with the token", "/healthz", "app-token-123", "", "", 200},
+		{"readiness probe with the token", "/readyz", "app-token-123", "", "", 200},
+		// Another app's sidecar: /health must not report this service ok.
+		{"liveness probe with another sidecar's token", "/healthz", "nope", "", "", 401},
+		{"readiness probe with another sidecar's token", "/readyz", "nope", "", "", 401},
 	}
 	for _, tc := range cases {
 		req := httptest.NewRequest("GET", tc.path, nil)
