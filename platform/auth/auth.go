@@ -15,6 +15,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -75,8 +77,21 @@ type identityClaims struct {
 
 const identityIssuer = "finflow-gateway"
 
+// identityLeeway is the clock skew a service allows on an identity token's
+// expiry.
+const identityLeeway = 5 * time.Second
+
 // Signer makes identity tokens (the gateway's half).
-type Signer struct{ key ed25519.PrivateKey }
+type Signer struct {
+	key   ed25519.PrivateKey
+	cache tokenCache[signed]
+}
+
+// signed is what a token was signed for: one identity, one lifetime.
+type signed struct {
+	ident Identity
+	ttl   time.Duration
+}
 
 // NewSigner reads an Ed25519 private key from its base64 seed.
 func NewSigner(seedB64 string) (*Signer, error) {
@@ -87,17 +102,34 @@ func NewSigner(seedB64 string) (*Signer, error) {
 	return &Signer{key: ed25519.NewKeyFromSeed(seed)}, nil
 }
 
-// Sign returns a token for id valid for ttl.
+// Sign returns a token for ident valid for ttl. A token signed earlier for
+// the same identity and ttl is returned again while at least half of its
+// lifetime is left (it is no longer valid than any other), so a busy
+// caller costs one Ed25519 signature per ttl/2, not one per request, and
+// the services' Verifier answers it from its cache.
 func (s *Signer) Sign(ident Identity, ttl time.Duration, now time.Time) (string, error) {
+	key := signed{ident, ttl}
+	if c, ok := s.cache.get(key); ok && !now.Before(c.issued) && c.exp.Sub(now) >= ttl/2 {
+		return c.token, nil
+	}
+	iat, exp := jwt.NewNumericDate(now), jwt.NewNumericDate(now.Add(ttl))
 	c := identityClaims{Role: ident.Role, RegisteredClaims: jwt.RegisteredClaims{
-		Subject: ident.Sub, Issuer: identityIssuer,
-		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		Subject: ident.Sub, Issuer: identityIssuer, IssuedAt: iat, ExpiresAt: exp,
 	}}
-	return jwt.NewWithClaims(jwt.SigningMethodEdDSA, c).SignedString(s.key)
+	token, err := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c).SignedString(s.key)
+	if err != nil {
+		return "", err
+	}
+	s.cache.put(key, cachedToken{token: token, ident: ident, issued: iat.Time, exp: exp.Time})
+	return token, nil
 }
 
 // Verifier checks identity tokens (the services' half).
-type Verifier struct{ key ed25519.PublicKey }
+type Verifier struct {
+	key   ed25519.PublicKey
+	cache tokenCache[string]
+	now   func() time.Time // time.Now; tests set it
+}
 
 // NewVerifier reads an Ed25519 public key from base64.
 func NewVerifier(pubB64 string) (*Verifier, error) {
@@ -105,20 +137,71 @@ func NewVerifier(pubB64 string) (*Verifier, error) {
 	if err != nil || len(pub) != ed25519.PublicKeySize {
 		return nil, errors.New("identity public key must be a base64 Ed25519 public key of 32 bytes")
 	}
-	return &Verifier{key: ed25519.PublicKey(pub)}, nil
+	return &Verifier{key: ed25519.PublicKey(pub), now: time.Now}, nil
 }
 
 // Verify returns the identity in token, or ErrUnauthenticated.
+//
+// A token that verified is remembered, byte for byte, until it expires:
+// the same token again (the gateway reuses one per identity, see
+// Signer.Sign) costs a map lookup instead of a signature check. Only
+// tokens whose signature verified are remembered, so forged ones cannot
+// fill the cache.
 func (v *Verifier) Verify(token string) (Identity, error) {
+	now := time.Now()
+	if v.now != nil {
+		now = v.now()
+	}
+	if c, ok := v.cache.get(token); ok && now.Before(c.exp.Add(identityLeeway)) {
+		return c.ident, nil
+	}
 	var c identityClaims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return v.key, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}), jwt.WithExpirationRequired(),
-		jwt.WithIssuer(identityIssuer), jwt.WithLeeway(5*time.Second))
+		jwt.WithIssuer(identityIssuer), jwt.WithLeeway(identityLeeway), jwt.WithTimeFunc(func() time.Time { return now }))
 	if err != nil {
 		return Identity{}, ErrUnauthenticated.Wrap(err)
 	}
 	if err := ValidIdentity(c.Subject, c.Role); err != nil {
 		return Identity{}, ErrUnauthenticated.Wrap(err)
 	}
-	return Identity{Sub: c.Subject, Role: c.Role}, nil
+	ident := Identity{Sub: c.Subject, Role: c.Role}
+	// The caller's string may be a view of a reused request buffer (Fiber
+	// without Immutable): the cache keeps its own copy.
+	token = strings.Clone(token)
+	v.cache.put(token, cachedToken{token: token, ident: ident, exp: c.ExpiresAt.Time})
+	return ident, nil
+}
+
+// tokenCacheSize bounds each cache: identity tokens live a minute, so a
+// cache that fills up is simply started again.
+const tokenCacheSize = 4096
+
+// cachedToken is a token signed or verified before, and its identity.
+type cachedToken struct {
+	token       string
+	ident       Identity
+	issued, exp time.Time
+}
+
+// tokenCache is a bounded map of tokens, safe for concurrent use.
+type tokenCache[K comparable] struct {
+	mu sync.Mutex
+	m  map[K]cachedToken
+}
+
+func (tc *tokenCache[K]) get(k K) (cachedToken, bool) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	c, ok := tc.m[k]
+	return c, ok
+}
+
+func (tc *tokenCache[K]) put(k K, c cachedToken) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if tc.m == nil || len(tc.m) >= tokenCacheSize {
+		tc.m = make(map[K]cachedToken)
+	}
+	tc.m[k] = c
 }

@@ -75,7 +75,14 @@ func New(cfg Config) *fiber.App {
 		CaseSensitive:         true,    // the contract's paths are exact: /Payment/pay
 		StrictRouting:         true,
 		DisableStartupMessage: true,
-		ErrorHandler:          errorHandler(cfg.Logger),
+		// Every string a handler gets from the request (a header, a path
+		// parameter, a query value) is its own copy, not a view of
+		// fasthttp's buffer that the next request overwrites: FinFlow keeps
+		// such strings past the request (cache keys, verified identity
+		// tokens, work handed to goroutines), where a view would change
+		// under it.
+		Immutable:    true,
+		ErrorHandler: errorHandler(cfg.Logger),
 	})
 	app.Use(requestContext(cfg.Logger, cfg.Observe))
 	app.Use(recover.New())

@@ -245,3 +245,37 @@ func TestQuietRoutesLogAtDebugUnlessTheyFail(t *testing.T) {
 		})
 	}
 }
+
+// Strings a handler reads from the request stay as they were after the
+// request: handlers keep them (cache keys, identity tokens, work handed to
+// goroutines), and a view of fasthttp's reused buffer would change under
+// them with the next request.
+func TestRequestStringsOutliveTheRequest(t *testing.T) {
+	app := server.New(server.Config{Name: "t", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	var kept []string
+	app.Get("/bills/:id", func(c *fiber.Ctx) error {
+		kept = append(kept, c.Params("id"), c.Get("X-Token"), c.Query("cursor"))
+		return c.SendStatus(http.StatusNoContent)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = app.Listener(ln) }()
+	defer app.Shutdown()
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}} // one connection: one reused buffer
+	var want []string
+	for _, v := range []string{"aaaaaaaa", "bbbbbbbb", "cccccccc"} {
+		req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/bills/bill_"+v+"?cursor=cur_"+v, nil)
+		req.Header.Set("X-Token", "tok_"+v)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want = append(want, "bill_"+v, "tok_"+v, "cur_"+v)
+	}
+	if strings.Join(kept, " ") != strings.Join(want, " ") {
+		t.Fatalf("kept %q, want %q", kept, want)
+	}
+}
