@@ -101,19 +101,11 @@ func Main(spec Spec) {
 // Run is Main without the signal handling and exit, for tests.
 func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 	env := envconfig.New()
-	port := env.Int("APP_PORT", spec.DefaultPort)
+	host, port := listenAddr(env, spec)
 	sc := sidecar.ConfigFromEnv(env)
 	if err := env.Err(); err != nil {
 		return err
 	}
-	// Internal services listen on loopback (reachable through their sidecar
-	// only); the gateway on every interface. BIND_HOST overrides either
-	// (Kubernetes probes a pod's own address).
-	host := "127.0.0.1"
-	if spec.PublicBind {
-		host = "0.0.0.0"
-	}
-	host = env.String("BIND_HOST", host)
 	// Listen before connecting to the sidecar: the sidecar waits for the app
 	// port, so a port already taken fails at once with a clear error.
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
@@ -197,13 +189,25 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 	return server.Serve(ctx, app, ln, 10*time.Second)
 }
 
+// listenAddr is where the service listens: APP_PORT (spec.DefaultPort) on
+// loopback for internal services (reachable through their sidecar only),
+// on every interface for the gateway; BIND_HOST overrides either
+// (Kubernetes probes a pod's own address). A malformed value is reported by
+// env.Err.
+func listenAddr(env *envconfig.Env, spec Spec) (host string, port int) {
+	host = "127.0.0.1"
+	if spec.PublicBind {
+		host = "0.0.0.0"
+	}
+	return env.String("BIND_HOST", host), env.Int("APP_PORT", spec.DefaultPort)
+}
+
 // Healthcheck asks the service running on this host at APP_PORT (the
 // address BIND_HOST names, or loopback when it binds every interface) for
 // GET /readyz, within 3 s: nil when it answers 200, otherwise why not.
 func Healthcheck(ctx context.Context, spec Spec) error {
 	env := envconfig.New()
-	port := env.Int("APP_PORT", spec.DefaultPort)
-	host := env.String("BIND_HOST", "127.0.0.1")
+	host, port := listenAddr(env, spec)
 	if err := env.Err(); err != nil {
 		return err
 	}

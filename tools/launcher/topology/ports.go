@@ -10,9 +10,10 @@ import (
 	"sync"
 )
 
-// handedOut is every port a pool of this process has handed out or
-// reserved, so that two pools (the harness's and the launcher's, one run's
-// and the next's) never give the same port twice.
+// handedOut is every port this process has handed out (freePort,
+// preferPort, FreePort) or reserved for a run's fixed ports, so that no
+// two uses in one process, in one run or across runs (the harness's picks
+// and the launcher's), ever get the same port.
 var handedOut = struct {
 	sync.Mutex
 	ports map[int]bool
@@ -29,19 +30,9 @@ func claim(port int) bool {
 	return true
 }
 
-// portPool hands out free TCP ports, never the same one twice in a run nor
-// in this process.
-type portPool struct {
-	taken map[int]bool
-}
-
-func newPortPool() *portPool { return &portPool{taken: map[int]bool{}} }
-
-// reserve marks a fixed port as used by this run.
-func (pp *portPool) reserve(port int) {
-	pp.taken[port] = true
-	claim(port)
-}
+// reservePort marks a run file's fixed port as used, so it is never handed
+// out.
+func reservePort(port int) { claim(port) }
 
 // Ports are picked below the kernel's ephemeral range
 // (net.ipv4.ip_local_port_range, 32768-60999 by default on Linux): a port
@@ -54,8 +45,9 @@ const (
 	defaultEphemeral = 32768
 )
 
-// ephemeralStart is the first port of the kernel's ephemeral range.
-func ephemeralStart() int {
+// ephemeralStart is the first port of the kernel's ephemeral range, read
+// once.
+var ephemeralStart = sync.OnceValue(func() int {
 	raw, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
 	if err != nil {
 		return defaultEphemeral
@@ -69,20 +61,20 @@ func ephemeralStart() int {
 		return defaultEphemeral
 	}
 	return lo
-}
+})
 
-// free returns a port that nothing listens on now, that this run and this
-// process have not handed out yet, and that the kernel does not use for
-// outgoing connections (below its ephemeral range, where there is room;
-// otherwise one the kernel picks).
-func (pp *portPool) free() (int, error) {
+// FreePort returns a TCP port that nothing listens on now, that this
+// process has not handed out yet (to a test or to a topology it started),
+// and that the kernel does not use for outgoing connections (below its
+// ephemeral range, where there is room; otherwise one the kernel picks).
+// The ports a test picks for one run never collide with each other.
+func FreePort() (int, error) {
 	hi := ephemeralStart()
 	for i := 0; i < 200 && hi-lowestPort >= 1000; i++ {
 		port := lowestPort + rand.IntN(hi-lowestPort)
-		if pp.taken[port] || portInUse(port) || !claim(port) {
+		if portInUse(port) || !claim(port) {
 			continue
 		}
-		pp.taken[port] = true
 		return port, nil
 	}
 	for i := 0; i < 50; i++ {
@@ -92,29 +84,21 @@ func (pp *portPool) free() (int, error) {
 		}
 		port := ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
-		if !pp.taken[port] && claim(port) {
-			pp.taken[port] = true
+		if claim(port) {
 			return port, nil
 		}
 	}
 	return 0, fmt.Errorf("finding a free port: no new port after 250 tries")
 }
 
-// prefer returns port if this run has not handed it out and nothing
-// listens on it, otherwise a free one.
-func (pp *portPool) prefer(port int) (int, error) {
-	if port > 0 && port < 65536 && !pp.taken[port] && !portInUse(port) && claim(port) {
-		pp.taken[port] = true
+// preferPort returns port if this process has not handed it out and
+// nothing listens on it, otherwise a free one.
+func preferPort(port int) (int, error) {
+	if port > 0 && port < 65536 && !portInUse(port) && claim(port) {
 		return port, nil
 	}
-	return pp.free()
+	return FreePort()
 }
-
-// FreePort returns a TCP port nothing listens on right now, below the
-// kernel's ephemeral range where there is room, and never one this process
-// has handed out before (by FreePort or by a topology it started), so the
-// ports a test picks for one run never collide with each other.
-func FreePort() (int, error) { return newPortPool().free() }
 
 // portInUse reports whether something already listens on port, on loopback
 // or on any interface.

@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -10,23 +11,23 @@ import (
 	"github.com/finflow/finflow/tools/launcher/runfile"
 )
 
-// Ports handed out in one process never repeat, whichever pool handed them
-// out, and lie below the kernel's ephemeral range, where no outgoing
-// connection can take them between the pick and the listen. (CI once gave
-// two apps of one test topology the same port: payment's sidecar then
-// delivered payment's calls to wallet, which refused them all.)
+// Ports handed out in one process never repeat, whether asked for as any
+// free port or as a preferred one already handed out, and lie below the
+// kernel's ephemeral range, where no outgoing connection can take them
+// between the pick and the listen. (CI once gave two apps of one test
+// topology the same port: payment's sidecar then delivered payment's calls
+// to wallet, which refused them all.)
 func TestPortsNeverRepeatAndAvoidTheEphemeralRange(t *testing.T) {
 	seen := map[int]bool{}
 	limit := ephemeralStart()
-	pools := []*portPool{newPortPool(), newPortPool()}
+	last := 0
 	for i := 0; i < 600; i++ {
 		var p int
 		var err error
-		switch i % 3 {
-		case 0:
+		if i%2 == 0 {
 			p, err = FreePort()
-		default:
-			p, err = pools[i%3-1].free()
+		} else {
+			p, err = preferPort(last) // handed out already: another one
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -34,17 +35,21 @@ func TestPortsNeverRepeatAndAvoidTheEphemeralRange(t *testing.T) {
 		if seen[p] {
 			t.Fatalf("port %d handed out twice (after %d ports)", p, i)
 		}
-		seen[p] = true
+		seen[p], last = true, p
 		if limit-lowestPort >= 1000 && (p < lowestPort || p >= limit) {
 			t.Fatalf("port %d is outside [%d, %d)", p, lowestPort, limit)
 		}
 	}
-	// A port a run file fixes is never handed out by another pool either.
-	fixed, _ := FreePort()
-	pp := newPortPool()
-	pp.reserve(fixed)
-	if p, _ := pp.prefer(fixed); p == fixed {
-		t.Fatalf("prefer handed out the reserved port %d", fixed)
+	// A port a run file fixes is never handed out afterwards either.
+	// (one below the range FreePort picks from, that nothing listens on,
+	// so only the reservation can keep preferPort from it)
+	fixed := lowestPort - 1 - rand.IntN(1000)
+	for portInUse(fixed) {
+		fixed = lowestPort - 1 - rand.IntN(1000)
+	}
+	reservePort(fixed)
+	if p, _ := preferPort(fixed); p == fixed {
+		t.Fatalf("preferPort handed out the reserved port %d", fixed)
 	}
 }
 

@@ -33,9 +33,9 @@ func Check(opts Options) error {
 		if pid, ok := running[a.AppID]; ok {
 			return fmt.Errorf("a daprd for app id %q is already running (pid %d); stop that FinFlow first, two topologies on one machine would answer each other's calls", a.AppID, pid)
 		}
-		for _, p := range []int{a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort, a.MetricsPort, a.DaprInternalGRPCPort} {
-			if p > 0 && portInUse(p) {
-				return fmt.Errorf("port %d (app %s) is already in use; stop whatever listens there (ss -ltnp 'sport = :%d') or change the port", p, a.AppID, p)
+		for _, u := range fixedPorts(a) {
+			if portInUse(u.port) {
+				return fmt.Errorf("port %d (app %s) is already in use; stop whatever listens there (ss -ltnp 'sport = :%d') or change the port", u.port, a.AppID, u.port)
 			}
 		}
 		uses, err := usesMDNS(opts.configFile(a))
@@ -145,6 +145,25 @@ func runningDaprds() map[string]int {
 	return found
 }
 
+// portUse is one port a run file fixes, and what for.
+type portUse struct {
+	port int
+	what string
+}
+
+// fixedPorts lists the ports the run file gives app a (those set, > 0):
+// its app port and its sidecar's.
+func fixedPorts(a runfile.App) []portUse {
+	var uses []portUse
+	for _, u := range []portUse{{a.AppPort, "app port"}, {a.DaprHTTPPort, "Dapr HTTP port"}, {a.DaprGRPCPort, "Dapr gRPC port"},
+		{a.MetricsPort, "metrics port"}, {a.DaprInternalGRPCPort, "Dapr internal gRPC port"}} {
+		if u.port > 0 {
+			uses = append(uses, u)
+		}
+	}
+	return uses
+}
+
 // distinctPorts refuses a run file that gives one port to two uses (two
 // apps, or an app and a sidecar): the second process could not listen, and
 // until it died its sidecar would reach the first one's app, which refuses
@@ -152,14 +171,7 @@ func runningDaprds() map[string]int {
 func distinctPorts(apps []runfile.App) error {
 	owner := map[int]string{}
 	for _, a := range apps {
-		for _, u := range []struct {
-			port int
-			what string
-		}{{a.AppPort, "app port"}, {a.DaprHTTPPort, "Dapr HTTP port"}, {a.DaprGRPCPort, "Dapr gRPC port"},
-			{a.MetricsPort, "metrics port"}, {a.DaprInternalGRPCPort, "Dapr internal gRPC port"}} {
-			if u.port <= 0 {
-				continue
-			}
+		for _, u := range fixedPorts(a) {
 			use := a.AppID + "'s " + u.what
 			if first, dup := owner[u.port]; dup {
 				return fmt.Errorf("port %d is both %s and %s in the run file; give each its own", u.port, first, use)

@@ -33,10 +33,10 @@ spec:
     allowedClockSkew: "15m"
 `
 
-func newSentry(pool *portPool, runDir, listen string) (*sentry, error) {
+func newSentry(runDir, listen string) (*sentry, error) {
 	var ports [3]int
 	for i := range ports {
-		p, err := pool.free()
+		p, err := FreePort()
 		if err != nil {
 			return nil, err
 		}

@@ -254,12 +254,9 @@ func (t *Topology) prepare() error {
 	if err := Check(t.opts); err != nil {
 		return err
 	}
-	pool := newPortPool()
 	for _, a := range t.opts.RunFile.Apps {
-		for _, p := range []int{a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort, a.MetricsPort, a.DaprInternalGRPCPort} {
-			if p > 0 {
-				pool.reserve(p)
-			}
+		for _, u := range fixedPorts(a) {
+			reservePort(u.port)
 		}
 	}
 
@@ -274,7 +271,7 @@ func (t *Topology) prepare() error {
 			// Sidecars on every host ask it for their certificates.
 			listen = t.opts.Hosts[0].IP
 		}
-		if t.sentry, err = newSentry(pool, runDir, listen); err != nil {
+		if t.sentry, err = newSentry(runDir, listen); err != nil {
 			return err
 		}
 	}
@@ -285,7 +282,7 @@ func (t *Topology) prepare() error {
 	}
 	for _, ra := range t.opts.RunFile.Apps {
 		for i := 0; i < max(1, t.opts.Replicas[ra.AppID]); i++ {
-			if err := t.prepareInstance(ra, i, pool, runDir, stamp, overrides); err != nil {
+			if err := t.prepareInstance(ra, i, runDir, stamp, overrides); err != nil {
 				return err
 			}
 		}
@@ -296,13 +293,13 @@ func (t *Topology) prepare() error {
 // prepareInstance builds instance i of run-file app ra: its ports (an
 // instance after the first gets ports of its own), its resources, its host,
 // and its two processes.
-func (t *Topology) prepareInstance(ra runfile.App, i int, pool *portPool, runDir, stamp string, overrides []MetadataOverride) error {
+func (t *Topology) prepareInstance(ra runfile.App, i int, runDir, stamp string, overrides []MetadataOverride) error {
 	a := &App{App: ra, Instance: ra.AppID, Index: i}
 	if i > 0 {
 		a.Instance = fmt.Sprintf("%s-%d", ra.AppID, i+1)
 		a.DaprHTTPPort, a.DaprGRPCPort, a.MetricsPort, a.DaprInternalGRPCPort = 0, 0, 0, 0
 		if a.AppPort > 0 {
-			p, err := pool.free()
+			p, err := FreePort()
 			if err != nil {
 				return err
 			}
@@ -315,7 +312,7 @@ func (t *Topology) prepareInstance(ra runfile.App, i int, pool *portPool, runDir
 	}
 	for _, port := range []*int{&a.DaprHTTPPort, &a.DaprGRPCPort, &a.MetricsPort, &a.DaprInternalGRPCPort} {
 		if *port <= 0 {
-			p, err := pool.free()
+			p, err := FreePort()
 			if err != nil {
 				return err
 			}
@@ -383,7 +380,7 @@ func (t *Topology) prepareInstance(ra runfile.App, i int, pool *portPool, runDir
 	// else, then a free one. An explicit METRICS_ADDR in the run file wins.
 	appEnv := a.AppEnv()
 	if _, set := a.Env["METRICS_ADDR"]; !set && a.AppPort > 0 {
-		mp, err := pool.prefer(a.AppPort + 1000)
+		mp, err := preferPort(a.AppPort + 1000)
 		if err != nil {
 			return err
 		}
@@ -467,7 +464,7 @@ func (t *Topology) waitReady(ctx context.Context, apps []*App, timeout time.Dura
 	}
 	lastReport := time.Now()
 	// Apps whose port answers from a process that is not theirs.
-	foreign := map[string]int{}
+	foreign := map[string]bool{}
 	for len(pending) > 0 {
 		for id, a := range pending {
 			for _, p := range []*proc{a.daprd, a.app} {
@@ -479,10 +476,9 @@ func (t *Topology) waitReady(ctx context.Context, apps []*App, timeout time.Dura
 				continue
 			}
 			if !listensItself(a) {
-				foreign[id] = a.AppPort
+				foreign[id] = true
 				continue
 			}
-			delete(foreign, id)
 			delete(pending, id)
 		}
 		if len(pending) == 0 {
@@ -495,7 +491,7 @@ func (t *Topology) waitReady(ctx context.Context, apps []*App, timeout time.Dura
 		select {
 		case <-ctx.Done():
 			for _, id := range sortedIDs(pending) {
-				if port, ok := foreign[id]; ok {
+				if port := pending[id].AppPort; foreign[id] {
 					return fmt.Errorf("not healthy after %s: %s: port %d answers, but not from %s's own process; stop whatever listens there (ss -ltnp 'sport = :%d') or change the port", timeout, id, port, id, port)
 				}
 			}
