@@ -40,7 +40,7 @@ type config struct {
 	auditUsers int
 	readPays   int
 	url        string // a running FinFlow to measure instead of starting one
-	profile    bool   // capture CPU profiles of every app at the payments' peak
+	profile    bool   // capture CPU and mutex profiles of every app at the peak of payments, reads and listings
 }
 
 func loadConfig() config {
@@ -160,7 +160,7 @@ func TestBench(t *testing.T) {
 		if n := int(peak.Throughput*12*1.3) - payQ.Len(); n > 0 {
 			payQ.Push(w.MakeBills(t, n, "/Payment/pay")...)
 		}
-		profile(t, env, pay, peak.Concurrency, reportDir(env.Root, rep))
+		profile(t, env, "pay", pay, peak.Concurrency, reportDir(env.Root, rep))
 	}
 	if n := int(peak.Throughput/2*(cfg.half+cfg.warm).Seconds()*1.3) + 10 - payQ.Len(); n > 0 {
 		payQ.Push(w.MakeBills(t, n, "/Payment/pay")...)
@@ -176,12 +176,18 @@ func TestBench(t *testing.T) {
 	if rep.Reads, err = reads.Ramp(cfg.levels, cfg.step, nil); err != nil {
 		t.Fatal(err)
 	}
+	if cfg.profile && env.Pprof != nil {
+		profile(t, env, "reads", reads, Peak(rep.Reads).Concurrency, reportDir(env.Root, rep))
+	}
 
 	// (d) A customer's listings: the first page of their bills and of
 	// their payments, alternating.
-	lists := Attack{Name: "listings", Targeter: RoundRobin(w.ListTargets()), Procs: procs, Progress: progress}
+	lists := Attack{Name: "listings", Targeter: RoundRobin(w.ListTargets()), OnResult: w.RecordPage, Procs: procs, Progress: progress}
 	if rep.Listings, err = lists.Ramp(cfg.levels, cfg.step, nil); err != nil {
 		t.Fatal(err)
+	}
+	if cfg.profile && env.Pprof != nil {
+		profile(t, env, "listings", lists, Peak(rep.Listings).Concurrency, reportDir(env.Root, rep))
 	}
 
 	// Every payment must be final, and the money right.
@@ -208,7 +214,8 @@ func TestBench(t *testing.T) {
 		rep.FloorSkipped = "a running FinFlow was measured (BENCH_URL); the floor uses the same app ids and cannot run beside it. Run `make bench` without BENCH_URL for the floor."
 	} else {
 		// The customers' lists grew during the run: the floor answers
-		// pages of the size the listings measured, not the calibration's.
+		// pages of the size the listings measured, not the calibration's,
+		// and reads as many records per page as they held.
 		if l := Peak(rep.Listings); l.BytesIn > 0 {
 			for _, kind := range []string{floor.KindBills, floor.KindPayments} {
 				if rep.Plan[kind] == nil {
@@ -217,6 +224,9 @@ func TestBench(t *testing.T) {
 				app := floor.RouteApp(kind)
 				step := rep.Plan[kind][app]
 				step.Reply = int(l.BytesIn)
+				if n := w.ItemsPerPage(kind); n > 0 && step.Gets > 0 {
+					step.BulkKeys = n
+				}
 				rep.Plan[kind][app] = step
 			}
 		}
@@ -450,26 +460,27 @@ func measureMinimumFloor(t *testing.T, cfg config, rep *Report, progress *os.Fil
 	rep.MinFloorPayHalf = halfPeak(pay, Peak(rep.MinFloorPay).Throughput/2, cfg)
 }
 
-// profile runs wallet payments at concurrency c for 12 s and meanwhile
-// takes a 10 s CPU profile of every app, saved as <app>.cpu.pprof with the
-// top functions in <app>.top.txt, and a 10 s mutex profile (time waited on
-// locks) in <app>.mutex.pprof and <app>.mutex.txt.
-func profile(t *testing.T, env *harness.Env, pay Attack, c int, dir string) {
+// profile runs attack a (kind: pay, reads or listings) at concurrency c
+// for 12 s and meanwhile takes a 10 s CPU profile of every app, saved as
+// <kind>.<app>.cpu.pprof with the top functions in <kind>.<app>.top.txt,
+// and a 10 s mutex profile (time waited on locks) in <kind>.<app>.mutex.pprof
+// and <kind>.<app>.mutex.txt.
+func profile(t *testing.T, env *harness.Env, kind string, a Attack, c int, dir string) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		pay.Name = "pay (profiling)"
-		pay.Closed(c, 12*time.Second)
+		a.Name = kind + " (profiling)"
+		a.Closed(c, 12*time.Second)
 	}()
 	time.Sleep(time.Second)
 	var wg sync.WaitGroup
 	for app, addr := range env.Pprof {
 		for _, p := range []struct{ path, file, top string }{
-			{"profile", app + ".cpu.pprof", app + ".top.txt"},
-			{"mutex", app + ".mutex.pprof", app + ".mutex.txt"}, // where requests waited on locks
+			{"profile", kind + "." + app + ".cpu.pprof", kind + "." + app + ".top.txt"},
+			{"mutex", kind + "." + app + ".mutex.pprof", kind + "." + app + ".mutex.txt"}, // where requests waited on locks
 		} {
 			wg.Add(1)
 			go func() {
@@ -482,7 +493,7 @@ func profile(t *testing.T, env *harness.Env, pay Attack, c int, dir string) {
 	}
 	wg.Wait()
 	<-done
-	fmt.Fprintf(os.Stderr, "bench: CPU profiles of every app in %s\n", dir)
+	fmt.Fprintf(os.Stderr, "bench: CPU profiles of every app under %s load in %s\n", kind, dir)
 }
 
 // saveProfile fetches a pprof profile from url into file, and its top

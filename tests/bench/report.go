@@ -154,7 +154,7 @@ func (r *Report) Markdown() string {
 	w("Service invocations and state round trips per request from the sidecars' Prometheus metrics " +
 		"(`dapr_runtime_service_invocation_req_sent_total`, `dapr_grpc_io_server_completed_rpcs` of the state API), " +
 		"and Redis commands from `INFO commandstats`, over a calibration run, minus what the services do in the background when idle. " +
-		"The floor replays the rounded figures per app (G get, S save, D delete) with handlers that do nothing else.\n\n")
+		"The floor replays the rounded figures per app (G get, S save, D delete) with handlers that do nothing else, reading and writing documents of about FinFlow's size; a listing's bulk read of the page's records reads as many keys as the measured pages held (Dapr's Redis store reads each with its own command).\n\n")
 	w("| request | invocations | state round trips | Redis commands | floor plan |\n|---|---|---|---|---|\n")
 	for _, kind := range floor.Kinds {
 		pr, ok := r.PerRequest[kind]

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -69,7 +70,12 @@ type Workload struct {
 	bills    map[string][]string // user id -> bills made
 	payments []paid
 	codes    map[int]int
+	pages    map[string]*pageCount // listing kind -> pages answered
 }
+
+// pageCount is how many listing pages of one kind were answered, and how
+// many items they held.
+type pageCount struct{ pages, items int }
 
 type paid struct {
 	ID, UserID, Status string
@@ -152,6 +158,43 @@ func (w *Workload) ReadTargets(max int) []vegeta.Target {
 		}
 	}
 	return out
+}
+
+// RecordPage counts the items of an answered listing page (the floor reads
+// as many records per page as FinFlow's pages held).
+func (w *Workload) RecordPage(r *vegeta.Result) {
+	var page struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	if r.Code != http.StatusOK || json.Unmarshal(r.Body, &page) != nil {
+		return
+	}
+	kind := floor.KindPayments
+	if strings.Contains(r.URL, "/billing/user/") {
+		kind = floor.KindBills
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.pages == nil {
+		w.pages = map[string]*pageCount{}
+	}
+	if w.pages[kind] == nil {
+		w.pages[kind] = &pageCount{}
+	}
+	w.pages[kind].pages++
+	w.pages[kind].items += len(page.Items)
+}
+
+// ItemsPerPage returns the mean number of items in the answered pages of
+// kind, rounded (0 when none was answered).
+func (w *Workload) ItemsPerPage(kind string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c := w.pages[kind]
+	if c == nil || c.pages == 0 {
+		return 0
+	}
+	return (c.items + c.pages/2) / c.pages
 }
 
 // ListTarget is the first page (20) of u's bills (floor.KindBills) or

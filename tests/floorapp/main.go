@@ -71,6 +71,8 @@ func run(ctx context.Context, log *slog.Logger) error {
 		defer a.redis.Close()
 	}
 
+	go a.seed(ctx)
+
 	app := server.New(server.Config{Name: "floor-" + appID, Logger: log})
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	app.Get("/readyz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
@@ -166,19 +168,52 @@ func (a *floorApp) inner(c *fiber.Ctx) error {
 // value is what the floor writes: about the size of a FinFlow document.
 var value = []byte(`{"padding":"` + strings.Repeat("x", 500) + `"}`)
 
+// floorKeys is how many keys the floor reads and writes at random.
+const floorKeys = 1000
+
+// seed writes every key the floor reads, once, so that its reads find a
+// document as FinFlow's do rather than nothing. It retries until the
+// sidecar takes the write.
+func (a *floorApp) seed(ctx context.Context) {
+	items := make([]sidecar.Item, floorKeys)
+	for i := range items {
+		items[i] = sidecar.Item{Key: "floor/" + strconv.Itoa(i), Value: value}
+	}
+	for ctx.Err() == nil {
+		err := a.dapr.SaveBulk(ctx, a.store, items)
+		if err == nil {
+			return
+		}
+		a.log.Warn("seeding the floor's keys", "err", err)
+		time.Sleep(time.Second)
+	}
+}
+
+func floorKey() string { return "floor/" + strconv.Itoa(rand.IntN(floorKeys)) }
+
 func (a *floorApp) stateOps(ctx context.Context, step floor.Step) error {
 	for i := 0; i < step.Gets; i++ {
-		if _, err := a.dapr.Get(ctx, a.store, "floor/"+strconv.Itoa(rand.IntN(1000))); err != nil {
+		if i == 0 && step.BulkKeys > 0 {
+			keys := make([]string, step.BulkKeys)
+			for k := range keys {
+				keys[k] = floorKey()
+			}
+			if _, err := a.dapr.BulkGet(ctx, a.store, keys); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := a.dapr.Get(ctx, a.store, floorKey()); err != nil {
 			return err
 		}
 	}
 	for i := 0; i < step.Sets; i++ {
-		if err := a.dapr.Save(ctx, a.store, "floor/"+strconv.Itoa(rand.IntN(1000)), value, ""); err != nil {
+		if err := a.dapr.Save(ctx, a.store, floorKey(), value, ""); err != nil {
 			return err
 		}
 	}
 	for i := 0; i < step.Deletes; i++ {
-		if err := a.dapr.Delete(ctx, a.store, "floor/gone/"+strconv.Itoa(rand.IntN(1000)), ""); err != nil {
+		if err := a.dapr.Delete(ctx, a.store, "floor/gone/"+strconv.Itoa(rand.IntN(floorKeys)), ""); err != nil {
 			return err
 		}
 	}
