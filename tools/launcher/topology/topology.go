@@ -346,7 +346,6 @@ func (t *Topology) prepareInstance(ra runfile.App, i int, runDir, stamp string, 
 	}
 	a.AppToken = randomToken()
 	base := append(os.Environ(), t.opts.ExtraEnv...)
-	base = append(base, gcEnv(base)...)
 	base = append(base, "APP_API_TOKEN="+a.AppToken, "DAPR_HOST_IP="+hostIP)
 	if t.opts.OpenSidecarAPIs {
 		a.APIToken = os.Getenv("DAPR_API_TOKEN")
