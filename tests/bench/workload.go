@@ -87,6 +87,7 @@ func (w *Workload) SetupUsers(tb testing.TB, n int) {
 	w.token = map[string]string{}
 	w.bills = map[string][]string{}
 	w.codes = map[int]int{}
+	w.pages = map[string]*pageCount{}
 	users := make([]User, n)
 	stamp := time.Now().UnixNano()
 	Parallel(n, 32, func(i int) {
@@ -160,6 +161,9 @@ func (w *Workload) ReadTargets(max int) []vegeta.Target {
 	return out
 }
 
+// listPaths is the gateway path of each listing kind, before the user id.
+var listPaths = map[string]string{floor.KindBills: "/billing/user/", floor.KindPayments: "/Payment/user/"}
+
 // RecordPage counts the items of an answered listing page (the floor reads
 // as many records per page as FinFlow's pages held).
 func (w *Workload) RecordPage(r *vegeta.Result) {
@@ -169,20 +173,20 @@ func (w *Workload) RecordPage(r *vegeta.Result) {
 	if r.Code != http.StatusOK || json.Unmarshal(r.Body, &page) != nil {
 		return
 	}
-	kind := floor.KindPayments
-	if strings.Contains(r.URL, "/billing/user/") {
-		kind = floor.KindBills
+	for kind, path := range listPaths {
+		if strings.HasPrefix(r.URL, w.Env.BaseURL+path) {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			c := w.pages[kind]
+			if c == nil {
+				c = &pageCount{}
+				w.pages[kind] = c
+			}
+			c.pages++
+			c.items += len(page.Items)
+			return
+		}
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.pages == nil {
-		w.pages = map[string]*pageCount{}
-	}
-	if w.pages[kind] == nil {
-		w.pages[kind] = &pageCount{}
-	}
-	w.pages[kind].pages++
-	w.pages[kind].items += len(page.Items)
 }
 
 // ItemsPerPage returns the mean number of items in the answered pages of
@@ -200,11 +204,7 @@ func (w *Workload) ItemsPerPage(kind string) int {
 // ListTarget is the first page (20) of u's bills (floor.KindBills) or
 // payments (floor.KindPayments), with u's token.
 func (w *Workload) ListTarget(kind string, u User) vegeta.Target {
-	path := "/Payment/user/"
-	if kind == floor.KindBills {
-		path = "/billing/user/"
-	}
-	return JSONTarget(http.MethodGet, w.Env.BaseURL+path+u.ID+"?limit=20", u.Token, nil)
+	return JSONTarget(http.MethodGet, w.Env.BaseURL+listPaths[kind]+u.ID+"?limit=20", u.Token, nil)
 }
 
 // Payers returns the users who have paid at least one bill so far.

@@ -192,17 +192,18 @@ func (a *floorApp) seed(ctx context.Context) {
 func floorKey() string { return "floor/" + strconv.Itoa(rand.IntN(floorKeys)) }
 
 func (a *floorApp) stateOps(ctx context.Context, step floor.Step) error {
-	for i := 0; i < step.Gets; i++ {
-		if i == 0 && step.BulkKeys > 0 {
-			keys := make([]string, step.BulkKeys)
-			for k := range keys {
-				keys[k] = floorKey()
-			}
-			if _, err := a.dapr.BulkGet(ctx, a.store, keys); err != nil {
-				return err
-			}
-			continue
+	gets := step.Gets
+	if step.BulkKeys > 0 && gets > 0 {
+		keys := make([]string, step.BulkKeys)
+		for k := range keys {
+			keys[k] = floorKey()
 		}
+		if _, err := a.dapr.BulkGet(ctx, a.store, keys); err != nil {
+			return err
+		}
+		gets--
+	}
+	for i := 0; i < gets; i++ {
 		if _, err := a.dapr.Get(ctx, a.store, floorKey()); err != nil {
 			return err
 		}
