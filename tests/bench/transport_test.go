@@ -36,6 +36,7 @@ type transportCase struct {
 	uds         bool   // the app reaches daprd's API over Unix domain sockets
 	maxConc     int    // --app-max-concurrency (0: unlimited)
 	quiet       bool   // the app logs no access line per request
+	noMetrics   bool   // daprd keeps no Prometheus metrics (--enable-metrics=false)
 }
 
 // transportOp is one kind of call measured.
@@ -48,7 +49,8 @@ type transportOp struct {
 // its sidecar costs in CPU for each way Dapr 1.14 offers to wire them: the
 // app protocol daprd uses to call the app (HTTP, as FinFlow's Fiber apps,
 // or gRPC), the app's way to daprd's API (TCP or Unix domain sockets), and
-// --app-max-concurrency. One daprd (no mTLS, one app), one Redis; the app
+// --app-max-concurrency; and what the app's access line and daprd's own
+// metrics cost. One daprd (no mTLS, one app), one Redis; the app
 // and the caller live in this process. It is a measurement, not a test:
 // it runs only with BENCH_TRANSPORT=1 and writes var/bench/transport.md.
 //
@@ -74,6 +76,7 @@ func TestTransport(t *testing.T) {
 			{name: "gRPC app, API over TCP", appProtocol: "grpc"},
 			{name: "HTTP app, API over TCP, --app-max-concurrency 8", appProtocol: "http", maxConc: 8},
 			{name: "HTTP app, API over TCP, no access log line", appProtocol: "http", quiet: true},
+			{name: "HTTP app, API over TCP, daprd metrics off", appProtocol: "http", noMetrics: true},
 		} {
 			rows := measureTransport(t, root, redisPort, tc, n, conc)
 			for _, r := range rows {
@@ -255,6 +258,9 @@ func startBareDaprd(t *testing.T, root string, redisPort, appPort int, tc transp
 		"--dapr-listen-addresses", "127.0.0.1", "--resources-path", dir, "--log-level", "warn"}
 	if tc.maxConc > 0 {
 		args = append(args, "--app-max-concurrency", strconv.Itoa(tc.maxConc))
+	}
+	if tc.noMetrics {
+		args = append(args, "--enable-metrics=false")
 	}
 	if sock != "" {
 		args = append(args, "--unix-domain-socket", sock)
