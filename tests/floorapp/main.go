@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -74,8 +75,8 @@ func run(ctx context.Context, log *slog.Logger) error {
 	go a.seed(ctx)
 
 	app := server.New(server.Config{Name: "floor-" + appID, Logger: log})
-	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
-	app.Get("/readyz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	app.Get("/healthz", a.health)
+	app.Get("/readyz", a.health)
 	if appID == "gateway" {
 		app.Get("/health", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 		app.Post("/auth/dev-token", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"token": "floor"}) })
@@ -103,6 +104,19 @@ type floorApp struct {
 	redis *redis.Client
 	store string
 	log   *slog.Logger
+	// seeded is set once the keys the floor reads exist (see seed).
+	seeded atomic.Bool
+}
+
+// health answers 503 until the floor's keys are seeded, so that the
+// launcher (which waits for every app's health path) does not call the
+// floor up, and the benchmark does not measure it, while its reads would
+// still find nothing.
+func (a *floorApp) health(c *fiber.Ctx) error {
+	if !a.seeded.Load() {
+		return c.Status(http.StatusServiceUnavailable).JSON(fiber.Map{"status": "seeding"})
+	}
+	return c.JSON(fiber.Map{"status": "ok"})
 }
 
 // entry is a public route of the gateway role: its share of the plan, then
@@ -173,7 +187,7 @@ const floorKeys = 1000
 
 // seed writes every key the floor reads, once, so that its reads find a
 // document as FinFlow's do rather than nothing. It retries until the
-// sidecar takes the write.
+// sidecar takes the write; until then the app reports itself unhealthy.
 func (a *floorApp) seed(ctx context.Context) {
 	items := make([]sidecar.Item, floorKeys)
 	for i := range items {
@@ -182,6 +196,7 @@ func (a *floorApp) seed(ctx context.Context) {
 	for ctx.Err() == nil {
 		err := a.dapr.SaveBulk(ctx, a.store, items)
 		if err == nil {
+			a.seeded.Store(true)
 			return
 		}
 		a.log.Warn("seeding the floor's keys", "err", err)
