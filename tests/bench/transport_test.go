@@ -334,16 +334,9 @@ func freePort(t *testing.T) int {
 
 // procCPU is a process's user + system CPU seconds so far.
 func procCPU(pid int) float64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	st, err := stat(pid)
 	if err != nil {
 		return 0
 	}
-	s := string(raw)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(fields) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseFloat(fields[11], 64)
-	st, _ := strconv.ParseFloat(fields[12], 64)
-	return (ut + st) / 100 // USER_HZ
+	return st.CPUTime()
 }

@@ -211,49 +211,22 @@ func daprStop(tb testing.TB, path string) error {
 
 // executable is a process's executable name as /proc/<pid>/stat has it.
 func executable(pid int) string {
-	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return ""
-	}
-	s := string(raw)
-	start, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if start < 0 || end < start {
-		return ""
-	}
-	return s[start+1 : end]
+	st, _ := procStat(pid)
+	return st.Comm
 }
 
 // startTime is when a process started: its start in clock ticks after boot
-// (/proc/<pid>/stat) plus the boot time (/proc/stat btime).
+// (/proc/<pid>/stat) plus the boot time (/proc/stat btime), to the second.
 func startTime(pid int) (time.Time, bool) {
-	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	st, ok := procStat(pid)
+	if !ok {
+		return time.Time{}, false
+	}
+	secs, err := st.StartTime()
 	if err != nil {
 		return time.Time{}, false
 	}
-	s := string(raw)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 20 {
-		return time.Time{}, false
-	}
-	ticks, err := strconv.ParseInt(fields[19], 10, 64)
-	if err != nil {
-		return time.Time{}, false
-	}
-	stat, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return time.Time{}, false
-	}
-	for _, line := range strings.Split(string(stat), "\n") {
-		if v, ok := strings.CutPrefix(line, "btime "); ok {
-			boot, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil {
-				return time.Time{}, false
-			}
-			const clockTicks = 100 // USER_HZ on Linux
-			return time.Unix(boot+ticks/clockTicks, 0), true
-		}
-	}
-	return time.Time{}, false
+	return time.Unix(int64(secs), 0), true
 }
 
 func intArg(args map[string]string, key string, def int) int {

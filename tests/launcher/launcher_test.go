@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/procfs"
 	"gopkg.in/yaml.v3"
 
 	"github.com/finflow/finflow/tools/launcher/runfile"
@@ -774,22 +775,10 @@ func hasTerminal() bool {
 // descendants returns every process below pid (Linux /proc).
 func descendants(pid int) []int {
 	children := map[int][]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// The fields after the command name (which may hold spaces).
-		s := string(raw)
-		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(fields) > 1 {
-			ppid, _ := strconv.Atoi(fields[1])
-			children[ppid] = append(children[ppid], p)
+	all, _ := procfs.AllProcs()
+	for _, p := range all {
+		if st, err := p.Stat(); err == nil {
+			children[st.PPID] = append(children[st.PPID], p.PID)
 		}
 	}
 	var out []int
@@ -805,35 +794,33 @@ func descendants(pid int) []int {
 	return out
 }
 
+// procStat is /proc/<pid>/stat, or false when pid is gone.
+func procStat(pid int) (procfs.ProcStat, bool) {
+	p, err := procfs.NewProc(pid)
+	if err != nil {
+		return procfs.ProcStat{}, false
+	}
+	st, err := p.Stat()
+	return st, err == nil
+}
+
 func cmdline(pid int) []string {
-	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
-	if err != nil || len(raw) == 0 {
+	p, err := procfs.NewProc(pid)
+	if err != nil {
 		return nil
 	}
-	return strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
+	args, _ := p.CmdLine()
+	return args
 }
 
 // parent is a process's parent pid, or 0.
 func parent(pid int) int {
-	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return 0
-	}
-	s := string(raw)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 2 {
-		return 0
-	}
-	ppid, _ := strconv.Atoi(fields[1])
-	return ppid
+	st, _ := procStat(pid)
+	return st.PPID
 }
 
+// alive reports whether pid runs (exists and is not a zombie).
 func alive(pid int) bool {
-	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return false
-	}
-	s := string(raw)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return len(fields) > 0 && fields[0] != "Z"
+	st, ok := procStat(pid)
+	return ok && st.State != "Z"
 }
