@@ -90,6 +90,9 @@ type daprConfiguration struct {
 			Enabled *bool `json:"enabled"`
 		} `json:"metric"`
 		AccessControl map[string]any `json:"accessControl"`
+		MTLS          *struct {
+			Enabled *bool `json:"enabled"`
+		} `json:"mtls"`
 	} `json:"spec"`
 }
 
@@ -950,6 +953,45 @@ func TestKubernetesConfigurationsMirrorSecure(t *testing.T) {
 					k.Spec.AccessControl, a.AppID, k8sNamespace, want)
 			}
 		})
+	}
+}
+
+// TestLocalConfigurationsSayMTLS checks that every Configuration a local
+// run uses states spec.mtls as the run has it: off in config/ (dapr run -f .,
+// no Sentry), on in config/secure/ (make run, make test, Compose). A
+// self-hosted daprd ignores the field, but dashboard 0.15.0's Configurations
+// page dereferences it and fails on a Configuration without it.
+func TestLocalConfigurationsSayMTLS(t *testing.T) {
+	root := k8sRoot(t)
+	for _, tc := range []struct {
+		pattern string
+		want    bool
+	}{{"config/*.yaml", false}, {"config/secure/*.yaml", true}} {
+		files, err := filepath.Glob(filepath.Join(root, tc.pattern))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := 0
+		for _, f := range files {
+			if raw, err := os.ReadFile(f); err != nil || !strings.Contains(string(raw), "kind: Configuration") {
+				continue // not a Dapr resource (runtime-settings.yaml)
+			}
+			for _, o := range daprResources(t, f).kind("Configuration") {
+				seen++
+				var c daprConfiguration
+				daprAs(t, o, &c)
+				rel, _ := filepath.Rel(root, f)
+				switch {
+				case c.Spec.MTLS == nil || c.Spec.MTLS.Enabled == nil:
+					t.Errorf("%s: Configuration %q has no spec.mtls.enabled (want %v)", rel, o.Name, tc.want)
+				case *c.Spec.MTLS.Enabled != tc.want:
+					t.Errorf("%s: spec.mtls.enabled = %v, want %v", rel, *c.Spec.MTLS.Enabled, tc.want)
+				}
+			}
+		}
+		if seen == 0 {
+			t.Errorf("no Configuration found in %s", tc.pattern)
+		}
 	}
 }
 
