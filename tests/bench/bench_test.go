@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -415,9 +416,28 @@ func measureFloor(t *testing.T, cfg config, rep *Report, progress *os.File) {
 	if rep.FloorListings, err = l.Ramp(cfg.levels, cfg.step, nil); err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range append(append(append([]Level{}, rep.FloorPay...), rep.FloorReads...), rep.FloorListings...) {
-		if l.ErrorRate > 0 && l.Concurrency <= Peak(rep.FloorPay).Concurrency {
-			rep.Notes = append(rep.Notes, fmt.Sprintf("the floor had errors at %s: %v", l.Label(), l.Errors))
+	floorErrors(t, rep, "floor pay", rep.FloorPay)
+	floorErrors(t, rep, "floor pay at half peak", []Level{rep.FloorPayHalf})
+	floorErrors(t, rep, "floor reads", rep.FloorReads)
+	floorErrors(t, rep, "floor listings", rep.FloorListings)
+}
+
+// floorErrors fails the run when a floor answered errors at or below its
+// own peak: a floor that fails requests is cheaper than one that does
+// the work, so the ratios measured against it mean nothing. (Past the
+// peak, errors are saturation, noted in the report.)
+func floorErrors(t *testing.T, rep *Report, name string, levels []Level) {
+	peak := Peak(levels).Concurrency
+	if Peak(levels).Throughput == 0 {
+		peak = math.MaxInt // nothing answered: every level is below a peak never reached
+	}
+	for _, l := range levels {
+		if l.ErrorRate == 0 {
+			continue
+		}
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%s had errors at %s: %s of requests, %v", name, l.Label(), pct(l.ErrorRate), l.Errors))
+		if l.Concurrency <= peak {
+			t.Errorf("%s: %s of the requests failed at %s, at or below the floor's peak (%v): its ratios are not comparable", name, pct(l.ErrorRate), l.Label(), l.Errors)
 		}
 	}
 }
@@ -458,6 +478,8 @@ func measureMinimumFloor(t *testing.T, cfg config, rep *Report, progress *os.Fil
 		t.Fatal(err)
 	}
 	rep.MinFloorPayHalf = halfPeak(pay, Peak(rep.MinFloorPay).Throughput/2, cfg)
+	floorErrors(t, rep, "minimum-hop floor pay", rep.MinFloorPay)
+	floorErrors(t, rep, "minimum-hop floor pay at half peak", []Level{rep.MinFloorPayHalf})
 }
 
 // profile runs attack a (kind: pay, reads or listings) at concurrency c

@@ -23,7 +23,6 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -57,10 +56,6 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err := env.Err(); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	if err != nil {
-		return err
-	}
 	dc, err := sidecar.Connect(ctx, sidecar.ConfigFromEnv(env))
 	if err != nil {
 		return err
@@ -72,11 +67,21 @@ func run(ctx context.Context, log *slog.Logger) error {
 		defer a.redis.Close()
 	}
 
-	go a.seed(ctx)
+	// Seeded before the app listens: the launcher (and so the benchmark)
+	// waits for the app's port, and daprd's own health probes never see
+	// the app answer unhealthy (which would make daprd refuse calls to it
+	// for up to a probe interval after it is seeded).
+	if err := a.seed(ctx); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return err
+	}
 
 	app := server.New(server.Config{Name: "floor-" + appID, Logger: log})
-	app.Get("/healthz", a.health)
-	app.Get("/readyz", a.health)
+	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	app.Get("/readyz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	if appID == "gateway" {
 		app.Get("/health", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 		app.Post("/auth/dev-token", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"token": "floor"}) })
@@ -104,19 +109,6 @@ type floorApp struct {
 	redis *redis.Client
 	store string
 	log   *slog.Logger
-	// seeded is set once the keys the floor reads exist (see seed).
-	seeded atomic.Bool
-}
-
-// health answers 503 until the floor's keys are seeded, so that the
-// launcher (which waits for every app's health path) does not call the
-// floor up, and the benchmark does not measure it, while its reads would
-// still find nothing.
-func (a *floorApp) health(c *fiber.Ctx) error {
-	if !a.seeded.Load() {
-		return c.Status(http.StatusServiceUnavailable).JSON(fiber.Map{"status": "seeding"})
-	}
-	return c.JSON(fiber.Map{"status": "ok"})
 }
 
 // entry is a public route of the gateway role: its share of the plan, then
@@ -187,8 +179,8 @@ const floorKeys = 1000
 
 // seed writes every key the floor reads, once, so that its reads find a
 // document as FinFlow's do rather than nothing. It retries until the
-// sidecar takes the write; until then the app reports itself unhealthy.
-func (a *floorApp) seed(ctx context.Context) {
+// sidecar takes the write or ctx ends.
+func (a *floorApp) seed(ctx context.Context) error {
 	items := make([]sidecar.Item, floorKeys)
 	for i := range items {
 		items[i] = sidecar.Item{Key: "floor/" + strconv.Itoa(i), Value: value}
@@ -196,12 +188,15 @@ func (a *floorApp) seed(ctx context.Context) {
 	for ctx.Err() == nil {
 		err := a.dapr.SaveBulk(ctx, a.store, items)
 		if err == nil {
-			a.seeded.Store(true)
-			return
+			return nil
 		}
 		a.log.Warn("seeding the floor's keys", "err", err)
-		time.Sleep(time.Second)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
 	}
+	return ctx.Err()
 }
 
 func floorKey() string { return "floor/" + strconv.Itoa(rand.IntN(floorKeys)) }
