@@ -427,8 +427,9 @@ func measureFloor(t *testing.T, cfg config, rep *Report, progress *os.File) {
 // the work, so the ratios measured against it mean nothing. (Past the
 // peak, errors are saturation, noted in the report.)
 func floorErrors(t *testing.T, rep *Report, name string, levels []Level) {
-	peak := Peak(levels).Concurrency
-	if Peak(levels).Throughput == 0 {
+	top := Peak(levels)
+	peak := top.Concurrency
+	if top.Throughput == 0 {
 		peak = math.MaxInt // nothing answered: every level is below a peak never reached
 	}
 	for _, l := range levels {
