@@ -146,6 +146,11 @@ func measureTransport(t *testing.T, root string, redisPort int, tc transportCase
 		{"invoke the app, HTTP API", func(ctx context.Context, i int) error {
 			return httpCall(ctx, httpc, http.MethodPost, base+"/v1.0/invoke/transport/method/echo", []byte(`{"bill_id":"bill_0123456789"}`))
 		}},
+		{"invoke the app, gRPC API", func(ctx context.Context, i int) error {
+			_, err := sdk.InvokeMethodWithContent(ctx, "transport", "echo", "post",
+				&dapr.DataContent{ContentType: "application/json", Data: []byte(`{"bill_id":"bill_0123456789"}`)})
+			return err
+		}},
 	}
 	var rows []string
 	for _, op := range ops {
