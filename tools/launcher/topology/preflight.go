@@ -1,18 +1,17 @@
 package topology
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/finflow/finflow/tools/launcher/runfile"
+	"github.com/prometheus/procfs"
 )
 
 // Check looks at the machine before anything of the run starts: the daprd
@@ -109,40 +108,50 @@ func FindDaprd(root string) string {
 	return ""
 }
 
-// runningDaprds lists daprd processes on this machine (Linux /proc) by the
-// app id on their command line, leaving out those in another network
-// namespace (a Compose FinFlow's containers, a test's private topology):
-// they can neither take this run's ports nor answer its mDNS lookups.
+// runningDaprds lists daprd processes on this machine (Linux /proc, read
+// with procfs) by the app id on their command line, leaving out those in
+// another network namespace (a Compose FinFlow's containers, a test's
+// private topology): they can neither take this run's ports nor answer its
+// mDNS lookups. Elsewhere it finds none.
 func runningDaprds() map[string]int {
 	found := map[string]int{}
-	entries, err := os.ReadDir("/proc")
+	fs, err := procfs.NewDefaultFS()
 	if err != nil {
 		return found
 	}
-	ownNet, _ := os.Readlink("/proc/self/ns/net")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
+	procs, err := fs.AllProcs()
+	if err != nil {
+		return found
+	}
+	var own uint32
+	if self, err := fs.Self(); err == nil {
+		own = netNamespace(self)
+	}
+	for _, p := range procs {
+		args, err := p.CmdLine()
+		if err != nil || len(args) == 0 || filepath.Base(args[0]) != "daprd" {
 			continue
 		}
-		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || len(raw) == 0 {
-			continue
-		}
-		args := strings.Split(string(bytes.TrimRight(raw, "\x00")), "\x00")
-		if filepath.Base(args[0]) != "daprd" {
-			continue
-		}
-		if net, err := os.Readlink(filepath.Join("/proc", e.Name(), "ns", "net")); err == nil && ownNet != "" && net != ownNet {
+		if ns := netNamespace(p); own != 0 && ns != 0 && ns != own {
 			continue
 		}
 		for i := 0; i+1 < len(args); i++ {
 			if args[i] == "--app-id" {
-				found[args[i+1]] = pid
+				found[args[i+1]] = p.PID
 			}
 		}
 	}
 	return found
+}
+
+// netNamespace is the inode of p's network namespace, or 0 when it cannot
+// be read.
+func netNamespace(p procfs.Proc) uint32 {
+	ns, err := p.Namespaces()
+	if err != nil {
+		return 0
+	}
+	return ns["net"].Inode
 }
 
 // portUse is one port a run file fixes, and what for.
