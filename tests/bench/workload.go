@@ -141,8 +141,10 @@ func (w *Workload) Payments() []paid {
 	return append([]paid(nil), w.payments...)
 }
 
-// ReadTargets alternates balance reads of every user and status reads of
-// up to max recorded payments, each with its owner's token.
+// ReadTargets alternates balance reads of the users and status reads of up
+// to max recorded payments, one for one as the floor's reads alternate
+// (there are more payments than users: balances go round the users again;
+// with no payments, balances only), each with its owner's token.
 func (w *Workload) ReadTargets(max int) []vegeta.Target {
 	ps := w.Payments()
 	if len(ps) > max {
@@ -150,12 +152,13 @@ func (w *Workload) ReadTargets(max int) []vegeta.Target {
 	}
 	var out []vegeta.Target
 	for i := 0; i < len(w.Users) || i < len(ps); i++ {
-		if i < len(w.Users) {
-			u := w.Users[i]
+		if len(w.Users) > 0 {
+			u := w.Users[i%len(w.Users)]
 			out = append(out, JSONTarget(http.MethodGet, w.Env.BaseURL+"/wallet/balance/"+u.ID, u.Token, nil))
 		}
-		if i < len(ps) {
-			out = append(out, JSONTarget(http.MethodGet, w.Env.BaseURL+"/Payment/"+ps[i].ID, w.token[ps[i].UserID], nil))
+		if len(ps) > 0 {
+			p := ps[i%len(ps)]
+			out = append(out, JSONTarget(http.MethodGet, w.Env.BaseURL+"/Payment/"+p.ID, w.token[p.UserID], nil))
 		}
 	}
 	return out
