@@ -132,6 +132,7 @@ func measureTransport(t *testing.T, root string, redisPort int, tc transportCase
 			t.Fatal(err)
 		}
 	}
+	echo := []byte(`{"bill_id":"bill_0123456789"}`)
 	ops := []transportOp{
 		{"state get, gRPC API", func(ctx context.Context, i int) error {
 			_, err := sdk.GetState(ctx, "statestore", "k"+strconv.Itoa(i%100), nil)
@@ -144,11 +145,11 @@ func measureTransport(t *testing.T, root string, redisPort int, tc transportCase
 			return httpCall(ctx, httpc, http.MethodGet, base+"/v1.0/state/statestore/k"+strconv.Itoa(i%100), nil)
 		}},
 		{"invoke the app, HTTP API", func(ctx context.Context, i int) error {
-			return httpCall(ctx, httpc, http.MethodPost, base+"/v1.0/invoke/transport/method/echo", []byte(`{"bill_id":"bill_0123456789"}`))
+			return httpCall(ctx, httpc, http.MethodPost, base+"/v1.0/invoke/transport/method/echo", echo)
 		}},
 		{"invoke the app, gRPC API", func(ctx context.Context, i int) error {
 			_, err := sdk.InvokeMethodWithContent(ctx, "transport", "echo", "post",
-				&dapr.DataContent{ContentType: "application/json", Data: []byte(`{"bill_id":"bill_0123456789"}`)})
+				&dapr.DataContent{ContentType: "application/json", Data: echo})
 			return err
 		}},
 	}

@@ -80,10 +80,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 
 	app := server.New(server.Config{Name: "floor-" + appID, Logger: log})
-	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
-	app.Get("/readyz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	ok := func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) }
+	app.Get("/healthz", ok)
+	app.Get("/readyz", ok)
 	if appID == "gateway" {
-		app.Get("/health", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+		app.Get("/health", ok)
 		app.Post("/auth/dev-token", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"token": "floor"}) })
 		for _, r := range floor.Routes {
 			app.Add(r.Method, r.Path, a.entry(r))
