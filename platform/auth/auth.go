@@ -126,9 +126,9 @@ func (s *Signer) Sign(ident Identity, ttl time.Duration, now time.Time) (string,
 
 // Verifier checks identity tokens (the services' half).
 type Verifier struct {
-	key   ed25519.PublicKey
-	cache tokenCache[string]
-	now   func() time.Time // time.Now; tests set it
+	key      ed25519.PublicKey
+	verified Verified
+	now      func() time.Time // time.Now; tests set it
 }
 
 // NewVerifier reads an Ed25519 public key from base64.
@@ -149,8 +149,8 @@ func NewVerifier(pubB64 string) (*Verifier, error) {
 // fill the cache.
 func (v *Verifier) Verify(token string) (Identity, error) {
 	now := v.now()
-	if c, ok := v.cache.get(token); ok && now.Before(c.exp.Add(identityLeeway)) {
-		return c.ident, nil
+	if ident, _, ok := v.verified.Lookup(token, now); ok {
+		return ident, nil
 	}
 	var c identityClaims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return v.key, nil },
@@ -163,22 +163,55 @@ func (v *Verifier) Verify(token string) (Identity, error) {
 		return Identity{}, ErrUnauthenticated.Wrap(err)
 	}
 	ident := Identity{Sub: c.Subject, Role: c.Role}
-	// The caller's string may be a view of a reused request buffer (Fiber
-	// without Immutable): the cache keeps its own copy.
-	token = strings.Clone(token)
-	v.cache.put(token, cachedToken{token: token, ident: ident, exp: c.ExpiresAt.Time})
+	v.verified.Remember(token, ident, time.Time{}, c.ExpiresAt.Time.Add(identityLeeway), c.ExpiresAt.Time)
 	return ident, nil
+}
+
+// Verified remembers tokens that were verified in full (signature,
+// algorithm, claims), byte for byte, with the identity they carry and the
+// window of time they are accepted in, so that the same token again costs
+// a map lookup instead of a signature check and a parse. Only the verifier
+// that checked a token may remember it: a token is never remembered
+// because it was presented, so forged tokens cannot fill it. It holds up to
+// 4096 tokens and starts again when full. The zero value is ready; it is
+// safe for concurrent use.
+type Verified struct {
+	cache tokenCache[string]
+}
+
+// Lookup returns the identity of token and its expiry when token was
+// remembered and now lies in its window [from, until); ok is false
+// otherwise (the token must then be verified in full).
+func (v *Verified) Lookup(token string, now time.Time) (ident Identity, exp time.Time, ok bool) {
+	c, found := v.cache.get(token)
+	if !found || now.Before(c.issued) || !now.Before(c.until) {
+		return Identity{}, time.Time{}, false
+	}
+	return c.ident, c.exp, true
+}
+
+// Remember records that token, just verified in full, carries ident, is
+// accepted from from (zero: no lower bound) until until (its expiry plus
+// the verifier's leeway), and expires at exp (what Lookup returns). It keeps
+// its own copy of token: the caller's may be a view of a request buffer
+// that is reused afterwards (Fiber without Immutable).
+func (v *Verified) Remember(token string, ident Identity, from, until, exp time.Time) {
+	token = strings.Clone(token)
+	v.cache.put(token, cachedToken{token: token, ident: ident, issued: from, exp: exp, until: until})
 }
 
 // tokenCacheSize bounds each cache: identity tokens live a minute, so a
 // cache that fills up is simply started again.
 const tokenCacheSize = 4096
 
-// cachedToken is a token signed or verified before, and its identity.
+// cachedToken is a token signed or verified before, and its identity:
+// when it was issued (for a verified one, the start of the window it is
+// accepted in), when it expires, and (verified ones) until when it is
+// accepted.
 type cachedToken struct {
-	token       string
-	ident       Identity
-	issued, exp time.Time
+	token              string
+	ident              Identity
+	issued, exp, until time.Time
 }
 
 // tokenCache is a bounded map of tokens, safe for concurrent use.

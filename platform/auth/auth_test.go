@@ -123,7 +123,7 @@ func TestVerifyRefusals(t *testing.T) {
 			}
 		})
 	}
-	if _, ok := v.cache.get(forged); ok {
+	if _, ok := v.verified.cache.get(forged); ok {
 		t.Fatal("a forged token was remembered")
 	}
 }

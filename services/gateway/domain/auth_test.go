@@ -19,7 +19,7 @@ import (
 
 const devKey = "dev-key-for-unit-tests-0123456789abcdef"
 
-func rsaPair(t *testing.T) (*rsa.PrivateKey, string) {
+func rsaPair(t testing.TB) (*rsa.PrivateKey, string) {
 	t.Helper()
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -112,5 +112,89 @@ func TestDevTokensOnlyInDevMode(t *testing.T) {
 	}
 	if _, err := domain.NewTokens(domain.TokenConfig{}); err == nil {
 		t.Fatal("NewTokens without keys succeeded")
+	}
+}
+
+// A token that verified is answered from memory afterwards, and memory
+// answers exactly as a full check would at every moment: accepted from its
+// iat (or nbf) less the leeway until its exp plus the leeway, refused
+// outside, with the same identity and expiry.
+func TestVerifiedTokensAnswerAsAFullCheckWould(t *testing.T) {
+	priv, pubPEM := rsaPair(t)
+	cfg := domain.TokenConfig{DevKey: devKey, RS256PublicKeyPEM: pubPEM}
+	warm, err := domain.NewTokens(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Unix(1_800_000_000, 0)
+	user := id.New(id.User)
+	rs := func(claims jwt.MapClaims) string {
+		s, err := jwt.NewWithClaims(jwt.SigningMethodRS256, claims).SignedString(priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "Bearer " + s
+	}
+	dev, _ := warm.DevToken(user, "user", time.Hour, t0)
+	tokens := map[string]string{
+		"dev token (iat, exp)": "Bearer " + dev,
+		"RS256 without iat":    rs(jwt.MapClaims{"sub": user, "role": "user", "exp": t0.Add(time.Hour).Unix()}),
+		"RS256 with a later nbf": rs(jwt.MapClaims{"sub": "ops-1", "role": "admin", "iat": t0.Unix(),
+			"nbf": t0.Add(10 * time.Minute).Unix(), "exp": t0.Add(time.Hour).Unix()}),
+	}
+	moments := []time.Duration{
+		-31 * time.Second, -30 * time.Second, 0, 10*time.Minute - 31*time.Second, 10*time.Minute - 30*time.Second,
+		30 * time.Minute, time.Hour + 29*time.Second, time.Hour + 30*time.Second, 2 * time.Hour,
+	}
+	for name, header := range tokens {
+		t.Run(name, func(t *testing.T) {
+			// Remembered at the first moment it verifies.
+			for _, d := range moments {
+				if _, err := warm.Verify(header, t0.Add(d)); err == nil {
+					break
+				}
+			}
+			for _, d := range moments {
+				cold, _ := domain.NewTokens(cfg) // remembers nothing: a full check
+				wantID, wantExp, wantErr := cold.VerifyExpiry(header, t0.Add(d))
+				gotID, gotExp, gotErr := warm.VerifyExpiry(header, t0.Add(d))
+				if (gotErr == nil) != (wantErr == nil) || gotID != wantID || !gotExp.Equal(wantExp) {
+					t.Errorf("at t0%+v: remembered answer %v, %v, %v; full check %v, %v, %v", d, gotID, gotExp, gotErr, wantID, wantExp, wantErr)
+				}
+			}
+		})
+	}
+}
+
+// What a client token costs the gateway per request: a full check (parse,
+// claims, signature) against a remembered one. `go test -run '^$' -bench
+// Verify ./domain/`.
+func BenchmarkVerify(b *testing.B) {
+	priv, pubPEM := rsaPair(b)
+	now := time.Now()
+	user := id.New(id.User)
+	rs256, _ := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"sub": user, "role": "user", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}).SignedString(priv)
+	cfg := domain.TokenConfig{DevKey: devKey, RS256PublicKeyPEM: pubPEM}
+	probe, _ := domain.NewTokens(cfg)
+	dev, _ := probe.DevToken(user, "user", time.Hour, now)
+	for _, tok := range []struct{ name, header string }{{"HS256", "Bearer " + dev}, {"RS256", "Bearer " + rs256}} {
+		b.Run(tok.name+"/full check", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				t, _ := domain.NewTokens(cfg) // remembers nothing
+				b.StartTimer()
+				if _, err := t.Verify(tok.header, now); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(tok.name+"/remembered", func(b *testing.B) {
+			t, _ := domain.NewTokens(cfg)
+			for i := 0; i < b.N; i++ {
+				if _, err := t.Verify(tok.header, now); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
