@@ -34,6 +34,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -188,8 +189,8 @@ func (s *Store) loadWithRef(ctx context.Context, user, ref string) (walletDoc, s
 }
 
 // Get implements domain.Store.
-// It decodes the document's head only (walletHead): a balance read does
-// not build the ledger entries it does not return.
+// It decodes the document's head only (decodeHead): a balance read neither
+// builds nor scans the ledger entries it does not return.
 func (s *Store) Get(ctx context.Context, user string) (domain.Wallet, error) {
 	it, err := s.state.Get(ctx, s.name, walletKey(user))
 	if err != nil {
@@ -198,8 +199,8 @@ func (s *Store) Get(ctx context.Context, user string) (domain.Wallet, error) {
 	if !it.Found() {
 		return domain.Wallet{}, domain.ErrWalletNotFound
 	}
-	var h walletHead
-	if err := json.Unmarshal(it.Value, &h); err != nil {
+	h, err := decodeHead(it.Value)
+	if err != nil {
 		return domain.Wallet{}, fmt.Errorf("decoding wallet %s: %w", user, err)
 	}
 	if s.cache != nil {
@@ -214,6 +215,49 @@ type walletHead struct {
 	Currency  string    `json:"currency"`
 	Balance   int64     `json:"balance"`
 	CreatedAt time.Time `json:"created_at"`
+}
+
+// decodeHead decodes a wallet document's head: the fields of walletHead,
+// read one by one until all four are in, so that the ledger entries, which
+// walletDoc's encoding writes after them, are never scanned (json.Unmarshal
+// scans all of a document, kilobytes of entries, before decoding anything).
+// A field it does not need before then is skipped; a document written in
+// another order is still decoded, only slower. Fields absent stay zero, as
+// with json.Unmarshal. What follows the head is not checked (Apply decodes
+// the whole document; Redis never holds part of a write).
+func decodeHead(raw []byte) (walletHead, error) {
+	var h walletHead
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil {
+		return h, err
+	} else if t != json.Delim('{') {
+		return h, fmt.Errorf("wallet document is not an object (starts with %v)", t)
+	}
+	for need := 4; need > 0 && dec.More(); {
+		t, err := dec.Token()
+		if err != nil {
+			return h, err
+		}
+		var dst any
+		switch t {
+		case "user_id":
+			dst = &h.UserID
+		case "currency":
+			dst = &h.Currency
+		case "balance":
+			dst = &h.Balance
+		case "created_at":
+			dst = &h.CreatedAt
+		default:
+			dst = new(json.RawMessage)
+			need++ // not one of the four
+		}
+		if err := dec.Decode(dst); err != nil {
+			return h, err
+		}
+		need--
+	}
+	return h, nil
 }
 
 // Apply implements domain.Store.
