@@ -84,7 +84,7 @@ const identityLeeway = 5 * time.Second
 // Signer makes identity tokens (the gateway's half).
 type Signer struct {
 	key   ed25519.PrivateKey
-	cache tokenCache[signed]
+	cache tokenCache[signed, signedToken]
 }
 
 // signed is what a token was signed for: one identity, one lifetime.
@@ -120,7 +120,7 @@ func (s *Signer) Sign(ident Identity, ttl time.Duration, now time.Time) (string,
 	if err != nil {
 		return "", err
 	}
-	s.cache.put(key, cachedToken{token: token, ident: ident, issued: iat.Time, exp: exp.Time})
+	s.cache.put(key, signedToken{token: token, issued: iat.Time, exp: exp.Time})
 	return token, nil
 }
 
@@ -137,7 +137,7 @@ func NewVerifier(pubB64 string) (*Verifier, error) {
 	if err != nil || len(pub) != ed25519.PublicKeySize {
 		return nil, errors.New("identity public key must be a base64 Ed25519 public key of 32 bytes")
 	}
-	return &Verifier{key: ed25519.PublicKey(pub), now: time.Now}, nil
+	return &Verifier{key: ed25519.PublicKey(pub), verified: Verified{Leeway: identityLeeway}, now: time.Now}, nil
 }
 
 // Verify returns the identity in token, or ErrUnauthenticated.
@@ -163,7 +163,7 @@ func (v *Verifier) Verify(token string) (Identity, error) {
 		return Identity{}, ErrUnauthenticated.Wrap(err)
 	}
 	ident := Identity{Sub: c.Subject, Role: c.Role}
-	v.verified.Remember(token, ident, time.Time{}, c.ExpiresAt.Time.Add(identityLeeway), c.ExpiresAt.Time)
+	v.verified.Remember(token, ident, time.Time{}, c.ExpiresAt.Time)
 	return ident, nil
 }
 
@@ -173,65 +173,74 @@ func (v *Verifier) Verify(token string) (Identity, error) {
 // a map lookup instead of a signature check and a parse. Only the verifier
 // that checked a token may remember it: a token is never remembered
 // because it was presented, so forged tokens cannot fill it. It holds up to
-// 4096 tokens and starts again when full. The zero value is ready; it is
-// safe for concurrent use.
+// 4096 tokens and starts again when full. It is safe for concurrent use.
 type Verified struct {
-	cache tokenCache[string]
+	// Leeway is the clock skew the verifier allows on either side of a
+	// token's window, as its full check does.
+	Leeway time.Duration
+	cache  tokenCache[string, verifiedToken]
+}
+
+// verifiedToken is what Verified keeps of a token: its identity, its
+// expiry, and the window [from, until) it is accepted in.
+type verifiedToken struct {
+	ident            Identity
+	exp, from, until time.Time
 }
 
 // Lookup returns the identity of token and its expiry when token was
-// remembered and now lies in its window [from, until); ok is false
-// otherwise (the token must then be verified in full).
+// remembered and now lies in its window; ok is false otherwise (the token
+// must then be verified in full).
 func (v *Verified) Lookup(token string, now time.Time) (ident Identity, exp time.Time, ok bool) {
 	c, found := v.cache.get(token)
-	if !found || now.Before(c.issued) || !now.Before(c.until) {
+	if !found || now.Before(c.from) || !now.Before(c.until) {
 		return Identity{}, time.Time{}, false
 	}
 	return c.ident, c.exp, true
 }
 
-// Remember records that token, just verified in full, carries ident, is
-// accepted from from (zero: no lower bound) until until (its expiry plus
-// the verifier's leeway), and expires at exp (what Lookup returns). It keeps
-// its own copy of token: the caller's may be a view of a request buffer
-// that is reused afterwards (Fiber without Immutable).
-func (v *Verified) Remember(token string, ident Identity, from, until, exp time.Time) {
-	token = strings.Clone(token)
-	v.cache.put(token, cachedToken{token: token, ident: ident, issued: from, exp: exp, until: until})
+// Remember records that token, just verified in full, carries ident and
+// expires at exp; it is accepted from notBefore less the leeway (zero: no
+// lower bound) until exp plus the leeway, the window the full check
+// allows. It keeps its own copy of token: the caller's may be a view of a
+// request buffer that is reused afterwards (Fiber without Immutable).
+func (v *Verified) Remember(token string, ident Identity, notBefore, exp time.Time) {
+	c := verifiedToken{ident: ident, exp: exp, until: exp.Add(v.Leeway)}
+	if !notBefore.IsZero() {
+		c.from = notBefore.Add(-v.Leeway)
+	}
+	v.cache.put(strings.Clone(token), c)
 }
 
 // tokenCacheSize bounds each cache: identity tokens live a minute, so a
 // cache that fills up is simply started again.
 const tokenCacheSize = 4096
 
-// cachedToken is a token signed or verified before, and its identity:
-// when it was issued (for a verified one, the start of the window it is
-// accepted in), when it expires, and (verified ones) until when it is
-// accepted.
-type cachedToken struct {
-	token              string
-	ident              Identity
-	issued, exp, until time.Time
+// signedToken is a token the Signer made, and when it was issued and
+// expires.
+type signedToken struct {
+	token       string
+	issued, exp time.Time
 }
 
 // tokenCache is a bounded map of tokens, safe for concurrent use.
-type tokenCache[K comparable] struct {
+type tokenCache[K comparable, V any] struct {
 	mu sync.Mutex
-	m  map[K]cachedToken
+	m  map[K]V
 }
 
-func (tc *tokenCache[K]) get(k K) (cachedToken, bool) {
+func (tc *tokenCache[K, V]) get(k K) (V, bool) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	c, ok := tc.m[k]
 	return c, ok
 }
 
-func (tc *tokenCache[K]) put(k K, c cachedToken) {
+func (tc *tokenCache[K, V]) put(k K, c V) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	if tc.m == nil || len(tc.m) >= tokenCacheSize {
-		tc.m = make(map[K]cachedToken)
+		tc.m = make(map[K]V)
 	}
 	tc.m[k] = c
 }

@@ -53,7 +53,7 @@ func TestSignReusesATokenForHalfItsLifetime(t *testing.T) {
 		{"another user", Identity{Sub: "usr_0000000000000000000000000a", Role: RoleUser}, time.Minute, t0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s.cache.put(signed{user, time.Minute}, cachedToken{token: first, ident: user, issued: t0, exp: t0.Add(time.Minute)})
+			s.cache.put(signed{user, time.Minute}, signedToken{token: first, issued: t0, exp: t0.Add(time.Minute)})
 			got, err := s.Sign(tc.ident, tc.ttl, tc.at)
 			if err != nil {
 				t.Fatal(err)
@@ -130,9 +130,9 @@ func TestVerifyRefusals(t *testing.T) {
 
 // The caches stay bounded however many identities pass.
 func TestTokenCacheIsBounded(t *testing.T) {
-	var tc tokenCache[int]
+	var tc tokenCache[int, signedToken]
 	for i := 0; i < 3*tokenCacheSize; i++ {
-		tc.put(i, cachedToken{})
+		tc.put(i, signedToken{})
 		if n := len(tc.m); n > tokenCacheSize {
 			t.Fatalf("%d entries after %d puts", n, i+1)
 		}

@@ -45,7 +45,7 @@ type TokenConfig struct {
 
 // NewTokens builds a verifier. It needs at least one key.
 func NewTokens(cfg TokenConfig) (*Tokens, error) {
-	t := &Tokens{}
+	t := &Tokens{verified: auth.Verified{Leeway: clientLeeway}}
 	for _, k := range cfg.HS256Keys {
 		if k == "" {
 			continue
@@ -109,24 +109,20 @@ func (t *Tokens) VerifyExpiry(header string, now time.Time) (auth.Identity, time
 		return auth.Identity{}, time.Time{}, auth.ErrUnauthenticated.With("the token's sub and role are not a FinFlow identity", nil).Wrap(err)
 	}
 	ident := auth.Identity{Sub: c.Subject, Role: c.Role}
-	t.verified.Remember(raw, ident, acceptedFrom(c), c.ExpiresAt.Time.Add(clientLeeway), c.ExpiresAt.Time)
+	t.verified.Remember(raw, ident, notBefore(c), c.ExpiresAt.Time)
 	return ident, c.ExpiresAt.Time, nil
 }
 
-// acceptedFrom is the earliest time the claims of a verified token are
-// accepted at: its iat and nbf (whichever is later) less the leeway, as the
-// parser checks them; zero when it has neither.
-func acceptedFrom(c clientClaims) time.Time {
+// notBefore is the lower bound the parser checks a token's claims
+// against: the later of its iat and nbf, zero when it has neither.
+func notBefore(c clientClaims) time.Time {
 	var from time.Time
 	for _, d := range []*jwt.NumericDate{c.IssuedAt, c.NotBefore} {
 		if d != nil && d.After(from) {
 			from = d.Time
 		}
 	}
-	if from.IsZero() {
-		return from
-	}
-	return from.Add(-clientLeeway)
+	return from
 }
 
 // key picks the verification key for the token's algorithm.
