@@ -233,7 +233,7 @@ func decodeHead(raw []byte) (walletHead, error) {
 	} else if t != json.Delim('{') {
 		return h, fmt.Errorf("wallet document is not an object (starts with %v)", t)
 	}
-	for need := 4; need > 0 && dec.More(); {
+	for found := 0; found < 4 && dec.More(); {
 		t, err := dec.Token()
 		if err != nil {
 			return h, err
@@ -248,14 +248,16 @@ func decodeHead(raw []byte) (walletHead, error) {
 			dst = &h.Balance
 		case "created_at":
 			dst = &h.CreatedAt
-		default:
-			dst = new(json.RawMessage)
-			need++ // not one of the four
+		default: // a field the head does not need
+			if err := dec.Decode(new(json.RawMessage)); err != nil {
+				return h, err
+			}
+			continue
 		}
 		if err := dec.Decode(dst); err != nil {
 			return h, err
 		}
-		need--
+		found++
 	}
 	return h, nil
 }
