@@ -300,7 +300,13 @@ func webappKeyboardFlow(t *testing.T, browser context.Context) {
 	p.wait(`#activity li[data-topup][data-state="success"]`)
 	p.waitAttr("#balance", "data-paise", "30000")
 
-	p.tabTo(`#unpaid li[data-bill="` + walletBill.ID + `"] [data-action="pay-wallet"]`)
+	// The bills are drawn again while a bill's button has the focus (as
+	// after the top-up above, whose refresh may still be running): the
+	// focus stays on that bill's button, so Enter still pays that bill.
+	payWallet := `#unpaid li[data-bill="` + walletBill.ID + `"] [data-action="pay-wallet"]`
+	p.tabTo(payWallet)
+	p.redraw()
+	p.focused(payWallet)
 	p.focusVisible()
 	p.shot("11-keyboard-focus")
 	p.keys(kb.Enter)
@@ -412,6 +418,14 @@ func webappSubscriptions(t *testing.T, browser context.Context) {
 	p.waitText(item, "next bill")
 	p.run(chromedp.Click(item+` [data-action="cancel"]`, chromedp.ByQuery))
 	p.waitText(item, "No bill is made after this.")
+	p.focused(item + " .confirm button")
+	// The page draws its lists again while the question is open (as when
+	// a payment confirms meanwhile): the question goes, and the focus is
+	// on the subscription's own button, not lost.
+	p.redraw()
+	p.focused(item + ` [data-action="cancel"]`)
+	p.gone(item + " .confirm")
+	p.keys(kb.Enter)
 	p.focused(item + " .confirm button")
 	p.run(chromedp.Click(item+" .confirm button", chromedp.ByQuery))
 	p.wait(item + `[data-status="CANCELLED"]`)
@@ -830,6 +844,17 @@ func (p *appPage) tabTo(sel string) {
 		p.keys(kb.Tab)
 	}
 	p.t.Fatalf("80 presses of Tab never reached %s\n%s", sel, p.describe())
+}
+
+// redraw has the page draw its lists again in a refresh that begins
+// before the focus comes to the focused element (as when a customer tabs
+// on while the page refreshes after a payment), and waits until that
+// element has been replaced.
+func (p *appPage) redraw() {
+	p.t.Helper()
+	p.run(chromedp.Evaluate(`(() => { const f = document.activeElement; window.__focusedBefore = f;
+		f.blur(); document.getElementById('refresh').click(); f.focus(); })()`, nil))
+	p.run(chromedp.Poll(`!window.__focusedBefore.isConnected && document.getElementById('refreshed').textContent.startsWith('Updated')`, nil, chromedp.WithPollingTimeout(webappStep)))
 }
 
 // focused fails unless sel has the focus.

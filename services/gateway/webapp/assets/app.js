@@ -409,7 +409,9 @@ function pagedList({ target, empty, more, path, query, keep, render }) {
       }
       const rows = items.map(render);
       if (first) {
+        const key = focusedRow(target);
         $(target).replaceChildren(...rows);
+        keepFocus(target, key);
       } else {
         $(target).append(...rows);
       }
@@ -528,13 +530,20 @@ function refresh() {
     again = true;
     return refreshing;
   }
-  const focusKey = focusedKey();
   refreshing = (async () => {
     await Promise.all([loadBalance(), unpaid.reload(), pastBills.reload(), subscriptions.reload(), topups.reload()]);
     // Payments name their bills, and the ledger its payments.
     await payments.reload();
     await ledger.reload();
-    restoreFocus(focusKey);
+    if (focusLost) {
+      focusLost = false;
+      // The focused button went with its row (a bill paid, a
+      // subscription ended): the line saying so takes the focus.
+      if (session && (document.activeElement === document.body || !document.activeElement)) {
+        const item = document.querySelector('#activity li');
+        (item || $('bills-title')).focus();
+      }
+    }
   })().finally(() => {
     refreshing = null;
     if (again) {
@@ -545,30 +554,39 @@ function refresh() {
   return refreshing;
 }
 
-// focusedKey remembers which bill button has the focus, so that it keeps
-// it when the list is drawn again.
-function focusedKey() {
+// focusLost is set when a list drawn again no longer has the button that
+// had the focus.
+let focusLost = false;
+
+// focusedRow names the button of one of target's rows (a bill, a
+// subscription) that has the focus, or returns null.
+function focusedRow(target) {
   const a = document.activeElement;
-  if (a && a.dataset && a.dataset.action && a.closest('[data-bill]')) {
-    return { bill: a.closest('[data-bill]').dataset.bill, action: a.dataset.action };
+  if (!a || !a.dataset || !a.dataset.action || !$(target).contains(a)) {
+    return null;
   }
-  return null;
+  const row = [...$(target).children].find((r) => r.contains(a));
+  return row ? { bill: row.dataset.bill, subscription: row.dataset.subscription, action: a.dataset.action } : null;
 }
 
-function restoreFocus(key) {
-  if (!session) {
+// keepFocus gives the focus to the same button in target's new rows, in
+// the same task that drew them, so no key press in between lands on the
+// page's body: a customer who tabbed to "Pay from wallet" while the list
+// was being drawn again still pays that bill with Enter.
+function keepFocus(target, key) {
+  if (!key) {
     return;
   }
-  const same = key && document.querySelector('[data-bill="' + CSS.escape(key.bill) + '"] [data-action="' + key.action + '"]');
+  const row = [...$(target).children].find((r) =>
+    (key.bill && r.dataset.bill === key.bill) || (key.subscription && r.dataset.subscription === key.subscription));
+  // The same button, or, when it was one drawn on the row meanwhile (the
+  // "Yes, cancel it" of a cancel being confirmed), the row's own button.
+  const shown = (sel) => row && [...row.querySelectorAll(sel)].find((b) => !b.hidden);
+  const same = shown('[data-action="' + CSS.escape(key.action) + '"]') || shown('[data-action]');
   if (same) {
     same.focus();
-    return;
-  }
-  // The focused button went with its bill (paid): the line saying so
-  // takes the focus.
-  if (document.activeElement === document.body || !document.activeElement) {
-    const item = document.querySelector('#activity li');
-    (item || $('bills-title')).focus();
+  } else {
+    focusLost = true;
   }
 }
 
@@ -641,8 +659,8 @@ function subscriptionItem(s) {
 function confirmCancel(li, s, cancel) {
   const box = el('div', { className: 'confirm', role: 'group', 'aria-label': 'Confirm cancelling ' + s.description },
     el('p', {}, 'Cancel “' + s.description + '”? No bill is made after this.'));
-  const yes = el('button', { type: 'button' }, 'Yes, cancel it');
-  const no = el('button', { type: 'button', className: 'quiet' }, 'Keep it');
+  const yes = el('button', { type: 'button', data: { action: 'confirm-cancel' } }, 'Yes, cancel it');
+  const no = el('button', { type: 'button', className: 'quiet', data: { action: 'keep' } }, 'Keep it');
   box.append(yes, ' ', no);
   cancel.hidden = true;
   li.append(box);
