@@ -133,8 +133,8 @@ func webappCustomerFlow(t *testing.T, browser context.Context) {
 		chromedp.SendKeys("#new-name", "Asha Verma", chromedp.ByQuery),
 		chromedp.SendKeys("#new-email", fmt.Sprintf("asha.%d@example.in", nonce), chromedp.ByQuery),
 		chromedp.SendKeys("#new-phone", "+919812345678", chromedp.ByQuery),
-		chromedp.Click(`#new-user button[type="submit"]`, chromedp.ByQuery),
 	)
+	p.click(`#new-user button[type="submit"]`)
 	p.wait(`#who[data-user]`)
 	userID := p.attr("#who", "data-user")
 	p.waitText("#balance", "₹0.00")
@@ -143,7 +143,7 @@ func webappCustomerFlow(t *testing.T, browser context.Context) {
 	walletBill := webappBill(t, userID, 25_000, "Electricity, November")
 	razorpayBill := webappBill(t, userID, 40_000, "Broadband, November")
 	failingBill := webappBill(t, userID, 15_000, "Water, November")
-	p.run(chromedp.Click("#refresh", chromedp.ByQuery))
+	p.click("#refresh")
 	for _, b := range []harness.Bill{walletBill, razorpayBill, failingBill} {
 		p.wait(`#unpaid li[data-bill="` + b.ID + `"][data-status="UNPAID"]`)
 	}
@@ -151,8 +151,8 @@ func webappCustomerFlow(t *testing.T, browser context.Context) {
 	// Add money through the checkout stand-in.
 	p.run(
 		chromedp.SendKeys("#topup-amount", "500", chromedp.ByQuery),
-		chromedp.Click("#add-money-button", chromedp.ByQuery),
 	)
+	p.click("#add-money-button")
 	frame := p.checkout("#pay")
 	var payLabel string
 	p.run(chromedp.Text("#pay", &payLabel, chromedp.ByQuery, chromedp.FromNode(frame)))
@@ -171,7 +171,7 @@ func webappCustomerFlow(t *testing.T, browser context.Context) {
 	p.shot("04-money-added")
 
 	// Pay one bill from the wallet.
-	p.run(chromedp.Click(`#unpaid li[data-bill="`+walletBill.ID+`"] [data-action="pay-wallet"]`, chromedp.ByQuery))
+	p.click(`#unpaid li[data-bill="` + walletBill.ID + `"] [data-action="pay-wallet"]`)
 	p.wait(`#activity li[data-bill="` + walletBill.ID + `"][data-state="success"]`)
 	p.wait(`#past-bills-rows tr[data-bill="` + walletBill.ID + `"][data-status="PAID"]`)
 	p.waitAttr("#balance", "data-paise", "25000")
@@ -183,7 +183,7 @@ func webappCustomerFlow(t *testing.T, browser context.Context) {
 	env.Razorpay.Sim.SetWebhookURL("http://127.0.0.1:1/razorpay/webhook")
 	restore := sync.OnceFunc(func() { env.Razorpay.Sim.SetWebhookURL(env.BaseURL + "/razorpay/webhook") })
 	t.Cleanup(restore)
-	p.run(chromedp.Click(`#unpaid li[data-bill="`+razorpayBill.ID+`"] [data-action="pay-razorpay"]`, chromedp.ByQuery))
+	p.click(`#unpaid li[data-bill="` + razorpayBill.ID + `"] [data-action="pay-razorpay"]`)
 	frame = p.checkout("#pay")
 	p.run(
 		chromedp.Click(`input[name="method"][value="card"]`, chromedp.ByQuery, chromedp.FromNode(frame)),
@@ -217,7 +217,7 @@ func webappCustomerFlow(t *testing.T, browser context.Context) {
 	p.shot("07-paid-through-razorpay")
 
 	// A checkout that fails.
-	p.run(chromedp.Click(`#unpaid li[data-bill="`+failingBill.ID+`"] [data-action="pay-razorpay"]`, chromedp.ByQuery))
+	p.click(`#unpaid li[data-bill="` + failingBill.ID + `"] [data-action="pay-razorpay"]`)
 	frame = p.checkout("#decline")
 	p.run(chromedp.Click("#decline", chromedp.ByQuery, chromedp.FromNode(frame)))
 	failed := `#activity li[data-bill="` + failingBill.ID + `"]`
@@ -384,11 +384,11 @@ func webappPickCustomer(t *testing.T, browser context.Context) {
 			t.Fatalf("customer %s is not in the dev sign-in's list", u.ID)
 		}
 		var before int
-		p.run(chromedp.Evaluate(`document.querySelectorAll('#users li').length`, &before),
-			chromedp.Click("#more-users", chromedp.ByQuery))
+		p.run(chromedp.Evaluate(`document.querySelectorAll('#users li').length`, &before))
+		p.click("#more-users")
 		p.run(chromedp.Poll(fmt.Sprintf(`document.querySelectorAll('#users li').length > %d`, before), nil, chromedp.WithPollingTimeout(webappStep)))
 	}
-	p.run(chromedp.Click(button, chromedp.ByQuery))
+	p.click(button)
 	p.wait(`#who[data-user="` + u.ID + `"]`)
 	p.waitText("#who-name", "Picked Customer")
 	p.noErrors()
@@ -411,12 +411,13 @@ func webappSubscriptions(t *testing.T, browser context.Context) {
 	r.JSON(t, &sub)
 
 	p := openApp(t, browser)
-	p.run(chromedp.SendKeys("#token", env.Token(t, u.ID, "user"), chromedp.ByQuery), chromedp.Click(`#token-form button[type="submit"]`, chromedp.ByQuery))
+	p.run(chromedp.SendKeys("#token", env.Token(t, u.ID, "user"), chromedp.ByQuery))
+	p.click(`#token-form button[type="submit"]`)
 	item := `#subscriptions-list li[data-subscription="` + sub.ID + `"]`
 	p.wait(item + `[data-status="ACTIVE"]`)
 	p.waitText(item, "Fibre, 100 Mbps ₹499.00 every month")
 	p.waitText(item, "next bill")
-	p.run(chromedp.Click(item+` [data-action="cancel"]`, chromedp.ByQuery))
+	p.click(item + ` [data-action="cancel"]`)
 	p.waitText(item, "No bill is made after this.")
 	p.focused(item + " .confirm button")
 	// The page draws its lists again while the question is open (as when
@@ -427,7 +428,7 @@ func webappSubscriptions(t *testing.T, browser context.Context) {
 	p.gone(item + " .confirm")
 	p.keys(kb.Enter)
 	p.focused(item + " .confirm button")
-	p.run(chromedp.Click(item+" .confirm button", chromedp.ByQuery))
+	p.click(item + " .confirm button")
 	p.wait(item + `[data-status="CANCELLED"]`)
 	r = env.Do(t, "GET", "/billing/subscriptions/"+sub.ID, nil, nil)
 	var got struct {
@@ -468,7 +469,8 @@ func webappRefundsOnAPhone(t *testing.T, browser context.Context) {
 	p := openApp(t, browser)
 	const phone = 390 // CSS px, a common phone's width
 	p.run(emulation.SetDeviceMetricsOverride(phone, 844, 1, true))
-	p.run(chromedp.SendKeys("#token", env.Token(t, u.ID, "user"), chromedp.ByQuery), chromedp.Click(`#token-form button[type="submit"]`, chromedp.ByQuery))
+	p.run(chromedp.SendKeys("#token", env.Token(t, u.ID, "user"), chromedp.ByQuery))
+	p.click(`#token-form button[type="submit"]`)
 	row := `#payments-rows tr[data-payment="` + pay.ID + `"]`
 	p.wait(row)
 	p.waitText(row, "₹123.45 refunded")
@@ -518,7 +520,8 @@ func webappPaidBehindUnpaid(t *testing.T, browser context.Context) {
 		webappBill(t, u.ID, 1_500, fmt.Sprintf("Newspaper, day %d", i))
 	}
 	p := openApp(t, browser)
-	p.run(chromedp.SendKeys("#token", env.Token(t, u.ID, "user"), chromedp.ByQuery), chromedp.Click(`#token-form button[type="submit"]`, chromedp.ByQuery))
+	p.run(chromedp.SendKeys("#token", env.Token(t, u.ID, "user"), chromedp.ByQuery))
+	p.click(`#token-form button[type="submit"]`)
 	p.wait(`#past-bills-rows tr[data-bill="` + paid.ID + `"][data-status="PAID"]`)
 	var none bool
 	p.run(chromedp.Evaluate(`!document.getElementById('past-bills-empty').hidden`, &none))
@@ -543,7 +546,8 @@ func webappOwnership(t *testing.T, browser context.Context) {
 
 	p := openApp(t, browser)
 	p.wait("#token-form")
-	p.run(chromedp.SendKeys("#token", env.Token(t, b.ID, "user"), chromedp.ByQuery), chromedp.Click(`#token-form button[type="submit"]`, chromedp.ByQuery))
+	p.run(chromedp.SendKeys("#token", env.Token(t, b.ID, "user"), chromedp.ByQuery))
+	p.click(`#token-form button[type="submit"]`)
 	p.wait(`#who[data-user="` + b.ID + `"]`)
 	p.waitText("#unpaid-empty", "Nothing to pay.")
 	p.wait(`#ledger-empty:not([hidden])`)
@@ -555,7 +559,7 @@ func webappOwnership(t *testing.T, browser context.Context) {
 	if stored["local"] != 0.0 || stored["session"] != 0.0 || stored["cookie"] != "" {
 		t.Errorf("the browser keeps %v; want nothing stored", stored)
 	}
-	p.run(chromedp.Click("#sign-out", chromedp.ByQuery))
+	p.click("#sign-out")
 	p.wait("#sign-in:not([hidden])")
 	p.focused("#sign-in-title")
 	// The sign-in lists customers again (dev mode); nothing of B's session
@@ -573,7 +577,8 @@ func webappOwnership(t *testing.T, browser context.Context) {
 	}
 	for _, f := range forged {
 		// The page empties the field at every sign-in.
-		p.run(chromedp.SendKeys("#token", f.token, chromedp.ByQuery), chromedp.Click(`#token-form button[type="submit"]`, chromedp.ByQuery))
+		p.run(chromedp.SendKeys("#token", f.token, chromedp.ByQuery))
+		p.click(`#token-form button[type="submit"]`)
 		p.wait("#alert:not([hidden])")
 		p.waitText("#alert", f.says)
 		var accountHidden bool
@@ -844,6 +849,15 @@ func (p *appPage) tabTo(sel string) {
 		p.keys(kb.Tab)
 	}
 	p.t.Fatalf("80 presses of Tab never reached %s\n%s", sel, p.describe())
+}
+
+// click clicks sel with the mouse once the page has drawn what it was
+// loading (nothing is aria-busy): a click is aimed at where sel is drawn,
+// and lists still being drawn above it would move it from under the mouse.
+func (p *appPage) click(sel string) {
+	p.t.Helper()
+	p.run(chromedp.Poll(`document.querySelector('[aria-busy="true"]') === null`, nil, chromedp.WithPollingTimeout(webappStep)),
+		chromedp.Click(sel, chromedp.ByQuery))
 }
 
 // redraw has the page draw its lists again in a refresh that begins

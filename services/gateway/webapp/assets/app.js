@@ -215,6 +215,7 @@ let usersCursor = null;
 async function loadUsers(cursor) {
   const list = $('users');
   $('users-status').textContent = 'Loading customers…';
+  $('dev-sign-in').setAttribute('aria-busy', 'true');
   try {
     const admin = await devToken('webapp-dev-sign-in', 'admin');
     const q = new URLSearchParams({ limit: '50' });
@@ -234,6 +235,8 @@ async function loadUsers(cursor) {
     $('users-status').textContent = list.children.length ? '' : 'No customers yet: create one below.';
   } catch (e) {
     $('users-status').textContent = 'Could not list customers: ' + explain(e);
+  } finally {
+    $('dev-sign-in').removeAttribute('aria-busy');
   }
 }
 
@@ -530,6 +533,8 @@ function refresh() {
     again = true;
     return refreshing;
   }
+  // Screen readers wait for the lists to be drawn before reading them.
+  $('account').setAttribute('aria-busy', 'true');
   refreshing = (async () => {
     await Promise.all([loadBalance(), unpaid.reload(), pastBills.reload(), subscriptions.reload(), topups.reload()]);
     // Payments name their bills, and the ledger its payments.
@@ -549,6 +554,8 @@ function refresh() {
     if (again) {
       again = false;
       refresh();
+    } else {
+      $('account').removeAttribute('aria-busy');
     }
   });
   return refreshing;
