@@ -205,6 +205,15 @@ func webappCustomerFlow(t *testing.T, browser context.Context) {
 		t.Errorf("while FinFlow says PENDING the page says %q, want it confirming", confirming)
 	}
 	p.shot("06-razorpay-confirming")
+	// Drawn again while its payment is under way, the bill's buttons still
+	// say they are busy.
+	p.run(chromedp.Evaluate(`document.getElementById('refresh').click()`, nil),
+		chromedp.Poll(`document.getElementById('refreshed').textContent.startsWith('Updated')`, nil, chromedp.WithPollingTimeout(webappStep)))
+	for _, action := range []string{"pay-wallet", "pay-razorpay"} {
+		if got := p.attr(`#unpaid li[data-bill="`+razorpayBill.ID+`"] [data-action="`+action+`"]`, "aria-disabled"); got != "true" {
+			t.Errorf("bill %s drawn again while its payment is confirming: %s aria-disabled = %q, want true", razorpayBill.ID, action, got)
+		}
+	}
 	if got := p.attr(`#unpaid li[data-bill="`+razorpayBill.ID+`"]`, "data-status"); got != "UNPAID" {
 		t.Errorf("bill %s shown %q before FinFlow confirmed it", razorpayBill.ID, got)
 	}
@@ -421,13 +430,11 @@ func webappSubscriptions(t *testing.T, browser context.Context) {
 	p.waitText(item, "No bill is made after this.")
 	p.focused(item + " .confirm button")
 	// The page draws its lists again while the question is open (as when
-	// a payment confirms meanwhile): the question goes, and the focus is
-	// on the subscription's own button, not lost.
+	// a payment confirms meanwhile): the question stays, and so does the
+	// focus on its answer.
 	p.redraw()
-	p.focused(item + ` [data-action="cancel"]`)
-	p.gone(item + " .confirm")
-	p.keys(kb.Enter)
-	p.focused(item + " .confirm button")
+	p.waitText(item, "No bill is made after this.")
+	p.focused(item + ` .confirm [data-action="confirm-cancel"]`)
 	p.click(item + " .confirm button")
 	p.wait(item + `[data-status="CANCELLED"]`)
 	r = env.Do(t, "GET", "/billing/subscriptions/"+sub.ID, nil, nil)

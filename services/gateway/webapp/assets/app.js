@@ -335,6 +335,7 @@ function signOut(message) {
     openCheckout = null;
   }
   inFlight.clear();
+  confirming.clear();
   api.signOut();
   session = null;
   generation++;
@@ -631,6 +632,10 @@ function billCard(b) {
   const pay = (action, label, fn) => {
     const btn = el('button', { type: 'button', className: action === 'pay-razorpay' ? 'razorpay' : '', data: { action } }, label);
     btn.setAttribute('aria-describedby', title);
+    if (inFlight.has(b.id)) {
+      // Drawn again while one of its payments is under way.
+      btn.setAttribute('aria-disabled', 'true');
+    }
     btn.addEventListener('click', () => {
       if (btn.getAttribute('aria-disabled') === 'true') {
         return;
@@ -648,6 +653,10 @@ function billCard(b) {
       pay('pay-razorpay', 'Pay with Razorpay', payWithRazorpay)));
 }
 
+// confirming holds the subscriptions whose cancel is being confirmed, so
+// that the question stays open when the list is drawn again.
+const confirming = new Set();
+
 function subscriptionItem(s) {
   const li = el('li', { data: { subscription: s.id, status: s.status } },
     el('p', {}, el('strong', {}, s.description), ' ', rupees(s.amount), ' ', intervalWords[s.interval] || s.interval),
@@ -657,13 +666,21 @@ function subscriptionItem(s) {
   if (s.status === 'ACTIVE') {
     const cancel = el('button', { type: 'button', className: 'quiet', data: { action: 'cancel' } }, 'Cancel subscription');
     cancel.setAttribute('aria-label', 'Cancel subscription: ' + s.description);
-    cancel.addEventListener('click', () => confirmCancel(li, s, cancel));
+    cancel.addEventListener('click', () => confirmCancel(li, s, cancel, true));
     li.append(el('div', { className: 'actions' }, cancel));
+    if (confirming.has(s.id)) {
+      confirmCancel(li, s, cancel, false);
+    }
+  } else {
+    confirming.delete(s.id);
   }
   return li;
 }
 
-function confirmCancel(li, s, cancel) {
+// confirmCancel asks before cancelling s; moveFocus puts the focus on
+// the answer that cancels (not when the question is only drawn again).
+function confirmCancel(li, s, cancel, moveFocus) {
+  confirming.add(s.id);
   const box = el('div', { className: 'confirm', role: 'group', 'aria-label': 'Confirm cancelling ' + s.description },
     el('p', {}, 'Cancel “' + s.description + '”? No bill is made after this.'));
   const yes = el('button', { type: 'button', data: { action: 'confirm-cancel' } }, 'Yes, cancel it');
@@ -671,8 +688,11 @@ function confirmCancel(li, s, cancel) {
   box.append(yes, ' ', no);
   cancel.hidden = true;
   li.append(box);
-  yes.focus();
+  if (moveFocus) {
+    yes.focus();
+  }
   no.addEventListener('click', () => {
+    confirming.delete(s.id);
     box.remove();
     cancel.hidden = false;
     cancel.focus();
@@ -680,6 +700,7 @@ function confirmCancel(li, s, cancel) {
   yes.addEventListener('click', async () => {
     try {
       await api.call('POST', '/billing/subscriptions/' + encodeURIComponent(s.id) + '/cancel', { key: newKey() });
+      confirming.delete(s.id);
       note('Subscription cancelled: ' + s.description + '.');
       await refresh();
       $('subscriptions-title').focus();
