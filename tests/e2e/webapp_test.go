@@ -207,8 +207,7 @@ func webappCustomerFlow(t *testing.T, browser context.Context) {
 	p.shot("06-razorpay-confirming")
 	// Drawn again while its payment is under way, the bill's buttons still
 	// say they are busy.
-	p.run(chromedp.Evaluate(`document.getElementById('refresh').click()`, nil),
-		chromedp.Poll(`document.getElementById('refreshed').textContent.startsWith('Updated')`, nil, chromedp.WithPollingTimeout(webappStep)))
+	p.refresh()
 	for _, action := range []string{"pay-wallet", "pay-razorpay"} {
 		if got := p.attr(`#unpaid li[data-bill="`+razorpayBill.ID+`"] [data-action="`+action+`"]`, "aria-disabled"); got != "true" {
 			t.Errorf("bill %s drawn again while its payment is confirming: %s aria-disabled = %q, want true", razorpayBill.ID, action, got)
@@ -420,8 +419,7 @@ func webappSubscriptions(t *testing.T, browser context.Context) {
 	r.JSON(t, &sub)
 
 	p := openApp(t, browser)
-	p.run(chromedp.SendKeys("#token", env.Token(t, u.ID, "user"), chromedp.ByQuery))
-	p.click(`#token-form button[type="submit"]`)
+	p.tokenSignIn(env.Token(t, u.ID, "user"))
 	item := `#subscriptions-list li[data-subscription="` + sub.ID + `"]`
 	p.wait(item + `[data-status="ACTIVE"]`)
 	p.waitText(item, "Fibre, 100 Mbps ₹499.00 every month")
@@ -476,8 +474,7 @@ func webappRefundsOnAPhone(t *testing.T, browser context.Context) {
 	p := openApp(t, browser)
 	const phone = 390 // CSS px, a common phone's width
 	p.run(emulation.SetDeviceMetricsOverride(phone, 844, 1, true))
-	p.run(chromedp.SendKeys("#token", env.Token(t, u.ID, "user"), chromedp.ByQuery))
-	p.click(`#token-form button[type="submit"]`)
+	p.tokenSignIn(env.Token(t, u.ID, "user"))
 	row := `#payments-rows tr[data-payment="` + pay.ID + `"]`
 	p.wait(row)
 	p.waitText(row, "₹123.45 refunded")
@@ -527,8 +524,7 @@ func webappPaidBehindUnpaid(t *testing.T, browser context.Context) {
 		webappBill(t, u.ID, 1_500, fmt.Sprintf("Newspaper, day %d", i))
 	}
 	p := openApp(t, browser)
-	p.run(chromedp.SendKeys("#token", env.Token(t, u.ID, "user"), chromedp.ByQuery))
-	p.click(`#token-form button[type="submit"]`)
+	p.tokenSignIn(env.Token(t, u.ID, "user"))
 	p.wait(`#past-bills-rows tr[data-bill="` + paid.ID + `"][data-status="PAID"]`)
 	var none bool
 	p.run(chromedp.Evaluate(`!document.getElementById('past-bills-empty').hidden`, &none))
@@ -553,8 +549,7 @@ func webappOwnership(t *testing.T, browser context.Context) {
 
 	p := openApp(t, browser)
 	p.wait("#token-form")
-	p.run(chromedp.SendKeys("#token", env.Token(t, b.ID, "user"), chromedp.ByQuery))
-	p.click(`#token-form button[type="submit"]`)
+	p.tokenSignIn(env.Token(t, b.ID, "user"))
 	p.wait(`#who[data-user="` + b.ID + `"]`)
 	p.waitText("#unpaid-empty", "Nothing to pay.")
 	p.wait(`#ledger-empty:not([hidden])`)
@@ -584,8 +579,7 @@ func webappOwnership(t *testing.T, browser context.Context) {
 	}
 	for _, f := range forged {
 		// The page empties the field at every sign-in.
-		p.run(chromedp.SendKeys("#token", f.token, chromedp.ByQuery))
-		p.click(`#token-form button[type="submit"]`)
+		p.tokenSignIn(f.token)
 		p.wait("#alert:not([hidden])")
 		p.waitText("#alert", f.says)
 		var accountHidden bool
@@ -867,6 +861,26 @@ func (p *appPage) click(sel string) {
 		chromedp.Click(sel, chromedp.ByQuery))
 }
 
+// tokenSignIn signs in with token through the token form.
+func (p *appPage) tokenSignIn(token string) {
+	p.t.Helper()
+	p.run(chromedp.SendKeys("#token", token, chromedp.ByQuery))
+	p.click(`#token-form button[type="submit"]`)
+}
+
+// refreshed is true in the page once the refresh its Refresh button
+// started has drawn everything (the button's handler says "Refreshing…"
+// as it starts).
+const refreshed = `document.getElementById('refreshed').textContent.startsWith('Updated')`
+
+// refresh has the page draw its lists again, as its own refreshes do,
+// without moving the focus, and waits until it has.
+func (p *appPage) refresh() {
+	p.t.Helper()
+	p.run(chromedp.Evaluate(`document.getElementById('refresh').click()`, nil),
+		chromedp.Poll(refreshed, nil, chromedp.WithPollingTimeout(webappStep)))
+}
+
 // redraw has the page draw its lists again in a refresh that begins
 // before the focus comes to the focused element (as when a customer tabs
 // on while the page refreshes after a payment), and waits until that
@@ -874,8 +888,8 @@ func (p *appPage) click(sel string) {
 func (p *appPage) redraw() {
 	p.t.Helper()
 	p.run(chromedp.Evaluate(`(() => { const f = document.activeElement; window.__focusedBefore = f;
-		f.blur(); document.getElementById('refresh').click(); f.focus(); })()`, nil))
-	p.run(chromedp.Poll(`!window.__focusedBefore.isConnected && document.getElementById('refreshed').textContent.startsWith('Updated')`, nil, chromedp.WithPollingTimeout(webappStep)))
+		f.blur(); document.getElementById('refresh').click(); f.focus(); })()`, nil),
+		chromedp.Poll(`!window.__focusedBefore.isConnected && `+refreshed, nil, chromedp.WithPollingTimeout(webappStep)))
 }
 
 // focused fails unless sel has the focus.

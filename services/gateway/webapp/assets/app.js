@@ -574,8 +574,11 @@ function focusedRow(target) {
     return null;
   }
   const row = [...$(target).children].find((r) => r.contains(a));
-  return row ? { bill: row.dataset.bill, subscription: row.dataset.subscription, action: a.dataset.action } : null;
+  return row ? { row: rowKey(row), action: a.dataset.action } : null;
 }
+
+// rowKey is what a list's row stands for: its bill or its subscription.
+const rowKey = (r) => r.dataset.bill || r.dataset.subscription;
 
 // keepFocus gives the focus to the same button in target's new rows, in
 // the same task that drew them, so no key press in between lands on the
@@ -585,8 +588,7 @@ function keepFocus(target, key) {
   if (!key) {
     return;
   }
-  const row = [...$(target).children].find((r) =>
-    (key.bill && r.dataset.bill === key.bill) || (key.subscription && r.dataset.subscription === key.subscription));
+  const row = [...$(target).children].find((r) => rowKey(r) === key.row);
   // The same button, or, when it was one drawn on the row meanwhile (the
   // "Yes, cancel it" of a cancel being confirmed), the row's own button.
   const shown = (sel) => row && [...row.querySelectorAll(sel)].find((b) => !b.hidden);
@@ -632,10 +634,7 @@ function billCard(b) {
   const pay = (action, label, fn) => {
     const btn = el('button', { type: 'button', className: action === 'pay-razorpay' ? 'razorpay' : '', data: { action } }, label);
     btn.setAttribute('aria-describedby', title);
-    if (inFlight.has(b.id)) {
-      // Drawn again while one of its payments is under way.
-      btn.setAttribute('aria-disabled', 'true');
-    }
+    markBusy(btn, b.id); // drawn again while one of its payments is under way
     btn.addEventListener('click', () => {
       if (btn.getAttribute('aria-disabled') === 'true') {
         return;
@@ -736,14 +735,19 @@ function note(text) {
   setState(activity(text), 'success', '');
 }
 
-// busy marks a bill's buttons while one of its payments is under way.
-function busy(billId, on) {
+// busy marks a bill's buttons as its payment starts and ends (inFlight
+// says whether one is under way).
+function busy(billId) {
   for (const b of document.querySelectorAll('[data-bill="' + CSS.escape(billId) + '"] [data-action]')) {
-    if (on) {
-      b.setAttribute('aria-disabled', 'true');
-    } else {
-      b.removeAttribute('aria-disabled');
-    }
+    markBusy(b, billId);
+  }
+}
+
+function markBusy(btn, billId) {
+  if (inFlight.has(billId)) {
+    btn.setAttribute('aria-disabled', 'true');
+  } else {
+    btn.removeAttribute('aria-disabled');
   }
 }
 
@@ -798,7 +802,7 @@ async function payFromWallet(bill) {
     return;
   }
   inFlight.add(bill.id);
-  busy(bill.id, true);
+  busy(bill.id);
   const li = activity(bill.description + ' (' + rupees(bill.amount) + ') from your wallet');
   li.dataset.bill = bill.id;
   setState(li, 'starting', 'Paying…');
@@ -835,7 +839,7 @@ async function payFromWallet(bill) {
     }
   } finally {
     inFlight.delete(bill.id);
-    busy(bill.id, false);
+    busy(bill.id);
     refresh();
   }
 }
@@ -845,7 +849,7 @@ async function payWithRazorpay(bill) {
     return;
   }
   inFlight.add(bill.id);
-  busy(bill.id, true);
+  busy(bill.id);
   const li = activity(bill.description + ' (' + rupees(bill.amount) + ') through Razorpay');
   li.dataset.bill = bill.id;
   setState(li, 'starting', 'Creating the Razorpay order…');
@@ -876,7 +880,7 @@ async function payWithRazorpay(bill) {
     }
   } finally {
     inFlight.delete(bill.id);
-    busy(bill.id, false);
+    busy(bill.id);
     refresh();
   }
 }
