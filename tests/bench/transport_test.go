@@ -56,13 +56,7 @@ type transportOp struct {
 //
 //	BENCH_TRANSPORT=1 go test -count=1 -run '^TestTransport$' -v ./tests/bench/
 func TestTransport(t *testing.T) {
-	if os.Getenv("BENCH_TRANSPORT") == "" {
-		t.Skip("a measurement, not a test: run it with BENCH_TRANSPORT=1")
-	}
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := measurement(t)
 	const n, conc, rounds = 4000, 16, 3
 	redisPort := startBareRedis(t)
 	var b strings.Builder
@@ -90,11 +84,135 @@ func TestTransport(t *testing.T) {
 	t.Log("\n" + b.String())
 }
 
+// measurement skips a measurement unless BENCH_TRANSPORT is set, and
+// returns the repository's root.
+func measurement(t *testing.T) string {
+	if os.Getenv("BENCH_TRANSPORT") == "" {
+		t.Skip("a measurement, not a test: run it with BENCH_TRANSPORT=1")
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
 func measureTransport(t *testing.T, root string, redisPort int, tc transportCase, n, conc int) []string {
 	ctx := context.Background()
+	w := wireTransport(t, root, redisPort, tc)
+	defer w.stop()
+	value := []byte(`{"padding":"` + strings.Repeat("x", 500) + `"}`)
+	for i := 0; i < 100; i++ {
+		if err := w.sdk.SaveState(ctx, "statestore", "k"+strconv.Itoa(i), value, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	echo := []byte(`{"bill_id":"bill_0123456789"}`)
+	ops := []transportOp{
+		{"state get, gRPC API", func(ctx context.Context, i int) error {
+			_, err := w.sdk.GetState(ctx, "statestore", "k"+strconv.Itoa(i%100), nil)
+			return err
+		}},
+		{"state save, gRPC API", func(ctx context.Context, i int) error {
+			return w.sdk.SaveState(ctx, "statestore", "k"+strconv.Itoa(i%100), value, nil)
+		}},
+		{"state get, HTTP API", func(ctx context.Context, i int) error {
+			return httpCall(ctx, w.httpc, http.MethodGet, w.base+"/v1.0/state/statestore/k"+strconv.Itoa(i%100), nil)
+		}},
+		{"invoke the app, HTTP API", func(ctx context.Context, i int) error {
+			return httpCall(ctx, w.httpc, http.MethodPost, w.base+"/v1.0/invoke/transport/method/echo", echo)
+		}},
+		{"invoke the app, gRPC API", func(ctx context.Context, i int) error {
+			_, err := w.sdk.InvokeMethodWithContent(ctx, "transport", "echo", "post",
+				&dapr.DataContent{ContentType: "application/json", Data: echo})
+			return err
+		}},
+	}
+	var rows []string
+	for _, op := range ops {
+		c := w.measure(t, redisPort, op, n, conc)
+		rows = append(rows, fmt.Sprintf("| %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f |", tc.name, op.name, c.perSecond, c.daprd, c.redis, c.caller, c.total()))
+	}
+	return rows
+}
+
+// TestStateDocumentSize measures what the size of a stored document costs
+// a state read and a compare-and-swap write through daprd 1.14's Redis
+// store, in CPU per call: the wallet document's size decides what every
+// debit and balance read moves (services/wallet/store). One daprd and one
+// Redis as TestTransport's; documents of 0.5, 2.4 and 6.5 KB (a wallet
+// document holding 13 and 37 ledger entries, the averages of keeping 1 to
+// 25 and 25 to 49); three rounds. It writes var/bench/docsize.md.
+//
+//	BENCH_TRANSPORT=1 go test -count=1 -run '^TestStateDocumentSize$' -v ./tests/bench/
+func TestStateDocumentSize(t *testing.T) {
+	root := measurement(t)
+	const n, conc, rounds = 4000, 16, 3
+	ctx := context.Background()
+	redisPort := startBareRedis(t)
+	var b strings.Builder
+	fmt.Fprintf(&b, "# State calls by document size (%s)\n\n%s; daprd 1.14, Redis state store, gRPC API; %d calls of each kind, %d at a time; "+
+		"CPU from /proc; %d rounds, each row one round.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), Machine(), n, conc, rounds)
+	b.WriteString("| document | call | calls/s | CPU µs per call: daprd | Redis | caller | total |\n|---|---|---|---|---|---|---|\n")
+	w := wireTransport(t, root, redisPort, transportCase{name: "HTTP app", appProtocol: "http"})
+	defer w.stop()
+	for round := 0; round < rounds; round++ {
+		for _, size := range []int{500, 2400, 6500} {
+			value := []byte(`{"padding":"` + strings.Repeat("x", size-14) + `"}`)
+			prefix := fmt.Sprintf("s%d/", size)
+			for i := 0; i < 100; i++ {
+				if err := w.sdk.SaveState(ctx, "statestore", prefix+strconv.Itoa(i), value, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, op := range []transportOp{
+				{"state get", func(ctx context.Context, i int) error {
+					_, err := w.sdk.GetState(ctx, "statestore", prefix+strconv.Itoa(i%100), nil)
+					return err
+				}},
+				{"state save with ETag", func(ctx context.Context, i int) error {
+					key := prefix + strconv.Itoa(i%100)
+					it, err := w.sdk.GetState(ctx, "statestore", key, nil)
+					if err != nil {
+						return err
+					}
+					// A conflict with another of the 16 writers is an
+					// answer too; only a failure to answer counts.
+					err = w.sdk.SaveStateWithETag(ctx, "statestore", key, value, it.Etag, nil)
+					if err != nil && !strings.Contains(err.Error(), "etag") {
+						return err
+					}
+					return nil
+				}},
+			} {
+				c := w.measure(t, redisPort, op, n, conc)
+				if op.name == "state save with ETag" {
+					op.name = "state get + save with ETag"
+				}
+				fmt.Fprintf(&b, "| %.1f KB | %s | %.0f | %.0f | %.0f | %.0f | %.0f |\n", float64(len(value))/1000, op.name, c.perSecond, c.daprd, c.redis, c.caller, c.total())
+			}
+		}
+	}
+	dir := filepath.Join(root, "var", "bench")
+	_ = os.MkdirAll(dir, 0o755)
+	_ = os.WriteFile(filepath.Join(dir, "docsize.md"), []byte(b.String()), 0o644)
+	t.Log("\n" + b.String())
+}
+
+// wired is an app and its daprd, ready for calls.
+type wired struct {
+	sdk   dapr.Client
+	httpc *http.Client
+	base  string
+	pid   int
+	stop  func()
+}
+
+// wireTransport starts the app and its daprd as tc says and waits until a
+// call reaches the app through daprd.
+func wireTransport(t *testing.T, root string, redisPort int, tc transportCase) *wired {
 	appPort := freePort(t)
 	stopApp := startTransportApp(t, tc.appProtocol, tc.quiet, appPort)
-	defer stopApp()
 	sock := ""
 	if tc.uds {
 		sock = t.TempDir()
@@ -114,10 +232,10 @@ func measureTransport(t *testing.T, root string, redisPort int, tc transportCase
 	}
 	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
+		stopApp()
 		t.Fatal(err)
 	}
 	sdk := dapr.NewClientWithConnection(conn)
-	defer sdk.Close()
 	harness.WaitFor(t, 30*time.Second, "the app to be reachable through daprd", func() bool {
 		resp, err := httpc.Post(base+"/v1.0/invoke/transport/method/echo", "application/json", strings.NewReader(`{}`))
 		if err != nil {
@@ -126,64 +244,49 @@ func measureTransport(t *testing.T, root string, redisPort int, tc transportCase
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	value := []byte(`{"padding":"` + strings.Repeat("x", 500) + `"}`)
-	for i := 0; i < 100; i++ {
-		if err := sdk.SaveState(ctx, "statestore", "k"+strconv.Itoa(i), value, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	echo := []byte(`{"bill_id":"bill_0123456789"}`)
-	ops := []transportOp{
-		{"state get, gRPC API", func(ctx context.Context, i int) error {
-			_, err := sdk.GetState(ctx, "statestore", "k"+strconv.Itoa(i%100), nil)
-			return err
-		}},
-		{"state save, gRPC API", func(ctx context.Context, i int) error {
-			return sdk.SaveState(ctx, "statestore", "k"+strconv.Itoa(i%100), value, nil)
-		}},
-		{"state get, HTTP API", func(ctx context.Context, i int) error {
-			return httpCall(ctx, httpc, http.MethodGet, base+"/v1.0/state/statestore/k"+strconv.Itoa(i%100), nil)
-		}},
-		{"invoke the app, HTTP API", func(ctx context.Context, i int) error {
-			return httpCall(ctx, httpc, http.MethodPost, base+"/v1.0/invoke/transport/method/echo", echo)
-		}},
-		{"invoke the app, gRPC API", func(ctx context.Context, i int) error {
-			_, err := sdk.InvokeMethodWithContent(ctx, "transport", "echo", "post",
-				&dapr.DataContent{ContentType: "application/json", Data: echo})
-			return err
-		}},
-	}
-	var rows []string
-	for _, op := range ops {
-		before := [3]float64{procCPU(pid), procCPU(redisPID(t, redisPort)), procCPU(os.Getpid())}
-		start := time.Now()
-		var next, failed atomic.Int64
-		var wg sync.WaitGroup
-		for w := 0; w < conc; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					i := int(next.Add(1))
-					if i > n {
-						return
-					}
-					if err := op.run(ctx, i); err != nil {
-						failed.Add(1)
-					}
+	return &wired{sdk: sdk, httpc: httpc, base: base, pid: pid, stop: func() { sdk.Close(); stopApp() }}
+}
+
+// cost is what n calls of one kind cost, per call.
+type cost struct {
+	perSecond            float64
+	daprd, redis, caller float64 // CPU µs per call
+}
+
+func (c cost) total() float64 { return c.daprd + c.redis + c.caller }
+
+// measure makes n calls of op, conc at a time, and returns their rate and
+// CPU per call in daprd, Redis and this process (the caller and the app).
+// A failed call fails the test.
+func (w *wired) measure(t *testing.T, redisPort int, op transportOp, n, conc int) cost {
+	ctx := context.Background()
+	before := [3]float64{procCPU(w.pid), procCPU(redisPID(t, redisPort)), procCPU(os.Getpid())}
+	start := time.Now()
+	var next, failed atomic.Int64
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1))
+				if i > n {
+					return
 				}
-			}()
-		}
-		wg.Wait()
-		took := time.Since(start).Seconds()
-		after := [3]float64{procCPU(pid), procCPU(redisPID(t, redisPort)), procCPU(os.Getpid())}
-		if failed.Load() > 0 {
-			t.Errorf("%s, %s: %d of %d calls failed", tc.name, op.name, failed.Load(), n)
-		}
-		per := func(k int) float64 { return 1e6 * (after[k] - before[k]) / float64(n) }
-		rows = append(rows, fmt.Sprintf("| %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f |", tc.name, op.name, float64(n)/took, per(0), per(1), per(2), per(0)+per(1)+per(2)))
+				if err := op.run(ctx, i); err != nil {
+					failed.Add(1)
+				}
+			}
+		}()
 	}
-	return rows
+	wg.Wait()
+	took := time.Since(start).Seconds()
+	after := [3]float64{procCPU(w.pid), procCPU(redisPID(t, redisPort)), procCPU(os.Getpid())}
+	if failed.Load() > 0 {
+		t.Errorf("%s: %d of %d calls failed", op.name, failed.Load(), n)
+	}
+	per := func(k int) float64 { return 1e6 * (after[k] - before[k]) / float64(n) }
+	return cost{perSecond: float64(n) / took, daprd: per(0), redis: per(1), caller: per(2)}
 }
 
 func httpCall(ctx context.Context, c *http.Client, method, url string, body []byte) error {

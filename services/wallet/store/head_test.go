@@ -61,7 +61,7 @@ func TestDecodeHeadAgreesWithUnmarshal(t *testing.T) {
 // What a balance read's decode costs on a full document:
 // `go test -run '^$' -bench Head ./store/`.
 func BenchmarkDecodeHead(b *testing.B) {
-	raw, _ := json.Marshal(walletWithEntries(37)) // the middle of 25 to 49
+	raw, _ := json.Marshal(walletWithEntries(37)) // the middle of 25 to 49, as documents of the earlier rule held
 	b.Run("json.Unmarshal", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			var h walletHead

@@ -1,7 +1,16 @@
 package store_test
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"testing"
+	"time"
+
+	"github.com/finflow/finflow/platform/id"
+	"github.com/finflow/finflow/services/wallet/domain"
 
 	"github.com/finflow/finflow/platform/sidecar"
 	"github.com/finflow/finflow/platform/sidecar/sidecartest"
@@ -32,4 +41,149 @@ func TestStoreContractCached(t *testing.T) {
 		}
 		return out
 	})
+}
+
+// A wallet document written before a page moved out at 26 entries holds 25
+// to 49 of them. Its next changes move pages out as the current rule does,
+// and nothing is lost: the ledger stays whole and numbered, every
+// reference, old or new, is applied once, and from the first change on
+// the document holds 1 to 25 entries.
+func TestWalletDocumentsOfTheEarlierRule(t *testing.T) {
+	ctx := context.Background()
+	// The earlier rule's entry, spelled out here rather than taken from
+	// the store, so that the fixture stays what was written then.
+	type legacyEntry struct {
+		ID           string        `json:"id"`
+		Seq          int64         `json:"seq"`
+		Type         domain.TxType `json:"type"`
+		Amount       int64         `json:"amount"`
+		BalanceAfter int64         `json:"balance_after"`
+		Reference    string        `json:"reference,omitempty"`
+		CreatedAt    time.Time     `json:"created_at"`
+	}
+	// seed writes a wallet of entries 1..n, each a credit of 100 with
+	// reference r<seq>, the oldest pages of them archived as the earlier
+	// rule left them, and returns the user.
+	seed := func(t *testing.T, mem *sidecartest.MemState, n, pages int) string {
+		t.Helper()
+		user := id.New(id.User)
+		at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		var all []legacyEntry // oldest first
+		for i := 1; i <= n; i++ {
+			all = append(all, legacyEntry{ID: fmt.Sprintf("txn_%d", i), Seq: int64(i), Type: domain.Credit, Amount: 100,
+				BalanceAfter: int64(100 * i), Reference: fmt.Sprintf("r%d", i), CreatedAt: at.Add(time.Duration(i) * time.Minute)})
+		}
+		newestFirst := func(es []legacyEntry) []legacyEntry {
+			out := make([]legacyEntry, len(es))
+			for i, e := range es {
+				out[len(es)-1-i] = e
+			}
+			return out
+		}
+		put := func(key string, v any) {
+			raw, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := mem.Save(ctx, "wallet-store", key, raw, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for p := 0; p < pages; p++ {
+			page := all[p*store.PageSize : (p+1)*store.PageSize]
+			put(fmt.Sprintf("page/%s/%d", user, p), newestFirst(page))
+			for _, e := range page {
+				sum := sha256.Sum256([]byte(e.Reference))
+				put("ref/"+user+"/"+hex.EncodeToString(sum[:16]), e)
+			}
+		}
+		put("wallet/"+user, map[string]any{"user_id": user, "currency": "INR", "balance": 100 * n, "created_at": at,
+			"next_seq": n + 1, "pages": pages, "entries": newestFirst(all[pages*store.PageSize:])})
+		return user
+	}
+	docEntries := func(t *testing.T, mem *sidecartest.MemState, user string) int {
+		t.Helper()
+		it, err := mem.Get(ctx, "wallet-store", "wallet/"+user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d struct {
+			Entries []json.RawMessage `json:"entries"`
+		}
+		if err := json.Unmarshal(it.Value, &d); err != nil {
+			t.Fatal(err)
+		}
+		return len(d.Entries)
+	}
+	for _, tc := range []struct {
+		name       string
+		n, pages   int
+		wantAfter1 int // entries in the document after one more change
+	}{
+		{"25 entries, none archived", 25, 0, 1},
+		{"37 entries, none archived", 37, 0, 13},
+		{"49 entries, none archived", 49, 0, 25},
+		{"25 in the document, one page archived", 50, 1, 1},
+		{"49 in the document, one page archived", 74, 1, 25},
+	} {
+		for _, cached := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, cache %v", tc.name, cached), func(t *testing.T) {
+				mem := sidecartest.NewMemState()
+				s := store.New(mem, "wallet-store")
+				if cached {
+					s = s.WithCache(sidecar.NewCache(mem, "wallet-store", "memory", 64))
+				}
+				user := seed(t, mem, tc.n, tc.pages)
+				total := tc.n
+				for i := 1; i <= 60; i++ {
+					if _, err := s.Apply(ctx, user, domain.Operation{Type: domain.Debit, Amount: 1, Reference: fmt.Sprintf("d%d", i)}); err != nil {
+						t.Fatalf("debit %d: %v", i, err)
+					}
+					total++
+					got := docEntries(t, mem, user)
+					if i == 1 && got != tc.wantAfter1 {
+						t.Fatalf("after the first change the document holds %d entries, want %d", got, tc.wantAfter1)
+					}
+					if got < 1 || got > store.PageSize {
+						t.Fatalf("after debit %d the document holds %d entries, want 1 to %d", i, got, store.PageSize)
+					}
+				}
+				// Every reference, old or new, archived or not, is applied
+				// once: asking again replays the first entry.
+				for _, ref := range []string{"r1", "r25", fmt.Sprintf("r%d", min(26, tc.n)), fmt.Sprintf("r%d", tc.n), "d1", "d30", "d60"} {
+					op := domain.Operation{Type: domain.Credit, Amount: 100, Reference: ref}
+					if ref[0] == 'd' {
+						op = domain.Operation{Type: domain.Debit, Amount: 1, Reference: ref}
+					}
+					res, err := s.Apply(ctx, user, op)
+					if err != nil || !res.Replayed {
+						t.Fatalf("reference %s applied again: %+v, %v", ref, res, err)
+					}
+				}
+				w, err := s.Get(ctx, user)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := int64(100*tc.n - 60); w.Balance != want {
+					t.Fatalf("balance %d, want %d", w.Balance, want)
+				}
+				var all []domain.Transaction
+				for cursor := ""; ; {
+					p, err := s.Transactions(ctx, user, cursor, 20)
+					if err != nil {
+						t.Fatal(err)
+					}
+					all = append(all, p.Items...)
+					if p.Next == "" {
+						break
+					}
+					cursor = p.Next
+				}
+				if len(all) != total {
+					t.Fatalf("ledger has %d entries, want %d", len(all), total)
+				}
+				storetest.CheckLedger(t, all, w.Balance)
+			})
+		}
+	}
 }
