@@ -115,8 +115,11 @@ func TestInvokeRetriesOnlyWhatNeverLeft(t *testing.T) {
 		backoff   = `failed to invoke, id: wallet, err: rpc error: code = Unavailable desc = last connection error: connection error: desc = "transport: Error while dialing: dial tcp 127.0.0.1:35011: connect: connection refused"`
 		handshake = `failed to invoke, id: wallet, err: rpc error: code = Unavailable desc = connection error: desc = "transport: authentication handshake failed: read tcp 127.0.0.1:37646->127.0.0.1:35011: read: connection reset by peer"`
 		resolve   = `failed to invoke, id: wallet, err: couldn't find service: wallet`
-		broke     = `failed to invoke, id: wallet, err: rpc error: code = Unavailable desc = error reading from server: EOF`
-		deadline  = `failed to invoke, id: wallet, err: rpc error: code = DeadlineExceeded desc = context deadline exceeded`
+		// Seen in CI (2026-12-02): daprd 1.14's mDNS resolver answered a
+		// first lookup with no address.
+		emptyTarget = `failed to invoke, id: wallet, err: failed to exit idle mode: passthrough: received empty target in Build()`
+		broke       = `failed to invoke, id: wallet, err: rpc error: code = Unavailable desc = error reading from server: EOF`
+		deadline    = `failed to invoke, id: wallet, err: rpc error: code = DeadlineExceeded desc = context deadline exceeded`
 		// Seen on the replica topology: the app of one instance is dead,
 		// its sidecar lives and is still resolved.
 		appDown  = `failed to invoke, id: wallet, err: rpc error: code = Internal desc = error invoking app channel: Post "http://127.0.0.1:40537/wallet/deduct": dial tcp 127.0.0.1:40537: connect: connection refused`
@@ -133,6 +136,7 @@ func TestInvokeRetriesOnlyWhatNeverLeft(t *testing.T) {
 		{"reconnect backoff, then up", "ERR_DIRECT_INVOKE", backoff, 2, 3, false},
 		{"handshake reset, then up", "ERR_DIRECT_INVOKE", handshake, 1, 2, false},
 		{"not resolved yet, then up", "ERR_DIRECT_INVOKE", resolve, 1, 2, false},
+		{"resolved to no address, then up", "ERR_DIRECT_INVOKE", emptyTarget, 1, 2, false},
 		{"broke after it was sent: not again", "ERR_DIRECT_INVOKE", broke, 1, 1, true},
 		{"deadline: not again", "ERR_DIRECT_INVOKE", deadline, 1, 1, true},
 		{"the target's app down beside its sidecar, then an instance answers", "ERR_DIRECT_INVOKE", appDown, 2, 3, false},

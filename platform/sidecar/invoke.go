@@ -165,7 +165,7 @@ func (c *Client) invokeOnce(ctx context.Context, appID, method, path string, bod
 		return nil, &InvokeError{AppID: appID, Status: resp.StatusCode, DaprCode: "READ_FAILED", Message: err.Error()}
 	}
 	if derr := daprError(appID, resp.StatusCode, raw); derr != nil {
-		derr.undelivered = derr.DaprCode == "ERR_DIRECT_INVOKE" && notSent(derr.Message)
+		derr.undelivered = NotSent(derr.DaprCode, derr.Message)
 		return nil, derr
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}, nil
@@ -176,17 +176,26 @@ func (c *Client) invokeOnce(ctx context.Context, appID, method, path string, bod
 // attempt's, and an earlier attempt may have arrived.
 var retriedByDapr = regexp.MustCompile(`after ([0-9]+) retries`)
 
-// notSent reports whether a sidecar's ERR_DIRECT_INVOKE message says the
-// call never went out to the target's sidecar: gRPC failed it before any
-// stream was opened, because the connection could not be dialled or is
-// waiting out its reconnect backoff ("last connection error"), or the
-// target is not resolved; or the target's sidecar could not connect to its
+// NotSent reports whether a sidecar's error (its errorCode and message)
+// says the call never went out to the target's sidecar, so that sending it
+// again cannot apply it twice: an ERR_DIRECT_INVOKE where gRPC failed it
+// before any stream was opened, because the connection could not be
+// dialled or is waiting out its reconnect backoff ("last connection
+// error"), or the target is not resolved, or was resolved to no address
+// at all (daprd 1.14's mDNS resolver can answer a first lookup with an
+// empty address and no error: components-contrib's
+// nameresolution/mdns ResolveID may read the error channel that
+// pubAddrToSubs has closed after sending the address; the next lookup
+// finds the address in its cache); or the target's sidecar could not connect to its
 // app (the app is down while its sidecar lives and is still resolved, so
 // a resend may reach another instance of the app id). A call that broke
 // after it was sent (EOF, reset while reading, a deadline) is not one of
 // them, nor is one Dapr itself sent more than once (FinFlow sets no retry
 // on app targets; a test in tests/deploy keeps it so).
-func notSent(msg string) bool {
+func NotSent(code, msg string) bool {
+	if code != "ERR_DIRECT_INVOKE" {
+		return false
+	}
 	if m := retriedByDapr.FindStringSubmatch(msg); m != nil && m[1] != "0" {
 		return false
 	}
@@ -198,6 +207,7 @@ func notSent(msg string) bool {
 		"transport: Error while dialing",             // the dial itself failed
 		"transport: authentication handshake failed", // TLS never completed
 		"couldn't find service",                      // name not resolved
+		"received empty target in Build()",           // resolved to no address
 	} {
 		if strings.Contains(msg, marker) {
 			return true

@@ -8,6 +8,9 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
+
+	"github.com/finflow/finflow/platform/sidecar"
 )
 
 // Wallet is the contract's wallet balance object.
@@ -153,7 +156,11 @@ func (e *Env) MustLedger(tb testing.TB, userID string, pageSize int) []Transacti
 
 // InvokeAs calls appID's route through the sidecar of the app caller, as
 // that service would (the gateway does not route internal paths); the
-// callee sees caller as the calling app.
+// callee sees caller as the calling app. Like the services' own sidecar
+// client, it sends a call again, up to 4 more times, only when the sidecar
+// answers that it never left (sidecar.NotSent: the target not resolved
+// yet, or daprd 1.14's mDNS resolver answering a first lookup with no
+// address), so the answer is the callee's or its sidecar's.
 func (e *Env) InvokeAs(tb testing.TB, caller, appID, method, path string, body any) *Response {
 	tb.Helper()
 	a := e.Topology.App(caller)
@@ -165,14 +172,32 @@ func (e *Env) InvokeAs(tb testing.TB, caller, appID, method, path string, body a
 		raw, _ = json.Marshal(body)
 	}
 	u := fmt.Sprintf("http://127.0.0.1:%d/v1.0/invoke/%s/method%s", a.DaprHTTPPort, appID, path)
-	req, _ := http.NewRequest(method, u, bytes.NewReader(raw))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("dapr-api-token", a.APIToken)
-	resp, err := client.Do(req)
-	if err != nil {
-		tb.Fatalf("%s %s through the %s sidecar: %v", method, path, appID, err)
+	for attempt := 1; ; attempt++ {
+		req, _ := http.NewRequest(method, u, bytes.NewReader(raw))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("dapr-api-token", a.APIToken)
+		resp, err := client.Do(req)
+		if err != nil {
+			tb.Fatalf("%s %s through the %s sidecar: %v", method, path, appID, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if attempt < 5 && NeverLeft(resp.StatusCode, b) {
+			tb.Logf("%s %s through the %s sidecar never left (%s); sending it again", method, path, caller, b)
+			time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
+			continue
+		}
+		return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// NeverLeft reports whether a sidecar's answer to an invocation (its
+// status and body) says the call never went out to the target's sidecar,
+// so that sending it again cannot apply it twice (sidecar.NotSent).
+func NeverLeft(status int, body []byte) bool {
+	var derr struct {
+		ErrorCode string `json:"errorCode"`
+		Message   string `json:"message"`
+	}
+	return status >= 500 && json.Unmarshal(body, &derr) == nil && sidecar.NotSent(derr.ErrorCode, derr.Message)
 }
