@@ -16,14 +16,14 @@
 //
 // As soon as the document holds one entry more than a full page (26), the
 // oldest 25 move out: the page and their reference keys are written first,
-// then the document that no longer holds them. The document so carries 1 to
-// 25 entries (a document written before this rule, with up to 49, moves a
-// page out on its next change), about 2.4 KB rather than the 6.5 KB of the
-// 25 to 49 it kept before: every debit's write and every balance read moves
-// that much less through the app, the sidecar and Redis, and a page is
-// still archived once every 25 entries. Both writes are idempotent (a page is always the same 25
-// entries), so a crash or a lost race in between leaves only harmless
-// copies. Every applied reference is therefore always findable: in the
+// then the document that no longer holds them. The document so carries 1
+// to 25 entries (a document written before this rule, with up to 49,
+// moves a page out on its next change): about 2.4 KB on average rather
+// than the 6.5 KB of the 25 to 49 it kept before, less for every debit's
+// write and every balance read to move through the app, the sidecar and
+// Redis, while a page is still archived once every 25 entries. Both writes
+// are idempotent (a page is always the same 25 entries), so a crash or a
+// lost race in between leaves only harmless copies. Every applied reference is therefore always findable: in the
 // document, or, once it left, in its reference key, which was written before.
 //
 // Within one process, operations on the same wallet also take a lock, so
