@@ -170,7 +170,7 @@ func TestStateDocumentSize(t *testing.T) {
 					_, err := w.sdk.GetState(ctx, "statestore", prefix+strconv.Itoa(i%100), nil)
 					return err
 				}},
-				{"state save with ETag", func(ctx context.Context, i int) error {
+				{"state get + save with ETag", func(ctx context.Context, i int) error {
 					key := prefix + strconv.Itoa(i%100)
 					it, err := w.sdk.GetState(ctx, "statestore", key, nil)
 					if err != nil {
@@ -186,9 +186,6 @@ func TestStateDocumentSize(t *testing.T) {
 				}},
 			} {
 				c := w.measure(t, redisPort, op, n, conc)
-				if op.name == "state save with ETag" {
-					op.name = "state get + save with ETag"
-				}
 				fmt.Fprintf(&b, "| %.1f KB | %s | %.0f | %.0f | %.0f | %.0f | %.0f |\n", float64(len(value))/1000, op.name, c.perSecond, c.daprd, c.redis, c.caller, c.total())
 			}
 		}

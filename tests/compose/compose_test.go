@@ -205,18 +205,14 @@ func accessPolicies(t *testing.T, p *project) {
 		t.Run(c.caller, func(t *testing.T) {
 			ctr := p.container(t, c.caller)
 			token := containerEnv(t, ctr, "DAPR_API_TOKEN")
-			ask := func() rawResponse {
-				return fromInside(t, ctr, 3500, "POST", "/v1.0/invoke/wallet/method/wallet/deduct", "{}", map[string]string{"dapr-api-token": token})
-			}
 			// As the services' sidecar client does, ask again only what
 			// the sidecar says never left (a first lookup of wallet that
 			// daprd 1.14's mDNS resolver answered with no address).
-			r := ask()
-			for attempt := 1; attempt < 5 && harness.NeverLeft(r.Status, []byte(r.Body)); attempt++ {
-				t.Logf("%s's call never left its sidecar (%s); asking again", c.caller, r.Body)
-				time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)
-				r = ask()
-			}
+			var r rawResponse
+			harness.SendUntilItLeaves(t, c.caller+"'s call to wallet", func() (int, []byte) {
+				r = fromInside(t, ctr, 3500, "POST", "/v1.0/invoke/wallet/method/wallet/deduct", "{}", map[string]string{"dapr-api-token": token})
+				return r.Status, []byte(r.Body)
+			})
 			if got := strings.Contains(r.Body, denied); got != c.wantDenied {
 				t.Errorf("%s's sidecar invoking POST wallet/deduct = %d %s; denied by policy: %v, want %v", c.caller, r.Status, r.Body, got, c.wantDenied)
 			}

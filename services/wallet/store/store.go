@@ -23,8 +23,9 @@
 // write and every balance read to move through the app, the sidecar and
 // Redis, while a page is still archived once every 25 entries. Both writes
 // are idempotent (a page is always the same 25 entries), so a crash or a
-// lost race in between leaves only harmless copies. Every applied reference is therefore always findable: in the
-// document, or, once it left, in its reference key, which was written before.
+// lost race in between leaves only harmless copies. Every applied
+// reference is therefore always findable: in the document, or, once it
+// left, in its reference key, which was written before.
 //
 // Within one process, operations on the same wallet also take a lock, so
 // concurrent requests queue instead of failing each other's ETag checks; the

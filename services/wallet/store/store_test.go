@@ -10,10 +10,9 @@ import (
 	"time"
 
 	"github.com/finflow/finflow/platform/id"
-	"github.com/finflow/finflow/services/wallet/domain"
-
 	"github.com/finflow/finflow/platform/sidecar"
 	"github.com/finflow/finflow/platform/sidecar/sidecartest"
+	"github.com/finflow/finflow/services/wallet/domain"
 	"github.com/finflow/finflow/services/wallet/store"
 	"github.com/finflow/finflow/services/wallet/store/storetest"
 )

@@ -743,6 +743,7 @@ function busy(billId) {
   }
 }
 
+// markBusy marks one of a bill's buttons busy while inFlight has the bill.
 function markBusy(btn, billId) {
   if (inFlight.has(billId)) {
     btn.setAttribute('aria-disabled', 'true');
