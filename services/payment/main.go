@@ -60,7 +60,7 @@ func main() {
 			}
 			settled := d.Metrics.Counter("payments_total", "Payments moved out of PENDING by this process, by method and final state.", "method", "status")
 			pr.OnSettled = func(p domain.Payment) { settled.WithLabelValues(string(p.Method), string(p.Status)).Inc() }
-			reconciled := d.Metrics.Counter("reconciliation_actions_total", "Reconciliation actions on Razorpay payments (captured, refunded, failed, refused, expired).", "action")
+			reconciled := d.Metrics.Counter("reconciliation_actions_total", "Reconciliation actions on Razorpay payments (captured, refunded, failed, refused, expired, resumed).", "action")
 			pr.OnReconcile = func(action string) { reconciled.WithLabelValues(action).Inc() }
 			parked := d.Metrics.Counter("dead_letters_total", "Things parked for an operator as dead letters, by kind (refund_refused, refund_not_made, capture_unconfirmed, capture_mismatch, order_refused, reconcile_stuck, refused_result, parked_event, dropped_result, result_gave_up).", "kind")
 			pr.OnParked = func(kind string) { parked.WithLabelValues(kind).Inc() }

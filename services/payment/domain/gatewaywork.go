@@ -321,6 +321,9 @@ func (pr *Processor) refundOwedNow(ctx context.Context, id string) error {
 // after the payment is final must not lose the dead letter), then ends it
 // FAILED with reason (and Razorpay's refusal, if any).
 func (pr *Processor) failAndPark(ctx context.Context, p Payment, reason string, g *GatewayError, kind, why string) error {
+	if p.captureRecorded() {
+		return nil // the capture decides (Payment.failOrder)
+	}
 	gw, order := "", ""
 	if p.Razorpay != nil {
 		gw, order = p.Razorpay.GatewayPaymentID, p.Razorpay.OrderID
@@ -329,17 +332,18 @@ func (pr *Processor) failAndPark(ctx context.Context, p Payment, reason string, 
 		Result: GatewayResult{Event: kind, OrderID: order, GatewayPaymentID: gw, PaymentID: p.ID, Amount: p.Amount, Currency: p.Currency}}); err != nil {
 		return err
 	}
+	failed := false
 	final, err := pr.update(ctx, p.ID, func(q *Payment) bool {
-		if q.Status != Pending {
+		if failed = q.Status == Pending && !q.captureRecorded(); !failed {
 			return false
 		}
 		if g != nil {
 			q.GatewayError = g
 		}
 		q.note(pr.Now(), why)
-		return q.fail(reason, pr.Now())
+		return q.failOrder(reason, pr.Now())
 	})
-	if err == nil && final.Status == Failed {
+	if err == nil && failed {
 		pr.releaseClaim(ctx, final)
 	}
 	return err
@@ -501,11 +505,18 @@ func (pr *Processor) ReconcileOnce(ctx context.Context, cfg ReconcileConfig) err
 // it finds exactly as the webhook would have: the order's captured
 // attempt, or its failed one; an order never paid expires.
 func (pr *Processor) reconcile(ctx context.Context, p Payment, now time.Time, cfg ReconcileConfig) error {
+	if p.captureRecorded() {
+		// A capture recorded and not settled: the instance settling it
+		// stopped half way, and its result is not delivered again (or not
+		// yet). It was verified; settling it is idempotent.
+		pr.reconciledAction("resumed")
+		return pr.settleCapture(ctx, p, p.Razorpay.GatewayPaymentID, "reconciliation")
+	}
 	expired := now.Sub(p.CreatedAt) > cfg.OrderLifetime()
 	if p.Razorpay == nil {
 		if expired {
 			pr.reconciledAction("expired")
-			_, _ = pr.finishFailed(ctx, p, ReasonExpired, false, nil) // a failure to record it is retried next round
+			return pr.expire(ctx, p)
 		}
 		return nil
 	}
@@ -535,16 +546,17 @@ func (pr *Processor) reconcile(ctx context.Context, p Payment, now time.Time, cf
 			// Captured, then refunded at Razorpay before FinFlow heard of
 			// it: the money went back, nothing pays the bill.
 			pr.reconciledAction("refunded")
-			_, err := pr.update(ctx, p.ID, func(q *Payment) bool {
-				if q.Status != Pending {
+			failed := false
+			final, err := pr.update(ctx, p.ID, func(q *Payment) bool {
+				if failed = !q.captureRecorded() && q.Status == Pending; !failed {
 					return false
 				}
 				q.Razorpay.GatewayPaymentID = a.ID
 				q.note(pr.Now(), "reconciliation: Razorpay reports "+a.ID+" captured and refunded already")
 				return q.fail(ReasonRefundedAtGateway, pr.Now())
 			})
-			if err == nil {
-				pr.releaseClaim(ctx, p)
+			if err == nil && failed {
+				pr.releaseClaim(ctx, final)
 			}
 			return err
 		case a.Status == "failed":
@@ -558,9 +570,25 @@ func (pr *Processor) reconcile(ctx context.Context, p Payment, now time.Time, cf
 	}
 	if expired {
 		pr.reconciledAction("expired")
-		_, _ = pr.finishFailed(ctx, p, ReasonExpired, false, nil) // a failure to record it is retried next round
+		return pr.expire(ctx, p)
 	}
 	return nil
+}
+
+// expire ends p FAILED (EXPIRED) when its order was never paid
+// (Payment.failOrder: not while a capture of it is recorded) and releases
+// its claim. An error is retried next round.
+func (pr *Processor) expire(ctx context.Context, p Payment) error {
+	failed := false
+	final, err := pr.update(ctx, p.ID, func(q *Payment) bool {
+		failed = q.failOrder(ReasonExpired, pr.Now())
+		return failed
+	})
+	if err == nil && failed {
+		pr.releaseClaim(ctx, final)
+		pr.Log.Info("payment failed", "payment_id", p.ID, "bill_id", p.BillID, "topup_id", p.TopUpID, "reason", ReasonExpired)
+	}
+	return err
 }
 
 func (pr *Processor) reconciledAction(action string) {

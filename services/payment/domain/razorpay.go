@@ -16,10 +16,6 @@ import (
 // now (the razorpay service or Razorpay gave no answer).
 var ErrGatewayUnavailable = apperr.New(apperr.KindUnavailable, "UNAVAILABLE", "Razorpay is not answering; try again shortly")
 
-// errNotRecorded means a result's effect could not be recorded now; the
-// result must be delivered again.
-var errNotRecorded = errors.New("the payment's new state could not be recorded yet")
-
 // refusal returns Razorpay's definite refusal carried by err, if err is one:
 // contract.ErrGatewayRefused from the razorpay service, with Razorpay's
 // words, or any other definite answer of the razorpay service itself (an
@@ -332,28 +328,22 @@ func (pr *Processor) park(ctx context.Context, d DeadLetter) error {
 
 func (pr *Processor) apply(ctx context.Context, p Payment, r GatewayResult) error {
 	if r.Status == contract.ResultFailed {
-		if p.Status != Pending || p.Razorpay.GatewayPaymentID != "" {
-			// Final already, or a capture of the order is being settled: a
-			// failure of an attempt changes nothing.
-			_, err := pr.update(ctx, p.ID, func(q *Payment) bool {
-				q.note(pr.Now(), "gateway reported "+r.GatewayPaymentID+" failed (ignored: "+string(q.Status)+")")
-				return true
-			})
-			return err
-		}
-		if final, _ := pr.finishFailed(ctx, p, ReasonGatewayFailed, false, nil); final.Status == Pending {
-			return errNotRecorded
-		}
-		return nil
+		return pr.applyFailure(ctx, p, r)
 	}
 	switch {
 	case p.Razorpay.GatewayPaymentID == r.GatewayPaymentID:
-		if p.Status == Pending {
+		switch {
+		case p.Status != Pending:
+			return nil // the same capture again (payment.captured and order.paid)
+		case p.Refund != nil || p.LateCaptureOf != "":
 			pr.Kick(p.ID) // its refund or confirmation is under way
+			return nil
 		}
-		return nil // the same capture again (payment.captured and order.paid)
-	case p.Status == Pending && p.Razorpay.GatewayPaymentID == "" && p.LateCaptureOf == "":
+		// Recorded, and not settled yet: the instance settling it stopped
+		// half way (or is still at it). Settling is idempotent.
 		return pr.settleCapture(ctx, p, r.GatewayPaymentID, r.Event)
+	case p.Status == Pending && p.Razorpay.GatewayPaymentID == "" && p.LateCaptureOf == "":
+		return pr.captureOrder(ctx, p, r)
 	case p.Status == Success && p.Razorpay.GatewayPaymentID == "":
 		return nil // an old record: SUCCESS before gateway ids were kept
 	default:
@@ -362,6 +352,55 @@ func (pr *Processor) apply(ctx context.Context, p Payment, r GatewayResult) erro
 		// settled through a payment of its own.
 		return pr.lateCapture(ctx, p, r)
 	}
+}
+
+// captureOrder records capture r on p, its order's own PENDING payment, by
+// compare-and-swap before anything is settled: from then on nothing heard
+// about the order (a failed attempt, its expiry, Razorpay's refusal to
+// tell about it) can end p (Payment.failOrder); only settling the capture,
+// or refunding it, does. If another result ended p first, or another
+// capture of the order was recorded first, r is decided again on p as it
+// now stands: the same capture is settled, any other is a late capture.
+func (pr *Processor) captureOrder(ctx context.Context, p Payment, r GatewayResult) error {
+	gw := r.GatewayPaymentID
+	q, err := pr.update(ctx, p.ID, func(q *Payment) bool {
+		if q.Status != Pending || q.Razorpay.GatewayPaymentID != "" {
+			return false
+		}
+		q.Razorpay.GatewayPaymentID = gw
+		q.note(pr.Now(), fmt.Sprintf("gateway %s: %s captured; settling it", r.Event, gw))
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if q.Status != Pending || q.Razorpay.GatewayPaymentID != gw {
+		return pr.apply(ctx, q, r)
+	}
+	return pr.settleCapture(ctx, q, gw, r.Event)
+}
+
+// applyFailure applies a failed attempt of p's order: p ends FAILED
+// (PAYMENT_FAILED) and its claim is released, unless it is final already or
+// a capture of the order is recorded on it (Payment.failOrder); then the
+// failure is only noted.
+func (pr *Processor) applyFailure(ctx context.Context, p Payment, r GatewayResult) error {
+	failed := false
+	final, err := pr.update(ctx, p.ID, func(q *Payment) bool {
+		failed = q.failOrder(ReasonGatewayFailed, pr.Now())
+		if !failed {
+			q.note(pr.Now(), "gateway reported "+r.GatewayPaymentID+" failed (ignored: "+q.failOrderIgnored()+")")
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if failed {
+		pr.releaseClaim(ctx, final)
+		pr.Log.Info("payment failed", "payment_id", p.ID, "bill_id", p.BillID, "topup_id", p.TopUpID, "reason", ReasonGatewayFailed, "gateway_payment_id", r.GatewayPaymentID)
+	}
+	return nil
 }
 
 // alreadySettled is the failure reason of a capture that cannot settle

@@ -1,0 +1,267 @@
+package domain_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/finflow/finflow/platform/auth"
+	"github.com/finflow/finflow/platform/contract"
+	"github.com/finflow/finflow/platform/id"
+	"github.com/finflow/finflow/platform/money"
+	"github.com/finflow/finflow/services/payment/domain"
+)
+
+// heldBank is the bank as one payment instance sees it while it settles a
+// capture: its MarkPaid and Credit calls say they began (entered) and wait
+// for release before reaching the bank.
+type heldBank struct {
+	*fakeBank
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func holdBank(b *fakeBank) *heldBank {
+	return &heldBank{fakeBank: b, entered: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (h *heldBank) hold() {
+	h.once.Do(func() { close(h.entered) })
+	<-h.release
+}
+
+func (h *heldBank) MarkPaid(ctx context.Context, id, pay string) error {
+	h.hold()
+	return h.fakeBank.MarkPaid(ctx, id, pay)
+}
+
+func (h *heldBank) Credit(ctx context.Context, user string, amount int64, ref string) error {
+	h.hold()
+	return h.fakeBank.Credit(ctx, user, amount, ref)
+}
+
+// captureRace is one payment instance settling a capture of a pending
+// payment's order (held inside billing's or the wallet's call) and a twin
+// over the same store, bank and Razorpay.
+type captureRace struct {
+	settler, twin *domain.Processor
+	bank          *fakeBank
+	held          *heldBank
+	rzp           *fakeRazorpay
+	clock         *clock
+	user          string
+	p             domain.Payment // PENDING, with its order
+}
+
+const raceGW = "pay_C0000000000001"
+
+func newCaptureRace(t *testing.T, topUp bool) *captureRace {
+	t.Helper()
+	bank, rzp := newBank(), newRazorpay()
+	c := &captureRace{bank: bank, held: holdBank(bank), rzp: rzp, clock: &clock{now: time.Now().Add(time.Hour).UTC().Truncate(time.Millisecond)}}
+	c.settler = newProcessor(bank)
+	c.settler.Bills, c.settler.Wallets = c.held, c.held
+	c.twin = newProcessor(bank)
+	c.twin.Store = c.settler.Store
+	for _, pr := range []*domain.Processor{c.settler, c.twin} {
+		pr.Gateway, pr.Now = rzp, c.clock.Now
+		pr.Retry = domain.RetryPolicy{Base: func() time.Duration { return time.Second }, Max: func() time.Duration { return 8 * time.Second },
+			MaxAttempts: func() int { return 4 }}
+	}
+	c.user = id.New(id.User)
+	bank.balance[c.user] = 0
+	bank.bills["bill_1"] = &domain.Bill{ID: "bill_1", UserID: c.user, Amount: 2500, Currency: "INR"}
+	var err error
+	if topUp {
+		c.p, err = c.twin.TopUp(context.Background(), auth.Caller{Identity: auth.Identity{Sub: c.user}, Signed: true}, c.user, money.Amount(2500), "")
+	} else {
+		c.p, err = c.twin.PayWithRazorpay(context.Background(), "bill_1", "pay_P", c.user)
+	}
+	if err != nil || c.p.Status != domain.Pending || c.p.Razorpay == nil {
+		t.Fatalf("payment = %+v, %v; want PENDING with an order", c.p, err)
+	}
+	return c
+}
+
+func (c *captureRace) result(eventID, gw, status string) domain.GatewayResult {
+	return domain.GatewayResult{EventID: eventID, Event: "payment." + status, Status: status, OrderID: c.p.Razorpay.OrderID,
+		GatewayPaymentID: gw, PaymentID: c.p.ID, Amount: 2500, Currency: "INR"}
+}
+
+func (c *captureRace) get(t *testing.T) domain.Payment {
+	t.Helper()
+	p, err := c.twin.Store.Get(context.Background(), c.p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// reconcile runs, a second later, one reconciliation round of the twin
+// that finds every order expired.
+func (c *captureRace) reconcile(t *testing.T) {
+	t.Helper()
+	c.clock.add(time.Second)
+	cfg := domain.ReconcileConfig{Interval: func() time.Duration { return time.Millisecond }, After: func() time.Duration { return 0 },
+		OrderLifetime: func() time.Duration { return 0 }}
+	if err := c.twin.ReconcileOnce(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkSettled checks that the payment is SUCCESS by raceGW and what it
+// paid for was paid once, by it: the bill PAID by it, or the wallet
+// credited once with the top-up's amount.
+func (c *captureRace) checkSettled(t *testing.T) {
+	t.Helper()
+	got := c.get(t)
+	if got.Status != domain.Success || got.Razorpay.GatewayPaymentID != raceGW || got.Refund != nil {
+		t.Fatalf("payment = %s (%s) by %q, refund %+v; want SUCCESS by %s, nothing owed back", got.Status, got.FailureReason, got.Razorpay.GatewayPaymentID, got.Refund, raceGW)
+	}
+	c.bank.mu.Lock()
+	defer c.bank.mu.Unlock()
+	if got.Purpose == domain.PurposeTopUp {
+		if c.bank.balance[c.user] != 2500 || len(c.bank.credits) != 1 || c.bank.credits[got.TopUpID] != 2500 {
+			t.Fatalf("wallet %d, credits %v; want 2500 credited once for %s", c.bank.balance[c.user], c.bank.credits, got.TopUpID)
+		}
+	} else if b := c.bank.bills["bill_1"]; !b.Paid || b.PaymentID != got.ID {
+		t.Fatalf("bill = %+v, want PAID by %s", b, got.ID)
+	}
+}
+
+// heldOrders is Razorpay as the twin sees it: a call to list an order's
+// payments says it began (entered) and waits for release.
+type heldOrders struct {
+	*fakeRazorpay
+	entered, release chan struct{}
+}
+
+func (h heldOrders) OrderPayments(ctx context.Context, orderID string) ([]domain.GatewayPayment, error) {
+	close(h.entered)
+	<-h.release
+	return h.fakeRazorpay.OrderPayments(ctx, orderID)
+}
+
+// While one instance settles a capture of a pending payment's order (the
+// bill being marked PAID, or the wallet credited), another instance hears
+// news that would end the payment FAILED if no capture had come: a failed
+// attempt of the order (a stale snapshot of the captured one, or an earlier
+// attempt), or, in a reconciliation round that read the payment before the
+// capture was recorded, the order's expiry with Razorpay listing nothing
+// yet, Razorpay's refusal to tell about the order, or Razorpay listing the
+// capture refunded (from its dashboard). None of them may end the payment:
+// the capture decides it, and it ends SUCCESS, paid once. (Seen on the
+// replica topology: a stale payment.failed made P FAILED on one instance
+// while another marked the bill PAID by P.)
+func TestNewsOfTheOrderCannotFailAPaymentWhoseCaptureIsSettling(t *testing.T) {
+	failure := func(gw string) func(t *testing.T, c *captureRace, capture func()) {
+		return func(t *testing.T, c *captureRace, capture func()) {
+			capture()
+			if out, why, err := c.twin.ApplyResult(context.Background(), c.result("evt_f", gw, contract.ResultFailed)); err != nil || out != domain.Applied {
+				t.Fatalf("the failure = %v %s %v, want applied (and ignored)", out, why, err)
+			}
+		}
+	}
+	// roundAcross runs a reconciliation round of the twin that reads the
+	// payment before the capture is recorded and hears Razorpay after.
+	roundAcross := func(t *testing.T, c *captureRace, capture func()) {
+		held := heldOrders{fakeRazorpay: c.rzp, entered: make(chan struct{}), release: make(chan struct{})}
+		c.twin.Gateway = held
+		ended := make(chan struct{})
+		go func() { defer close(ended); c.reconcile(t) }()
+		<-held.entered
+		capture()
+		close(held.release)
+		<-ended
+	}
+	news := []struct {
+		name string
+		hear func(t *testing.T, c *captureRace, capture func())
+	}{
+		{"a stale payment.failed of the captured attempt", failure(raceGW)},
+		{"payment.failed of an earlier attempt", failure("pay_F0000000000001")},
+		{"the order expires and Razorpay lists nothing yet", roundAcross},
+		{"Razorpay refuses to tell about the order", func(t *testing.T, c *captureRace, capture func()) {
+			c.rzp.refuse["order_payments"] = "The id provided does not exist"
+			roundAcross(t, c, capture)
+		}},
+		{"Razorpay lists the capture refunded", func(t *testing.T, c *captureRace, capture func()) {
+			c.rzp.payments[raceGW] = domain.GatewayPayment{ID: raceGW, OrderID: c.p.Razorpay.OrderID, Status: "refunded", Amount: 2500, AmountRefunded: 2500, Currency: "INR"}
+			roundAcross(t, c, capture)
+		}},
+	}
+	for _, purpose := range []string{"bill", "top-up"} {
+		for _, n := range news {
+			t.Run(purpose+"/"+n.name, func(t *testing.T) {
+				c := newCaptureRace(t, purpose == "top-up")
+				settled := make(chan error, 1)
+				capture := func() {
+					go func() {
+						_, _, err := c.settler.ApplyResult(context.Background(), c.result("evt_c", raceGW, contract.ResultCaptured))
+						settled <- err
+					}()
+					<-c.held.entered
+				}
+				n.hear(t, c, capture)
+				if got := c.get(t); got.Status != domain.Pending {
+					t.Errorf("while the capture settles: %s (%s), want PENDING", got.Status, got.FailureReason)
+				}
+				close(c.held.release)
+				if err := <-settled; err != nil {
+					t.Fatal(err)
+				}
+				c.checkSettled(t)
+			})
+		}
+	}
+}
+
+// An instance that recorded a capture and stopped before settling it (its
+// billing or wallet call failed) leaves the payment PENDING with the
+// capture recorded. The capture's next delivery, on any instance, or
+// reconciliation (whatever Razorpay lists, and however old the order)
+// settles it: SUCCESS, paid once; the order never expires under it.
+func TestACaptureLeftHalfSettledIsFinished(t *testing.T) {
+	finish := []struct {
+		name string
+		by   func(t *testing.T, c *captureRace)
+	}{
+		{"the same event delivered again", func(t *testing.T, c *captureRace) {
+			if _, why, err := c.twin.ApplyResult(context.Background(), c.result("evt_c", raceGW, contract.ResultCaptured)); err != nil {
+				t.Fatalf("redelivery = %v (%s)", err, why)
+			}
+		}},
+		{"order.paid for the same capture", func(t *testing.T, c *captureRace) {
+			r := c.result("evt_o", raceGW, contract.ResultCaptured)
+			r.Event = "order.paid"
+			if _, why, err := c.twin.ApplyResult(context.Background(), r); err != nil {
+				t.Fatalf("order.paid = %v (%s)", err, why)
+			}
+		}},
+		{"reconciliation", func(t *testing.T, c *captureRace) {
+			c.rzp.payments[raceGW] = domain.GatewayPayment{ID: raceGW, OrderID: c.p.Razorpay.OrderID, Status: "captured", Amount: 2500, Currency: "INR"}
+			c.reconcile(t)
+		}},
+		{"reconciliation, its order expired and Razorpay listing nothing yet", func(t *testing.T, c *captureRace) { c.reconcile(t) }},
+	}
+	for _, purpose := range []string{"bill", "top-up"} {
+		for _, f := range finish {
+			t.Run(purpose+"/"+f.name, func(t *testing.T) {
+				c := newCaptureRace(t, purpose == "top-up")
+				close(c.held.release)
+				c.bank.billingDown, c.bank.walletDown = true, true
+				if _, _, err := c.settler.ApplyResult(context.Background(), c.result("evt_c", raceGW, contract.ResultCaptured)); err == nil {
+					t.Fatal("the capture was applied with billing and the wallet down")
+				}
+				if got := c.get(t); got.Status != domain.Pending {
+					t.Fatalf("after the interrupted capture: %s, want PENDING", got.Status)
+				}
+				c.bank.billingDown, c.bank.walletDown = false, false
+				f.by(t, c)
+				c.checkSettled(t)
+			})
+		}
+	}
+}
