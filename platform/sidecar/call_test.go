@@ -238,15 +238,43 @@ func undeliveredServer(t *testing.T) (*httptest.Server, *atomic.Int32) {
 	return srv, &calls
 }
 
-// Probes (WithoutResend) report what they find: one call.
-func TestInvokeWithoutResend(t *testing.T) {
+// Probes report what they find within their resend bound: with none, one
+// call; with 300 ms, a call daprd's resolver first answered with no
+// address is sent once more and answered, and a target that stays down is
+// reported down after a few calls, within about the bound.
+func TestInvokeResendFor(t *testing.T) {
 	srv, calls := undeliveredServer(t)
 	c := &Client{http: srv.Client(), httpBase: srv.URL}
-	if _, err := c.Invoke(WithoutResend(context.Background()), "wallet", http.MethodGet, "/readyz", nil, nil); err == nil {
+	if _, err := c.Invoke(ResendFor(context.Background(), 0), "wallet", http.MethodGet, "/readyz", nil, nil); err == nil {
 		t.Fatal("Invoke succeeded against a target that is down")
 	}
 	if n := calls.Load(); n != 1 {
-		t.Fatalf("%d calls under WithoutResend, want 1", n)
+		t.Fatalf("%d calls with no resend bound, want 1", n)
+	}
+
+	calls.Store(0)
+	start := time.Now()
+	if _, err := c.Invoke(ResendFor(context.Background(), 300*time.Millisecond), "wallet", http.MethodGet, "/readyz", nil, nil); err == nil {
+		t.Fatal("Invoke succeeded against a target that is down")
+	}
+	if n, d := calls.Load(), time.Since(start); n < 2 || n > 4 || d > 2*time.Second {
+		t.Fatalf("a target that stays down: %d calls in %v under a 300 ms bound, want 2 to 4 within about the bound", n, d)
+	}
+
+	var first atomic.Bool
+	raced := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if first.CompareAndSwap(false, true) {
+			w.WriteHeader(500)
+			_, _ = w.Write([]byte(`{"errorCode":"ERR_DIRECT_INVOKE","message":"failed to invoke, id: wallet, err: rpc error: code = Unavailable desc = failed to exit idle mode: passthrough: received empty target in Build()"}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	}))
+	t.Cleanup(raced.Close)
+	c = &Client{http: raced.Client(), httpBase: raced.URL}
+	resp, err := c.Invoke(ResendFor(context.Background(), 300*time.Millisecond), "wallet", http.MethodGet, "/readyz", nil, nil)
+	if err != nil || resp.Status != 200 {
+		t.Fatalf("after the resolver's empty first answer: %v, %v; want the app's 200", resp, err)
 	}
 }
 

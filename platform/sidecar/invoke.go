@@ -66,10 +66,16 @@ const undeliveredBudget = 5 * time.Second
 
 type resendKey struct{}
 
-// WithoutResend returns ctx under which Invoke does not send a call that
-// never left again: for probes that must report a peer down at once.
-func WithoutResend(ctx context.Context) context.Context {
-	return withResendUntil(ctx, time.Time{})
+// ResendFor returns ctx under which Invoke sends a call that never left
+// again for at most d (0: never; a shorter bound already in ctx stays):
+// for probes, which must report a peer that is down within about d, yet
+// not report one down because daprd's first lookup of it answered no
+// address (see NotSent), which one resend 50 ms later gets past.
+func ResendFor(ctx context.Context, d time.Duration) context.Context {
+	if d <= 0 {
+		return withResendUntil(ctx, time.Time{})
+	}
+	return withResendUntil(ctx, time.Now().Add(d))
 }
 
 // withResendUntil bounds Invoke's resends under ctx to t (an earlier bound
@@ -98,7 +104,7 @@ func (c *Client) resendUntil(ctx context.Context) time.Time {
 // 10 s.
 //
 // A call that certainly never left (see invokeOnce) is sent again with
-// backoff for up to 5 s, within ctx (none under WithoutResend): after a
+// backoff for up to 5 s, within ctx (and ResendFor's bound): after a
 // sidecar restarts, its peers' connections to it stay in gRPC's reconnect
 // backoff for seconds, and Dapr tears them down only under its built-in
 // retry, which FinFlow's resiliency policy replaces because it would replay

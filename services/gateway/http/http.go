@@ -517,6 +517,13 @@ func (g *Gateway) health(c *fiber.Ctx) error {
 	})
 }
 
+// probeResend bounds a readiness probe's resends of a call that never
+// left: enough for the one resend that gets past daprd 1.14's empty first
+// lookup of an app id (sidecar.NotSent), which made the first GET /health
+// after a start report a service down; short enough that a peer whose
+// sidecar is down is reported at once.
+const probeResend = 300 * time.Millisecond
+
 // Readiness asks the gateway's own sidecar and every backend's /readyz, all
 // at once, and returns "ok" or "unavailable: <why>" per service (GET
 // /health and the ops console).
@@ -539,9 +546,10 @@ func (g *Gateway) Readiness(ctx context.Context, rid string) map[string]string {
 		wg.Add(1)
 		go func(app string) {
 			defer wg.Done()
-			// A probe reports what it finds: no resends of a call that
-			// could not go out (a peer's sidecar down or just restarted).
-			resp, err := g.dapr.Invoke(sidecar.WithoutResend(ctx), app, "GET", "/readyz", nil, nethttp.Header{server.HeaderRequestID: {rid}})
+			// A probe reports what it finds: a call that could not go out
+			// (a peer's sidecar down or just restarted) is sent again only
+			// within probeResend.
+			resp, err := g.dapr.Invoke(sidecar.ResendFor(ctx, probeResend), app, "GET", "/readyz", nil, nethttp.Header{server.HeaderRequestID: {rid}})
 			if err == nil && resp.Status != 200 {
 				err = fmt.Errorf("readiness answered %d", resp.Status)
 			}
