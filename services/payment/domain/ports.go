@@ -28,7 +28,9 @@ type Store interface {
 	Update(ctx context.Context, id string, fn func(*Payment) bool) (Payment, error)
 	// ClaimBill makes paymentID the bill's active payment, unless another
 	// payment holds the claim and is not FAILED: then it returns
-	// *ClaimedError naming the holder. Claiming again for the same payment
+	// *ClaimedError naming the holder, and keeps returning it for
+	// paymentID even once the claim is free (every driver of a refused
+	// payment gets the same answer). Claiming again for the same payment
 	// succeeds.
 	ClaimBill(ctx context.Context, billID, paymentID string) error
 	// ReleaseBill drops paymentID's claim on the bill, if it holds it.
@@ -91,7 +93,10 @@ type Bills interface {
 // Wallets is the wallet service.
 type Wallets interface {
 	// Debit takes amount from the user's wallet, at most once per
-	// reference. Returns ErrInsufficientFunds, ErrWalletNotFound.
+	// reference; a reference refused for insufficient funds is refused
+	// again, whatever is credited later, so that every driver of a payment
+	// gets the same answer. Returns ErrInsufficientFunds,
+	// ErrWalletNotFound.
 	Debit(ctx context.Context, userID string, amount int64, reference string) error
 	// Reverse gives back the debit made with reference, at most once; no
 	// debit means nothing to give back.

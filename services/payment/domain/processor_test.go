@@ -30,6 +30,7 @@ type fakeBank struct {
 	credits     map[string]int64 // reference -> amount
 	refunded    map[string]bool  // bills marked REFUNDED
 	reversed    map[string]bool
+	refused     map[string]bool // debit references refused (and refused again)
 	bills       map[string]*domain.Bill
 	walletDown  bool
 	billingDown bool
@@ -41,7 +42,7 @@ var errDown = fmt.Errorf("%w: service down", sidecar.ErrSidecar)
 
 func newBank() *fakeBank {
 	return &fakeBank{balance: map[string]int64{}, debits: map[string]int64{}, credits: map[string]int64{}, refunded: map[string]bool{},
-		reversed: map[string]bool{}, bills: map[string]*domain.Bill{}}
+		reversed: map[string]bool{}, refused: map[string]bool{}, bills: map[string]*domain.Bill{}}
 }
 
 func (f *fakeBank) Get(_ context.Context, id string) (domain.Bill, error) {
@@ -80,7 +81,8 @@ func (f *fakeBank) Debit(_ context.Context, user string, amount int64, ref strin
 	if _, done := f.debits[ref]; done {
 		return nil
 	}
-	if f.balance[user] < amount {
+	if f.balance[user] < amount || f.refused[ref] {
+		f.refused[ref] = true
 		return domain.ErrInsufficientFunds
 	}
 	f.balance[user] -= amount

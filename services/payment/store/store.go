@@ -4,7 +4,8 @@
 //
 //	payment/<id>      the payment, changed by compare-and-swap on its ETag
 //	claim/<bill>      the bill's active payment, written if absent; taken
-//	                  over (by ETag) only from a FAILED payment
+//	                  over (by ETag) only from a FAILED payment, and never
+//	                  by a payment it refused before
 //	pending/<shard>   16 shards of the index of payments that may not be
 //	                  final yet; a payment is indexed before it is created,
 //	                  so none can be left PENDING unnoticed
@@ -28,11 +29,13 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -362,8 +365,19 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*domain.Payment) 
 }
 
 type claim struct {
-	PaymentID string `json:"payment_id"`
+	PaymentID string `json:"payment_id"` // "" once released
+	// Refused lists the payments ClaimBill refused while another active
+	// payment held the claim, oldest first, at most keepRefused. Each is
+	// refused again, even once the claim is free: it was told no and is
+	// ending FAILED, and a driver of it that comes later (the recovery
+	// loop, on any instance) must not take the claim and pay the bill
+	// meanwhile.
+	Refused []string `json:"refused,omitempty"`
 }
+
+// keepRefused bounds a claim's list of refused payments (a bill's racing
+// payments are few).
+const keepRefused = 32
 
 // ClaimBill implements domain.Store: one insert-if-absent for a bill
 // nobody claimed (the common case), else a compare-and-swap that takes the
@@ -377,11 +391,15 @@ func (s *Store) ClaimBill(ctx context.Context, billID, paymentID string) error {
 		}
 		return nil
 	}
+	var refused *domain.ClaimedError
 	_, err = sidecar.Update(ctx, s.state, s.name, claimKey(billID), func(c *claim, found bool) error {
-		if found && c.PaymentID == paymentID {
+		refused = nil
+		switch {
+		case found && c.PaymentID == paymentID:
 			return sidecar.ErrNoChange
-		}
-		if found {
+		case slices.Contains(c.Refused, paymentID):
+			return &domain.ClaimedError{Holder: cmp.Or(c.PaymentID, "(none now; this payment was refused before)")}
+		case found && c.PaymentID != "":
 			holder, err := s.Get(ctx, c.PaymentID)
 			switch {
 			case errors.Is(err, domain.ErrPaymentNotFound):
@@ -390,13 +408,22 @@ func (s *Store) ClaimBill(ctx context.Context, billID, paymentID string) error {
 			case err != nil:
 				return err
 			case holder.Status != domain.Failed:
-				return &domain.ClaimedError{Holder: c.PaymentID}
+				// Refused, and kept so: written with the claim.
+				refused = &domain.ClaimedError{Holder: c.PaymentID}
+				c.Refused = append(c.Refused, paymentID)
+				if len(c.Refused) > keepRefused {
+					c.Refused = c.Refused[len(c.Refused)-keepRefused:]
+				}
+				return nil
 			}
 		}
 		// Released meanwhile, or its holder failed: take it.
 		c.PaymentID = paymentID
 		return nil
 	})
+	if err == nil && refused != nil {
+		return refused
+	}
 	return err
 }
 
@@ -412,6 +439,19 @@ func (s *Store) ReleaseBill(ctx context.Context, billID, paymentID string) error
 	}
 	if c.PaymentID != paymentID {
 		return nil
+	}
+	if len(c.Refused) > 0 {
+		// The refusals stay (ClaimBill); only the holder goes.
+		c.PaymentID = ""
+		raw, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		err = s.state.Save(ctx, s.name, claimKey(billID), raw, it.ETag)
+		if errors.Is(err, sidecar.ErrETagMismatch) {
+			return nil // someone took it over meanwhile
+		}
+		return err
 	}
 	err = s.state.Delete(ctx, s.name, claimKey(billID), it.ETag)
 	if errors.Is(err, sidecar.ErrETagMismatch) {
@@ -552,7 +592,7 @@ func (s *Store) BillClaim(ctx context.Context, billID string) (string, bool, err
 	if err := json.Unmarshal(it.Value, &c); err != nil {
 		return "", false, fmt.Errorf("decoding bill claim: %w", err)
 	}
-	return c.PaymentID, true, nil
+	return c.PaymentID, c.PaymentID != "", nil
 }
 
 // eventTTL keeps applied gateway event ids longer than Razorpay retries.

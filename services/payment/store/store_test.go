@@ -173,3 +173,61 @@ func TestCreateClaimed(t *testing.T) {
 		})
 	}
 }
+
+// A payment refused the bill's claim (another active payment held it) is
+// refused again by every process, even once the holder failed and let the
+// claim go: it was told no and is ending FAILED, and a later driver of it
+// (the recovery loop) must not take the claim and pay the bill meanwhile.
+// Other payments take the freed claim as before.
+func TestClaimRefusalsStick(t *testing.T) {
+	ctx := context.Background()
+	mem := sidecartest.NewMemState()
+	s := []*store.Store{store.New(mem, "payment-store"), store.New(mem, "payment-store")}
+	bill := domain.Bill{ID: "bill_rs", UserID: "usr_rs", Amount: 500, Currency: "INR"}
+	for _, id := range []string{"pay_q", "pay_p", "pay_r", "pay_t"} {
+		if err := s[0].Create(ctx, domain.NewWalletPayment(id, bill, time.Now())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claim := func(i int, id, wantHolder string) {
+		t.Helper()
+		err := s[i].ClaimBill(ctx, bill.ID, id)
+		var held *domain.ClaimedError
+		switch {
+		case wantHolder == "" && err != nil:
+			t.Fatalf("ClaimBill(%s) = %v, want it claimed", id, err)
+		case wantHolder != "" && !errors.As(err, &held):
+			t.Fatalf("ClaimBill(%s) = %v, want refused", id, err)
+		case wantHolder != "" && held.Holder != wantHolder:
+			t.Fatalf("ClaimBill(%s) refused naming %q, want %q", id, held.Holder, wantHolder)
+		}
+	}
+	fail := func(id string) {
+		t.Helper()
+		if _, err := s[1].Update(ctx, id, func(p *domain.Payment) bool { p.Status = domain.Failed; return true }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claim(0, "pay_q", "")
+	claim(1, "pay_p", "pay_q")
+	fail("pay_q")
+	claim(0, "pay_p", "pay_q") // the holder failed, and has not let go yet
+	if err := s[0].ReleaseBill(ctx, bill.ID, "pay_q"); err != nil {
+		t.Fatal(err)
+	}
+	if holder, found, err := s[1].BillClaim(ctx, bill.ID); err != nil || found {
+		t.Fatalf("BillClaim after the release = %q, %v, %v; want none", holder, found, err)
+	}
+	claim(1, "pay_p", "(none now; this payment was refused before)")
+	claim(0, "pay_r", "")
+	claim(1, "pay_p", "pay_r")
+	fail("pay_r")
+	if err := s[1].ReleaseBill(ctx, bill.ID, "pay_r"); err != nil {
+		t.Fatal(err)
+	}
+	claim(0, "pay_t", "")
+	claim(1, "pay_p", "pay_t")
+	if holder, found, _ := s[0].BillClaim(ctx, bill.ID); !found || holder != "pay_t" {
+		t.Fatalf("BillClaim = %q, %v; want pay_t", holder, found)
+	}
+}

@@ -31,6 +31,10 @@
 // concurrent requests queue instead of failing each other's ETag checks; the
 // ETag still guards against other processes.
 //
+// A debit with a reference refused for insufficient funds is recorded in
+// the document too (Refused; one write, on the refusal only), so that the
+// reference is refused again whatever is credited later.
+//
 // With a sidecar.Cache (WithCache), a debit or credit of a wallet this
 // process wrote last starts from its copy in memory: no read of the
 // document, and no read of the reference key while no entry has ever left
@@ -116,6 +120,55 @@ type walletDoc struct {
 	NextSeq   int64     `json:"next_seq"`
 	Pages     int64     `json:"pages"`
 	Entries   []entry   `json:"entries"` // newest first
+	// Refused holds the debits with a reference refused for insufficient
+	// funds, oldest first (at most keepRefusals, none older than
+	// refusalTTL): a refused reference is answered the same way again.
+	Refused []refusal `json:"refused,omitempty"`
+}
+
+// refusal is a debit refused for insufficient funds: its reference and
+// amount, the balance then, and when.
+type refusal struct {
+	Reference string    `json:"reference"`
+	Amount    int64     `json:"amount"`
+	Balance   int64     `json:"balance"`
+	At        time.Time `json:"at"`
+}
+
+// A refused reference is kept at most this long, and a wallet keeps at
+// most keepRefusals of them (the oldest go first). What matters is the
+// time between a payment's debit being refused and the payment being
+// recorded FAILED (seconds; see Apply); a day leaves room for an outage of
+// the payment service's store in between.
+const (
+	refusalTTL   = 24 * time.Hour
+	keepRefusals = 32
+)
+
+// refused returns the refusal of reference ref, if it is kept.
+func (d *walletDoc) refused(ref string) (refusal, bool) {
+	for _, r := range d.Refused {
+		if r.Reference == ref {
+			return r, true
+		}
+	}
+	return refusal{}, false
+}
+
+// refuse keeps r, dropping refusals older than refusalTTL and, beyond
+// keepRefusals, the oldest.
+func (d *walletDoc) refuse(r refusal) {
+	kept := make([]refusal, 0, len(d.Refused)+1)
+	for _, old := range d.Refused {
+		if r.At.Sub(old.At) < refusalTTL {
+			kept = append(kept, old)
+		}
+	}
+	kept = append(kept, r)
+	if len(kept) > keepRefusals {
+		kept = kept[len(kept)-keepRefusals:]
+	}
+	d.Refused = kept
 }
 
 func (d *walletDoc) wallet() domain.Wallet {
@@ -302,6 +355,18 @@ func (s *Store) Apply(ctx context.Context, user string, op domain.Operation) (do
 			return err
 		}
 		if op.Reference != "" {
+			if r, found := d.refused(op.Reference); found {
+				if !fresh {
+					return decided(nil)
+				}
+				if op.Type != domain.Debit || op.Amount != r.Amount {
+					return domain.ErrReferenceReused.With(
+						fmt.Sprintf("reference %q was already refused for a DEBIT of %d", op.Reference, r.Amount), nil)
+				}
+				return domain.ErrInsufficientFunds.With(
+					fmt.Sprintf("wallet balance %d was below %d when this debit was first asked for; a refused debit stays refused", r.Balance, r.Amount),
+					map[string]any{"balance": r.Balance, "amount": r.Amount, "refused_at": r.At})
+			}
 			prev, found, err := s.findRef(ctx, &d, op.Reference, refItem)
 			if err != nil {
 				return err
@@ -321,6 +386,9 @@ func (s *Store) Apply(ctx context.Context, user string, op domain.Operation) (do
 		}
 		w := d.wallet()
 		tx, err := w.Apply(op, d.NextSeq, s.now())
+		if errors.Is(err, domain.ErrInsufficientFunds) && op.Reference != "" && fresh {
+			return s.keepRefusal(ctx, user, d, etag, op, err)
+		}
 		if err != nil {
 			return decided(err)
 		}
@@ -350,6 +418,25 @@ func (s *Store) Apply(ctx context.Context, user string, op domain.Operation) (do
 		return domain.Result{}, err
 	}
 	return res, nil
+}
+
+// keepRefusal records in the wallet document (d, read fresh with etag)
+// that the debit op was refused for insufficient funds, and returns that
+// refusal (refused). From then on the reference is refused again whatever
+// the balance: two drivers of one payment (its request and the recovery
+// loop, on any instance) get the same answer, so a debit cannot be made
+// after another driver was told no and is about to record the payment
+// FAILED. A conflict reads the wallet again (a credit may have come).
+func (s *Store) keepRefusal(ctx context.Context, user string, d walletDoc, etag string, op domain.Operation, refused error) error {
+	d.refuse(refusal{Reference: op.Reference, Amount: op.Amount, Balance: d.Balance, At: s.now().UTC().Truncate(time.Millisecond)})
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	if err := s.save(ctx, user, raw, etag); err != nil {
+		return fmt.Errorf("saving wallet: %w", err)
+	}
+	return refused
 }
 
 // errRedo ends an attempt of Apply that decided on a copy from memory

@@ -70,10 +70,58 @@ func Run(t *testing.T, newStores func(tb testing.TB, n int) []*store.Store) {
 		if w.Balance != 600 {
 			t.Fatalf("balance = %d, want 600", w.Balance)
 		}
-		// The refused debit left no trace: its reference is still free.
+		// The refused debit left no ledger entry.
 		if _, found, _ := s.FindReference(ctx, user, "pay_b"); found {
 			t.Fatalf("refused debit was recorded")
 		}
+	})
+
+	// A debit refused for insufficient funds is refused again under its
+	// reference, by every process, however much is credited meanwhile: a
+	// payment's request told no and about to record the payment FAILED,
+	// and the recovery loop driving the same payment, get the same answer
+	// (docs/correctness.md). Another reference is debited as usual. The
+	// wallet keeps its 32 latest refusals; an older one is forgotten.
+	t.Run("RefusedDebitStaysRefused", func(t *testing.T) {
+		stores := newStores(t, 2)
+		user := newWallet(t, stores[0])
+		apply(t, stores[0], user, domain.Operation{Type: domain.Credit, Amount: 500, Reference: "top-1"})
+		refusedOp := domain.Operation{Type: domain.Debit, Amount: 800, Reference: "pay_r"}
+		if _, err := stores[0].Apply(ctx, user, refusedOp); !errors.Is(err, domain.ErrInsufficientFunds) {
+			t.Fatalf("first debit = %v, want ErrInsufficientFunds", err)
+		}
+		apply(t, stores[1], user, domain.Operation{Type: domain.Credit, Amount: 1000, Reference: "top-2"})
+		for i, s := range []*store.Store{stores[1], stores[0], stores[1]} {
+			if _, err := s.Apply(ctx, user, refusedOp); !errors.Is(err, domain.ErrInsufficientFunds) {
+				t.Fatalf("asked again (%d) with 1500 in the wallet = %v, want ErrInsufficientFunds", i+1, err)
+			}
+		}
+		if _, err := stores[0].Apply(ctx, user, domain.Operation{Type: domain.Debit, Amount: 700, Reference: "pay_r"}); !errors.Is(err, domain.ErrReferenceReused) {
+			t.Fatalf("another amount under the refused reference = %v, want ErrReferenceReused", err)
+		}
+		apply(t, stores[0], user, domain.Operation{Type: domain.Debit, Amount: 800, Reference: "pay_s"})
+		if w, _ := stores[1].Get(ctx, user); w.Balance != 700 {
+			t.Fatalf("balance = %d, want 1500 - 800 = 700", w.Balance)
+		}
+		refuseBig := func(i int) {
+			t.Helper()
+			if _, err := stores[i%2].Apply(ctx, user, domain.Operation{Type: domain.Debit, Amount: 100_000, Reference: fmt.Sprintf("pay_big%d", i)}); !errors.Is(err, domain.ErrInsufficientFunds) {
+				t.Fatalf("debit of 100000 (%d) = %v, want ErrInsufficientFunds", i, err)
+			}
+		}
+		for i := 0; i < 31; i++ {
+			refuseBig(i)
+		}
+		apply(t, stores[1], user, domain.Operation{Type: domain.Credit, Amount: 1000, Reference: "top-3"})
+		if _, err := stores[1].Apply(ctx, user, refusedOp); !errors.Is(err, domain.ErrInsufficientFunds) {
+			t.Fatalf("with 31 later refusals kept beside it = %v, want ErrInsufficientFunds", err)
+		}
+		refuseBig(31)
+		if res := apply(t, stores[0], user, refusedOp); res.Replayed || res.Wallet.Balance != 900 {
+			t.Fatalf("after 32 later refusals the first is forgotten: %+v, want a debit of 800 applied (balance 900)", res)
+		}
+		w, _ := stores[1].Get(ctx, user)
+		CheckLedger(t, listAll(t, stores[0], user, 100), w.Balance)
 	})
 
 	t.Run("ReferenceAppliedOnce", func(t *testing.T) {
