@@ -145,10 +145,11 @@ const (
 	keepRefusals = 32
 )
 
-// refused returns the refusal of reference ref, if it is kept.
-func (d *walletDoc) refused(ref string) (refusal, bool) {
+// refused returns the refusal of reference ref, if it is kept and younger
+// than refusalTTL at now.
+func (d *walletDoc) refused(ref string, now time.Time) (refusal, bool) {
 	for _, r := range d.Refused {
-		if r.Reference == ref {
+		if r.Reference == ref && now.Sub(r.At) < refusalTTL {
 			return r, true
 		}
 	}
@@ -355,7 +356,7 @@ func (s *Store) Apply(ctx context.Context, user string, op domain.Operation) (do
 			return err
 		}
 		if op.Reference != "" {
-			if r, found := d.refused(op.Reference); found {
+			if r, found := d.refused(op.Reference, s.now()); found {
 				if !fresh {
 					return decided(nil)
 				}
