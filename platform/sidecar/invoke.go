@@ -72,10 +72,7 @@ type resendKey struct{}
 // not report one down because daprd's first lookup of it answered no
 // address (see NotSent), which one resend 50 ms later gets past.
 func ResendFor(ctx context.Context, d time.Duration) context.Context {
-	if d <= 0 {
-		return withResendUntil(ctx, time.Time{})
-	}
-	return withResendUntil(ctx, time.Now().Add(d))
+	return withResendUntil(ctx, time.Now().Add(max(d, 0)))
 }
 
 // withResendUntil bounds Invoke's resends under ctx to t (an earlier bound

@@ -322,7 +322,7 @@ func (pr *Processor) refundOwedNow(ctx context.Context, id string) error {
 // FAILED with reason (and Razorpay's refusal, if any).
 func (pr *Processor) failAndPark(ctx context.Context, p Payment, reason string, g *GatewayError, kind, why string) error {
 	if p.captureRecorded() {
-		return nil // the capture decides (Payment.failOrder)
+		return nil // the capture decides (endOrder)
 	}
 	gw, order := "", ""
 	if p.Razorpay != nil {
@@ -332,21 +332,15 @@ func (pr *Processor) failAndPark(ctx context.Context, p Payment, reason string, 
 		Result: GatewayResult{Event: kind, OrderID: order, GatewayPaymentID: gw, PaymentID: p.ID, Amount: p.Amount, Currency: p.Currency}}); err != nil {
 		return err
 	}
-	failed := false
-	final, err := pr.update(ctx, p.ID, func(q *Payment) bool {
-		if failed = q.Status == Pending && !q.captureRecorded(); !failed {
-			return false
+	return pr.endOrder(ctx, p.ID, reason, func(q *Payment, failing bool) bool {
+		if failing {
+			if g != nil {
+				q.GatewayError = g
+			}
+			q.note(pr.Now(), why)
 		}
-		if g != nil {
-			q.GatewayError = g
-		}
-		q.note(pr.Now(), why)
-		return q.failOrder(reason, pr.Now())
+		return false
 	})
-	if err == nil && failed {
-		pr.releaseClaim(ctx, final)
-	}
-	return err
 }
 
 // retryLater records that Razorpay gave no answer while doing something for
@@ -516,7 +510,7 @@ func (pr *Processor) reconcile(ctx context.Context, p Payment, now time.Time, cf
 	if p.Razorpay == nil {
 		if expired {
 			pr.reconciledAction("expired")
-			return pr.expire(ctx, p)
+			return pr.endOrder(ctx, p.ID, ReasonExpired, nil) // an error is retried next round
 		}
 		return nil
 	}
@@ -546,19 +540,13 @@ func (pr *Processor) reconcile(ctx context.Context, p Payment, now time.Time, cf
 			// Captured, then refunded at Razorpay before FinFlow heard of
 			// it: the money went back, nothing pays the bill.
 			pr.reconciledAction("refunded")
-			failed := false
-			final, err := pr.update(ctx, p.ID, func(q *Payment) bool {
-				if failed = !q.captureRecorded() && q.Status == Pending; !failed {
-					return false
+			return pr.endOrder(ctx, p.ID, ReasonRefundedAtGateway, func(q *Payment, failing bool) bool {
+				if failing {
+					q.Razorpay.GatewayPaymentID = a.ID
+					q.note(pr.Now(), "reconciliation: Razorpay reports "+a.ID+" captured and refunded already")
 				}
-				q.Razorpay.GatewayPaymentID = a.ID
-				q.note(pr.Now(), "reconciliation: Razorpay reports "+a.ID+" captured and refunded already")
-				return q.fail(ReasonRefundedAtGateway, pr.Now())
+				return false
 			})
-			if err == nil && failed {
-				pr.releaseClaim(ctx, final)
-			}
-			return err
 		case a.Status == "failed":
 			failed = &attempts[i]
 		}
@@ -570,25 +558,9 @@ func (pr *Processor) reconcile(ctx context.Context, p Payment, now time.Time, cf
 	}
 	if expired {
 		pr.reconciledAction("expired")
-		return pr.expire(ctx, p)
+		return pr.endOrder(ctx, p.ID, ReasonExpired, nil) // an error is retried next round
 	}
 	return nil
-}
-
-// expire ends p FAILED (EXPIRED) when its order was never paid
-// (Payment.failOrder: not while a capture of it is recorded) and releases
-// its claim. An error is retried next round.
-func (pr *Processor) expire(ctx context.Context, p Payment) error {
-	failed := false
-	final, err := pr.update(ctx, p.ID, func(q *Payment) bool {
-		failed = q.failOrder(ReasonExpired, pr.Now())
-		return failed
-	})
-	if err == nil && failed {
-		pr.releaseClaim(ctx, final)
-		pr.Log.Info("payment failed", "payment_id", p.ID, "bill_id", p.BillID, "topup_id", p.TopUpID, "reason", ReasonExpired)
-	}
-	return err
 }
 
 func (pr *Processor) reconciledAction(action string) {

@@ -377,30 +377,14 @@ func (p *Payment) fail(reason string, now time.Time) bool {
 	return true
 }
 
-// failOrder moves a PENDING payment to FAILED with reason on news of its
-// order that no capture came (a failed attempt, the order's expiry,
-// Razorpay refusing to tell about it or listing its capture refunded),
-// unless the order's own payment has a capture recorded
-// (Razorpay.GatewayPaymentID): that capture is being settled, or refunded,
-// and only that work ends the payment. (Seen on the replica topology: one
-// instance failed a payment on a stale payment.failed while another marked
-// its bill PAID by it.) A late payment stands for one capture only and
-// fails on news of it.
-func (p *Payment) failOrder(reason string, now time.Time) bool {
-	if p.captureRecorded() {
-		return false
-	}
-	return p.fail(reason, now)
-}
-
 // captureRecorded reports whether p is an order's own payment with a
 // capture of the order recorded on it.
 func (p *Payment) captureRecorded() bool {
 	return p.LateCaptureOf == "" && p.Razorpay != nil && p.Razorpay.GatewayPaymentID != ""
 }
 
-// failOrderIgnored says why failOrder left p as it is.
-func (p *Payment) failOrderIgnored() string {
+// orderNewsIgnored says why endOrder left p as it is.
+func (p *Payment) orderNewsIgnored() string {
 	if p.Status != Pending {
 		return string(p.Status)
 	}

@@ -357,7 +357,7 @@ func (pr *Processor) apply(ctx context.Context, p Payment, r GatewayResult) erro
 // captureOrder records capture r on p, its order's own PENDING payment, by
 // compare-and-swap before anything is settled: from then on nothing heard
 // about the order (a failed attempt, its expiry, Razorpay's refusal to
-// tell about it) can end p (Payment.failOrder); only settling the capture,
+// tell about it) can end p (endOrder); only settling the capture,
 // or refunding it, does. If another result ended p first, or another
 // capture of the order was recorded first, r is decided again on p as it
 // now stands: the same capture is settled, any other is a late capture.
@@ -381,26 +381,49 @@ func (pr *Processor) captureOrder(ctx context.Context, p Payment, r GatewayResul
 }
 
 // applyFailure applies a failed attempt of p's order: p ends FAILED
-// (PAYMENT_FAILED) and its claim is released, unless it is final already or
-// a capture of the order is recorded on it (Payment.failOrder); then the
-// failure is only noted.
+// (PAYMENT_FAILED), unless it is final already or a capture of the order
+// is recorded on it (endOrder); then the failure is only noted.
 func (pr *Processor) applyFailure(ctx context.Context, p Payment, r GatewayResult) error {
-	failed := false
-	final, err := pr.update(ctx, p.ID, func(q *Payment) bool {
-		failed = q.failOrder(ReasonGatewayFailed, pr.Now())
-		if !failed {
-			q.note(pr.Now(), "gateway reported "+r.GatewayPaymentID+" failed (ignored: "+q.failOrderIgnored()+")")
+	return pr.endOrder(ctx, p.ID, ReasonGatewayFailed, func(q *Payment, failing bool) bool {
+		if !failing {
+			q.note(pr.Now(), "gateway reported "+r.GatewayPaymentID+" failed (ignored: "+q.orderNewsIgnored()+")")
 		}
 		return true
 	})
-	if err != nil {
-		return err
-	}
-	if failed {
+}
+
+// endOrder ends payment id FAILED with reason on news of its order that no
+// capture came (a failed attempt, the order's expiry, Razorpay refusing to
+// tell about it or listing its capture refunded), by compare-and-swap:
+// only while it is PENDING and, if it is the order's own payment, no
+// capture of the order is recorded on it (Razorpay.GatewayPaymentID). Such
+// a capture is being settled, or refunded, and only that work ends the
+// payment. (Seen on the replica topology: one instance failed a payment on
+// a stale payment.failed while another marked its bill PAID by it.) A late
+// payment stands for one capture only and fails on news of it.
+//
+// record, when set, writes the news on the payment first (failing: whether
+// it is about to fail) and reports whether the payment is to be written
+// even if it does not fail. When this call failed the payment, its claim
+// is released.
+func (pr *Processor) endOrder(ctx context.Context, id, reason string, record func(q *Payment, failing bool) bool) error {
+	failed := false
+	final, err := pr.update(ctx, id, func(q *Payment) bool {
+		failed = q.Status == Pending && !q.captureRecorded()
+		write := failed
+		if record != nil {
+			write = record(q, failed) || failed
+		}
+		if failed {
+			q.fail(reason, pr.Now())
+		}
+		return write
+	})
+	if err == nil && failed {
 		pr.releaseClaim(ctx, final)
-		pr.Log.Info("payment failed", "payment_id", p.ID, "bill_id", p.BillID, "topup_id", p.TopUpID, "reason", ReasonGatewayFailed, "gateway_payment_id", r.GatewayPaymentID)
+		pr.Log.Info("payment failed", "payment_id", id, "bill_id", final.BillID, "topup_id", final.TopUpID, "reason", reason)
 	}
-	return nil
+	return err
 }
 
 // alreadySettled is the failure reason of a capture that cannot settle
