@@ -107,6 +107,72 @@ func TestCallAnswers(t *testing.T) {
 	}
 }
 
+// An app its sidecar calls over gRPC (platform/server.GRPCChannel) is
+// answered for by daprd with the status nearest to a gRPC code and, for an
+// error, its body wrapped in the gRPC status; the app's own status and
+// content type come in headers, from which Invoke restores the answer.
+func TestInvokeRestoresAGRPCAppsAnswer(t *testing.T) {
+	envelope := `{"error":{"code":"INSUFFICIENT_FUNDS","message":"balance 100 paise is less than 500 paise"}}`
+	wrapped, _ := json.Marshal(map[string]any{"code": 9, "message": envelope, "details": []any{}})
+	cases := []struct {
+		name       string
+		status     int // what daprd answers
+		header     map[string]string
+		body       string
+		wantStatus int
+		wantCT     string
+		wantBody   string
+		wantErr    string // DaprCode of an *InvokeError
+		asSent     bool   // passed on as daprd sent it, headers included
+	}{
+		{name: "a 201 comes back as 201", status: 200,
+			header: map[string]string{contract.HeaderAppStatus: "201", contract.HeaderAppContentType: "application/json", "Content-Type": "application/json"},
+			body:   `{"id":"pay_1"}`, wantStatus: 201, wantCT: "application/json", wantBody: `{"id":"pay_1"}`},
+		{name: "a 422 comes back whole from daprd's 400", status: 400,
+			header: map[string]string{contract.HeaderAppStatus: "422", contract.HeaderAppContentType: "application/json", "Retry-After": "1"},
+			body:   string(wrapped), wantStatus: 422, wantCT: "application/json", wantBody: envelope},
+		{name: "an HTTP app's answer is left as it is", status: 422,
+			header: map[string]string{"Content-Type": "application/json"},
+			body:   envelope, wantStatus: 422, wantCT: "application/json", wantBody: envelope},
+		{name: "a wrapping without a message is not unwrapped", status: 400,
+			header: map[string]string{contract.HeaderAppStatus: "422"},
+			body:   `{"code":9}`, wantStatus: 400, wantCT: "text/plain; charset=utf-8", wantBody: `{"code":9}`, asSent: true},
+		{name: "the sidecar's own error stays an InvokeError", status: 500,
+			header: map[string]string{"Content-Type": "application/json"},
+			body:   `{"errorCode":"ERR_DIRECT_INVOKE","message":"fail to invoke"}`, wantErr: "ERR_DIRECT_INVOKE"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				for k, v := range tc.header {
+					w.Header().Set(k, v)
+				}
+				w.WriteHeader(tc.status)
+				_, _ = w.Write([]byte(tc.body))
+			}))
+			defer srv.Close()
+			c := &Client{http: srv.Client(), httpBase: srv.URL}
+			resp, err := c.Invoke(context.Background(), "wallet", http.MethodPut, "/wallet/deduct", []byte(`{}`), nil)
+			var ie *InvokeError
+			if tc.wantErr != "" {
+				if !errors.As(err, &ie) || ie.DaprCode != tc.wantErr {
+					t.Fatalf("Invoke = %v, %v; want an InvokeError %s", resp, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.Status != tc.wantStatus || string(resp.Body) != tc.wantBody || resp.Header.Get("Content-Type") != tc.wantCT {
+				t.Errorf("Invoke = %d %q %s, want %d %q %s", resp.Status, resp.Header.Get("Content-Type"), resp.Body, tc.wantStatus, tc.wantCT, tc.wantBody)
+			}
+			if !tc.asSent && (resp.Header.Get(contract.HeaderAppStatus) != "" || resp.Header.Get(contract.HeaderAppContentType) != "") {
+				t.Errorf("the channel's headers were passed on: %v", resp.Header)
+			}
+		})
+	}
+}
+
 // Invoke against a stand-in for the sidecar that fails the first attempts
 // with one of Dapr's invocation errors: only calls that certainly never
 // left are sent again, with the same body.

@@ -49,6 +49,8 @@ func run(ctx context.Context, log *slog.Logger) error {
 	env := envconfig.New()
 	appID := env.String("APP_ID", "")
 	port := env.Int("APP_PORT", 0)
+	// How its sidecar calls it, as FinFlow's app of that id is called.
+	protocol := env.String("APP_PROTOCOL", server.ProtocolHTTP)
 	plan, err := floor.ParsePlan(os.Getenv(floor.PlanEnv))
 	if err != nil {
 		return err
@@ -97,9 +99,15 @@ func run(ctx context.Context, log *slog.Logger) error {
 			}
 			return c.Next()
 		})
+		// No topics, as FinFlow's wallet and billing (the gRPC app channel
+		// looks).
+		app.Get("/dapr/subscribe", func(c *fiber.Ctx) error { return c.JSON([]any{}) })
 		app.Use(a.inner)
 	}
-	log.Info("floor app listening", "app_id", appID, "port", port)
+	log.Info("floor app listening", "app_id", appID, "port", port, "app_protocol", protocol)
+	if protocol == server.ProtocolGRPC {
+		return server.ServeGRPC(ctx, app, ln, 5*time.Second, server.GRPCOptions{AppToken: env.String("APP_API_TOKEN", "")})
+	}
 	return server.Serve(ctx, app, ln, 5*time.Second)
 }
 
