@@ -56,8 +56,10 @@ func ServeGRPC(ctx context.Context, app *fiber.App, ln net.Listener, shutdownTim
 		return err
 	}
 	m := cmux.New(ln)
-	grpcL := m.Match(cmux.HTTP2())
-	httpL := m.Match(cmux.Any())
+	// The two listeners cmux hands out share ln: closing either would close
+	// it (for both), so theirs do nothing and ln is closed once, below.
+	grpcL := keepOpen{m.Match(cmux.HTTP2())}
+	httpL := keepOpen{m.Match(cmux.Any())}
 	gs := grpc.NewServer()
 	runtimev1pb.RegisterAppCallbackServer(gs, ch)
 	runtimev1pb.RegisterAppCallbackHealthCheckServer(gs, ch)
@@ -66,13 +68,13 @@ func ServeGRPC(ctx context.Context, app *fiber.App, ln net.Listener, shutdownTim
 	go func() { errc <- gs.Serve(grpcL) }()
 	go func() { errc <- app.Listener(httpL) }()
 	go func() { errc <- m.Serve() }()
+	var served error
 	select {
-	case err := <-errc:
-		gs.Stop()
-		_ = app.Shutdown()
-		return fmt.Errorf("serving: %w", err)
+	case served = <-errc:
 	case <-ctx.Done():
 	}
+	// Take no more connections, then let the calls under way finish.
+	m.Close()
 	stopped := make(chan struct{})
 	go func() { gs.GracefulStop(); close(stopped) }()
 	err := app.ShutdownWithTimeout(shutdownTimeout)
@@ -81,12 +83,20 @@ func ServeGRPC(ctx context.Context, app *fiber.App, ln net.Listener, shutdownTim
 	case <-time.After(shutdownTimeout):
 		gs.Stop()
 	}
-	m.Close()
+	ln.Close()
+	if served != nil {
+		return fmt.Errorf("serving: %w", served)
+	}
 	if err != nil {
 		return fmt.Errorf("stopping: %w", err)
 	}
 	return nil
 }
+
+// keepOpen is a listener whose Close leaves the listener under it open.
+type keepOpen struct{ net.Listener }
+
+func (keepOpen) Close() error { return nil }
 
 // GRPCChannel serves Dapr's AppCallback service (the gRPC app channel) by
 // running each call through a Fiber app's handler in memory.
