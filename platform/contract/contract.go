@@ -25,17 +25,6 @@ const (
 	AppRazorpay = "razorpay"
 )
 
-// HeaderAppStatus and HeaderAppContentType carry an app's own HTTP status
-// and content type back through its sidecar when the sidecar calls it over
-// gRPC (the app protocol grpc; platform/server.GRPCChannel), where daprd
-// answers the caller with the status nearest to a gRPC code and, for an
-// error, the body wrapped in a gRPC status. The caller's sidecar client
-// (platform/sidecar) restores the app's answer from them.
-const (
-	HeaderAppStatus      = "X-Finflow-App-Status"
-	HeaderAppContentType = "X-Finflow-App-Content-Type"
-)
-
 // PubSub is the pub/sub component every event travels on.
 const PubSub = "finflow-pubsub"
 

@@ -44,10 +44,6 @@ type Spec struct {
 	// reads.
 	Settings     []settings.Int
 	TextSettings []settings.String
-	// InputBindings names the input binding components the service takes
-	// (its route POST /<name> answers each event), for the gRPC app
-	// channel, where the sidecar asks the app for them.
-	InputBindings []string
 	// Setup registers the service's routes. It may start background work
 	// bound to ctx.
 	Setup func(ctx context.Context, d *Deps, app *fiber.App) error
@@ -110,10 +106,6 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 	if err := env.Err(); err != nil {
 		return err
 	}
-	protocol, err := appProtocol(env, spec)
-	if err != nil {
-		return err
-	}
 	// Listen before connecting to the sidecar: the sidecar waits for the app
 	// port, so a port already taken fails at once with a clear error.
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
@@ -158,7 +150,6 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 		IdleTimeout:  env.Duration("HTTP_IDLE_TIMEOUT", server.DefaultIdleTimeout),
 	})
 	d := &Deps{Log: log, Env: env, Sidecar: dc, Settings: set, StateStore: env.String("STATE_STORE", spec.Name+"-store"), Metrics: m}
-	var appToken string
 	if !spec.PublicBind {
 		// Every service but the gateway: only its own sidecar may call it
 		// (Dapr's app API token), and identities must be the gateway's.
@@ -170,7 +161,7 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("identity public key: %w", err)
 		}
-		appToken = env.String("APP_API_TOKEN", "")
+		appToken := env.String("APP_API_TOKEN", "")
 		if appToken == "" {
 			log.Warn("APP_API_TOKEN is not set: any local process that finds this service's port can call it")
 		}
@@ -194,29 +185,8 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 	if err := env.Err(); err != nil {
 		return err
 	}
-	log.Info("listening", "addr", addr, "app_protocol", protocol)
-	if protocol == server.ProtocolGRPC {
-		return server.ServeGRPC(ctx, app, ln, 10*time.Second, server.GRPCOptions{InputBindings: spec.InputBindings, AppToken: appToken})
-	}
+	log.Info("listening", "addr", addr)
 	return server.Serve(ctx, app, ln, 10*time.Second)
-}
-
-// appProtocol is how the sidecar calls the service (APP_PROTOCOL, which
-// the launcher and the Dapr CLI set from the run file's appProtocol):
-// http (the default) or grpc, which only internal services may use (the
-// gateway's port faces clients, who speak HTTP).
-func appProtocol(env *envconfig.Env, spec Spec) (string, error) {
-	switch p := strings.ToLower(env.String("APP_PROTOCOL", server.ProtocolHTTP)); p {
-	case server.ProtocolHTTP:
-		return p, nil
-	case server.ProtocolGRPC:
-		if spec.PublicBind {
-			return "", fmt.Errorf("APP_PROTOCOL=grpc: %s serves clients over HTTP; its sidecar must call it with http", spec.Name)
-		}
-		return p, nil
-	default:
-		return "", fmt.Errorf("APP_PROTOCOL=%q: FinFlow's apps speak http or grpc", p)
-	}
 }
 
 // listenAddr is where the service listens: APP_PORT (spec.DefaultPort) on

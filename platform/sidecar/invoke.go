@@ -12,13 +12,11 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/finflow/finflow/platform/apperr"
-	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/tracectx"
 )
 
@@ -169,63 +167,11 @@ func (c *Client) invokeOnce(ctx context.Context, appID, method, path string, bod
 	if err != nil {
 		return nil, &InvokeError{AppID: appID, Status: resp.StatusCode, DaprCode: "READ_FAILED", Message: err.Error()}
 	}
-	if r, ok := fromGRPCApp(resp.Header, raw); ok {
-		return r, nil
-	}
 	if derr := daprError(appID, resp.StatusCode, raw); derr != nil {
 		derr.undelivered = NotSent(derr.DaprCode, derr.Message)
 		return nil, derr
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}, nil
-}
-
-// AppAnswer is the target app's own answer within what its caller's
-// sidecar answered an invocation (status, header, body): restored as
-// Invoke does when the sidecar called the app over gRPC (see fromGRPCApp),
-// otherwise as it came. For callers that use the sidecar's invoke API by
-// hand (tests, tools).
-func AppAnswer(status int, h http.Header, body []byte) *Response {
-	if r, ok := fromGRPCApp(h, body); ok {
-		return r
-	}
-	return &Response{Status: status, Header: h, Body: body}
-}
-
-// fromGRPCApp restores the answer of an app that its sidecar calls over
-// gRPC (platform/server.GRPCChannel) from the status and content type it
-// sent in contract.HeaderAppStatus and contract.HeaderAppContentType: a
-// 2xx body as it came; an error's body from the message of the gRPC status
-// daprd wrapped it in ({"code", "message", "details"}). ok is false for
-// an answer without the header (an HTTP app's, or the sidecar's own
-// error), or one whose wrapping is not as expected.
-func fromGRPCApp(h http.Header, raw []byte) (*Response, bool) {
-	v := h.Get(contract.HeaderAppStatus)
-	if v == "" {
-		return nil, false
-	}
-	status, err := strconv.Atoi(v)
-	if err != nil || status < 100 || status > 599 {
-		return nil, false
-	}
-	body := raw
-	if status < 200 || status >= 300 {
-		var st struct {
-			Message *string `json:"message"`
-		}
-		if json.Unmarshal(raw, &st) != nil || st.Message == nil {
-			return nil, false
-		}
-		body = []byte(*st.Message)
-	}
-	h = h.Clone()
-	h.Del(contract.HeaderAppStatus)
-	if ct := h.Get(contract.HeaderAppContentType); ct != "" {
-		h.Set("Content-Type", ct)
-	} else {
-		h.Del("Content-Type")
-	}
-	h.Del(contract.HeaderAppContentType)
-	return &Response{Status: status, Header: h, Body: body}, true
 }
 
 // retriedByDapr matches Dapr's message after its own retries ("failed to

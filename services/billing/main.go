@@ -20,9 +20,8 @@ import (
 
 func main() {
 	service.Main(service.Spec{
-		Name:          "billing",
-		DefaultPort:   8083,
-		InputBindings: []string{billinghttp.ScheduleBinding},
+		Name:        "billing",
+		DefaultPort: 8083,
 		Setup: func(ctx context.Context, d *service.Deps, app *fiber.App) error {
 			svc := &domain.Service{
 				Store:         store.New(d.Sidecar, d.StateStore).WithCache(d.Sidecar.Cached(ctx, d.StateStore, 8192)), // bills: one round trip to mark PAID

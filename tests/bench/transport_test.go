@@ -37,7 +37,6 @@ type transportCase struct {
 	maxConc     int    // --app-max-concurrency (0: unlimited)
 	quiet       bool   // the app logs no access line per request
 	noMetrics   bool   // daprd keeps no Prometheus metrics (--enable-metrics=false)
-	sdk         bool   // a gRPC app served by the Go SDK's service, not FinFlow's channel
 }
 
 // transportOp is one kind of call measured.
@@ -66,10 +65,9 @@ func TestTransport(t *testing.T) {
 	b.WriteString("| wiring | call | calls/s | CPU µs per call: daprd | Redis | caller + app | total |\n|---|---|---|---|---|---|---|\n")
 	for round := 0; round < rounds; round++ {
 		for _, tc := range []transportCase{
-			{name: "HTTP app, API over TCP (FinFlow's gateway and payment)", appProtocol: "http"},
+			{name: "HTTP app, API over TCP (FinFlow today)", appProtocol: "http"},
 			{name: "HTTP app, API over Unix sockets", appProtocol: "http", uds: true},
-			{name: "gRPC app, FinFlow's channel over its Fiber app (user, wallet, billing, razorpay)", appProtocol: "grpc"},
-			{name: "gRPC app, the Go SDK's service", appProtocol: "grpc", sdk: true},
+			{name: "gRPC app, API over TCP", appProtocol: "grpc"},
 			{name: "HTTP app, API over TCP, --app-max-concurrency 8", appProtocol: "http", maxConc: 8},
 			{name: "HTTP app, API over TCP, no access log line", appProtocol: "http", quiet: true},
 			{name: "HTTP app, API over TCP, daprd metrics off", appProtocol: "http", noMetrics: true},
@@ -211,7 +209,7 @@ type wired struct {
 // call reaches the app through daprd.
 func wireTransport(t *testing.T, root string, redisPort int, tc transportCase) *wired {
 	appPort := freePort(t)
-	stopApp := startTransportApp(t, tc, appPort)
+	stopApp := startTransportApp(t, tc.appProtocol, tc.quiet, appPort)
 	sock := ""
 	if tc.uds {
 		sock = t.TempDir()
@@ -311,14 +309,13 @@ func httpCall(ctx context.Context, c *http.Client, method, url string, body []by
 	return nil
 }
 
-// startTransportApp serves POST /echo with FinFlow's Fiber server, over
-// HTTP or, for the gRPC protocol, through FinFlow's gRPC app channel
-// (server.ServeGRPC); with tc.sdk, with the Go SDK's gRPC service instead.
-// tc.quiet: the Fiber app's logger is above info, so no access line.
-func startTransportApp(t *testing.T, tc transportCase, port int) func() {
+// startTransportApp serves POST /echo: with FinFlow's Fiber server for
+// the HTTP protocol (quiet: its logger above info, so no access line), with
+// the Go SDK's gRPC service for gRPC.
+func startTransportApp(t *testing.T, protocol string, quiet bool, port int) func() {
 	t.Helper()
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	if tc.sdk {
+	if protocol == "grpc" {
 		s, err := daprgrpc.NewService(addr)
 		if err != nil {
 			t.Fatal(err)
@@ -332,7 +329,7 @@ func startTransportApp(t *testing.T, tc transportCase, port int) func() {
 		return func() { _ = s.GracefulStop() }
 	}
 	log := server.NewLogger("transport")
-	if tc.quiet {
+	if quiet {
 		log = slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	app := server.New(server.Config{Name: "transport", Logger: log})
@@ -343,11 +340,7 @@ func startTransportApp(t *testing.T, tc transportCase, port int) func() {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if tc.appProtocol == server.ProtocolGRPC {
-		go func() { _ = server.ServeGRPC(ctx, app, ln, time.Second, server.GRPCOptions{}) }()
-	} else {
-		go func() { _ = server.Serve(ctx, app, ln, time.Second) }()
-	}
+	go func() { _ = server.Serve(ctx, app, ln, time.Second) }()
 	return cancel
 }
 

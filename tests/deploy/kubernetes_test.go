@@ -7,7 +7,6 @@ package deploy
 // Kubernetes ones must mirror), and the services' routes.
 
 import (
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -523,10 +522,6 @@ func TestKubernetesDeploymentsMatchTheRunFile(t *testing.T) {
 			}
 			if e, ok := k8sEnv(c, "APP_PORT"); ok && e.Value != strconv.Itoa(a.AppPort) {
 				t.Errorf("env APP_PORT = %q, want %d", e.Value, a.AppPort)
-			}
-			// The app must speak the protocol its sidecar calls it with.
-			if e, _ := k8sEnv(c, "APP_PROTOCOL"); cmp.Or(e.Value, "http") != a.AppProtocol {
-				t.Errorf("env APP_PROTOCOL = %q, want %q (dapr.yaml's appProtocol)", e.Value, a.AppProtocol)
 			}
 
 			probes := []struct {

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -13,15 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	commonv1pb "github.com/dapr/dapr/pkg/proto/common/v1"
-	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // Only its own sidecar may call an app: a process that finds an app's port
@@ -49,66 +39,6 @@ func TestAppPortsNeedTheSidecarsToken(t *testing.T) {
 				t.Errorf("%s called directly with token %q = %d %s, want 401", app, token, resp.StatusCode, body)
 			}
 		}
-	}
-}
-
-// The apps whose sidecar calls them over gRPC answer Dapr's AppCallback
-// service on the same port: a process that calls it directly is refused
-// as over HTTP. An invocation without the sidecar's app token is 401
-// (Unauthenticated); a pub/sub event, which daprd 1.14 sends over gRPC
-// without the token, is never taken (FailedPrecondition, so that a real
-// one would be delivered again rather than dropped); an input binding the
-// app does not take is NotFound. The apps on HTTP do not speak gRPC.
-func TestAppPortsRefuseGRPCCallersWithoutTheToken(t *testing.T) {
-	t.Parallel()
-	grpcApps := 0
-	for _, app := range []string{"user", "wallet", "billing", "payment", "razorpay"} {
-		a := env.Topology.App(app)
-		t.Run(app, func(t *testing.T) {
-			conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", a.AppPort), grpc.WithTransportCredentials(insecure.NewCredentials()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			cb := runtimev1pb.NewAppCallbackClient(conn)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			invoke := func(token string) error {
-				md := []string{"dapr-caller-app-id", "payment"}
-				if token != "" {
-					md = append(md, "dapr-api-token", token)
-				}
-				_, err := cb.OnInvoke(metadata.AppendToOutgoingContext(ctx, md...), &commonv1pb.InvokeRequest{
-					Method: "wallet/deduct", ContentType: "application/json",
-					Data:          &anypb.Any{Value: []byte(`{"user_id":"usr_x","amount":1,"reference":"pay_x"}`)},
-					HttpExtension: &commonv1pb.HTTPExtension{Verb: commonv1pb.HTTPExtension_POST},
-				})
-				return err
-			}
-			if a.AppProtocol != "grpc" {
-				if err := invoke(""); err == nil || status.Code(err) == codes.OK {
-					t.Errorf("%s (app protocol %s) answered a gRPC invocation: %v", app, a.AppProtocol, err)
-				}
-				return
-			}
-			grpcApps++
-			for _, token := range []string{"", "wrong-token"} {
-				if err := invoke(token); status.Code(err) != codes.Unauthenticated {
-					t.Errorf("%s invoked over gRPC directly with token %q = %v, want Unauthenticated", app, token, err)
-				}
-			}
-			event := &runtimev1pb.TopicEventRequest{Id: "evt_forged", Topic: "razorpay-results", PubsubName: "finflow-pubsub",
-				DataContentType: "application/json", Data: []byte(`{"event_id":"evt_forged","status":"captured","payment_id":"pay_x","amount":1}`)}
-			if _, err := cb.OnTopicEvent(ctx, event); status.Code(err) != codes.FailedPrecondition {
-				t.Errorf("%s took a pub/sub event from a local process: %v, want FailedPrecondition", app, err)
-			}
-			if _, err := cb.OnBindingEvent(ctx, &runtimev1pb.BindingEventRequest{Name: "wallet"}); status.Code(err) != codes.NotFound {
-				t.Errorf("%s took an event of a binding it does not have: %v, want NotFound", app, err)
-			}
-		})
-	}
-	if grpcApps == 0 {
-		t.Error("no app is called over gRPC: the run file's appProtocol changed, and this test checks nothing")
 	}
 }
 

@@ -49,8 +49,6 @@ func run(ctx context.Context, log *slog.Logger) error {
 	env := envconfig.New()
 	appID := env.String("APP_ID", "")
 	port := env.Int("APP_PORT", 0)
-	// How its sidecar calls it, as FinFlow's app of that id is called.
-	protocol := env.String("APP_PROTOCOL", server.ProtocolHTTP)
 	plan, err := floor.ParsePlan(os.Getenv(floor.PlanEnv))
 	if err != nil {
 		return err
@@ -89,8 +87,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 		// Up, as FinFlow's gateway says, only once every app answers its
 		// readiness probe through Dapr service invocation: the launcher
 		// (and so the benchmark) waits for it, and a sidecar refuses calls
-		// to its app until its own health probe has seen the app (over gRPC
-		// that can take a probe interval after the app listens).
+		// to its app until its own health probe has seen the app.
 		app.Get("/health", func(c *fiber.Ctx) error {
 			for _, peer := range []string{"payment", "wallet", "billing"} {
 				resp, err := a.dapr.Invoke(c.UserContext(), peer, http.MethodGet, "/readyz", nil, nil)
@@ -115,15 +112,9 @@ func run(ctx context.Context, log *slog.Logger) error {
 			}
 			return c.Next()
 		})
-		// No topics, as FinFlow's wallet and billing (the gRPC app channel
-		// looks).
-		app.Get("/dapr/subscribe", func(c *fiber.Ctx) error { return c.JSON([]any{}) })
 		app.Use(a.inner)
 	}
-	log.Info("floor app listening", "app_id", appID, "port", port, "app_protocol", protocol)
-	if protocol == server.ProtocolGRPC {
-		return server.ServeGRPC(ctx, app, ln, 5*time.Second, server.GRPCOptions{AppToken: env.String("APP_API_TOKEN", "")})
-	}
+	log.Info("floor app listening", "app_id", appID, "port", port)
 	return server.Serve(ctx, app, ln, 5*time.Second)
 }
 

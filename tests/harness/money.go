@@ -156,8 +156,7 @@ func (e *Env) MustLedger(tb testing.TB, userID string, pageSize int) []Transacti
 
 // InvokeAs calls appID's route through the sidecar of the app caller, as
 // that service would (the gateway does not route internal paths); the
-// callee sees caller as the calling app, and the answer is the callee's
-// own (sidecar.AppAnswer: restored where the sidecar calls it over gRPC). Like the services' own sidecar
+// callee sees caller as the calling app. Like the services' own sidecar
 // client, it sends a call again, up to 4 more times, only when the sidecar
 // answers that it never left (sidecar.NotSent: the target not resolved
 // yet, or daprd 1.14's mDNS resolver answering a first lookup with no
@@ -184,8 +183,7 @@ func (e *Env) InvokeAs(tb testing.TB, caller, appID, method, path string, body a
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		a := sidecar.AppAnswer(resp.StatusCode, resp.Header, b)
-		out = &Response{Status: a.Status, Header: a.Header, Body: a.Body}
+		out = &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 		return out.Status, out.Body
 	})
 	return out

@@ -553,14 +553,10 @@ func TestMakeRunAsTheDaprToolsSeeIt(t *testing.T) {
 				}
 			}
 			acp := md.AppConnectionProperties
-			healthPath := a.AppHealthCheckPath
-			if a.AppProtocol == "grpc" {
-				healthPath = "" // daprd probes a gRPC app with the HealthCheck call, no path
-			}
-			if acp.Port != a.AppPort || acp.Protocol != a.AppProtocol || acp.Health.HealthCheckPath != healthPath ||
+			if acp.Port != a.AppPort || acp.Protocol != a.AppProtocol || acp.Health.HealthCheckPath != a.AppHealthCheckPath ||
 				acp.Health.HealthProbeInterval != fmt.Sprintf("%ds", a.AppHealthProbeInterval) || acp.Health.HealthThreshold != a.AppHealthThreshold {
-				t.Errorf("%s: the dashboard shows the app connection %+v, want port %d, %s, health %q every %ds, threshold %d",
-					row.AppID, acp, a.AppPort, a.AppProtocol, healthPath, a.AppHealthProbeInterval, a.AppHealthThreshold)
+				t.Errorf("%s: the dashboard shows the app connection %+v, want port %d, %s, health %s every %ds, threshold %d",
+					row.AppID, acp, a.AppPort, a.AppProtocol, a.AppHealthCheckPath, a.AppHealthProbeInterval, a.AppHealthThreshold)
 			}
 			for _, k := range []string{"cliPID", "appPID", "appCommand", "runTemplatePath", "runTemplateName", "appLogPath", "daprdLogPath"} {
 				if md.Extended[k] == "" {
