@@ -1,7 +1,11 @@
 package domain_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -264,4 +268,29 @@ func TestACaptureLeftHalfSettledIsFinished(t *testing.T) {
 			})
 		}
 	}
+}
+
+// A payment ended by a failed attempt of its order is logged with the
+// attempt's gateway payment id, which operators search Razorpay's
+// dashboard by.
+func TestAFailedAttemptIsLoggedWithItsGatewayPaymentID(t *testing.T) {
+	c := newCaptureRace(t, false)
+	var logged bytes.Buffer
+	c.twin.Log = slog.New(slog.NewJSONHandler(&logged, nil))
+	if out, why, err := c.twin.ApplyResult(context.Background(), c.result("evt_f", "pay_FAILEDATTEMPT1", contract.ResultFailed)); err != nil || out != domain.Applied {
+		t.Fatalf("the failure = %v %s %v, want applied", out, why, err)
+	}
+	if got := c.get(t); got.Status != domain.Failed || got.FailureReason != domain.ReasonGatewayFailed {
+		t.Fatalf("payment = %s (%s), want FAILED %s", got.Status, got.FailureReason, domain.ReasonGatewayFailed)
+	}
+	for _, line := range strings.Split(logged.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "payment failed" {
+			if rec["gateway_payment_id"] != "pay_FAILEDATTEMPT1" || rec["payment_id"] != c.p.ID {
+				t.Fatalf("payment failed line = %v, want gateway_payment_id pay_FAILEDATTEMPT1 and payment_id %s", rec, c.p.ID)
+			}
+			return
+		}
+	}
+	t.Fatalf("no \"payment failed\" line in:\n%s", logged.String())
 }

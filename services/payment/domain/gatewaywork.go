@@ -332,7 +332,7 @@ func (pr *Processor) failAndPark(ctx context.Context, p Payment, reason string, 
 		Result: GatewayResult{Event: kind, OrderID: order, GatewayPaymentID: gw, PaymentID: p.ID, Amount: p.Amount, Currency: p.Currency}}); err != nil {
 		return err
 	}
-	return pr.endOrder(ctx, p.ID, reason, func(q *Payment, failing bool) bool {
+	return pr.endOrder(ctx, p.ID, reason, gw, func(q *Payment, failing bool) bool {
 		if failing {
 			if g != nil {
 				q.GatewayError = g
@@ -510,7 +510,7 @@ func (pr *Processor) reconcile(ctx context.Context, p Payment, now time.Time, cf
 	if p.Razorpay == nil {
 		if expired {
 			pr.reconciledAction("expired")
-			return pr.endOrder(ctx, p.ID, ReasonExpired, nil) // an error is retried next round
+			return pr.endOrder(ctx, p.ID, ReasonExpired, "", nil) // an error is retried next round
 		}
 		return nil
 	}
@@ -540,7 +540,7 @@ func (pr *Processor) reconcile(ctx context.Context, p Payment, now time.Time, cf
 			// Captured, then refunded at Razorpay before FinFlow heard of
 			// it: the money went back, nothing pays the bill.
 			pr.reconciledAction("refunded")
-			return pr.endOrder(ctx, p.ID, ReasonRefundedAtGateway, func(q *Payment, failing bool) bool {
+			return pr.endOrder(ctx, p.ID, ReasonRefundedAtGateway, a.ID, func(q *Payment, failing bool) bool {
 				if failing {
 					q.Razorpay.GatewayPaymentID = a.ID
 					q.note(pr.Now(), "reconciliation: Razorpay reports "+a.ID+" captured and refunded already")
@@ -558,7 +558,7 @@ func (pr *Processor) reconcile(ctx context.Context, p Payment, now time.Time, cf
 	}
 	if expired {
 		pr.reconciledAction("expired")
-		return pr.endOrder(ctx, p.ID, ReasonExpired, nil) // an error is retried next round
+		return pr.endOrder(ctx, p.ID, ReasonExpired, "", nil) // an error is retried next round
 	}
 	return nil
 }

@@ -204,16 +204,16 @@ func (pr *Processor) driveFrom(ctx context.Context, p Payment, claimed bool) (Pa
 		bill, err := pr.getBill(ctx, p.BillID)
 		switch {
 		case errors.Is(err, ErrBillNotFound):
-			return pr.finishFailed(ctx, p, ReasonBillNotFound, false, err)
+			return pr.failUnread(ctx, p, ReasonBillNotFound, err)
 		case err != nil:
 			return pr.stillPending(p, "reading the bill", err)
 		case p.UserID != "" && bill.UserID != p.UserID:
-			return pr.finishFailed(ctx, p, ReasonForbidden, false, nil)
+			return pr.failUnread(ctx, p, ReasonForbidden, nil)
 		case bill.Paid && bill.PaymentID != p.ID:
-			return pr.finishFailed(ctx, p, ReasonBillAlreadyPaid, false, nil)
+			return pr.failUnread(ctx, p, ReasonBillAlreadyPaid, nil)
 		}
 		p, err = pr.update(ctx, p.ID, func(q *Payment) bool {
-			if q.knowsBill() {
+			if q.Status != Pending || q.knowsBill() {
 				return false
 			}
 			q.setBill(bill)
@@ -222,6 +222,10 @@ func (pr *Processor) driveFrom(ctx context.Context, p Payment, claimed bool) (Pa
 		})
 		if err != nil {
 			return pr.stillPending(p, "recording the bill", err)
+		}
+		if p.Status != Pending {
+			// Another driver ended it first (failUnread).
+			return p, nil
 		}
 		if p.Seq == 0 {
 			// Accepted before its user was known: list it now.
@@ -291,9 +295,36 @@ func (pr *Processor) finishFailed(ctx context.Context, p Payment, reason string,
 	if err != nil {
 		return pr.stillPending(p, "recording the failure", err)
 	}
+	return pr.failed(ctx, final, reason, debited, cause)
+}
+
+// failUnread ends FAILED, for reason, a payment that was accepted before
+// its bill could be read, on this driver's read of the bill (cause: its
+// answer), unless another driver has recorded the bill on the payment
+// meanwhile: that read is newer than this one (a bill reported missing
+// may exist by now), so the payment is driven on from the record instead.
+// The payment record decides between the two drivers: it is either failed
+// without a bill or given one, never both, so no driver claims the bill or
+// debits the wallet for a payment another is failing.
+func (pr *Processor) failUnread(ctx context.Context, p Payment, reason string, cause error) (Payment, error) {
+	final, err := pr.update(ctx, p.ID, func(q *Payment) bool { return !q.knowsBill() && q.fail(reason, pr.Now()) })
+	if err != nil {
+		return pr.stillPending(p, "recording the failure", err)
+	}
+	if final.Status == Pending && final.knowsBill() {
+		pr.Log.Info("payment's bill read by another driver; driving on", "payment_id", p.ID, "bill_id", p.BillID, "answer_here", reason)
+		return pr.driveFrom(ctx, final, false)
+	}
+	return pr.failed(ctx, final, reason, false, cause)
+}
+
+// failed is what finishFailed and failUnread do once final is recorded:
+// the claim let go and the log line when it is FAILED, and the error for
+// the caller.
+func (pr *Processor) failed(ctx context.Context, final Payment, reason string, debited bool, cause error) (Payment, error) {
 	if final.Status == Failed {
 		pr.releaseClaim(ctx, final)
-		pr.Log.Info("payment failed", "payment_id", p.ID, "bill_id", p.BillID, "reason", reason, "debit_given_back", debited)
+		pr.Log.Info("payment failed", "payment_id", final.ID, "bill_id", final.BillID, "reason", reason, "debit_given_back", debited)
 	}
 	message := ""
 	var ae *apperr.Error

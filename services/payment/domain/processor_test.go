@@ -24,16 +24,20 @@ import (
 // to make them fail. Unit tests of the orchestration only; the end-to-end
 // suites use the real services.
 type fakeBank struct {
-	mu          sync.Mutex
-	balance     map[string]int64
-	debits      map[string]int64 // reference -> amount
-	credits     map[string]int64 // reference -> amount
-	refunded    map[string]bool  // bills marked REFUNDED
-	reversed    map[string]bool
-	refused     map[string]bool // debit references refused (and refused again)
-	bills       map[string]*domain.Bill
-	walletDown  bool
-	billingDown bool
+	mu       sync.Mutex
+	balance  map[string]int64
+	debits   map[string]int64 // reference -> amount
+	credits  map[string]int64 // reference -> amount
+	refunded map[string]bool  // bills marked REFUNDED
+	reversed map[string]bool
+	refused  map[string]bool // debit references refused (and refused again)
+	// noWallet holds the users without a wallet; a debit refused for it
+	// stays refused once the wallet is opened (the wallet store's rule).
+	noWallet        map[string]bool
+	refusedNoWallet map[string]bool
+	bills           map[string]*domain.Bill
+	walletDown      bool
+	billingDown     bool
 	// loseDebitAnswer applies the next debit but reports a timeout.
 	loseDebitAnswer bool
 }
@@ -42,7 +46,8 @@ var errDown = fmt.Errorf("%w: service down", sidecar.ErrSidecar)
 
 func newBank() *fakeBank {
 	return &fakeBank{balance: map[string]int64{}, debits: map[string]int64{}, credits: map[string]int64{}, refunded: map[string]bool{},
-		reversed: map[string]bool{}, refused: map[string]bool{}, bills: map[string]*domain.Bill{}}
+		reversed: map[string]bool{}, refused: map[string]bool{}, bills: map[string]*domain.Bill{},
+		noWallet: map[string]bool{}, refusedNoWallet: map[string]bool{}}
 }
 
 func (f *fakeBank) Get(_ context.Context, id string) (domain.Bill, error) {
@@ -80,6 +85,10 @@ func (f *fakeBank) Debit(_ context.Context, user string, amount int64, ref strin
 	}
 	if _, done := f.debits[ref]; done {
 		return nil
+	}
+	if f.noWallet[user] || f.refusedNoWallet[ref] {
+		f.refusedNoWallet[ref] = true
+		return domain.ErrWalletNotFound
 	}
 	if f.balance[user] < amount || f.refused[ref] {
 		f.refused[ref] = true

@@ -384,7 +384,7 @@ func (pr *Processor) captureOrder(ctx context.Context, p Payment, r GatewayResul
 // (PAYMENT_FAILED), unless it is final already or a capture of the order
 // is recorded on it (endOrder); then the failure is only noted.
 func (pr *Processor) applyFailure(ctx context.Context, p Payment, r GatewayResult) error {
-	return pr.endOrder(ctx, p.ID, ReasonGatewayFailed, func(q *Payment, failing bool) bool {
+	return pr.endOrder(ctx, p.ID, ReasonGatewayFailed, r.GatewayPaymentID, func(q *Payment, failing bool) bool {
 		if !failing {
 			q.note(pr.Now(), "gateway reported "+r.GatewayPaymentID+" failed (ignored: "+q.orderNewsIgnored()+")")
 		}
@@ -405,8 +405,9 @@ func (pr *Processor) applyFailure(ctx context.Context, p Payment, r GatewayResul
 // record, when set, writes the news on the payment first (failing: whether
 // it is about to fail) and reports whether the payment is to be written
 // even if it does not fail. When this call failed the payment, its claim
-// is released.
-func (pr *Processor) endOrder(ctx context.Context, id, reason string, record func(q *Payment, failing bool) bool) error {
+// is released and the failure logged, with the news's gateway payment id
+// (gw, "" when the news names none).
+func (pr *Processor) endOrder(ctx context.Context, id, reason, gw string, record func(q *Payment, failing bool) bool) error {
 	failed := false
 	final, err := pr.update(ctx, id, func(q *Payment) bool {
 		failed = q.Status == Pending && !q.captureRecorded()
@@ -421,7 +422,7 @@ func (pr *Processor) endOrder(ctx context.Context, id, reason string, record fun
 	})
 	if err == nil && failed {
 		pr.releaseClaim(ctx, final)
-		pr.Log.Info("payment failed", "payment_id", id, "bill_id", final.BillID, "topup_id", final.TopUpID, "reason", reason)
+		pr.Log.Info("payment failed", "payment_id", id, "bill_id", final.BillID, "topup_id", final.TopUpID, "reason", reason, "gateway_payment_id", gw)
 	}
 	return err
 }

@@ -77,8 +77,8 @@ func (h heldClaims) ClaimBill(ctx context.Context, billID, paymentID string) err
 	return h.hold(h.Store.ClaimBill(ctx, billID, paymentID))
 }
 
-// A wallet payment's request is told no (insufficient funds; the bill's
-// claim held by another payment) and is slow to record the payment
+// A wallet payment's request is told no (insufficient funds; no wallet;
+// the bill's claim held by another payment) and is slow to record the payment
 // FAILED. Meanwhile the reason goes away (a top-up lands; the other
 // payment fails and lets the claim go), and the recovery loop of another
 // instance drives the same payment. It must get the same answer: were it
@@ -99,6 +99,13 @@ func TestADriverToldNoAndADriverLaterAgree(t *testing.T) {
 				bank.balance["usr_a"] += 10_000
 				bank.mu.Unlock()
 			}, domain.ReasonInsufficientFunds},
+		{"no wallet, then the wallet opened and funded", 0, func(*testing.T, domain.Store) {},
+			func(_ *testing.T, _ domain.Store, bank *fakeBank) {
+				bank.mu.Lock()
+				bank.noWallet["usr_a"] = false
+				bank.balance["usr_a"] += 10_000
+				bank.mu.Unlock()
+			}, domain.ReasonWalletNotFound},
 		{"the claim held by another payment, which then fails", 10_000, func(t *testing.T, s domain.Store) {
 			q := domain.NewWalletPayment("pay_q", domain.Bill{ID: "bill_1", UserID: "usr_a", Amount: 2500, Currency: "INR"}, time.Now())
 			if err := s.Create(context.Background(), q); err != nil {
@@ -121,6 +128,7 @@ func TestADriverToldNoAndADriverLaterAgree(t *testing.T) {
 			ctx := context.Background()
 			bank := newBank()
 			bank.balance["usr_a"] = tc.balance
+			bank.noWallet["usr_a"] = tc.reason == domain.ReasonWalletNotFound
 			bank.bills["bill_1"] = &domain.Bill{ID: "bill_1", UserID: "usr_a", Amount: 2500, Currency: "INR"}
 			request := newProcessor(bank)
 			recovery := newProcessor(bank)
@@ -154,5 +162,90 @@ func TestADriverToldNoAndADriverLaterAgree(t *testing.T) {
 					told.Status, final.Status, final.FailureReason, bank.debits, bank.bills["bill_1"].Paid, tc.reason)
 			}
 		})
+	}
+}
+
+// heldBills holds a "no such bill" from billing until release (as
+// refusalGate does for the wallet and the claim).
+type heldBills struct {
+	*fakeBank
+	*refusalGate
+}
+
+func (h heldBills) Get(ctx context.Context, id string) (domain.Bill, error) {
+	b, err := h.fakeBank.Get(ctx, id)
+	return b, h.hold(err)
+}
+
+// pausedWallet stops a driver before its debit until told to go on.
+type pausedWallet struct {
+	*fakeBank
+	arrived, goOn chan struct{}
+}
+
+func (w pausedWallet) Debit(ctx context.Context, user string, amount int64, ref string) error {
+	close(w.arrived)
+	<-w.goOn
+	return w.fakeBank.Debit(ctx, user, amount, ref)
+}
+
+// A payment accepted while billing was down is driven by two drivers (a
+// keyed retry of its request, the recovery loop). One reads "no such
+// bill" and is slow to record the payment FAILED; meanwhile the bill comes
+// to exist under that id (a subscription's bill has an id known ahead),
+// and the other reads it, records it on the payment and goes on to debit.
+// The slow driver's FAILED must not land on a payment that another is
+// paying: the record decides, and both end SUCCESS with one debit.
+func TestABillReportedMissingThenReadByAnotherDriver(t *testing.T) {
+	ctx := context.Background()
+	bank := newBank()
+	bank.balance["usr_a"] = 10_000
+	first := newProcessor(bank)
+	bank.billingDown = true
+	p, err := first.PayFromWallet(ctx, "bill_1", "pay_p", "usr_a")
+	if err != nil || p.Status != domain.Pending {
+		t.Fatalf("PayFromWallet with billing down = %s, %v; want PENDING", p.Status, err)
+	}
+	bank.billingDown = false
+
+	slow := newProcessor(bank)
+	slow.Store = first.Store
+	held := &refusalGate{refused: make(chan struct{}), release: make(chan struct{})}
+	slow.Bills = heldBills{bank, held}
+	other := newProcessor(bank)
+	other.Store = first.Store
+	paused := pausedWallet{bank, make(chan struct{}), make(chan struct{})}
+	other.Wallets = paused
+
+	slowDone := make(chan domain.Payment, 1)
+	go func() {
+		p, _ := slow.Drive(ctx, "pay_p")
+		slowDone <- p
+	}()
+	<-held.refused // the slow driver was told "no such bill"
+	bank.mu.Lock()
+	bank.bills["bill_1"] = &domain.Bill{ID: "bill_1", UserID: "usr_a", Amount: 2500, Currency: "INR"}
+	bank.mu.Unlock()
+	otherDone := make(chan domain.Payment, 1)
+	go func() {
+		p, _ := other.Drive(ctx, "pay_p")
+		otherDone <- p
+	}()
+	<-paused.arrived // the other driver recorded the bill and is about to debit
+	close(held.release)
+	slowAnswer := <-slowDone
+	close(paused.goOn)
+	otherAnswer := <-otherDone
+
+	final, err := first.Store.Get(ctx, "pay_p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bank.mu.Lock()
+	defer bank.mu.Unlock()
+	if final.Status != domain.Success || slowAnswer.Status != domain.Success || otherAnswer.Status != domain.Success ||
+		bank.debits["pay_p"] != 2500 || len(bank.debits) != 1 || !bank.bills["bill_1"].Paid || bank.bills["bill_1"].PaymentID != "pay_p" {
+		t.Fatalf("payment %s (slow driver told %s, other %s), debits %v, bill paid %v by %q; want all SUCCESS, one debit of 2500, the bill PAID by pay_p",
+			final.Status, slowAnswer.Status, otherAnswer.Status, bank.debits, bank.bills["bill_1"].Paid, bank.bills["bill_1"].PaymentID)
 	}
 }

@@ -151,7 +151,7 @@ func (s *Service) Credit(ctx context.Context, req ChangeRequest) (Result, error)
 
 // Debit takes money from a wallet for a payment (the payment service's
 // internal request), at most once per reference; a reference refused for
-// insufficient funds stays refused (Store.Apply). Returns VALIDATION_FAILED,
+// insufficient funds or for having no wallet stays refused (Store.Apply). Returns VALIDATION_FAILED,
 // ErrWalletNotFound, ErrInsufficientFunds, ErrReferenceReused.
 func (s *Service) Debit(ctx context.Context, req ChangeRequest) (Result, error) {
 	return s.apply(ctx, req, Debit)

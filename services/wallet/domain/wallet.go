@@ -165,9 +165,10 @@ type Store interface {
 	// Apply changes the balance and appends the ledger entry as one atomic
 	// step, at most once per non-empty reference (a repeat returns the
 	// first entry with Replayed). A debit with a reference refused for
-	// insufficient funds is refused again under that reference, whatever
-	// the balance then (the wallet keeps its latest 32 refusals, a day at
-	// most): every driver of one payment gets the same answer. Returns
+	// insufficient funds, or because the user had no wallet yet, is
+	// refused again under that reference, the same way, whatever the
+	// balance then and whether or not the wallet was opened since (for
+	// good): every driver of one payment gets the same answer. Returns
 	// ErrWalletNotFound, ErrInsufficientFunds, ErrReferenceReused.
 	Apply(ctx context.Context, userID string, op Operation) (Result, error)
 	// FindReference returns the entry applied with ref, if any. Returns

@@ -19,7 +19,9 @@ func walletWithEntries(n int) walletDoc {
 }
 
 // decodeHead answers what json.Unmarshal into walletHead answers, for the
-// documents Apply writes and for any other order or set of fields.
+// documents Apply writes and for any other order or set of fields, as long
+// as "unopened", when present, comes before the head (walletDoc encodes it
+// first).
 func TestDecodeHeadAgreesWithUnmarshal(t *testing.T) {
 	doc := func(d walletDoc) string {
 		raw, err := json.Marshal(d)
@@ -33,6 +35,11 @@ func TestDecodeHeadAgreesWithUnmarshal(t *testing.T) {
 		wantErr   bool
 	}{
 		{"new wallet", doc(walletWithEntries(0)), false},
+		{"unopened (refusals only)", doc(walletDoc{Unopened: true, UserID: "usr_x", NextSeq: 1, Entries: []entry{},
+			Refused: []refusal{{Reference: "pay_a", Amount: 5, NoWallet: true}}}), false},
+		{"unopened first, then any order", `{"unopened":true,"balance":0,"refused":[],"user_id":"usr_x","currency":"","created_at":"0001-01-01T00:00:00Z"}`, false},
+		{"unopened false", `{"unopened":false,"user_id":"usr_x","currency":"INR","balance":3,"created_at":"2026-12-01T10:00:00Z"}`, false},
+		{"unopened not a bool", `{"unopened":1,"user_id":"usr_x"}`, true},
 		{"49 entries", doc(walletWithEntries(49)), false},
 		{"entries first", `{"entries":[{"id":"txn_1","seq":1}],"pages":2,"balance":7,"user_id":"usr_x","currency":"INR","created_at":"2026-12-01T10:00:00Z"}`, false},
 		{"unknown fields between", `{"user_id":"usr_x","v":{"a":[1,2]},"currency":"INR","w":null,"balance":-5,"created_at":"2026-12-01T10:00:00Z","entries":[]}`, false},

@@ -6,39 +6,46 @@ import (
 	"time"
 )
 
-// A refusal is answered again for refusalTTL, and the document keeps the
-// keepRefusals latest younger than that.
-func TestRefusalsKept(t *testing.T) {
+// The document keeps the keepRefusals latest refusals; refuse hands back
+// the older ones, oldest first, to be written to their reference keys, and
+// counts them.
+func TestRefusalsMoveOutBeyondTheLatest(t *testing.T) {
 	t0 := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
-	var d walletDoc
-	d.refuse(refusal{Reference: "pay_a", Amount: 100, At: t0})
+	ref := func(i int) string { return fmt.Sprintf("pay_%d", i) }
 	for _, tc := range []struct {
-		name string
-		ref  string
-		at   time.Time
-		want bool
+		name      string
+		refusals  int
+		wantMoved []string // by the last refuse
+		wantTotal int64
 	}{
-		{"at once", "pay_a", t0, true},
-		{"an hour later", "pay_a", t0.Add(time.Hour), true},
-		{"just before a day", "pay_a", t0.Add(refusalTTL - time.Millisecond), true},
-		{"a day later", "pay_a", t0.Add(refusalTTL), false},
-		{"another reference", "pay_b", t0, false},
+		{"one", 1, nil, 0},
+		{"exactly the kept", keepRefusals, nil, 0},
+		{"one more", keepRefusals + 1, []string{ref(0)}, 1},
+		{"a day and more later, still kept", 3, nil, 0},
+		{"many more", 3*keepRefusals + 5, []string{ref(2*keepRefusals + 4)}, 2*keepRefusals + 5},
 	} {
-		if _, got := d.refused(tc.ref, tc.at); got != tc.want {
-			t.Errorf("%s: refused(%s) = %v, want %v", tc.name, tc.ref, got, tc.want)
-		}
-	}
-
-	// A refusal a day later drops the older one.
-	d.refuse(refusal{Reference: "pay_c", Amount: 100, At: t0.Add(refusalTTL)})
-	if len(d.Refused) != 1 || d.Refused[0].Reference != "pay_c" {
-		t.Fatalf("after a refusal a day later: %+v, want pay_c alone", d.Refused)
-	}
-	// Beyond keepRefusals the oldest go.
-	for i := 0; i < keepRefusals; i++ {
-		d.refuse(refusal{Reference: fmt.Sprintf("pay_%d", i), Amount: 100, At: t0.Add(refusalTTL + time.Duration(i)*time.Second)})
-	}
-	if len(d.Refused) != keepRefusals || d.Refused[0].Reference != "pay_0" || d.Refused[keepRefusals-1].Reference != fmt.Sprintf("pay_%d", keepRefusals-1) {
-		t.Fatalf("kept %d refusals from %s to %s, want the %d latest (pay_0 .. pay_%d)", len(d.Refused), d.Refused[0].Reference, d.Refused[len(d.Refused)-1].Reference, keepRefusals, keepRefusals-1)
+		t.Run(tc.name, func(t *testing.T) {
+			var d walletDoc
+			var moved []refusal
+			for i := 0; i < tc.refusals; i++ {
+				moved = d.refuse(refusal{Reference: ref(i), Amount: 100, At: t0.Add(time.Duration(i) * 25 * time.Hour)})
+			}
+			var got []string
+			for _, m := range moved {
+				got = append(got, m.Reference)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.wantMoved) || d.RefusalsMoved != tc.wantTotal {
+				t.Fatalf("moved %v (%d in all), want %v (%d)", got, d.RefusalsMoved, tc.wantMoved, tc.wantTotal)
+			}
+			kept := min(tc.refusals, keepRefusals)
+			if len(d.Refused) != kept || d.Refused[kept-1].Reference != ref(tc.refusals-1) {
+				t.Fatalf("kept %d ending %s, want %d ending %s", len(d.Refused), d.Refused[len(d.Refused)-1].Reference, kept, ref(tc.refusals-1))
+			}
+			for i := tc.refusals - kept; i < tc.refusals; i++ {
+				if _, ok := d.refused(ref(i)); !ok {
+					t.Fatalf("refused(%s) = false for a kept refusal", ref(i))
+				}
+			}
+		})
 	}
 }

@@ -33,7 +33,12 @@
 //
 // A debit with a reference refused for insufficient funds is recorded in
 // the document too (Refused; one write, on the refusal only), so that the
-// reference is refused again whatever is credited later.
+// reference is refused again whatever is credited later. The document
+// keeps the latest keepRefusals; an older refusal moves to its reference
+// key (written before the document that no longer holds it), so a refused
+// reference is refused for good. A debit refused because the user has no
+// wallet yet is kept the same way, in a document marked Unopened that is
+// no wallet to any reader until Create opens it, keeping its refusals.
 //
 // With a sidecar.Cache (WithCache), a debit or credit of a wallet this
 // process wrote last starts from its copy in memory: no read of the
@@ -113,6 +118,11 @@ type entry struct {
 }
 
 type walletDoc struct {
+	// Unopened marks a document that holds only the refusals of debits
+	// asked for before the wallet was opened: to every reader it is no
+	// wallet, until Create opens it. It is encoded first, so decodeHead
+	// meets it before the head.
+	Unopened  bool      `json:"unopened,omitempty"`
 	UserID    string    `json:"user_id"`
 	Currency  string    `json:"currency"`
 	Balance   int64     `json:"balance"`
@@ -120,56 +130,83 @@ type walletDoc struct {
 	NextSeq   int64     `json:"next_seq"`
 	Pages     int64     `json:"pages"`
 	Entries   []entry   `json:"entries"` // newest first
-	// Refused holds the debits with a reference refused for insufficient
-	// funds, oldest first (at most keepRefusals, none older than
-	// refusalTTL): a refused reference is answered the same way again.
+	// Refused holds the latest debits with a reference that were refused
+	// (insufficient funds, or no wallet yet), oldest first, at most
+	// keepRefusals: a refused reference is answered the same way again.
 	Refused []refusal `json:"refused,omitempty"`
+	// RefusalsMoved counts the refusals that moved from Refused to their
+	// reference keys; while it is zero no reference key holds one.
+	RefusalsMoved int64 `json:"refusals_moved,omitempty"`
 }
 
-// refusal is a debit refused for insufficient funds: its reference and
-// amount, the balance then, and when.
+// refusal is a debit refused for insufficient funds (the balance then) or
+// because the user had no wallet yet (NoWallet): its reference and amount,
+// and when.
 type refusal struct {
 	Reference string    `json:"reference"`
 	Amount    int64     `json:"amount"`
 	Balance   int64     `json:"balance"`
 	At        time.Time `json:"at"`
+	NoWallet  bool      `json:"no_wallet,omitempty"`
 }
 
-// A refused reference is kept at most this long, and a wallet keeps at
-// most keepRefusals of them (the oldest go first). What matters is the
-// time between a payment's debit being refused and the payment being
-// recorded FAILED (seconds; see Apply); a day leaves room for an outage of
-// the payment service's store in between.
-const (
-	refusalTTL   = 24 * time.Hour
-	keepRefusals = 32
-)
+// keepRefusals is how many refusals the document holds; older ones move to
+// their reference keys. (Until 2026-12 a refusal was forgotten after 32
+// newer ones or a day; a refusal must outlive any delay between a
+// payment's driver being told no and it recording the payment FAILED, so
+// none is forgotten now.)
+const keepRefusals = 32
 
-// refused returns the refusal of reference ref, if it is kept and younger
-// than refusalTTL at now.
-func (d *walletDoc) refused(ref string, now time.Time) (refusal, bool) {
+// refused returns the refusal of reference ref, if the document holds it.
+func (d *walletDoc) refused(ref string) (refusal, bool) {
 	for _, r := range d.Refused {
-		if r.Reference == ref && now.Sub(r.At) < refusalTTL {
+		if r.Reference == ref {
 			return r, true
 		}
 	}
 	return refusal{}, false
 }
 
-// refuse keeps r, dropping refusals older than refusalTTL and, beyond
-// keepRefusals, the oldest.
-func (d *walletDoc) refuse(r refusal) {
-	kept := make([]refusal, 0, len(d.Refused)+1)
-	for _, old := range d.Refused {
-		if r.At.Sub(old.At) < refusalTTL {
-			kept = append(kept, old)
-		}
-	}
-	kept = append(kept, r)
-	if len(kept) > keepRefusals {
-		kept = kept[len(kept)-keepRefusals:]
+// refuse keeps r and returns the oldest refusals beyond keepRefusals, which
+// the caller writes to their reference keys before it saves d.
+func (d *walletDoc) refuse(r refusal) (moved []refusal) {
+	kept := append(append([]refusal(nil), d.Refused...), r)
+	if n := len(kept) - keepRefusals; n > 0 {
+		moved, kept = kept[:n], kept[n:]
+		d.RefusalsMoved += int64(n)
 	}
 	d.Refused = kept
+	return moved
+}
+
+// answer is the error a debit op under a refused reference gets again.
+func (r refusal) answer(op domain.Operation) error {
+	if op.Type != domain.Debit || op.Amount != r.Amount {
+		return domain.ErrReferenceReused.With(
+			fmt.Sprintf("reference %q was already refused for a DEBIT of %d", op.Reference, r.Amount), nil)
+	}
+	if r.NoWallet {
+		return domain.ErrWalletNotFound.With(
+			"there was no wallet when this debit was first asked for; a refused debit stays refused",
+			map[string]any{"amount": r.Amount, "refused_at": r.At})
+	}
+	return domain.ErrInsufficientFunds.With(
+		fmt.Sprintf("wallet balance %d was below %d when this debit was first asked for; a refused debit stays refused", r.Balance, r.Amount),
+		map[string]any{"balance": r.Balance, "amount": r.Amount, "refused_at": r.At})
+}
+
+// refRecord is what a reference key holds: the entry applied with the
+// reference, once it moved to a page, or the refusal of a debit under it,
+// once it moved out of the document.
+// (A refusal is written as {"refused": ...} alone: refusalRecord.)
+type refRecord struct {
+	entry
+	Refused *refusal `json:"refused,omitempty"`
+}
+
+// refusalRecord is a reference key holding a refusal.
+type refusalRecord struct {
+	Refused refusal `json:"refused"`
 }
 
 func (d *walletDoc) wallet() domain.Wallet {
@@ -193,31 +230,76 @@ func refKey(user, ref string) string {
 	return "ref/" + user + "/" + hex.EncodeToString(sum[:16])
 }
 
-// Create implements domain.Store.
+// Create implements domain.Store. A document holding only refusals of
+// debits asked for before (Unopened) is opened, keeping them.
 func (s *Store) Create(ctx context.Context, w domain.Wallet) error {
+	unlock := s.locks.lock(w.UserID)
+	defer unlock()
 	doc := walletDoc{UserID: w.UserID, Currency: w.Currency, Balance: w.Balance, CreatedAt: w.CreatedAt, NextSeq: 1, Entries: []entry{}}
-	raw, err := json.Marshal(doc)
+	return sidecar.RetryConflicts(ctx, func() error {
+		raw, err := json.Marshal(doc)
+		if err != nil {
+			return err
+		}
+		err = s.state.Insert(ctx, s.name, walletKey(w.UserID), raw, 0)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, sidecar.ErrExists) {
+			return fmt.Errorf("creating wallet: %w", err)
+		}
+		d, etag, _, err := s.loadWithRef(ctx, w.UserID, "")
+		if errors.Is(err, domain.ErrWalletNotFound) {
+			return fmt.Errorf("creating wallet: %w", sidecar.ErrETagMismatch) // gone since: insert again
+		} else if err != nil {
+			return err
+		}
+		if !d.Unopened {
+			return domain.ErrWalletExists
+		}
+		opened := doc
+		opened.Refused, opened.RefusalsMoved = d.Refused, d.RefusalsMoved
+		if raw, err = json.Marshal(opened); err != nil {
+			return err
+		}
+		if err := s.save(ctx, w.UserID, raw, etag); err != nil {
+			return fmt.Errorf("opening wallet: %w", err)
+		}
+		return nil
+	})
+}
+
+// refuseUnopened records that the debit op was refused because user has no
+// wallet, in a new Unopened document, and returns ErrWalletNotFound. A document
+// written meanwhile (the wallet opened, or another refusal) is a conflict:
+// the caller reads again.
+func (s *Store) refuseUnopened(ctx context.Context, user string, op domain.Operation) error {
+	d := walletDoc{Unopened: true, UserID: user, NextSeq: 1, Entries: []entry{}}
+	r := refusal{Reference: op.Reference, Amount: op.Amount, At: s.now().UTC().Truncate(time.Millisecond), NoWallet: true}
+	d.refuse(r)
+	raw, err := json.Marshal(d)
 	if err != nil {
 		return err
 	}
-	err = s.state.Insert(ctx, s.name, walletKey(w.UserID), raw, 0)
-	if errors.Is(err, sidecar.ErrExists) {
-		return domain.ErrWalletExists
+	if err := s.state.Insert(ctx, s.name, walletKey(user), raw, 0); err != nil {
+		return fmt.Errorf("keeping the refusal of a debit without a wallet: %w", err)
 	}
-	if err != nil {
-		return fmt.Errorf("creating wallet: %w", err)
-	}
-	return nil
+	return domain.ErrWalletNotFound
 }
 
+// load reads an opened wallet's document.
 func (s *Store) load(ctx context.Context, user string) (walletDoc, string, error) {
 	d, etag, _, err := s.loadWithRef(ctx, user, "")
+	if err == nil && d.Unopened {
+		return walletDoc{}, "", domain.ErrWalletNotFound
+	}
 	return d, etag, err
 }
 
 // loadWithRef reads the wallet document and, when ref is set, its
 // reference key in the same round trip: a wallet whose older entries have
 // moved to pages needs the key to tell a new reference from an old one.
+// The document may be Unopened.
 func (s *Store) loadWithRef(ctx context.Context, user, ref string) (walletDoc, string, *sidecar.Item, error) {
 	var it sidecar.Item
 	var refItem *sidecar.Item
@@ -264,6 +346,9 @@ func (s *Store) Get(ctx context.Context, user string) (domain.Wallet, error) {
 	if err != nil {
 		return domain.Wallet{}, fmt.Errorf("decoding wallet %s: %w", user, err)
 	}
+	if h.Unopened {
+		return domain.Wallet{}, domain.ErrWalletNotFound
+	}
 	if s.cache != nil {
 		s.cache.Observe(it)
 	}
@@ -272,6 +357,7 @@ func (s *Store) Get(ctx context.Context, user string) (domain.Wallet, error) {
 
 // walletHead is the wallet document without its entries.
 type walletHead struct {
+	Unopened  bool      `json:"unopened"`
 	UserID    string    `json:"user_id"`
 	Currency  string    `json:"currency"`
 	Balance   int64     `json:"balance"`
@@ -279,7 +365,8 @@ type walletHead struct {
 }
 
 // decodeHead decodes a wallet document's head: the fields of walletHead,
-// read one by one until all four are in, so that the ledger entries, which
+// read one by one until the four after Unopened are in (Unopened, when
+// set, is encoded before them), so that the ledger entries, which
 // walletDoc's encoding writes after them, are never scanned (json.Unmarshal
 // scans all of a document, kilobytes of entries, before decoding anything).
 // A field it does not need before then is skipped; a document written in
@@ -301,6 +388,11 @@ func decodeHead(raw []byte) (walletHead, error) {
 		}
 		var dst any
 		switch t {
+		case "unopened":
+			if err := dec.Decode(&h.Unopened); err != nil {
+				return h, err
+			}
+			continue
 		case "user_id":
 			dst = &h.UserID
 		case "currency":
@@ -343,6 +435,11 @@ func (s *Store) Apply(ctx context.Context, user string, op domain.Operation) (do
 			fresh = true
 			d, etag, refItem, err = s.loadWithRef(ctx, user, op.Reference)
 		}
+		keepable := op.Type == domain.Debit && op.Reference != ""
+		if errors.Is(err, domain.ErrWalletNotFound) && keepable {
+			// No wallet: refused, and kept so (an Unopened document).
+			return s.refuseUnopened(ctx, user, op)
+		}
 		if err != nil {
 			return err
 		}
@@ -356,21 +453,16 @@ func (s *Store) Apply(ctx context.Context, user string, op domain.Operation) (do
 			return err
 		}
 		if op.Reference != "" {
-			if r, found := d.refused(op.Reference, s.now()); found {
-				if !fresh {
-					return decided(nil)
-				}
-				if op.Type != domain.Debit || op.Amount != r.Amount {
-					return domain.ErrReferenceReused.With(
-						fmt.Sprintf("reference %q was already refused for a DEBIT of %d", op.Reference, r.Amount), nil)
-				}
-				return domain.ErrInsufficientFunds.With(
-					fmt.Sprintf("wallet balance %d was below %d when this debit was first asked for; a refused debit stays refused", r.Balance, r.Amount),
-					map[string]any{"balance": r.Balance, "amount": r.Amount, "refused_at": r.At})
-			}
-			prev, found, err := s.findRef(ctx, &d, op.Reference, refItem)
+			r, refused := d.refused(op.Reference)
+			prev, moved, found, err := s.findRef(ctx, &d, op.Reference, refItem)
 			if err != nil {
 				return err
+			}
+			if moved != nil {
+				r, refused = *moved, true
+			}
+			if refused {
+				return decided(r.answer(op))
 			}
 			if found {
 				if !fresh {
@@ -385,10 +477,16 @@ func (s *Store) Apply(ctx context.Context, user string, op domain.Operation) (do
 				return nil
 			}
 		}
+		if d.Unopened {
+			if keepable && fresh {
+				return s.keepRefusal(ctx, user, d, etag, refusal{Reference: op.Reference, Amount: op.Amount, NoWallet: true}, domain.ErrWalletNotFound)
+			}
+			return decided(domain.ErrWalletNotFound)
+		}
 		w := d.wallet()
 		tx, err := w.Apply(op, d.NextSeq, s.now())
-		if errors.Is(err, domain.ErrInsufficientFunds) && op.Reference != "" && fresh {
-			return s.keepRefusal(ctx, user, d, etag, op, err)
+		if errors.Is(err, domain.ErrInsufficientFunds) && keepable && fresh {
+			return s.keepRefusal(ctx, user, d, etag, refusal{Reference: op.Reference, Amount: op.Amount, Balance: d.Balance}, err)
 		}
 		if err != nil {
 			return decided(err)
@@ -422,14 +520,30 @@ func (s *Store) Apply(ctx context.Context, user string, op domain.Operation) (do
 }
 
 // keepRefusal records in the wallet document (d, read fresh with etag)
-// that the debit op was refused for insufficient funds, and returns that
-// refusal (refused). From then on the reference is refused again whatever
-// the balance: two drivers of one payment (its request and the recovery
-// loop, on any instance) get the same answer, so a debit cannot be made
-// after another driver was told no and is about to record the payment
-// FAILED. A conflict reads the wallet again (a credit may have come).
-func (s *Store) keepRefusal(ctx context.Context, user string, d walletDoc, etag string, op domain.Operation, refused error) error {
-	d.refuse(refusal{Reference: op.Reference, Amount: op.Amount, Balance: d.Balance, At: s.now().UTC().Truncate(time.Millisecond)})
+// that the debit op was refused (r: for insufficient funds, or because the
+// document is Unopened), and returns the refusal's error (refused). From then on the
+// reference is refused again whatever the balance and whether or not the
+// wallet is opened since: two drivers of one payment (its request and the
+// recovery loop, on any instance) get the same answer, so a debit cannot
+// be made after another driver was told no and is about to record the
+// payment FAILED. The oldest refusals beyond keepRefusals move to their
+// reference keys first. A conflict reads the wallet again (a credit may
+// have come).
+func (s *Store) keepRefusal(ctx context.Context, user string, d walletDoc, etag string, r refusal, refused error) error {
+	r.At = s.now().UTC().Truncate(time.Millisecond)
+	if moved := d.refuse(r); len(moved) > 0 {
+		items := make([]sidecar.Item, 0, len(moved))
+		for _, m := range moved {
+			raw, err := json.Marshal(refusalRecord{Refused: m})
+			if err != nil {
+				return err
+			}
+			items = append(items, sidecar.Item{Key: refKey(user, m.Reference), Value: raw})
+		}
+		if err := s.state.SaveBulk(ctx, s.name, items); err != nil {
+			return fmt.Errorf("moving refusals to their reference keys: %w", err)
+		}
+	}
 	raw, err := json.Marshal(d)
 	if err != nil {
 		return err
@@ -499,33 +613,41 @@ func (s *Store) archive(ctx context.Context, d *walletDoc) error {
 	return nil
 }
 
-// findRef looks for ref in the document, then (if entries have ever moved
-// out) in the reference keys: in refItem if the caller read it already,
-// otherwise with a read.
-func (s *Store) findRef(ctx context.Context, d *walletDoc, ref string, refItem *sidecar.Item) (domain.Transaction, bool, error) {
+// findRef looks for the entry applied with ref in the document, then (if
+// entries or refusals have ever moved out) in its reference key: in
+// refItem if the caller read it already, otherwise with a read. A
+// reference key may hold instead a refusal that moved out of the document
+// (moved; found is then false).
+func (s *Store) findRef(ctx context.Context, d *walletDoc, ref string, refItem *sidecar.Item) (tx domain.Transaction, moved *refusal, found bool, err error) {
 	for _, e := range d.Entries {
 		if e.Reference == ref {
-			return e.tx(), true, nil
+			return e.tx(), nil, true, nil
 		}
 	}
-	if d.Pages == 0 {
-		return domain.Transaction{}, false, nil
+	if d.Pages == 0 && d.RefusalsMoved == 0 {
+		return domain.Transaction{}, nil, false, nil
 	}
 	if refItem == nil {
 		it, err := s.state.Get(ctx, s.name, refKey(d.UserID, ref))
 		if err != nil {
-			return domain.Transaction{}, false, fmt.Errorf("reading reference index: %w", err)
+			return domain.Transaction{}, nil, false, fmt.Errorf("reading reference index: %w", err)
 		}
 		refItem = &it
 	}
 	if !refItem.Found() {
-		return domain.Transaction{}, false, nil
+		return domain.Transaction{}, nil, false, nil
 	}
-	var e entry
-	if err := json.Unmarshal(refItem.Value, &e); err != nil {
-		return domain.Transaction{}, false, fmt.Errorf("decoding reference index: %w", err)
+	var rec refRecord
+	if err := json.Unmarshal(refItem.Value, &rec); err != nil {
+		return domain.Transaction{}, nil, false, fmt.Errorf("decoding reference index: %w", err)
 	}
-	return e.tx(), true, nil
+	switch {
+	case rec.Refused != nil:
+		return domain.Transaction{}, rec.Refused, false, nil
+	case rec.ID != "":
+		return rec.tx(), nil, true, nil
+	}
+	return domain.Transaction{}, nil, false, fmt.Errorf("reference index of %q holds neither an entry nor a refusal", ref)
 }
 
 // FindReference implements domain.Store.
@@ -534,7 +656,11 @@ func (s *Store) FindReference(ctx context.Context, user, ref string) (domain.Tra
 	if err != nil {
 		return domain.Transaction{}, false, err
 	}
-	return s.findRef(ctx, &d, ref, refItem)
+	if d.Unopened {
+		return domain.Transaction{}, false, domain.ErrWalletNotFound
+	}
+	tx, _, found, err := s.findRef(ctx, &d, ref, refItem)
+	return tx, found, err
 }
 
 // Transactions implements domain.Store.

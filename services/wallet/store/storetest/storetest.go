@@ -81,7 +81,8 @@ func Run(t *testing.T, newStores func(tb testing.TB, n int) []*store.Store) {
 	// payment's request told no and about to record the payment FAILED,
 	// and the recovery loop driving the same payment, get the same answer
 	// (docs/correctness.md). Another reference is debited as usual. The
-	// wallet keeps its 32 latest refusals; an older one is forgotten.
+	// document keeps its 32 latest refusals; an older one moves to its
+	// reference key and is still refused, whoever reads it.
 	t.Run("RefusedDebitStaysRefused", func(t *testing.T) {
 		stores := newStores(t, 2)
 		user := newWallet(t, stores[0])
@@ -116,12 +117,117 @@ func Run(t *testing.T, newStores func(tb testing.TB, n int) []*store.Store) {
 		if _, err := stores[1].Apply(ctx, user, refusedOp); !errors.Is(err, domain.ErrInsufficientFunds) {
 			t.Fatalf("with 31 later refusals kept beside it = %v, want ErrInsufficientFunds", err)
 		}
-		refuseBig(31)
-		if res := apply(t, stores[0], user, refusedOp); res.Replayed || res.Wallet.Balance != 900 {
-			t.Fatalf("after 32 later refusals the first is forgotten: %+v, want a debit of 800 applied (balance 900)", res)
+		for i := 31; i < 40; i++ {
+			refuseBig(i)
+		}
+		for i, s := range []*store.Store{stores[0], stores[1]} {
+			if _, err := s.Apply(ctx, user, refusedOp); !errors.Is(err, domain.ErrInsufficientFunds) {
+				t.Fatalf("with 40 later refusals (%d) = %v, want ErrInsufficientFunds", i+1, err)
+			}
+			if _, err := s.Apply(ctx, user, domain.Operation{Type: domain.Debit, Amount: 100_000, Reference: "pay_big0"}); !errors.Is(err, domain.ErrInsufficientFunds) {
+				t.Fatalf("the oldest of the 40, moved out (%d) = %v, want ErrInsufficientFunds", i+1, err)
+			}
+			if _, err := s.Apply(ctx, user, domain.Operation{Type: domain.Credit, Amount: 5, Reference: "pay_big1"}); !errors.Is(err, domain.ErrReferenceReused) {
+				t.Fatalf("a credit under a moved refusal's reference (%d) = %v, want ErrReferenceReused", i+1, err)
+			}
+		}
+		if _, found, err := stores[0].FindReference(ctx, user, "pay_big0"); err != nil || found {
+			t.Fatalf("FindReference of a refused debit = %v, %v; want not found", found, err)
 		}
 		w, _ := stores[1].Get(ctx, user)
+		if w.Balance != 1700 {
+			t.Fatalf("balance = %d, want 700 + 1000 = 1700: no refused debit applied", w.Balance)
+		}
 		CheckLedger(t, listAll(t, stores[0], user, 100), w.Balance)
+	})
+
+	// A debit asked for before the user has a wallet is refused with
+	// ErrWalletNotFound, and stays refused once the wallet is opened and
+	// funded: a payment's driver told "no wallet" and about to record the
+	// payment FAILED, and another driver coming later, get the same
+	// answer. Until Create, the refusal's document is no wallet to anyone.
+	t.Run("DebitWithoutAWalletStaysRefused", func(t *testing.T) {
+		stores := newStores(t, 2)
+		user := id.New(id.User)
+		op := domain.Operation{Type: domain.Debit, Amount: 300, Reference: "pay_early"}
+		for i, s := range []*store.Store{stores[0], stores[1], stores[0]} {
+			if _, err := s.Apply(ctx, user, op); !errors.Is(err, domain.ErrWalletNotFound) {
+				t.Fatalf("debit without a wallet (%d) = %v, want ErrWalletNotFound", i+1, err)
+			}
+		}
+		if _, err := stores[1].Apply(ctx, user, domain.Operation{Type: domain.Debit, Amount: 1, Reference: "pay_other"}); !errors.Is(err, domain.ErrWalletNotFound) {
+			t.Fatalf("another debit without a wallet = %v, want ErrWalletNotFound", err)
+		}
+		for _, s := range stores {
+			if _, err := s.Get(ctx, user); !errors.Is(err, domain.ErrWalletNotFound) {
+				t.Fatalf("Get before Create = %v, want ErrWalletNotFound", err)
+			}
+			if _, err := s.Apply(ctx, user, domain.Operation{Type: domain.Credit, Amount: 10, Reference: "top-0"}); !errors.Is(err, domain.ErrWalletNotFound) {
+				t.Fatalf("credit before Create = %v, want ErrWalletNotFound", err)
+			}
+			if _, _, err := s.FindReference(ctx, user, "pay_early"); !errors.Is(err, domain.ErrWalletNotFound) {
+				t.Fatalf("FindReference before Create = %v, want ErrWalletNotFound", err)
+			}
+			if _, err := s.Transactions(ctx, user, "", 10); !errors.Is(err, domain.ErrWalletNotFound) {
+				t.Fatalf("Transactions before Create = %v, want ErrWalletNotFound", err)
+			}
+		}
+		if err := stores[1].Create(ctx, domain.NewWallet(user, time.Now())); err != nil {
+			t.Fatalf("Create after refused debits: %v", err)
+		}
+		if err := stores[0].Create(ctx, domain.NewWallet(user, time.Now())); !errors.Is(err, domain.ErrWalletExists) {
+			t.Fatalf("second Create = %v, want ErrWalletExists", err)
+		}
+		apply(t, stores[0], user, domain.Operation{Type: domain.Credit, Amount: 1000, Reference: "top-1"})
+		for i, s := range []*store.Store{stores[0], stores[1]} {
+			if _, err := s.Apply(ctx, user, op); !errors.Is(err, domain.ErrWalletNotFound) {
+				t.Fatalf("the refused debit with 1000 in the opened wallet (%d) = %v, want ErrWalletNotFound", i+1, err)
+			}
+		}
+		apply(t, stores[1], user, domain.Operation{Type: domain.Debit, Amount: 300, Reference: "pay_later"})
+		w, err := stores[0].Get(ctx, user)
+		if err != nil || w.Balance != 700 {
+			t.Fatalf("balance = %d, %v; want 700", w.Balance, err)
+		}
+		CheckLedger(t, listAll(t, stores[1], user, 100), w.Balance)
+	})
+
+	// Create racing debits without a wallet: whichever comes first, the
+	// wallet ends opened, every debit refused before it stays refused, and
+	// none is applied.
+	t.Run("CreateRacesDebitsWithoutAWallet", func(t *testing.T) {
+		stores := newStores(t, 2)
+		for round := 0; round < 5; round++ {
+			user := id.New(id.User)
+			var wg sync.WaitGroup
+			refused := make([]bool, 8)
+			for i := range refused {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := stores[i%2].Apply(ctx, user, domain.Operation{Type: domain.Debit, Amount: 1, Reference: fmt.Sprintf("pay_%d", i)})
+					refused[i] = errors.Is(err, domain.ErrWalletNotFound)
+					if err != nil && !refused[i] && !errors.Is(err, domain.ErrInsufficientFunds) {
+						t.Errorf("debit %d = %v", i, err)
+					}
+				}()
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := stores[round%2].Create(ctx, domain.NewWallet(user, time.Now())); err != nil {
+					t.Errorf("Create: %v", err)
+				}
+			}()
+			wg.Wait()
+			apply(t, stores[0], user, domain.Operation{Type: domain.Credit, Amount: 100, Reference: "top"})
+			for i, was := range refused {
+				_, err := stores[1].Apply(ctx, user, domain.Operation{Type: domain.Debit, Amount: 1, Reference: fmt.Sprintf("pay_%d", i)})
+				if was != errors.Is(err, domain.ErrWalletNotFound) {
+					t.Fatalf("round %d: debit %d was refused for no wallet: %v; asked again: %v", round, i, was, err)
+				}
+			}
+		}
 	})
 
 	t.Run("ReferenceAppliedOnce", func(t *testing.T) {
