@@ -6,6 +6,7 @@ package domain
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/finflow/finflow/platform/apperr"
@@ -53,6 +54,9 @@ var (
 	// different type or amount: not a retry, and not applied again.
 	ErrReferenceReused = apperr.New(apperr.KindConflict, "DUPLICATE_REFERENCE", "this reference was already used for a different transaction")
 	ErrInvalidCursor   = apperr.Invalid("cursor", "cursor is not one this server issued")
+	// ErrBalanceLimit is a credit that would take the balance past the
+	// largest int64 number of paise.
+	ErrBalanceLimit = apperr.New(apperr.KindUnprocessable, "BALANCE_LIMIT", "this credit would overflow the wallet balance")
 )
 
 // MaxReferenceLen bounds a reference's length.
@@ -121,7 +125,8 @@ func (w *Wallet) Apply(op Operation, seq int64, now time.Time) (Transaction, err
 		return Transaction{}, fmt.Errorf("unknown transaction type %q", op.Type)
 	}
 	if err != nil {
-		return Transaction{}, apperr.New(apperr.KindUnprocessable, "BALANCE_LIMIT", "this credit would overflow the wallet balance")
+		return Transaction{}, ErrBalanceLimit.With(fmt.Sprintf("a credit of %d would take the wallet balance %d past %d", op.Amount, w.Balance, int64(math.MaxInt64)),
+			map[string]any{"balance": w.Balance, "amount": op.Amount})
 	}
 	w.Balance = next
 	return Transaction{
@@ -164,12 +169,14 @@ type Store interface {
 	Get(ctx context.Context, userID string) (Wallet, error)
 	// Apply changes the balance and appends the ledger entry as one atomic
 	// step, at most once per non-empty reference (a repeat returns the
-	// first entry with Replayed). A debit with a reference refused for
-	// insufficient funds, or because the user had no wallet yet, is
-	// refused again under that reference, the same way, whatever the
-	// balance then and whether or not the wallet was opened since (for
-	// good): every driver of one payment gets the same answer. Returns
-	// ErrWalletNotFound, ErrInsufficientFunds, ErrReferenceReused.
+	// first entry with Replayed). An operation with a reference refused
+	// for an answer that could change later (insufficient funds, no wallet
+	// yet, a credit past the balance limit) is refused again under that
+	// reference, the same way, whatever the balance then and whether or
+	// not the wallet was opened since (for good): every driver of one
+	// payment, refund or top-up gets the same answer. Returns
+	// ErrWalletNotFound, ErrInsufficientFunds, ErrBalanceLimit,
+	// ErrReferenceReused.
 	Apply(ctx context.Context, userID string, op Operation) (Result, error)
 	// FindReference returns the entry applied with ref, if any. Returns
 	// ErrWalletNotFound.

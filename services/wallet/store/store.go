@@ -139,15 +139,45 @@ type walletDoc struct {
 	RefusalsMoved int64 `json:"refusals_moved,omitempty"`
 }
 
-// refusal is a debit refused for insufficient funds (the balance then) or
-// because the user had no wallet yet (NoWallet): its reference and amount,
-// and when.
+// refusal is an operation with a reference refused for an answer that
+// could change later: a debit for insufficient funds or because the user
+// had no wallet yet (NoWallet), a credit past the balance limit
+// (BalanceLimit). It keeps the reference, the operation, the balance
+// then, and when.
 type refusal struct {
-	Reference string    `json:"reference"`
-	Amount    int64     `json:"amount"`
-	Balance   int64     `json:"balance"`
-	At        time.Time `json:"at"`
-	NoWallet  bool      `json:"no_wallet,omitempty"`
+	Reference string        `json:"reference"`
+	Type      domain.TxType `json:"type,omitempty"` // "" is a DEBIT (written before credits were kept)
+	Amount    int64         `json:"amount"`
+	Balance   int64         `json:"balance"`
+	At        time.Time     `json:"at"`
+	NoWallet  bool          `json:"no_wallet,omitempty"`
+	// BalanceLimit: a credit that would have overflowed the balance.
+	BalanceLimit bool `json:"balance_limit,omitempty"`
+}
+
+// refusalOf is the refusal of op answered with err at balance, and whether
+// it is one to keep: an operation with a reference refused with
+// ErrInsufficientFunds, ErrBalanceLimit, or, for a debit, ErrWalletNotFound
+// (the payment service debits its bills' owners, who open wallets
+// later; a credit is only ever asked of a wallet that exists, and one
+// refused for none, an admin's top-up of a user id with no wallet,
+// writes nothing).
+func refusalOf(op domain.Operation, err error, balance int64) (refusal, bool) {
+	r := refusal{Reference: op.Reference, Type: op.Type, Amount: op.Amount, Balance: balance}
+	switch {
+	case op.Reference == "":
+		return refusal{}, false
+	case errors.Is(err, domain.ErrWalletNotFound):
+		if op.Type != domain.Debit {
+			return refusal{}, false
+		}
+		r.NoWallet = true
+	case errors.Is(err, domain.ErrBalanceLimit):
+		r.BalanceLimit = true
+	case !errors.Is(err, domain.ErrInsufficientFunds):
+		return refusal{}, false
+	}
+	return r, true
 }
 
 // keepRefusals is how many refusals the document holds; older ones move to
@@ -179,16 +209,25 @@ func (d *walletDoc) refuse(r refusal) (moved []refusal) {
 	return moved
 }
 
-// answer is the error a debit op under a refused reference gets again.
+// answer is the error op under a refused reference gets again.
 func (r refusal) answer(op domain.Operation) error {
-	if op.Type != domain.Debit || op.Amount != r.Amount {
-		return domain.ErrReferenceReused.With(
-			fmt.Sprintf("reference %q was already refused for a DEBIT of %d", op.Reference, r.Amount), nil)
+	typ := r.Type
+	if typ == "" {
+		typ = domain.Debit
 	}
-	if r.NoWallet {
+	if op.Type != typ || op.Amount != r.Amount {
+		return domain.ErrReferenceReused.With(
+			fmt.Sprintf("reference %q was already refused for a %s of %d", op.Reference, typ, r.Amount), nil)
+	}
+	switch {
+	case r.NoWallet:
 		return domain.ErrWalletNotFound.With(
-			"there was no wallet when this debit was first asked for; a refused debit stays refused",
+			fmt.Sprintf("there was no wallet when this %s was first asked for; a refused %s stays refused", typ, typ),
 			map[string]any{"amount": r.Amount, "refused_at": r.At})
+	case r.BalanceLimit:
+		return domain.ErrBalanceLimit.With(
+			fmt.Sprintf("the wallet balance %d could not take a credit of %d when it was first asked for; a refused credit stays refused", r.Balance, r.Amount),
+			map[string]any{"balance": r.Balance, "amount": r.Amount, "refused_at": r.At})
 	}
 	return domain.ErrInsufficientFunds.With(
 		fmt.Sprintf("wallet balance %d was below %d when this debit was first asked for; a refused debit stays refused", r.Balance, r.Amount),
@@ -269,13 +308,13 @@ func (s *Store) Create(ctx context.Context, w domain.Wallet) error {
 	})
 }
 
-// refuseUnopened records that the debit op was refused because user has no
-// wallet, in a new Unopened document, and returns ErrWalletNotFound. A document
+// refuseUnopened records the refusal r (an operation refused because user
+// has no wallet) in a new Unopened document, and returns ErrWalletNotFound. A document
 // written meanwhile (the wallet opened, or another refusal) is a conflict:
 // the caller reads again.
-func (s *Store) refuseUnopened(ctx context.Context, user string, op domain.Operation) error {
+func (s *Store) refuseUnopened(ctx context.Context, user string, r refusal) error {
 	d := walletDoc{Unopened: true, UserID: user, NextSeq: 1, Entries: []entry{}}
-	r := refusal{Reference: op.Reference, Amount: op.Amount, At: s.now().UTC().Truncate(time.Millisecond), NoWallet: true}
+	r.At = s.now().UTC().Truncate(time.Millisecond)
 	d.refuse(r)
 	raw, err := json.Marshal(d)
 	if err != nil {
@@ -435,10 +474,9 @@ func (s *Store) Apply(ctx context.Context, user string, op domain.Operation) (do
 			fresh = true
 			d, etag, refItem, err = s.loadWithRef(ctx, user, op.Reference)
 		}
-		keepable := op.Type == domain.Debit && op.Reference != ""
-		if errors.Is(err, domain.ErrWalletNotFound) && keepable {
+		if r, keep := refusalOf(op, err, 0); keep && r.NoWallet {
 			// No wallet: refused, and kept so (an Unopened document).
-			return s.refuseUnopened(ctx, user, op)
+			return s.refuseUnopened(ctx, user, r)
 		}
 		if err != nil {
 			return err
@@ -477,16 +515,15 @@ func (s *Store) Apply(ctx context.Context, user string, op domain.Operation) (do
 				return nil
 			}
 		}
-		if d.Unopened {
-			if keepable && fresh {
-				return s.keepRefusal(ctx, user, d, etag, refusal{Reference: op.Reference, Amount: op.Amount, NoWallet: true}, domain.ErrWalletNotFound)
-			}
-			return decided(domain.ErrWalletNotFound)
-		}
 		w := d.wallet()
-		tx, err := w.Apply(op, d.NextSeq, s.now())
-		if errors.Is(err, domain.ErrInsufficientFunds) && keepable && fresh {
-			return s.keepRefusal(ctx, user, d, etag, refusal{Reference: op.Reference, Amount: op.Amount, Balance: d.Balance}, err)
+		var tx domain.Transaction
+		if d.Unopened {
+			err = domain.ErrWalletNotFound
+		} else {
+			tx, err = w.Apply(op, d.NextSeq, s.now())
+		}
+		if r, keep := refusalOf(op, err, d.Balance); keep && fresh {
+			return s.keepRefusal(ctx, user, d, etag, r, err)
 		}
 		if err != nil {
 			return decided(err)
@@ -520,9 +557,9 @@ func (s *Store) Apply(ctx context.Context, user string, op domain.Operation) (do
 }
 
 // keepRefusal records in the wallet document (d, read fresh with etag)
-// that the debit op was refused (r: for insufficient funds, or because the
-// document is Unopened), and returns the refusal's error (refused). From then on the
-// reference is refused again whatever the balance and whether or not the
+// the refusal r (refusalOf), and returns the refusal's error (refused).
+// From then on the reference is refused again whatever the balance and
+// whether or not the
 // wallet is opened since: two drivers of one payment (its request and the
 // recovery loop, on any instance) get the same answer, so a debit cannot
 // be made after another driver was told no and is about to record the
