@@ -325,8 +325,36 @@ func TestPaymentErrors(t *testing.T) {
 	t.Parallel()
 	noWallet := env.MustCreateUser(t, "No Wallet", uniqueEmail("nowallet")).ID
 	bill := env.MustCreateBill(t, noWallet, 100)
-	if r := env.Do(t, "POST", "/Payment/pay", map[string]any{"bill_id": bill.ID}, nil); r.Status != http.StatusNotFound || r.ErrorCode() != "WALLET_NOT_FOUND" || errorDetails(t, r)["payment_id"] == nil {
+	r := env.Do(t, "POST", "/Payment/pay", map[string]any{"bill_id": bill.ID}, nil)
+	if r.Status != http.StatusNotFound || r.ErrorCode() != "WALLET_NOT_FOUND" || errorDetails(t, r)["payment_id"] == nil {
 		t.Fatalf("pay without wallet = %d %s, want 404 WALLET_NOT_FOUND naming the payment", r.Status, r.Body)
+	}
+	// The wallet service keeps that refusal (docs/correctness.md) in a
+	// document that is no wallet to anyone until the wallet is opened:
+	// then it is an empty wallet, the failed payment stays FAILED, and the
+	// bill is paid by a new payment, debited once.
+	failed, _ := errorDetails(t, r)["payment_id"].(string)
+	for _, path := range []string{"/wallet/balance/" + noWallet, "/wallet/transactions/" + noWallet} {
+		if r := env.Do(t, "GET", path, nil, nil); r.Status != http.StatusNotFound || r.ErrorCode() != "WALLET_NOT_FOUND" {
+			t.Fatalf("GET %s after the refused debit = %d %s, want 404 WALLET_NOT_FOUND", path, r.Status, r.Body)
+		}
+	}
+	if r := env.Do(t, "POST", "/wallet/add", map[string]any{"user_id": noWallet, "amount": 5}, nil); r.Status != http.StatusNotFound || r.ErrorCode() != "WALLET_NOT_FOUND" {
+		t.Fatalf("add after the refused debit = %d %s, want 404 WALLET_NOT_FOUND", r.Status, r.Body)
+	}
+	env.MustCreateWallet(t, noWallet)
+	if b := env.MustBalance(t, noWallet); b != 0 || len(env.MustLedger(t, noWallet, 10)) != 0 {
+		t.Fatalf("the opened wallet holds %d and a ledger; want an empty wallet", b)
+	}
+	env.MustTopUp(t, noWallet, 250, "")
+	if p := env.MustPayment(t, failed); p.Status != "FAILED" {
+		t.Fatalf("the payment refused for no wallet = %s once the wallet is open, want FAILED", p.Status)
+	}
+	if r := env.Do(t, "POST", "/Payment/pay", map[string]any{"bill_id": bill.ID}, nil); r.Status != http.StatusCreated {
+		t.Fatalf("pay once the wallet is open = %d %s, want 201", r.Status, r.Body)
+	}
+	if b := env.MustBalance(t, noWallet); b != 150 || env.MustBill(t, bill.ID).Status != "PAID" {
+		t.Fatalf("balance %d, bill %s; want 150 and PAID", b, env.MustBill(t, bill.ID).Status)
 	}
 	cases := []struct {
 		body       string
