@@ -227,14 +227,18 @@ func (pr *Processor) driveFrom(ctx context.Context, p Payment, claimed bool) (Pa
 			// Another driver ended it first (failUnread).
 			return p, nil
 		}
-		if p.Seq == 0 {
-			// Accepted before its user was known: list it now.
-			if listed, err := pr.Store.Enlist(ctx, p.ID); err != nil {
-				pr.Log.WarnContext(ctx, "listing a payment", "payment_id", p.ID, "err", err.Error())
-			} else {
-				p = listed
-			}
+	}
+	if p.Seq == 0 {
+		// Accepted before its user was known: list it now, whichever
+		// driver gets here (the one that recorded the bill may have died
+		// before listing it), and before anything moves, so that a payment
+		// that could not be listed stays PENDING until a later drive lists
+		// it (Enlist lists a payment once).
+		listed, err := pr.Store.Enlist(ctx, p.ID)
+		if err != nil {
+			return pr.stillPending(p, "listing the payment", err)
 		}
+		p = listed
 	}
 
 	// 1. Claim the bill: a racing payment of the same bill is refused here,

@@ -249,3 +249,54 @@ func TestABillReportedMissingThenReadByAnotherDriver(t *testing.T) {
 			final.Status, slowAnswer.Status, otherAnswer.Status, bank.debits, bank.bills["bill_1"].Paid, bank.bills["bill_1"].PaymentID)
 	}
 }
+
+// enlistFails is a payment store whose Enlist fails while down is set.
+type enlistFails struct {
+	domain.Store
+	down bool
+}
+
+func (s *enlistFails) Enlist(ctx context.Context, id string) (domain.Payment, error) {
+	if s.down {
+		return domain.Payment{}, errDown
+	}
+	return s.Store.Enlist(ctx, id)
+}
+
+// A payment accepted for an admin while billing was down is listed in its user's
+// payments by whichever drive first gets past reading its bill; one that
+// cannot list it (the payment store failing) leaves it PENDING with
+// nothing moved, and a later drive lists it and pays: it is never left
+// paid and unlisted.
+func TestAPaymentAcceptedBeforeItsBillIsListedBeforeAnythingMoves(t *testing.T) {
+	ctx := context.Background()
+	bank := newBank()
+	bank.balance["usr_a"] = 10_000
+	bank.bills["bill_1"] = &domain.Bill{ID: "bill_1", UserID: "usr_a", Amount: 2500, Currency: "INR"}
+	pr := newProcessor(bank)
+	st := &enlistFails{Store: pr.Store}
+	pr.Store = st
+	bank.billingDown = true
+	// An admin's payment: its user is known only from the bill.
+	p, err := pr.PayFromWallet(ctx, "bill_1", "pay_p", "")
+	if err != nil || p.Status != domain.Pending {
+		t.Fatalf("PayFromWallet with billing down = %s, %v; want PENDING", p.Status, err)
+	}
+	if q, err := pr.Store.Get(ctx, "pay_p"); err != nil || q.Seq != 0 {
+		t.Fatalf("payment accepted without its bill: seq %d, %v; want not listed yet", q.Seq, err)
+	}
+	bank.billingDown = false
+
+	st.down = true
+	if p, err = pr.Drive(ctx, "pay_p"); err != nil || p.Status != domain.Pending || len(bank.debits) != 0 {
+		t.Fatalf("drive that cannot list = %s, %v, debits %v; want PENDING, nothing debited", p.Status, err, bank.debits)
+	}
+	st.down = false
+	if p, err = pr.Drive(ctx, "pay_p"); err != nil || p.Status != domain.Success {
+		t.Fatalf("later drive = %s, %v; want SUCCESS", p.Status, err)
+	}
+	final, err := pr.Store.Get(ctx, "pay_p")
+	if err != nil || final.Seq == 0 || bank.debits["pay_p"] != 2500 {
+		t.Fatalf("payment seq %d, debits %v, %v; want listed and debited once", final.Seq, bank.debits, err)
+	}
+}
