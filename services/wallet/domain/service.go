@@ -130,7 +130,7 @@ func (r ChangeRequest) operation(typ TxType) (Operation, error) {
 
 // TopUp credits a wallet (an admin's request; users top up through
 // Razorpay), at most once per reference. Returns VALIDATION_FAILED, auth
-// errors, ErrWalletNotFound, ErrReferenceReused.
+// errors, ErrWalletNotFound, ErrBalanceLimit, ErrReferenceReused.
 func (s *Service) TopUp(ctx context.Context, caller auth.Caller, req ChangeRequest) (Result, error) {
 	if err := caller.Admin(); err != nil {
 		return Result{}, err
@@ -140,8 +140,9 @@ func (s *Service) TopUp(ctx context.Context, caller auth.Caller, req ChangeReque
 
 // Credit puts money into a wallet for the payment service (a top-up
 // captured through Razorpay, a refund of a wallet payment), at most once per
-// reference, which is required. Returns VALIDATION_FAILED,
-// ErrWalletNotFound, ErrReferenceReused.
+// reference, which is required; a reference refused past the balance
+// limit stays refused (Store.Apply). Returns VALIDATION_FAILED,
+// ErrWalletNotFound, ErrBalanceLimit, ErrReferenceReused.
 func (s *Service) Credit(ctx context.Context, req ChangeRequest) (Result, error) {
 	if req.Reference == nil {
 		return Result{}, apperr.Invalid("reference", "reference is required (the top-up's or refund's id)")
@@ -151,8 +152,9 @@ func (s *Service) Credit(ctx context.Context, req ChangeRequest) (Result, error)
 
 // Debit takes money from a wallet for a payment (the payment service's
 // internal request), at most once per reference; a reference refused for
-// insufficient funds or for having no wallet stays refused (Store.Apply). Returns VALIDATION_FAILED,
-// ErrWalletNotFound, ErrInsufficientFunds, ErrReferenceReused.
+// insufficient funds or for having no wallet stays refused (Store.Apply).
+// Returns VALIDATION_FAILED, ErrWalletNotFound, ErrInsufficientFunds,
+// ErrReferenceReused.
 func (s *Service) Debit(ctx context.Context, req ChangeRequest) (Result, error) {
 	return s.apply(ctx, req, Debit)
 }

@@ -275,12 +275,12 @@ func (s *Store) Create(ctx context.Context, w domain.Wallet) error {
 	unlock := s.locks.lock(w.UserID)
 	defer unlock()
 	doc := walletDoc{UserID: w.UserID, Currency: w.Currency, Balance: w.Balance, CreatedAt: w.CreatedAt, NextSeq: 1, Entries: []entry{}}
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
 	return sidecar.RetryConflicts(ctx, func() error {
-		raw, err := json.Marshal(doc)
-		if err != nil {
-			return err
-		}
-		err = s.state.Insert(ctx, s.name, walletKey(w.UserID), raw, 0)
+		err := s.state.Insert(ctx, s.name, walletKey(w.UserID), raw, 0)
 		if err == nil {
 			return nil
 		}
@@ -298,10 +298,11 @@ func (s *Store) Create(ctx context.Context, w domain.Wallet) error {
 		}
 		opened := doc
 		opened.Refused, opened.RefusalsMoved = d.Refused, d.RefusalsMoved
-		if raw, err = json.Marshal(opened); err != nil {
+		openedRaw, err := json.Marshal(opened)
+		if err != nil {
 			return err
 		}
-		if err := s.save(ctx, w.UserID, raw, etag); err != nil {
+		if err := s.save(ctx, w.UserID, openedRaw, etag); err != nil {
 			return fmt.Errorf("opening wallet: %w", err)
 		}
 		return nil
