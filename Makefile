@@ -18,13 +18,13 @@ UNIT    := $(foreach m,$(filter-out tests,$(MODULES)),./$(m)/...)
 .PHONY: help run settings launcher fuzz test test-unit test-e2e test-replicas compose-test bench chaos chaos-replicas build daprd newman lint fmt tidy clean
 
 help: ## List the targets
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 run: daprd launcher ## Run FinFlow: every service beside its sidecar, Redis found or started (Ctrl-C stops all; PROFILE=postgres for PostgreSQL + RabbitMQ; SIDECAR_TOKENS=on, see SECURITY.md)
 	@./tools/profile/check.sh $(PROFILE) run
 	@.bin/finflow-run -f $(RUNFILE) -start-redis -seed-settings config/runtime-settings.yaml -razorpay-sim 127.0.0.1:8090 $(if $(SIDECAR_TOKENS),-sidecar-tokens $(SIDECAR_TOKENS))
 
-settings: launcher ## Seed the runtime settings into the Redis at $$REDIS_ADDR (for `dapr run -f .` users)
+settings: launcher ## Seed the runtime settings into the Redis at REDIS_ADDR (for `dapr run -f .` users)
 	@.bin/finflow-run -seed-only -redis $(REDIS_ADDR) -seed-settings config/runtime-settings.yaml
 
 launcher: ## Build the launcher (.bin/finflow-run) that `make run` uses

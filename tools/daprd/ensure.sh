@@ -6,7 +6,7 @@
 #   3. else the real one, built from github.com/dapr/dapr v1.14.0 through the
 #      Go module proxy, from this folder's own module (outside go.work),
 #      version-stamped. The first build downloads about 3 GB of modules and
-#      takes about 4 minutes on 2 cores.
+#      takes about 4 to 6 minutes on 2 cores.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out="$root/.bin/daprd"
