@@ -33,6 +33,7 @@ const (
 	KindUnavailable                      // 503: a dependency is down or slow; retry later
 	KindTimeout                          // 408: the request itself did not arrive in time
 	KindUnsupportedMediaType             // 415: the body is declared as something the route does not take
+	KindMethodNotAllowed                 // 405: the path exists, not with this method (the Allow header lists those it has)
 )
 
 var statusByKind = map[Kind]int{
@@ -48,6 +49,7 @@ var statusByKind = map[Kind]int{
 	KindUnavailable:          http.StatusServiceUnavailable,
 	KindTimeout:              http.StatusRequestTimeout,
 	KindUnsupportedMediaType: http.StatusUnsupportedMediaType,
+	KindMethodNotAllowed:     http.StatusMethodNotAllowed,
 }
 
 // Status returns the HTTP status of kind k.
@@ -83,6 +85,7 @@ const (
 	CodeRateLimited      = "RATE_LIMITED"
 	CodeRequestTimeout   = "REQUEST_TIMEOUT"
 	CodeUnsupportedMedia = "UNSUPPORTED_MEDIA_TYPE"
+	CodeMethodNotAllowed = "METHOD_NOT_ALLOWED"
 )
 
 // Error is an error a client can act on: a kind, a stable code, a message

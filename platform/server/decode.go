@@ -64,8 +64,8 @@ func printable(s string) string {
 // DecodeJSON checks the request's media type (CheckJSONMediaType), then
 // decodes the body into dst (a pointer to a struct) and rejects, as
 // VALIDATION_FAILED naming the field: a missing or non-object body,
-// malformed JSON or UTF-8, trailing data, unknown or repeated fields, and
-// values of the wrong type. dst's own UnmarshalJSON methods may return
+// malformed JSON or UTF-8, a lone UTF-16 surrogate escape, trailing data,
+// unknown, repeated or null fields, and values of the wrong type. dst's own UnmarshalJSON methods may return
 // *apperr.Error for finer messages (amounts say they are integer paise).
 func DecodeJSON(c *fiber.Ctx, dst any) error {
 	if err := CheckJSONMediaType(c.Get(fiber.HeaderContentType), c.Get(fiber.HeaderContentEncoding)); err != nil {
@@ -89,7 +89,8 @@ func Decode(body []byte, dst any) error {
 }
 
 // CheckJSONObject reports whether body is one well-formed JSON object with
-// no duplicated top-level key and nothing after it. The gateway uses it to
+// no duplicated or null top-level key, no lone surrogate escape and nothing
+// after it. The gateway uses it to
 // reject junk before spending a hop on it.
 func CheckJSONObject(body []byte) error {
 	if err := checkText(body); err != nil {
@@ -107,11 +108,72 @@ func checkText(body []byte) error {
 	if !utf8.Valid(body) {
 		return apperr.Invalid("body", "request body is not valid UTF-8")
 	}
+	return checkSurrogates(body)
+}
+
+// checkSurrogates refuses a \u escape of a UTF-16 surrogate that is not one
+// half of a pair (a lone \ud800, or a low half first): it is not a
+// character, and JSON decoders would turn it silently into U+FFFD, so the
+// text stored would not be the text sent. Escapes appear only in strings;
+// anything malformed around them is left to the JSON parser.
+func checkSurrogates(body []byte) error {
+	for i := 0; i < len(body); i++ {
+		if body[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character: a second backslash is skipped here
+		if i >= len(body) || body[i] != 'u' {
+			continue
+		}
+		r, ok := hex4(body[i+1:])
+		if !ok {
+			continue
+		}
+		i += 4
+		switch {
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return loneSurrogate(r)
+		case r >= 0xD800 && r <= 0xDBFF:
+			if i+6 < len(body) && body[i+1] == '\\' && body[i+2] == 'u' {
+				if lo, ok := hex4(body[i+3:]); ok && lo >= 0xDC00 && lo <= 0xDFFF {
+					i += 6
+					continue
+				}
+			}
+			return loneSurrogate(r)
+		}
+	}
 	return nil
 }
 
+func loneSurrogate(r rune) error {
+	return apperr.Invalid("body", "request body escapes a lone UTF-16 surrogate (\\u%04x), which is not a character: send the text as UTF-8 or as a surrogate pair", r)
+}
+
+// hex4 reads four hex digits at the start of b.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
 // checkObject walks the top level of body: it must be one JSON object, each
-// key once and (when allowed is not nil) each key known, followed by nothing.
+// key once, none null, and (when allowed is not nil) each key known,
+// followed by nothing.
 func checkObject(body []byte, allowed map[string]bool) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	tok, err := dec.Token()
@@ -138,6 +200,13 @@ func checkObject(body []byte, allowed map[string]bool) error {
 		var skip json.RawMessage
 		if err := dec.Decode(&skip); err != nil {
 			return syntaxError(err)
+		}
+		if string(skip) == "null" {
+			// A pointer field would take null as "absent" (a refund's
+			// amount as "all that is left"), any other as its zero value:
+			// either way not what was sent. Absent is said by leaving the
+			// field out.
+			return apperr.Invalid(key, "%s must not be null: leave the field out instead", key)
 		}
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace

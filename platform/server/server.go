@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/valyala/fasthttp"
 
 	"github.com/finflow/finflow/platform/apperr"
 )
@@ -83,7 +85,14 @@ func New(cfg Config) *fiber.App {
 		// under it.
 		Immutable:    true,
 		ErrorHandler: errorHandler(cfg.Logger),
+		// No route takes a form: a multipart body is refused by the route's
+		// media-type check (415) like any other, never parsed first.
+		DisablePreParseMultipartForm: true,
 	})
+	// Fiber answers a method it does not know (FOO, a lower-case get) in
+	// plain text before any handler runs; FinFlow answers it in the
+	// contract's envelope.
+	app.Server().Handler = knownMethods(app.Server().Handler)
 	app.Use(requestContext(cfg.Logger, cfg.Observe))
 	app.Use(recover.New())
 	app.Use(func(c *fiber.Ctx) error {
@@ -93,6 +102,32 @@ func New(cfg Config) *fiber.App {
 		return c.Next()
 	})
 	return app
+}
+
+// knownMethods answers a request whose method Fiber does not route (any
+// but the nine of RFC 9110 and PATCH, exactly as spelt there) with 400
+// VALIDATION_FAILED naming the method, in the contract's envelope and with
+// a request id; every other request goes to next.
+func knownMethods(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	known := make(map[string]bool, len(fiber.DefaultMethods))
+	for _, m := range fiber.DefaultMethods {
+		known[m] = true
+	}
+	return func(ctx *fasthttp.RequestCtx) {
+		if known[string(ctx.Method())] {
+			next(ctx)
+			return
+		}
+		status, body := apperr.HTTP(apperr.Invalid("method", "%q is not an HTTP method FinFlow serves", printable(string(ctx.Method()))))
+		raw, err := json.Marshal(body)
+		if err != nil {
+			raw = []byte(`{"error":{"code":"VALIDATION_FAILED","message":"unknown HTTP method"}}`)
+		}
+		ctx.Response.Header.Set(HeaderRequestID, NewRequestID())
+		ctx.SetContentType(fiber.MIMEApplicationJSON)
+		ctx.SetStatusCode(status)
+		ctx.SetBody(raw)
+	}
 }
 
 // errorHandler writes every error in the contract's envelope. It is the only
@@ -123,7 +158,9 @@ func fromFiber(c *fiber.Ctx, fe *fiber.Error) error {
 	case fiber.StatusNotFound:
 		return apperr.New(apperr.KindNotFound, apperr.CodeRouteNotFound, fmt.Sprintf("no route %s %s", c.Method(), c.Path()))
 	case fiber.StatusMethodNotAllowed:
-		return apperr.New(apperr.KindNotFound, apperr.CodeRouteNotFound, fmt.Sprintf("no route %s %s", c.Method(), c.Path()))
+		// Fiber has set Allow to the methods the path has (RFC 9110 15.5.6).
+		return apperr.New(apperr.KindMethodNotAllowed, apperr.CodeMethodNotAllowed,
+			fmt.Sprintf("%s is not a method of %s; see the Allow header", c.Method(), c.Path()))
 	case fiber.StatusRequestEntityTooLarge:
 		return apperr.New(apperr.KindTooLarge, apperr.CodeBodyTooLarge, fmt.Sprintf("request body is larger than %d bytes", BodyLimit))
 	case fiber.StatusRequestHeaderFieldsTooLarge:

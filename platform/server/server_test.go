@@ -46,6 +46,23 @@ func TestDecode(t *testing.T) {
 		{"wrong type string", `{"name":5}`, "name"},
 		{"fraction into int", `{"count":1.5}`, "count"},
 		{"string into int", `{"count":"5"}`, "count"},
+		// null is not "absent": a pointer field would read it so, any other
+		// field as its zero value.
+		{"null string", `{"name":null}`, "name"},
+		{"null number", `{"name":"A","count":null}`, "count"},
+		{"null unknown field", `{"x":null}`, "x"},
+		{"null inside a value is that value's", `{"name":"null"}`, ""},
+		// A lone UTF-16 surrogate escape would be stored as U+FFFD.
+		{"lone high surrogate", `{"name":"\ud800"}`, "body"},
+		{"lone low surrogate", `{"name":"Ra\udc00vi"}`, "body"},
+		{"high surrogate then not a low one", `{"name":"\ud800\u0041"}`, "body"},
+		{"high surrogate at the end of the text", `{"name":"a\uD800"}`, "body"},
+		{"two high surrogates", `{"name":"\ud800\ud800\udc00"}`, "body"},
+		{"surrogate in a key", `{"\udfff":1}`, "body"},
+		{"a surrogate pair is one character", `{"name":"\ud83d\ude00"}`, ""},
+		{"upper-case pair", `{"name":"\uD83D\uDE00"}`, ""},
+		{"an escaped backslash then u is text", `{"name":"\\ud800"}`, ""},
+		{"a BMP escape", `{"name":"\u00e9\u20ac"}`, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -96,7 +113,15 @@ func TestAppConventions(t *testing.T) {
 	}{
 		{"ok", "POST", "/echo", `{"name":"A"}`, "application/json", 200, ""},
 		{"no route", "GET", "/nope", "", "", 404, "ROUTE_NOT_FOUND"},
-		{"wrong method", "GET", "/echo", "", "", 404, "ROUTE_NOT_FOUND"},
+		{"wrong method", "GET", "/echo", "", "", 405, "METHOD_NOT_ALLOWED"},
+		{"wrong method on a GET route", "DELETE", "/panic", "", "", 405, "METHOD_NOT_ALLOWED"},
+		{"a method HTTP does not have", "FOO", "/echo", "", "", 400, "VALIDATION_FAILED"},
+		{"a method spelt in lower case", "get", "/panic", "", "", 400, "VALIDATION_FAILED"},
+		{"an unknown method on no route", "PROPFIND", "/nope", "", "", 400, "VALIDATION_FAILED"},
+		{"malformed multipart is never parsed", "POST", "/echo", "junk", "multipart/form-data; boundary=x", 415, "UNSUPPORTED_MEDIA_TYPE"},
+		{"well-formed multipart", "POST", "/echo", "--x\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nA\r\n--x--\r\n", "multipart/form-data; boundary=x", 415, "UNSUPPORTED_MEDIA_TYPE"},
+		{"malformed multipart on no route", "POST", "/nope", "junk", "multipart/form-data; boundary=x", 404, "ROUTE_NOT_FOUND"},
+		{"a null field", "POST", "/echo", `{"name":null}`, "application/json", 400, "VALIDATION_FAILED"},
 		{"paths are case sensitive", "POST", "/ECHO", `{}`, "application/json", 404, "ROUTE_NOT_FOUND"},
 		{"form body", "POST", "/echo", `name=A`, "application/x-www-form-urlencoded", 415, "UNSUPPORTED_MEDIA_TYPE"},
 		{"text/plain that contains json", "POST", "/echo", `{"name":"A"}`, "text/plain; charset=json", 415, "UNSUPPORTED_MEDIA_TYPE"},
@@ -139,6 +164,12 @@ func TestAppConventions(t *testing.T) {
 			}
 			if body.Error.Code != tc.wantCode {
 				t.Fatalf("code = %q, want %q (body %s)", body.Error.Code, tc.wantCode, raw)
+			}
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Fatalf("error Content-Type = %q, want application/json", ct)
+			}
+			if allow := resp.Header.Get("Allow"); (tc.wantStatus == 405) != (allow != "") {
+				t.Fatalf("Allow = %q on a %d: a 405 must say which methods the path has, nothing else may", allow, tc.wantStatus)
 			}
 			if strings.Contains(string(raw), "secret detail") || strings.Contains(string(raw), "boom") {
 				t.Fatalf("error body leaks the cause: %s", raw)

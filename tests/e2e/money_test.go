@@ -362,7 +362,9 @@ func TestPaymentErrors(t *testing.T) {
 		wantCode   string
 	}{
 		{`{"bill_id":"` + id.New(id.Bill) + `"}`, 404, "BILL_NOT_FOUND"},
-		{`{"bill_id":"nope"}`, 404, "BILL_NOT_FOUND"},
+		{`{"bill_id":"nope"}`, 400, "VALIDATION_FAILED"}, // a body's id is a field: malformed is 400
+		{`{"bill_id":""}`, 400, "VALIDATION_FAILED"},
+		{`{"bill_id":"usr_0123456789abcdefghjkmnpqrs"}`, 400, "VALIDATION_FAILED"},
 		{`{}`, 400, "VALIDATION_FAILED"},
 		{`{"bill_id":5}`, 400, "VALIDATION_FAILED"},
 		{`{"bill_id":"x","amount":5}`, 400, "VALIDATION_FAILED"},

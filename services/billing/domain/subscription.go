@@ -128,7 +128,7 @@ func NewSubscription(req NewSubscriptionRequest, now time.Time) (Subscription, e
 	now = now.UTC().Truncate(time.Millisecond)
 	start := now
 	if req.StartAt != nil {
-		t, err := time.Parse(time.RFC3339Nano, *req.StartAt)
+		t, err := parseTime(*req.StartAt)
 		switch {
 		case err != nil:
 			return Subscription{}, apperr.Invalid("start_at", "start_at must be an RFC 3339 time like 2026-12-01T09:00:00Z")
@@ -304,4 +304,21 @@ func BillIDFor(subscriptionID, period string) string {
 func (s Subscription) SameRequest(other Subscription) bool {
 	return s.UserID == other.UserID && s.Amount == other.Amount && s.Description == other.Description &&
 		s.Interval == other.Interval && s.Autopay == other.Autopay
+}
+
+// parseTime reads an RFC 3339 time as time.Parse does, and also refuses
+// the offsets time.Parse lets through though RFC 3339 (section 5.6) has
+// hours 00-23 and minutes 00-59 in them: +24:00 and +23:60 would be read
+// as a day-long offset, another instant than any the client could mean.
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if n := len(s); n >= 6 && (s[n-6] == '+' || s[n-6] == '-') {
+		if hh, mm := s[n-5:n-3], s[n-2:]; hh > "23" || mm > "59" {
+			return time.Time{}, fmt.Errorf("offset %s is out of range", s[n-6:])
+		}
+	}
+	return t, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/finflow/finflow/platform/apperr"
 	"github.com/finflow/finflow/platform/auth"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/money"
@@ -19,12 +20,15 @@ import (
 // wallet is never touched before. A keyed request derives the top-up's id,
 // so a retry returns the same top-up.
 //
-// Returns VALIDATION_FAILED, auth errors, ErrWalletNotFound,
-// ErrGatewayUnavailable (503: the order cannot be made now; asking again
+// Returns VALIDATION_FAILED (user_id missing or not a user id, a bad
+// amount), auth errors, ErrWalletNotFound, ErrGatewayUnavailable (503: the order cannot be made now; asking again
 // makes it), contract.ErrGatewayRefused (the top-up FAILED).
 func (pr *Processor) TopUp(ctx context.Context, caller auth.Caller, userID string, amount money.Amount, idempotencyToken string) (Payment, error) {
-	if !id.Valid(id.User, userID) {
-		return Payment{}, ErrWalletNotFound
+	switch {
+	case userID == "":
+		return Payment{}, apperr.Invalid("user_id", "user_id is required: the user whose wallet to top up")
+	case !id.Valid(id.User, userID):
+		return Payment{}, apperr.Invalid("user_id", "user_id must be a user id (usr_...)")
 	}
 	if err := caller.Owner(userID); err != nil {
 		return Payment{}, err

@@ -114,7 +114,9 @@ func payRequestOf(c *fiber.Ctx) (billID, paymentID string, err error) {
 		return "", "", apperr.Invalid("bill_id", "bill_id is required")
 	}
 	if !id.Valid(id.Bill, req.BillID) {
-		return "", "", domain.ErrBillNotFound
+		// An id in a body is a field: malformed is 400 naming it (an id in a
+		// path is a resource: 404).
+		return "", "", apperr.Invalid("bill_id", "bill_id must be a bill id (bill_...)")
 	}
 	if token := c.Get(id.HeaderIdempotencyToken); token != "" {
 		paymentID = id.Derive(id.Payment, token)
