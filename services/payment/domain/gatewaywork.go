@@ -206,6 +206,17 @@ func (pr *Processor) makeRefund(ctx context.Context, p Payment) error {
 	if err != nil {
 		return pr.retryLater(ctx, p, "making "+op, err)
 	}
+	if why := givenBackMismatch(p, made); why != "" {
+		// Not an answer about this refund: parked, and tried again as if
+		// Razorpay had not answered.
+		why = "Razorpay's answer while making " + op + " does not match: " + why
+		if err := pr.park(ctx, DeadLetter{EventID: fmt.Sprintf("refund_answer:%s:%s:%s:%d", p.ID, made.RefundID, made.Status, made.Amount), Kind: ParkRefusedResult, PaymentID: p.ID, Reason: why,
+			Result: GatewayResult{Event: "refund_answer", Status: made.Status, GatewayPaymentID: made.GatewayPaymentID, PaymentID: made.PaymentID,
+				Amount: made.Amount, Currency: p.Currency, RefundKey: made.Key, GatewayRefundID: made.RefundID, At: pr.Now().UTC()}}); err != nil {
+			return err
+		}
+		return pr.retryLater(ctx, p, "making "+op, errors.New(why))
+	}
 	final, err := pr.update(ctx, p.ID, func(q *Payment) bool {
 		if q.Status != Pending || q.Refund == nil || q.Refund.Status == RefundRefused || q.Refund.Status == RefundNotMade {
 			return false
@@ -226,6 +237,23 @@ func (pr *Processor) makeRefund(ctx context.Context, p Payment) error {
 		pr.Log.Info("captured payment refunded", "payment_id", p.ID, "gateway_payment_id", gw, "refund_id", made.RefundID, "amount", made.Amount)
 	}
 	return nil
+}
+
+// givenBackMismatch says how Razorpay's answer to the refund of p's whole
+// capture differs from what was asked (the key is the payment's id): ""
+// when it matches.
+func givenBackMismatch(p Payment, made contract.Refund) string {
+	switch {
+	case made.Key != "" && made.Key != p.ID:
+		return fmt.Sprintf("it is about refund key %q, not %s", made.Key, p.ID)
+	case made.GatewayPaymentID != p.Razorpay.GatewayPaymentID:
+		return fmt.Sprintf("it refunds %q, not %s", made.GatewayPaymentID, p.Razorpay.GatewayPaymentID)
+	case made.Amount != p.Refund.Amount:
+		return fmt.Sprintf("it is of %d, not %d", made.Amount, p.Refund.Amount)
+	case made.RefundID == "":
+		return "it names no Razorpay refund"
+	}
+	return ""
 }
 
 // confirmLateCapture asks Razorpay about the one gateway payment a late

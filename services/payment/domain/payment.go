@@ -150,6 +150,18 @@ type RefundRecord struct {
 	Error           string    `json:"error,omitempty"`
 	CreatedAt       time.Time `json:"created_at"`
 	UpdatedAt       time.Time `json:"updated_at"`
+	// GatewayError is Razorpay's definite refusal of the refund, or of
+	// telling its status.
+	GatewayError *GatewayError `json:"gateway_error,omitempty"`
+	// The gateway work of a Razorpay refund (making it, then asking its
+	// status): GatewayRetries counts Razorpay's no-answers since its last
+	// answer, Asks the answers that it is still pending; RetryAt is when
+	// the work may be done next (RetryPolicy). Parked names the dead
+	// letter the work was given up with ("": not given up).
+	GatewayRetries int       `json:"gateway_retries,omitempty"`
+	Asks           int       `json:"asks,omitempty"`
+	RetryAt        time.Time `json:"retry_at,omitzero"`
+	Parked         string    `json:"parked,omitempty"`
 }
 
 // claimKey is what a payment must hold before it settles: its bill, or
@@ -277,6 +289,9 @@ var (
 	// (a retried keyed payment derives the same id).
 	ErrPaymentExists = apperr.New(apperr.KindConflict, "PAYMENT_EXISTS", "a payment with this id already exists")
 	ErrKeyReused     = apperr.New(apperr.KindUnprocessable, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used to pay a different bill")
+	// ErrRefundKeyReused is ErrKeyReused for a refund: the key's refund id
+	// is bound to another payment or another request.
+	ErrRefundKeyReused = ErrKeyReused.With("this Idempotency-Key was used for a different refund", nil)
 	// ErrTopUpNotFound: no such top-up.
 	ErrTopUpNotFound = apperr.New(apperr.KindNotFound, "TOPUP_NOT_FOUND", "top-up not found")
 	// ErrNotRefundable: only a SUCCESS payment can be refunded.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/finflow/finflow/platform/apperr"
@@ -28,6 +29,28 @@ type RefundRequest struct {
 // MaxRefundReasonLen bounds a refund's reason.
 const MaxRefundReasonLen = 200
 
+// ParkRefundUnconfirmed is the dead letter of an admin's refund Razorpay
+// made but will not tell the status of (a refusal, or no answer after
+// every retry): the refund stays PENDING until Razorpay's refund.processed
+// or refund.failed settles it.
+const ParkRefundUnconfirmed = "refund_unconfirmed"
+
+// RefundClaim binds the refund id a keyed refund request derives from its
+// Idempotency-Key to the one payment and the one request it was asked for.
+type RefundClaim struct {
+	PaymentID string `json:"payment_id"`
+	// Request is the amount asked ("rest" when none was) and the reason.
+	Request string `json:"request"`
+}
+
+// RefundClaims is the part of the payment store that binds keyed refund
+// ids (the Store implements it).
+type RefundClaims interface {
+	// ClaimRefund binds refundID to c, once (insert-if-absent), and
+	// returns the binding that holds: c, or the one made first.
+	ClaimRefund(ctx context.Context, refundID string, c RefundClaim) (RefundClaim, error)
+}
+
 // RequestRefund refunds a SUCCESS payment, in part or whole, on an admin's
 // request. The refund is recorded PENDING on the payment by compare-and-swap
 // only if the payment's refunds, FAILED ones aside, stay within its amount
@@ -37,11 +60,16 @@ const MaxRefundReasonLen = 200
 // refund API with the refund id as its idempotency key, and the refund is
 // SUCCESS when Razorpay says it is processed (its answer, refund.processed,
 // or reconciliation), FAILED on a refusal or refund.failed. A keyed request
-// derives the refund id, so a retry returns the same refund. When the whole
-// amount is refunded, the bill is marked REFUNDED. The payment stays SUCCESS.
+// derives the refund id, bound to this payment and this request (amount as
+// asked, reason) before anything is recorded, so a retry returns the same
+// refund and the same key for another refund is ErrRefundKeyReused. When
+// the whole amount is refunded, the bill is marked REFUNDED. The payment
+// stays SUCCESS. A request refused changes nothing (the payment is read
+// before it is tracked).
 //
 // Returns VALIDATION_FAILED, auth errors, ErrPaymentNotFound,
-// ErrNotRefundable (the payment is not SUCCESS), ErrRefundExceeds.
+// ErrNotRefundable (the payment is not SUCCESS), ErrRefundExceeds,
+// ErrRefundKeyReused.
 func (pr *Processor) RequestRefund(ctx context.Context, caller auth.Caller, req RefundRequest) (RefundRecord, Payment, error) {
 	if err := caller.Admin(); err != nil {
 		return RefundRecord{}, Payment{}, err
@@ -62,40 +90,38 @@ func (pr *Processor) RequestRefund(ctx context.Context, caller auth.Caller, req 
 	if req.IdempotencyToken != "" {
 		refundID = id.Derive(id.Refund, req.IdempotencyToken)
 	}
-	// Tracked first: a refund recorded but not yet made is driven by
-	// reconciliation even if this process stops right after.
-	if err := pr.Store.Track(ctx, req.PaymentID); err != nil {
+	// Read first: a request refused (no such payment, not refundable, too
+	// much) changes nothing, not even the pending index.
+	p, err := pr.Store.Get(ctx, req.PaymentID)
+	if err != nil {
 		return RefundRecord{}, Payment{}, err
 	}
-	pr.settled.remove([]string{req.PaymentID})
-	var refusal error
-	p, err := pr.update(ctx, req.PaymentID, func(q *Payment) bool {
-		refusal = nil
-		for _, r := range q.Refunds {
-			if r.ID == refundID {
-				return false // a retry: the refund already asked for
-			}
+	if _, refusal := refundDecision(&p, refundID, req.Amount, reason); refusal != nil {
+		return RefundRecord{}, p, refusal
+	}
+	if req.IdempotencyToken != "" {
+		if err := pr.bindRefundID(ctx, refundID, RefundClaim{PaymentID: p.ID, Request: refundAsked(req.Amount, reason)}); err != nil {
+			return RefundRecord{}, p, err
 		}
-		if q.Status != Success || q.Purpose != PurposeBill {
-			msg := fmt.Sprintf("payment %s is %s: only a SUCCESS payment can be refunded", q.ID, q.Status)
-			if q.Purpose != PurposeBill {
-				msg = fmt.Sprintf("%s is a wallet top-up: only a bill's payment can be refunded", q.ID)
-			}
-			refusal = ErrNotRefundable.With(msg, map[string]any{"payment_id": q.ID, "status": string(q.Status)})
-			return false
+	}
+	// Tracked before the refund is recorded: a refund recorded but not yet
+	// made is driven by reconciliation even if this process stops right
+	// after.
+	if err := pr.Store.Track(ctx, p.ID); err != nil {
+		return RefundRecord{}, Payment{}, err
+	}
+	pr.settled.remove([]string{p.ID})
+	var refusal error
+	p, err = pr.update(ctx, p.ID, func(q *Payment) bool {
+		var found bool
+		found, refusal = refundDecision(q, refundID, req.Amount, reason)
+		if found || refusal != nil {
+			return false // a retry (the refund already asked for), or refused
 		}
 		left := q.Amount - q.Reserved()
 		amount := left
 		if req.Amount != nil {
 			amount = req.Amount.Paise()
-		}
-		if left <= 0 || amount > left {
-			msg := fmt.Sprintf("payment %s has %d of %d paise left to refund; %d asked", q.ID, left, q.Amount, amount)
-			if left <= 0 {
-				msg = fmt.Sprintf("payment %s is refunded in full already (%d paise, or asked for): nothing is left to refund", q.ID, q.Amount)
-			}
-			refusal = ErrRefundExceeds.With(msg, map[string]any{"payment_id": q.ID, "amount_refundable": max(left, 0)})
-			return false
 		}
 		now := pr.Now().UTC().Truncate(timeMillis)
 		q.Refunds = append(q.Refunds, RefundRecord{ID: refundID, Amount: amount, Reason: reason, Status: Pending, CreatedAt: now, UpdatedAt: now})
@@ -123,6 +149,71 @@ func (pr *Processor) RequestRefund(ctx context.Context, caller auth.Caller, req 
 	return RefundRecord{}, p, fmt.Errorf("refund %s of %s vanished", refundID, p.ID)
 }
 
+// refundDecision decides a refund request on payment q: found when q has
+// the refund refundID already (a retry of the same request; the same id
+// asked with another amount or reason is ErrRefundKeyReused), else the
+// refusal of a new refund, if it is refused.
+func refundDecision(q *Payment, refundID string, amount *money.Amount, reason string) (found bool, refusal error) {
+	for _, r := range q.Refunds {
+		if r.ID == refundID {
+			if r.Reason != reason || (amount != nil && amount.Paise() != r.Amount) {
+				return true, ErrRefundKeyReused
+			}
+			return true, nil
+		}
+	}
+	if q.Status != Success || q.Purpose != PurposeBill {
+		msg := fmt.Sprintf("payment %s is %s: only a SUCCESS payment can be refunded", q.ID, q.Status)
+		if q.Purpose != PurposeBill {
+			msg = fmt.Sprintf("%s is a wallet top-up: only a bill's payment can be refunded", q.ID)
+		}
+		return false, ErrNotRefundable.With(msg, map[string]any{"payment_id": q.ID, "status": string(q.Status)})
+	}
+	left := q.Amount - q.Reserved()
+	asked := left
+	if amount != nil {
+		asked = amount.Paise()
+	}
+	if left <= 0 || asked > left {
+		msg := fmt.Sprintf("payment %s has %d of %d paise left to refund; %d asked", q.ID, left, q.Amount, asked)
+		if left <= 0 {
+			msg = fmt.Sprintf("payment %s is refunded in full already (%d paise, or asked for): nothing is left to refund", q.ID, q.Amount)
+		}
+		return false, ErrRefundExceeds.With(msg, map[string]any{"payment_id": q.ID, "amount_refundable": max(left, 0)})
+	}
+	return false, nil
+}
+
+// refundAsked is a refund request as its key binds it: the amount asked
+// ("rest" for what is left) and the reason.
+func refundAsked(amount *money.Amount, reason string) string {
+	asked := "rest"
+	if amount != nil {
+		asked = fmt.Sprint(amount.Paise())
+	}
+	return asked + "|" + reason
+}
+
+// bindRefundID binds a keyed refund's id to its payment and request before
+// the refund is recorded anywhere. The binding is written once and only
+// read after: a process stopping right after it leaves nothing that could
+// refuse the retry of the same request, while the key used for another
+// payment (whose refund list cannot tell) or another request is refused.
+func (pr *Processor) bindRefundID(ctx context.Context, refundID string, c RefundClaim) error {
+	claims, ok := pr.Store.(RefundClaims)
+	if !ok {
+		return errors.New("the payment store cannot bind refund ids (RefundClaims)")
+	}
+	held, err := claims.ClaimRefund(ctx, refundID, c)
+	if err != nil {
+		return fmt.Errorf("binding refund id %s: %w", refundID, err)
+	}
+	if held != c {
+		return ErrRefundKeyReused
+	}
+	return nil
+}
+
 // Refunds returns a payment's refunds, oldest first, to its owner or an
 // admin. Returns ErrPaymentNotFound and auth errors.
 func (pr *Processor) Refunds(ctx context.Context, caller auth.Caller, paymentID string) (Payment, error) {
@@ -130,9 +221,9 @@ func (pr *Processor) Refunds(ctx context.Context, caller auth.Caller, paymentID 
 }
 
 // makeRefundOf makes the PENDING refund refundID of p: into the wallet for
-// a wallet payment, through Razorpay for a Razorpay one. A definite refusal
-// fails it; no definite answer leaves it PENDING (an error, for the log),
-// for reconciliation.
+// a wallet payment, through Razorpay for a Razorpay one (razorpayRefund).
+// A definite refusal fails it; no definite answer leaves it PENDING (an
+// error, for the log), for reconciliation.
 func (pr *Processor) makeRefundOf(ctx context.Context, p Payment, refundID string) error {
 	var r RefundRecord
 	for _, x := range p.Refunds {
@@ -146,71 +237,264 @@ func (pr *Processor) makeRefundOf(ctx context.Context, p Payment, refundID strin
 	if p.Method == MethodWallet {
 		err := pr.step(ctx, func(ctx context.Context) error { return pr.Wallets.Credit(ctx, p.UserID, r.Amount, r.ID) })
 		if g, ok := refusal("the refund into the wallet", err); ok {
-			return pr.settleRefund(ctx, p.ID, r.ID, Failed, "", g.String())
+			return pr.settleRefund(ctx, p.ID, r.ID, Failed, "", g.String(), nil)
 		}
 		if err != nil {
 			return err
 		}
-		return pr.settleRefund(ctx, p.ID, r.ID, Success, "", "")
+		return pr.settleRefund(ctx, p.ID, r.ID, Success, "", "", nil)
 	}
 	if p.Razorpay == nil || p.Razorpay.GatewayPaymentID == "" {
-		return pr.settleRefund(ctx, p.ID, r.ID, Failed, "", "the payment has no captured gateway payment to refund")
+		return pr.settleRefund(ctx, p.ID, r.ID, Failed, "", "the payment has no captured gateway payment to refund", nil)
 	}
+	return pr.razorpayRefund(ctx, p, r)
+}
+
+// razorpayRefund does the gateway work of a PENDING Razorpay refund, if it
+// is due and not given up: makes it at Razorpay, or, once made, asks its
+// status. Like a payment's gateway work, every try is claimed first (by
+// compare-and-swap on the refund, so that instances do not make the same
+// try), a definite refusal ends it, and no answer is tried again after
+// RetryPolicy's backoff, at most MaxAttempts times, then parked.
+func (pr *Processor) razorpayRefund(ctx context.Context, p Payment, r RefundRecord) error {
+	if r.Parked != "" || pr.Now().Before(r.RetryAt) {
+		return nil
+	}
+	p, r, ok, err := pr.claimRefundTry(ctx, p.ID, r)
+	if err != nil || !ok {
+		return err
+	}
+	if r.GatewayRefundID == "" {
+		return pr.makeRazorpayRefund(ctx, p, r)
+	}
+	return pr.askRefundStatus(ctx, p, r)
+}
+
+// claimRefundTry records, by compare-and-swap, that this process makes the
+// next try of refund seen's gateway work now: its RetryAt moves a lease
+// ahead (as claimTry's). It returns the payment and the refund claimed, or
+// false when the try was claimed, or the refund changed, meanwhile.
+func (pr *Processor) claimRefundTry(ctx context.Context, paymentID string, seen RefundRecord) (Payment, RefundRecord, bool, error) {
+	now := pr.Now()
+	lease := now.Add(2*pr.StepTimeout() + time.Second)
+	var claimed RefundRecord
+	ok := false
+	p, err := pr.updateRefund(ctx, paymentID, seen.ID, func(_ *Payment, x *RefundRecord) bool {
+		ok = x.Parked == "" && !now.Before(x.RetryAt) &&
+			x.GatewayRetries == seen.GatewayRetries && x.Asks == seen.Asks && x.GatewayRefundID == seen.GatewayRefundID
+		if ok {
+			x.RetryAt = lease
+			claimed = *x
+		}
+		return ok
+	})
+	return p, claimed, ok && err == nil, err
+}
+
+// makeRazorpayRefund asks Razorpay to make refund r of p's capture, keyed
+// by the refund id (so a try whose answer was lost does not refund twice).
+func (pr *Processor) makeRazorpayRefund(ctx context.Context, p Payment, r RefundRecord) error {
+	gw := p.Razorpay.GatewayPaymentID
+	op := fmt.Sprintf("the refund %s of %d of %s", r.ID, r.Amount, gw)
 	var made contract.Refund
 	err := pr.step(ctx, func(ctx context.Context) error {
 		var err error
-		made, err = pr.Gateway.Refund(ctx, contract.RefundRequest{PaymentID: p.ID, GatewayPaymentID: p.Razorpay.GatewayPaymentID, Amount: r.Amount, Key: r.ID})
+		made, err = pr.Gateway.Refund(ctx, contract.RefundRequest{PaymentID: p.ID, GatewayPaymentID: gw, Amount: r.Amount, Key: r.ID})
 		return err
 	})
-	if g, ok := refusal("the refund", err); ok {
-		return pr.settleRefund(ctx, p.ID, r.ID, Failed, "", "Razorpay refused it: "+g.String())
+	if g, ok := refusal(op, err); ok {
+		return pr.settleRefund(ctx, p.ID, r.ID, Failed, "", "Razorpay refused it: "+g.String(), g)
 	}
 	if err != nil {
-		return err
+		return pr.refundRetryLater(ctx, p, r, "making "+op, err)
 	}
-	return pr.razorpayRefundStatus(ctx, p.ID, r.ID, made)
+	if why := refundAnswerMismatch(p, r, made); why != "" {
+		return pr.refusedRefundAnswer(ctx, p, r, made, "making "+op, why)
+	}
+	return pr.razorpayRefundStatus(ctx, p, r, made)
 }
 
-// razorpayRefundStatus records what Razorpay says of a refund it made:
-// processed is SUCCESS, failed is FAILED, anything else leaves it PENDING
-// (with Razorpay's refund id) for refund.processed or reconciliation.
-func (pr *Processor) razorpayRefundStatus(ctx context.Context, paymentID, refundID string, made contract.Refund) error {
+// askRefundStatus asks Razorpay the status of refund r, made as
+// r.GatewayRefundID (reconciliation of a refund whose event never came).
+// A refusal to tell, or no answer after every try, parks the refund
+// (ParkRefundUnconfirmed): it stays PENDING for Razorpay's event.
+func (pr *Processor) askRefundStatus(ctx context.Context, p Payment, r RefundRecord) error {
+	op := fmt.Sprintf("the status of refund %s (%s)", r.ID, r.GatewayRefundID)
+	var now contract.Refund
+	err := pr.step(ctx, func(ctx context.Context) error {
+		var err error
+		now, err = pr.Gateway.RefundStatus(ctx, r.ID)
+		return err
+	})
+	if g, ok := refusal(op, err); ok {
+		return pr.parkRefundWork(ctx, p, r, ParkRefundUnconfirmed, "UNCONFIRMED", "Razorpay refused to tell "+op+": "+g.String(), g)
+	}
+	if err != nil {
+		return pr.refundRetryLater(ctx, p, r, "asking "+op, err)
+	}
+	if why := refundAnswerMismatch(p, r, now); why != "" {
+		return pr.refusedRefundAnswer(ctx, p, r, now, "asking "+op, why)
+	}
+	return pr.razorpayRefundStatus(ctx, p, r, now)
+}
+
+// refundAnswerMismatch says how Razorpay's answer about refund r of p
+// (making it, or its status) differs from what FinFlow asked for: another
+// key, payment, gateway payment or amount, or another Razorpay refund than
+// the one r was made as. "" when it matches.
+func refundAnswerMismatch(p Payment, r RefundRecord, a contract.Refund) string {
+	switch {
+	case a.Key != r.ID:
+		return fmt.Sprintf("it is about refund key %q, not %s", a.Key, r.ID)
+	case a.PaymentID != p.ID:
+		return fmt.Sprintf("it is about payment %q, not %s", a.PaymentID, p.ID)
+	case a.GatewayPaymentID != p.Razorpay.GatewayPaymentID:
+		return fmt.Sprintf("it refunds %q, not %s", a.GatewayPaymentID, p.Razorpay.GatewayPaymentID)
+	case a.Amount != r.Amount:
+		return fmt.Sprintf("it is of %d, not %d", a.Amount, r.Amount)
+	case a.RefundID == "":
+		return "it names no Razorpay refund"
+	case r.GatewayRefundID != "" && a.RefundID != r.GatewayRefundID:
+		return fmt.Sprintf("it names Razorpay refund %s, not %s the refund was made as", a.RefundID, r.GatewayRefundID)
+	}
+	return ""
+}
+
+// refusedRefundAnswer parks an answer of Razorpay about refund r that does
+// not match it (refused_result, once per answer) and counts it as no
+// answer: the refund is untouched.
+func (pr *Processor) refusedRefundAnswer(ctx context.Context, p Payment, r RefundRecord, a contract.Refund, doing, why string) error {
+	why = fmt.Sprintf("Razorpay's answer while %s does not match: %s", doing, why)
+	if err := pr.park(ctx, DeadLetter{EventID: fmt.Sprintf("refund_answer:%s:%s:%s:%d", r.ID, a.RefundID, a.Status, a.Amount), Kind: ParkRefusedResult, PaymentID: p.ID, Reason: why,
+		Result: GatewayResult{Event: "refund_answer", Status: a.Status, GatewayPaymentID: a.GatewayPaymentID, PaymentID: a.PaymentID,
+			Amount: a.Amount, Currency: p.Currency, RefundKey: a.Key, GatewayRefundID: a.RefundID, At: pr.Now().UTC()}}); err != nil {
+		return err
+	}
+	return pr.refundRetryLater(ctx, p, r, doing, errors.New(why))
+}
+
+// razorpayRefundStatus records what Razorpay says of a refund it made (an
+// answer that matches it): processed is SUCCESS, failed is FAILED; pending
+// records Razorpay's refund id and asks again after a backoff, for
+// refund.processed or reconciliation.
+func (pr *Processor) razorpayRefundStatus(ctx context.Context, p Payment, r RefundRecord, made contract.Refund) error {
 	switch made.Status {
 	case "processed":
-		return pr.settleRefund(ctx, paymentID, refundID, Success, made.RefundID, "")
+		return pr.settleRefund(ctx, p.ID, r.ID, Success, made.RefundID, "", nil)
 	case "failed":
-		return pr.settleRefund(ctx, paymentID, refundID, Failed, made.RefundID, "Razorpay reports the refund failed")
+		return pr.settleRefund(ctx, p.ID, r.ID, Failed, made.RefundID, "Razorpay reports the refund failed", nil)
 	}
-	_, err := pr.update(ctx, paymentID, func(q *Payment) bool {
-		for i := range q.Refunds {
-			if q.Refunds[i].ID == refundID && q.Refunds[i].GatewayRefundID == "" && made.RefundID != "" {
-				q.Refunds[i].GatewayRefundID = made.RefundID
-				return true
-			}
+	n := r.Asks + 1
+	wait := pr.retryWait(n)
+	_, err := pr.updateRefund(ctx, p.ID, r.ID, func(q *Payment, x *RefundRecord) bool {
+		if x.Asks != r.Asks {
+			return false
 		}
-		return false
+		if x.GatewayRefundID == "" {
+			x.GatewayRefundID = made.RefundID
+			q.note(pr.Now(), fmt.Sprintf("refund %s made at Razorpay as %s: %s", x.ID, made.RefundID, made.Status))
+		}
+		x.GatewayRetries, x.Asks, x.RetryAt = 0, n, pr.Now().Add(wait)
+		return true
 	})
 	return err
 }
 
-// settleRefund moves a PENDING refund to SUCCESS or FAILED (a later word
-// changes nothing), then marks the bill REFUNDED if the whole amount is
-// back.
-func (pr *Processor) settleRefund(ctx context.Context, paymentID, refundID string, status Status, gatewayRefundID, why string) error {
-	p, err := pr.update(ctx, paymentID, func(q *Payment) bool {
+// refundRetryLater records that Razorpay gave no answer while doing refund
+// r's gateway work, and when to try again; after the last attempt the work
+// is given up and parked: refund_not_made when it was never made (its
+// error says NOT_MADE), refund_unconfirmed when its status cannot be read.
+// Either way the refund stays PENDING, holding its amount: Razorpay may
+// have made it and lost the answer, so it is settled only by Razorpay's
+// refund.processed or refund.failed (or an operator), never failed here,
+// which would let the same money be refunded again.
+func (pr *Processor) refundRetryLater(ctx context.Context, p Payment, r RefundRecord, doing string, cause error) error {
+	attempts := maxAttempts(pr)
+	n := r.GatewayRetries + 1
+	if n >= attempts {
+		why := fmt.Sprintf("no answer from Razorpay while %s after %d tries; last: %s", doing, n, short(cause))
+		if r.GatewayRefundID == "" {
+			return pr.parkRefundWork(ctx, p, r, ParkRefundNotMade, "NOT_MADE", why, nil)
+		}
+		return pr.parkRefundWork(ctx, p, r, ParkRefundUnconfirmed, "UNCONFIRMED", why, nil)
+	}
+	wait := pr.retryWait(n)
+	_, err := pr.updateRefund(ctx, p.ID, r.ID, func(q *Payment, x *RefundRecord) bool {
+		if x.GatewayRetries != r.GatewayRetries {
+			return false // another try recorded itself meanwhile
+		}
+		x.GatewayRetries, x.RetryAt = n, pr.Now().Add(wait)
+		q.note(pr.Now(), fmt.Sprintf("no answer from Razorpay while %s (try %d of %d): %s; next try in %s", doing, n, attempts, short(cause), wait))
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%s: %w", doing, cause)
+}
+
+// parkRefundWork gives refund r's gateway work up: parked first (a crash
+// after must not lose the dead letter), then recorded on the refund (state
+// says which: NOT_MADE, UNCONFIRMED), which stays PENDING for Razorpay's
+// event.
+func (pr *Processor) parkRefundWork(ctx context.Context, p Payment, r RefundRecord, kind, state, why string, g *GatewayError) error {
+	gw := p.Razorpay.GatewayPaymentID
+	if err := pr.park(ctx, DeadLetter{EventID: kind + ":" + r.ID, Kind: kind, PaymentID: p.ID,
+		Reason: fmt.Sprintf("refund %s of %d of %s: %s; it stays PENDING until Razorpay's refund.processed or refund.failed", r.ID, r.Amount, gw, why),
+		Result: GatewayResult{Event: "refund", GatewayPaymentID: gw, PaymentID: p.ID, Amount: r.Amount, Currency: p.Currency,
+			RefundKey: r.ID, GatewayRefundID: r.GatewayRefundID, At: pr.Now().UTC()}}); err != nil {
+		return err
+	}
+	_, err := pr.updateRefund(ctx, p.ID, r.ID, func(q *Payment, x *RefundRecord) bool {
+		if x.Parked != "" {
+			return false
+		}
+		x.Parked, x.Error, x.UpdatedAt = kind, state+": "+why, pr.Now().UTC().Truncate(timeMillis)
+		if g != nil {
+			x.GatewayError = g
+		}
+		q.note(pr.Now(), fmt.Sprintf("refund %s %s, parked (%s): %s", x.ID, state, kind, why))
+		return true
+	})
+	return err
+}
+
+// updateRefund changes refund refundID of payment paymentID by
+// compare-and-swap, if it is PENDING: fn reports whether it changed
+// anything.
+func (pr *Processor) updateRefund(ctx context.Context, paymentID, refundID string, fn func(q *Payment, r *RefundRecord) bool) (Payment, error) {
+	return pr.update(ctx, paymentID, func(q *Payment) bool {
 		for i := range q.Refunds {
-			r := &q.Refunds[i]
-			if r.ID != refundID || r.Status != Pending {
-				continue
+			if r := &q.Refunds[i]; r.ID == refundID && r.Status == Pending {
+				return fn(q, r)
 			}
-			r.Status, r.UpdatedAt, r.Error = status, pr.Now().UTC().Truncate(timeMillis), why
-			if gatewayRefundID != "" {
-				r.GatewayRefundID = gatewayRefundID
-			}
-			q.note(pr.Now(), fmt.Sprintf("refund %s of %d: %s %s", r.ID, r.Amount, status, why))
-			return true
 		}
 		return false
+	})
+}
+
+// retryWait is how long the n-th retry of gateway work waits.
+func (pr *Processor) retryWait(n int) time.Duration {
+	if pr.Retry.Base == nil {
+		return time.Second
+	}
+	return pr.Retry.backoff(n)
+}
+
+// settleRefund moves a PENDING refund to SUCCESS or FAILED (a later word
+// changes nothing), with Razorpay's refusal g if it refused, then marks
+// the bill REFUNDED if the whole amount is back.
+func (pr *Processor) settleRefund(ctx context.Context, paymentID, refundID string, status Status, gatewayRefundID, why string, g *GatewayError) error {
+	p, err := pr.updateRefund(ctx, paymentID, refundID, func(q *Payment, r *RefundRecord) bool {
+		r.Status, r.UpdatedAt, r.Error = status, pr.Now().UTC().Truncate(timeMillis), why
+		if gatewayRefundID != "" {
+			r.GatewayRefundID = gatewayRefundID
+		}
+		if g != nil {
+			r.GatewayError = g
+		}
+		q.note(pr.Now(), fmt.Sprintf("refund %s of %d: %s %s", r.ID, r.Amount, status, why))
+		return true
 	})
 	if err != nil {
 		return err
@@ -241,32 +525,14 @@ func (pr *Processor) markBillRefunded(ctx context.Context, p Payment) error {
 
 // refundWork drives what is left of a final payment's refunds: makes those
 // not made yet (again: idempotent by refund id), asks Razorpay about those
-// it made and did not settle, and marks the bill REFUNDED when due.
+// it made and did not settle (each when its RetryPolicy says it is due),
+// and marks the bill REFUNDED when due.
 func (pr *Processor) refundWork(ctx context.Context, p Payment) error {
 	var errs []error
 	for _, r := range p.Refunds {
-		if r.Status != Pending {
-			continue
-		}
-		if p.Method == MethodWallet || r.GatewayRefundID == "" {
+		if r.Status == Pending {
 			errs = append(errs, pr.makeRefundOf(ctx, p, r.ID))
-			continue
 		}
-		var now contract.Refund
-		err := pr.step(ctx, func(ctx context.Context) error {
-			var err error
-			now, err = pr.Gateway.RefundStatus(ctx, r.ID)
-			return err
-		})
-		if g, ok := refusal("the refund's status", err); ok {
-			errs = append(errs, fmt.Errorf("refund %s: %s", r.ID, g.String()))
-			continue
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		errs = append(errs, pr.razorpayRefundStatus(ctx, p.ID, r.ID, now))
 	}
 	if p, err := pr.Store.Get(ctx, p.ID); err == nil {
 		errs = append(errs, pr.markBillRefunded(ctx, p))
@@ -276,8 +542,11 @@ func (pr *Processor) refundWork(ctx context.Context, p Payment) error {
 
 // applyRefundResult applies Razorpay's refund.processed or refund.failed:
 // to the admin's refund it names, or to the capture FinFlow gave back (the
-// key is the payment's own id). A refund Razorpay failed after accepting
-// a capture given back is parked: that money is not back.
+// key is the payment's own id). A result that does not match the refund
+// FinFlow made (another amount or currency, another Razorpay refund than
+// the one it was made as, once known) is refused and parked; so is one
+// that contradicts the refund's settled status. A refund Razorpay failed
+// after accepting a capture given back is parked: that money is not back.
 func (pr *Processor) applyRefundResult(ctx context.Context, p Payment, r GatewayResult) (Outcome, string, error) {
 	status := Success
 	if r.Status == contract.ResultRefundFailed {
@@ -286,6 +555,9 @@ func (pr *Processor) applyRefundResult(ctx context.Context, p Payment, r Gateway
 	if r.RefundKey == p.ID {
 		if p.Refund == nil {
 			return pr.reject(ctx, r, "payment "+p.ID+" gave no capture back")
+		}
+		if why := refundResultMismatch(r, p.Refund.Amount, p.Currency, p.Refund.RefundID); why != "" {
+			return pr.reject(ctx, r, "the refund of the capture "+p.ID+" gave back: "+why)
 		}
 		now := "processed"
 		if status == Failed {
@@ -320,21 +592,47 @@ func (pr *Processor) applyRefundResult(ctx context.Context, p Payment, r Gateway
 		}
 		return pr.applied(ctx, r)
 	}
-	found := false
-	for _, x := range p.Refunds {
-		found = found || x.ID == r.RefundKey
+	var x *RefundRecord
+	for i := range p.Refunds {
+		if p.Refunds[i].ID == r.RefundKey {
+			x = &p.Refunds[i]
+		}
 	}
-	if !found {
+	if x == nil {
 		return pr.reject(ctx, r, fmt.Sprintf("payment %s has no refund %s", p.ID, r.RefundKey))
+	}
+	if why := refundResultMismatch(r, x.Amount, p.Currency, x.GatewayRefundID); why != "" {
+		return pr.reject(ctx, r, fmt.Sprintf("refund %s of payment %s: %s", x.ID, p.ID, why))
+	}
+	switch {
+	case x.Status == status:
+		return pr.applied(ctx, r) // settled so already (its answer, or reconciliation)
+	case x.Status != Pending:
+		return pr.reject(ctx, r, fmt.Sprintf("refund %s of payment %s is %s already; Razorpay's %s for %s contradicts it", x.ID, p.ID, x.Status, r.Event, r.GatewayRefundID))
 	}
 	why := ""
 	if status == Failed {
 		why = "Razorpay: refund.failed"
 	}
-	if err := pr.settleRefund(ctx, p.ID, r.RefundKey, status, r.GatewayRefundID, why); err != nil {
+	if err := pr.settleRefund(ctx, p.ID, r.RefundKey, status, r.GatewayRefundID, why, nil); err != nil {
 		return pr.failedDelivery(ctx, r, err)
 	}
 	return pr.applied(ctx, r)
+}
+
+// refundResultMismatch says how a refund result differs from the refund
+// FinFlow made: amount and currency, and Razorpay's refund id once FinFlow
+// knows it (gatewayRefundID). "" when it matches.
+func refundResultMismatch(r GatewayResult, amount int64, currency, gatewayRefundID string) string {
+	switch {
+	case r.Amount != amount || r.Currency != currency:
+		return fmt.Sprintf("%s is of %d %s, the refund of %d %s", r.Event, r.Amount, r.Currency, amount, currency)
+	case r.GatewayRefundID == "":
+		return r.Event + " names no Razorpay refund"
+	case gatewayRefundID != "" && r.GatewayRefundID != gatewayRefundID:
+		return fmt.Sprintf("%s names Razorpay refund %s; FinFlow's was made as %s", r.Event, r.GatewayRefundID, gatewayRefundID)
+	}
+	return ""
 }
 
 // applied records that a result was applied.
