@@ -113,7 +113,7 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // do runs one SDK call under ctx and returns Razorpay's answer body, or the
 // classified failure (domain.ErrGatewayRefused or domain.ErrGatewayUnavailable).
-func (g *Gateway) do(ctx context.Context, op string, f func(c *razorpay.Client, headers map[string]string) error, extra map[string]string) ([]byte, error) {
+func (g *Gateway) do(ctx context.Context, op domain.Op, f func(c *razorpay.Client, headers map[string]string) error, extra map[string]string) ([]byte, error) {
 	id := strconv.FormatUint(g.next.Add(1), 10)
 	c := &call{ctx: ctx}
 	g.calls.Store(id, c)
@@ -141,7 +141,7 @@ func (g *Gateway) do(ctx context.Context, op string, f func(c *razorpay.Client, 
 
 // decode reads a 2xx answer; numbers stay exact (json.Number), since
 // amounts are integer paise.
-func decode(op string, body []byte, v any) error {
+func decode(op domain.Op, body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
@@ -153,7 +153,7 @@ func decode(op string, body []byte, v any) error {
 // CreateOrder implements domain.Gateway: amount in paise, the payment id as
 // receipt and in notes.
 func (g *Gateway) CreateOrder(ctx context.Context, paymentID string, amount int64, currency string) (string, error) {
-	const op = "creating the order"
+	const op = domain.OpCreateOrder
 	body, err := g.do(ctx, op, func(c *razorpay.Client, h map[string]string) error {
 		_, err := c.Order.Create(map[string]any{
 			"amount": amount, "currency": currency, "receipt": paymentID,
@@ -188,7 +188,7 @@ type paymentEntity struct {
 	ErrorDescription *string     `json:"error_description"`
 }
 
-func (p paymentEntity) gatewayPayment(op string) (contract.GatewayPayment, error) {
+func (p paymentEntity) gatewayPayment(op domain.Op) (contract.GatewayPayment, error) {
 	amount, err := p.Amount.Int64()
 	if err != nil {
 		return contract.GatewayPayment{}, domain.Unanswered(op, fmt.Errorf("payment %s has amount %q, not integer paise", p.ID, p.Amount))
@@ -213,7 +213,7 @@ func (p paymentEntity) gatewayPayment(op string) (contract.GatewayPayment, error
 
 // OrderPayments implements domain.Gateway (GET /v1/orders/{id}/payments).
 func (g *Gateway) OrderPayments(ctx context.Context, orderID string) ([]contract.GatewayPayment, error) {
-	const op = "listing the order's payments"
+	const op = domain.OpOrderPayments
 	body, err := g.do(ctx, op, func(c *razorpay.Client, h map[string]string) error {
 		_, err := c.Order.Payments(orderID, nil, h)
 		return err
@@ -240,7 +240,7 @@ func (g *Gateway) OrderPayments(ctx context.Context, orderID string) ([]contract
 
 // Payment implements domain.Gateway (GET /v1/payments/{id}).
 func (g *Gateway) Payment(ctx context.Context, gatewayPaymentID string) (contract.GatewayPayment, error) {
-	const op = "fetching the payment"
+	const op = domain.OpFetchPayment
 	body, err := g.do(ctx, op, func(c *razorpay.Client, h map[string]string) error {
 		_, err := c.Payment.Fetch(gatewayPaymentID, nil, h)
 		return err
@@ -259,7 +259,7 @@ func (g *Gateway) Payment(ctx context.Context, gatewayPaymentID string) (contrac
 // X-Refund-Idempotency, passed per call (razorpay-go v1.3's AddHeaders
 // panics).
 func (g *Gateway) Refund(ctx context.Context, gatewayPaymentID string, amount int64, key string, notes map[string]string) (string, string, error) {
-	const op = "refunding the payment"
+	const op = domain.OpRefund
 	n := map[string]any{}
 	for k, v := range notes {
 		n[k] = v
@@ -286,7 +286,7 @@ func (g *Gateway) Refund(ctx context.Context, gatewayPaymentID string, amount in
 
 // FetchRefund implements domain.Gateway (GET /v1/refunds/{id}).
 func (g *Gateway) FetchRefund(ctx context.Context, gatewayRefundID string) (string, error) {
-	const op = "fetching the refund"
+	const op = domain.OpFetchRefund
 	body, err := g.do(ctx, op, func(c *razorpay.Client, h map[string]string) error {
 		_, err := c.Refund.Fetch(gatewayRefundID, nil, h)
 		return err

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/finflow/finflow/platform/apperr"
@@ -130,6 +129,9 @@ func (a *Adapter) CreateOrder(ctx context.Context, req contract.CreateOrderReque
 	}
 	if !found {
 		orderID, err := a.Gateway.CreateOrder(ctx, req.PaymentID, req.Amount, req.Currency)
+		if err == nil {
+			err = checkOrderAnswer(orderID)
+		}
 		if err != nil {
 			a.Log.Warn("razorpay order not made", "payment_id", req.PaymentID, "amount", req.Amount, "err", err.Error())
 			return contract.Order{}, err
@@ -163,7 +165,7 @@ func (a *Adapter) Refund(ctx context.Context, req contract.RefundRequest) (contr
 	} else if !id.Valid(id.Refund, key) {
 		return contract.Refund{}, apperr.Invalid("key", "key must be a FinFlow refund id (rfd_...)")
 	}
-	if !strings.HasPrefix(req.GatewayPaymentID, "pay_") || !ValidEventID(req.GatewayPaymentID) {
+	if !ValidPaymentID(req.GatewayPaymentID) {
 		return contract.Refund{}, apperr.Invalid("gateway_payment_id", "gateway_payment_id must be a Razorpay payment id")
 	}
 	if err := money.Amount(req.Amount).Validate(); err != nil {
@@ -181,6 +183,9 @@ func (a *Adapter) Refund(ctx context.Context, req contract.RefundRequest) (contr
 	// FinFlow's ids are 30.
 	notes := map[string]string{NoteRefundKey: key, NotePaymentID: req.PaymentID}
 	refundID, status, err := a.Gateway.Refund(ctx, req.GatewayPaymentID, req.Amount, key, notes)
+	if err == nil {
+		err = checkRefundAnswer(refundID)
+	}
 	if err != nil {
 		a.Log.WarnContext(ctx, "razorpay refund not made", "key", key, "payment_id", req.PaymentID, "gateway_payment_id", req.GatewayPaymentID, "amount", req.Amount, "err", err.Error())
 		return contract.Refund{}, err
@@ -197,6 +202,9 @@ func (a *Adapter) Refund(ctx context.Context, req contract.RefundRequest) (contr
 // made with key (reconciliation of a refund whose event never came).
 // Returns ErrRefundNotFound for a key FinFlow made no refund with.
 func (a *Adapter) RefundStatus(ctx context.Context, key string) (contract.Refund, error) {
+	if !id.Valid(id.Refund, key) && !ValidFinFlowPayment(key) {
+		return contract.Refund{}, ErrRefundNotFound
+	}
 	r, found, err := a.Store.RefundByKey(ctx, key)
 	if err != nil {
 		return contract.Refund{}, err
@@ -216,7 +224,7 @@ func (a *Adapter) RefundStatus(ctx context.Context, key string) (contract.Refund
 // attempts on it (reconciliation). Returns ErrOrderNotFound for an order
 // FinFlow did not make.
 func (a *Adapter) OrderPayments(ctx context.Context, orderID string) (Order, []contract.GatewayPayment, error) {
-	if !strings.HasPrefix(orderID, "order_") || !ValidEventID(orderID) {
+	if !ValidOrderID(orderID) {
 		return Order{}, nil, ErrOrderNotFound
 	}
 	o, err := a.Store.Order(ctx, orderID)
@@ -224,16 +232,31 @@ func (a *Adapter) OrderPayments(ctx context.Context, orderID string) (Order, []c
 		return Order{}, nil, err
 	}
 	items, err := a.Gateway.OrderPayments(ctx, orderID)
-	return o, items, err
+	if err != nil {
+		return o, nil, err
+	}
+	for _, p := range items {
+		if err := checkPaymentAnswer(OpOrderPayments, p, true); err != nil {
+			return o, nil, err
+		}
+	}
+	return o, items, nil
 }
 
 // Payment fetches one gateway payment from Razorpay, so that a late capture
 // is settled only by the payment it names.
 func (a *Adapter) Payment(ctx context.Context, gatewayPaymentID string) (contract.GatewayPayment, error) {
-	if !strings.HasPrefix(gatewayPaymentID, "pay_") || !ValidEventID(gatewayPaymentID) {
+	if !ValidPaymentID(gatewayPaymentID) {
 		return contract.GatewayPayment{}, apperr.Invalid("gateway_payment_id", "gateway_payment_id must be a Razorpay payment id")
 	}
-	return a.Gateway.Payment(ctx, gatewayPaymentID)
+	p, err := a.Gateway.Payment(ctx, gatewayPaymentID)
+	if err == nil {
+		err = checkPaymentAnswer(OpFetchPayment, p, false)
+	}
+	if err != nil {
+		return contract.GatewayPayment{}, err
+	}
+	return p, nil
 }
 
 // RecentDeliveries lists the recent webhook deliveries, newest first.

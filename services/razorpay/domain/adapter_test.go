@@ -7,13 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/finflow/finflow/platform/apperr"
 	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/sidecar"
@@ -21,57 +19,6 @@ import (
 	"github.com/finflow/finflow/services/razorpay/domain"
 	"github.com/finflow/finflow/services/razorpay/store"
 )
-
-// Every status Razorpay can answer is classified on purpose: 400-499 but
-// 408 and 429 is a refusal carrying Razorpay's words; the rest is
-// transient.
-func TestClassifyAnswer(t *testing.T) {
-	refusal := `{"error":{"code":"BAD_REQUEST_ERROR","description":"The payment has been fully refunded already.","source":"business","step":"payment_initiation","reason":"input_validation_failed","metadata":{},"field":"amount"}}`
-	cases := []struct {
-		name         string
-		status       int
-		body         string
-		wantCode     string // "" for success
-		wantRazorpay string // Razorpay's description in the details
-	}{
-		{"ok", 200, `{"id":"order_1"}`, "", ""},
-		{"created", 201, `{}`, "", ""},
-		{"refused with Razorpay's body", 400, refusal, contract.CodeGatewayRefused, "The payment has been fully refunded already."},
-		{"bad credentials", 401, `{"error":{"code":"BAD_REQUEST_ERROR","description":"The api key provided is invalid"}}`, contract.CodeGatewayRefused, "The api key provided is invalid"},
-		{"not found, no body", 404, ``, contract.CodeGatewayRefused, "HTTP 404"},
-		{"idempotency key reused for another request", 400, `{"error":{"code":"BAD_REQUEST_ERROR","description":"Different request with the same idempotency key has already been processed."}}`, contract.CodeGatewayRefused, "Different request"},
-		{"the same key still being processed: retry (Razorpay's docs)", 409, ``, contract.CodeGatewayUnavailable, ""},
-		{"request timeout", 408, ``, contract.CodeGatewayUnavailable, ""},
-		{"rate limited", 429, `{"error":{"code":"BAD_REQUEST_ERROR","description":"Too many requests"}}`, contract.CodeGatewayUnavailable, ""},
-		{"server error read as bad request by razorpay-go", 500, `{"error":{"code":"SERVER_ERROR","description":"The server encountered an error."}}`, contract.CodeGatewayUnavailable, ""},
-		{"bad gateway HTML page", 502, `<html>502 Bad Gateway</html>`, contract.CodeGatewayUnavailable, ""},
-		{"unavailable", 503, ``, contract.CodeGatewayUnavailable, ""},
-		{"a redirect", 302, ``, contract.CodeGatewayUnavailable, ""},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			err := domain.ClassifyAnswer("refunding the payment", tc.status, []byte(tc.body))
-			if tc.wantCode == "" {
-				if err != nil {
-					t.Fatalf("ClassifyAnswer(%d) = %v, want nil", tc.status, err)
-				}
-				return
-			}
-			e := apperr.From(err)
-			if e.Code != tc.wantCode {
-				t.Fatalf("ClassifyAnswer(%d) = %v, want %s", tc.status, err, tc.wantCode)
-			}
-			if tc.wantCode == contract.CodeGatewayRefused {
-				if e.Kind.Status() != http.StatusUnprocessableEntity || e.Details[contract.GatewayStatus] != tc.status ||
-					!strings.Contains(fmt.Sprint(e.Details[contract.GatewayDescription]), tc.wantRazorpay) || !strings.Contains(e.Message, tc.wantRazorpay) {
-					t.Fatalf("refusal = %+v, want 422 naming %q and status %d", e, tc.wantRazorpay, tc.status)
-				}
-			} else if e.Kind != apperr.KindUnavailable {
-				t.Fatalf("transient answer has kind %v, want unavailable", e.Kind)
-			}
-		})
-	}
-}
 
 // published records what was published where, and can be made to fail.
 type published struct {
@@ -111,22 +58,30 @@ func (d *deliveries) Add(v any) {
 func (d *deliveries) Entries(context.Context) ([]json.RawMessage, error) { return nil, nil }
 
 // stubGateway answers from fields; err, when set, is every call's answer.
+// The ids it answers with are Razorpay's unless a test sets others.
 type stubGateway struct {
-	err     error
-	refunds int
+	err      error
+	refunds  int
+	orderID  string                    // "" for order_STUB0000000001
+	refundID string                    // "" for rfnd_STUB and a counter
+	payments []contract.GatewayPayment // the order's payments
+	payment  contract.GatewayPayment   // a fetched payment
 }
 
 func (g *stubGateway) CreateOrder(context.Context, string, int64, string) (string, error) {
 	if g.err != nil {
 		return "", g.err
 	}
+	if g.orderID != "" {
+		return g.orderID, nil
+	}
 	return "order_STUB0000000001", nil
 }
 func (g *stubGateway) OrderPayments(context.Context, string) ([]contract.GatewayPayment, error) {
-	return nil, g.err
+	return g.payments, g.err
 }
 func (g *stubGateway) Payment(context.Context, string) (contract.GatewayPayment, error) {
-	return contract.GatewayPayment{}, g.err
+	return g.payment, g.err
 }
 func (g *stubGateway) FetchRefund(context.Context, string) (string, error) { return "processed", g.err }
 func (g *stubGateway) Refund(context.Context, string, int64, string, map[string]string) (string, string, error) {
@@ -134,7 +89,49 @@ func (g *stubGateway) Refund(context.Context, string, int64, string, map[string]
 		return "", "", g.err
 	}
 	g.refunds++
+	if g.refundID != "" {
+		return g.refundID, "processed", nil
+	}
 	return fmt.Sprintf("rfnd_STUB%010d", g.refunds), "processed", nil
+}
+
+// daprState is the in-memory state with Dapr's rule on keys: a key holding
+// "||" is refused (Dapr's state API keeps "||" as its own separator).
+type daprState struct{ *sidecartest.MemState }
+
+func (d daprState) check(key string) error {
+	if strings.Contains(key, "||") {
+		return fmt.Errorf("%w: input key/keyPrefix '%s' can't contain '||'", sidecar.ErrSidecar, key)
+	}
+	return nil
+}
+
+func (d daprState) Get(ctx context.Context, st, key string) (sidecar.Item, error) {
+	if err := d.check(key); err != nil {
+		return sidecar.Item{}, err
+	}
+	return d.MemState.Get(ctx, st, key)
+}
+
+func (d daprState) Save(ctx context.Context, st, key string, value []byte, etag string) error {
+	if err := d.check(key); err != nil {
+		return err
+	}
+	return d.MemState.Save(ctx, st, key, value, etag)
+}
+
+func (d daprState) SaveTTL(ctx context.Context, st, key string, value []byte, etag string, ttl int) error {
+	if err := d.check(key); err != nil {
+		return err
+	}
+	return d.MemState.SaveTTL(ctx, st, key, value, etag, ttl)
+}
+
+func (d daprState) Insert(ctx context.Context, st, key string, value []byte, ttl int) error {
+	if err := d.check(key); err != nil {
+		return err
+	}
+	return d.MemState.Insert(ctx, st, key, value, ttl)
 }
 
 const secret = "whsec_test"
@@ -143,7 +140,7 @@ func newAdapter(t *testing.T) (*domain.Adapter, *published, *deliveries, *stubGa
 	t.Helper()
 	pub, log, gw := &published{}, &deliveries{}, &stubGateway{}
 	a := &domain.Adapter{
-		Gateway: gw, Store: store.New(sidecartest.NewMemState(), "razorpay-store"), Publisher: pub,
+		Gateway: gw, Store: store.New(daprState{sidecartest.NewMemState()}, "razorpay-store"), Publisher: pub,
 		KeyID: "rzp_test_x", WebhookSecret: secret, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now,
 		Deliveries: log,
 	}

@@ -24,11 +24,14 @@ func FuzzVerifySignature(f *testing.F) {
 }
 
 // Parsing a (verified) webhook body never panics, and a result to act on
-// is always complete.
+// is always complete and carries only Razorpay's ids (and FinFlow's in a
+// refund's notes).
 func FuzzParseEvent(f *testing.F) {
 	for _, seed := range []string{
-		`{"entity":"event","event":"payment.captured","payload":{"payment":{"entity":{"id":"pay_A","order_id":"order_B","amount":5000,"currency":"INR","status":"captured","notes":[]}}}}`,
+		`{"entity":"event","event":"payment.captured","payload":{"payment":{"entity":{"id":"pay_AAAAAAAAAAAAAA","order_id":"order_BBBBBBBBBBBBBB","amount":5000,"currency":"INR","status":"captured","notes":[]}}}}`,
 		`{"entity":"event","event":"payment.failed","payload":{"payment":{"entity":{"id":"pay_A","order_id":"order_B","amount":1,"error_code":null}}}}`,
+		`{"entity":"event","event":"payment.captured","payload":{"payment":{"entity":{"id":"pay_AAAAAAAAAAAAAA","order_id":"order_a||b","amount":5000}}}}`,
+		`{"entity":"event","event":"refund.processed","payload":{"refund":{"entity":{"id":"rfnd_AAAAAAAAAAAAAA","payment_id":"pay_AAAAAAAAAAAAAA","amount":100,"notes":{"finflow_payment_id":"pay_a||b","finflow_refund_key":"pay_a||b"}}}}}`,
 		`{"entity":"event","event":"refund.processed","payload":{}}`,
 		`{"entity":"event","event":"order.paid","payload":{"payment":null}}`,
 		`{"entity":"event","event":"payment.captured","payload":{"payment":{"entity":{"amount":1.5}}}}`,
@@ -40,10 +43,20 @@ func FuzzParseEvent(f *testing.F) {
 		r, v, reason := domain.ParseEvent("evt_fuzz", b, time.Now())
 		switch v {
 		case domain.Act:
-			if r.OrderID == "" || r.GatewayPaymentID == "" || r.Amount <= 0 || (r.Status != contract.ResultCaptured && r.Status != contract.ResultFailed) {
-				t.Fatalf("ParseEvent accepted an incomplete result %+v", r)
+			switch r.Status {
+			case contract.ResultCaptured, contract.ResultFailed:
+				if !domain.ValidOrderID(r.OrderID) || !domain.ValidPaymentID(r.GatewayPaymentID) || r.Amount <= 0 {
+					t.Fatalf("ParseEvent accepted an incomplete result %+v", r)
+				}
+			case contract.ResultRefunded, contract.ResultRefundFailed:
+				if !domain.ValidRefundID(r.GatewayRefundID) || !domain.ValidPaymentID(r.GatewayPaymentID) || !domain.ValidFinFlowPayment(r.PaymentID) ||
+					!domain.ValidRefundKey(r.RefundKey, r.PaymentID) || r.Amount <= 0 {
+					t.Fatalf("ParseEvent accepted an incomplete refund %+v", r)
+				}
+			default:
+				t.Fatalf("ParseEvent accepted a result of status %q", r.Status)
 			}
-		case domain.Ignore, domain.Malformed:
+		case domain.Ignore, domain.Malformed, domain.Foreign:
 			if reason == "" {
 				t.Fatalf("verdict %d without a reason for %q", v, b)
 			}

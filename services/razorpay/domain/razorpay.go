@@ -141,10 +141,27 @@ var handled = map[string]string{
 }
 
 // ParseEvent reads a verified webhook body. It returns the result to
-// publish (Act), or the verdict Ignore or Malformed with the reason; the
-// result then carries whatever could be read (for the delivery log). It
-// never fails: every verified body gets a verdict.
+// publish (Act), or the verdict Ignore, Malformed or Foreign with the
+// reason; the result then carries whatever could be read (for the delivery
+// log). It never fails: every verified body gets a verdict. A result to act
+// on carries only ids that are Razorpay's (its order, payment and refund)
+// and, in a refund's notes, FinFlow's (eventIDsProblem): an event naming
+// anything else is Malformed.
 func ParseEvent(eventID string, body []byte, now time.Time) (Result, Verdict, string) {
+	r, verdict, reason := parseEvent(eventID, body, now)
+	if verdict != Act {
+		// What could be read goes to the delivery log and an operator:
+		// printable, and no FinFlow payment id that is not one.
+		r.OrderID, r.GatewayPaymentID, r.GatewayRefundID = printable(r.OrderID, 64), printable(r.GatewayPaymentID, 64), printable(r.GatewayRefundID, 64)
+		if !ValidFinFlowPayment(r.PaymentID) {
+			r.PaymentID = ""
+		}
+		r.RefundKey = printable(r.RefundKey, 64)
+	}
+	return r, verdict, reason
+}
+
+func parseEvent(eventID string, body []byte, now time.Time) (Result, Verdict, string) {
 	r := Result{EventID: eventID, At: now.UTC()}
 	var env envelope
 	if err := json.Unmarshal(body, &env); err != nil {
@@ -166,14 +183,17 @@ func ParseEvent(eventID string, body []byte, now time.Time) (Result, Verdict, st
 		return r, Malformed, r.Event + " without a payment entity"
 	}
 	p := env.Payload.Payment.Entity
-	r.GatewayPaymentID = printable(p.ID, 64)
+	r.GatewayPaymentID = p.ID
 	if p.ID == "" {
 		return r, Malformed, "a payment entity without an id"
 	}
 	if p.OrderID == nil || *p.OrderID == "" {
 		return r, Ignore, "a payment without an order: not started by FinFlow (a QR code, a payment link or another integration)"
 	}
-	r.OrderID = printable(*p.OrderID, 64)
+	r.OrderID = *p.OrderID
+	if problem := eventIDsProblem(r); problem != "" {
+		return r, Malformed, problem
+	}
 	amount, ok := paise(p.Amount)
 	if !ok {
 		return r, Malformed, fmt.Sprintf("payment amount %s is not a positive whole number of paise", printable(string(p.Amount), 32))
@@ -203,18 +223,21 @@ func parseRefund(r Result, env envelope) (Result, Verdict, string) {
 		return r, Malformed, r.Event + " without a refund entity"
 	}
 	rf := env.Payload.Refund.Entity
-	r.GatewayRefundID, r.GatewayPaymentID = printable(rf.ID, 64), printable(rf.PaymentID, 64)
+	r.GatewayRefundID, r.GatewayPaymentID = rf.ID, rf.PaymentID
 	if rf.ID == "" || rf.PaymentID == "" {
 		return r, Malformed, "a refund entity without an id or payment_id"
+	}
+	var notes map[string]string
+	_ = json.Unmarshal(rf.Notes, &notes) // [] (no notes) leaves it empty
+	r.RefundKey, r.PaymentID = notes[NoteRefundKey], notes[NotePaymentID]
+	if problem := eventIDsProblem(r); problem != "" {
+		return r, Malformed, problem
 	}
 	amount, ok := paise(rf.Amount)
 	if !ok {
 		return r, Malformed, fmt.Sprintf("refund amount %s is not a positive whole number of paise", printable(string(rf.Amount), 32))
 	}
 	r.Amount, r.Currency = amount, printable(rf.Currency, 8)
-	var notes map[string]string
-	_ = json.Unmarshal(rf.Notes, &notes) // [] (no notes) leaves it empty
-	r.RefundKey, r.PaymentID = printable(notes[NoteRefundKey], 64), printable(notes[NotePaymentID], 64)
 	if r.RefundKey == "" || r.PaymentID == "" {
 		return r, Foreign, "refund " + r.GatewayRefundID + " of " + r.GatewayPaymentID + " was not made by FinFlow (Razorpay's dashboard, or another integration)"
 	}

@@ -56,20 +56,20 @@ func TestParseEvent(t *testing.T) {
 		wantReason string
 	}{
 		{"captured", `{"entity":"event","account_id":"acc_x","event":"payment.captured","contains":["payment"],"payload":{"payment":{"entity":{"id":"pay_ABCDEFGHIJKLMN","order_id":"order_ABCDEFGHIJKLMN","amount":5000,"currency":"INR","status":"captured","error_code":null,"notes":[]}}},"created_at":1}`, domain.Act, contract.ResultCaptured, 5000, ""},
-		{"order.paid", `{"entity":"event","event":"order.paid","payload":{"payment":{"entity":{"id":"pay_X","order_id":"order_Y","amount":700,"currency":"INR"}},"order":{"entity":{"id":"order_Y"}}}}`, domain.Act, contract.ResultCaptured, 700, ""},
-		{"failed", `{"entity":"event","event":"payment.failed","payload":{"payment":{"entity":{"id":"pay_X","order_id":"order_Y","amount":5000,"currency":"INR","status":"failed","error_code":"BAD_REQUEST_ERROR","error_description":"declined","notes":{"payment_id":"pay_z"}}}}}`, domain.Act, contract.ResultFailed, 5000, ""},
+		{"order.paid", `{"entity":"event","event":"order.paid","payload":{"payment":{"entity":{"id":"pay_XXXXXXXXXXXXXX","order_id":"order_YYYYYYYYYYYYYY","amount":700,"currency":"INR"}},"order":{"entity":{"id":"order_YYYYYYYYYYYYYY"}}}}`, domain.Act, contract.ResultCaptured, 700, ""},
+		{"failed", `{"entity":"event","event":"payment.failed","payload":{"payment":{"entity":{"id":"pay_XXXXXXXXXXXXXX","order_id":"order_YYYYYYYYYYYYYY","amount":5000,"currency":"INR","status":"failed","error_code":"BAD_REQUEST_ERROR","error_description":"declined","notes":{"payment_id":"pay_z"}}}}}`, domain.Act, contract.ResultFailed, 5000, ""},
 		{"an event FinFlow does not use", `{"entity":"event","event":"refund.created","payload":{}}`, domain.Ignore, "", 0, "does not use refund.created"},
-		{"payment.authorized", event("payment.authorized", `"id":"pay_X","order_id":"order_Y","amount":1`), domain.Ignore, "", 0, "does not use payment.authorized"},
-		{"no order: a QR code payment", entity(`"id":"pay_X","order_id":null,"amount":5000,"currency":"INR"`), domain.Ignore, contract.ResultCaptured, 0, "without an order"},
-		{"empty order id", entity(`"id":"pay_X","order_id":"","amount":5000`), domain.Ignore, contract.ResultCaptured, 0, "without an order"},
+		{"payment.authorized", event("payment.authorized", `"id":"pay_XXXXXXXXXXXXXX","order_id":"order_YYYYYYYYYYYYYY","amount":1`), domain.Ignore, "", 0, "does not use payment.authorized"},
+		{"no order: a QR code payment", entity(`"id":"pay_XXXXXXXXXXXXXX","order_id":null,"amount":5000,"currency":"INR"`), domain.Ignore, contract.ResultCaptured, 0, "without an order"},
+		{"empty order id", entity(`"id":"pay_XXXXXXXXXXXXXX","order_id":"","amount":5000`), domain.Ignore, contract.ResultCaptured, 0, "without an order"},
 		{"not json", `not json`, domain.Malformed, "", 0, "not a Razorpay event"},
 		{"not an event", `{"entity":"thing","event":"payment.captured"}`, domain.Malformed, "", 0, "not a Razorpay event"},
 		{"no payment", `{"entity":"event","event":"payment.captured","payload":{}}`, domain.Malformed, contract.ResultCaptured, 0, "without a payment entity"},
 		{"payment without entity", `{"entity":"event","event":"order.paid","payload":{"payment":{}}}`, domain.Malformed, contract.ResultCaptured, 0, "without a payment entity"},
-		{"payment without id", entity(`"order_id":"order_Y","amount":5000`), domain.Malformed, contract.ResultCaptured, 0, "without an id"},
-		{"fractional amount", entity(`"id":"pay_X","order_id":"order_Y","amount":50.5`), domain.Malformed, contract.ResultCaptured, 0, "not a positive whole number"},
-		{"amount as a string", entity(`"id":"pay_X","order_id":"order_Y","amount":"5000"`), domain.Malformed, contract.ResultCaptured, 0, "not a positive whole number"},
-		{"zero amount", entity(`"id":"pay_X","order_id":"order_Y","amount":0`), domain.Malformed, contract.ResultCaptured, 0, "not a positive whole number"},
+		{"payment without id", entity(`"order_id":"order_YYYYYYYYYYYYYY","amount":5000`), domain.Malformed, contract.ResultCaptured, 0, "without an id"},
+		{"fractional amount", entity(`"id":"pay_XXXXXXXXXXXXXX","order_id":"order_YYYYYYYYYYYYYY","amount":50.5`), domain.Malformed, contract.ResultCaptured, 0, "not a positive whole number"},
+		{"amount as a string", entity(`"id":"pay_XXXXXXXXXXXXXX","order_id":"order_YYYYYYYYYYYYYY","amount":"5000"`), domain.Malformed, contract.ResultCaptured, 0, "not a positive whole number"},
+		{"zero amount", entity(`"id":"pay_XXXXXXXXXXXXXX","order_id":"order_YYYYYYYYYYYYYY","amount":0`), domain.Malformed, contract.ResultCaptured, 0, "not a positive whole number"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
