@@ -22,7 +22,8 @@ func main() {
 		DefaultPort: 8081,
 		Settings:    domain.Settings,
 		Setup: func(_ context.Context, d *service.Deps, app *fiber.App) error {
-			svc := &domain.Service{Store: store.New(d.Sidecar, d.StateStore), Log: d.Log, Now: time.Now, Setting: d.Settings.Get}
+			users := store.New(d.Sidecar, d.StateStore)
+			svc := &domain.Service{Store: users, Keys: users, Log: d.Log, Now: time.Now, Setting: d.Settings.Get}
 			userhttp.New(svc).Routes(app)
 			return nil
 		},

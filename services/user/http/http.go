@@ -2,7 +2,8 @@
 // specifies it. Each handler decodes, makes one call to the domain's
 // Service, and encodes:
 //
-//	POST /users/create  {"name","email","phone"?} -> 201 user; 409 EMAIL_TAKEN
+//	POST /users/create  {"name","email","phone"?} -> 201 user; 409 EMAIL_TAKEN;
+//	                    422 IDEMPOTENCY_KEY_REUSED (the key's token named another sign-up)
 //	GET  /users/{id}    -> 200 user; 404 USER_NOT_FOUND
 //	GET  /users/all     ?limit=&cursor= -> 200 {"items":[...],"next_cursor"}
 package http

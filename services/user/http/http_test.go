@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
+
 	"github.com/finflow/finflow/platform/auth"
 	"github.com/finflow/finflow/platform/auth/authtest"
 	"github.com/finflow/finflow/platform/authz"
@@ -24,25 +26,42 @@ import (
 
 // The handlers over the real store code on an in-memory state: a unit test
 // of the HTTP layer (the end-to-end suite covers the real sidecar).
-func newAPI(t *testing.T) (func(method, path, body string) (int, map[string]any), domain.Store) {
+func newApp(t *testing.T) (*fiber.App, *store.Store) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	users := store.New(sidecartest.NewMemState(), "user-store")
 	app := server.New(server.Config{Name: "user", Logger: log})
 	app.Use(authz.Middleware(authtest.Verifier(), ""))
-	userhttp.New(&domain.Service{Store: users, Log: log, Now: time.Now, Setting: settings.New(log, domain.Settings...).Get}).Routes(app)
+	userhttp.New(&domain.Service{Store: users, Keys: users, Log: log, Now: time.Now, Setting: settings.New(log, domain.Settings...).Get}).Routes(app)
+	return app, users
+}
+
+// send sends a JSON request with header and returns the status and the
+// decoded body.
+func send(t *testing.T, app *fiber.App, method, path, body string, header map[string]string) (int, map[string]any) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := app.Test(req, -1)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	var out map[string]any
+	raw, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(raw, &out)
+	return resp.StatusCode, out
+}
+
+// newAPI sends requests as an admin.
+func newAPI(t *testing.T) (func(method, path, body string) (int, map[string]any), domain.Store) {
+	t.Helper()
+	app, users := newApp(t)
+	admin := map[string]string{auth.HeaderIdentity: authtest.Identity("ops", auth.RoleAdmin)}
 	return func(method, path, body string) (int, map[string]any) {
-		req := httptest.NewRequest(method, path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set(auth.HeaderIdentity, authtest.Identity("ops", auth.RoleAdmin))
-		resp, err := app.Test(req, -1)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-		var out map[string]any
-		raw, _ := io.ReadAll(resp.Body)
-		_ = json.Unmarshal(raw, &out)
-		return resp.StatusCode, out
+		return send(t, app, method, path, body, admin)
 	}, users
 }
 
@@ -65,7 +84,8 @@ func TestUserRoutes(t *testing.T) {
 	}{
 		{"create", "POST", "/users/create", `{"name":"A","email":"a@example.in"}`, 201, ""},
 		{"create with phone", "POST", "/users/create", `{"name":"B","email":"b@example.in","phone":"+91 98765 43210"}`, 201, ""},
-		{"phone null is no phone", "POST", "/users/create", `{"name":"C","email":"c@example.in","phone":null}`, 201, ""},
+		{"phone null is refused: leave it out", "POST", "/users/create", `{"name":"C","email":"c@example.in","phone":null}`, 400, "VALIDATION_FAILED"},
+		{"no phone", "POST", "/users/create", `{"name":"C","email":"c@example.in"}`, 201, ""},
 		{"taken email other case", "POST", "/users/create", `{"name":"D","email":"TAKEN@example.in"}`, 409, "EMAIL_TAKEN"},
 		{"bad email", "POST", "/users/create", `{"name":"E","email":"nope"}`, 400, "VALIDATION_FAILED"},
 		{"unknown field", "POST", "/users/create", `{"name":"E","email":"e@example.in","x":1}`, 400, "VALIDATION_FAILED"},
@@ -118,11 +138,7 @@ func TestListShape(t *testing.T) {
 var testNow = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 
 func TestUsersSeeOnlyThemselves(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	users := store.New(sidecartest.NewMemState(), "user-store")
-	app := server.New(server.Config{Name: "user", Logger: log})
-	app.Use(authz.Middleware(authtest.Verifier(), ""))
-	userhttp.New(&domain.Service{Store: users, Log: log, Now: time.Now, Setting: settings.New(log, domain.Settings...).Get}).Routes(app)
+	app, users := newApp(t)
 	me, _ := domain.NewUser("Me", "me@example.in", "", testNow)
 	other, _ := domain.NewUser("Other", "other@example.in", "", testNow)
 	for _, u := range []domain.User{me, other} {
@@ -154,5 +170,56 @@ func TestUsersSeeOnlyThemselves(t *testing.T) {
 			b, _ := io.ReadAll(resp.Body)
 			t.Errorf("%s: GET %s = %d %s, want %d", tc.name, tc.path, resp.StatusCode, b, tc.want)
 		}
+	}
+}
+
+// A keyed sign-up reached the service with no record at the gateway (its
+// first answer was lost): the key's token alone must tell a retry, which
+// gets the same user, from another sign-up, which is refused.
+func TestKeyedSignUpWithoutTheGatewaysRecord(t *testing.T) {
+	app, users := newApp(t)
+	signUp := func(token, body string) (int, map[string]any) {
+		t.Helper()
+		var header map[string]string
+		if token != "" {
+			header = map[string]string{id.HeaderIdempotencyToken: token}
+		}
+		return send(t, app, "POST", "/users/create", body, header)
+	}
+	const token = "3f9a0c"
+	first := `{"name":"Asha","email":"asha@example.in","phone":"+91 98765 43210"}`
+	status, created := signUp(token, first)
+	if status != 201 {
+		t.Fatalf("first sign-up = %d %v, want 201", status, created)
+	}
+	cases := []struct {
+		name, token, body string
+		wantStatus        int
+		wantCode          string
+	}{
+		{"retry", token, first, 201, ""},
+		{"retry, phone spelt another way", token, `{"name":"Asha","email":"asha@example.in","phone":"+919876543210"}`, 201, ""},
+		{"same key, other name", token, `{"name":"Ravi","email":"asha@example.in","phone":"+91 98765 43210"}`, 422, "IDEMPOTENCY_KEY_REUSED"},
+		{"same key, other email", token, `{"name":"Asha","email":"ravi@example.in","phone":"+91 98765 43210"}`, 422, "IDEMPOTENCY_KEY_REUSED"},
+		{"same key, other email case", token, `{"name":"Asha","email":"Asha@example.in","phone":"+91 98765 43210"}`, 422, "IDEMPOTENCY_KEY_REUSED"},
+		{"same key, no phone", token, `{"name":"Asha","email":"asha@example.in"}`, 422, "IDEMPOTENCY_KEY_REUSED"},
+		{"other key, same email", "7c21d4", first, 409, "EMAIL_TAKEN"},
+		{"no key, same email", "", first, 409, "EMAIL_TAKEN"},
+		{"the refused email is still free", "", `{"name":"Ravi","email":"ravi@example.in"}`, 201, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := signUp(tc.token, tc.body)
+			if status != tc.wantStatus || errCode(body) != tc.wantCode {
+				t.Fatalf("POST /users/create %s = %d %v, want %d %s", tc.body, status, body, tc.wantStatus, tc.wantCode)
+			}
+			if tc.wantStatus == 201 && tc.token == token && (body["id"] != created["id"] || body["created_at"] != created["created_at"]) {
+				t.Fatalf("retry = %v, want the first user %v", body, created)
+			}
+		})
+	}
+	page, err := users.List(context.Background(), "", 10)
+	if err != nil || len(page.Users) != 2 {
+		t.Fatalf("List = %+v, %v; want Asha and Ravi, once each", page.Users, err)
 	}
 }

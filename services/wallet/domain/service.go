@@ -2,6 +2,8 @@ package domain
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -37,9 +39,13 @@ type Service struct {
 }
 
 // Create opens an empty wallet for an existing user, on behalf of that user
-// or an admin. Returns ErrUserNotFound (a malformed id included),
-// ErrWalletExists, auth errors.
-func (s *Service) Create(ctx context.Context, caller auth.Caller, userID string) (Wallet, error) {
+// or an admin. A keyed request (idempotencyToken, the gateway's token of an
+// Idempotency-Key, or "") binds its key to this user's wallet: its retry
+// gets the wallet it opened again, and the key used for anything else is
+// ErrKeyReused, even when the gateway kept no record of it. Returns
+// ErrUserNotFound (a malformed id included), ErrWalletExists,
+// ErrKeyReused, auth errors.
+func (s *Service) Create(ctx context.Context, caller auth.Caller, userID, idempotencyToken string) (Wallet, error) {
 	if !id.Valid(id.User, userID) {
 		return Wallet{}, ErrUserNotFound
 	}
@@ -54,11 +60,50 @@ func (s *Service) Create(ctx context.Context, caller auth.Caller, userID string)
 		return Wallet{}, ErrUserNotFound
 	}
 	w := NewWallet(userID, s.Now())
-	if err := s.Store.Create(ctx, w); err != nil {
+	if idempotencyToken != "" {
+		w.OpenedBy = KeyID(idempotencyToken)
+		if err := s.bindKey(ctx, w.OpenedBy, KeyUse{Action: "create", UserID: userID}); err != nil {
+			return Wallet{}, err
+		}
+	}
+	err = s.Store.Create(ctx, w)
+	if errors.Is(err, ErrWalletExists) && w.OpenedBy != "" {
+		// Opened by an earlier attempt of this request, or before it.
+		prev, gerr := s.Store.Get(ctx, userID)
+		if gerr != nil {
+			return Wallet{}, gerr
+		}
+		if prev.OpenedBy == w.OpenedBy {
+			return prev, nil
+		}
+	}
+	if err != nil {
 		return Wallet{}, err
 	}
 	s.Log.InfoContext(ctx, "wallet created", "user_id", userID)
 	return w, nil
+}
+
+// bindKey binds the key keyID to the request use, or returns ErrKeyReused
+// when it is bound to another one.
+func (s *Service) bindKey(ctx context.Context, keyID string, use KeyUse) error {
+	first, err := s.Store.BindKey(ctx, keyID, use)
+	if err != nil {
+		return err
+	}
+	if first != use {
+		return ErrKeyReused.With("this Idempotency-Key was used for a different request: "+first.describe(), nil)
+	}
+	return nil
+}
+
+// describe says what request a key was used for, in the words of the
+// routes, without echoing another wallet's user id.
+func (u KeyUse) describe() string {
+	if u.Action == "create" {
+		return "opening a wallet"
+	}
+	return fmt.Sprintf("a top-up of %d", u.Amount)
 }
 
 // Balance returns a wallet to its owner, an admin, or the payment service
@@ -129,13 +174,39 @@ func (r ChangeRequest) operation(typ TxType) (Operation, error) {
 }
 
 // TopUp credits a wallet (an admin's request; users top up through
-// Razorpay), at most once per reference. Returns VALIDATION_FAILED, auth
-// errors, ErrWalletNotFound, ErrBalanceLimit, ErrReferenceReused.
+// Razorpay), at most once per reference. A keyed top-up binds its key to
+// this request (wallet, amount, reference) before anything is applied, so
+// the key used again for another wallet, amount or reference is
+// ErrKeyReused, even when the gateway kept no record of it (a reference
+// derived from the key is per wallet, and alone would let another wallet
+// take the credit again). Returns VALIDATION_FAILED, auth errors,
+// ErrWalletNotFound, ErrBalanceLimit, ErrReferenceReused (a client's
+// reference), ErrKeyReused.
 func (s *Service) TopUp(ctx context.Context, caller auth.Caller, req ChangeRequest) (Result, error) {
 	if err := caller.Admin(); err != nil {
 		return Result{}, err
 	}
-	return s.apply(ctx, req, Credit)
+	if req.IdempotencyToken == "" {
+		return s.apply(ctx, req, Credit)
+	}
+	op, err := req.operation(Credit)
+	if err != nil {
+		return Result{}, err
+	}
+	use := KeyUse{Action: "add", UserID: req.UserID, Amount: op.Amount}
+	if req.Reference != nil {
+		use.Reference = *req.Reference
+	}
+	if err := s.bindKey(ctx, KeyID(req.IdempotencyToken), use); err != nil {
+		return Result{}, err
+	}
+	res, err := s.apply(ctx, req, Credit)
+	if errors.Is(err, ErrReferenceReused) && req.Reference == nil {
+		// The reference came from the key (an entry applied before keys
+		// were bound): the key was used for another amount.
+		return Result{}, ErrKeyReused.With("this Idempotency-Key was used for a different top-up", nil)
+	}
+	return res, err
 }
 
 // Credit puts money into a wallet for the payment service (a top-up

@@ -5,6 +5,8 @@ package domain
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"time"
@@ -30,6 +32,10 @@ type Wallet struct {
 	Currency  string
 	Balance   int64
 	CreatedAt time.Time
+	// OpenedBy is KeyID of the Idempotency-Key token of the keyed request
+	// that opened the wallet, "" if none: a retry of that request finds
+	// its own wallet.
+	OpenedBy string
 }
 
 // Transaction is one ledger entry. Seq numbers a wallet's entries 1, 2, 3,
@@ -57,7 +63,29 @@ var (
 	// ErrBalanceLimit is a credit that would take the balance past the
 	// largest int64 number of paise.
 	ErrBalanceLimit = apperr.New(apperr.KindUnprocessable, "BALANCE_LIMIT", "this credit would overflow the wallet balance")
+	// ErrKeyReused is a keyed request whose key was first used for another
+	// request (another wallet, amount, reference or route).
+	ErrKeyReused = apperr.New(apperr.KindUnprocessable, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used for a different request")
 )
+
+// KeyUse is the request an Idempotency-Key was first used for in the
+// wallet service. The gateway scopes keys per caller, not per route or
+// wallet, so one key names one request across all wallets and routes.
+type KeyUse struct {
+	// Action is "create" (POST /wallet/create) or "add" (POST /wallet/add).
+	Action string
+	UserID string
+	Amount int64
+	// Reference is the client's reference of an add, "" when it gave none.
+	Reference string
+}
+
+// KeyID is the form under which the wallet service keeps an Idempotency-Key
+// token: a hash, so that the token itself is never stored.
+func KeyID(token string) string {
+	sum := sha256.Sum256([]byte("wallet-key:" + token))
+	return hex.EncodeToString(sum[:16])
+}
 
 // MaxReferenceLen bounds a reference's length.
 const MaxReferenceLen = 128
@@ -163,7 +191,8 @@ type TxPage struct {
 
 // Store keeps wallets and their ledgers.
 type Store interface {
-	// Create stores an empty wallet. Returns ErrWalletExists.
+	// Create stores an empty wallet (with its OpenedBy). Returns
+	// ErrWalletExists.
 	Create(ctx context.Context, w Wallet) error
 	// Get returns a wallet. Returns ErrWalletNotFound.
 	Get(ctx context.Context, userID string) (Wallet, error)
@@ -178,6 +207,11 @@ type Store interface {
 	// ErrWalletNotFound, ErrInsufficientFunds, ErrBalanceLimit,
 	// ErrReferenceReused.
 	Apply(ctx context.Context, userID string, op Operation) (Result, error)
+	// BindKey records use as the request of the key keyID (KeyID), unless
+	// the key has one already (atomically: of two requests racing, one is
+	// recorded), and returns the key's request: use, or the one recorded
+	// first. A key's request is kept for good.
+	BindKey(ctx context.Context, keyID string, use KeyUse) (KeyUse, error)
 	// FindReference returns the entry applied with ref, if any. Returns
 	// ErrWalletNotFound.
 	FindReference(ctx context.Context, userID, ref string) (Transaction, bool, error)

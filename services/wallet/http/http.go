@@ -13,6 +13,11 @@
 //	POST /wallet/deduct   contract.DebitRequest -> 200; 422 INSUFFICIENT_FUNDS
 //	POST /wallet/reverse  contract.ReverseRequest -> gives the debit with that reference back, once
 //	POST /wallet/credit   contract.CreditRequest -> a top-up or refund credited, once per reference
+//
+// The two public POSTs, when keyed (the gateway's X-Idempotency-Token),
+// answer 422 IDEMPOTENCY_KEY_REUSED to a key first used for another
+// request, and a keyed retry of an opening gets 201 and the wallet it
+// opened.
 package http
 
 import (
@@ -80,7 +85,7 @@ type changeJSON struct {
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 func (a *API) create(c *fiber.Ctx) error {
-	w, err := a.svc.Create(c.UserContext(), authz.Caller(c), c.Params("userId"))
+	w, err := a.svc.Create(c.UserContext(), authz.Caller(c), c.Params("userId"), c.Get(id.HeaderIdempotencyToken))
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,8 @@
 //	                      holds entries 25k+1 .. 25k+25.
 //	ref/<user>/<hash>     the entry applied with a reference, for entries
 //	                      that have moved to a page.
+//	key/<key id>          the request an Idempotency-Key was first used
+//	                      for (BindKey), written once if absent.
 //
 // As soon as the document holds one entry more than a full page (26), the
 // oldest 25 move out: the page and their reference keys are written first,
@@ -122,7 +124,10 @@ type walletDoc struct {
 	// asked for before the wallet was opened: to every reader it is no
 	// wallet, until Create opens it. It is encoded first, so decodeHead
 	// meets it before the head.
-	Unopened  bool      `json:"unopened,omitempty"`
+	Unopened bool `json:"unopened,omitempty"`
+	// OpenedBy is the key that opened the wallet (domain.Wallet.OpenedBy).
+	// It is encoded before the head too, and only when set.
+	OpenedBy  string    `json:"opened_by,omitempty"`
 	UserID    string    `json:"user_id"`
 	Currency  string    `json:"currency"`
 	Balance   int64     `json:"balance"`
@@ -249,7 +254,7 @@ type refusalRecord struct {
 }
 
 func (d *walletDoc) wallet() domain.Wallet {
-	return domain.Wallet{UserID: d.UserID, Currency: d.Currency, Balance: d.Balance, CreatedAt: d.CreatedAt}
+	return domain.Wallet{UserID: d.UserID, Currency: d.Currency, Balance: d.Balance, CreatedAt: d.CreatedAt, OpenedBy: d.OpenedBy}
 }
 
 func fromTx(t domain.Transaction) entry {
@@ -274,7 +279,7 @@ func refKey(user, ref string) string {
 func (s *Store) Create(ctx context.Context, w domain.Wallet) error {
 	unlock := s.locks.lock(w.UserID)
 	defer unlock()
-	doc := walletDoc{UserID: w.UserID, Currency: w.Currency, Balance: w.Balance, CreatedAt: w.CreatedAt, NextSeq: 1, Entries: []entry{}}
+	doc := walletDoc{OpenedBy: w.OpenedBy, UserID: w.UserID, Currency: w.Currency, Balance: w.Balance, CreatedAt: w.CreatedAt, NextSeq: 1, Entries: []entry{}}
 	raw, err := json.Marshal(doc)
 	if err != nil {
 		return err
@@ -392,12 +397,13 @@ func (s *Store) Get(ctx context.Context, user string) (domain.Wallet, error) {
 	if s.cache != nil {
 		s.cache.Observe(it)
 	}
-	return domain.Wallet{UserID: h.UserID, Currency: h.Currency, Balance: h.Balance, CreatedAt: h.CreatedAt}, nil
+	return domain.Wallet{UserID: h.UserID, Currency: h.Currency, Balance: h.Balance, CreatedAt: h.CreatedAt, OpenedBy: h.OpenedBy}, nil
 }
 
 // walletHead is the wallet document without its entries.
 type walletHead struct {
 	Unopened  bool      `json:"unopened"`
+	OpenedBy  string    `json:"opened_by"`
 	UserID    string    `json:"user_id"`
 	Currency  string    `json:"currency"`
 	Balance   int64     `json:"balance"`
@@ -405,10 +411,11 @@ type walletHead struct {
 }
 
 // decodeHead decodes a wallet document's head: the fields of walletHead,
-// read one by one until the four after Unopened are in (Unopened, when
-// set, is encoded before them), so that the ledger entries, which
-// walletDoc's encoding writes after them, are never scanned (json.Unmarshal
-// scans all of a document, kilobytes of entries, before decoding anything).
+// read one by one until the four after Unopened and OpenedBy are in (those
+// two, when set, are encoded before them), so that the ledger entries,
+// which walletDoc's encoding writes after them, are never scanned
+// (json.Unmarshal scans all of a document, kilobytes of entries, before
+// decoding anything).
 // A field it does not need before then is skipped; a document written in
 // another order is still decoded, only slower. Fields absent stay zero, as
 // with json.Unmarshal. What follows the head is not checked (Apply decodes
@@ -430,6 +437,11 @@ func decodeHead(raw []byte) (walletHead, error) {
 		switch t {
 		case "unopened":
 			if err := dec.Decode(&h.Unopened); err != nil {
+				return h, err
+			}
+			continue
+		case "opened_by":
+			if err := dec.Decode(&h.OpenedBy); err != nil {
 				return h, err
 			}
 			continue

@@ -47,6 +47,47 @@ func Run(t *testing.T, newStores func(tb testing.TB, n int) []*store.Store) {
 		}
 	})
 
+	t.Run("BindKeyKeepsTheFirstRequest", func(t *testing.T) {
+		stores := newStores(t, 4)
+		keyID := domain.KeyID(id.New("k"))
+		const n = 12
+		got := make([]domain.KeyUse, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range got {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				use := domain.KeyUse{Action: "add", UserID: id.New(id.User), Amount: int64(i + 1)}
+				got[i], errs[i] = stores[i%len(stores)].BindKey(ctx, keyID, use)
+			}()
+		}
+		wg.Wait()
+		for i := range got {
+			if errs[i] != nil || got[i] != got[0] {
+				t.Fatalf("BindKey #%d = %+v, %v; want every request to get the one bound first, %+v", i, got[i], errs[i], got[0])
+			}
+		}
+		other := domain.KeyUse{Action: "create", UserID: id.New(id.User)}
+		if again, err := stores[0].BindKey(ctx, keyID, other); err != nil || again != got[0] {
+			t.Fatalf("BindKey(%+v) later = %+v, %v; want %+v", other, again, err, got[0])
+		}
+	})
+
+	t.Run("OpenedByIsKept", func(t *testing.T) {
+		s := newStores(t, 1)[0]
+		w := domain.NewWallet(id.New(id.User), time.Now())
+		w.OpenedBy = domain.KeyID("a-token")
+		if err := s.Create(ctx, w); err != nil {
+			t.Fatalf("Create: %v", err)
+		}
+		apply(t, s, w.UserID, domain.Operation{Type: domain.Credit, Amount: 5})
+		got, err := s.Get(ctx, w.UserID)
+		if err != nil || got.OpenedBy != w.OpenedBy || got.Balance != 5 {
+			t.Fatalf("Get = %+v, %v; want OpenedBy %s and balance 5", got, err, w.OpenedBy)
+		}
+	})
+
 	t.Run("Missing", func(t *testing.T) {
 		s := newStores(t, 1)[0]
 		user := id.New(id.User)

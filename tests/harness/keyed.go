@@ -1,0 +1,59 @@
+package harness
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	gatewaydomain "github.com/finflow/finflow/services/gateway/domain"
+)
+
+// ForgetIdempotencyKey deletes the gateway's record of an Idempotency-Key
+// sent with the bearer token bearer (a token of Env.Token, or AdminToken),
+// as the gateway drops it when its answer to the first request was a 503
+// (a service slow or paused): the next request with the key reaches the
+// service, which has only the key's token (X-Idempotency-Token) to tell a
+// retry from another request. It fails the test when the gateway holds no
+// record of the key, so a test never believes it reached the service when
+// the gateway answered (the scope rule below would no longer be the
+// gateway's).
+func (e *Env) ForgetIdempotencyKey(tb testing.TB, bearer, key string) {
+	tb.Helper()
+	sub, role := tokenIdentity(tb, bearer)
+	// The gateway scopes a key by its caller's identity (role:sub).
+	token := gatewaydomain.Token(role+":"+sub, key)
+	// The gateway's state store keeps its keys as "gateway||<key>"
+	// (keyPrefix appid): idem/<token> and idem/<token>/answer.
+	record := "gateway||idem/" + token
+	n, err := e.rdb.Del(context.Background(), record, record+"/answer").Result()
+	if err != nil {
+		tb.Fatalf("deleting the gateway's record of Idempotency-Key %q: %v", key, err)
+	}
+	if n == 0 {
+		tb.Fatalf("the gateway holds no record of Idempotency-Key %q for %s:%s (at %s)", key, role, sub, record)
+	}
+}
+
+// tokenIdentity reads the sub and role claims of a bearer token (the
+// harness's own dev tokens: their signature is not its concern).
+func tokenIdentity(tb testing.TB, bearer string) (sub, role string) {
+	tb.Helper()
+	parts := strings.Split(bearer, ".")
+	if len(parts) != 3 {
+		tb.Fatalf("bearer token is not a JWT (%d parts)", len(parts))
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		tb.Fatalf("decoding the bearer token's claims: %v", err)
+	}
+	var claims struct {
+		Sub  string `json:"sub"`
+		Role string `json:"role"`
+	}
+	if err := json.Unmarshal(raw, &claims); err != nil || claims.Sub == "" || claims.Role == "" {
+		tb.Fatalf("bearer token's claims %s lack sub or role (%v)", raw, err)
+	}
+	return claims.Sub, claims.Role
+}
