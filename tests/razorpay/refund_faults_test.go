@@ -280,3 +280,29 @@ func TestRefundStatusRefusedIsParkedAndTheEventSettlesIt(t *testing.T) {
 	})
 	harness.WaitFor(t, 10*time.Second, "the bill REFUNDED", func() bool { return env.MustBill(t, p.BillID).Status == "REFUNDED" })
 }
+
+// Razorpay refuses an admin's refund: FAILED at once with Razorpay's answer
+// structured as a payment's is (gateway_error), never tried again.
+func TestRefusedAdminRefundCarriesRazorpaysAnswer(t *testing.T) {
+	p := paidByRazorpay(t, 6300)
+	env.SimFault(t, sim.Fault{Op: sim.OpRefund, Status: 400, Match: p.Razorpay.GatewayPaymentID})
+	before := env.SimCalls(t)[sim.OpRefund]
+	r := refund(t, p.ID, map[string]any{"amount": 6300, "reason": "goodwill"}, nil)
+	var rf struct {
+		harness.Refund
+		GatewayError *struct {
+			Op          string `json:"op"`
+			Status      int    `json:"status"`
+			Code        string `json:"code"`
+			Description string `json:"description"`
+		} `json:"gateway_error"`
+	}
+	r.JSON(t, &rf)
+	if g := rf.GatewayError; r.Status != 201 || rf.Status != "FAILED" || g == nil || g.Status != 400 || g.Code != "BAD_REQUEST_ERROR" || g.Description == "" || !strings.Contains(g.Op, rf.ID) {
+		t.Fatalf("refused refund = %d %s, want 201 FAILED with Razorpay's 400 in gateway_error", r.Status, r.Body)
+	}
+	time.Sleep(3 * time.Second)
+	if got := env.SimCalls(t)[sim.OpRefund] - before; got != 1 {
+		t.Fatalf("the refund API was called %d times, want once", got)
+	}
+}

@@ -133,13 +133,16 @@ type refundJSON struct {
 	Reason    string  `json:"reason"`
 	Status    string  `json:"status"`
 	Error     *string `json:"error,omitempty"`
-	CreatedAt string  `json:"created_at"`
-	UpdatedAt string  `json:"updated_at"`
+	// GatewayError is Razorpay's refusal of the refund (or of telling
+	// its status), as a payment's is.
+	GatewayError *domain.GatewayError `json:"gateway_error,omitempty"`
+	CreatedAt    string               `json:"created_at"`
+	UpdatedAt    string               `json:"updated_at"`
 }
 
 func refundOf(p domain.Payment, r domain.RefundRecord) refundJSON {
 	out := refundJSON{ID: r.ID, PaymentID: p.ID, Amount: r.Amount, Currency: p.Currency, Reason: r.Reason, Status: string(r.Status),
-		CreatedAt: stamp(r.CreatedAt), UpdatedAt: stamp(r.UpdatedAt)}
+		GatewayError: r.GatewayError, CreatedAt: stamp(r.CreatedAt), UpdatedAt: stamp(r.UpdatedAt)}
 	if r.Error != "" {
 		out.Error = &r.Error
 	}
