@@ -62,7 +62,7 @@ func main() {
 			pr.OnSettled = func(p domain.Payment) { settled.WithLabelValues(string(p.Method), string(p.Status)).Inc() }
 			reconciled := d.Metrics.Counter("reconciliation_actions_total", "Reconciliation actions on Razorpay payments (captured, refunded, failed, refused, expired, resumed).", "action")
 			pr.OnReconcile = func(action string) { reconciled.WithLabelValues(action).Inc() }
-			parked := d.Metrics.Counter("dead_letters_total", "Things parked for an operator as dead letters, by kind (refund_refused, refund_not_made, capture_unconfirmed, capture_mismatch, order_refused, reconcile_stuck, refused_result, parked_event, dropped_result, result_gave_up).", "kind")
+			parked := d.Metrics.Counter("dead_letters_total", "Things parked for an operator as dead letters, by kind (refund_refused, refund_not_made, refund_unconfirmed, capture_unconfirmed, capture_mismatch, order_refused, reconcile_stuck, refused_result, parked_event, dropped_result, result_gave_up).", "kind")
 			pr.OnParked = func(kind string) { parked.WithLabelValues(kind).Inc() }
 			go pr.Recover(ctx, domain.RecoveryConfig{
 				Interval:    ms(domain.SettingRecoveryIntervalMS),

@@ -138,7 +138,9 @@ func TestTopUpRefusals(t *testing.T) {
 		{"a fraction", `{"user_id":"` + acc.UserID + `","amount":12.5}`, as(acc.UserID), 400, "VALIDATION_FAILED"},
 		{"above 10^12", map[string]any{"user_id": acc.UserID, "amount": int64(1_000_000_000_001)}, as(acc.UserID), 400, "VALIDATION_FAILED"},
 		{"an unknown field", map[string]any{"user_id": acc.UserID, "amount": 100, "bill_id": "x"}, as(acc.UserID), 400, "VALIDATION_FAILED"},
-		{"a malformed user", map[string]any{"user_id": "usr_nope", "amount": 1000}, nil, 404, "WALLET_NOT_FOUND"},
+		// An id in a body is a field: missing or malformed is a 400 naming it.
+		{"a malformed user", map[string]any{"user_id": "usr_nope", "amount": 1000}, nil, 400, "VALIDATION_FAILED"},
+		{"no user", map[string]any{"amount": 1000}, nil, 400, "VALIDATION_FAILED"},
 		{"below Razorpay's minimum", map[string]any{"user_id": acc.UserID, "amount": 99}, as(acc.UserID), 422, "GATEWAY_REFUSED"},
 	}
 	for _, tc := range cases {

@@ -62,6 +62,10 @@ type Store interface {
 	// List reads up to n places of a user's list of payments of purpose,
 	// newest first, below position before (0: from the newest).
 	List(ctx context.Context, purpose Purpose, userID string, before int64, n int) (Listed, error)
+	// ClaimRefund binds refundID (a keyed refund's, derived from its
+	// Idempotency-Key) to c, once (insert-if-absent), and returns the
+	// binding that holds: c, or the one made first.
+	ClaimRefund(ctx context.Context, refundID string, c RefundClaim) (RefundClaim, error)
 }
 
 // Listed is a stretch of a user's list: the payments in it (an entry whose
@@ -128,17 +132,21 @@ type DeadLetter struct {
 
 // Kinds of dead letters.
 const (
-	ParkRefusedResult   = "refused_result"      // a result that does not match what FinFlow created
-	ParkEvent           = "parked_event"        // a verified event the razorpay service could not use
-	ParkDroppedResult   = "dropped_result"      // a result the subscription dropped, seen on the dead-letter topic
-	ParkRefundRefused   = "refund_refused"      // Razorpay refused a refund FinFlow owes
-	ParkRefundNotMade   = "refund_not_made"     // Razorpay never answered a refund, after every retry
-	ParkRefundFailed    = "refund_failed"       // Razorpay failed a refund of a capture it had accepted
-	ParkCaptureUnknown  = "capture_unconfirmed" // Razorpay does not confirm a late capture
-	ParkCaptureMismatch = "capture_mismatch"    // a late capture of another order, amount or currency
-	ParkOrderRefused    = "order_refused"       // Razorpay refused to tell about a payment's order
-	ParkReconcileStuck  = "reconcile_stuck"     // Razorpay never answered about a pending payment, after every retry
-	ParkResultGaveUp    = "result_gave_up"      // a result that failed too many deliveries
+	ParkRefusedResult = "refused_result"  // a result that does not match what FinFlow created
+	ParkEvent         = "parked_event"    // a verified event the razorpay service could not use
+	ParkDroppedResult = "dropped_result"  // a result the subscription dropped, seen on the dead-letter topic
+	ParkRefundRefused = "refund_refused"  // Razorpay refused a refund FinFlow owes
+	ParkRefundNotMade = "refund_not_made" // Razorpay never answered a refund, after every retry
+	// An admin's refund Razorpay made but will not tell the status of (a
+	// refusal, or no answer after every retry): the refund stays PENDING
+	// until Razorpay's refund.processed or refund.failed settles it.
+	ParkRefundUnconfirmed = "refund_unconfirmed"
+	ParkRefundFailed      = "refund_failed"       // Razorpay failed a refund of a capture it had accepted
+	ParkCaptureUnknown    = "capture_unconfirmed" // Razorpay does not confirm a late capture
+	ParkCaptureMismatch   = "capture_mismatch"    // a late capture of another order, amount or currency
+	ParkOrderRefused      = "order_refused"       // Razorpay refused to tell about a payment's order
+	ParkReconcileStuck    = "reconcile_stuck"     // Razorpay never answered about a pending payment, after every retry
+	ParkResultGaveUp      = "result_gave_up"      // a result that failed too many deliveries
 )
 
 // GatewayPayment is one payment at Razorpay, as Razorpay reports it.

@@ -29,26 +29,12 @@ type RefundRequest struct {
 // MaxRefundReasonLen bounds a refund's reason.
 const MaxRefundReasonLen = 200
 
-// ParkRefundUnconfirmed is the dead letter of an admin's refund Razorpay
-// made but will not tell the status of (a refusal, or no answer after
-// every retry): the refund stays PENDING until Razorpay's refund.processed
-// or refund.failed settles it.
-const ParkRefundUnconfirmed = "refund_unconfirmed"
-
 // RefundClaim binds the refund id a keyed refund request derives from its
 // Idempotency-Key to the one payment and the one request it was asked for.
 type RefundClaim struct {
 	PaymentID string `json:"payment_id"`
 	// Request is the amount asked ("rest" when none was) and the reason.
 	Request string `json:"request"`
-}
-
-// RefundClaims is the part of the payment store that binds keyed refund
-// ids (the Store implements it).
-type RefundClaims interface {
-	// ClaimRefund binds refundID to c, once (insert-if-absent), and
-	// returns the binding that holds: c, or the one made first.
-	ClaimRefund(ctx context.Context, refundID string, c RefundClaim) (RefundClaim, error)
 }
 
 // RequestRefund refunds a SUCCESS payment, in part or whole, on an admin's
@@ -200,11 +186,7 @@ func refundAsked(amount *money.Amount, reason string) string {
 // refuse the retry of the same request, while the key used for another
 // payment (whose refund list cannot tell) or another request is refused.
 func (pr *Processor) bindRefundID(ctx context.Context, refundID string, c RefundClaim) error {
-	claims, ok := pr.Store.(RefundClaims)
-	if !ok {
-		return errors.New("the payment store cannot bind refund ids (RefundClaims)")
-	}
-	held, err := claims.ClaimRefund(ctx, refundID, c)
+	held, err := pr.Store.ClaimRefund(ctx, refundID, c)
 	if err != nil {
 		return fmt.Errorf("binding refund id %s: %w", refundID, err)
 	}
