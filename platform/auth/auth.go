@@ -52,22 +52,49 @@ var (
 	ErrForbidden       = apperr.New(apperr.KindForbidden, apperr.CodeForbidden, "you may not act on this resource")
 )
 
-// ValidIdentity checks a role and subject: a user is a usr_ id; an admin
-// may be any short printable subject.
+// Errors of ValidIdentity: which half of an identity is not one.
+var (
+	ErrInvalidRole = errors.New(`role must be "user" or "admin"`)
+	ErrInvalidSub  = errors.New("invalid sub")
+)
+
+// maxAdminSub is the longest admin subject ValidIdentity accepts.
+const maxAdminSub = 128
+
+// ValidIdentity checks a role and subject. The role is "user" or "admin"
+// (otherwise the error wraps ErrInvalidRole). A user's subject is a usr_
+// id; an admin's is 1 to 128 printable ASCII characters other than space
+// (0x21 to 0x7E): no control character (NUL included), no space, nothing
+// outside ASCII, so a subject can be logged, used in a key and shown as
+// it is (otherwise the error wraps ErrInvalidSub).
 func ValidIdentity(sub, role string) error {
 	switch role {
 	case RoleUser:
 		if !id.Valid(id.User, sub) {
-			return fmt.Errorf("sub %q is not a user id", sub)
+			return fmt.Errorf("%w: a user's sub must be a user id (usr_...)", ErrInvalidSub)
 		}
 	case RoleAdmin:
-		if sub == "" || len(sub) > 128 {
-			return errors.New("admin sub must be 1 to 128 characters")
+		if !adminSub(sub) {
+			return fmt.Errorf("%w: an admin's sub must be 1 to %d printable ASCII characters without spaces", ErrInvalidSub, maxAdminSub)
 		}
 	default:
-		return fmt.Errorf("role %q is not user or admin", role)
+		return ErrInvalidRole
 	}
 	return nil
+}
+
+// adminSub reports whether sub is 1 to maxAdminSub characters from '!'
+// to '~'.
+func adminSub(sub string) bool {
+	if sub == "" || len(sub) > maxAdminSub {
+		return false
+	}
+	for i := 0; i < len(sub); i++ {
+		if sub[i] < '!' || sub[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 type identityClaims struct {

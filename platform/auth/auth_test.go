@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/ed25519"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -162,5 +163,48 @@ func TestVerifyKeepsItsOwnCopyOfTheToken(t *testing.T) {
 	}
 	if got, err := v.Verify(ta); err != nil || got != alice {
 		t.Fatalf("Verify(alice's token) again = %v, %v; want %v", got, err, alice)
+	}
+}
+
+// An identity is a user's usr_ id, or an admin's subject of printable
+// ASCII without spaces; a role is user or admin. Which half is wrong is
+// told by the error.
+func TestValidIdentity(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		sub, role string
+		want      error // nil, ErrInvalidSub or ErrInvalidRole
+	}{
+		{"a user", testUser, RoleUser, nil},
+		{"an admin", "ops", RoleAdmin, nil},
+		{"an admin with a dashed name", "ops-admin", RoleAdmin, nil},
+		{"an admin named by a user id", testUser, RoleAdmin, nil},
+		{"an admin named by an email", "ops@finflow.in", RoleAdmin, nil},
+		{"an admin of every printable character", "!~azAZ09|_.:/", RoleAdmin, nil},
+		{"an admin of the longest subject", strings.Repeat("a", 128), RoleAdmin, nil},
+		{"an admin of a subject too long", strings.Repeat("a", 129), RoleAdmin, ErrInvalidSub},
+		{"an admin of no subject", "", RoleAdmin, ErrInvalidSub},
+		{"an admin with a NUL", "ops\x00", RoleAdmin, ErrInvalidSub},
+		{"an admin with a newline", "ops\nadmin", RoleAdmin, ErrInvalidSub},
+		{"an admin with a tab", "ops\t", RoleAdmin, ErrInvalidSub},
+		{"an admin with an escape", "ops\x1b[31m", RoleAdmin, ErrInvalidSub},
+		{"an admin with DEL", "ops\x7f", RoleAdmin, ErrInvalidSub},
+		{"an admin with a space", "ops admin", RoleAdmin, ErrInvalidSub},
+		{"an admin with a non-ASCII letter", "opé", RoleAdmin, ErrInvalidSub},
+		{"an admin with invalid UTF-8", "ops\xff", RoleAdmin, ErrInvalidSub},
+		{"a user not a user id", "bob", RoleUser, ErrInvalidSub},
+		{"a user with a NUL after the id", testUser + "\x00", RoleUser, ErrInvalidSub},
+		{"a user of no subject", "", RoleUser, ErrInvalidSub},
+		{"no role", "ops", "", ErrInvalidRole},
+		{"another role", "ops", "root", ErrInvalidRole},
+		{"a role in capitals", "ops", "ADMIN", ErrInvalidRole},
+		{"a role with a NUL", "ops", "admin\x00", ErrInvalidRole},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := ValidIdentity(tc.sub, tc.role)
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("ValidIdentity(%q, %q) = %v, want %v", tc.sub, tc.role, err, tc.want)
+			}
+		})
 	}
 }

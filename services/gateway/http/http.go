@@ -113,9 +113,10 @@ func (g *Gateway) limit(c *fiber.Ctx, r domain.Route, ident auth.Identity) error
 }
 
 // Routes registers the public routes, GET /health and GET /openapi.json on
-// app, and in dev mode POST /auth/dev-token. The ops console is mounted
-// beside them (package console/http), with the gateway's Limit and
-// Readiness.
+// app, and in dev mode POST /auth/dev-token. Every GET route answers HEAD
+// too, exactly as GET without the body (as app.Get does for /health). The
+// ops console is mounted beside them (package console/http), with the
+// gateway's Limit and Readiness.
 func (g *Gateway) Routes(app *fiber.App) {
 	app.Get("/health", g.health)
 	app.Get("/openapi.json", func(c *fiber.Ctx) error {
@@ -123,10 +124,16 @@ func (g *Gateway) Routes(app *fiber.App) {
 		return c.Send(api.OpenAPI)
 	})
 	if g.tokens.DevMode() {
-		app.Post("/auth/dev-token", g.devToken)
+		app.Post(devTokenRoute.Path, g.admit(devTokenRoute, g.devToken))
 	}
 	for _, r := range domain.Routes {
-		app.Add(r.Method, r.Path, g.forward(r))
+		h := g.forward(r)
+		app.Add(r.Method, r.Path, h)
+		if r.Method == fiber.MethodGet {
+			// The service is asked with GET (r.Method); fasthttp leaves
+			// the body out of the answer to a HEAD.
+			app.Add(fiber.MethodHead, r.Path, h)
+		}
 	}
 }
 
@@ -160,22 +167,32 @@ func (g *Gateway) authenticate(c *fiber.Ctx, r domain.Route, param string) (auth
 	return ident, signed, nil
 }
 
+// devTokenRoute is POST /auth/dev-token as the gateway's checks see it: a
+// public route (a token, if sent, must be valid) with a JSON body and no
+// query, so it is admitted as every contract route is.
+var devTokenRoute = domain.Route{Method: fiber.MethodPost, Path: "/auth/dev-token", Body: domain.BodyJSON, Public: true}
+
 type devTokenRequest struct {
 	Sub  string `json:"sub"`
 	Role string `json:"role"`
 }
 
-// devToken issues a token signed with the local dev key (dev mode only).
-func (g *Gateway) devToken(c *fiber.Ctx) error {
-	var req devTokenRequest
-	if err := server.DecodeJSON(c, &req); err != nil {
+// devToken issues a token signed with the local dev key (dev mode only)
+// for a body admit has checked. A valid Idempotency-Key is accepted, as on
+// every POST; issuing a token changes nothing, so a repeat is simply
+// issued another one.
+func (g *Gateway) devToken(c *fiber.Ctx, req call, _ auth.Identity) error {
+	var body devTokenRequest
+	if err := server.Decode(req.body, &body); err != nil {
 		return err
 	}
-	if err := auth.ValidIdentity(req.Sub, req.Role); err != nil {
+	token, err := g.tokens.DevToken(body.Sub, body.Role, time.Hour, g.now())
+	switch {
+	case errors.Is(err, auth.ErrInvalidRole):
+		return apperr.Invalid("role", "%v", err)
+	case errors.Is(err, auth.ErrInvalidSub):
 		return apperr.Invalid("sub", "%v", err)
-	}
-	token, err := g.tokens.DevToken(req.Sub, req.Role, time.Hour, g.now())
-	if err != nil {
+	case err != nil:
 		return err
 	}
 	return c.JSON(fiber.Map{"token": token, "token_type": "Bearer", "expires_in": 3600})
@@ -195,22 +212,42 @@ type call struct {
 	header nethttp.Header
 }
 
-func (g *Gateway) forward(r domain.Route) fiber.Handler {
+// admit returns the handler of route r: every request goes through the
+// same steps, in this order. The caller is authenticated; the request is
+// counted against the caller's budget, every request, including one that
+// is then refused for its token or its input; a failed authentication or
+// authorisation is answered; only then is the input checked (prepare), and
+// serve runs with the checked request. So a caller without a valid token
+// gets 401 on every non-public route whatever it sends (its input is not
+// judged for it), and bad input spends the budget as good input does.
+//
+// A user naming another user's id in the path (OwnParam) is refused before
+// the id is checked: a malformed id from a user is 403, not 404, which
+// tells nothing; an admin's malformed id is still 404.
+func (g *Gateway) admit(r domain.Route, serve func(c *fiber.Ctx, req call, ident auth.Identity) error) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		req, err := g.prepare(c, r)
-		if err != nil {
+		ident, signed, authErr := g.authenticate(c, r, c.Params(r.Param))
+		if err := g.limit(c, r, ident); err != nil {
 			return err
 		}
-		ident, signed, err := g.authenticate(c, r, c.Params(r.Param))
-		if lerr := g.limit(c, r, ident); lerr != nil {
-			return lerr
+		if authErr != nil {
+			return authErr
 		}
+		req, err := g.prepare(c, r)
 		if err != nil {
 			return err
 		}
 		if signed != "" {
 			req.header.Set(auth.HeaderIdentity, signed)
 		}
+		return serve(c, req, ident)
+	}
+}
+
+// forward returns the handler of contract route r: admitted, then sent to
+// its service (through keyed when it carries an Idempotency-Key).
+func (g *Gateway) forward(r domain.Route) fiber.Handler {
+	return g.admit(r, func(c *fiber.Ctx, req call, ident auth.Identity) error {
 		if key, sent := idempotencyKey(c); sent && r.Keyed() {
 			return g.keyed(c, r, req, key, ident)
 		}
@@ -219,7 +256,7 @@ func (g *Gateway) forward(r domain.Route) fiber.Handler {
 			return err
 		}
 		return g.relay(c, r.App, resp)
-	}
+	})
 }
 
 // meaningfulHeaders are the request headers the contract gives a meaning;
@@ -283,12 +320,17 @@ func printable(s string) string {
 	return string(out)
 }
 
-// prepare checks what the gateway can check without a hop (headers, path
-// id, query, media type and JSON shape) and builds the request for the
-// service from checked parts only.
+// prepare checks what the gateway can check without a hop (headers, the
+// Idempotency-Key of a keyed route, path id, query, media type and JSON
+// shape) and builds the request for the service from checked parts only.
 func (g *Gateway) prepare(c *fiber.Ctx, r domain.Route) (call, error) {
 	if err := checkHeaders(c); err != nil {
 		return call{}, err
+	}
+	if key, sent := idempotencyKey(c); sent && r.Keyed() {
+		if err := domain.ValidateKey(key); err != nil {
+			return call{}, err
+		}
 	}
 	param := ""
 	if r.Param != "" {
@@ -360,10 +402,13 @@ func (g *Gateway) invoke(c *fiber.Ctx, r domain.Route, req call) (*sidecar.Respo
 }
 
 // scope is the caller a key belongs to: keys of different callers never
-// meet. Anonymous sign-ups share one scope.
-func scope(ident auth.Identity) string {
+// meet. A user or an admin is scoped by identity; an anonymous caller (a
+// sign-up without a token) by address, c.IP(), the identity the rate
+// limiter counts it by, so two anonymous clients sending the same key
+// never see each other's answers.
+func scope(c *fiber.Ctx, ident auth.Identity) string {
 	if ident.Sub == "" {
-		return "anonymous"
+		return "ip:" + c.IP()
 	}
 	return ident.Role + ":" + ident.Sub
 }
@@ -375,12 +420,10 @@ func scope(ident auth.Identity) string {
 // still running 409 IDEMPOTENCY_KEY_IN_USE. The services also get a token
 // of the key and derive the ids they create from it, so a request whose
 // answer was lost (no record kept) is de-duplicated by them when retried.
+// The key was checked by prepare.
 func (g *Gateway) keyed(c *fiber.Ctx, r domain.Route, req call, key string, ident auth.Identity) error {
-	if err := domain.ValidateKey(key); err != nil {
-		return err
-	}
 	ctx := c.UserContext()
-	token := domain.Token(scope(ident), key)
+	token := domain.Token(scope(c, ident), key)
 	fp := domain.Fingerprint(r.Method, req.path, req.body)
 	req.header.Set(id.HeaderIdempotencyToken, token)
 	now := g.now().UTC()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	nethttp "net/http"
 	"net/http/httptest"
 	"strings"
@@ -137,13 +138,22 @@ func newGateway(t *testing.T, f *fakeDapr) func(method, path, body string, hdr m
 // idempotency records in memory.
 func gatewayApp(t *testing.T, f *fakeDapr) *fiber.App {
 	t.Helper()
+	return gatewayWith(t, f, &countingLimiter{}, nil)
+}
+
+// gatewayWith is gatewayApp counting requests with l, its settings changed
+// by set.
+func gatewayWith(t *testing.T, f *fakeDapr, l gatewayhttp.Limiter, set map[string]string) *fiber.App {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	app := server.New(server.Config{Name: "gateway", Logger: log})
 	signer, err := auth.NewSigner(seedB64)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gatewayhttp.New(f, store.New(sidecartest.NewMemState(), "gateway-store", 86400), tokens, signer, &countingLimiter{}, settings.New(log, domain.Settings...), log).Routes(app)
+	s := settings.New(log, domain.Settings...)
+	s.Apply(set)
+	gatewayhttp.New(f, store.New(sidecartest.NewMemState(), "gateway-store", 86400), tokens, signer, l, s, log).Routes(app)
 	return app
 }
 
@@ -178,8 +188,10 @@ func TestRouting(t *testing.T) {
 		{"not an object", "POST", "/users/create", `["a"]`, json, 400, "VALIDATION_FAILED", "", ""},
 		{"form body", "POST", "/users/create", `name=A`, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, 415, "UNSUPPORTED_MEDIA_TYPE", "", ""},
 		{"internal deduct hidden", "POST", "/wallet/deduct", `{}`, json, 404, "ROUTE_NOT_FOUND", "", ""},
-		{"internal updateStatus hidden", "PUT", "/billing/updateStatus", `{}`, json, 404, "ROUTE_NOT_FOUND", "", ""},
-		{"internal confirm hidden", "POST", "/Payment/confirm", `{}`, json, 404, "ROUTE_NOT_FOUND", "", ""},
+		// Not forwarded: the path is the public GET /billing/{billId}'s
+		// (and GET /Payment/{paymentId}'s), which has no PUT (POST).
+		{"internal updateStatus hidden", "PUT", "/billing/updateStatus", `{}`, json, 405, "METHOD_NOT_ALLOWED", "", ""},
+		{"internal confirm hidden", "POST", "/Payment/confirm", `{}`, json, 405, "METHOD_NOT_ALLOWED", "", ""},
 		{"internal create-order hidden", "POST", "/razorpay/create-order", `{}`, json, 404, "ROUTE_NOT_FOUND", "", ""},
 		{"GET on updateStatus is not a bill", "GET", "/billing/updateStatus", "", nil, 404, "BILL_NOT_FOUND", "", ""},
 		{"GET on confirm is not a payment", "GET", "/Payment/confirm", "", nil, 404, "PAYMENT_NOT_FOUND", "", ""},
@@ -387,14 +399,68 @@ func TestClientCannotForgeTheIdentityHeader(t *testing.T) {
 	}
 }
 
+// POST /auth/dev-token goes through the checks every route does (headers,
+// query, Idempotency-Key, a token if sent) and issues a token only for a
+// FinFlow identity, naming the field that is not one.
 func TestDevToken(t *testing.T) {
-	do := newGateway(t, &fakeDapr{})
-	status, body, _ := do("POST", "/auth/dev-token", `{"sub":"`+id.New(id.User)+`","role":"user"}`, map[string]string{"Authorization": noHeader, "Content-Type": "application/json"})
-	if status != 200 || body["token"] == "" {
-		t.Fatalf("dev-token = %d %v", status, body)
+	user := id.New(id.User)
+	jsonType := nethttp.Header{"Content-Type": {"application/json"}}
+	with := func(k string, vs ...string) nethttp.Header { return withHeader(jsonType, k, vs...) }
+	cases := []struct {
+		name       string
+		query      string
+		body       string
+		header     nethttp.Header
+		wantStatus int
+		wantCode   string
+		wantField  string // details.field of a 400
+		wantIdent  auth.Identity
+	}{
+		{"a user", "", `{"sub":"` + user + `","role":"user"}`, jsonType, 200, "", "", auth.Identity{Sub: user, Role: "user"}},
+		{"an admin", "", `{"sub":"ops","role":"admin"}`, jsonType, 200, "", "", auth.Identity{Sub: "ops", Role: "admin"}},
+		{"a valid token sent along", "", `{"sub":"ops","role":"admin"}`, with("Authorization", bearer(user, "user")), 200, "", "", auth.Identity{Sub: "ops", Role: "admin"}},
+		{"a valid Idempotency-Key", "", `{"sub":"ops","role":"admin"}`, with("Idempotency-Key", "dev-1"), 200, "", "", auth.Identity{Sub: "ops", Role: "admin"}},
+		{"no role", "", `{"sub":"ops"}`, jsonType, 400, "VALIDATION_FAILED", "role", auth.Identity{}},
+		{"another role", "", `{"sub":"x","role":"root"}`, jsonType, 400, "VALIDATION_FAILED", "role", auth.Identity{}},
+		{"a user sub that is not a user id", "", `{"sub":"bob","role":"user"}`, jsonType, 400, "VALIDATION_FAILED", "sub", auth.Identity{}},
+		{"an admin sub with a NUL", "", `{"sub":"ops\u0000","role":"admin"}`, jsonType, 400, "VALIDATION_FAILED", "sub", auth.Identity{}},
+		{"an admin sub with a newline", "", `{"sub":"ops\nroot","role":"admin"}`, jsonType, 400, "VALIDATION_FAILED", "sub", auth.Identity{}},
+		{"an admin sub with a space", "", `{"sub":"ops admin","role":"admin"}`, jsonType, 400, "VALIDATION_FAILED", "sub", auth.Identity{}},
+		{"an admin sub not ASCII", "", `{"sub":"op\u00e9","role":"admin"}`, jsonType, 400, "VALIDATION_FAILED", "sub", auth.Identity{}},
+		{"an empty admin sub", "", `{"sub":"","role":"admin"}`, jsonType, 400, "VALIDATION_FAILED", "sub", auth.Identity{}},
+		{"an unknown field", "", `{"sub":"ops","role":"admin","exp":1}`, jsonType, 400, "VALIDATION_FAILED", "", auth.Identity{}},
+		{"an unknown query parameter", "?ttl=99999", `{"sub":"ops","role":"admin"}`, jsonType, 400, "VALIDATION_FAILED", "ttl", auth.Identity{}},
+		{"an invalid bearer token", "", `{"sub":"ops","role":"admin"}`, with("Authorization", "Bearer nope"), 401, "UNAUTHENTICATED", "", auth.Identity{}},
+		{"an empty Idempotency-Key", "", `{"sub":"ops","role":"admin"}`, with("Idempotency-Key", ""), 400, "VALIDATION_FAILED", "Idempotency-Key", auth.Identity{}},
+		{"an Idempotency-Key too long", "", `{"sub":"ops","role":"admin"}`, with("Idempotency-Key", strings.Repeat("k", 256)), 400, "VALIDATION_FAILED", "Idempotency-Key", auth.Identity{}},
+		{"an Idempotency-Key not printable", "", `{"sub":"ops","role":"admin"}`, with("Idempotency-Key", "k\x7f"), 400, "VALIDATION_FAILED", "Idempotency-Key", auth.Identity{}},
+		{"Idempotency-Key twice", "", `{"sub":"ops","role":"admin"}`, with("Idempotency-Key", "k-1", "k-2"), 400, "VALIDATION_FAILED", "Idempotency-Key", auth.Identity{}},
+		{"Authorization twice", "", `{"sub":"ops","role":"admin"}`, with("Authorization", bearer(user, "user"), bearer("ops", "admin")), 400, "VALIDATION_FAILED", "Authorization", auth.Identity{}},
+		{"text/plain", "", `{"sub":"ops","role":"admin"}`, nethttp.Header{"Content-Type": {"text/plain"}}, 415, "UNSUPPORTED_MEDIA_TYPE", "", auth.Identity{}},
+		{"not JSON", "", `{"sub":`, jsonType, 400, "VALIDATION_FAILED", "", auth.Identity{}},
 	}
-	if status, body, _ := do("POST", "/auth/dev-token", `{"sub":"x","role":"root"}`, map[string]string{"Authorization": noHeader, "Content-Type": "application/json"}); status != 400 {
-		t.Fatalf("bad role = %d %v", status, body)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeDapr{}
+			resp, raw := send(t, gatewayApp(t, f), "POST", "/auth/dev-token"+tc.query, tc.body, tc.header)
+			var out answer
+			_ = json.Unmarshal(raw, &out)
+			if resp.StatusCode != tc.wantStatus || out.Error.Code != tc.wantCode {
+				t.Fatalf("POST /auth/dev-token%s %s = %d %s, want %d %s", tc.query, tc.body, resp.StatusCode, raw, tc.wantStatus, tc.wantCode)
+			}
+			if tc.wantField != "" && out.Error.Details["field"] != tc.wantField {
+				t.Fatalf("details = %v, want field %s", out.Error.Details, tc.wantField)
+			}
+			if tc.wantStatus == 200 {
+				ident, err := tokens.Verify("Bearer "+out.Token, time.Now())
+				if err != nil || ident != tc.wantIdent {
+					t.Fatalf("the token issued is for %+v (%v), want %+v", ident, err, tc.wantIdent)
+				}
+			}
+			if len(f.calls) != 0 {
+				t.Fatalf("dev-token made %d hops", len(f.calls))
+			}
+		})
 	}
 }
 
@@ -508,25 +574,12 @@ func TestHeadersAndMediaTypesTakenStrictly(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeDapr{}
 			app := gatewayApp(t, f)
-			req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
-			req.Header.Set("Authorization", bearer("ops-admin", "admin"))
+			header := nethttp.Header{"Authorization": {bearer("ops-admin", "admin")}}
 			for k, vs := range tc.header {
-				req.Header.Del(k)
-				for _, v := range vs {
-					req.Header.Add(k, v)
-				}
+				header[k] = vs
 			}
-			resp, err := app.Test(req, -1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			raw, _ := io.ReadAll(resp.Body)
-			var out struct {
-				Error struct {
-					Code    string         `json:"code"`
-					Details map[string]any `json:"details"`
-				} `json:"error"`
-			}
+			resp, raw := send(t, app, tc.method, tc.path, tc.body, header)
+			var out answer
 			_ = json.Unmarshal(raw, &out)
 			if resp.StatusCode != tc.wantStatus || out.Error.Code != tc.wantCode {
 				t.Fatalf("%s %s = %d %s, want %d %s", tc.method, tc.path, resp.StatusCode, raw, tc.wantStatus, tc.wantCode)
@@ -538,5 +591,275 @@ func TestHeadersAndMediaTypesTakenStrictly(t *testing.T) {
 				t.Fatalf("hop made: %v, want %v", hopped, tc.wantHop)
 			}
 		})
+	}
+}
+
+// answer is an answer of the gateway as the tests read it: the token of
+// POST /auth/dev-token, or the contract's error envelope.
+type answer struct {
+	Token string `json:"token"`
+	Error struct {
+		Code    string         `json:"code"`
+		Details map[string]any `json:"details"`
+	} `json:"error"`
+}
+
+// withHeader returns a copy of h (nil: none) with k set to vs.
+func withHeader(h nethttp.Header, k string, vs ...string) nethttp.Header {
+	out := nethttp.Header{}
+	for name, values := range h {
+		out[name] = values
+	}
+	out[k] = vs
+	return out
+}
+
+// send sends one request to app, with header's values (each as many times
+// as listed), and returns the answer and its body.
+func send(t *testing.T, app *fiber.App, method, path, body string, header nethttp.Header) (*nethttp.Response, []byte) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	resp, err := app.Test(req, -1)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	return resp, raw
+}
+
+// Every request is authenticated first, then counted against the caller's
+// budget, then refused if its token is missing or wrong (or the caller may
+// not use the route), and only then are its headers, path id, query and
+// body checked. So every kind of input error is 401 without a token on a
+// route that needs one, and every request is counted, whatever it is
+// refused for: with a budget of one, the same request again is 429, from
+// the caller's own budget (anonymous callers by address).
+func TestAuthenticateThenLimitThenCheckInput(t *testing.T) {
+	me := id.New(id.User)
+	good := `{"user_id":"` + me + `","amount":100,"description":"x"}`
+	jsonType := nethttp.Header{"Content-Type": {"application/json"}}
+	with := withHeader
+	cases := []struct {
+		name   string
+		method string
+		path   string
+		body   string
+		header nethttp.Header
+		// The first answer to each caller: an admin, the user me, no
+		// token, and an invalid token.
+		admin, user, none, badToken int
+	}{
+		{"malformed id", "GET", "/billing/bill_bad", "", nil, 404, 404, 401, 401},
+		{"traversal in an id", "GET", "/billing/..%2Fwallet%2Fdeduct", "", nil, 404, 404, 401, 401},
+		// A user naming an id that is not theirs is refused before the id
+		// is checked: 403, which tells nothing. An admin learns it is 404.
+		{"malformed user id (own-id route)", "GET", "/users/usr_bad", "", nil, 404, 403, 401, 401},
+		{"malformed user id (own-id route with a body)", "POST", "/wallet/create/usr_bad", "", nil, 404, 403, 401, 401},
+		{"malformed payment id (body route)", "POST", "/Payment/pay_bad/refund", `{"reason":"x"}`, jsonType, 404, 403, 401, 401},
+		{"malformed JSON", "POST", "/billing/create", `{"user_id":`, jsonType, 400, 400, 401, 401},
+		{"trailing data", "POST", "/billing/create", good + ` {}`, jsonType, 400, 400, 401, 401},
+		{"not an object", "POST", "/billing/create", `["a"]`, jsonType, 400, 400, 401, 401},
+		{"no body", "POST", "/billing/create", ``, jsonType, 400, 400, 401, 401},
+		{"invalid UTF-8", "POST", "/billing/create", "{\"description\":\"\xc3\x28\"}", jsonType, 400, 400, 401, 401},
+		{"text/plain", "POST", "/billing/create", good, nethttp.Header{"Content-Type": {"text/plain"}}, 415, 415, 401, 401},
+		{"no Content-Type", "POST", "/billing/create", good, nil, 415, 415, 401, 401},
+		{"a form", "POST", "/billing/create", `a=1`, nethttp.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, 415, 415, 401, 401},
+		{"gzip-encoded", "POST", "/billing/create", good, with(jsonType, "Content-Encoding", "gzip"), 415, 415, 401, 401},
+		{"unknown query parameter", "GET", "/billing/user/" + me + "?foo=1", "", nil, 400, 400, 401, 401},
+		{"unknown query parameter (admin-only route)", "GET", "/users/all?foo=1", "", nil, 400, 403, 401, 401},
+		{"query parameter twice", "GET", "/billing/user/" + me + "?limit=1&limit=2", "", nil, 400, 400, 401, 401},
+		{"query on a route that takes none", "POST", "/billing/create?user_id=" + me, good, jsonType, 400, 400, 401, 401},
+		{"empty Idempotency-Key", "POST", "/billing/create", good, with(jsonType, "Idempotency-Key", ""), 400, 400, 401, 401},
+		{"Idempotency-Key too long", "POST", "/billing/create", good, with(jsonType, "Idempotency-Key", strings.Repeat("k", 256)), 400, 400, 401, 401},
+		{"Idempotency-Key not printable", "POST", "/billing/create", good, with(jsonType, "Idempotency-Key", "k\x7f"), 400, 400, 401, 401},
+		{"Idempotency-Key twice", "POST", "/billing/create", good, with(jsonType, "Idempotency-Key", "k-1", "k-2"), 400, 400, 401, 401},
+		{"webhook signature twice", "POST", "/billing/create", good, with(jsonType, "X-Razorpay-Signature", "a", "b"), 400, 400, 401, 401},
+		{"HEAD of a malformed id", "HEAD", "/billing/bill_bad", "", nil, 404, 404, 401, 401},
+		{"HEAD with an unknown query parameter", "HEAD", "/billing/user/" + me + "?foo=1", "", nil, 400, 400, 401, 401},
+		// On a public route the input is checked without a token; a token,
+		// if sent, must be valid.
+		{"malformed JSON on sign-up", "POST", "/users/create", `{"name":`, jsonType, 400, 400, 400, 401},
+		{"text/plain on sign-up", "POST", "/users/create", `{"name":"A"}`, nethttp.Header{"Content-Type": {"text/plain"}}, 415, 415, 415, 401},
+		{"unknown query parameter on sign-up", "POST", "/users/create?foo=1", `{"name":"A"}`, jsonType, 400, 400, 400, 401},
+		{"empty Idempotency-Key on sign-up", "POST", "/users/create", `{"name":"A"}`, with(jsonType, "Idempotency-Key", ""), 400, 400, 400, 401},
+		{"malformed JSON on dev-token", "POST", "/auth/dev-token", `{"sub":`, jsonType, 400, 400, 400, 401},
+		{"a role that is not one on dev-token", "POST", "/auth/dev-token", `{"sub":"ops"}`, jsonType, 400, 400, 400, 401},
+	}
+	callers := []struct {
+		name, authz, bucket string
+		want                func(admin, user, none, badToken int) int
+	}{
+		{"admin", bearer("ops", "admin"), "admin:ops", func(a, _, _, _ int) int { return a }},
+		{"user", bearer(me, "user"), "user:" + me, func(_, u, _, _ int) int { return u }},
+		{"no token", "", "ip:0.0.0.0", func(_, _, n, _ int) int { return n }},
+		{"invalid token", "Bearer nope", "ip:0.0.0.0", func(_, _, _, b int) int { return b }},
+	}
+	for _, tc := range cases {
+		for _, caller := range callers {
+			t.Run(tc.name+"/"+caller.name, func(t *testing.T) {
+				f, l := &fakeDapr{}, &countingLimiter{}
+				app := gatewayWith(t, f, l, map[string]string{
+					domain.SettingRateAnonPerMinute: "1", domain.SettingRateUserPerMinute: "1", domain.SettingRateAdminPerMinute: "1",
+				})
+				header := tc.header.Clone()
+				if caller.authz != "" {
+					header = with(header, "Authorization", caller.authz)
+				}
+				want := caller.want(tc.admin, tc.user, tc.none, tc.badToken)
+				resp, raw := send(t, app, tc.method, tc.path, tc.body, header)
+				if resp.StatusCode != want {
+					t.Fatalf("%s %s = %d %s, want %d", tc.method, tc.path, resp.StatusCode, raw, want)
+				}
+				if tc.method == "HEAD" && len(raw) != 0 {
+					t.Fatalf("HEAD answered a body: %s", raw)
+				}
+				resp, raw = send(t, app, tc.method, tc.path, tc.body, header)
+				if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+					t.Fatalf("the same request again = %d %s (Retry-After %q), want 429: the first was not counted", resp.StatusCode, raw, resp.Header.Get("Retry-After"))
+				}
+				if n := l.count(caller.bucket); n != 2 {
+					t.Fatalf("%s counted %d times, want 2 (counts: %v)", caller.bucket, n, l.n)
+				}
+				if len(f.calls) != 0 {
+					t.Fatalf("a refused request made %d hops", len(f.calls))
+				}
+			})
+		}
+	}
+}
+
+// count returns how many requests of caller were counted.
+func (l *countingLimiter) count(caller string) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n[caller]
+}
+
+// serve serves app on a loopback port for the test's lifetime and returns
+// its base URL.
+func serve(t *testing.T, app *fiber.App) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = app.Listener(ln) }()
+	t.Cleanup(func() { _ = app.Shutdown() })
+	return "http://" + ln.Addr().String()
+}
+
+// clientFrom returns a client whose connections come from the loopback
+// address ip (all of 127.0.0.0/8 is local on Linux).
+func clientFrom(ip string) *nethttp.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	return &nethttp.Client{Transport: &nethttp.Transport{DialContext: d.DialContext}}
+}
+
+// Idempotency-Keys are scoped per caller, anonymous callers included: an
+// anonymous client's key is scoped by its address (the address the rate
+// limiter counts it by, never a header it sends), so a second anonymous
+// client sending the same key and body gets its own answer, not the first
+// client's replayed.
+func TestAnonymousKeysAreScopedByAddress(t *testing.T) {
+	f := &fakeDapr{}
+	base := serve(t, gatewayApp(t, f))
+	signUp := func(from string, header map[string]string) (status int, replayed, token string) {
+		t.Helper()
+		req, _ := nethttp.NewRequest("POST", base+"/users/create", strings.NewReader(`{"name":"A","email":"a@example.in"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", "signup-1")
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := clientFrom(from).Do(req)
+		if err != nil {
+			t.Fatalf("sign-up from %s: %v", from, err)
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, resp.Header.Get("Idempotent-Replayed"), f.last().header.Get("X-Idempotency-Token")
+	}
+	steps := []struct {
+		name         string
+		from         string
+		header       map[string]string
+		wantReplayed string
+		wantHops     int
+	}{
+		{"the first client", "127.0.0.2", nil, "", 1},
+		{"the first client again (replayed)", "127.0.0.2", nil, "true", 1},
+		{"a second client, same key and body", "127.0.0.3", nil, "", 2},
+		{"a third client naming the first's address", "127.0.0.4", map[string]string{"X-Forwarded-For": "127.0.0.2", "X-Real-Ip": "127.0.0.2"}, "", 3},
+		{"the second client again (replayed)", "127.0.0.3", nil, "true", 3},
+	}
+	tokens := map[string]string{}
+	for _, s := range steps {
+		status, replayed, token := signUp(s.from, s.header)
+		if status != 201 || replayed != s.wantReplayed || f.count("/users/create") != s.wantHops {
+			t.Fatalf("%s: %d replayed=%q hops=%d, want 201 replayed=%q hops=%d", s.name, status, replayed, f.count("/users/create"), s.wantReplayed, s.wantHops)
+		}
+		if s.wantReplayed == "" {
+			tokens[s.from] = token
+		}
+	}
+	if len(tokens) != 3 || tokens["127.0.0.2"] == tokens["127.0.0.3"] || tokens["127.0.0.2"] == tokens["127.0.0.4"] {
+		t.Fatalf("downstream tokens %v: each address's key must be its own", tokens)
+	}
+}
+
+// Every GET route answers HEAD as it answers GET (same authentication,
+// budget, status and headers, the service asked with GET), without a body.
+func TestHeadIsGetWithoutABody(t *testing.T) {
+	me := id.New(id.User)
+	for _, r := range domain.Routes {
+		if r.Method != "GET" {
+			continue
+		}
+		path := r.Path
+		if r.Param != "" {
+			v := id.New(r.Prefix)
+			if r.OwnParam {
+				v = me
+			}
+			path = strings.Replace(path, ":"+r.Param, v, 1)
+		}
+		for _, caller := range []struct{ name, authz string }{
+			{"admin", bearer("ops", "admin")}, {"user", bearer(me, "user")}, {"no token", ""}, {"invalid token", "Bearer nope"},
+		} {
+			t.Run(r.Path+"/"+caller.name, func(t *testing.T) {
+				f := &fakeDapr{}
+				app := gatewayApp(t, f)
+				header := nethttp.Header{}
+				if caller.authz != "" {
+					header.Set("Authorization", caller.authz)
+				}
+				get, getBody := send(t, app, "GET", path, "", header)
+				getHop := f.last()
+				head, headBody := send(t, app, "HEAD", path, "", header)
+				if head.StatusCode != get.StatusCode || len(headBody) != 0 {
+					t.Fatalf("HEAD %s = %d with %d bytes, GET = %d %s; want GET's status and no body", path, head.StatusCode, len(headBody), get.StatusCode, getBody)
+				}
+				for _, h := range []string{"Content-Type", "Content-Length", "Retry-After", "Allow"} {
+					if head.Header.Get(h) != get.Header.Get(h) {
+						t.Errorf("HEAD %s: %s = %q, GET's %q", path, h, head.Header.Get(h), get.Header.Get(h))
+					}
+				}
+				if head.Header.Get(server.HeaderRequestID) == "" {
+					t.Errorf("HEAD %s: no request id", path)
+				}
+				if hops := len(f.calls); get.StatusCode == 401 || get.StatusCode == 403 {
+					if hops != 0 {
+						t.Fatalf("a refused request made %d hops", hops)
+					}
+				} else if headHop := f.last(); hops != 2 || headHop.method != "GET" || headHop.path != getHop.path {
+					t.Fatalf("HEAD %s asked %s %s (%d hops), want GET %s", path, headHop.method, headHop.path, hops, getHop.path)
+				}
+			})
+		}
 	}
 }
