@@ -132,3 +132,65 @@ func TestGatewayConcurrentCallsKeepTheirAnswers(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// Each call is classified as its own operation: Razorpay's 404 with its
+// error body refuses an id named in the path, and is no answer creating an
+// order (which names no id); a 401 (FinFlow's key) and an HTML 404 page
+// are no answer for every call.
+func TestGatewayClassifiesEachOperation(t *testing.T) {
+	const notFound = `{"error":{"code":"BAD_REQUEST_ERROR","description":"The id provided does not exist","field":"id"}}`
+	calls := []struct {
+		name      string
+		namesAnID bool
+		call      func(gw *client.Gateway) error
+	}{
+		{"create order", false, func(gw *client.Gateway) error {
+			_, err := gw.CreateOrder(context.Background(), "pay_0123456789abcdefghjkmnpqrs", 5000, "INR")
+			return err
+		}},
+		{"order payments", true, func(gw *client.Gateway) error {
+			_, err := gw.OrderPayments(context.Background(), "order_AAAAAAAAAAAAAA")
+			return err
+		}},
+		{"fetch payment", true, func(gw *client.Gateway) error {
+			_, err := gw.Payment(context.Background(), "pay_AAAAAAAAAAAAAA")
+			return err
+		}},
+		{"refund", true, func(gw *client.Gateway) error {
+			_, _, err := gw.Refund(context.Background(), "pay_AAAAAAAAAAAAAA", 2500, "pay_0123456789abcdefghjkmnpqrs", nil)
+			return err
+		}},
+		{"fetch refund", true, func(gw *client.Gateway) error {
+			_, err := gw.FetchRefund(context.Background(), "rfnd_AAAAAAAAAAAAAA")
+			return err
+		}},
+	}
+	answers := []struct {
+		name    string
+		status  int
+		body    string
+		refused func(namesAnID bool) bool
+	}{
+		{"404, Razorpay's body", 404, notFound, func(namesAnID bool) bool { return namesAnID }},
+		{"400, Razorpay's body", 400, notFound, func(bool) bool { return true }},
+		{"401, Razorpay's body", 401, `{"error":{"code":"BAD_REQUEST_ERROR","description":"The api key provided is invalid"}}`, func(bool) bool { return false }},
+		{"403", 403, `{"error":{"code":"BAD_REQUEST_ERROR","description":"Forbidden"}}`, func(bool) bool { return false }},
+		{"an HTML 404 page", 404, `<html><body><h1>404 Not Found</h1></body></html>`, func(bool) bool { return false }},
+		{"an empty 400", 400, ``, func(bool) bool { return false }},
+	}
+	for _, a := range answers {
+		url := razorpayAt(t, a.status, a.body, 0)
+		gw := client.New("rzp_test_x", "secret", func() string { return url })
+		for _, c := range calls {
+			t.Run(a.name+"/"+c.name, func(t *testing.T) {
+				want := contract.ErrGatewayUnavailable
+				if a.refused(c.namesAnID) {
+					want = contract.ErrGatewayRefused
+				}
+				if err := c.call(gw); !errors.Is(err, want) {
+					t.Fatalf("%s answered %d %q = %v, want %s", c.name, a.status, a.body, err, want.Code)
+				}
+			})
+		}
+	}
+}
