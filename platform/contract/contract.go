@@ -307,12 +307,15 @@ const (
 
 // Error codes the razorpay service sends and the payment service matches.
 const (
-	// CodeGatewayRefused: Razorpay gave a definite refusal (HTTP 400-499
-	// but 408 and 429). Details carry Razorpay's answer (GatewayStatus,
+	// CodeGatewayRefused: Razorpay gave a definite refusal: its JSON error
+	// body with code BAD_REQUEST_ERROR at 400 or 422, or at 404 for a call
+	// naming an id (the table is services/razorpay/domain's ClassifyAnswer,
+	// and docs/razorpay.md). Details carry Razorpay's answer (GatewayStatus,
 	// GatewayCode, GatewayDescription, GatewayField). Never worth retrying.
 	CodeGatewayRefused = "GATEWAY_REFUSED"
-	// CodeGatewayUnavailable: Razorpay did not give a definite answer (408,
-	// 429, 5xx, a timeout, no connection). Worth retrying later.
+	// CodeGatewayUnavailable: Razorpay did not give a definite answer (401
+	// and 403: FinFlow's own key; any 4xx without Razorpay's error body,
+	// 408, 409, 429, 5xx, a timeout, no connection). Worth retrying later.
 	CodeGatewayUnavailable = "GATEWAY_UNAVAILABLE"
 )
 

@@ -86,6 +86,8 @@ func halfPeak(a Attack, rate float64, cfg config) Level {
 var benchSettings = map[string]int64{
 	"gateway.ratelimit.user_per_minute":  10_000_000,
 	"gateway.ratelimit.admin_per_minute": 10_000_000,
+	// Every user's dev token comes from one address.
+	"gateway.ratelimit.anonymous_per_minute": 10_000_000,
 }
 
 // TestBench measures FinFlow through the gateway, then the floor (the same

@@ -98,6 +98,8 @@ func TestChaos(t *testing.T) {
 		"payments.reconcile.after_ms":        3_600_000,
 		"gateway.ratelimit.user_per_minute":  10_000_000,
 		"gateway.ratelimit.admin_per_minute": 10_000_000,
+		// Every user's dev token comes from one address.
+		"gateway.ratelimit.anonymous_per_minute": 10_000_000,
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -125,8 +125,10 @@ func TestAmountsAreValidated(t *testing.T) {
 				if r.Status != http.StatusBadRequest || r.ErrorCode() != "VALIDATION_FAILED" || r.ErrorField() != "amount" {
 					t.Fatalf("POST %s amount %s = %d %s, want 400 on amount", path, tc.amount, r.Status, r.Body)
 				}
-				if !strings.Contains(string(r.Body), "paise") {
-					t.Errorf("message %s does not say amounts are paise", r.Body)
+				// null is not a number at all: it is refused as null (leave
+				// the field out), like every other field.
+				if want := map[bool]string{true: "must not be null", false: "paise"}[tc.amount == "null"]; !strings.Contains(string(r.Body), want) {
+					t.Errorf("message %s does not say %q", r.Body, want)
 				}
 			}
 		})

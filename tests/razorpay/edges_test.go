@@ -22,8 +22,10 @@ import (
 
 func lateID(gatewayPaymentID string) string { return id.Derive(id.Payment, "late:"+gatewayPaymentID) }
 
+// randomGatewayID is a Razorpay payment id (pay_ and 14 base62
+// characters): the first four of prefix (padded with X), then ten digits.
 func randomGatewayID(prefix string) string {
-	return fmt.Sprintf("pay_%s%010d", prefix, rand.Int64N(1e10))
+	return fmt.Sprintf("pay_%s%010d", (prefix + "XXXX")[:4], rand.Int64N(1e10))
 }
 
 // The issue's first example. P is SUCCESS by pay_R; a correctly signed
@@ -380,7 +382,7 @@ func TestVerifiedEventsAreAlwaysAcknowledged(t *testing.T) {
 		{"not JSON", []byte(`<xml/>`), "", "malformed", "parked_event"},
 		{"no payment entity", []byte(`{"entity":"event","event":"payment.captured","payload":{}}`), "", "malformed", "parked_event"},
 		{"a fractional amount", entity("payment.captured", `"id":"pay_Y","order_id":"`+p.Razorpay.OrderID+`","amount":63.5,"currency":"INR"`), "", "malformed", "parked_event"},
-		{"an order FinFlow never made", harness.Webhook("payment.captured", randomGatewayID("OTHER"), "order_NotFinFlows"+fmt.Sprint(rand.Int64N(1e5)), 6300, "captured"), "", "unknown_order", "parked_event"},
+		{"an order FinFlow never made", harness.Webhook("payment.captured", randomGatewayID("OTHER"), fmt.Sprintf("order_NotFinFlow%04d", rand.Int64N(1e4)), 6300, "captured"), "", "unknown_order", "parked_event"},
 		{"no event id: identified by its body", harness.Webhook("payment.failed", randomGatewayID("NOID"), p.Razorpay.OrderID, 6300, "failed"), "-", "accepted", ""},
 	}
 	for _, tc := range cases {
