@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/finflow/finflow/platform/page"
 	"github.com/finflow/finflow/platform/sidecar"
 )
 
@@ -97,6 +98,13 @@ func (x Index) Append(ctx context.Context, owner, id string) (int64, error) {
 // sequence numbers are below before (0: from the newest), newest first.
 // It reads the head and, if needed, the one or two pages the entries fall
 // in, in one bulk read.
+//
+// A before other than 0 is a position a cursor gave: it must lie within
+// the list as the head has it (page.Within: from 2 to the newest entry's
+// number). Anything else, a position past the newest entry in particular,
+// was never issued for this list, and Before returns page.ErrInvalidCursor
+// (wrapped) having read only the head. The check costs no round trip: the
+// head is read anyway.
 func (x Index) Before(ctx context.Context, owner string, before int64, n int) ([]Entry, error) {
 	n = min(max(n, 0), PageSize)
 	it, err := x.State.Get(ctx, x.Store, x.headKey(owner))
@@ -110,7 +118,10 @@ func (x Index) Before(ctx context.Context, owner string, before int64, n int) ([
 		}
 	}
 	top := h.Count // the newest wanted
-	if before > 0 && before-1 < top {
+	if before != 0 {
+		if err := page.Within(before, h.Count); err != nil {
+			return nil, fmt.Errorf("reading %s below %d (of %d): %w", x.headKey(owner), before, h.Count, err)
+		}
 		top = before - 1
 	}
 	out := make([]Entry, 0, n)

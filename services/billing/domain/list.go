@@ -45,8 +45,13 @@ type Listing struct {
 	Cursor string
 }
 
-// ErrInvalidCursor is a cursor this service did not issue for this list.
-var ErrInvalidCursor = apperr.Invalid("cursor", "cursor is not one this server issued")
+// ErrInvalidCursor is a cursor this service did not issue for this list:
+// not a cursor, of the other list's kind, or a position not within the
+// user's list as it is (page.ErrInvalidCursor). The kind is checked before
+// any read; the position by the store's List, against the head of the list
+// it reads anyway (listindex.Index.Before): a List given a before other
+// than 0 that is not from 2 to the list's newest position returns it.
+var ErrInvalidCursor = page.ErrInvalidCursor
 
 // Cursor kinds: a bills cursor is refused on the subscriptions list and the
 // other way round.
@@ -81,7 +86,9 @@ func (s *Service) ListBills(ctx context.Context, caller auth.Caller, q Listing) 
 
 // listPage is the paging every listing shares: the caller must be the user
 // or an admin; read fetches a stretch, seq gives an item's position and
-// keep says whether the filter (filtered true) takes it.
+// keep says whether the filter (filtered true) takes it. The cursor's
+// position is checked against the list by the first read (ErrInvalidCursor);
+// the reads after it go on from positions that read gave.
 func listPage[T any](ctx context.Context, caller auth.Caller, q Listing, kind string, filtered bool,
 	read func(ctx context.Context, userID string, before int64, n int) (Listed[T], error),
 	seq func(T) int64, keep func(T) bool) (Page[T], error) {
@@ -97,9 +104,8 @@ func listPage[T any](ctx context.Context, caller auth.Caller, q Listing, kind st
 	}
 	var before int64
 	if q.Cursor != "" {
-		var ok bool
-		if before, ok = page.Position(kind, q.Cursor, 2); !ok {
-			return Page[T]{}, ErrInvalidCursor
+		if before, err = page.Decode(kind, q.Cursor); err != nil {
+			return Page[T]{}, err
 		}
 	}
 	out := Page[T]{Items: []T{}}
@@ -133,8 +139,6 @@ func listPage[T any](ctx context.Context, caller auth.Caller, q Listing, kind st
 
 // withCursor gives p the cursor of the positions below before, if any.
 func withCursor[T any](p Page[T], kind string, before int64) Page[T] {
-	if before > 1 {
-		p.Next = page.Cursor(kind, before)
-	}
+	p.Next = page.Below(kind, before)
 	return p
 }

@@ -182,7 +182,10 @@ func (s *Store) List(ctx context.Context, userID string, before int64, n int) (d
 // kept only when its item carries the entry's number: an item listed twice
 // (a create retried, or two schedulers making one bill) appears once, at
 // the place it was created with, and a listed item that was never created
-// (a create that died in between) not at all.
+// (a create that died in between) not at all. A before that is not within
+// the list (from 2 to its newest position) is a cursor never issued for it:
+// listindex says so from the head it reads anyway, and listed returns
+// domain.ErrInvalidCursor (wrapped) without reading any item.
 func listed[T any](ctx context.Context, st State, store string, x listindex.Index, owner string, before int64, n int,
 	itemKey func(string) string, decode func(raw []byte, id string) (T, int64, error)) (domain.Listed[T], error) {
 	entries, err := x.Before(ctx, owner, before, n)

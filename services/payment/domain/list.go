@@ -33,8 +33,13 @@ type Page struct {
 // listindex.PageSize; the store's tests hold the two equal).
 const ListStretch = 50
 
-// ErrInvalidCursor is a cursor this service did not issue for this list.
-var ErrInvalidCursor = apperr.Invalid("cursor", "cursor is not one this server issued")
+// ErrInvalidCursor is a cursor this service did not issue for this list:
+// not a cursor, of the other list's kind, or a position not within the
+// user's list as it is (page.ErrInvalidCursor). The kind is checked before
+// any read; the position by Store.List, against the head of the list it
+// reads anyway (listindex.Index.Before): a List given a before other than
+// 0 that is not from 2 to the list's newest position returns it.
+var ErrInvalidCursor = page.ErrInvalidCursor
 
 // ListPayments returns a page of a user's bill payments, newest first, to
 // the user or an admin, filtered by status and method. ListTopUps is the
@@ -49,7 +54,9 @@ var ErrInvalidCursor = apperr.Invalid("cursor", "cursor is not one this server i
 // (12 round trips) for the largest page with a filter that matches little,
 // and 3 round trips for the default page of 50 without one, whatever the
 // user's history. A page with filters may hold fewer than limit items and
-// still have a next cursor: the scan stopped, the list did not.
+// still have a next cursor: the scan stopped, the list did not. A cursor's
+// position is checked against the list's head that the first stretch reads
+// (ErrInvalidCursor): no round trip of its own.
 func (pr *Processor) ListPayments(ctx context.Context, caller auth.Caller, q Listing) (Page, error) {
 	switch Method(q.Method) {
 	case "", MethodWallet, MethodRazorpay:
@@ -86,14 +93,14 @@ func (pr *Processor) list(ctx context.Context, caller auth.Caller, purpose Purpo
 	}
 	var before int64
 	if q.Cursor != "" {
-		var ok bool
-		if before, ok = page.Position(kind, q.Cursor, 2); !ok {
-			return Page{}, ErrInvalidCursor
+		// Its position is checked by the first read of the list.
+		if before, err = page.Decode(kind, q.Cursor); err != nil {
+			return Page{}, err
 		}
 	}
 	out := Page{Items: []Payment{}}
 	scan := min(max(2*limit, ListStretch), 200)
-	for scanned := 0; scanned < scan && len(out.Items) < limit; {
+	for scanned := 0; scanned < scan; {
 		n := min(ListStretch, scan-scanned, max(limit-len(out.Items), 1)*2)
 		if q.Status == "" && q.Method == "" {
 			n = min(ListStretch, limit-len(out.Items))
@@ -104,20 +111,22 @@ func (pr *Processor) list(ctx context.Context, caller auth.Caller, purpose Purpo
 		}
 		scanned += n
 		for _, p := range got.Items {
-			if (q.Status == "" || string(p.Status) == q.Status) && (q.Method == "" || string(p.Method) == q.Method) && len(out.Items) < limit {
+			if (q.Status == "" || string(p.Status) == q.Status) && (q.Method == "" || string(p.Method) == q.Method) {
 				out.Items = append(out.Items, p)
-				before = p.Seq
+			}
+			before = p.Seq
+			if len(out.Items) == limit {
+				// The page is full: the next one starts below this item,
+				// whatever is left of the stretch or the list.
+				out.Next = page.Below(kind, before)
+				return out, nil
 			}
 		}
 		if got.Next == 0 {
 			return out, nil // the list's end
 		}
-		if len(out.Items) < limit {
-			before = got.Next
-		}
+		before = got.Next
 	}
-	if before > 1 {
-		out.Next = page.Cursor(kind, before)
-	}
+	out.Next = page.Below(kind, before)
 	return out, nil
 }

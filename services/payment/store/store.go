@@ -725,14 +725,18 @@ func (s *Store) Enlist(ctx context.Context, id string) (domain.Payment, error) {
 
 // List implements domain.Store: one listing read (the list's head and the
 // archived pages the positions fall in) and one bulk read of the payments.
+// A before that is not within the list (from 2 to its newest position) is
+// a cursor never issued for it: domain.ErrInvalidCursor (wrapped), from the
+// head that is read anyway. Next is 0 once the list's oldest entry is read
+// (there is nothing below position 1).
 func (s *Store) List(ctx context.Context, purpose domain.Purpose, userID string, before int64, n int) (domain.Listed, error) {
 	entries, err := s.list(purpose).Before(ctx, userID, before, n)
 	if err != nil {
 		return domain.Listed{}, err
 	}
 	out := domain.Listed{Items: []domain.Payment{}}
-	if len(entries) == n && n > 0 {
-		out.Next = entries[len(entries)-1].Seq
+	if last := len(entries) - 1; len(entries) == n && n > 0 && entries[last].Seq > 1 {
+		out.Next = entries[last].Seq
 	}
 	if len(entries) == 0 {
 		return out, nil

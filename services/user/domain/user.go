@@ -13,6 +13,7 @@ import (
 	"github.com/finflow/finflow/platform/apperr"
 	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/id"
+	"github.com/finflow/finflow/platform/page"
 )
 
 // User is a FinFlow customer.
@@ -29,7 +30,7 @@ type User struct {
 var (
 	ErrUserNotFound  = contract.ErrUserNotFound
 	ErrEmailTaken    = apperr.New(apperr.KindConflict, "EMAIL_TAKEN", "a user with this email already exists")
-	ErrInvalidCursor = apperr.Invalid("cursor", "cursor is not one this server issued")
+	ErrInvalidCursor = page.ErrInvalidCursor // not a cursor, or a position not within the list
 )
 
 // Limits on user fields.
@@ -151,6 +152,8 @@ type Store interface {
 	// Get returns the user with the given id. Returns ErrUserNotFound.
 	Get(ctx context.Context, id string) (User, error)
 	// List returns up to limit users created after the position cursor
-	// points at ("" for the start), oldest first. Returns ErrInvalidCursor.
+	// points at ("" for the start), oldest first. Returns ErrInvalidCursor
+	// for a cursor not issued for the list: another list's, or one whose
+	// position is not within the list as it is (past its last position).
 	List(ctx context.Context, cursor string, limit int) (Page, error)
 }

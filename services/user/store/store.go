@@ -219,7 +219,9 @@ func (s *Store) Get(ctx context.Context, id string) (domain.User, error) {
 const maxScanBatches = 8
 
 // List implements domain.Store. The cursor is the next list position,
-// encoded opaquely.
+// encoded opaquely. A cursor whose position is not within the list as the
+// counter has it (page.Within: from 2 to the last position handed out) was
+// never issued: domain.ErrInvalidCursor, from the counter read anyway.
 func (s *Store) List(ctx context.Context, cursor string, limit int) (domain.Page, error) {
 	pos, err := decodeCursor(cursor)
 	if err != nil {
@@ -233,6 +235,11 @@ func (s *Store) List(ctx context.Context, cursor string, limit int) (domain.Page
 	if it.Found() {
 		if err := json.Unmarshal(it.Value, &c); err != nil {
 			return domain.Page{}, fmt.Errorf("decoding counter: %w", err)
+		}
+	}
+	if cursor != "" {
+		if err := page.Within(pos, c.Last); err != nil {
+			return domain.Page{}, fmt.Errorf("listing users from %d (of %d): %w", pos, c.Last, err)
 		}
 	}
 	users := make([]domain.User, 0, limit)
@@ -273,9 +280,5 @@ func decodeCursor(cursor string) (int64, error) {
 	if cursor == "" {
 		return 1, nil
 	}
-	pos, ok := page.Position(cursorKind, cursor, 1)
-	if !ok {
-		return 0, domain.ErrInvalidCursor
-	}
-	return pos, nil
+	return page.Decode(cursorKind, cursor)
 }

@@ -3,13 +3,17 @@ package storetest
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/page"
 	"github.com/finflow/finflow/platform/sidecar/sidecartest"
 	"github.com/finflow/finflow/services/user/domain"
 	"github.com/finflow/finflow/services/user/store"
@@ -181,9 +185,60 @@ func Run(t *testing.T, newStore func(testing.TB) *store.Store) {
 
 	t.Run("BadCursor", func(t *testing.T) {
 		s := newStore(t)
-		for _, c := range []string{"nope", "dTE6MA", "!!", "dTE6LTU"} {
+		for _, c := range []string{"nope", "dTE6MA", "!!", "dTE6LTU", "dTE6Mg"} {
 			if _, err := s.List(ctx, c, 10); !errors.Is(err, domain.ErrInvalidCursor) {
-				t.Fatalf("List(cursor %q) = %v, want ErrInvalidCursor", c, err)
+				t.Fatalf("List(cursor %q) of no users = %v, want ErrInvalidCursor", c, err)
+			}
+		}
+	})
+
+	// A cursor is taken only when it could have been issued for the list:
+	// its kind, and a position from 2 to the last one handed out. Past the
+	// list's end (the tester's u1:1000 answered an empty page) it is refused.
+	t.Run("CursorWithinTheList", func(t *testing.T) {
+		s := newStore(t)
+		var ids []string
+		for i := 0; i < 5; i++ {
+			u := mustUser(t, fmt.Sprintf("cursor%d@example.in", i))
+			if _, err := s.Create(ctx, u); err != nil {
+				t.Fatalf("Create: %v", err)
+			}
+			ids = append(ids, u.ID)
+		}
+		first, err := s.List(ctx, "", 2)
+		if err != nil || first.Next != page.Cursor("u1", 3) {
+			t.Fatalf("List(\"\", 2) = %+v, %v; want the cursor of position 3", first, err)
+		}
+		cases := []struct {
+			name   string
+			cursor string
+			want   string // the first user listed; "" for a refusal
+		}{
+			{"issued", first.Next, ids[2]},
+			{"the lowest issuable", page.Cursor("u1", 2), ids[1]},
+			{"the last position", page.Cursor("u1", 5), ids[4]},
+			{"just past the last", page.Cursor("u1", 6), ""},
+			{"u1:1000", "dTE6MTAwMA", ""},
+			{"the largest position", page.Cursor("u1", math.MaxInt64), ""},
+			{"position 1", page.Cursor("u1", 1), ""},
+			{"position 0", page.Cursor("u1", 0), ""},
+			{"negative", page.Cursor("u1", -1), ""},
+			{"the wallet's kind", page.Cursor("w1", 3), ""},
+			{"a bills cursor", page.Cursor("b", 3), ""},
+			{"a leading zero", base64.RawURLEncoding.EncodeToString([]byte("u1:03")), ""},
+			{"not base64", "!!", ""},
+		}
+		for _, tc := range cases {
+			got, err := s.List(ctx, tc.cursor, 2)
+			if tc.want == "" {
+				var ae *apperr.Error
+				if !errors.Is(err, domain.ErrInvalidCursor) || !errors.As(err, &ae) || ae.Details["field"] != "cursor" || ae.Message != "cursor is not one this server issued" {
+					t.Errorf("%s: List(cursor %q) = %+v, %v; want ErrInvalidCursor", tc.name, tc.cursor, got, err)
+				}
+				continue
+			}
+			if err != nil || len(got.Users) == 0 || got.Users[0].ID != tc.want {
+				t.Errorf("%s: List(cursor %q) = %+v, %v; want a page from %s", tc.name, tc.cursor, got, err, tc.want)
 			}
 		}
 	})
