@@ -105,12 +105,6 @@ func TestCursorsOfEveryListing(t *testing.T) {
 			}
 			if l.entries > 0 {
 				past := l.entries + 1
-				if l.kind == "w1" {
-					// The wallet's ledger still reads w1:<newest+1> as "from
-					// the newest" (it issues w1:<newest> at most): one past
-					// the rule, in the wallet's store, not the shared one.
-					past++
-				}
 				forged = append(forged,
 					struct{ name, cursor string }{"just past the newest", forgedCursor(l.kind, past)},
 					struct{ name, cursor string }{"position 1000", forgedCursor(l.kind, 1000)})

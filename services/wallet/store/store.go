@@ -721,7 +721,7 @@ func (s *Store) Transactions(ctx context.Context, user, cursor string, limit int
 	}
 	before := d.NextSeq // entries with Seq < before
 	if cursor != "" {
-		if before, err = decodeCursor(cursor); err != nil || before > d.NextSeq {
+		if before, err = decodeCursor(cursor); err != nil || page.Within(before, d.NextSeq-1) != nil {
 			return domain.TxPage{}, domain.ErrInvalidCursor
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/finflow/finflow/platform/id"
+	"github.com/finflow/finflow/platform/page"
 	"github.com/finflow/finflow/services/wallet/domain"
 	"github.com/finflow/finflow/services/wallet/store"
 )
@@ -335,6 +336,19 @@ func Run(t *testing.T, newStores func(tb testing.TB, n int) []*store.Store) {
 			if _, err := s.Transactions(ctx, user, c, 10); !errors.Is(err, domain.ErrInvalidCursor) {
 				t.Fatalf("Transactions(cursor %q) = %v, want ErrInvalidCursor", c, err)
 			}
+		}
+		// With two entries the cursors issued are w1:2 (below the newest);
+		// w1:3 (one past the newest) never is.
+		for i := 0; i < 2; i++ {
+			if _, err := s.Apply(ctx, user, domain.Operation{Type: domain.Credit, Amount: 5}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if p, err := s.Transactions(ctx, user, page.Cursor("w1", 2), 10); err != nil || len(p.Items) != 1 {
+			t.Fatalf("Transactions(w1:2) = %+v, %v; want the oldest entry", p, err)
+		}
+		if _, err := s.Transactions(ctx, user, page.Cursor("w1", 3), 10); !errors.Is(err, domain.ErrInvalidCursor) {
+			t.Fatalf("Transactions(w1:3, one past the newest) = %v, want ErrInvalidCursor", err)
 		}
 	})
 
