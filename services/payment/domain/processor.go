@@ -51,28 +51,48 @@ type Processor struct {
 	deliveries deliveryFailures
 }
 
-// settled remembers the payments this process moved out of PENDING, so
-// that the recovery loop drops them from the pending index without reading
-// each one back. Every entry is removed by the round that forgets it.
+// settled remembers the payments this process moved out of PENDING, and
+// when, so that the recovery loop drops them from the pending index without
+// reading each one back. Every entry is removed by the round that forgets
+// it.
 type settled struct {
 	mu  sync.Mutex
-	ids map[string]struct{}
+	ids map[string]time.Time
 }
 
-func (s *settled) add(id string) {
+func (s *settled) add(id string, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ids == nil {
-		s.ids = map[string]struct{}{}
+		s.ids = map[string]time.Time{}
 	}
-	s.ids[id] = struct{}{}
+	s.ids[id] = at
 }
 
-func (s *settled) has(id string) bool {
+// prune forgets what it remembers of payments the pending index no longer
+// holds, settled before horizon: another instance's round dropped their
+// entries (so no round here ever removes them), and without this an
+// instance of several would remember them for ever.
+func (s *settled) prune(pending map[string]time.Time, horizon time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.ids[id]
-	return ok
+	for id, at := range s.ids {
+		if _, indexed := pending[id]; !indexed && at.Before(horizon) {
+			delete(s.ids, id)
+		}
+	}
+}
+
+// covers reports whether the pending index entry of id, written at
+// indexed, is one this process saw settled: an entry written before the
+// payment left PENDING. An entry written after it (a refund put the
+// payment back to be driven, on this instance or another: Track) is work,
+// not a leftover, and is not covered.
+func (s *settled) covers(id string, indexed time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, ok := s.ids[id]
+	return ok && !indexed.After(at)
 }
 
 func (s *settled) remove(ids []string) {
@@ -91,7 +111,9 @@ func (pr *Processor) update(ctx context.Context, id string, fn func(*Payment) bo
 		return fn(q)
 	})
 	if err == nil && was == Pending && p.Status != Pending {
-		pr.settled.add(id)
+		// The wall clock, not pr.Now: the pending index stamps its
+		// entries with the wall clock, and covers compares the two.
+		pr.settled.add(id, time.Now())
 		if pr.OnSettled != nil {
 			pr.OnSettled(p)
 		}
@@ -389,6 +411,7 @@ func (pr *Processor) RecoverOnce(ctx context.Context, cfg RecoveryConfig) error 
 	if err != nil {
 		return err
 	}
+	pr.settled.prune(pending, time.Now().Add(-time.Minute))
 	now := pr.Now()
 	var (
 		mu     sync.Mutex
@@ -397,7 +420,7 @@ func (pr *Processor) RecoverOnce(ctx context.Context, cfg RecoveryConfig) error 
 		tokens = make(chan struct{}, max(1, cfg.Concurrency()))
 	)
 	for id, indexed := range pending {
-		if pr.settled.has(id) {
+		if pr.settled.covers(id, indexed) {
 			mu.Lock()          // the round's goroutines write done too
 			done[id] = indexed // final, as this process saw
 			mu.Unlock()

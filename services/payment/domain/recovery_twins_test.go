@@ -300,3 +300,49 @@ func TestAPaymentAcceptedBeforeItsBillIsListedBeforeAnythingMoves(t *testing.T) 
 		t.Fatalf("payment seq %d, debits %v, %v; want listed and debited once", final.Seq, bank.debits, err)
 	}
 }
+
+// A payment one instance settled, refunded through its twin: the twin puts
+// it back in the pending index (Track) to drive the refund, and the first
+// instance's recovery round must not drop that entry as one it saw settled
+// (on the replica topology the refund's status was then never asked, and
+// the refund stayed PENDING for good).
+func TestARefundTrackedByATwinIsNotDroppedAsSettled(t *testing.T) {
+	ctx := context.Background()
+	w := newRefundWorld(t) // w.pr settled w.pid: its round would drop the entry unread
+	twin := newProcessor(w.bank)
+	twin.Store, twin.Gateway, twin.Now, twin.Retry = w.pr.Store, w.rf, w.clock.Now, w.pr.Retry
+	if err := w.pr.RecoverOnce(ctx, immediately); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond) // the index keeps milliseconds
+	r := func() domain.RefundRecord {
+		r, _, err := twin.RequestRefund(ctx, admin, domain.RefundRequest{PaymentID: w.pid, Amount: amountOf(1000), Reason: "goodwill"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}()
+	if r.Status != domain.Pending {
+		t.Fatalf("refund = %+v, want PENDING (Razorpay says pending)", r)
+	}
+	for i := 0; i < 3; i++ {
+		if err := w.pr.RecoverOnce(ctx, immediately); err != nil {
+			t.Fatal(err)
+		}
+		pending, err := w.pr.Store.Pending(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := pending[w.pid]; !ok {
+			t.Fatalf("round %d: %s dropped from the pending index with its refund %s PENDING", i, w.pid, r.ID)
+		}
+	}
+	// Settled at Razorpay: the refund is driven to SUCCESS, and then the
+	// entry goes.
+	w.rf.settleAt(r.ID, "processed")
+	w.clock.add(time.Hour)
+	w.round(t)
+	if got := w.refundOf(t, w.pid, r.ID); got.Status != domain.Success {
+		t.Fatalf("refund after Razorpay processed it = %+v, want SUCCESS", got)
+	}
+}
