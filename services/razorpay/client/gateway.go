@@ -78,11 +78,18 @@ func (g *Gateway) sdk() *razorpay.Client {
 		c := razorpay.NewClient(g.keyID, g.keySecret)
 		c.Order.Request.BaseURL = url
 		// An outer bound only: each call runs under its caller's context.
-		c.Order.Request.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: transport{g}}
+		// A redirect is never followed: whatever page it leads to was not
+		// Razorpay's answer to the call (a 404 there would read as a
+		// refusal of an id Razorpay was never asked about), so the 3xx
+		// itself is the answer, and a 3xx is no definite answer.
+		c.Order.Request.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: transport{g}, CheckRedirect: noRedirects}
 		g.client, g.current = c, url
 	}
 	return g.client
 }
+
+// noRedirects keeps a redirect as the answer (http.ErrUseLastResponse).
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // transport sends a call under its caller's context and keeps its answer.
 type transport struct{ g *Gateway }
@@ -151,52 +158,98 @@ func decode(op domain.Op, body []byte, v any) error {
 }
 
 // CreateOrder implements domain.Gateway: amount in paise, the payment id as
-// receipt and in notes.
-func (g *Gateway) CreateOrder(ctx context.Context, paymentID string, amount int64, currency string) (string, error) {
+// receipt and in notes. It returns the order as Razorpay answered it, for
+// the adapter to hold to the request.
+func (g *Gateway) CreateOrder(ctx context.Context, paymentID string, amount int64, currency string) (domain.OrderAnswer, error) {
 	const op = domain.OpCreateOrder
 	body, err := g.do(ctx, op, func(c *razorpay.Client, h map[string]string) error {
 		_, err := c.Order.Create(map[string]any{
 			"amount": amount, "currency": currency, "receipt": paymentID,
-			"notes": map[string]any{"payment_id": paymentID},
+			"notes": map[string]any{domain.NoteOrderPayment: paymentID},
 		}, h)
 		return err
 	}, nil)
 	if err != nil {
-		return "", err
+		return domain.OrderAnswer{}, err
 	}
 	var out struct {
-		ID string `json:"id"`
+		ID       string          `json:"id"`
+		Amount   json.RawMessage `json:"amount"`
+		Currency string          `json:"currency"`
+		Receipt  *string         `json:"receipt"`
+		Notes    json.RawMessage `json:"notes"`
 	}
 	if err := decode(op, body, &out); err != nil {
-		return "", err
+		return domain.OrderAnswer{}, err
 	}
 	if out.ID == "" {
-		return "", domain.Unanswered(op, errors.New("an order without an id"))
+		return domain.OrderAnswer{}, domain.Unanswered(op, errors.New("an order without an id"))
 	}
-	return out.ID, nil
+	a := domain.OrderAnswer{ID: out.ID, Currency: out.Currency}
+	if a.Amount, err = paise(op, "order "+out.ID, "amount", out.Amount); err != nil {
+		return domain.OrderAnswer{}, err
+	}
+	if out.Receipt != nil {
+		a.Receipt = *out.Receipt
+	}
+	if a.Notes, err = notes(op, "order "+out.ID, out.Notes); err != nil {
+		return domain.OrderAnswer{}, err
+	}
+	return a, nil
+}
+
+// paise reads an amount of Razorpay's answer: a JSON integer of paise (not
+// a string, a fraction or an exponent), or the answer is not what Razorpay
+// documents.
+func paise(op domain.Op, what, field string, raw json.RawMessage) (int64, error) {
+	v, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		return 0, domain.Unanswered(op, fmt.Errorf("%s has %s %.20q, not integer paise", what, field, raw))
+	}
+	return v, nil
+}
+
+// notes reads an entity's notes: an object of strings, or (Razorpay's way of
+// saying none) an empty array or null.
+func notes(op domain.Op, what string, raw json.RawMessage) (map[string]string, error) {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 || bytes.Equal(t, []byte("null")) || bytes.Equal(t, []byte("[]")) {
+		return nil, nil
+	}
+	var n map[string]any
+	if err := json.Unmarshal(t, &n); err != nil {
+		return nil, domain.Unanswered(op, fmt.Errorf("%s has notes that are not Razorpay's: %w", what, err))
+	}
+	out := make(map[string]string, len(n))
+	for k, v := range n {
+		if s, ok := v.(string); ok {
+			out[k] = s
+		}
+	}
+	return out, nil
 }
 
 // paymentEntity is Razorpay's payment entity, the fields FinFlow reads.
 type paymentEntity struct {
-	ID               string      `json:"id"`
-	OrderID          *string     `json:"order_id"`
-	Status           string      `json:"status"`
-	Amount           json.Number `json:"amount"`
-	AmountRefunded   json.Number `json:"amount_refunded"`
-	Currency         string      `json:"currency"`
-	ErrorCode        *string     `json:"error_code"`
-	ErrorDescription *string     `json:"error_description"`
+	ID               string          `json:"id"`
+	OrderID          *string         `json:"order_id"`
+	Status           string          `json:"status"`
+	Amount           json.RawMessage `json:"amount"`
+	AmountRefunded   json.RawMessage `json:"amount_refunded"`
+	Currency         string          `json:"currency"`
+	ErrorCode        *string         `json:"error_code"`
+	ErrorDescription *string         `json:"error_description"`
 }
 
 func (p paymentEntity) gatewayPayment(op domain.Op) (contract.GatewayPayment, error) {
-	amount, err := p.Amount.Int64()
+	amount, err := paise(op, "payment "+p.ID, "amount", p.Amount)
 	if err != nil {
-		return contract.GatewayPayment{}, domain.Unanswered(op, fmt.Errorf("payment %s has amount %q, not integer paise", p.ID, p.Amount))
+		return contract.GatewayPayment{}, err
 	}
 	gp := contract.GatewayPayment{ID: p.ID, Status: p.Status, Amount: amount, Currency: p.Currency}
-	if p.AmountRefunded != "" {
-		if gp.AmountRefunded, err = p.AmountRefunded.Int64(); err != nil {
-			return contract.GatewayPayment{}, domain.Unanswered(op, fmt.Errorf("payment %s has amount_refunded %q, not integer paise", p.ID, p.AmountRefunded))
+	if len(p.AmountRefunded) > 0 && string(p.AmountRefunded) != "null" {
+		if gp.AmountRefunded, err = paise(op, "payment "+p.ID, "amount_refunded", p.AmountRefunded); err != nil {
+			return contract.GatewayPayment{}, err
 		}
 	}
 	if p.OrderID != nil {
@@ -255,10 +308,40 @@ func (g *Gateway) Payment(ctx context.Context, gatewayPaymentID string) (contrac
 	return p.gatewayPayment(op)
 }
 
+// refundEntity is Razorpay's refund entity, the fields FinFlow reads.
+type refundEntity struct {
+	ID        string          `json:"id"`
+	PaymentID string          `json:"payment_id"`
+	Amount    json.RawMessage `json:"amount"`
+	Currency  string          `json:"currency"`
+	Status    string          `json:"status"`
+	Notes     json.RawMessage `json:"notes"`
+}
+
+// answer is the refund as Razorpay answered it, every field FinFlow holds
+// the refund to.
+func (r refundEntity) answer(op domain.Op) (domain.RefundAnswer, error) {
+	if r.ID == "" {
+		return domain.RefundAnswer{}, domain.Unanswered(op, errors.New("a refund without an id"))
+	}
+	if r.Status == "" {
+		return domain.RefundAnswer{}, domain.Unanswered(op, fmt.Errorf("refund %s without a status", r.ID))
+	}
+	a := domain.RefundAnswer{ID: r.ID, PaymentID: r.PaymentID, Currency: r.Currency, Status: r.Status}
+	var err error
+	if a.Amount, err = paise(op, "refund "+r.ID, "amount", r.Amount); err != nil {
+		return domain.RefundAnswer{}, err
+	}
+	if a.Notes, err = notes(op, "refund "+r.ID, r.Notes); err != nil {
+		return domain.RefundAnswer{}, err
+	}
+	return a, nil
+}
+
 // Refund implements domain.Gateway (POST /v1/payments/{id}/refund) with
 // X-Refund-Idempotency, passed per call (razorpay-go v1.3's AddHeaders
-// panics).
-func (g *Gateway) Refund(ctx context.Context, gatewayPaymentID string, amount int64, key string, notes map[string]string) (string, string, error) {
+// panics). It returns the refund as Razorpay answered it.
+func (g *Gateway) Refund(ctx context.Context, gatewayPaymentID string, amount int64, key string, notes map[string]string) (domain.RefundAnswer, error) {
 	const op = domain.OpRefund
 	n := map[string]any{}
 	for k, v := range notes {
@@ -269,39 +352,29 @@ func (g *Gateway) Refund(ctx context.Context, gatewayPaymentID string, amount in
 		return err
 	}, map[string]string{"X-Refund-Idempotency": key})
 	if err != nil {
-		return "", "", err
+		return domain.RefundAnswer{}, err
 	}
-	var out struct {
-		ID     string `json:"id"`
-		Status string `json:"status"`
-	}
+	var out refundEntity
 	if err := decode(op, body, &out); err != nil {
-		return "", "", err
+		return domain.RefundAnswer{}, err
 	}
-	if out.ID == "" {
-		return "", "", domain.Unanswered(op, errors.New("a refund without an id"))
-	}
-	return out.ID, out.Status, nil
+	return out.answer(op)
 }
 
-// FetchRefund implements domain.Gateway (GET /v1/refunds/{id}).
-func (g *Gateway) FetchRefund(ctx context.Context, gatewayRefundID string) (string, error) {
+// FetchRefund implements domain.Gateway (GET /v1/refunds/{id}): the refund
+// as Razorpay answered it.
+func (g *Gateway) FetchRefund(ctx context.Context, gatewayRefundID string) (domain.RefundAnswer, error) {
 	const op = domain.OpFetchRefund
 	body, err := g.do(ctx, op, func(c *razorpay.Client, h map[string]string) error {
 		_, err := c.Refund.Fetch(gatewayRefundID, nil, h)
 		return err
 	}, nil)
 	if err != nil {
-		return "", err
+		return domain.RefundAnswer{}, err
 	}
-	var out struct {
-		Status string `json:"status"`
-	}
+	var out refundEntity
 	if err := decode(op, body, &out); err != nil {
-		return "", err
+		return domain.RefundAnswer{}, err
 	}
-	if out.Status == "" {
-		return "", domain.Unanswered(op, errors.New("a refund without a status"))
-	}
-	return out.Status, nil
+	return out.answer(op)
 }

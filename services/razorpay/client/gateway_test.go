@@ -64,10 +64,10 @@ func TestGatewayClassifiesAnswers(t *testing.T) {
 			gw := client.New("rzp_test_x", "secret", func() string { return url })
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			defer cancel()
-			id, _, err := gw.Refund(ctx, "pay_AAAAAAAAAAAAAA", 2500, "pay_0123456789abcdefghjkmnpqrs", map[string]string{"finflow_refund_key": "k"})
+			r, err := gw.Refund(ctx, "pay_AAAAAAAAAAAAAA", 2500, "pay_0123456789abcdefghjkmnpqrs", map[string]string{"finflow_refund_key": "k"})
 			if tc.wantCode == "" {
-				if err != nil || id != "rfnd_AAAAAAAAAAAAAA" {
-					t.Fatalf("Refund = %q, %v", id, err)
+				if err != nil || r.ID != "rfnd_AAAAAAAAAAAAAA" {
+					t.Fatalf("Refund = %+v, %v", r, err)
 				}
 				return
 			}
@@ -157,7 +157,7 @@ func TestGatewayClassifiesEachOperation(t *testing.T) {
 			return err
 		}},
 		{"refund", true, func(gw *client.Gateway) error {
-			_, _, err := gw.Refund(context.Background(), "pay_AAAAAAAAAAAAAA", 2500, "pay_0123456789abcdefghjkmnpqrs", nil)
+			_, err := gw.Refund(context.Background(), "pay_AAAAAAAAAAAAAA", 2500, "pay_0123456789abcdefghjkmnpqrs", nil)
 			return err
 		}},
 		{"fetch refund", true, func(gw *client.Gateway) error {

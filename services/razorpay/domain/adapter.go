@@ -3,6 +3,7 @@ package domain
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -16,24 +17,50 @@ import (
 // Gateway is Razorpay (or the simulator). Every method returns
 // contract.ErrGatewayRefused for Razorpay's definite refusal and
 // contract.ErrGatewayUnavailable when Razorpay gave no definite answer
-// (see ClassifyAnswer).
+// (see ClassifyAnswer). What it returns is Razorpay's answer as Razorpay
+// gave it; the Adapter holds it to what was asked (answered.go).
 type Gateway interface {
-	CreateOrder(ctx context.Context, paymentID string, amount int64, currency string) (orderID string, err error)
+	// CreateOrder makes an order with the payment id as receipt and in
+	// notes (NoteOrderPayment).
+	CreateOrder(ctx context.Context, paymentID string, amount int64, currency string) (OrderAnswer, error)
 	OrderPayments(ctx context.Context, orderID string) ([]contract.GatewayPayment, error)
 	Payment(ctx context.Context, gatewayPaymentID string) (contract.GatewayPayment, error)
 	// Refund refunds amount of a captured payment with Razorpay's
 	// X-Refund-Idempotency key and notes (which Razorpay's refund events
 	// carry back).
-	Refund(ctx context.Context, gatewayPaymentID string, amount int64, idempotencyKey string, notes map[string]string) (refundID, status string, err error)
-	// FetchRefund returns a refund's current status (pending, processed,
-	// failed).
-	FetchRefund(ctx context.Context, gatewayRefundID string) (status string, err error)
+	Refund(ctx context.Context, gatewayPaymentID string, amount int64, idempotencyKey string, notes map[string]string) (RefundAnswer, error)
+	// FetchRefund returns a refund as Razorpay has it now (its status:
+	// pending, processed, failed).
+	FetchRefund(ctx context.Context, gatewayRefundID string) (RefundAnswer, error)
+}
+
+// OrderAnswer is Razorpay's order entity as it answered the order's
+// creation: the fields FinFlow holds to its request.
+type OrderAnswer struct {
+	ID       string
+	Amount   int64 // paise
+	Currency string
+	Receipt  string
+	Notes    map[string]string // nil when Razorpay answered none
+}
+
+// RefundAnswer is Razorpay's refund entity as it answered making or
+// fetching a refund: the fields FinFlow holds to the refund.
+type RefundAnswer struct {
+	ID        string
+	PaymentID string // Razorpay's payment id
+	Amount    int64  // paise
+	Currency  string
+	Status    string            // pending, processed, failed
+	Notes     map[string]string // nil when Razorpay answered none
 }
 
 // Store keeps what the adapter did with the gateway.
 type Store interface {
 	// SaveOrder records an order for its payment; if the payment already has
-	// one, it returns that one instead (and found true).
+	// one, it returns that one instead (and found true). An order id
+	// already recorded for another payment is never overwritten: it returns
+	// ErrOrderIDInUse.
 	SaveOrder(ctx context.Context, o Order) (kept Order, found bool, err error)
 	// OrderForPayment returns the payment's order, if any.
 	OrderForPayment(ctx context.Context, paymentID string) (Order, bool, error)
@@ -128,15 +155,23 @@ func (a *Adapter) CreateOrder(ctx context.Context, req contract.CreateOrderReque
 		return contract.Order{}, err
 	}
 	if !found {
-		orderID, err := a.Gateway.CreateOrder(ctx, req.PaymentID, req.Amount, req.Currency)
+		answer, err := a.Gateway.CreateOrder(ctx, req.PaymentID, req.Amount, req.Currency)
 		if err == nil {
-			err = checkOrderAnswer(orderID)
+			err = a.checkAnswer(ctx, checkOrderAnswer(req, answer), "payment_id", req.PaymentID)
 		}
 		if err != nil {
 			a.Log.Warn("razorpay order not made", "payment_id", req.PaymentID, "amount", req.Amount, "err", err.Error())
 			return contract.Order{}, err
 		}
-		o, _, err = a.Store.SaveOrder(ctx, Order{OrderID: orderID, PaymentID: req.PaymentID, Amount: req.Amount, Currency: req.Currency, CreatedAt: a.Now().UTC()})
+		o, _, err = a.Store.SaveOrder(ctx, Order{OrderID: answer.ID, PaymentID: req.PaymentID, Amount: answer.Amount, Currency: answer.Currency, CreatedAt: a.Now().UTC()})
+		if errors.Is(err, ErrOrderIDInUse) {
+			// Razorpay never makes one order twice: an answer naming an order
+			// of another payment is not Razorpay's (a proxy rewrote it, or
+			// Razorpay's account is shared); recording it would hand that
+			// payment's customer's capture to this one.
+			a.Log.Error("razorpay order answer names an order FinFlow made for another payment; not recorded, the payment stays pending", "payment_id", req.PaymentID, "order_id", answer.ID, "err", err.Error())
+			return contract.Order{}, Unanswered(OpCreateOrder, err)
+		}
 		if err != nil {
 			return contract.Order{}, err
 		}
@@ -182,19 +217,19 @@ func (a *Adapter) Refund(ctx context.Context, req contract.RefundRequest) (contr
 	// Razorpay's refund idempotency key: 10+ characters of [A-Za-z0-9_-];
 	// FinFlow's ids are 30.
 	notes := map[string]string{NoteRefundKey: key, NotePaymentID: req.PaymentID}
-	refundID, status, err := a.Gateway.Refund(ctx, req.GatewayPaymentID, req.Amount, key, notes)
+	answer, err := a.Gateway.Refund(ctx, req.GatewayPaymentID, req.Amount, key, notes)
 	if err == nil {
-		err = checkRefundAnswer(refundID)
+		err = a.checkAnswer(ctx, checkRefundAnswer(OpRefund, refundAsked{Key: key, PaymentID: req.PaymentID, GatewayPaymentID: req.GatewayPaymentID, Amount: req.Amount}, answer), "key", key)
 	}
 	if err != nil {
 		a.Log.WarnContext(ctx, "razorpay refund not made", "key", key, "payment_id", req.PaymentID, "gateway_payment_id", req.GatewayPaymentID, "amount", req.Amount, "err", err.Error())
 		return contract.Refund{}, err
 	}
-	r := contract.Refund{RefundID: refundID, Key: key, PaymentID: req.PaymentID, GatewayPaymentID: req.GatewayPaymentID, Amount: req.Amount, Status: status, CreatedAt: a.Now().UTC()}
+	r := answer.refund(key, req.PaymentID, a.Now().UTC())
 	if err := a.Store.SaveRefund(ctx, r); err != nil {
 		return contract.Refund{}, err
 	}
-	a.Log.InfoContext(ctx, "refund made", "key", key, "payment_id", r.PaymentID, "refund_id", r.RefundID, "amount", r.Amount, "status", status)
+	a.Log.InfoContext(ctx, "refund made", "key", key, "payment_id", r.PaymentID, "refund_id", r.RefundID, "amount", r.Amount, "status", r.Status)
 	return r, nil
 }
 
@@ -212,12 +247,14 @@ func (a *Adapter) RefundStatus(ctx context.Context, key string) (contract.Refund
 	if !found {
 		return contract.Refund{}, ErrRefundNotFound
 	}
-	status, err := a.Gateway.FetchRefund(ctx, r.RefundID)
+	answer, err := a.Gateway.FetchRefund(ctx, r.RefundID)
+	if err == nil {
+		err = a.checkAnswer(ctx, checkRefundAnswer(OpFetchRefund, refundAsked{RefundID: r.RefundID, Key: r.Key, PaymentID: r.PaymentID, GatewayPaymentID: r.GatewayPaymentID, Amount: r.Amount}, answer), "key", key)
+	}
 	if err != nil {
 		return contract.Refund{}, err
 	}
-	r.Status = status
-	return r, nil
+	return answer.refund(r.Key, r.PaymentID, r.CreatedAt), nil
 }
 
 // OrderPayments returns one of FinFlow's orders and Razorpay's payment
@@ -236,7 +273,7 @@ func (a *Adapter) OrderPayments(ctx context.Context, orderID string) (Order, []c
 		return o, nil, err
 	}
 	for _, p := range items {
-		if err := checkPaymentAnswer(OpOrderPayments, p, true); err != nil {
+		if err := a.checkAnswer(ctx, checkOrderPaymentAnswer(o, p), "order_id", orderID); err != nil {
 			return o, nil, err
 		}
 	}
@@ -251,7 +288,7 @@ func (a *Adapter) Payment(ctx context.Context, gatewayPaymentID string) (contrac
 	}
 	p, err := a.Gateway.Payment(ctx, gatewayPaymentID)
 	if err == nil {
-		err = checkPaymentAnswer(OpFetchPayment, p, false)
+		err = a.checkAnswer(ctx, checkFetchedPaymentAnswer(gatewayPaymentID, p), "gateway_payment_id", gatewayPaymentID)
 	}
 	if err != nil {
 		return contract.GatewayPayment{}, err

@@ -58,7 +58,8 @@ func (d *deliveries) Add(v any) {
 func (d *deliveries) Entries(context.Context) ([]json.RawMessage, error) { return nil, nil }
 
 // stubGateway answers from fields; err, when set, is every call's answer.
-// The ids it answers with are Razorpay's unless a test sets others.
+// The ids it answers with are Razorpay's unless a test sets others; orders
+// and refunds are answered as asked unless a test rewrites them.
 type stubGateway struct {
 	err      error
 	refunds  int
@@ -66,16 +67,25 @@ type stubGateway struct {
 	refundID string                    // "" for rfnd_STUB and a counter
 	payments []contract.GatewayPayment // the order's payments
 	payment  contract.GatewayPayment   // a fetched payment
+	// rewriteOrder and rewriteRefund, when set, change the answers as a
+	// proxy in the way would.
+	rewriteOrder  func(*domain.OrderAnswer)
+	rewriteRefund func(*domain.RefundAnswer)
+	made          map[string]domain.RefundAnswer // refunds made, by id
 }
 
-func (g *stubGateway) CreateOrder(context.Context, string, int64, string) (string, error) {
+func (g *stubGateway) CreateOrder(_ context.Context, paymentID string, amount int64, currency string) (domain.OrderAnswer, error) {
 	if g.err != nil {
-		return "", g.err
+		return domain.OrderAnswer{}, g.err
 	}
+	o := domain.OrderAnswer{ID: "order_STUB0000000001", Amount: amount, Currency: currency, Receipt: paymentID, Notes: map[string]string{domain.NoteOrderPayment: paymentID}}
 	if g.orderID != "" {
-		return g.orderID, nil
+		o.ID = g.orderID
 	}
-	return "order_STUB0000000001", nil
+	if g.rewriteOrder != nil {
+		g.rewriteOrder(&o)
+	}
+	return o, nil
 }
 func (g *stubGateway) OrderPayments(context.Context, string) ([]contract.GatewayPayment, error) {
 	return g.payments, g.err
@@ -83,16 +93,37 @@ func (g *stubGateway) OrderPayments(context.Context, string) ([]contract.Gateway
 func (g *stubGateway) Payment(context.Context, string) (contract.GatewayPayment, error) {
 	return g.payment, g.err
 }
-func (g *stubGateway) FetchRefund(context.Context, string) (string, error) { return "processed", g.err }
-func (g *stubGateway) Refund(context.Context, string, int64, string, map[string]string) (string, string, error) {
+func (g *stubGateway) FetchRefund(_ context.Context, refundID string) (domain.RefundAnswer, error) {
 	if g.err != nil {
-		return "", "", g.err
+		return domain.RefundAnswer{}, g.err
+	}
+	r, ok := g.made[refundID]
+	if !ok {
+		return domain.RefundAnswer{}, domain.ClassifyAnswer(domain.OpFetchRefund, 400, []byte(`{"error":{"code":"BAD_REQUEST_ERROR","description":"The id provided does not exist"}}`))
+	}
+	r.Status = "processed"
+	if g.rewriteRefund != nil {
+		g.rewriteRefund(&r)
+	}
+	return r, nil
+}
+func (g *stubGateway) Refund(_ context.Context, gatewayPaymentID string, amount int64, _ string, notes map[string]string) (domain.RefundAnswer, error) {
+	if g.err != nil {
+		return domain.RefundAnswer{}, g.err
 	}
 	g.refunds++
+	r := domain.RefundAnswer{ID: fmt.Sprintf("rfnd_STUB%010d", g.refunds), PaymentID: gatewayPaymentID, Amount: amount, Currency: "INR", Status: "pending", Notes: notes}
 	if g.refundID != "" {
-		return g.refundID, "processed", nil
+		r.ID = g.refundID
 	}
-	return fmt.Sprintf("rfnd_STUB%010d", g.refunds), "processed", nil
+	if g.made == nil {
+		g.made = map[string]domain.RefundAnswer{}
+	}
+	g.made[r.ID] = r
+	if g.rewriteRefund != nil {
+		g.rewriteRefund(&r)
+	}
+	return r, nil
 }
 
 // daprState is the in-memory state with Dapr's rule on keys: a key holding

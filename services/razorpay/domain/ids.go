@@ -100,15 +100,6 @@ var (
 	errAnswerRefundID  = errors.New("Razorpay's answer names a refund id that is not Razorpay's")
 )
 
-// checkOrderAnswer checks the order id of an order Razorpay made; an id
-// that is not Razorpay's is no definite answer.
-func checkOrderAnswer(orderID string) error {
-	if !ValidOrderID(orderID) {
-		return Unanswered(OpCreateOrder, fmt.Errorf("%w: %q", errAnswerOrderID, printable(orderID, 64)))
-	}
-	return nil
-}
-
 // checkPaymentAnswer checks the ids of a payment entity Razorpay answered
 // with: its own id, and its order's (required when withOrder, as in an
 // order's list of payments; otherwise a payment may have none).
@@ -118,14 +109,6 @@ func checkPaymentAnswer(op Op, p contract.GatewayPayment, withOrder bool) error 
 		return Unanswered(op, fmt.Errorf("%w: %q", errAnswerPaymentID, printable(p.ID, 64)))
 	case (withOrder || p.OrderID != "") && !ValidOrderID(p.OrderID):
 		return Unanswered(op, fmt.Errorf("%w: %q (payment %s)", errAnswerOrderID, printable(p.OrderID, 64), p.ID))
-	}
-	return nil
-}
-
-// checkRefundAnswer checks the id of a refund Razorpay made.
-func checkRefundAnswer(refundID string) error {
-	if !ValidRefundID(refundID) {
-		return Unanswered(OpRefund, fmt.Errorf("%w: %q", errAnswerRefundID, printable(refundID, 64)))
 	}
 	return nil
 }

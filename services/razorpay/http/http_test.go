@@ -47,8 +47,8 @@ func (f *fakePublisher) Publish(_ context.Context, _, _ string, data any, eventI
 
 type noGateway struct{}
 
-func (noGateway) CreateOrder(context.Context, string, int64, string) (string, error) {
-	return "", errors.New("not used")
+func (noGateway) CreateOrder(context.Context, string, int64, string) (domain.OrderAnswer, error) {
+	return domain.OrderAnswer{}, errors.New("not used")
 }
 func (noGateway) OrderPayments(context.Context, string) ([]contract.GatewayPayment, error) {
 	return nil, errors.New("not used")
@@ -56,11 +56,11 @@ func (noGateway) OrderPayments(context.Context, string) ([]contract.GatewayPayme
 func (noGateway) Payment(context.Context, string) (contract.GatewayPayment, error) {
 	return contract.GatewayPayment{}, errors.New("not used")
 }
-func (noGateway) FetchRefund(context.Context, string) (string, error) {
-	return "", errors.New("not used")
+func (noGateway) FetchRefund(context.Context, string) (domain.RefundAnswer, error) {
+	return domain.RefundAnswer{}, errors.New("not used")
 }
-func (noGateway) Refund(context.Context, string, int64, string, map[string]string) (string, string, error) {
-	return "", "", errors.New("not used")
+func (noGateway) Refund(context.Context, string, int64, string, map[string]string) (domain.RefundAnswer, error) {
+	return domain.RefundAnswer{}, errors.New("not used")
 }
 
 func sign(body string) string {

@@ -51,15 +51,29 @@ func (s *Store) get(ctx context.Context, key string, v any) (bool, error) {
 	return true, nil
 }
 
-// SaveOrder implements domain.Store: the order itself first, then the
-// payment's pointer to it, written if absent. A payment racing itself
-// keeps the first order; the other stays unused at the gateway.
+// SaveOrder implements domain.Store: the order itself first, written if
+// absent, then the payment's pointer to it, written if absent. An order id
+// already recorded for another payment is never overwritten
+// (domain.ErrOrderIDInUse): order/<id> is how a capture finds the payment
+// it pays. A payment racing itself keeps the first order; the other stays
+// unused at the gateway.
 func (s *Store) SaveOrder(ctx context.Context, o domain.Order) (domain.Order, bool, error) {
 	raw, _ := json.Marshal(o)
-	if err := s.state.Save(ctx, s.name, "order/"+o.OrderID, raw, ""); err != nil {
+	err := s.state.Insert(ctx, s.name, "order/"+o.OrderID, raw, 0)
+	if errors.Is(err, sidecar.ErrExists) {
+		held, gerr := s.Order(ctx, o.OrderID)
+		if gerr != nil {
+			return domain.Order{}, false, fmt.Errorf("recording order: %w", gerr)
+		}
+		if held.PaymentID != o.PaymentID {
+			return domain.Order{}, false, fmt.Errorf("recording order %s for %s: %w (%s)", o.OrderID, o.PaymentID, domain.ErrOrderIDInUse, held.PaymentID)
+		}
+		err = nil // the same payment's retry: its own order
+	}
+	if err != nil {
 		return domain.Order{}, false, fmt.Errorf("recording order: %w", err)
 	}
-	err := s.state.Insert(ctx, s.name, "order-for/"+o.PaymentID, raw, 0)
+	err = s.state.Insert(ctx, s.name, "order-for/"+o.PaymentID, raw, 0)
 	if errors.Is(err, sidecar.ErrExists) {
 		kept, _, gerr := s.OrderForPayment(ctx, o.PaymentID)
 		return kept, true, gerr
