@@ -33,6 +33,11 @@ const (
 //	{"op":"fetch_payment","status":502,"html":true}  a proxy's HTML page
 //	{"op":"create_order","status":503,"match":"\"amount\":777001"}
 //	                                              only calls whose path or body has it
+//	{"op":"refund","status":302,"location":"/v1/nowhere"}
+//	                                              a redirect (3xx, default 302), not the work
+//	{"op":"fetch_refund","rewrite":{"amount":100}}  do the work, and answer with these
+//	                                              fields replaced (in a list, in every
+//	                                              item), as a rewriting proxy would
 //
 // Count 0 means no limit; ForMS 0 means until cleared (DELETE /sim/faults).
 type Fault struct {
@@ -42,8 +47,13 @@ type Fault struct {
 	TimeoutMS int    `json:"timeout_ms,omitempty"`
 	After     bool   `json:"after,omitempty"`
 	HTML      bool   `json:"html,omitempty"`
-	Count     int    `json:"count,omitempty"`
-	ForMS     int    `json:"for_ms,omitempty"`
+	// Location answers a redirect there (Status 3xx, default 302).
+	Location string `json:"location,omitempty"`
+	// Rewrite answers the real answer with these fields replaced (in a
+	// list's items when the answer is a list).
+	Rewrite map[string]any `json:"rewrite,omitempty"`
+	Count   int            `json:"count,omitempty"`
+	ForMS   int            `json:"for_ms,omitempty"`
 	// Until is when a ForMS fault ends; Used counts the calls it answered.
 	Until time.Time `json:"until,omitzero"`
 	Used  int       `json:"used"`
@@ -75,6 +85,10 @@ func (s *Server) api(op string, next http.HandlerFunc) http.HandlerFunc {
 		if fault.After {
 			next(httptest.NewRecorder(), r) // done, and the answer lost
 		}
+		if fault.Rewrite != nil {
+			rewritten(w, r, next, fault.Rewrite)
+			return
+		}
 		if fault.TimeoutMS > 0 {
 			select {
 			case <-time.After(time.Duration(fault.TimeoutMS) * time.Millisecond):
@@ -89,6 +103,12 @@ func (s *Server) api(op string, next http.HandlerFunc) http.HandlerFunc {
 			status = http.StatusGatewayTimeout
 		}
 		switch {
+		case fault.Location != "":
+			if fault.Status == 0 {
+				status = http.StatusFound
+			}
+			w.Header().Set("Location", fault.Location)
+			w.WriteHeader(status)
 		case fault.HTML:
 			w.Header().Set("Content-Type", "text/html")
 			w.WriteHeader(status)
@@ -104,6 +124,35 @@ func (s *Server) api(op string, next http.HandlerFunc) http.HandlerFunc {
 			writeJSON(w, status, apiError(http.StatusText(status), ""))
 		}
 	})
+}
+
+// rewritten does the work of a call and answers its answer with fields
+// replaced: at the top, or in every item of a list.
+func rewritten(w http.ResponseWriter, r *http.Request, next http.HandlerFunc, fields map[string]any) {
+	rec := httptest.NewRecorder()
+	next(rec, r)
+	var answer map[string]any
+	dec := json.NewDecoder(bytes.NewReader(rec.Body.Bytes()))
+	dec.UseNumber()
+	if dec.Decode(&answer) != nil {
+		writeJSON(w, rec.Code, json.RawMessage(rec.Body.Bytes()))
+		return
+	}
+	patch := func(m map[string]any) {
+		for k, v := range fields {
+			m[k] = v
+		}
+	}
+	if items, ok := answer["items"].([]any); ok {
+		for _, it := range items {
+			if m, ok := it.(map[string]any); ok {
+				patch(m)
+			}
+		}
+	} else {
+		patch(answer)
+	}
+	writeJSON(w, rec.Code, answer)
 }
 
 // fault returns the active fault for op whose Match (if any) is in call,
@@ -138,11 +187,17 @@ func (s *Server) simAddFault(w http.ResponseWriter, r *http.Request) {
 	case !ops[f.Op]:
 		writeJSON(w, 400, apiError(`op must be one of create_order, fetch_order, order_payments, fetch_payment, capture, refund, fetch_refund or "*"`, "op"))
 		return
-	case f.Status == 0 && f.TimeoutMS == 0:
-		writeJSON(w, 400, apiError("a fault needs a status, a timeout_ms or both", "status"))
+	case f.Status == 0 && f.TimeoutMS == 0 && f.Location == "" && f.Rewrite == nil:
+		writeJSON(w, 400, apiError("a fault needs a status, a timeout_ms, a location or a rewrite", "status"))
 		return
 	case f.Status != 0 && (f.Status < 300 || f.Status > 599):
 		writeJSON(w, 400, apiError("status must be 300 to 599", "status"))
+		return
+	case f.Location != "" && f.Status != 0 && f.Status >= 400:
+		writeJSON(w, 400, apiError("a redirect's status must be 3xx", "status"))
+		return
+	case f.Rewrite != nil && (f.Status != 0 || f.Location != "" || f.HTML):
+		writeJSON(w, 400, apiError("a rewrite answers the real status: no status, location or html", "rewrite"))
 		return
 	case f.Count < 0 || f.ForMS < 0 || f.TimeoutMS < 0:
 		writeJSON(w, 400, apiError("count, for_ms and timeout_ms cannot be negative", ""))

@@ -305,6 +305,58 @@ func TestFaults(t *testing.T) {
 	}
 }
 
+// A redirect fault answers a 3xx with its Location instead of doing the
+// work; a rewrite fault does the work and answers with fields replaced,
+// in every item of a list. Both are checked when added.
+func TestRedirectAndRewriteFaults(t *testing.T) {
+	_, srv, _ := start(t)
+	orderID, paid := capturedPayment(t, srv, 5000)
+	add := func(f string, want int) {
+		t.Helper()
+		if st, body := call(t, srv, "POST", "/sim/faults", f, nil); st != want {
+			t.Fatalf("POST /sim/faults %s = %d %s, want %d", f, st, body, want)
+		}
+	}
+	add(`{"op":"refund","status":307,"location":"/v1/nowhere","count":1}`, 200)
+	add(`{"op":"fetch_payment","location":"/v1/nowhere","count":1}`, 200)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tc := range []struct {
+		method, path string
+		want         int
+	}{
+		{"POST", "/v1/payments/" + paid + "/refund", 307},
+		{"GET", "/v1/payments/" + paid, 302},
+	} {
+		req, _ := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader(`{"amount":100}`))
+		req.SetBasicAuth(keyID, keySecret)
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want || resp.Header.Get("Location") != "/v1/nowhere" {
+			t.Fatalf("%s %s = %d to %q, want %d to /v1/nowhere", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Location"), tc.want)
+		}
+	}
+	if _, got := call(t, srv, "GET", "/v1/payments/"+paid, "", nil); !strings.Contains(got, `"amount_refunded":0`) {
+		t.Fatalf("payment after a redirected refund = %s, want nothing refunded", got)
+	}
+	add(`{"op":"refund","rewrite":{"amount":100,"payment_id":"pay_AAAAAAAAAAAAAA"},"count":1}`, 200)
+	if st, got := call(t, srv, "POST", "/v1/payments/"+paid+"/refund", `{"amount":700}`, nil); st != 200 || !strings.Contains(got, `"amount":100,`) || !strings.Contains(got, `"payment_id":"pay_AAAAAAAAAAAAAA"`) {
+		t.Fatalf("rewritten refund = %d %s", st, got)
+	}
+	if _, got := call(t, srv, "GET", "/v1/payments/"+paid, "", nil); !strings.Contains(got, `"amount_refunded":700`) {
+		t.Fatalf("payment after a rewritten refund = %s, want 700 refunded (the work was done)", got)
+	}
+	add(`{"op":"order_payments","rewrite":{"order_id":"order_OBOBOBOBOBOBOB","status":"captured"},"count":1}`, 200)
+	if st, got := call(t, srv, "GET", "/v1/orders/"+orderID+"/payments", "", nil); st != 200 || !strings.Contains(got, `"order_id":"order_OBOBOBOBOBOBOB"`) || !strings.Contains(got, `"count":1`) || !strings.Contains(got, `"id":"`+paid+`"`) {
+		t.Fatalf("rewritten order payments = %d %s", st, got)
+	}
+	add(`{"op":"refund","rewrite":{"amount":1},"status":500}`, 400)
+	add(`{"op":"refund","status":404,"location":"/x"}`, 400)
+	add(`{"op":"refund"}`, 400)
+}
+
 // A refund is pending, then processed (refund.processed delivered) after
 // the settle delay; one settled by hand as failed gives its amount back
 // and delivers refund.failed; both can be fetched.
