@@ -170,9 +170,9 @@ func update[R, T any](ctx context.Context, st sidecar.Versioned, store, key stri
 
 // List implements domain.Store.
 func (s *Store) List(ctx context.Context, userID string, before int64, n int) (domain.Listed[domain.Bill], error) {
-	return listed(ctx, s.state, s.name, s.bills(), userID, before, n, key, func(raw []byte, id string) (domain.Bill, int64, error) {
+	return listed(ctx, s.state, s.name, s.bills(), userID, before, n, key, func(raw []byte, id string) (domain.Bill, int64, string, error) {
 		b, err := decodeBill(raw, id)
-		return b, b.Seq, err
+		return b, b.Seq, b.UserID, err
 	})
 }
 
@@ -182,12 +182,15 @@ func (s *Store) List(ctx context.Context, userID string, before int64, n int) (d
 // kept only when its item carries the entry's number: an item listed twice
 // (a create retried, or two schedulers making one bill) appears once, at
 // the place it was created with, and a listed item that was never created
-// (a create that died in between) not at all. A before that is not within
+// (a create that died in between) not at all. It must also belong to
+// owner: a keyed create refused because its id was another user's item
+// (the key reused for another user) has appended that id to this owner's
+// list, perhaps at the very number the item carries in its own owner's. A before that is not within
 // the list (from 2 to its newest position) is a cursor never issued for it:
 // listindex says so from the head it reads anyway, and listed returns
 // domain.ErrInvalidCursor (wrapped) without reading any item.
 func listed[T any](ctx context.Context, st State, store string, x listindex.Index, owner string, before int64, n int,
-	itemKey func(string) string, decode func(raw []byte, id string) (T, int64, error)) (domain.Listed[T], error) {
+	itemKey func(string) string, decode func(raw []byte, id string) (item T, seq int64, owner string, err error)) (domain.Listed[T], error) {
 	entries, err := x.Before(ctx, owner, before, n)
 	if err != nil {
 		return domain.Listed[T]{}, err
@@ -218,11 +221,11 @@ func listed[T any](ctx context.Context, st State, store string, x listindex.Inde
 		if !ok {
 			continue
 		}
-		item, seq, err := decode(raw, e.ID)
+		item, seq, itemOwner, err := decode(raw, e.ID)
 		if err != nil {
 			return domain.Listed[T]{}, err
 		}
-		if seq == e.Seq {
+		if seq == e.Seq && itemOwner == owner {
 			out.Items = append(out.Items, item)
 		}
 	}

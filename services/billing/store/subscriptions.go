@@ -129,9 +129,9 @@ func (s *Subscriptions) Update(ctx context.Context, id string, fn func(*domain.S
 
 // List implements domain.Subscriptions.
 func (s *Subscriptions) List(ctx context.Context, userID string, before int64, n int) (domain.Listed[domain.Subscription], error) {
-	return listed(ctx, s.state, s.name, s.lists(), userID, before, n, subscriptionKey, func(raw []byte, id string) (domain.Subscription, int64, error) {
+	return listed(ctx, s.state, s.name, s.lists(), userID, before, n, subscriptionKey, func(raw []byte, id string) (domain.Subscription, int64, string, error) {
 		sub, err := decodeSubscription(raw, id)
-		return sub, sub.Seq, err
+		return sub, sub.Seq, sub.UserID, err
 	})
 }
 

@@ -764,7 +764,11 @@ func (s *Store) List(ctx context.Context, purpose domain.Purpose, userID string,
 		if err != nil {
 			return domain.Listed{}, err
 		}
-		if p.Seq == e.Seq {
+		// The entry's own number, and the list's owner: a keyed request
+		// refused because its id was another user's payment may have
+		// listed that id here, perhaps at the number it carries in its
+		// owner's list.
+		if p.Seq == e.Seq && p.UserID == userID && p.Purpose == purpose {
 			out.Items = append(out.Items, p)
 		}
 	}
