@@ -46,6 +46,10 @@ func TestInputClasses(t *testing.T) {
 		{"top-up without user_id", "POST", "/wallet/topup", `{"amount":5000}`, 400, "VALIDATION_FAILED", "user_id"},
 		{"top-up with a malformed user_id", "POST", "/wallet/topup", `{"user_id":"bad","amount":5000}`, 400, "VALIDATION_FAILED", "user_id"},
 		{"pay a malformed bill_id", "POST", "/Payment/rozarpay", `{"bill_id":"bad"}`, 400, "VALIDATION_FAILED", "bill_id"},
+		// An admin's reference in FinFlow's own namespace would take the
+		// place of a Razorpay top-up's credit, or of a reversal.
+		{"admin top-up under a top-up's id", "POST", "/wallet/add", `{"user_id":"` + u.ID + `","amount":1,"reference":"top_a73893t34mn8txjtxg6sb1h4hw"}`, 400, "VALIDATION_FAILED", "reference"},
+		{"admin top-up under a reversal", "POST", "/wallet/add", `{"user_id":"` + u.ID + `","amount":1,"reference":"reversal:` + pay.ID + `"}`, 400, "VALIDATION_FAILED", "reference"},
 		// RFC 3339 offsets are -23:59 to +23:59.
 		{"start_at offset +24:00", "POST", "/billing/subscriptions", `{"user_id":"` + u.ID + `","amount":100,"description":"x","interval":"MONTHLY","start_at":"2027-01-01T00:00:00+24:00"}`, 400, "VALIDATION_FAILED", "start_at"},
 		// A path that exists with another method.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/finflow/finflow/platform/apperr"
@@ -168,7 +169,7 @@ func (r ChangeRequest) operation(typ TxType) (Operation, error) {
 		// A keyed top-up without a reference uses the key's token as one, so
 		// the wallet itself never applies it twice, even when the gateway
 		// kept no record of the key (its answer was lost).
-		op.Reference = "idem:" + r.IdempotencyToken
+		op.Reference = keyPrefix + r.IdempotencyToken
 	}
 	return op, op.Validate()
 }
@@ -185,6 +186,9 @@ func (r ChangeRequest) operation(typ TxType) (Operation, error) {
 func (s *Service) TopUp(ctx context.Context, caller auth.Caller, req ChangeRequest) (Result, error) {
 	if err := caller.Admin(); err != nil {
 		return Result{}, err
+	}
+	if req.Reference != nil && ownReference(*req.Reference) {
+		return Result{}, apperr.Invalid("reference", "reference %q is in FinFlow's own namespace (its ids and %q, %q): choose another", printable(*req.Reference), ReversalPrefix, keyPrefix)
 	}
 	if req.IdempotencyToken == "" {
 		return s.apply(ctx, req, Credit)
@@ -268,4 +272,38 @@ func (s *Service) Reverse(ctx context.Context, userID, ref string) (Result, bool
 	}
 	s.Log.InfoContext(ctx, "debit reversed", "user_id", userID, "reference", ref, "amount", res.Tx.Amount, "replayed", res.Replayed)
 	return res, true, nil
+}
+
+// keyPrefix marks the reference a keyed top-up without one is given.
+const keyPrefix = "idem:"
+
+// ownReference reports whether ref is in the namespace of the references
+// FinFlow writes itself: a payment's debit (pay_...), a top-up's or a
+// refund's credit (top_..., rfd_...), a reversal ("reversal:..."), a keyed
+// top-up's ("idem:..."), or any other FinFlow id. An admin's top-up under
+// one of them would take the place of FinFlow's own entry: a top-up
+// captured later was refused as DUPLICATE_REFERENCE and its money refunded
+// at Razorpay, and the console read a reversal with no debit.
+func ownReference(ref string) bool {
+	if strings.HasPrefix(ref, ReversalPrefix) || strings.HasPrefix(ref, keyPrefix) {
+		return true
+	}
+	for _, prefix := range []string{id.User, id.Bill, id.Payment, id.Transaction, id.TopUp, id.Refund, id.Subscription} {
+		if strings.HasPrefix(ref, prefix+"_") {
+			return true
+		}
+	}
+	return false
+}
+
+// printable keeps at most 64 printable ASCII characters of s, for a
+// message that quotes it.
+func printable(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s) && b.Len() < 64; i++ {
+		if s[i] >= 0x20 && s[i] < 0x7f {
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
 }

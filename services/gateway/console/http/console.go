@@ -122,19 +122,29 @@ var anonymous = auth.Identity{}
 // identity returns who is asking: the bearer token's identity if there is
 // an Authorization header, else the console session's. It fails with
 // auth.ErrUnauthenticated when there is neither (or it is not valid), with
-// another error when the session store does not answer or the caller's
-// address is over its budget (checked before the store is read: anyone can
-// send a cookie).
+// another error when the session store does not answer or the caller is
+// over its budget. Every way in is counted: a token that does not verify,
+// a missing or malformed cookie and a session's cookie (before the store is
+// read: anyone can send one) by address; a valid token's caller by the
+// page, as that user or admin.
 func (con *Console) identity(c *fiber.Ctx) (auth.Identity, error) {
 	if header := c.Get(fiber.HeaderAuthorization); header != "" {
-		return con.d.Tokens.Verify(header, con.d.Now())
+		ident, err := con.d.Tokens.Verify(header, con.d.Now())
+		if err != nil {
+			// A token that does not verify is counted by address, as the
+			// API counts it: guessing tokens here costs the same budget.
+			if lerr := con.d.Limit(c, anonymous); lerr != nil {
+				return auth.Identity{}, lerr
+			}
+		}
+		return ident, err
+	}
+	if err := con.d.Limit(c, anonymous); err != nil {
+		return auth.Identity{}, err
 	}
 	id := c.Cookies(cookieName)
 	if !domain.ValidSessionID(id) {
 		return auth.Identity{}, auth.ErrUnauthenticated
-	}
-	if err := con.d.Limit(c, anonymous); err != nil {
-		return auth.Identity{}, err
 	}
 	sess, found, err := con.d.Sessions.Get(c.UserContext(), id)
 	if errors.Is(err, domain.ErrSessionUnreadable) {
@@ -161,9 +171,14 @@ func (con *Console) login(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	tok := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(form), "Bearer "))
+	// The token alone, or pasted as the header value it came in (its
+	// scheme in any case, as the gateway reads the header).
+	header := strings.TrimSpace(form)
+	if !strings.ContainsAny(header, " \t") {
+		header = "Bearer " + header
+	}
 	now := con.d.Now()
-	ident, expiry, err := con.d.Tokens.VerifyExpiry("Bearer "+tok, now)
+	ident, expiry, err := con.d.Tokens.VerifyExpiry(header, now)
 	switch {
 	case err != nil:
 		return render(c, fiber.StatusUnauthorized, view{Login: true, LoginError: "That token is not valid (or has expired)."})
@@ -247,11 +262,11 @@ func (con *Console) page(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if !ident.Admin() {
-		return render(c, fiber.StatusForbidden, view{Login: true, LoginError: "The console is for admins; you are signed in as a user."})
-	}
 	if err := con.d.Limit(c, ident); err != nil {
 		return err
+	}
+	if !ident.Admin() {
+		return render(c, fiber.StatusForbidden, view{Login: true, LoginError: "The console is for admins; you are signed in as a user."})
 	}
 	signed, err := con.d.Signer.Sign(ident, identityTTL, con.d.Now())
 	if err != nil {

@@ -339,6 +339,12 @@ func TestConsoleCountsAgainstTheRateLimit(t *testing.T) {
 		{"the sign-in", "POST", "/console/login", "", "", url.Values{"token": {adminTok}}, ":"},
 		{"the sign-out", "POST", "/console/logout", fakeSessionID("A"), "", url.Values{}, ":"},
 		{"an admin's page", "GET", "/console", "", bearer("ops-admin", "admin"), nil, "admin:ops-admin"},
+		// Every other way in is counted too (guessing tokens or sessions
+		// costs the address's budget).
+		{"a token that does not verify", "GET", "/console", "", "Bearer x.y.z", nil, ":"},
+		{"a user's token", "GET", "/console", "", bearer("usr_0123456789abcdefghjkmnpqrs", "user"), nil, "user:usr_0123456789abcdefghjkmnpqrs"},
+		{"no token, no cookie", "GET", "/console", "", "", nil, ":"},
+		{"a malformed cookie", "GET", "/console", "nope", "", nil, ":"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
