@@ -28,11 +28,14 @@ type fakeRazorpay struct {
 	silent map[string]bool
 	// block, when set, holds every call until it is closed.
 	block chan struct{}
+	// answers makes the named call answer this error (the razorpay
+	// service's own 401, 404 ROUTE_NOT_FOUND...).
+	answers map[string]error
 }
 
 func newRazorpay() *fakeRazorpay {
 	return &fakeRazorpay{payments: map[string]domain.GatewayPayment{}, refunds: map[string]contract.Refund{},
-		calls: map[string]int{}, refuse: map[string]string{}, silent: map[string]bool{}}
+		calls: map[string]int{}, refuse: map[string]string{}, silent: map[string]bool{}, answers: map[string]error{}}
 }
 
 func (f *fakeRazorpay) answer(call string) error {
@@ -49,7 +52,7 @@ func (f *fakeRazorpay) answer(call string) error {
 	if f.silent[call] {
 		return errDown
 	}
-	return nil
+	return f.answers[call]
 }
 
 func (f *fakeRazorpay) count(call string) int {
@@ -368,7 +371,9 @@ func TestRefusedRefundIsParkedNotRetried(t *testing.T) {
 }
 
 // A refund Razorpay does not answer is retried with backoff (never before
-// its time) and a bound; then it is parked as not made.
+// its time) and a bound; then it is parked as not made, once, and still
+// tried every retry_max: the payment stays PENDING until Razorpay makes it,
+// and the dead letter is resolved then.
 func TestUnansweredRefundRetriedWithBackoffThenParked(t *testing.T) {
 	w := newRazorpayWorld(t)
 	w.rzp.payments["pay_S"] = domain.GatewayPayment{ID: "pay_S", OrderID: w.paid.Razorpay.OrderID, Status: "captured", Amount: 2500, Currency: "INR"}
@@ -415,11 +420,45 @@ func TestUnansweredRefundRetriedWithBackoffThenParked(t *testing.T) {
 		}
 	}
 	late = w.get(t, lateID("pay_S"))
-	if late.Status != domain.Failed || late.Refund.Status != domain.RefundNotMade || late.FailureReason != domain.ReasonBillAlreadyPaid {
-		t.Fatalf("after the last try: %+v, want FAILED with the refund NOT_MADE", late)
+	if late.Status != domain.Pending || late.Refund.Status != domain.RefundNotMade || !late.RetryAt.Equal(w.clock.Now().Add(8*time.Second)) {
+		t.Fatalf("after the last try: %+v, want PENDING with the refund NOT_MADE, tried again after 8 s", late)
 	}
-	if d := w.deadLetters(t); len(d) != 1 || d[0].Kind != domain.ParkRefundNotMade {
+	if d := w.deadLetters(t); len(d) != 1 || d[0].Kind != domain.ParkRefundNotMade || d[0].Resolved != "" {
 		t.Fatalf("dead letters = %+v, want refund_not_made", d)
+	}
+	// Parked, still tried: not before retry_max, then every retry_max.
+	for calls := 5; calls <= 6; calls++ {
+		if err := w.pr.ReconcileOnce(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+		if n := w.rzp.count("refund"); n != calls-1 {
+			t.Fatalf("before retry_max: %d refund calls, want %d", n, calls-1)
+		}
+		w.clock.add(8 * time.Second)
+		for i := 0; i < 200 && w.rzp.count("refund") < calls; i++ {
+			if err := w.pr.ReconcileOnce(ctx, cfg); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		if n := w.rzp.count("refund"); n != calls {
+			t.Fatalf("parked, after retry_max: %d refund calls, want %d", n, calls)
+		}
+	}
+	if d := w.deadLetters(t); len(d) != 1 {
+		t.Fatalf("dead letters = %+v, want the one refund_not_made", d)
+	}
+	// Razorpay answers again: the refund is made, the payment ends.
+	w.rzp.mu.Lock()
+	w.rzp.silent["refund"] = false
+	w.rzp.mu.Unlock()
+	w.clock.add(8 * time.Second)
+	late = w.settle(t, lateID("pay_S"))
+	if late.Status != domain.Failed || late.FailureReason != domain.ReasonBillAlreadyPaid || late.Refund.Status != "processed" || late.Refund.Error != "" {
+		t.Fatalf("once Razorpay answers: %+v (refund %+v), want FAILED BILL_ALREADY_PAID with the refund processed", late, late.Refund)
+	}
+	if d := w.deadLetters(t); len(d) != 1 || d[0].Resolved == "" || d[0].ResolvedAt.IsZero() {
+		t.Fatalf("dead letters = %+v, want refund_not_made resolved", d)
 	}
 }
 

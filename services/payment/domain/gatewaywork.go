@@ -125,7 +125,7 @@ func (pr *Processor) gatewayWork(ctx context.Context, id string, cfg *ReconcileC
 	if now.Before(p.RetryAt) {
 		return nil
 	}
-	if (p.Refund != nil && p.Refund.Status == RefundOwed) || p.LateCaptureOf != "" {
+	if p.refundToMake() || p.LateCaptureOf != "" {
 		// Every payment instance runs this work (its subscriber's Kick,
 		// its reconciliation): one of them makes each try.
 		claimed, ok, err := pr.claimTry(ctx, p, now)
@@ -135,7 +135,7 @@ func (pr *Processor) gatewayWork(ctx context.Context, id string, cfg *ReconcileC
 		p = claimed
 	}
 	switch {
-	case p.Refund != nil && p.Refund.Status == RefundOwed:
+	case p.refundToMake():
 		return pr.makeRefund(ctx, p)
 	case p.LateCaptureOf != "":
 		return pr.confirmLateCapture(ctx, p)
@@ -178,17 +178,19 @@ func (pr *Processor) makeRefund(ctx context.Context, p Payment) error {
 		made, err = pr.Gateway.Refund(ctx, contract.RefundRequest{PaymentID: p.ID, GatewayPaymentID: gw, Amount: p.Refund.Amount})
 		return err
 	})
-	if g, ok := refusal(op, err); ok {
+	if g, ok := pr.refusal(op, err); ok {
 		// Parked first: a crash after the payment is final must not lose it.
 		if err := pr.park(ctx, DeadLetter{EventID: ParkRefundRefused + ":" + p.ID, Kind: ParkRefundRefused, PaymentID: p.ID,
 			Reason: fmt.Sprintf("Razorpay refused to refund %d of %s (order %s): %s", p.Refund.Amount, gw, p.Razorpay.OrderID, g.String()),
 			Result: GatewayResult{Event: "refund", OrderID: p.Razorpay.OrderID, GatewayPaymentID: gw, PaymentID: p.ID, Amount: p.Refund.Amount, Currency: p.Currency}}); err != nil {
 			return err
 		}
+		parked := false
 		final, uerr := pr.update(ctx, p.ID, func(q *Payment) bool {
-			if q.Status != Pending || q.Refund == nil || q.Refund.Status != RefundOwed {
+			if q.Status != Pending || !q.refundToMake() {
 				return false
 			}
+			parked = q.Refund.Status == RefundNotMade
 			q.Refund.Status, q.Refund.Error = RefundRefused, g.String()
 			q.GatewayError = g
 			q.note(pr.Now(), "Razorpay refused the refund of "+gw+": "+g.String())
@@ -196,6 +198,9 @@ func (pr *Processor) makeRefund(ctx context.Context, p Payment) error {
 		})
 		if uerr != nil {
 			return uerr
+		}
+		if parked {
+			pr.resolveParked(ctx, ParkRefundNotMade+":"+p.ID, p.ID, "Razorpay refused the refund: parked "+ParkRefundRefused)
 		}
 		if final.Status == Failed {
 			pr.releaseClaim(ctx, final)
@@ -217,19 +222,24 @@ func (pr *Processor) makeRefund(ctx context.Context, p Payment) error {
 		}
 		return pr.retryLater(ctx, p, "making "+op, errors.New(why))
 	}
+	parked := false
 	final, err := pr.update(ctx, p.ID, func(q *Payment) bool {
-		if q.Status != Pending || q.Refund == nil || q.Refund.Status == RefundRefused || q.Refund.Status == RefundNotMade {
+		if q.Status != Pending || q.Refund == nil || q.Refund.Status == RefundRefused {
 			return false
 		}
 		q.Refund.RefundID = made.RefundID
-		if q.Refund.Status == RefundOwed { // else Razorpay's event told already
-			q.Refund.Status = made.Status
+		if q.refundToMake() { // else Razorpay's event told already
+			parked = q.Refund.Status == RefundNotMade
+			q.Refund.Status, q.Refund.Error = made.Status, ""
 		}
 		q.note(pr.Now(), fmt.Sprintf("refunded %d of %s as %s", made.Amount, gw, made.RefundID))
 		return q.fail(q.Refund.For, pr.Now())
 	})
 	if err != nil {
 		return err
+	}
+	if parked {
+		pr.resolveParked(ctx, ParkRefundNotMade+":"+p.ID, p.ID, fmt.Sprintf("Razorpay made the refund as %s (%s)", made.RefundID, made.Status))
 	}
 	if final.Status == Failed {
 		pr.releaseClaim(ctx, final)
@@ -269,7 +279,7 @@ func (pr *Processor) confirmLateCapture(ctx context.Context, p Payment) error {
 		gp, err = pr.Gateway.Payment(ctx, gw)
 		return err
 	})
-	if g, ok := refusal(op, err); ok {
+	if g, ok := pr.refusal(op, err); ok {
 		return pr.failAndPark(ctx, p, ReasonGatewayRefused, g, ParkCaptureUnknown,
 			fmt.Sprintf("a capture %s was reported for order %s, but Razorpay does not confirm it: %s", gw, p.Razorpay.OrderID, g.String()))
 	}
@@ -398,40 +408,40 @@ func (pr *Processor) retryLater(ctx context.Context, p Payment, doing string, ca
 	return fmt.Errorf("%s: %w", doing, cause)
 }
 
-// giveUp ends the gateway work Razorpay never answered: an owed refund is
-// recorded NOT_MADE and a late capture unconfirmed, both FAILED and
-// parked; a pending payment's order is parked once and asked about again
-// at the longest interval (FinFlow cannot know whether it was paid).
+// giveUp parks the gateway work Razorpay never answered: a late capture
+// ends FAILED, unconfirmed; a refund owed is recorded NOT_MADE and a
+// pending payment's order is parked, both once, and tried again at the
+// longest interval (FinFlow cannot know whether the refund was made, or
+// the order paid; the same refund key never refunds twice). The payment
+// owing the refund stays PENDING until Razorpay gives a definite answer.
 func (pr *Processor) giveUp(ctx context.Context, p Payment, doing string, n int, cause error) error {
 	why := fmt.Sprintf("no answer from Razorpay while %s after %d tries; last: %s", doing, n, short(cause))
+	parkedBefore := p.GatewayRetries >= maxAttempts(pr)
 	switch {
-	case p.Refund != nil && p.Refund.Status == RefundOwed:
-		if err := pr.park(ctx, DeadLetter{EventID: ParkRefundNotMade + ":" + p.ID, Kind: ParkRefundNotMade, PaymentID: p.ID, Reason: why,
-			Result: GatewayResult{Event: "refund", OrderID: p.Razorpay.OrderID, GatewayPaymentID: p.Razorpay.GatewayPaymentID, PaymentID: p.ID, Amount: p.Refund.Amount, Currency: p.Currency}}); err != nil {
-			return err
+	case p.refundToMake():
+		if !parkedBefore {
+			if err := pr.park(ctx, DeadLetter{EventID: ParkRefundNotMade + ":" + p.ID, Kind: ParkRefundNotMade, PaymentID: p.ID,
+				Reason: fmt.Sprintf("%s; the payment stays PENDING and the refund is tried again every %s until Razorpay answers or sends refund.processed or refund.failed", why, pr.longestWait()),
+				Result: GatewayResult{Event: "refund", OrderID: p.Razorpay.OrderID, GatewayPaymentID: p.Razorpay.GatewayPaymentID, PaymentID: p.ID, Amount: p.Refund.Amount, Currency: p.Currency}}); err != nil {
+				return err
+			}
 		}
-		final, err := pr.update(ctx, p.ID, func(q *Payment) bool {
-			if q.Status != Pending || q.Refund == nil || q.Refund.Status != RefundOwed {
+		_, err := pr.update(ctx, p.ID, func(q *Payment) bool {
+			if q.Status != Pending || !q.refundToMake() || q.GatewayRetries != p.GatewayRetries {
 				return false
 			}
-			q.Refund.Status, q.Refund.Error = RefundNotMade, why
-			q.note(pr.Now(), why)
-			return q.fail(q.Refund.For, pr.Now())
+			q.GatewayRetries, q.RetryAt = n, pr.Now().Add(pr.longestWait())
+			if q.Refund.Status != RefundNotMade {
+				q.Refund.Status, q.Refund.Error = RefundNotMade, why
+				q.note(pr.Now(), why+"; parked, and tried again every "+pr.longestWait().String())
+			}
+			return true
 		})
-		if err != nil || final.Status != Failed {
-			return err
-		}
-		pr.releaseClaim(ctx, final)
-		pr.noteSettled(ctx, final)
-		return nil
+		return err
 	case p.LateCaptureOf != "":
 		return pr.failAndPark(ctx, p, ReasonCaptureUnconfirmed, nil, ParkCaptureUnknown, why)
 	default:
-		longest := 5 * time.Minute
-		if pr.Retry.Max != nil {
-			longest = pr.Retry.Max()
-		}
-		parkedBefore := p.GatewayRetries >= maxAttempts(pr)
+		longest := pr.longestWait()
 		updated, err := pr.update(ctx, p.ID, func(q *Payment) bool {
 			if q.Status != Pending {
 				return false
@@ -549,7 +559,7 @@ func (pr *Processor) reconcile(ctx context.Context, p Payment, now time.Time, cf
 		attempts, err = pr.Gateway.OrderPayments(ctx, p.Razorpay.OrderID)
 		return err
 	})
-	if g, ok := refusal(op, err); ok {
+	if g, ok := pr.refusal(op, err); ok {
 		pr.reconciledAction("refused")
 		return pr.failAndPark(ctx, p, ReasonGatewayRefused, g, ParkOrderRefused,
 			fmt.Sprintf("Razorpay refused to tell about order %s of payment %s: %s", p.Razorpay.OrderID, p.ID, g.String()))

@@ -249,9 +249,10 @@ type RazorpayOrder struct {
 
 // Refund is captured money FinFlow gives back through the gateway because
 // the capture cannot pay its bill (the bill was paid by another payment,
-// or is gone). A payment owing one stays PENDING until it is made (then
-// FAILED with reason For) or cannot be made (FAILED, parked for an
-// operator).
+// or is gone). A payment owing one stays PENDING until Razorpay makes it
+// (then FAILED with reason For) or refuses it (FAILED, parked for an
+// operator); one Razorpay does not answer is parked (NOT_MADE) and still
+// tried.
 type Refund struct {
 	RefundID string `json:"refund_id,omitempty"`
 	Amount   int64  `json:"amount"`
@@ -264,12 +265,18 @@ type Refund struct {
 	Error string `json:"error,omitempty"`
 }
 
+// refundToMake reports whether p owes a refund of its capture not made
+// yet: OWED, or NOT_MADE (parked, and still tried).
+func (p Payment) refundToMake() bool {
+	return p.Refund != nil && (p.Refund.Status == RefundOwed || p.Refund.Status == RefundNotMade)
+}
+
 // Refund states FinFlow sets (Razorpay's own, pending and processed, mean
 // it was made).
 const (
 	RefundOwed    = "OWED"     // to be made
 	RefundRefused = "REFUSED"  // Razorpay refused it: parked
-	RefundNotMade = "NOT_MADE" // Razorpay never answered, after every retry: parked
+	RefundNotMade = "NOT_MADE" // Razorpay never answered, after every retry: parked, still tried
 )
 
 // Event is one entry of a payment's history.

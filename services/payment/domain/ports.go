@@ -46,6 +46,10 @@ type Store interface {
 	AddDeadLetter(ctx context.Context, d DeadLetter) error
 	// DeadLetters returns the kept results, newest first.
 	DeadLetters(ctx context.Context) ([]DeadLetter, error)
+	// ResolveDeadLetter marks the dead letter eventID resolved (how: the
+	// resolution, at: when), once; no such dead letter, or one resolved
+	// already, changes nothing. It stays listed, for the record.
+	ResolveDeadLetter(ctx context.Context, eventID, resolution string, at time.Time) error
 	// Pending returns the ids of payments that may not be final yet, with
 	// the time each was indexed.
 	Pending(ctx context.Context) (map[string]time.Time, error)
@@ -128,6 +132,10 @@ type DeadLetter struct {
 	Reason    string        `json:"reason"`
 	Result    GatewayResult `json:"result"`
 	Received  time.Time     `json:"received"`
+	// Resolved says how the work parked was settled after all ("": still
+	// for an operator), and ResolvedAt when.
+	Resolved   string    `json:"resolved,omitempty"`
+	ResolvedAt time.Time `json:"resolved_at,omitzero"`
 }
 
 // Kinds of dead letters.

@@ -40,6 +40,17 @@ type fakeBank struct {
 	billingDown     bool
 	// loseDebitAnswer applies the next debit but reports a timeout.
 	loseDebitAnswer bool
+	// down, when set, is what a service down answers instead of no
+	// answer: an answer that is none of its decisions (a 401 of a token
+	// misconfigured, a 404 ROUTE_NOT_FOUND).
+	down error
+}
+
+func (f *fakeBank) downAnswer() error {
+	if f.down != nil {
+		return f.down
+	}
+	return errDown
 }
 
 var errDown = fmt.Errorf("%w: service down", sidecar.ErrSidecar)
@@ -54,7 +65,7 @@ func (f *fakeBank) Get(_ context.Context, id string) (domain.Bill, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.billingDown {
-		return domain.Bill{}, errDown
+		return domain.Bill{}, f.downAnswer()
 	}
 	b, ok := f.bills[id]
 	if !ok {
@@ -67,7 +78,7 @@ func (f *fakeBank) MarkPaid(_ context.Context, id, pay string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.billingDown {
-		return errDown
+		return f.downAnswer()
 	}
 	b := f.bills[id]
 	if b.Paid && b.PaymentID != pay {
@@ -81,7 +92,7 @@ func (f *fakeBank) Debit(_ context.Context, user string, amount int64, ref strin
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.walletDown {
-		return errDown
+		return f.downAnswer()
 	}
 	if _, done := f.debits[ref]; done {
 		return nil
@@ -107,7 +118,7 @@ func (f *fakeBank) Credit(_ context.Context, user string, amount int64, ref stri
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.walletDown {
-		return errDown
+		return f.downAnswer()
 	}
 	if _, done := f.credits[ref]; !done {
 		f.balance[user] += amount
@@ -120,7 +131,7 @@ func (f *fakeBank) Exists(_ context.Context, user string) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.walletDown {
-		return false, errDown
+		return false, f.downAnswer()
 	}
 	_, ok := f.balance[user]
 	return ok, nil
@@ -130,7 +141,7 @@ func (f *fakeBank) MarkRefunded(_ context.Context, id, pay string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.billingDown {
-		return errDown
+		return f.downAnswer()
 	}
 	b := f.bills[id]
 	if b.PaymentID != pay {
@@ -144,7 +155,7 @@ func (f *fakeBank) Reverse(_ context.Context, user, ref string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.walletDown {
-		return errDown
+		return f.downAnswer()
 	}
 	if amt, ok := f.debits[ref]; ok && !f.reversed[ref] {
 		f.balance[user] += amt

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,15 +18,25 @@ import (
 var ErrGatewayUnavailable = apperr.New(apperr.KindUnavailable, "UNAVAILABLE", "Razorpay is not answering; try again shortly")
 
 // refusal returns Razorpay's definite refusal carried by err, if err is one:
-// contract.ErrGatewayRefused from the razorpay service, with Razorpay's
-// words, or any other definite answer of the razorpay service itself (an
-// *apperr.Error that is not UNAVAILABLE or INTERNAL). Anything else means
-// no definite answer: retry later.
-func refusal(op string, err error) (*GatewayError, bool) {
-	var e *apperr.Error
-	if err == nil || !errors.As(err, &e) || e.Kind == apperr.KindUnavailable || e.Kind == apperr.KindInternal {
+// an answer of the razorpay service with one of the codes it documents as
+// a decision about the request (contract.CodeGatewayRefused, with
+// Razorpay's words, and for an order also orderDecisions). Any other
+// answer is no definite answer, to be asked again: an outage, or FinFlow's
+// own fault (a 401 or 403 of a token misconfigured, a 404 ROUTE_NOT_FOUND,
+// a 400 VALIDATION_FAILED of FinFlow's own request, a 415, a 429). Those
+// answers, which no outage explains, are logged at error level, so that an
+// operator sees the misconfiguration while the work keeps being retried.
+func (pr *Processor) refusal(op string, err error, decisions ...string) (*GatewayError, bool) {
+	code, answered := peerAnswer(err)
+	if !answered {
 		return nil, false
 	}
+	if code != contract.CodeGatewayRefused && !slices.Contains(decisions, code) {
+		pr.noDecision("razorpay", op, err)
+		return nil, false
+	}
+	var e *apperr.Error
+	errors.As(err, &e)
 	g := &GatewayError{Op: op, Status: e.Kind.Status(), Code: e.Code, Description: e.Message}
 	if e.Code == contract.CodeGatewayRefused {
 		if n, ok := number(e.Details[contract.GatewayStatus]); ok {
@@ -38,6 +49,58 @@ func refusal(op string, err error) (*GatewayError, bool) {
 		g.Field, _ = e.Details[contract.GatewayField].(string)
 	}
 	return g, true
+}
+
+// orderDecisions are the codes, besides contract.CodeGatewayRefused, that
+// the razorpay service answers to an order as a decision: ORDER_EXISTS, the
+// payment has an order for another amount (asking again never changes it).
+var orderDecisions = []string{"ORDER_EXISTS"}
+
+// peerAnswer reports whether err is an answer of another FinFlow service
+// (its error body, at a status under 500), and its code. An outage (no
+// answer, a 5xx, UNAVAILABLE, INTERNAL) is not one.
+func peerAnswer(err error) (string, bool) {
+	var e *apperr.Error
+	if err == nil || !errors.As(err, &e) || e.Kind == apperr.KindUnavailable || e.Kind == apperr.KindInternal {
+		return "", false
+	}
+	return e.Code, true
+}
+
+// decided reports whether err is one of the answers a service documents as
+// its decision (errors.Is on each). An answer of the service that is none
+// of them is logged at error level (noDecision): it is FinFlow's own fault,
+// never a decision about the payment.
+func (pr *Processor) decided(service, doing string, err error, decisions ...error) bool {
+	for _, d := range decisions {
+		if errors.Is(err, d) {
+			return true
+		}
+	}
+	pr.noDecision(service, doing, err)
+	return false
+}
+
+// noDecision logs, at error level, an answer of another FinFlow service
+// that is no decision it documents (a 401 of a misconfigured token, a 404
+// ROUTE_NOT_FOUND, a VALIDATION_FAILED of FinFlow's own request...): the
+// work is retried, never ended on it.
+func (pr *Processor) noDecision(service, doing string, err error) {
+	if code, answered := peerAnswer(err); answered {
+		pr.Log.Error("another FinFlow service answered with no decision: FinFlow's own misconfiguration or fault; not a refusal, retried",
+			"service", service, "while", doing, "code", code, "err", err.Error())
+	}
+}
+
+// unavailable turns an answer of another FinFlow service that is not one
+// of its documented decisions into UNAVAILABLE for the client (a 401 of a
+// token FinFlow misconfigured is not the client's).
+func (pr *Processor) unavailable(service, doing string, err error) error {
+	if _, answered := peerAnswer(err); !answered {
+		return err
+	}
+	pr.noDecision(service, doing, err)
+	return apperr.Unavailable("a FinFlow service is not answering; try again shortly", err)
 }
 
 // number reads a JSON number that crossed a service boundary (float64 after
@@ -72,7 +135,9 @@ func (pr *Processor) PayWithRazorpay(ctx context.Context, billID, paymentID, pay
 		}
 	}
 	bill, err := pr.getBill(ctx, billID)
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrBillNotFound) {
+		return Payment{}, pr.unavailable("billing", "reading bill "+billID, err)
+	} else if err != nil {
 		return Payment{}, err
 	}
 	if payer != "" && bill.UserID != payer {
@@ -153,7 +218,7 @@ func (pr *Processor) withOrder(ctx context.Context, p Payment) (Payment, error) 
 		order, err = pr.Gateway.CreateOrder(ctx, p.ID, p.Amount, p.Currency)
 		return err
 	})
-	if g, ok := refusal(op, err); ok {
+	if g, ok := pr.refusal(op, err, orderDecisions...); ok {
 		final, ferr := pr.update(ctx, p.ID, func(q *Payment) bool {
 			if q.Status != Pending {
 				return false
@@ -460,11 +525,17 @@ func (pr *Processor) settleCapture(ctx context.Context, p Payment, gw, event str
 		}
 		return pr.Bills.MarkPaid(ctx, p.BillID, p.ID)
 	})
-	var refused *apperr.Error
-	if errors.As(err, &refused) && refused.Kind != apperr.KindUnavailable && refused.Kind != apperr.KindInternal {
-		return pr.oweRefund(ctx, p.ID, gw, refused.Code)
-	}
 	if err != nil {
+		// Only billing's and the wallet's documented decisions owe the
+		// money back; any other answer (a 401 of a token misconfigured) is
+		// retried: the capture stays recorded and is settled later.
+		service, decisions := "billing", []error{ErrBillAlreadyPaid, ErrBillNotFound}
+		if p.Purpose == PurposeTopUp {
+			service, decisions = "wallet", []error{ErrWalletNotFound}
+		}
+		if pr.decided(service, "settling the capture "+gw+" of "+p.ID, err, decisions...) {
+			return pr.oweRefund(ctx, p.ID, gw, apperr.From(err).Code)
+		}
 		return err
 	}
 	final, err := pr.update(ctx, p.ID, func(q *Payment) bool {

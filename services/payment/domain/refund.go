@@ -218,8 +218,8 @@ func (pr *Processor) makeRefundOf(ctx context.Context, p Payment, refundID strin
 	}
 	if p.Method == MethodWallet {
 		err := pr.step(ctx, func(ctx context.Context) error { return pr.Wallets.Credit(ctx, p.UserID, r.Amount, r.ID) })
-		if g, ok := refusal("the refund into the wallet", err); ok {
-			return pr.settleRefund(ctx, p.ID, r.ID, Failed, "", g.String(), nil)
+		if err != nil && pr.decided("wallet", "the refund "+r.ID+" into the wallet", err, ErrWalletNotFound) {
+			return pr.settleRefund(ctx, p.ID, r.ID, Failed, "", "the wallet refused it: "+apperr.From(err).Code, nil)
 		}
 		if err != nil {
 			return err
@@ -233,13 +233,15 @@ func (pr *Processor) makeRefundOf(ctx context.Context, p Payment, refundID strin
 }
 
 // razorpayRefund does the gateway work of a PENDING Razorpay refund, if it
-// is due and not given up: makes it at Razorpay, or, once made, asks its
-// status. Like a payment's gateway work, every try is claimed first (by
-// compare-and-swap on the refund, so that instances do not make the same
-// try), a definite refusal ends it, and no answer is tried again after
-// RetryPolicy's backoff, at most MaxAttempts times, then parked.
+// is due: makes it at Razorpay, or, once made, asks its status. Like a
+// payment's gateway work, every try is claimed first (by compare-and-swap
+// on the refund, so that instances do not make the same try), a definite
+// refusal ends it, and no answer is tried again after RetryPolicy's
+// backoff; after MaxAttempts tries it is parked for an operator and still
+// tried, every RetryPolicy.Max: parking tells an operator, it does not
+// stop the work (the same key never refunds twice).
 func (pr *Processor) razorpayRefund(ctx context.Context, p Payment, r RefundRecord) error {
-	if r.Parked != "" || pr.Now().Before(r.RetryAt) {
+	if pr.Now().Before(r.RetryAt) {
 		return nil
 	}
 	p, r, ok, err := pr.claimRefundTry(ctx, p.ID, r)
@@ -262,7 +264,7 @@ func (pr *Processor) claimRefundTry(ctx context.Context, paymentID string, seen 
 	var claimed RefundRecord
 	ok := false
 	p, err := pr.updateRefund(ctx, paymentID, seen.ID, func(_ *Payment, x *RefundRecord) bool {
-		ok = x.Parked == "" && !now.Before(x.RetryAt) &&
+		ok = !now.Before(x.RetryAt) &&
 			x.GatewayRetries == seen.GatewayRetries && x.Asks == seen.Asks && x.GatewayRefundID == seen.GatewayRefundID
 		if ok {
 			x.RetryAt = lease
@@ -284,7 +286,7 @@ func (pr *Processor) makeRazorpayRefund(ctx context.Context, p Payment, r Refund
 		made, err = pr.Gateway.Refund(ctx, contract.RefundRequest{PaymentID: p.ID, GatewayPaymentID: gw, Amount: r.Amount, Key: r.ID})
 		return err
 	})
-	if g, ok := refusal(op, err); ok {
+	if g, ok := pr.refusal(op, err); ok {
 		return pr.settleRefund(ctx, p.ID, r.ID, Failed, "", "Razorpay refused it: "+g.String(), g)
 	}
 	if err != nil {
@@ -299,7 +301,8 @@ func (pr *Processor) makeRazorpayRefund(ctx context.Context, p Payment, r Refund
 // askRefundStatus asks Razorpay the status of refund r, made as
 // r.GatewayRefundID (reconciliation of a refund whose event never came).
 // A refusal to tell, or no answer after every try, parks the refund
-// (ParkRefundUnconfirmed): it stays PENDING for Razorpay's event.
+// (ParkRefundUnconfirmed): it stays PENDING, for Razorpay's event or the
+// next ask, every RetryPolicy.Max.
 func (pr *Processor) askRefundStatus(ctx context.Context, p Payment, r RefundRecord) error {
 	op := fmt.Sprintf("the status of refund %s (%s)", r.ID, r.GatewayRefundID)
 	var now contract.Refund
@@ -308,8 +311,8 @@ func (pr *Processor) askRefundStatus(ctx context.Context, p Payment, r RefundRec
 		now, err = pr.Gateway.RefundStatus(ctx, r.ID)
 		return err
 	})
-	if g, ok := refusal(op, err); ok {
-		return pr.parkRefundWork(ctx, p, r, ParkRefundUnconfirmed, "UNCONFIRMED", "Razorpay refused to tell "+op+": "+g.String(), g)
+	if g, ok := pr.refusal(op, err); ok {
+		return pr.parkRefundWork(ctx, p, r, r.GatewayRetries, ParkRefundUnconfirmed, "UNCONFIRMED", "Razorpay refused to tell "+op+": "+g.String(), g)
 	}
 	if err != nil {
 		return pr.refundRetryLater(ctx, p, r, "asking "+op, err)
@@ -368,6 +371,7 @@ func (pr *Processor) razorpayRefundStatus(ctx context.Context, p Payment, r Refu
 	}
 	n := r.Asks + 1
 	wait := pr.retryWait(n)
+	parked := ""
 	_, err := pr.updateRefund(ctx, p.ID, r.ID, func(q *Payment, x *RefundRecord) bool {
 		if x.Asks != r.Asks {
 			return false
@@ -376,19 +380,30 @@ func (pr *Processor) razorpayRefundStatus(ctx context.Context, p Payment, r Refu
 			x.GatewayRefundID = made.RefundID
 			q.note(pr.Now(), fmt.Sprintf("refund %s made at Razorpay as %s: %s", x.ID, made.RefundID, made.Status))
 		}
+		if parked = x.Parked; parked != "" {
+			// Razorpay answers again: what was parked is done with; the
+			// refund is asked about as a fresh one (and parked afresh if
+			// Razorpay stops answering).
+			x.Parked, x.Error = "", ""
+			q.note(pr.Now(), fmt.Sprintf("refund %s: Razorpay answers again (%s), after being parked (%s)", x.ID, made.Status, parked))
+		}
 		x.GatewayRetries, x.Asks, x.RetryAt = 0, n, pr.Now().Add(wait)
 		return true
 	})
+	if err == nil && parked != "" {
+		pr.resolveParked(ctx, parked+":"+r.ID, p.ID, fmt.Sprintf("Razorpay answered: refund %s is %s", made.RefundID, made.Status))
+	}
 	return err
 }
 
 // refundRetryLater records that Razorpay gave no answer while doing refund
 // r's gateway work, and when to try again; after the last attempt the work
-// is given up and parked: refund_not_made when it was never made (its
+// is parked for an operator: refund_not_made when it was never made (its
 // error says NOT_MADE), refund_unconfirmed when its status cannot be read.
-// Either way the refund stays PENDING, holding its amount: Razorpay may
-// have made it and lost the answer, so it is settled only by Razorpay's
-// refund.processed or refund.failed (or an operator), never failed here,
+// Either way the refund stays PENDING, holding its amount, and is tried
+// again every RetryPolicy.Max: Razorpay may have made it and lost the
+// answer, so it is settled only by a definite answer (Razorpay's to the
+// next try, its refund.processed or refund.failed), never failed here,
 // which would let the same money be refunded again.
 func (pr *Processor) refundRetryLater(ctx context.Context, p Payment, r RefundRecord, doing string, cause error) error {
 	attempts := maxAttempts(pr)
@@ -396,9 +411,9 @@ func (pr *Processor) refundRetryLater(ctx context.Context, p Payment, r RefundRe
 	if n >= attempts {
 		why := fmt.Sprintf("no answer from Razorpay while %s after %d tries; last: %s", doing, n, short(cause))
 		if r.GatewayRefundID == "" {
-			return pr.parkRefundWork(ctx, p, r, ParkRefundNotMade, "NOT_MADE", why, nil)
+			return pr.parkRefundWork(ctx, p, r, n, ParkRefundNotMade, "NOT_MADE", why, nil)
 		}
-		return pr.parkRefundWork(ctx, p, r, ParkRefundUnconfirmed, "UNCONFIRMED", why, nil)
+		return pr.parkRefundWork(ctx, p, r, n, ParkRefundUnconfirmed, "UNCONFIRMED", why, nil)
 	}
 	wait := pr.retryWait(n)
 	_, err := pr.updateRefund(ctx, p.ID, r.ID, func(q *Payment, x *RefundRecord) bool {
@@ -415,30 +430,55 @@ func (pr *Processor) refundRetryLater(ctx context.Context, p Payment, r RefundRe
 	return fmt.Errorf("%s: %w", doing, cause)
 }
 
-// parkRefundWork gives refund r's gateway work up: parked first (a crash
-// after must not lose the dead letter), then recorded on the refund (state
-// says which: NOT_MADE, UNCONFIRMED), which stays PENDING for Razorpay's
-// event.
-func (pr *Processor) parkRefundWork(ctx context.Context, p Payment, r RefundRecord, kind, state, why string, g *GatewayError) error {
+// parkRefundWork parks refund r's gateway work for an operator: the dead
+// letter first (a crash after must not lose it), then recorded on the
+// refund (state says which: NOT_MADE, UNCONFIRMED), which stays PENDING
+// and is tried again every RetryPolicy.Max (n: its tries so far). Parked
+// once; the tries after only move RetryAt on.
+func (pr *Processor) parkRefundWork(ctx context.Context, p Payment, r RefundRecord, n int, kind, state, why string, g *GatewayError) error {
 	gw := p.Razorpay.GatewayPaymentID
-	if err := pr.park(ctx, DeadLetter{EventID: kind + ":" + r.ID, Kind: kind, PaymentID: p.ID,
-		Reason: fmt.Sprintf("refund %s of %d of %s: %s; it stays PENDING until Razorpay's refund.processed or refund.failed", r.ID, r.Amount, gw, why),
-		Result: GatewayResult{Event: "refund", GatewayPaymentID: gw, PaymentID: p.ID, Amount: r.Amount, Currency: p.Currency,
-			RefundKey: r.ID, GatewayRefundID: r.GatewayRefundID, At: pr.Now().UTC()}}); err != nil {
-		return err
+	if r.Parked != kind {
+		if err := pr.park(ctx, DeadLetter{EventID: kind + ":" + r.ID, Kind: kind, PaymentID: p.ID,
+			Reason: fmt.Sprintf("refund %s of %d of %s: %s; it stays PENDING and is tried again every %s until Razorpay answers or sends refund.processed or refund.failed", r.ID, r.Amount, gw, why, pr.longestWait()),
+			Result: GatewayResult{Event: "refund", GatewayPaymentID: gw, PaymentID: p.ID, Amount: r.Amount, Currency: p.Currency,
+				RefundKey: r.ID, GatewayRefundID: r.GatewayRefundID, At: pr.Now().UTC()}}); err != nil {
+			return err
+		}
 	}
 	_, err := pr.updateRefund(ctx, p.ID, r.ID, func(q *Payment, x *RefundRecord) bool {
-		if x.Parked != "" {
-			return false
+		if x.GatewayRetries != r.GatewayRetries || x.Asks != r.Asks {
+			return false // another try recorded itself meanwhile
 		}
-		x.Parked, x.Error, x.UpdatedAt = kind, state+": "+why, pr.Now().UTC().Truncate(timeMillis)
+		x.GatewayRetries, x.RetryAt = n, pr.Now().Add(pr.longestWait())
+		if x.Parked != kind {
+			x.Parked, x.Error, x.UpdatedAt = kind, state+": "+why, pr.Now().UTC().Truncate(timeMillis)
+			q.note(pr.Now(), fmt.Sprintf("refund %s %s, parked (%s): %s; tried again every %s", x.ID, state, kind, why, pr.longestWait()))
+		}
 		if g != nil {
 			x.GatewayError = g
 		}
-		q.note(pr.Now(), fmt.Sprintf("refund %s %s, parked (%s): %s", x.ID, state, kind, why))
 		return true
 	})
 	return err
+}
+
+// longestWait is the longest backoff of gateway work: how often work
+// parked for an operator is still tried.
+func (pr *Processor) longestWait() time.Duration {
+	if pr.Retry.Max == nil {
+		return 5 * time.Minute
+	}
+	return pr.Retry.Max()
+}
+
+// resolveParked marks the dead letter eventID resolved: the work it parked
+// was settled after all (how). A failure to mark it is only logged: the
+// payment says what happened.
+func (pr *Processor) resolveParked(ctx context.Context, eventID, paymentID, how string) {
+	pr.Log.InfoContext(ctx, "settled after being parked", "dead_letter", eventID, "payment_id", paymentID, "how", how)
+	if err := pr.Store.ResolveDeadLetter(ctx, eventID, how, pr.Now().UTC()); err != nil {
+		pr.Log.WarnContext(ctx, "marking a dead letter resolved", "dead_letter", eventID, "payment_id", paymentID, "err", err.Error())
+	}
 }
 
 // updateRefund changes refund refundID of payment paymentID by
@@ -467,7 +507,9 @@ func (pr *Processor) retryWait(n int) time.Duration {
 // changes nothing), with Razorpay's refusal g if it refused, then marks
 // the bill REFUNDED if the whole amount is back.
 func (pr *Processor) settleRefund(ctx context.Context, paymentID, refundID string, status Status, gatewayRefundID, why string, g *GatewayError) error {
+	parked := ""
 	p, err := pr.updateRefund(ctx, paymentID, refundID, func(q *Payment, r *RefundRecord) bool {
+		parked = r.Parked
 		r.Status, r.UpdatedAt, r.Error = status, pr.Now().UTC().Truncate(timeMillis), why
 		if gatewayRefundID != "" {
 			r.GatewayRefundID = gatewayRefundID
@@ -482,6 +524,9 @@ func (pr *Processor) settleRefund(ctx context.Context, paymentID, refundID strin
 		return err
 	}
 	pr.Log.InfoContext(ctx, "refund settled", "payment_id", paymentID, "refund_id", refundID, "status", status, "why", why)
+	if parked != "" {
+		pr.resolveParked(ctx, parked+":"+refundID, paymentID, fmt.Sprintf("refund %s %s %s", refundID, status, why))
+	}
 	return pr.markBillRefunded(ctx, p)
 }
 
@@ -526,13 +571,17 @@ func (pr *Processor) refundWork(ctx context.Context, p Payment) error {
 // to the admin's refund it names, or to the capture FinFlow gave back (the
 // key is the payment's own id). A result that does not match the refund
 // FinFlow made (another amount or currency, another Razorpay refund than
-// the one it was made as, once known) is refused and parked; so is one
-// that contradicts the refund's settled status. A refund Razorpay failed
-// after accepting a capture given back is parked: that money is not back.
+// the one it was made as, once known) is refused and parked. What it does
+// to a refund that matches is refundEventVerdict's table: it settles one
+// not settled yet, whatever its work's state (owed, being retried, parked
+// NOT_MADE or UNCONFIRMED, made and pending), changes nothing on one
+// settled so already, and is refused and parked when it contradicts how
+// the refund is settled. A refund Razorpay failed after accepting a
+// capture given back is parked: that money is not back.
 func (pr *Processor) applyRefundResult(ctx context.Context, p Payment, r GatewayResult) (Outcome, string, error) {
-	status := Success
+	status, event := Success, RefundProcessed
 	if r.Status == contract.ResultRefundFailed {
-		status = Failed
+		status, event = Failed, RefundFailed
 	}
 	if r.RefundKey == p.ID {
 		if p.Refund == nil {
@@ -541,26 +590,33 @@ func (pr *Processor) applyRefundResult(ctx context.Context, p Payment, r Gateway
 		if why := refundResultMismatch(r, p.Refund.Amount, p.Currency, p.Refund.RefundID); why != "" {
 			return pr.reject(ctx, r, "the refund of the capture "+p.ID+" gave back: "+why)
 		}
-		now := "processed"
-		if status == Failed {
-			now = "failed"
+		switch refundEventVerdict(givenBackSettled(p.Refund.Status), event) {
+		case verdictAlready:
+			return pr.applied(ctx, r)
+		case verdictContradicts:
+			return pr.reject(ctx, r, fmt.Sprintf("the refund of the capture %s gave back is %s already; Razorpay's %s for %s contradicts it", p.ID, p.Refund.Status, r.Event, r.GatewayRefundID))
 		}
+		parked := false
 		final, err := pr.update(ctx, p.ID, func(q *Payment) bool {
-			if q.Refund == nil || q.Refund.Status == now || q.Refund.Status == RefundRefused || q.Refund.Status == RefundNotMade {
+			if q.Refund == nil || refundEventVerdict(givenBackSettled(q.Refund.Status), event) != verdictSettle {
 				return false
 			}
-			q.Refund.Status = now
+			parked = q.Refund.Status == RefundNotMade
+			q.Refund.Status, q.Refund.Error = event, ""
 			if q.Refund.RefundID == "" {
 				q.Refund.RefundID = r.GatewayRefundID
 			}
-			q.note(pr.Now(), "Razorpay: the refund of the capture given back is "+now)
+			q.note(pr.Now(), "Razorpay: the refund of the capture given back is "+event)
 			// The event may come before the refund's own answer (lost, or
-			// slower): it is made, so the payment ends.
+			// slower, or never: parked): it is made, so the payment ends.
 			q.fail(q.Refund.For, pr.Now())
 			return true
 		})
 		if err != nil {
 			return pr.failedDelivery(ctx, r, err)
+		}
+		if parked {
+			pr.resolveParked(ctx, ParkRefundNotMade+":"+p.ID, p.ID, fmt.Sprintf("Razorpay's %s for %s", r.Event, r.GatewayRefundID))
 		}
 		if final.Status == Failed {
 			pr.releaseClaim(ctx, final)
@@ -586,10 +642,10 @@ func (pr *Processor) applyRefundResult(ctx context.Context, p Payment, r Gateway
 	if why := refundResultMismatch(r, x.Amount, p.Currency, x.GatewayRefundID); why != "" {
 		return pr.reject(ctx, r, fmt.Sprintf("refund %s of payment %s: %s", x.ID, p.ID, why))
 	}
-	switch {
-	case x.Status == status:
+	switch refundEventVerdict(adminSettled(x.Status), event) {
+	case verdictAlready:
 		return pr.applied(ctx, r) // settled so already (its answer, or reconciliation)
-	case x.Status != Pending:
+	case verdictContradicts:
 		return pr.reject(ctx, r, fmt.Sprintf("refund %s of payment %s is %s already; Razorpay's %s for %s contradicts it", x.ID, p.ID, x.Status, r.Event, r.GatewayRefundID))
 	}
 	why := ""
@@ -600,6 +656,68 @@ func (pr *Processor) applyRefundResult(ctx context.Context, p Payment, r Gateway
 		return pr.failedDelivery(ctx, r, err)
 	}
 	return pr.applied(ctx, r)
+}
+
+// Razorpay's refund events, as refundEventVerdict reads them (and as the
+// status of a capture given back records them).
+const (
+	RefundProcessed = "processed"
+	RefundFailed    = "failed"
+)
+
+// refundVerdict is what a refund event does to a refund.
+type refundVerdict int
+
+const (
+	verdictSettle      refundVerdict = iota // settle the refund as the event says
+	verdictAlready                          // settled so already: nothing changes
+	verdictContradicts                      // contradicts how it is settled: refused and parked
+)
+
+// refundEventVerdict is the table of a refund event (RefundProcessed or
+// RefundFailed) against a refund settled as settled: "" while it is not
+// settled (however its work stands: to make, retried, parked, made and
+// pending), RefundProcessed, RefundFailed, or RefundRefused (Razorpay
+// refused to make it).
+//
+//	settled \ event  processed     failed
+//	""               settle        settle
+//	processed        already       contradicts
+//	failed           contradicts   already
+//	REFUSED          contradicts   already
+func refundEventVerdict(settled, event string) refundVerdict {
+	switch {
+	case settled == "":
+		return verdictSettle
+	case settled == event, settled == RefundRefused && event == RefundFailed:
+		return verdictAlready
+	}
+	return verdictContradicts
+}
+
+// givenBackSettled is how a capture given back is settled, for
+// refundEventVerdict: OWED, NOT_MADE and Razorpay's pending (or any other
+// status of a refund in flight) are not settled.
+func givenBackSettled(status string) string {
+	switch status {
+	case RefundProcessed, RefundFailed, RefundRefused:
+		return status
+	}
+	return ""
+}
+
+// adminSettled is how an admin's refund is settled, for
+// refundEventVerdict: PENDING (parked or not) is not settled; a FAILED one
+// failed (refund.failed, or Razorpay refused to make it: then refund.failed
+// agrees, refund.processed contradicts).
+func adminSettled(status Status) string {
+	switch status {
+	case Success:
+		return RefundProcessed
+	case Failed:
+		return RefundFailed
+	}
+	return ""
 }
 
 // refundResultMismatch says how a refund result differs from the refund

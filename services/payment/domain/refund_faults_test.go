@@ -479,7 +479,8 @@ func TestRefusedRefundRequestsChangeNothing(t *testing.T) {
 // policy's backoff, at most MaxAttempts times, with the refund's retries
 // and the payment's history saying so; then it stays PENDING (holding its
 // amount: the answer may have been lost), recorded NOT_MADE and parked as
-// refund_not_made, and is no longer tried. Razorpay's event settles it.
+// refund_not_made, and is still tried every retry_max. Razorpay's event
+// settles it.
 func TestUnansweredAdminRefundIsRetriedWithBackoffThenParked(t *testing.T) {
 	w := newRefundWorld(t)
 	w.rzp.silent["refund"] = true
@@ -510,10 +511,17 @@ func TestUnansweredAdminRefundIsRetriedWithBackoffThenParked(t *testing.T) {
 	if h := fmt.Sprint(w.get(t, w.pid).History); !strings.Contains(h, "try 3 of 4") || !strings.Contains(h, "NOT_MADE") {
 		t.Fatalf("history %s, want each try and the parking", h)
 	}
-	w.clock.add(time.Hour)
 	w.round(t)
 	if n := w.rf.count("refund"); n != 4 {
-		t.Fatalf("%d tries after it was parked, want 4", n)
+		t.Fatalf("%d tries right after it was parked, want 4", n)
+	}
+	w.clock.add(8 * time.Second)
+	w.round(t)
+	if n := w.rf.count("refund"); n != 5 {
+		t.Fatalf("%d tries once retry_max passed after it was parked, want 5", n)
+	}
+	if got := w.refundOf(t, w.pid, r.ID); got.Parked != domain.ParkRefundNotMade || !got.RetryAt.Equal(w.clock.Now().Add(8*time.Second)) {
+		t.Fatalf("refund after a try while parked = %+v, want parked, next try after 8 s", got)
 	}
 	if _, _, err := w.pr.RequestRefund(context.Background(), admin, domain.RefundRequest{PaymentID: w.pid, Amount: amountOf(501), Reason: "more"}); !errors.Is(err, domain.ErrRefundExceeds) {
 		t.Fatalf("refunding more than the parked refund leaves = %v, want REFUND_EXCEEDS_PAYMENT", err)
@@ -544,9 +552,10 @@ func TestRefusedAdminRefundFailsWithRazorpaysAnswer(t *testing.T) {
 }
 
 // Once made, a refund's status is asked for after a backoff (not every
-// round); no answer is tried again, at most MaxAttempts times, then parked
+// round); no answer is tried again, MaxAttempts times, then parked
 // refund_unconfirmed; a refusal to tell parks it at once. Either way the
-// refund stays PENDING for Razorpay's event, and is not asked about again.
+// refund stays PENDING for Razorpay's event, and is asked about again every
+// retry_max.
 func TestRefundStatusAskedWithBackoffThenParked(t *testing.T) {
 	t.Run("pending", func(t *testing.T) {
 		w := newRefundWorld(t)
@@ -578,8 +587,10 @@ func TestRefundStatusAskedWithBackoffThenParked(t *testing.T) {
 			w.clock.add(10 * time.Second)
 			w.round(t)
 		}
-		if n := w.rf.count("refund_status"); n != 4 {
-			t.Fatalf("%d status asks, want 4 (MaxAttempts)", n)
+		// 1+2+4 s to the 4th ask (parked at 40 s), then one ask every 8 s
+		// (10 s rounds) after it.
+		if n := w.rf.count("refund_status"); n != 10 {
+			t.Fatalf("%d status asks, want 10 (MaxAttempts, then one a round)", n)
 		}
 		got := w.refundOf(t, w.pid, r.ID)
 		if got.Status != domain.Pending || got.Parked != domain.ParkRefundUnconfirmed || !strings.HasPrefix(got.Error, "UNCONFIRMED") {
@@ -600,8 +611,11 @@ func TestRefundStatusAskedWithBackoffThenParked(t *testing.T) {
 			w.clock.add(10 * time.Second)
 			w.round(t)
 		}
-		if n := w.rf.count("refund_status"); n != 1 {
-			t.Fatalf("%d status asks refused, want 1", n)
+		if n := w.rf.count("refund_status"); n != 5 {
+			t.Fatalf("%d status asks refused, want 5 (parked at once, then one a round)", n)
+		}
+		if d := w.deadLetters(t); len(d) != 1 {
+			t.Fatalf("dead letters = %+v, want one refund_unconfirmed", d)
 		}
 		got := w.refundOf(t, w.pid, r.ID)
 		if got.Status != domain.Pending || got.Parked != domain.ParkRefundUnconfirmed || got.GatewayError == nil || got.GatewayError.Status != 400 {

@@ -55,7 +55,7 @@ func (pr *Processor) TopUp(ctx context.Context, caller auth.Caller, userID strin
 		return err
 	})
 	if err != nil {
-		return Payment{}, err
+		return Payment{}, pr.unavailable("wallet", "asking whether "+userID+" has a wallet", err)
 	}
 	if !exists {
 		return Payment{}, ErrWalletNotFound.With("user "+userID+" has no wallet to top up", map[string]any{"user_id": userID})

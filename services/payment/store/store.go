@@ -640,6 +640,20 @@ func (s *Store) AddDeadLetter(ctx context.Context, d domain.DeadLetter) error {
 	return err
 }
 
+// ResolveDeadLetter implements domain.Store.
+func (s *Store) ResolveDeadLetter(ctx context.Context, eventID, resolution string, at time.Time) error {
+	_, err := sidecar.Update(ctx, s.state, s.name, "dead-letters", func(list *deadLetters, _ bool) error {
+		for i := range list.Items {
+			if d := &list.Items[i]; d.EventID == eventID && d.Resolved == "" {
+				d.Resolved, d.ResolvedAt = resolution, at
+				return nil
+			}
+		}
+		return sidecar.ErrNoChange
+	})
+	return err
+}
+
 // DeadLetters implements domain.Store.
 func (s *Store) DeadLetters(ctx context.Context) ([]domain.DeadLetter, error) {
 	it, err := s.state.Get(ctx, s.name, "dead-letters")

@@ -231,3 +231,36 @@ func TestClaimRefusalsStick(t *testing.T) {
 		t.Fatalf("BillClaim = %q, %v; want pay_t", holder, found)
 	}
 }
+
+// A dead letter is resolved once, stays listed with its resolution, and
+// resolving one that is not there changes nothing.
+func TestResolveDeadLetter(t *testing.T) {
+	ctx := context.Background()
+	s := store.New(sidecartest.NewMemState(), "payment-store")
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, id := range []string{"refund_not_made:pay_1", "refund_not_made:pay_2"} {
+		if err := s.AddDeadLetter(ctx, domain.DeadLetter{EventID: id, Kind: domain.ParkRefundNotMade, Reason: "no answer"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct{ id, how string }{
+		{"refund_not_made:pay_1", "made"},
+		{"refund_not_made:pay_1", "again"}, // once: the first resolution holds
+		{"refund_not_made:pay_9", "none"},  // no such dead letter
+	} {
+		if err := s.ResolveDeadLetter(ctx, tc.id, tc.how, at); err != nil {
+			t.Fatalf("ResolveDeadLetter(%s) = %v", tc.id, err)
+		}
+	}
+	d, err := s.DeadLetters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]domain.DeadLetter{}
+	for _, x := range d {
+		got[x.EventID] = x
+	}
+	if len(d) != 2 || got["refund_not_made:pay_1"].Resolved != "made" || !got["refund_not_made:pay_1"].ResolvedAt.Equal(at) || got["refund_not_made:pay_2"].Resolved != "" {
+		t.Fatalf("DeadLetters = %+v, want pay_1's resolved as made, pay_2's not", d)
+	}
+}
