@@ -21,12 +21,15 @@ import (
 //     letter for an operator (Park*). It is never retried, and it never
 //     leads to acting on another gateway payment.
 //   - no definite answer (5xx, 408, 429, a timeout, the razorpay service
-//     down) is tried again after a backoff (RetryPolicy), at most
-//     MaxAttempts times; then the work is parked for an operator.
+//     down, or an answer of it that is none of its decisions: refusal) is
+//     tried again after a backoff (RetryPolicy), MaxAttempts times; then
+//     the work is parked for an operator, and a refund owed or an order
+//     not known paid is still tried every RetryPolicy.Max.
 
 // RetryPolicy bounds the retries of one payment's gateway work: the n-th
 // retry waits Base·2ⁿ⁻¹, at most Max; after MaxAttempts tries the work is
-// parked. The functions are read on every use.
+// parked, and work that money hangs on is tried every Max from then on.
+// The functions are read on every use.
 type RetryPolicy struct {
 	Base, Max   func() time.Duration
 	MaxAttempts func() int
@@ -382,8 +385,8 @@ func (pr *Processor) failAndPark(ctx context.Context, p Payment, reason string, 
 }
 
 // retryLater records that Razorpay gave no answer while doing something for
-// p, and when to try again; after the last attempt the work is given up
-// and parked.
+// p, and when to try again; after the last attempt the work is parked
+// (giveUp).
 func (pr *Processor) retryLater(ctx context.Context, p Payment, doing string, cause error) error {
 	attempts := maxAttempts(pr)
 	n := p.GatewayRetries + 1

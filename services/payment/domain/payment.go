@@ -157,7 +157,8 @@ type RefundRecord struct {
 	// status): GatewayRetries counts Razorpay's no-answers since its last
 	// answer, Asks the answers that it is still pending; RetryAt is when
 	// the work may be done next (RetryPolicy). Parked names the dead
-	// letter the work was given up with ("": not given up).
+	// letter the work was parked with ("": not parked); parked work is
+	// still tried, every RetryPolicy.Max.
 	GatewayRetries int       `json:"gateway_retries,omitempty"`
 	Asks           int       `json:"asks,omitempty"`
 	RetryAt        time.Time `json:"retry_at,omitzero"`

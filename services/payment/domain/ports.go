@@ -144,10 +144,11 @@ const (
 	ParkEvent         = "parked_event"    // a verified event the razorpay service could not use
 	ParkDroppedResult = "dropped_result"  // a result the subscription dropped, seen on the dead-letter topic
 	ParkRefundRefused = "refund_refused"  // Razorpay refused a refund FinFlow owes
-	ParkRefundNotMade = "refund_not_made" // Razorpay never answered a refund, after every retry
+	ParkRefundNotMade = "refund_not_made" // Razorpay never answered a refund, after every retry: still tried
 	// An admin's refund Razorpay made but will not tell the status of (a
-	// refusal, or no answer after every retry): the refund stays PENDING
-	// until Razorpay's refund.processed or refund.failed settles it.
+	// refusal, or no answer after every retry): the refund stays PENDING,
+	// still asked about, until Razorpay tells it or its refund.processed
+	// or refund.failed settles it.
 	ParkRefundUnconfirmed = "refund_unconfirmed"
 	ParkRefundFailed      = "refund_failed"       // Razorpay failed a refund of a capture it had accepted
 	ParkCaptureUnknown    = "capture_unconfirmed" // Razorpay does not confirm a late capture
