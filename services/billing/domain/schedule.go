@@ -25,6 +25,10 @@ type Subscriptions interface {
 	Update(ctx context.Context, id string, fn func(*Subscription) (bool, error)) (Subscription, error)
 	// List is Store.List for a user's subscriptions.
 	List(ctx context.Context, userID string, before int64, n int) (Listed[Subscription], error)
+	// BindKey binds the Idempotency-Key keyID to the request use when it
+	// is bound to none (insert if absent; bindings are never removed) and
+	// returns the request it is bound to: use, or the first one.
+	BindKey(ctx context.Context, keyID string, use KeyUse) (KeyUse, error)
 }
 
 // Wakeup is when a scheduler must next look at one subscription; a zero At
@@ -147,15 +151,54 @@ func (s *Service) ListSubscriptions(ctx context.Context, caller auth.Caller, q L
 // answer. Cancelling again is ErrSubscriptionCancelled and changes nothing.
 // Returns ErrSubscriptionNotFound, ErrSubscriptionCancelled, auth errors.
 func (s *Service) CancelSubscription(ctx context.Context, caller auth.Caller, subID string) (Subscription, error) {
+	return s.CancelKeyedSubscription(ctx, caller, subID, "")
+}
+
+// CancelKeyedSubscription is CancelSubscription for a request that may
+// carry an Idempotency-Key (idempotencyToken, the gateway's token of it, or
+// ""). A keyed cancel binds its key to the subscription before it changes
+// anything, and the cancel records the key: the same key again on that
+// subscription answers it as cancelled (the first answer), and on another
+// one is ErrKeyReused and changes nothing, even when the gateway kept no
+// record of the key. Returns ErrSubscriptionNotFound,
+// ErrSubscriptionCancelled (cancelled before, by another request),
+// ErrKeyReused, auth errors.
+func (s *Service) CancelKeyedSubscription(ctx context.Context, caller auth.Caller, subID, idempotencyToken string) (Subscription, error) {
 	if _, err := s.GetSubscription(ctx, caller, subID); err != nil {
 		return Subscription{}, err
 	}
+	keyID := ""
+	if idempotencyToken != "" {
+		keyID = CancelKeyID(idempotencyToken)
+		use := KeyUse{Action: KeyCancel, SubscriptionID: subID}
+		first, err := s.Subscriptions.BindKey(ctx, keyID, use)
+		if err != nil {
+			return Subscription{}, err
+		}
+		if first != use {
+			return Subscription{}, ErrKeyReused.With("this Idempotency-Key was used to cancel another subscription", nil)
+		}
+	}
 	now := s.Now()
-	sub, err := s.Subscriptions.Update(ctx, subID, func(x *Subscription) (bool, error) { return true, x.Cancel(now) })
+	replayed := false
+	sub, err := s.Subscriptions.Update(ctx, subID, func(x *Subscription) (bool, error) {
+		if replayed = keyID != "" && x.Status == Cancelled && x.CancelledBy == keyID; replayed {
+			return false, nil
+		}
+		if err := x.Cancel(now); err != nil {
+			return false, err
+		}
+		x.CancelledBy = keyID
+		return true, nil
+	})
 	if err != nil {
 		return Subscription{}, err
 	}
-	s.Log.InfoContext(ctx, "subscription cancelled", "subscription_id", sub.ID, "periods_billed", sub.Billed)
+	if !replayed {
+		s.Log.InfoContext(ctx, "subscription cancelled", "subscription_id", sub.ID, "periods_billed", sub.Billed)
+	}
+	// A replay still makes the bills a first attempt that died left
+	// claimed: the answer promises none comes after it.
 	if len(sub.Claims) > 0 {
 		if sub, _, err = s.billSubscription(ctx, subID, now, true); err != nil {
 			return Subscription{}, fmt.Errorf("making the bills claimed before the cancel: %w", err)

@@ -1,6 +1,9 @@
 package domain
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -54,6 +57,9 @@ type Subscription struct {
 	Claims      []Claim
 	CreatedAt   time.Time
 	CancelledAt time.Time // zero while ACTIVE
+	// CancelledBy is the key id (CancelKeyID) of the Idempotency-Key of
+	// the request that cancelled it, "" when it had none.
+	CancelledBy string
 	// Seq is the subscription's place in its user's list; the store sets it.
 	Seq int64
 }
@@ -76,6 +82,23 @@ const (
 	// id is derived from the period, so that never makes two).
 	ClaimTimeout = 2 * time.Minute
 )
+
+// KeyUse is the request an Idempotency-Key is bound to in the billing
+// service (Subscriptions.BindKey).
+type KeyUse struct {
+	Action         string
+	SubscriptionID string
+}
+
+// KeyCancel is the KeyUse.Action of a subscription's cancel.
+const KeyCancel = "cancel_subscription"
+
+// CancelKeyID is the id a subscription's cancel keeps of the gateway's
+// token of its Idempotency-Key (a hash: the token is never stored).
+func CancelKeyID(token string) string {
+	sum := sha256.Sum256([]byte("billing-key:" + token))
+	return hex.EncodeToString(sum[:16])
+}
 
 // Subscription errors.
 var (
@@ -130,6 +153,8 @@ func NewSubscription(req NewSubscriptionRequest, now time.Time) (Subscription, e
 	if req.StartAt != nil {
 		t, err := parseTime(*req.StartAt)
 		switch {
+		case errors.Is(err, errSubMillisecond):
+			return Subscription{}, apperr.Invalid("start_at", "start_at must be to the millisecond at most (like 2026-12-01T09:00:00.123Z): times are kept to the millisecond")
 		case err != nil:
 			return Subscription{}, apperr.Invalid("start_at", "start_at must be an RFC 3339 time like 2026-12-01T09:00:00Z")
 		case t.Before(now.Add(-StartSlack)):
@@ -137,7 +162,7 @@ func NewSubscription(req NewSubscriptionRequest, now time.Time) (Subscription, e
 		case t.After(now.Add(MaxStartAhead)):
 			return Subscription{}, apperr.Invalid("start_at", "start_at must be within a year from now")
 		}
-		start = t.UTC().Truncate(time.Millisecond)
+		start = t.UTC()
 	}
 	return Subscription{
 		ID:          id.New(id.Subscription),
@@ -306,11 +331,27 @@ func (s Subscription) SameRequest(other Subscription) bool {
 		s.Interval == other.Interval && s.Autopay == other.Autopay
 }
 
-// parseTime reads an RFC 3339 time as time.Parse does, and also refuses
-// the offsets time.Parse lets through though RFC 3339 (section 5.6) has
-// hours 00-23 and minutes 00-59 in them: +24:00 and +23:60 would be read
-// as a day-long offset, another instant than any the client could mean.
+// errSubMillisecond is a time finer than FinFlow keeps: every time it
+// stores and answers is to the millisecond.
+var errSubMillisecond = errors.New("more precise than a millisecond")
+
+// parseTime reads an RFC 3339 time as time.Parse does, and also:
+//   - takes the lower-case t and z RFC 3339 allows (section 5.6: they are
+//     case-insensitive), which time.Parse refuses;
+//   - refuses the offsets time.Parse lets through though RFC 3339 (section
+//     5.6) has hours 00-23 and minutes 00-59 in them: +24:00 and +23:60
+//     would be read as a day-long offset, another instant than any the
+//     client could mean;
+//   - refuses a time finer than a millisecond (errSubMillisecond): it
+//     would be kept as another instant than the one sent (trailing zeros
+//     are fine).
 func parseTime(s string) (time.Time, error) {
+	if len(s) > len(time.DateOnly) && s[len(time.DateOnly)] == 't' {
+		s = s[:len(time.DateOnly)] + "T" + s[len(time.DateOnly)+1:]
+	}
+	if n := len(s); n > 0 && s[n-1] == 'z' {
+		s = s[:n-1] + "Z"
+	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, err
@@ -319,6 +360,9 @@ func parseTime(s string) (time.Time, error) {
 		if hh, mm := s[n-5:n-3], s[n-2:]; hh > "23" || mm > "59" {
 			return time.Time{}, fmt.Errorf("offset %s is out of range", s[n-6:])
 		}
+	}
+	if t.Nanosecond()%int(time.Millisecond) != 0 {
+		return time.Time{}, errSubMillisecond
 	}
 	return t, nil
 }

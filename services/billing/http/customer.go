@@ -116,7 +116,7 @@ func (a *API) listSubscriptions(c *fiber.Ctx) error {
 }
 
 func (a *API) cancelSubscription(c *fiber.Ctx) error {
-	s, err := a.svc.CancelSubscription(c.UserContext(), authz.Caller(c), c.Params("subscriptionId"))
+	s, err := a.svc.CancelKeyedSubscription(c.UserContext(), authz.Caller(c), c.Params("subscriptionId"), c.Get(id.HeaderIdempotencyToken))
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,7 @@ type subscriptionRecord struct {
 	Claims      []claimRecord             `json:"claims,omitempty"`
 	CreatedAt   time.Time                 `json:"created_at"`
 	CancelledAt time.Time                 `json:"cancelled_at,omitzero"`
+	CancelledBy string                    `json:"cancelled_by,omitempty"`
 	Seq         int64                     `json:"seq,omitempty"`
 }
 
@@ -57,7 +58,7 @@ type claimRecord struct {
 func toSubscriptionRecord(sub domain.Subscription) subscriptionRecord {
 	r := subscriptionRecord{ID: sub.ID, UserID: sub.UserID, Amount: sub.Amount, Currency: sub.Currency, Description: sub.Description,
 		Interval: sub.Interval, Autopay: sub.Autopay, Status: sub.Status, StartAt: sub.StartAt, Billed: sub.Billed,
-		CreatedAt: sub.CreatedAt, CancelledAt: sub.CancelledAt, Seq: sub.Seq}
+		CreatedAt: sub.CreatedAt, CancelledAt: sub.CancelledAt, CancelledBy: sub.CancelledBy, Seq: sub.Seq}
 	for _, c := range sub.Claims {
 		r.Claims = append(r.Claims, claimRecord(c))
 	}
@@ -67,7 +68,7 @@ func toSubscriptionRecord(sub domain.Subscription) subscriptionRecord {
 func (r subscriptionRecord) subscription() domain.Subscription {
 	sub := domain.Subscription{ID: r.ID, UserID: r.UserID, Amount: r.Amount, Currency: r.Currency, Description: r.Description,
 		Interval: r.Interval, Autopay: r.Autopay, Status: r.Status, StartAt: r.StartAt, Billed: r.Billed,
-		CreatedAt: r.CreatedAt, CancelledAt: r.CancelledAt, Seq: r.Seq}
+		CreatedAt: r.CreatedAt, CancelledAt: r.CancelledAt, CancelledBy: r.CancelledBy, Seq: r.Seq}
 	for _, c := range r.Claims {
 		sub.Claims = append(sub.Claims, domain.Claim(c))
 	}

@@ -90,8 +90,8 @@ func (t *Tokens) Verify(header string, now time.Time) (auth.Identity, error) {
 // VerifyExpiry is Verify that also returns when the token expires, for
 // what must not outlive it (a console session).
 func (t *Tokens) VerifyExpiry(header string, now time.Time) (auth.Identity, time.Time, error) {
-	raw, ok := strings.CutPrefix(header, "Bearer ")
-	if !ok || raw == "" || strings.ContainsAny(raw, " \t") {
+	raw, ok := BearerToken(header)
+	if !ok {
 		return auth.Identity{}, time.Time{}, auth.ErrUnauthenticated.With("send Authorization: Bearer <token>", nil)
 	}
 	if ident, exp, ok := t.verified.Lookup(raw, now); ok {
@@ -111,6 +111,24 @@ func (t *Tokens) VerifyExpiry(header string, now time.Time) (auth.Identity, time
 	ident := auth.Identity{Sub: c.Subject, Role: c.Role}
 	t.verified.Remember(raw, ident, notBefore(c), c.ExpiresAt.Time)
 	return ident, c.ExpiresAt.Time, nil
+}
+
+// BearerToken returns the token of an Authorization header value of the
+// Bearer scheme, as RFC 9110 (section 11.6.2) and RFC 6750 (section 2.1)
+// write it: the scheme in any case (section 11.1: it is case-insensitive),
+// one or more spaces, and one token68 (no space or tab in it). Whitespace
+// around the whole value is not part of it (section 5.5). False for any
+// other scheme, no token, or more than one.
+func BearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.Trim(header, " \t"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimLeft(token, " ")
+	if token == "" || strings.ContainsAny(token, " \t") {
+		return "", false
+	}
+	return token, true
 }
 
 // notBefore is the lower bound the parser checks a token's claims

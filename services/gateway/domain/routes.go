@@ -16,7 +16,7 @@ type BodyKind int
 
 // Body kinds.
 const (
-	BodyNone BodyKind = iota // GET routes
+	BodyNone BodyKind = iota // no body: a non-empty one is refused (400 VALIDATION_FAILED on body)
 	BodyJSON                 // a JSON object, checked at the gateway
 	BodyRaw                  // passed on byte for byte (webhooks: the signature covers the raw body)
 )

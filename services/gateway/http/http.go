@@ -341,6 +341,13 @@ func (g *Gateway) prepare(c *fiber.Ctx, r domain.Route) (call, error) {
 	}
 	var body []byte
 	switch r.Body {
+	case domain.BodyNone:
+		// What the contract does not take is not acted on: a body here is
+		// refused whatever its Content-Type (the raw bytes, before any
+		// Content-Encoding is undone: a compressed empty body is a body).
+		if len(c.Request().Body()) > 0 {
+			return call{}, apperr.Invalid("body", "this route takes no body")
+		}
 	case domain.BodyJSON:
 		if err := server.CheckJSONMediaType(c.Get(fiber.HeaderContentType), c.Get(fiber.HeaderContentEncoding)); err != nil {
 			return call{}, err

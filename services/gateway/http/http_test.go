@@ -165,6 +165,7 @@ func code(body map[string]any) string {
 
 func TestRouting(t *testing.T) {
 	uid := id.New(id.User)
+	sid := id.New(id.Subscription)
 	json := map[string]string{"Content-Type": "application/json"}
 	cases := []struct {
 		name       string
@@ -198,6 +199,12 @@ func TestRouting(t *testing.T) {
 		{"paths are case sensitive", "POST", "/payment/pay", `{}`, json, 404, "ROUTE_NOT_FOUND", "", ""},
 		{"webhook body passes raw", "POST", "/razorpay/webhook", `not json at all`, map[string]string{"X-Razorpay-Signature": "abc"}, 201, "", "razorpay", "/razorpay/webhook"},
 		{"service error without envelope is normalised", "POST", "/billing/create", `{}`, json, 503, "UNAVAILABLE", "billing", "/billing/create"},
+		{"no-body route refuses a text body", "POST", "/billing/subscriptions/" + sid + "/cancel", `garbage{`, map[string]string{"Content-Type": "text/plain"}, 400, "VALIDATION_FAILED", "", ""},
+		{"no-body route refuses a JSON body", "POST", "/wallet/create/" + uid, `{"balance":999999}`, json, 400, "VALIDATION_FAILED", "", ""},
+		{"no-body route refuses a body without a type", "POST", "/wallet/create/" + uid, `{}`, nil, 400, "VALIDATION_FAILED", "", ""},
+		{"GET refuses a body", "GET", "/users/" + uid, `{}`, json, 400, "VALIDATION_FAILED", "", ""},
+		{"no-body route takes an empty body with a type", "POST", "/billing/subscriptions/" + sid + "/cancel", "", json, 201, "", "billing", "/subscriptions/cancel/" + sid},
+		{"no-body route takes an empty body", "POST", "/wallet/create/" + uid, "", nil, 201, "", "wallet", "/wallet/create/" + uid},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
