@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 
 	"github.com/finflow/finflow/platform/sidecar"
 	"github.com/finflow/finflow/services/user/domain"
@@ -28,28 +26,9 @@ func (s *Store) Reserve(ctx context.Context, u domain.User) (domain.User, error)
 	if !errors.Is(err, domain.ErrUserNotFound) {
 		return domain.User{}, err
 	}
-	raw, err := json.Marshal(toRecord(u))
+	r, err := sidecar.Bind(ctx, s.state, s.name, s.reservedKey(u.ID), toRecord(u))
 	if err != nil {
-		return domain.User{}, fmt.Errorf("encoding reservation: %w", err)
-	}
-	err = s.state.Insert(ctx, s.name, s.reservedKey(u.ID), raw, 0)
-	if err == nil {
-		return u, nil
-	}
-	if !errors.Is(err, sidecar.ErrExists) {
-		return domain.User{}, fmt.Errorf("reserving user id: %w", err)
-	}
-	it, err := s.state.Get(ctx, s.name, s.reservedKey(u.ID))
-	if err != nil {
-		return domain.User{}, fmt.Errorf("reading reservation: %w", err)
-	}
-	if !it.Found() {
-		// Reservations are never deleted.
-		return domain.User{}, fmt.Errorf("reservation of %s vanished after a conflict", u.ID)
-	}
-	var r record
-	if err := json.Unmarshal(it.Value, &r); err != nil {
-		return domain.User{}, fmt.Errorf("decoding reservation of %s: %w", u.ID, err)
+		return domain.User{}, err
 	}
 	return r.user(), nil
 }
