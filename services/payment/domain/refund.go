@@ -241,7 +241,7 @@ func (pr *Processor) makeRefundOf(ctx context.Context, p Payment, refundID strin
 // tried, every RetryPolicy.Max: parking tells an operator, it does not
 // stop the work (the same key never refunds twice).
 func (pr *Processor) razorpayRefund(ctx context.Context, p Payment, r RefundRecord) error {
-	if pr.Now().Before(r.RetryAt) {
+	if r.refusedToTell() || pr.Now().Before(r.RetryAt) {
 		return nil
 	}
 	p, r, ok, err := pr.claimRefundTry(ctx, p.ID, r)
@@ -264,7 +264,7 @@ func (pr *Processor) claimRefundTry(ctx context.Context, paymentID string, seen 
 	var claimed RefundRecord
 	ok := false
 	p, err := pr.updateRefund(ctx, paymentID, seen.ID, func(_ *Payment, x *RefundRecord) bool {
-		ok = !now.Before(x.RetryAt) &&
+		ok = !x.refusedToTell() && !now.Before(x.RetryAt) &&
 			x.GatewayRetries == seen.GatewayRetries && x.Asks == seen.Asks && x.GatewayRefundID == seen.GatewayRefundID
 		if ok {
 			x.RetryAt = lease
@@ -300,9 +300,9 @@ func (pr *Processor) makeRazorpayRefund(ctx context.Context, p Payment, r Refund
 
 // askRefundStatus asks Razorpay the status of refund r, made as
 // r.GatewayRefundID (reconciliation of a refund whose event never came).
-// A refusal to tell, or no answer after every try, parks the refund
-// (ParkRefundUnconfirmed): it stays PENDING, for Razorpay's event or the
-// next ask, every RetryPolicy.Max.
+// A refusal to tell (a definite answer: not asked again), or no answer
+// after every try (asked again every RetryPolicy.Max), parks the refund
+// (ParkRefundUnconfirmed): it stays PENDING, for Razorpay's event.
 func (pr *Processor) askRefundStatus(ctx context.Context, p Payment, r RefundRecord) error {
 	op := fmt.Sprintf("the status of refund %s (%s)", r.ID, r.GatewayRefundID)
 	var now contract.Refund
@@ -321,6 +321,13 @@ func (pr *Processor) askRefundStatus(ctx context.Context, p Payment, r RefundRec
 		return pr.refusedRefundAnswer(ctx, p, r, now, "asking "+op, why)
 	}
 	return pr.razorpayRefundStatus(ctx, p, r, now)
+}
+
+// refusedToTell reports whether Razorpay definitely refused to tell the
+// status of refund r (parked with its refusal): a definite answer, so it is
+// not asked again; Razorpay's event (or an operator) settles it.
+func (r RefundRecord) refusedToTell() bool {
+	return r.Parked == ParkRefundUnconfirmed && r.GatewayError != nil
 }
 
 // refundAnswerMismatch says how Razorpay's answer about refund r of p
