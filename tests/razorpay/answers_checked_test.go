@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -310,6 +311,9 @@ func TestTheOrderMadeIsTheOrderAsked(t *testing.T) {
 		if py.Razorpay.OrderID == px.Razorpay.OrderID {
 			t.Fatalf("PY = %+v, given PX's order", py)
 		}
+		env.WaitDeadLetter(t, 15*time.Second, "PY's answer naming PX's order parked", func(d harness.DeadLetter) bool {
+			return d.Kind == "parked_event" && d.PaymentID == py.ID && strings.Contains(d.Reason, px.Razorpay.OrderID)
+		})
 		env.SimPay(t, py.Razorpay.OrderID, "captured", 0, true)
 		env.WaitPayment(t, py.ID, 15*time.Second, "PY SUCCESS", isSuccess)
 	})

@@ -170,6 +170,7 @@ func (a *Adapter) CreateOrder(ctx context.Context, req contract.CreateOrderReque
 			// Razorpay's account is shared); recording it would hand that
 			// payment's customer's capture to this one.
 			a.Log.Error("razorpay order answer names an order FinFlow made for another payment; not recorded, the payment stays pending", "payment_id", req.PaymentID, "order_id", answer.ID, "err", err.Error())
+			a.parkOrderInUse(ctx, req, answer.ID, err)
 			return contract.Order{}, Unanswered(OpCreateOrder, err)
 		}
 		if err != nil {
@@ -181,6 +182,19 @@ func (a *Adapter) CreateOrder(ctx context.Context, req contract.CreateOrderReque
 		return contract.Order{}, ErrOrderExists
 	}
 	return contract.Order{OrderID: o.OrderID, KeyID: a.KeyID, Amount: o.Amount, Currency: o.Currency}, nil
+}
+
+// parkOrderInUse parks, for an operator, an order answer that named an
+// order FinFlow made for another payment (once per order and payment: the
+// dead letter's id says both). Parking is best effort: the payment stays
+// PENDING and is asked again either way.
+func (a *Adapter) parkOrderInUse(ctx context.Context, req contract.CreateOrderRequest, orderID string, cause error) {
+	eventID := "order_in_use:" + orderID + ":" + req.PaymentID
+	r := Result{EventID: eventID, Event: "order.created", OrderID: orderID, PaymentID: req.PaymentID, Amount: req.Amount, Currency: req.Currency,
+		At: a.Now().UTC(), Reason: "Razorpay's answer to creating the order names order " + orderID + ", which FinFlow made for another payment: " + cause.Error()}
+	if err := a.Publisher.Publish(ctx, contract.PubSub, contract.TopicGatewayParked, r, eventID); err != nil {
+		a.Log.Warn("parking an order answer naming another payment's order", "payment_id", req.PaymentID, "order_id", orderID, "err", err.Error())
+	}
 }
 
 // Refund gives amount of a captured gateway payment back, once per key:

@@ -3,6 +3,7 @@ package domain_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/finflow/finflow/platform/contract"
@@ -61,7 +62,7 @@ func TestCreateOrderAnswerIsTheOrderAsked(t *testing.T) {
 // is its order.
 func TestCreateOrderNeverTakesAnotherPaymentsOrder(t *testing.T) {
 	ctx := context.Background()
-	a, _, _, gw := newAdapter(t)
+	a, pub, _, gw := newAdapter(t)
 	px, py := id.New(id.Payment), id.New(id.Payment)
 	ox, err := a.CreateOrder(ctx, contract.CreateOrderRequest{PaymentID: px, Amount: 5000, Currency: "INR"})
 	if err != nil {
@@ -78,6 +79,11 @@ func TestCreateOrderNeverTakesAnotherPaymentsOrder(t *testing.T) {
 	if _, found, _ := a.Store.OrderForPayment(ctx, py); found {
 		t.Fatal("PY was given an order")
 	}
+	pub.mu.Lock()
+	if len(pub.events) != 1 || pub.topics[0] != contract.TopicGatewayParked || pub.events[0].PaymentID != py || pub.events[0].OrderID != ox.OrderID || !strings.Contains(pub.events[0].Reason, "another payment") {
+		t.Fatalf("published %+v to %v, want PY's answer parked once, naming PX's order", pub.events, pub.topics)
+	}
+	pub.mu.Unlock()
 	// Another amount for the same order id is another payment's too.
 	if _, _, err := a.Store.SaveOrder(ctx, domain.Order{OrderID: ox.OrderID, PaymentID: py, Amount: 100, Currency: "INR"}); !errors.Is(err, domain.ErrOrderIDInUse) {
 		t.Fatalf("SaveOrder of PX's order for PY = %v, want ErrOrderIDInUse", err)
