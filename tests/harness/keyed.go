@@ -27,7 +27,15 @@ func (e *Env) ForgetIdempotencyKey(tb testing.TB, bearer, key string) {
 	// The gateway's state store keeps its keys as "gateway||<key>"
 	// (keyPrefix appid): idem/<token> and idem/<token>/answer.
 	record := "gateway||idem/" + token
-	n, err := e.rdb.Del(context.Background(), record, record+"/answer").Result()
+	var n int64
+	var err error
+	if e.backends != nil {
+		// PROFILE=postgres: the gateway's state is its table in the suite's
+		// database.
+		n, err = e.backends.deleteState(context.Background(), "gateway_state", record, record+"/answer")
+	} else {
+		n, err = e.rdb.Del(context.Background(), record, record+"/answer").Result()
+	}
 	if err != nil {
 		tb.Fatalf("deleting the gateway's record of Idempotency-Key %q: %v", key, err)
 	}
@@ -56,4 +64,35 @@ func tokenIdentity(tb testing.TB, bearer string) (sub, role string) {
 		tb.Fatalf("bearer token's claims %s lack sub or role (%v)", raw, err)
 	}
 	return claims.Sub, claims.Role
+}
+
+// StateValues returns the values of app's state keys that begin with
+// prefix (without the store's "<app>||" key prefix), by key, read straight
+// from the backend of the suite's profile (Redis hashes, or the app's table
+// in PostgreSQL): for a test that must see what a refused request did not
+// write.
+func (e *Env) StateValues(tb testing.TB, app, prefix string) map[string]string {
+	tb.Helper()
+	ctx := context.Background()
+	out := map[string]string{}
+	full := app + "||" + prefix
+	if e.backends != nil {
+		vals, err := e.backends.stateValues(ctx, app+"_state", full)
+		if err != nil {
+			tb.Fatalf("reading %s state %s*: %v", app, full, err)
+		}
+		return vals
+	}
+	keys, err := e.rdb.Keys(ctx, full+"*").Result()
+	if err != nil {
+		tb.Fatalf("listing %s state %s*: %v", app, full, err)
+	}
+	for _, k := range keys {
+		v, err := e.rdb.HGet(ctx, k, "data").Result()
+		if err != nil {
+			tb.Fatalf("reading %s: %v", k, err)
+		}
+		out[k] = v
+	}
+	return out
 }

@@ -56,6 +56,9 @@ type postgresBackends struct {
 	adminURL string
 	database string
 	vhost    string
+	// stateURL is the suite's database, where every service's state
+	// store keeps its table (<app>_state).
+	stateURL string
 }
 
 // Addresses of the local servers, overridable for other machines.
@@ -130,6 +133,7 @@ func startPostgresBackends(name string) (*postgresBackends, []topology.MetadataO
 		pgURL.User = url.User(cfg.User)
 	}
 	amqp.Path = "/" + b.vhost
+	b.stateURL = pgURL.String()
 	return b, []topology.MetadataOverride{
 		{Type: "state.postgresql", Name: "connectionString", Value: pgURL.String()},
 		{Type: "pubsub.rabbitmq", Name: "connectionString", Value: amqp.String()},
@@ -193,4 +197,44 @@ func rabbitmqctl(ctx context.Context, args ...string) error {
 		return fmt.Errorf("PROFILE=postgres: rabbitmqctl %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// deleteState deletes keys from a service's state table in the suite's
+// database (a test standing in for a lost record), and says how many were
+// there.
+func (b *postgresBackends) deleteState(ctx context.Context, table string, keys ...string) (int64, error) {
+	conn, err := pgx.Connect(ctx, b.stateURL)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	tag, err := conn.Exec(ctx, "DELETE FROM "+pgx.Identifier{table}.Sanitize()+" WHERE key = ANY($1)", keys)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+// stateValues reads the rows of a service's state table whose key begins
+// with prefix.
+func (b *postgresBackends) stateValues(ctx context.Context, table, prefix string) (map[string]string, error) {
+	conn, err := pgx.Connect(ctx, b.stateURL)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, "SELECT key, value::text FROM "+pgx.Identifier{table}.Sanitize()+" WHERE starts_with(key, $1)", prefix)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, err
+		}
+		out[k] = v
+	}
+	return out, rows.Err()
 }
