@@ -196,3 +196,16 @@ func HTTP(err error) (int, Body) {
 	}
 	return e.Kind.Status(), Body{Error: BodyError{Code: e.Code, Message: e.Message, Details: e.Details}}
 }
+
+// Printable keeps at most n printable ASCII characters of s, for an error
+// message that quotes what a client sent (anything else is dropped, so a
+// quote never carries control characters into a log line or an answer).
+func Printable(s string, n int) string {
+	out := make([]byte, 0, min(len(s), n))
+	for i := 0; i < len(s) && len(out) < n; i++ {
+		if s[i] >= 0x20 && s[i] < 0x7f {
+			out = append(out, s[i])
+		}
+	}
+	return string(out)
+}

@@ -62,3 +62,21 @@ type tempErr struct{}
 
 func (tempErr) Error() string   { return "redis: connection refused" }
 func (tempErr) Temporary() bool { return true }
+
+func TestPrintable(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"text/plain", 100, "text/plain"},
+		{"a\x00b\nc\x7fd", 100, "abcd"},
+		{"héllo", 100, "hllo"},
+		{"abcdef", 3, "abc"},
+		{"", 5, ""},
+	} {
+		if got := apperr.Printable(tc.in, tc.n); got != tc.want {
+			t.Errorf("Printable(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}

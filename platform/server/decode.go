@@ -31,7 +31,7 @@ var ErrUnsupportedMediaType = apperr.New(apperr.KindUnsupportedMediaType, apperr
 // than identity is refused too: the body would not be the JSON it seems.
 func CheckJSONMediaType(contentType, contentEncoding string) error {
 	if ce := strings.TrimSpace(contentEncoding); ce != "" && !strings.EqualFold(ce, "identity") {
-		return ErrUnsupportedMediaType.With(fmt.Sprintf("Content-Encoding %q is not accepted: send the JSON body uncompressed", printable(ce)), map[string]any{"header": "Content-Encoding"})
+		return ErrUnsupportedMediaType.With(fmt.Sprintf("Content-Encoding %q is not accepted: send the JSON body uncompressed", apperr.Printable(ce, 100)), map[string]any{"header": "Content-Encoding"})
 	}
 	if strings.TrimSpace(contentType) == "" {
 		return ErrUnsupportedMediaType.With("Content-Type is missing: send the body as JSON with Content-Type: application/json", map[string]any{"header": "Content-Type"})
@@ -44,21 +44,9 @@ func CheckJSONMediaType(contentType, contentEncoding string) error {
 		}
 	}
 	if !ok {
-		return ErrUnsupportedMediaType.With(fmt.Sprintf("Content-Type %q is not accepted: send the body as JSON with Content-Type: application/json", printable(contentType)), map[string]any{"header": "Content-Type"})
+		return ErrUnsupportedMediaType.With(fmt.Sprintf("Content-Type %q is not accepted: send the body as JSON with Content-Type: application/json", apperr.Printable(contentType, 100)), map[string]any{"header": "Content-Type"})
 	}
 	return nil
-}
-
-// printable keeps at most 100 printable ASCII characters of s, for
-// messages that quote what a client sent.
-func printable(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s) && b.Len() < 100; i++ {
-		if s[i] >= 0x20 && s[i] < 0x7f {
-			b.WriteByte(s[i])
-		}
-	}
-	return b.String()
 }
 
 // DecodeJSON checks the request's media type (CheckJSONMediaType), then

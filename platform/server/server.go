@@ -118,7 +118,7 @@ func knownMethods(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 			next(ctx)
 			return
 		}
-		status, body := apperr.HTTP(apperr.Invalid("method", "%q is not an HTTP method FinFlow serves", printable(string(ctx.Method()))))
+		status, body := apperr.HTTP(apperr.Invalid("method", "%q is not an HTTP method FinFlow serves", apperr.Printable(string(ctx.Method()), 100)))
 		raw, err := json.Marshal(body)
 		if err != nil {
 			raw = []byte(`{"error":{"code":"VALIDATION_FAILED","message":"unknown HTTP method"}}`)

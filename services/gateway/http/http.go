@@ -300,24 +300,13 @@ func checkQuery(c *fiber.Ctx, r domain.Route) error {
 		switch {
 		case err != nil:
 		case !r.TakesQuery(key):
-			err = apperr.Invalid(key, "unknown query parameter %q", printable(key))
+			err = apperr.Invalid(key, "unknown query parameter %q", apperr.Printable(key, 64))
 		case seen[key]:
 			err = apperr.Invalid(key, "query parameter %q appears more than once", key)
 		}
 		seen[key] = true
 	})
 	return err
-}
-
-// printable keeps at most 64 printable ASCII characters of s.
-func printable(s string) string {
-	out := make([]byte, 0, min(len(s), 64))
-	for i := 0; i < len(s) && len(out) < 64; i++ {
-		if s[i] >= 0x20 && s[i] < 0x7f {
-			out = append(out, s[i])
-		}
-	}
-	return string(out)
 }
 
 // prepare checks what the gateway can check without a hop (headers, the

@@ -188,7 +188,7 @@ func (s *Service) TopUp(ctx context.Context, caller auth.Caller, req ChangeReque
 		return Result{}, err
 	}
 	if req.Reference != nil && ownReference(*req.Reference) {
-		return Result{}, apperr.Invalid("reference", "reference %q is in FinFlow's own namespace (its ids and %q, %q): choose another", printable(*req.Reference), ReversalPrefix, keyPrefix)
+		return Result{}, apperr.Invalid("reference", "reference %q is in FinFlow's own namespace (its ids and %q, %q): choose another", apperr.Printable(*req.Reference, 64), ReversalPrefix, keyPrefix)
 	}
 	if req.IdempotencyToken == "" {
 		return s.apply(ctx, req, Credit)
@@ -294,16 +294,4 @@ func ownReference(ref string) bool {
 		}
 	}
 	return false
-}
-
-// printable keeps at most 64 printable ASCII characters of s, for a
-// message that quotes it.
-func printable(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s) && b.Len() < 64; i++ {
-		if s[i] >= 0x20 && s[i] < 0x7f {
-			b.WriteByte(s[i])
-		}
-	}
-	return b.String()
 }
