@@ -22,6 +22,10 @@ const (
 	Subscription = "sub"
 )
 
+// Prefixes are all of them, for a rule about every kind of FinFlow id (an
+// admin's wallet reference may take none of them).
+var Prefixes = []string{User, Bill, Payment, Transaction, TopUp, Refund, Subscription}
+
 // bodyLen is the length of the random part: 128 bits in base32 is 26 chars.
 const bodyLen = 26
 

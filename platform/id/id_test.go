@@ -57,3 +57,20 @@ func TestDerive(t *testing.T) {
 		t.Fatalf("Derive must differ by token and by prefix")
 	}
 }
+
+// Prefixes holds every prefix constant once.
+func TestPrefixes(t *testing.T) {
+	want := []string{id.User, id.Bill, id.Payment, id.Transaction, id.TopUp, id.Refund, id.Subscription}
+	seen := map[string]bool{}
+	for _, p := range id.Prefixes {
+		seen[p] = true
+	}
+	if len(seen) != len(want) || len(id.Prefixes) != len(want) {
+		t.Fatalf("Prefixes = %v, want each of %v once", id.Prefixes, want)
+	}
+	for _, p := range want {
+		if !seen[p] {
+			t.Fatalf("Prefixes lacks %q", p)
+		}
+	}
+}

@@ -288,7 +288,7 @@ func ownReference(ref string) bool {
 	if strings.HasPrefix(ref, ReversalPrefix) || strings.HasPrefix(ref, keyPrefix) {
 		return true
 	}
-	for _, prefix := range []string{id.User, id.Bill, id.Payment, id.Transaction, id.TopUp, id.Refund, id.Subscription} {
+	for _, prefix := range id.Prefixes {
 		if strings.HasPrefix(ref, prefix+"_") {
 			return true
 		}
