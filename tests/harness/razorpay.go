@@ -403,16 +403,9 @@ type Refund struct {
 	Error     *string `json:"error"`
 }
 
-// MustRefunds lists a payment's refunds.
+// MustRefunds lists all of a payment's refunds (as the admin), newest
+// first, paging to the end (MustListAll).
 func (e *Env) MustRefunds(tb testing.TB, paymentID string) []Refund {
 	tb.Helper()
-	r := e.Do(tb, "GET", "/Payment/"+paymentID+"/refunds", nil, nil)
-	if r.Status != http.StatusOK {
-		tb.Fatalf("GET /Payment/%s/refunds = %d %s", paymentID, r.Status, r.Body)
-	}
-	var out struct {
-		Items []Refund `json:"items"`
-	}
-	r.JSON(tb, &out)
-	return out.Items
+	return MustListAll[Refund](tb, e, "/Payment/"+paymentID+"/refunds?limit=200", nil)
 }

@@ -238,6 +238,22 @@ func TestRefundWalletPayment(t *testing.T) {
 	if b := env.MustBalance(t, acc.UserID); b != 1000 {
 		t.Fatalf("balance after the whole refund = %d", b)
 	}
+	// Listed newest first with the contract's cursor paging, to the owner
+	// too; a cursor it did not issue is refused.
+	owner := env.As(t, acc.UserID)
+	p1 := harness.MustListPage[harness.Refund](t, env, "/Payment/"+p.ID+"/refunds?limit=1", "", owner)
+	if len(p1.Items) != 1 || p1.Items[0].ID != r2.ID || p1.NextCursor == nil {
+		t.Fatalf("first page of 1 = %+v, want the newest refund %s and a cursor", p1, r2.ID)
+	}
+	p2 := harness.MustListPage[harness.Refund](t, env, "/Payment/"+p.ID+"/refunds?limit=1", *p1.NextCursor, owner)
+	if len(p2.Items) != 1 || p2.Items[0].ID != r1.ID || p2.NextCursor != nil {
+		t.Fatalf("second page of 1 = %+v, want the first refund %s and no cursor", p2, r1.ID)
+	}
+	for _, q := range []string{"limit=0", "limit=201", "cursor=bm90LWEtY3Vyc29y", "cursor=" + *p1.NextCursor + "x"} {
+		if r := env.Do(t, "GET", "/Payment/"+p.ID+"/refunds?"+q, nil, nil); r.Status != 400 || r.ErrorCode() != "VALIDATION_FAILED" {
+			t.Fatalf("refunds?%s = %d %s, want 400 VALIDATION_FAILED", q, r.Status, r.Body)
+		}
+	}
 	env.AuditMoney(t, []*harness.Account{&acc})
 }
 

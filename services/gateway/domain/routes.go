@@ -104,7 +104,7 @@ var Routes = []Route{
 	{Method: "GET", Path: "/Payment/:paymentId", App: contract.AppPayment, Param: "paymentId", Prefix: id.Payment, NotFound: ErrPaymentNotFound},
 	{Method: "GET", Path: "/Payment/user/:userId", App: contract.AppPayment, Target: "/payments/of/:userId", Param: "userId", Prefix: id.User, NotFound: ErrUserNotFound, OwnParam: true, Query: []string{"status", "method", "limit", "cursor"}},
 	{Method: "POST", Path: "/Payment/:paymentId/refund", App: contract.AppPayment, Target: "/refunds/of/:paymentId", Param: "paymentId", Prefix: id.Payment, NotFound: ErrPaymentNotFound, Body: BodyJSON, AdminOnly: true},
-	{Method: "GET", Path: "/Payment/:paymentId/refunds", App: contract.AppPayment, Target: "/refunds/of/:paymentId", Param: "paymentId", Prefix: id.Payment, NotFound: ErrPaymentNotFound},
+	{Method: "GET", Path: "/Payment/:paymentId/refunds", App: contract.AppPayment, Target: "/refunds/of/:paymentId", Param: "paymentId", Prefix: id.Payment, NotFound: ErrPaymentNotFound, Query: paging},
 
 	// Wallet top-ups through Razorpay: the payment service runs them.
 	{Method: "POST", Path: "/wallet/topup", App: contract.AppPayment, Target: "/topups/create", Body: BodyJSON},

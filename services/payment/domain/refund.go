@@ -13,6 +13,7 @@ import (
 	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/money"
+	"github.com/finflow/finflow/platform/page"
 )
 
 // RefundRequest is an admin's request to refund a SUCCESS payment: Amount
@@ -196,10 +197,62 @@ func (pr *Processor) bindRefundID(ctx context.Context, refundID string, c Refund
 	return nil
 }
 
-// Refunds returns a payment's refunds, oldest first, to its owner or an
-// admin. Returns ErrPaymentNotFound and auth errors.
-func (pr *Processor) Refunds(ctx context.Context, caller auth.Caller, paymentID string) (Payment, error) {
-	return pr.Payment(ctx, caller, paymentID)
+// RefundListing is a request for a page of a payment's refunds, as the
+// query gave it: Limit "" for 50 (1 to 200); Cursor "" for the newest.
+type RefundListing struct {
+	PaymentID string
+	Limit     string
+	Cursor    string
+}
+
+// RefundPage is one page of a payment's refunds, newest first, with the
+// payment they are of (each refund's JSON names its payment and currency);
+// Next is the cursor of the next page ("" when there is none).
+type RefundPage struct {
+	Payment Payment
+	Items   []RefundRecord
+	Next    string
+}
+
+// refundCursorKind keeps refund cursors from being used on other lists.
+const refundCursorKind = "r"
+
+// Refunds returns a page of a payment's refunds, newest first, to its
+// owner or an admin, with the contract's cursor paging: the refunds are
+// kept in the payment's record in the order they were asked for, so
+// refund n (from 1) is at position n, and a cursor names the position
+// its page reads below. One state read, whatever the page. Returns
+// VALIDATION_FAILED (a bad limit, or a cursor not issued for a list of
+// refunds this long: page.ErrInvalidCursor), ErrPaymentNotFound and auth
+// errors.
+func (pr *Processor) Refunds(ctx context.Context, caller auth.Caller, q RefundListing) (RefundPage, error) {
+	limit, err := page.Limit(q.Limit, 50, 200)
+	if err != nil {
+		return RefundPage{}, err
+	}
+	var before int64
+	if q.Cursor != "" {
+		if before, err = page.Decode(refundCursorKind, q.Cursor); err != nil {
+			return RefundPage{}, err
+		}
+	}
+	p, err := pr.Payment(ctx, caller, q.PaymentID)
+	if err != nil {
+		return RefundPage{}, err
+	}
+	last := int64(len(p.Refunds))
+	if before == 0 {
+		before = last + 1
+	} else if err := page.Within(before, last); err != nil {
+		return RefundPage{}, err
+	}
+	out := RefundPage{Payment: p, Items: []RefundRecord{}}
+	for before > 1 && len(out.Items) < limit {
+		before--
+		out.Items = append(out.Items, p.Refunds[before-1])
+	}
+	out.Next = page.Below(refundCursorKind, before)
+	return out, nil
 }
 
 // makeRefundOf makes the PENDING refund refundID of p: into the wallet for

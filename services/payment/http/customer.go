@@ -21,7 +21,7 @@ import (
 //	GET  /payments/of/{userId}      (GET /Payment/user/{userId}) ?status=&method=&limit=&cursor=
 //	                                -> the user's payments, newest first
 //	POST /refunds/of/{paymentId}    (POST /Payment/{paymentId}/refund) {"amount"?,"reason"} (admin) -> 201 refund
-//	GET  /refunds/of/{paymentId}    (GET /Payment/{paymentId}/refunds) -> the payment's refunds
+//	GET  /refunds/of/{paymentId}    (GET /Payment/{paymentId}/refunds) ?limit=&cursor= -> a page of the payment's refunds, newest first
 //	POST /topups/create             (POST /wallet/topup) {"user_id","amount"} -> 201 top-up with its Razorpay order
 //	GET  /topups/one/{topupId}      (GET /wallet/topup/{topupId}) -> top-up
 //	GET  /topups/of/{userId}        (GET /wallet/user/{userId}/topups) ?status=&limit=&cursor=
@@ -168,13 +168,17 @@ func (a *API) refund(c *fiber.Ctx) error {
 }
 
 func (a *API) refunds(c *fiber.Ctx) error {
-	p, err := a.pr.Refunds(c.UserContext(), authz.Caller(c), c.Params("paymentId"))
+	pg, err := a.pr.Refunds(c.UserContext(), authz.Caller(c), domain.RefundListing{PaymentID: c.Params("paymentId"),
+		Limit: c.Query("limit"), Cursor: c.Query("cursor")})
 	if err != nil {
 		return err
 	}
-	out := listJSON[refundJSON]{Items: make([]refundJSON, 0, len(p.Refunds))}
-	for _, r := range p.Refunds {
-		out.Items = append(out.Items, refundOf(p, r))
+	out := listJSON[refundJSON]{Items: make([]refundJSON, 0, len(pg.Items))}
+	for _, r := range pg.Items {
+		out.Items = append(out.Items, refundOf(pg.Payment, r))
+	}
+	if pg.Next != "" {
+		out.NextCursor = &pg.Next
 	}
 	return c.JSON(out)
 }

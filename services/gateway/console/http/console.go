@@ -286,7 +286,7 @@ func (con *Console) page(c *fiber.Ctx) error {
 	run(func() { v.DeadLetters, v.DeadErr = r.deadLetters(ctx) })
 	run(func() {
 		if one := c.Query("user"); one != "" {
-			v.Users = []domain.UserMoney{domain.CheckUser(ctx, r, one, "")}
+			v.Users, v.UsersErr = r.oneUser(ctx, one)
 			return
 		}
 		v.Users, v.NextUsers, v.UsersErr = r.money(ctx, c.Query("users_cursor"))

@@ -43,10 +43,15 @@ func bearer(sub, role string) string {
 
 // fakeServices stands in for the services behind the gateway's sidecar in
 // these unit tests (the end-to-end suite uses real ones): every read is
-// answered 200 with an empty object.
+// answered 200 with an empty object, except that a read of the user
+// usr_00000000000000000000000000 (or their wallet) is 404, as for a user that does
+// not exist.
 type fakeServices struct{}
 
-func (fakeServices) Invoke(context.Context, string, string, string, []byte, nethttp.Header) (*sidecar.Response, error) {
+func (fakeServices) Invoke(_ context.Context, _, _, path string, _ []byte, _ nethttp.Header) (*sidecar.Response, error) {
+	if strings.Contains(path, "usr_00000000000000000000000000") {
+		return &sidecar.Response{Status: 404, Header: nethttp.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"error":{"code":"USER_NOT_FOUND","message":"no such user"}}`)}, nil
+	}
 	return &sidecar.Response{Status: 200, Header: nethttp.Header{"Content-Type": {"application/json"}}, Body: []byte(`{}`)}, nil
 }
 
@@ -400,5 +405,33 @@ func TestConsoleShowsReadiness(t *testing.T) {
 	}
 	if !strings.Contains(page, `data-health="down">unavailable: billing is down`) || strings.Count(page, `data-health="ok"`) != len(gateway.Backends) {
 		t.Errorf("the page does not show billing down and every other service ready:\n%s", page)
+	}
+}
+
+// The money check of one user (?user=) never says "all conserved" about a
+// user it could not check: an id that is not a user id, or a user that
+// does not exist, is said so, and the verdict is "not all checked".
+func TestConsoleOneUserThatCannotBeChecked(t *testing.T) {
+	app := consoleApp(t, store.NewSessions(sidecartest.NewMemState(), "gateway-store"), &limiter{})
+	for _, tc := range []struct{ user, says string }{
+		{"usr_00000000000000000000000000", "there is no user usr_00000000000000000000000000"},
+		{"bad", "&#34;bad&#34; is not a user id"},
+		{"pay_00000000000000000000000000", "&#34;pay_00000000000000000000000000&#34; is not a user id"},
+		{"usr_has space", "is not a user id"},
+	} {
+		t.Run(tc.user, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/console?user="+url.QueryEscape(tc.user), nil)
+			req.Header.Set("Authorization", bearer("ops-admin", "admin"))
+			resp, err := app.Test(req, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			page := string(body)
+			if resp.StatusCode != 200 || !strings.Contains(page, `id="money-verdict">not all checked<`) || !strings.Contains(page, tc.says) || strings.Contains(page, `data-money="ok"`) {
+				t.Fatalf("GET /console?user=%s = %d; want the verdict not all checked, saying %q, and no user conserved:\n%s", tc.user, resp.StatusCode, tc.says, page)
+			}
+		})
 	}
 }

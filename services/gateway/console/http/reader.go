@@ -9,7 +9,9 @@ import (
 	"net/url"
 	"sync"
 
+	"github.com/finflow/finflow/platform/apperr"
 	"github.com/finflow/finflow/platform/contract"
+	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/server"
 	"github.com/finflow/finflow/platform/sidecar"
 	"github.com/finflow/finflow/services/gateway/console/domain"
@@ -173,6 +175,28 @@ func (r *reader) money(ctx context.Context, cursor string) ([]domain.UserMoney, 
 	return out, next, ""
 }
 
+// oneUser checks one user's money (the page's ?user=), or says why it
+// cannot: not a user id, or no such user. A user who does not exist is
+// never shown as conserved: nothing about them was checked.
+func (r *reader) oneUser(ctx context.Context, userID string) ([]domain.UserMoney, string) {
+	if !id.Valid(id.User, userID) {
+		return nil, fmt.Sprintf("%q is not a user id (usr_...)", apperr.Printable(userID, 64))
+	}
+	var u struct {
+		Name string `json:"name"`
+	}
+	status, err := r.getStatus(ctx, contract.AppUser, contract.PathUser(userID), &u)
+	switch {
+	case err != nil:
+		return nil, err.Error()
+	case status == 404:
+		return nil, "there is no user " + userID
+	case status != 200:
+		return nil, fmt.Sprintf("user %s: the user service answered %d", userID, status)
+	}
+	return []domain.UserMoney{domain.CheckUser(ctx, r, userID, u.Name)}, ""
+}
+
 var errLedgerTooLong = errors.New("ledger longer than the console reads")
 
 // Ledger reads a user's whole ledger, newest first, up to ledgerPages
@@ -248,22 +272,34 @@ func (r *reader) Payment(ctx context.Context, paymentID string) (domain.PaymentS
 	if ps.Status != "SUCCESS" {
 		return ps, true, nil // only a SUCCESS payment can have refunds
 	}
-	var refunds struct {
-		Items []struct {
-			ID     string `json:"id"`
-			Amount int64  `json:"amount"`
-			Status string `json:"status"`
-		} `json:"items"`
-	}
-	status, err = r.getStatus(ctx, contract.AppPayment, "/refunds/of/"+url.PathEscape(paymentID), &refunds)
-	switch {
-	case err != nil:
-		return domain.PaymentState{}, false, err
-	case status != 200:
-		return domain.PaymentState{}, false, fmt.Errorf("refunds of payment %s: the payment service answered %d", paymentID, status)
-	}
-	for _, rf := range refunds.Items {
-		ps.Refunds = append(ps.Refunds, domain.RefundState{ID: rf.ID, Amount: rf.Amount, Status: rf.Status})
+	// Every page of its refunds (newest first), to the end.
+	for cursor := ""; ; {
+		var refunds struct {
+			Items []struct {
+				ID     string `json:"id"`
+				Amount int64  `json:"amount"`
+				Status string `json:"status"`
+			} `json:"items"`
+			NextCursor *string `json:"next_cursor"`
+		}
+		path := "/refunds/of/" + url.PathEscape(paymentID) + "?limit=200"
+		if cursor != "" {
+			path += "&cursor=" + url.QueryEscape(cursor)
+		}
+		status, err = r.getStatus(ctx, contract.AppPayment, path, &refunds)
+		switch {
+		case err != nil:
+			return domain.PaymentState{}, false, err
+		case status != 200:
+			return domain.PaymentState{}, false, fmt.Errorf("refunds of payment %s: the payment service answered %d", paymentID, status)
+		}
+		for _, rf := range refunds.Items {
+			ps.Refunds = append(ps.Refunds, domain.RefundState{ID: rf.ID, Amount: rf.Amount, Status: rf.Status})
+		}
+		if refunds.NextCursor == nil || *refunds.NextCursor == cursor {
+			break
+		}
+		cursor = *refunds.NextCursor
 	}
 	return ps, true, nil
 }

@@ -1,0 +1,98 @@
+package domain_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/auth"
+	"github.com/finflow/finflow/platform/page"
+	"github.com/finflow/finflow/services/payment/domain"
+)
+
+// A payment's refunds are listed newest first with the contract's cursor
+// paging: every refund once, across pages of any size; only cursors the
+// listing issued for a list that long are taken; owner or admin only.
+func TestRefundsArePagedNewestFirst(t *testing.T) {
+	w := newRefundWorld(t)
+	ctx := context.Background()
+	var made []string // oldest first
+	for i := range 7 {
+		made = append(made, w.refund(t, w.pid, 100, fmt.Sprintf("k%d", i)).ID)
+	}
+	newestFirst := make([]string, len(made))
+	for i, id := range made {
+		newestFirst[len(made)-1-i] = id
+	}
+
+	for _, limit := range []string{"", "1", "2", "3", "7", "200"} {
+		t.Run("limit="+limit, func(t *testing.T) {
+			var got []string
+			cursor := ""
+			for pages := 0; pages < 20; pages++ {
+				pg, err := w.pr.Refunds(ctx, admin, domain.RefundListing{PaymentID: w.pid, Limit: limit, Cursor: cursor})
+				if err != nil {
+					t.Fatalf("page %d: %v", pages, err)
+				}
+				if pg.Payment.ID != w.pid {
+					t.Fatalf("page of payment %q, want %s", pg.Payment.ID, w.pid)
+				}
+				for _, r := range pg.Items {
+					got = append(got, r.ID)
+				}
+				if pg.Next == "" {
+					break
+				}
+				cursor = pg.Next
+			}
+			if fmt.Sprint(got) != fmt.Sprint(newestFirst) {
+				t.Fatalf("refunds = %v, want %v", got, newestFirst)
+			}
+		})
+	}
+
+	owner := auth.Caller{Signed: true, Identity: auth.Identity{Sub: "usr_a", Role: auth.RoleUser}}
+	other := auth.Caller{Signed: true, Identity: auth.Identity{Sub: "usr_b", Role: auth.RoleUser}}
+	if pg, err := w.pr.Refunds(ctx, owner, domain.RefundListing{PaymentID: w.pid, Limit: "2"}); err != nil || len(pg.Items) != 2 || pg.Items[0].ID != made[6] || pg.Next != page.Cursor("r", 6) {
+		t.Fatalf("the owner's first page of 2 = %+v, %v; want %s, %s and a cursor at 6", pg, err, made[6], made[5])
+	}
+
+	refused := []struct {
+		name   string
+		caller auth.Caller
+		q      domain.RefundListing
+		want   error // nil: a VALIDATION_FAILED of field
+		field  string
+	}{
+		{"another user", other, domain.RefundListing{PaymentID: w.pid}, auth.ErrForbidden, ""},
+		{"no such payment", admin, domain.RefundListing{PaymentID: "pay_nosuchpayment00"}, domain.ErrPaymentNotFound, ""},
+		{"limit 0", admin, domain.RefundListing{PaymentID: w.pid, Limit: "0"}, nil, "limit"},
+		{"limit 201", admin, domain.RefundListing{PaymentID: w.pid, Limit: "201"}, nil, "limit"},
+		{"limit not a number", admin, domain.RefundListing{PaymentID: w.pid, Limit: "2.0"}, nil, "limit"},
+		{"not a cursor", admin, domain.RefundListing{PaymentID: w.pid, Cursor: "x"}, domain.ErrInvalidCursor, "cursor"},
+		{"a payments cursor", admin, domain.RefundListing{PaymentID: w.pid, Cursor: page.Cursor("p", 3)}, domain.ErrInvalidCursor, "cursor"},
+		{"position 1", admin, domain.RefundListing{PaymentID: w.pid, Cursor: page.Cursor("r", 1)}, domain.ErrInvalidCursor, "cursor"},
+		{"one past the newest", admin, domain.RefundListing{PaymentID: w.pid, Cursor: page.Cursor("r", 8)}, domain.ErrInvalidCursor, "cursor"},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			pg, err := w.pr.Refunds(ctx, tc.caller, tc.q)
+			if err == nil {
+				t.Fatalf("Refunds = %+v, want an error", pg)
+			}
+			if tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("Refunds = %v, want %v", err, tc.want)
+			}
+			if e := apperr.From(err); tc.field != "" && (e.Code != apperr.CodeValidationFailed || e.Details["field"] != tc.field) {
+				t.Fatalf("Refunds = %v (%s, %v), want VALIDATION_FAILED of %s", err, e.Code, e.Details, tc.field)
+			}
+		})
+	}
+	// The last position is one the listing issues (a page of 1 after the
+	// newest), so it is taken: it lists from the one below it.
+	if pg, err := w.pr.Refunds(ctx, admin, domain.RefundListing{PaymentID: w.pid, Cursor: page.Cursor("r", 7), Limit: "1"}); err != nil || len(pg.Items) != 1 || pg.Items[0].ID != made[5] {
+		t.Fatalf("page below position 7 = %+v, %v; want %s", pg, err, made[5])
+	}
+}
