@@ -94,22 +94,27 @@ func (s *Service) CreateSubscription(ctx context.Context, caller auth.Caller, re
 	}
 	if req.IdempotencyToken != "" {
 		sub.ID = id.Derive(id.Subscription, req.IdempotencyToken)
+		// A retry, or the key used again: answered from the subscription
+		// that exists, whose schedule entry is never moved by it.
+		prev, err := s.Subscriptions.Get(ctx, sub.ID)
+		if err == nil {
+			return s.keyedAgain(ctx, prev, sub)
+		} else if !errors.Is(err, ErrSubscriptionNotFound) {
+			return Subscription{}, err
+		}
 	}
 	// The schedule first: a subscription that exists is always on it.
 	if err := s.wake(ctx, sub); err != nil {
 		return Subscription{}, err
 	}
 	if err := s.Subscriptions.Create(ctx, sub); errors.Is(err, ErrSubscriptionExists) {
+		// A keyed request racing another with the same key: the other made
+		// it, and this one's wake may have moved its schedule entry.
 		prev, gerr := s.Subscriptions.Get(ctx, sub.ID)
 		if gerr != nil {
 			return Subscription{}, gerr
 		}
-		if !prev.SameRequest(sub) {
-			return Subscription{}, ErrKeyReused.With("this Idempotency-Key was used for a different subscription", nil)
-		}
-		// This retry's start may differ from the first's; the schedule
-		// follows the subscription that exists.
-		return prev, s.wake(ctx, prev)
+		return s.keyedAgain(ctx, prev, sub)
 	} else if err != nil {
 		return Subscription{}, err
 	}
@@ -117,6 +122,21 @@ func (s *Service) CreateSubscription(ctx context.Context, caller auth.Caller, re
 	s.Log.InfoContext(ctx, "subscription created", "subscription_id", sub.ID, "user_id", sub.UserID, "amount", sub.Amount,
 		"interval", sub.Interval, "autopay", sub.Autopay, "next_bill_at", next)
 	return sub, nil
+}
+
+// keyedAgain answers a keyed create whose subscription prev exists already:
+// prev when asked is the same request (a retry; its start may differ, and
+// the schedule follows prev), ErrKeyReused otherwise. Either way prev's
+// schedule entry is set again from prev, in case the request's own wake
+// moved it.
+func (s *Service) keyedAgain(ctx context.Context, prev, asked Subscription) (Subscription, error) {
+	if err := s.wake(ctx, prev); err != nil {
+		return Subscription{}, err
+	}
+	if !prev.SameRequest(asked) {
+		return Subscription{}, ErrKeyReused.With("this Idempotency-Key was used for a different subscription", nil)
+	}
+	return prev, nil
 }
 
 // GetSubscription returns a subscription to its owner or an admin. Returns

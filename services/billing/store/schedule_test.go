@@ -425,3 +425,32 @@ func TestCreateAndListSubscriptions(t *testing.T) {
 		t.Fatal("a bills cursor was taken for the subscriptions list")
 	}
 }
+
+// A keyed create refused because its key made another subscription
+// (ErrKeyReused) leaves that subscription's schedule as it was: its first
+// bill still comes at its own start, not at the refused request's.
+func TestRefusedKeyedCreateKeepsTheSchedule(t *testing.T) {
+	svc, clk, _, _ := newInstance(t, mustTime("2026-12-01T10:00:00Z"))
+	ctx := context.Background()
+	user := id.New(id.User)
+	req := domain.NewSubscriptionRequest{UserID: user, Amount: money.Amount(1000), Description: "Gym", Interval: "MONTHLY", IdempotencyToken: "tok"}
+	first, err := svc.CreateSubscription(ctx, admin(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, late := range []string{"2027-09-01T10:00:00Z", "2026-12-01T10:04:00Z"} {
+		other := req
+		other.Amount = 2000
+		other.StartAt = &late
+		if _, err := svc.CreateSubscription(ctx, admin(), other); !errors.Is(err, domain.ErrKeyReused) {
+			t.Fatalf("the same key, another amount starting %s = %v, want ErrKeyReused", late, err)
+		}
+	}
+	clk.Set(mustTime("2026-12-01T10:00:01Z"))
+	if r := tick(t, svc); r.Bills != 1 {
+		t.Fatalf("the tick at the subscription's start made %d bills, want 1", r.Bills)
+	}
+	if got := fmt.Sprint(subscriptionBills(t, svc, user, first.ID)); got != "[2026-12]" {
+		t.Fatalf("bills = %s, want [2026-12]", got)
+	}
+}
