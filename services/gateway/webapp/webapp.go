@@ -117,20 +117,23 @@ func Routes(r fiber.Router, o Options) {
 	}
 	r.Get("/app", func(c *fiber.Ctx) error { return servePage(c, o) })
 	r.Get("/app/", func(c *fiber.Ctx) error { return c.Redirect("/app", fiber.StatusMovedPermanently) })
-	r.Get("/app/:file", func(c *fiber.Ctx) error {
-		a, ok := files[c.Params("file")]
-		if !ok {
-			return fiber.ErrNotFound
-		}
-		securityHeaders(c)
-		c.Set(fiber.HeaderContentType, a.contentType)
-		c.Set(fiber.HeaderCacheControl, "no-cache")
-		c.Set(fiber.HeaderETag, a.etag)
-		if c.Get(fiber.HeaderIfNoneMatch) == a.etag {
-			return c.SendStatus(fiber.StatusNotModified)
-		}
-		return c.Send(a.body)
-	})
+	// One route per file, so that a path with no file is 404 whatever the
+	// method (not 405, which would say it is a resource of other methods).
+	for name, a := range files {
+		r.Get("/app/"+name, func(c *fiber.Ctx) error { return serveAsset(c, a) })
+	}
+}
+
+// serveAsset answers a GET of one of the page's files, revalidated by ETag.
+func serveAsset(c *fiber.Ctx, a asset) error {
+	securityHeaders(c)
+	c.Set(fiber.HeaderContentType, a.contentType)
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Set(fiber.HeaderETag, a.etag)
+	if c.Get(fiber.HeaderIfNoneMatch) == a.etag {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	return c.Send(a.body)
 }
 
 // pageData is what the page template is given.

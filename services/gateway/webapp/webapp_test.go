@@ -180,6 +180,18 @@ func TestAssets(t *testing.T) {
 			t.Errorf("GET %s = %d, want 404", path, resp.StatusCode)
 		}
 	}
+	// A path that is no file is not found whatever the method; a file is
+	// only for GET (and HEAD).
+	for path, want := range map[string]int{"/app/nothing.js": 404, "/app/x": 404, "/app/app.js": 405, "/app": 405} {
+		resp, err := app.Test(httptest.NewRequest("POST", path, nil), -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("POST %s = %d, want %d", path, resp.StatusCode, want)
+		}
+	}
 	if resp, _ := get(t, app, "/app/", "", nil); resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != "/app" {
 		t.Errorf("GET /app/ = %d to %q, want 301 to /app", resp.StatusCode, resp.Header.Get("Location"))
 	}
