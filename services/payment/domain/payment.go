@@ -306,6 +306,8 @@ var (
 	ErrNotRefundable = apperr.New(apperr.KindConflict, "PAYMENT_NOT_REFUNDABLE", "only a SUCCESS payment can be refunded")
 	// ErrRefundExceeds: the refunds would give back more than was paid.
 	ErrRefundExceeds = apperr.New(apperr.KindUnprocessable, "REFUND_EXCEEDS_PAYMENT", "the refunds of a payment cannot exceed its amount")
+	// ErrTooManyRefunds: the payment has MaxRefunds refunds already.
+	ErrTooManyRefunds = apperr.New(apperr.KindUnprocessable, "REFUND_LIMIT_REACHED", "a payment can have at most 100 refunds")
 	// ErrForbidden refuses to pay another user's bill.
 	ErrForbidden = apperr.New(apperr.KindForbidden, apperr.CodeForbidden, "you may only pay your own bills")
 )

@@ -30,6 +30,12 @@ type RefundRequest struct {
 // MaxRefundReasonLen bounds a refund's reason.
 const MaxRefundReasonLen = 200
 
+// MaxRefunds is the most refunds one payment can have, whatever their
+// status: they are kept in the payment's record, which every refund and
+// every event about the payment reads and writes whole, so it is bounded.
+// A request for one more is ErrTooManyRefunds (422 REFUND_LIMIT_REACHED).
+const MaxRefunds = 100
+
 // RefundClaim binds the refund id a keyed refund request derives from its
 // Idempotency-Key to the one payment and the one request it was asked for.
 type RefundClaim struct {
@@ -56,7 +62,7 @@ type RefundClaim struct {
 //
 // Returns VALIDATION_FAILED, auth errors, ErrPaymentNotFound,
 // ErrNotRefundable (the payment is not SUCCESS), ErrRefundExceeds,
-// ErrRefundKeyReused.
+// ErrTooManyRefunds (MaxRefunds made already), ErrRefundKeyReused.
 func (pr *Processor) RequestRefund(ctx context.Context, caller auth.Caller, req RefundRequest) (RefundRecord, Payment, error) {
 	if err := caller.Admin(); err != nil {
 		return RefundRecord{}, Payment{}, err
@@ -167,6 +173,10 @@ func refundDecision(q *Payment, refundID string, amount *money.Amount, reason st
 			msg = fmt.Sprintf("payment %s is refunded in full already (%d paise, or asked for): nothing is left to refund", q.ID, q.Amount)
 		}
 		return false, ErrRefundExceeds.With(msg, map[string]any{"payment_id": q.ID, "amount_refundable": max(left, 0)})
+	}
+	if len(q.Refunds) >= MaxRefunds {
+		return false, ErrTooManyRefunds.With(fmt.Sprintf("payment %s has %d refunds, the most a payment can have", q.ID, len(q.Refunds)),
+			map[string]any{"payment_id": q.ID, "max_refunds": MaxRefunds})
 	}
 	return false, nil
 }

@@ -96,3 +96,28 @@ func TestRefundsArePagedNewestFirst(t *testing.T) {
 		t.Fatalf("page below position 7 = %+v, %v; want %s", pg, err, made[5])
 	}
 }
+
+// A payment has at most MaxRefunds refunds: one more is refused (422
+// REFUND_LIMIT_REACHED) and changes nothing; a retry of one it has is still
+// answered, and asking for more than is left still says so first.
+func TestRefundsPerPaymentAreBounded(t *testing.T) {
+	w := newRefundWorld(t)
+	ctx := context.Background()
+	for i := range domain.MaxRefunds {
+		w.refund(t, w.pid, 1, fmt.Sprintf("k%d", i))
+	}
+	before := w.get(t, w.pid)
+	_, _, err := w.pr.RequestRefund(ctx, admin, domain.RefundRequest{PaymentID: w.pid, Amount: amountOf(1), Reason: "goodwill", IdempotencyToken: "one-more"})
+	if e := apperr.From(err); !errors.Is(err, domain.ErrTooManyRefunds) || e.Code != "REFUND_LIMIT_REACHED" || e.Kind.Status() != 422 {
+		t.Fatalf("refund %d = %v, want 422 REFUND_LIMIT_REACHED", domain.MaxRefunds+1, err)
+	}
+	if after := w.get(t, w.pid); len(after.Refunds) != len(before.Refunds) || after.Reserved() != before.Reserved() {
+		t.Fatalf("the refused refund changed the payment: %d refunds, %d reserved; want %d, %d", len(after.Refunds), after.Reserved(), len(before.Refunds), before.Reserved())
+	}
+	if r, _, err := w.pr.RequestRefund(ctx, admin, domain.RefundRequest{PaymentID: w.pid, Amount: amountOf(1), Reason: "goodwill", IdempotencyToken: "k7"}); err != nil || r.Amount != 1 {
+		t.Fatalf("a retry of refund k7 = %+v, %v; want it answered", r, err)
+	}
+	if _, _, err := w.pr.RequestRefund(ctx, admin, domain.RefundRequest{PaymentID: w.pid, Amount: amountOf(1_000_000), Reason: "goodwill"}); !errors.Is(err, domain.ErrRefundExceeds) {
+		t.Fatalf("more than is left = %v, want ErrRefundExceeds", err)
+	}
+}
