@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -160,7 +161,7 @@ func (pr *Processor) PayFromWallet(ctx context.Context, billID, paymentID, payer
 	case payer != "" && bill.UserID != payer:
 		return Payment{}, ErrForbidden
 	case bill.Paid:
-		return Payment{}, ErrBillAlreadyPaid.With("bill "+billID+" is already paid", map[string]any{"bill_id": billID})
+		return Payment{}, billPaid(bill)
 	default:
 		p = NewWalletPayment(paymentID, bill, pr.Now())
 	}
@@ -269,7 +270,7 @@ func (pr *Processor) driveFrom(ctx context.Context, p Payment, claimed bool) (Pa
 	if claimed {
 		// Created holding it.
 	} else if err := pr.Store.ClaimBill(ctx, p.BillID, p.ID); errors.As(err, &held) {
-		return pr.finishFailed(ctx, p, ReasonBillAlreadyPaid, false, nil)
+		return pr.finishFailed(ctx, p, ReasonBillAlreadyPaid, false, pr.billHeld(ctx, p.BillID, held.Holder))
 	} else if err != nil {
 		return pr.stillPending(p, "claiming the bill", err)
 	}
@@ -357,7 +358,73 @@ func (pr *Processor) failed(ctx context.Context, final Payment, reason string, d
 	if errors.As(cause, &ae) && final.FailureReason == reason {
 		message = ae.Message
 	}
-	return final, final.Err(message)
+	err := final.Err(message)
+	var out *apperr.Error
+	if message != "" && ae.Code == ReasonBillAlreadyPaid && errors.As(err, &out) {
+		// Which payment holds or paid the bill (billHeld).
+		for k, v := range ae.Details {
+			if _, taken := out.Details[k]; !taken {
+				out.Details[k] = v
+			}
+		}
+	}
+	return final, err
+}
+
+// billPaid is the refusal of a payment of a bill that billing reports
+// PAID: ErrBillAlreadyPaid naming the bill and, when billing says, the
+// payment that paid it (details bill_id, other_payment_id).
+func billPaid(bill Bill) error {
+	details := map[string]any{"bill_id": bill.ID}
+	msg := "bill " + bill.ID + " is already paid"
+	if bill.PaymentID != "" {
+		details[DetailOtherPayment] = bill.PaymentID
+		msg += " by payment " + bill.PaymentID
+	}
+	return ErrBillAlreadyPaid.With(msg, details)
+}
+
+// The details of a BILL_ALREADY_PAID refusal that name the payment
+// holding or having paid the bill, and its status when it was read:
+// PENDING while it is under way (the bill is UNPAID: it can be paid once
+// that payment fails, as a Razorpay payment does when its order expires),
+// SUCCESS once it paid the bill.
+const (
+	DetailOtherPayment       = "other_payment_id"
+	DetailOtherPaymentStatus = "other_payment_status"
+)
+
+// billHeld is the refusal of a payment of billID whose claim payment
+// holderID holds: ErrBillAlreadyPaid saying, from one read of the holder,
+// whether the bill is paid or only being paid (DetailOtherPayment,
+// DetailOtherPaymentStatus; no status when the holder cannot be read).
+func (pr *Processor) billHeld(ctx context.Context, billID, holderID string) error {
+	if h, err := pr.Store.Get(ctx, holderID); err == nil {
+		return billHeldBy(billID, holderID, &h)
+	}
+	return billHeldBy(billID, holderID, nil)
+}
+
+// billHeldBy is billHeld with the holder h as read (nil: not read).
+func billHeldBy(billID, holderID string, h *Payment) error {
+	details := map[string]any{"bill_id": billID, DetailOtherPayment: holderID}
+	msg := "bill " + billID + " is already paid, or being paid, by payment " + holderID
+	if h != nil {
+		details[DetailOtherPaymentStatus] = string(h.Status)
+		switch h.Status {
+		case Pending:
+			msg = fmt.Sprintf("bill %s is not paid yet, but payment %s (%s) of it is under way; the bill can be paid again if that payment fails",
+				billID, holderID, strings.ToLower(string(h.Method)))
+			if h.Method == MethodRazorpay {
+				msg += " (a Razorpay payment fails when its order expires unpaid)"
+			}
+		case Success:
+			msg = "bill " + billID + " is already paid by payment " + holderID
+		case Failed:
+			msg = "bill " + billID + " was being paid by payment " + holderID + ", which has just failed; try again"
+		}
+	}
+	return ErrBillAlreadyPaid.With(msg, details)
 }
 
 func (pr *Processor) stillPending(p Payment, doing string, err error) (Payment, error) {

@@ -447,3 +447,58 @@ func TestRazorpayOrderWhenTheGatewayIsDown(t *testing.T) {
 		t.Fatalf("asked again after a refusal = %v", err)
 	}
 }
+
+// A payment of a bill that another payment holds or has paid is refused
+// 409 BILL_ALREADY_PAID saying which it is: an UNPAID bill with a Razorpay
+// payment under way is not called paid, and the details name that payment
+// and its status, for a client to say so.
+func TestABillBeingPaidIsNotCalledPaid(t *testing.T) {
+	ctx := context.Background()
+	bank := newBank()
+	bank.balance["usr_a"] = 10000
+	bank.bills["bill_1"] = &domain.Bill{ID: "bill_1", UserID: "usr_a", Amount: 600, Currency: "INR"}
+	pr := newProcessor(bank)
+	pr.Gateway = newRazorpay()
+	held, err := pr.PayWithRazorpay(ctx, "bill_1", "", "usr_a")
+	if err != nil || held.Status != domain.Pending {
+		t.Fatalf("PayWithRazorpay = %+v, %v; want PENDING", held, err)
+	}
+	check := func(name string, err error, wantStatus, wantWords string, wantFailed bool) {
+		t.Helper()
+		e := apperr.From(err)
+		if !errors.Is(err, domain.ErrBillAlreadyPaid) || e.Kind.Status() != 409 || e.Details[domain.DetailOtherPayment] != held.ID ||
+			e.Details[domain.DetailOtherPaymentStatus] != wantStatus && !(wantStatus == "" && e.Details[domain.DetailOtherPaymentStatus] == nil) ||
+			!strings.Contains(e.Message, wantWords) || e.Details["bill_id"] != "bill_1" {
+			t.Fatalf("%s = %v %v, want 409 BILL_ALREADY_PAID naming %s (%s) and saying %q", name, err, e.Details, held.ID, wantStatus, wantWords)
+		}
+		if _, made := e.Details["payment_id"]; made != wantFailed {
+			t.Fatalf("%s: details %v, want a FAILED payment named: %v", name, e.Details, wantFailed)
+		}
+	}
+	_, err = pr.PayFromWallet(ctx, "bill_1", "", "usr_a")
+	check("a wallet payment while a Razorpay one is under way", err, "PENDING", "is not paid yet", true)
+	if bank.balance["usr_a"] != 10000 || bank.bills["bill_1"].Paid {
+		t.Fatalf("balance %d, bill paid %v; want nothing moved", bank.balance["usr_a"], bank.bills["bill_1"].Paid)
+	}
+
+	// Once the bill is paid by it, billing says so before anything is made.
+	bank.bills["bill_1"].Paid, bank.bills["bill_1"].PaymentID = true, held.ID
+	_, err = pr.PayFromWallet(ctx, "bill_1", "", "usr_a")
+	check("a wallet payment of a paid bill", err, "", "is already paid by payment", false)
+	_, err = pr.PayWithRazorpay(ctx, "bill_1", "", "usr_a")
+	check("a Razorpay payment of a paid bill", err, "", "is already paid by payment", false)
+
+	// A wallet payment under way (the wallet not answering) holds bill_2:
+	// a Razorpay payment of it is refused the same way.
+	bank.bills["bill_2"] = &domain.Bill{ID: "bill_2", UserID: "usr_a", Amount: 700, Currency: "INR"}
+	bank.walletDown = true
+	held, err = pr.PayFromWallet(ctx, "bill_2", "", "usr_a")
+	if err != nil || held.Status != domain.Pending {
+		t.Fatalf("PayFromWallet with the wallet down = %+v, %v; want PENDING", held, err)
+	}
+	_, err = pr.PayWithRazorpay(ctx, "bill_2", "", "usr_a")
+	e := apperr.From(err)
+	if !errors.Is(err, domain.ErrBillAlreadyPaid) || e.Details[domain.DetailOtherPayment] != held.ID || e.Details[domain.DetailOtherPaymentStatus] != "PENDING" || !strings.Contains(e.Message, "(wallet) of it is under way") {
+		t.Fatalf("a Razorpay payment while a wallet one is under way = %v %v", err, e.Details)
+	}
+}

@@ -144,7 +144,7 @@ func (pr *Processor) PayWithRazorpay(ctx context.Context, billID, paymentID, pay
 		return Payment{}, ErrForbidden
 	}
 	if bill.Paid {
-		return Payment{}, ErrBillAlreadyPaid.With("bill "+billID+" is already paid", map[string]any{"bill_id": billID})
+		return Payment{}, billPaid(bill)
 	}
 	if p, ok, err := pr.pendingRazorpay(ctx, billID); err != nil || ok {
 		return p, err
@@ -164,7 +164,7 @@ func (pr *Processor) PayWithRazorpay(ctx context.Context, billID, paymentID, pay
 			_, _ = pr.finishFailed(ctx, p, ReasonDuplicate, false, nil)
 			return holder, nil
 		}
-		return pr.finishFailed(ctx, p, ReasonBillAlreadyPaid, false, nil)
+		return pr.finishFailed(ctx, p, ReasonBillAlreadyPaid, false, pr.billHeld(ctx, billID, claimed.Holder))
 	} else if err != nil {
 		return pr.stillPending(p, "claiming the bill", err)
 	}
@@ -192,7 +192,7 @@ func (pr *Processor) pendingRazorpay(ctx context.Context, billID string) (Paymen
 		p, err := pr.withOrder(ctx, holder)
 		return p, err == nil, err
 	default:
-		return Payment{}, false, ErrBillAlreadyPaid.With("bill "+billID+" is already paid, or being paid by another payment", map[string]any{"bill_id": billID})
+		return Payment{}, false, billHeldBy(billID, holderID, &holder)
 	}
 }
 
