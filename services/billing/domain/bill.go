@@ -8,13 +8,13 @@ import (
 	"context"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/finflow/finflow/platform/apperr"
 	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/money"
+	"github.com/finflow/finflow/platform/text"
 )
 
 // Status is a bill's state.
@@ -103,10 +103,8 @@ func checkDescription(description string) (string, error) {
 	if n := utf8.RuneCountInString(description); n > MaxDescriptionLen || !utf8.ValidString(description) {
 		return "", apperr.Invalid("description", "description must be valid text of at most %d characters", MaxDescriptionLen)
 	}
-	for _, r := range description {
-		if unicode.IsControl(r) {
-			return "", apperr.Invalid("description", "description must not contain control characters")
-		}
+	if problem := text.Problem(description); problem != "" {
+		return "", apperr.Invalid("description", "description %s", problem)
 	}
 	return description, nil
 }

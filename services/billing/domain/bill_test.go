@@ -22,6 +22,9 @@ func TestNewBill(t *testing.T) {
 		{"too much", "x", "", 1_000_000_000_001, "amount"},
 		{"no description", "  ", "", 100, "description"},
 		{"long description", strings.Repeat("d", 201), "", 100, "description"},
+		{"bidi override in description", "Electricity \u202e", "", 100, "description"},
+		{"invisible description", "\u200b\u00ad\ufeff\u061c", "", 100, "description"},
+		{"description of Hindi with a joiner", "बिजली \u0915\u094d\u200d\u0937", "", 100, ""},
 		{"bad date", "x", "15/12/2026", 100, "due_date"},
 	}
 	for _, tc := range cases {

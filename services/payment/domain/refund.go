@@ -14,6 +14,7 @@ import (
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/money"
 	"github.com/finflow/finflow/platform/page"
+	"github.com/finflow/finflow/platform/text"
 )
 
 // RefundRequest is an admin's request to refund a SUCCESS payment: Amount
@@ -71,8 +72,11 @@ func (pr *Processor) RequestRefund(ctx context.Context, caller auth.Caller, req 
 		return RefundRecord{}, Payment{}, ErrPaymentNotFound
 	}
 	reason := strings.TrimSpace(req.Reason)
-	if reason == "" || utf8.RuneCountInString(reason) > MaxRefundReasonLen || strings.ContainsFunc(reason, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	if reason == "" || utf8.RuneCountInString(reason) > MaxRefundReasonLen {
 		return RefundRecord{}, Payment{}, apperr.Invalid("reason", "reason is required: text of at most %d characters", MaxRefundReasonLen)
+	}
+	if problem := text.Problem(reason); problem != "" {
+		return RefundRecord{}, Payment{}, apperr.Invalid("reason", "reason %s", problem)
 	}
 	if req.Amount != nil {
 		if err := req.Amount.Validate(); err != nil {

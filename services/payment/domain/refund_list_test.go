@@ -121,3 +121,21 @@ func TestRefundsPerPaymentAreBounded(t *testing.T) {
 		t.Fatalf("more than is left = %v, want ErrRefundExceeds", err)
 	}
 }
+
+// A refund's reason is shown to people: text that hides itself or turns
+// the text around it is refused (400 on reason) and changes nothing.
+func TestRefundReasonIsVisibleText(t *testing.T) {
+	w := newRefundWorld(t)
+	for _, reason := range []string{"", "   ", "Good\nwill", "Good\u202ewill", "\u200b", "\ufeff\u00ad", "a\u2028b"} {
+		_, _, err := w.pr.RequestRefund(context.Background(), admin, domain.RefundRequest{PaymentID: w.pid, Amount: amountOf(1), Reason: reason})
+		if e := apperr.From(err); e.Code != apperr.CodeValidationFailed || e.Details["field"] != "reason" {
+			t.Fatalf("reason %q = %v, want VALIDATION_FAILED on reason", reason, err)
+		}
+	}
+	if p := w.get(t, w.pid); len(p.Refunds) != 0 {
+		t.Fatalf("refused reasons made refunds: %+v", p.Refunds)
+	}
+	if r, _, err := w.pr.RequestRefund(context.Background(), admin, domain.RefundRequest{PaymentID: w.pid, Amount: amountOf(1), Reason: "धनवापसी 👍"}); err != nil || r.Reason != "धनवापसी 👍" {
+		t.Fatalf("a Hindi reason with an emoji = %+v, %v", r, err)
+	}
+}

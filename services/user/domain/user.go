@@ -7,13 +7,13 @@ import (
 	"net/mail"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/finflow/finflow/platform/apperr"
 	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/page"
+	"github.com/finflow/finflow/platform/text"
 )
 
 // User is a FinFlow customer.
@@ -79,10 +79,8 @@ func validateName(name string) error {
 	if n := utf8.RuneCountInString(name); n > MaxNameLen {
 		return apperr.Invalid("name", "name is %d characters long; at most %d are allowed", n, MaxNameLen)
 	}
-	for _, r := range name {
-		if unicode.IsControl(r) {
-			return apperr.Invalid("name", "name must not contain control characters")
-		}
+	if problem := text.Problem(name); problem != "" {
+		return apperr.Invalid("name", "name %s", problem)
 	}
 	return nil
 }
@@ -96,7 +94,7 @@ func validateEmail(email string) error {
 	}
 	addr, err := mail.ParseAddress(email)
 	// A bare address only: no display name, no comments, no angle brackets.
-	if err != nil || addr.Address != email || addr.Name != "" {
+	if err != nil || addr.Address != email || addr.Name != "" || text.Problem(email) != "" {
 		return apperr.Invalid("email", "email %q is not a valid address like name@example.com", email)
 	}
 	local, domain, _ := strings.Cut(email, "@")
