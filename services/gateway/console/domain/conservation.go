@@ -32,6 +32,32 @@ type RefundState struct {
 	Status string
 }
 
+// TopUpState is what the conservation check needs of a wallet top-up
+// through Razorpay (top_...): its owner, status and amount in paise; for a
+// late capture of another top-up's order, that top-up's id
+// (LateCaptureOf), under whose reference the wallet is credited; for a
+// FAILED top-up that such a late capture settled, the late top-up's id
+// (SettledBy).
+type TopUpState struct {
+	ID            string `json:"id"`
+	UserID        string `json:"user_id"`
+	Status        string `json:"status"`
+	Amount        int64  `json:"amount"`
+	LateCaptureOf string `json:"late_capture_of"`
+	SettledBy     string `json:"settled_by"`
+}
+
+// TopUps is what the check knows of a user's Razorpay top-ups: Credited
+// maps the reference of each top-up credit in the ledger to the top-up
+// that credit stands for (the top-up itself, or the late top-up that
+// settled it; missing when there is none), and Succeeded lists the
+// user's SUCCESS top-ups, read before the ledger (a top-up is credited
+// before it is marked SUCCESS, so each of them must be in the ledger).
+type TopUps struct {
+	Credited  map[string]TopUpState
+	Succeeded []TopUpState
+}
+
 // Conservation is the money check of one user's wallet: every paisa in is a
 // top-up or a refund, every paisa out is a successful payment, and the
 // balance is what is left.
@@ -62,6 +88,7 @@ func (c Conservation) OK() bool { return len(c.Problems) == 0 }
 const (
 	reversalPrefix = "reversal:"
 	refundPrefix   = "rfd_"
+	topUpPrefix    = "top_"
 )
 
 // CheckConservation checks one user's ledger (newest first, as the wallet
@@ -75,6 +102,10 @@ const (
 //   - every refund credit is a refund of a payment the ledger debited, of
 //     that amount, once; a SUCCESS refund is credited, a FAILED one is not
 //     (a PENDING one may be either: it is in flight);
+//   - every credit under a top-up's id (top_...) is of a top-up of this
+//     user, of that amount, once, SUCCESS (or still PENDING: credited, not
+//     yet marked), itself or through the late top-up that settled it; and
+//     every SUCCESS top-up of the user is credited;
 //   - top-ups = balance + kept debits − refunded + debits of PENDING
 //     payments (in flight: kept or given back once the payment is final).
 //
@@ -83,10 +114,11 @@ const (
 //
 // payments maps each debit's reference to its payment; a missing one is a
 // problem.
-func CheckConservation(userID string, balance int64, ledger []LedgerEntry, payments map[string]PaymentState) Conservation {
+func CheckConservation(userID string, balance int64, ledger []LedgerEntry, payments map[string]PaymentState, topUps TopUps) Conservation {
 	c := Conservation{UserID: userID, Balance: balance, Entries: len(ledger)}
 	problem := func(format string, args ...any) { c.Problems = append(c.Problems, fmt.Sprintf(format, args...)) }
 	var running int64
+	credited := map[string]bool{} // top-up credits' references
 	debits := map[string]int64{}
 	reversals := map[string]int64{}
 	refunds := map[string]int64{}
@@ -107,6 +139,9 @@ func CheckConservation(userID string, balance int64, ledger []LedgerEntry, payme
 				}
 				refunds[ref] += e.Amount
 			} else {
+				if strings.HasPrefix(ref, topUpPrefix) {
+					checkTopUpCredit(ref, e.Amount, userID, topUps, credited, problem)
+				}
 				c.TopUps += e.Amount
 			}
 		case "DEBIT":
@@ -181,8 +216,33 @@ func CheckConservation(userID string, balance int64, ledger []LedgerEntry, payme
 		problem("%d credited back as refund %s, which is no refund of this wallet's payments", amount, ref)
 		c.Refunded += amount
 	}
+	for _, t := range topUps.Succeeded {
+		if !credited[t.ID] && (t.LateCaptureOf == "" || !credited[t.LateCaptureOf]) {
+			problem("top-up %s of %d is SUCCESS, but the wallet was never credited for it", t.ID, t.Amount)
+		}
+	}
 	if c.TopUps != balance+c.Paid-c.Refunded+c.InFlight {
 		problem("top-ups %d != balance %d + kept debits %d − refunded %d + in-flight debits %d", c.TopUps, balance, c.Paid, c.Refunded, c.InFlight)
 	}
 	return c
+}
+
+// checkTopUpCredit checks one credit of amount under top-up reference ref
+// against the top-up it stands for, and notes ref as credited.
+func checkTopUpCredit(ref string, amount int64, userID string, topUps TopUps, credited map[string]bool, problem func(string, ...any)) {
+	if credited[ref] {
+		problem("top-up %s credited twice", ref)
+	}
+	credited[ref] = true
+	t, ok := topUps.Credited[ref]
+	switch {
+	case !ok:
+		problem("%d credited as top-up %s, which is no top-up", amount, ref)
+	case t.UserID != userID:
+		problem("%d credited as top-up %s, which is a top-up of %s", amount, ref, t.UserID)
+	case t.Amount != amount:
+		problem("%d credited as top-up %s, which is of %d", amount, ref, t.Amount)
+	case t.Status != "SUCCESS" && t.Status != "PENDING":
+		problem("%d credited as top-up %s, which is %s", amount, ref, t.Status)
+	}
 }

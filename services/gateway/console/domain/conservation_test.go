@@ -90,7 +90,7 @@ func TestCheckConservation(t *testing.T) {
 			for i, e := range tc.ledger {
 				newestFirst[len(tc.ledger)-1-i] = e
 			}
-			c := CheckConservation("usr_1", tc.balance, newestFirst, tc.payments)
+			c := CheckConservation("usr_1", tc.balance, newestFirst, tc.payments, TopUps{})
 			if tc.want == "" {
 				if !c.OK() {
 					t.Fatalf("problems %v, want none", c.Problems)
@@ -99,6 +99,52 @@ func TestCheckConservation(t *testing.T) {
 			}
 			if c.OK() || !strings.Contains(strings.Join(c.Problems, "; "), tc.want) {
 				t.Fatalf("problems %v, want one with %q", c.Problems, tc.want)
+			}
+		})
+	}
+}
+
+// Top-ups through Razorpay: each credit under a top-up's id is that
+// top-up's (of this user, its amount, once, SUCCESS or still PENDING, or
+// settled by a late top-up of its order), and every SUCCESS top-up is
+// credited. An admin's credit under another reference is a top-up too,
+// checked only by the sum.
+func TestCheckConservationTopUps(t *testing.T) {
+	credit := func(id, ref string, amount, after int64) LedgerEntry {
+		return LedgerEntry{ID: id, Type: "CREDIT", Amount: amount, BalanceAfter: after, Reference: &ref}
+	}
+	ok := TopUpState{ID: "top_1", UserID: "usr_1", Status: "SUCCESS", Amount: 5000}
+	late := TopUpState{ID: "top_L", UserID: "usr_1", Status: "SUCCESS", Amount: 5000, LateCaptureOf: "top_1"}
+	one := []LedgerEntry{credit("c1", "top_1", 5000, 5000)}
+	cases := []struct {
+		name    string
+		balance int64
+		ledger  []LedgerEntry // oldest first
+		topUps  TopUps
+		want    string
+	}{
+		{"a SUCCESS top-up credited", 5000, one, TopUps{Credited: map[string]TopUpState{"top_1": ok}, Succeeded: []TopUpState{ok}}, ""},
+		{"credited before it is marked SUCCESS", 5000, one, TopUps{Credited: map[string]TopUpState{"top_1": {UserID: "usr_1", Status: "PENDING", Amount: 5000}}}, ""},
+		{"a late capture settled it", 5000, one, TopUps{Credited: map[string]TopUpState{"top_1": late}, Succeeded: []TopUpState{late}}, ""},
+		{"an admin's credit", 7000, []LedgerEntry{credit("c1", "bonus-7", 7000, 7000)}, TopUps{}, ""},
+		{"no such top-up", 5000, one, TopUps{Credited: map[string]TopUpState{}}, "which is no top-up"},
+		{"another user's top-up", 5000, one, TopUps{Credited: map[string]TopUpState{"top_1": {UserID: "usr_2", Status: "SUCCESS", Amount: 5000}}}, "a top-up of usr_2"},
+		{"another amount", 5000, one, TopUps{Credited: map[string]TopUpState{"top_1": {UserID: "usr_1", Status: "SUCCESS", Amount: 4000}}}, "which is of 4000"},
+		{"a FAILED top-up credited", 5000, one, TopUps{Credited: map[string]TopUpState{"top_1": {UserID: "usr_1", Status: "FAILED", Amount: 5000}}}, "which is FAILED"},
+		{"credited twice", 10000, []LedgerEntry{credit("c1", "top_1", 5000, 5000), credit("c2", "top_1", 5000, 10000)},
+			TopUps{Credited: map[string]TopUpState{"top_1": ok}, Succeeded: []TopUpState{ok}}, "credited twice"},
+		{"a SUCCESS top-up never credited", 0, nil, TopUps{Succeeded: []TopUpState{ok}}, "never credited"},
+		{"a late top-up never credited", 0, nil, TopUps{Succeeded: []TopUpState{late}}, "top-up top_L of 5000 is SUCCESS, but the wallet was never credited"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			newestFirst := make([]LedgerEntry, len(tc.ledger))
+			for i, e := range tc.ledger {
+				newestFirst[len(tc.ledger)-1-i] = e
+			}
+			c := CheckConservation("usr_1", tc.balance, newestFirst, nil, tc.topUps)
+			if tc.want == "" && !c.OK() || tc.want != "" && (c.OK() || !strings.Contains(strings.Join(c.Problems, "; "), tc.want)) {
+				t.Fatalf("problems %v, want %q", c.Problems, tc.want)
 			}
 		})
 	}

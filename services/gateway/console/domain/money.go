@@ -3,6 +3,7 @@ package domain
 import (
 	"context"
 	"sort"
+	"strings"
 )
 
 // Money is what the money check reads from the wallet and payment services
@@ -18,6 +19,11 @@ type Money interface {
 	// Payment returns what the check needs of a payment; found is false when
 	// there is no such payment.
 	Payment(ctx context.Context, paymentID string) (p PaymentState, found bool, err error)
+	// TopUp returns what the check needs of a top-up; found is false when
+	// there is no such top-up.
+	TopUp(ctx context.Context, topUpID string) (t TopUpState, found bool, err error)
+	// SucceededTopUps returns every SUCCESS top-up of the user.
+	SucceededTopUps(ctx context.Context, userID string) ([]TopUpState, error)
 }
 
 // UserMoney is the money check of one user as the console shows it: the
@@ -35,6 +41,8 @@ type UserMoney struct {
 // The verdicts MoneyVerdict gives.
 const (
 	VerdictConserved     = "all conserved"
+	VerdictPageConserved = "conserved on this page"
+	VerdictNothing       = "no wallet to check"
 	VerdictProblems      = "problems found"
 	VerdictNotAllChecked = "not all checked"
 )
@@ -48,6 +56,12 @@ const (
 func CheckUser(ctx context.Context, m Money, id, name string) UserMoney {
 	u := UserMoney{Name: name}
 	u.UserID = id
+	// Before the ledger: each top-up SUCCESS now was credited before it.
+	succeeded, err := m.SucceededTopUps(ctx, id)
+	if err != nil {
+		u.Err = err.Error()
+		return u
+	}
 	var ledger []LedgerEntry
 	var balance int64
 	for attempt := 0; ; attempt++ {
@@ -92,26 +106,81 @@ func CheckUser(ctx context.Context, m Money, id, name string) UserMoney {
 			payments[ref] = p
 		}
 	}
-	u.Conservation = CheckConservation(id, balance, ledger, payments)
+	topUps, err := creditedTopUps(ctx, m, ledger)
+	if err != nil {
+		u.Err = err.Error()
+		return u
+	}
+	topUps.Succeeded = succeeded
+	u.Conservation = CheckConservation(id, balance, ledger, payments, topUps)
 	sort.Strings(u.Problems)
 	return u
 }
 
-// MoneyVerdict sums up the money checks of a page of users; listErr is why
-// the list of users could not be read ("" when it was). A violation wins
-// over a user that could not be checked.
-func MoneyVerdict(users []UserMoney, listErr string) string {
-	verdict := VerdictConserved
-	if listErr != "" {
-		verdict = VerdictNotAllChecked
+// creditedTopUps reads the top-up each top-up credit of the ledger stands
+// for, after the ledger (so each is at least as far along as its credit
+// shows): the top-up itself, or, for a FAILED one that a late capture of
+// its order settled, that late top-up.
+func creditedTopUps(ctx context.Context, m Money, ledger []LedgerEntry) (TopUps, error) {
+	out := TopUps{Credited: map[string]TopUpState{}}
+	for _, e := range ledger {
+		if e.Type != "CREDIT" || e.Reference == nil || !strings.HasPrefix(*e.Reference, topUpPrefix) {
+			continue
+		}
+		ref := *e.Reference
+		if _, done := out.Credited[ref]; done {
+			continue
+		}
+		t, found, err := m.TopUp(ctx, ref)
+		if err != nil {
+			return TopUps{}, err
+		}
+		if !found {
+			continue
+		}
+		if t.Status == "FAILED" && t.SettledBy != "" {
+			late, found, err := m.TopUp(ctx, t.SettledBy)
+			if err != nil {
+				return TopUps{}, err
+			}
+			if found && late.LateCaptureOf == ref {
+				t = late
+			}
+		}
+		out.Credited[ref] = t
 	}
+	return out, nil
+}
+
+// MoneyVerdict sums up the money checks of a page of users; listErr is why
+// the list of users could not be read ("" when it was), and whole says
+// whether the page is every user there is (one user asked for, or the
+// first page with no next one). A violation wins over a user that could
+// not be checked; "all conserved" is said only of every user, and only
+// when at least one wallet was checked.
+func MoneyVerdict(users []UserMoney, listErr string, whole bool) string {
+	if listErr != "" {
+		return VerdictNotAllChecked
+	}
+	verdict, checked := "", false
 	for _, u := range users {
 		switch {
 		case u.Err != "":
 			verdict = VerdictNotAllChecked
-		case !u.NoWallet && !u.OK():
+		case u.NoWallet:
+		case !u.OK():
 			return VerdictProblems
+		default:
+			checked = true
 		}
 	}
-	return verdict
+	switch {
+	case verdict != "":
+		return verdict
+	case !checked:
+		return VerdictNothing
+	case !whole:
+		return VerdictPageConserved
+	}
+	return VerdictConserved
 }

@@ -16,17 +16,21 @@ func TestMoneyVerdict(t *testing.T) {
 		name    string
 		users   []UserMoney
 		listErr string
+		whole   bool
 		want    string
 	}{
-		{"no users", nil, "", "all conserved"},
-		{"every user conserved", []UserMoney{ok, noWallet}, "", "all conserved"},
-		{"a violation wins over an unread user", []UserMoney{unread, bad, ok}, "", "problems found"},
-		{"an unread user", []UserMoney{ok, unread}, "", "not all checked"},
-		{"the user list unread", nil, "user answered 503", "not all checked"},
+		{"no users", nil, "", true, "no wallet to check"},
+		{"no user has a wallet", []UserMoney{noWallet}, "", true, "no wallet to check"},
+		{"every user conserved", []UserMoney{ok, noWallet}, "", true, "all conserved"},
+		{"every user of a page conserved", []UserMoney{ok, noWallet}, "", false, "conserved on this page"},
+		{"a violation wins over an unread user", []UserMoney{unread, bad, ok}, "", true, "problems found"},
+		{"a violation on a page", []UserMoney{bad}, "", false, "problems found"},
+		{"an unread user", []UserMoney{ok, unread}, "", true, "not all checked"},
+		{"the user list unread", nil, "user answered 503", true, "not all checked"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := MoneyVerdict(tc.users, tc.listErr); got != tc.want {
+			if got := MoneyVerdict(tc.users, tc.listErr, tc.whole); got != tc.want {
 				t.Fatalf("MoneyVerdict = %q, want %q", got, tc.want)
 			}
 		})
@@ -41,8 +45,20 @@ type fakeMoney struct {
 	payments   map[string]PaymentState
 	ledgerErr  error
 	paymentErr error
+	topUps     map[string]TopUpState
+	succeeded  []TopUpState
+	topUpErr   error
 
 	ledgerReads, paymentReads int
+}
+
+func (f *fakeMoney) TopUp(_ context.Context, id string) (TopUpState, bool, error) {
+	t, ok := f.topUps[id]
+	return t, ok, f.topUpErr
+}
+
+func (f *fakeMoney) SucceededTopUps(context.Context, string) ([]TopUpState, error) {
+	return f.succeeded, f.topUpErr
 }
 
 func (f *fakeMoney) Ledger(context.Context, string) ([]LedgerEntry, error) {
@@ -110,6 +126,36 @@ func TestCheckUser(t *testing.T) {
 			}
 			if m.ledgerReads != tc.wantLedger || m.paymentReads != tc.wantPayments {
 				t.Errorf("CheckUser read the ledger %d and payments %d times, want %d and %d", m.ledgerReads, m.paymentReads, tc.wantLedger, tc.wantPayments)
+			}
+		})
+	}
+}
+
+// CheckUser reads the top-ups the ledger's top-up credits stand for: a
+// FAILED top-up settled by a late capture of its order is checked as that
+// late top-up, and the user's SUCCESS top-ups must all be credited.
+func TestCheckUserTopUps(t *testing.T) {
+	settled := TopUpState{ID: "top_1", UserID: "usr_1", Status: "FAILED", Amount: 5000, SettledBy: "top_L"}
+	late := TopUpState{ID: "top_L", UserID: "usr_1", Status: "SUCCESS", Amount: 5000, LateCaptureOf: "top_1"}
+	credit := []LedgerEntry{{ID: "c1", Type: "CREDIT", Amount: 5000, BalanceAfter: 5000, Reference: ref("top_1")}}
+	cases := []struct {
+		name string
+		m    fakeMoney
+		want string
+	}{
+		{"settled by a late capture", fakeMoney{ledger: credit, balances: []int64{5000},
+			topUps: map[string]TopUpState{"top_1": settled, "top_L": late}, succeeded: []TopUpState{late}}, ""},
+		{"FAILED, and the late top-up is another order's", fakeMoney{ledger: credit, balances: []int64{5000},
+			topUps: map[string]TopUpState{"top_1": settled, "top_L": {ID: "top_L", UserID: "usr_1", Status: "SUCCESS", Amount: 5000, LateCaptureOf: "top_9"}}}, "which is FAILED"},
+		{"a SUCCESS top-up the ledger lacks", fakeMoney{balances: []int64{0}, succeeded: []TopUpState{late}}, "never credited"},
+		{"the top-ups unreadable", fakeMoney{ledger: credit, balances: []int64{5000}, topUpErr: errors.New("payment: unavailable")}, "unavailable"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			u := CheckUser(context.Background(), &tc.m, "usr_1", "")
+			got := u.Err + strings.Join(u.Problems, "; ")
+			if tc.want == "" && (u.Err != "" || !u.OK()) || tc.want != "" && !strings.Contains(got, tc.want) {
+				t.Fatalf("CheckUser = err %q, problems %v; want %q", u.Err, u.Problems, tc.want)
 			}
 		})
 	}

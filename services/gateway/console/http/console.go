@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"mime"
 	nethttp "net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -167,6 +168,9 @@ func (con *Console) login(c *fiber.Ctx) error {
 	if err := con.d.Limit(c, anonymous); err != nil {
 		return err
 	}
+	if err := sameOrigin(c); err != nil {
+		return err
+	}
 	form, err := loginForm(c)
 	if err != nil {
 		return err
@@ -229,6 +233,9 @@ func (con *Console) logout(c *fiber.Ctx) error {
 	if err := con.d.Limit(c, anonymous); err != nil {
 		return err
 	}
+	if err := sameOrigin(c); err != nil {
+		return err
+	}
 	if id := c.Cookies(cookieName); domain.ValidSessionID(id) {
 		if err := con.d.Sessions.Delete(c.UserContext(), id); err != nil {
 			// The cookie is kept: clearing it would look like a sign-out
@@ -239,6 +246,38 @@ func (con *Console) logout(c *fiber.Ctx) error {
 	}
 	setCookie(c, "", -1)
 	return c.Redirect("/console", fiber.StatusSeeOther)
+}
+
+// errCrossSite refuses a sign-in or sign-out another site's page sent.
+var errCrossSite = apperr.New(apperr.KindForbidden, apperr.CodeForbidden,
+	"the console's sign-in and sign-out are taken from the console's own page only, not from another site's")
+
+// sameOrigin refuses a form post that a browser says came from another
+// site (a cross-site request forgery: a page elsewhere signing the admin
+// out, which the SameSite=Strict cookie would leave signed in on the
+// server, or into the attacker's session): Sec-Fetch-Site other than
+// same-origin or none (typed, bookmarked), which the browser works out
+// from the page's origin, so it holds behind a proxy that changes Host;
+// from a browser too old to send it, an Origin other than the console's
+// own (the Host it was asked at; "null" included). A request with neither
+// header is not a browser's cross-site one (curl, scripts), and is taken.
+// (OWASP's CSRF prevention cheat sheet: Fetch Metadata, then the Origin
+// header.)
+func sameOrigin(c *fiber.Ctx) error {
+	switch c.Get("Sec-Fetch-Site") {
+	case "same-origin", "none":
+		return nil
+	case "":
+	default:
+		return errCrossSite
+	}
+	if origin := c.Get(fiber.HeaderOrigin); origin != "" {
+		u, err := url.Parse(origin)
+		if err != nil || u.Host == "" || !strings.EqualFold(u.Host, string(c.Request().Host())) {
+			return errCrossSite
+		}
+	}
+	return nil
 }
 
 // setCookie sets the session cookie for maxAge seconds (< 0 clears it).
@@ -292,6 +331,6 @@ func (con *Console) page(c *fiber.Ctx) error {
 		v.Users, v.NextUsers, v.UsersErr = r.money(ctx, c.Query("users_cursor"))
 	})
 	wg.Wait()
-	v.MoneyVerdict = domain.MoneyVerdict(v.Users, v.UsersErr)
+	v.MoneyVerdict = domain.MoneyVerdict(v.Users, v.UsersErr, c.Query("user") != "" || c.Query("users_cursor") == "" && v.NextUsers == "")
 	return render(c, fiber.StatusOK, v)
 }

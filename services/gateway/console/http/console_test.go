@@ -435,3 +435,75 @@ func TestConsoleOneUserThatCannotBeChecked(t *testing.T) {
 		})
 	}
 }
+
+// Another site's page cannot sign the admin out (which the SameSite=Strict
+// cookie would leave signed in on the server while the browser forgot it)
+// or into an attacker's session: a sign-in or sign-out the browser marks
+// cross-site (Sec-Fetch-Site) or from another origin (Origin) is 403 and
+// changes nothing; the console's own page, and clients that are not
+// browsers, are served.
+func TestConsoleRefusesCrossSiteSignInAndOut(t *testing.T) {
+	app := consoleApp(t, store.NewSessions(sidecartest.NewMemState(), "gateway-store"), &limiter{})
+	adminTok := strings.TrimPrefix(bearer("ops-admin", "admin"), "Bearer ")
+	post := func(path, cookie string, hdr map[string]string, form url.Values) *nethttp.Response {
+		t.Helper()
+		req := httptest.NewRequest("POST", "http://localhost:8080"+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if cookie != "" {
+			req.AddCookie(&nethttp.Cookie{Name: "finflow_console", Value: cookie})
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := app.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	get := func(cookie string) int {
+		t.Helper()
+		req := httptest.NewRequest("GET", "http://localhost:8080/console", nil)
+		req.AddCookie(&nethttp.Cookie{Name: "finflow_console", Value: cookie})
+		resp, err := app.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	own := map[string]string{"Origin": "http://localhost:8080", "Sec-Fetch-Site": "same-origin"}
+	resp := post("/console/login", "", own, url.Values{"token": {adminTok}})
+	ck := sessionCookie(resp)
+	if resp.StatusCode != nethttp.StatusSeeOther || ck == nil {
+		t.Fatalf("sign-in from the console's own page = %d, want 303 with a cookie", resp.StatusCode)
+	}
+	foreign := []map[string]string{
+		{"Sec-Fetch-Site": "cross-site"},
+		{"Sec-Fetch-Site": "same-site"},
+		{"Origin": "http://127.0.0.1:9000"},
+		{"Origin": "http://localhost:8080.evil.example"},
+		{"Origin": "null"},
+		{"Origin": "http://localhost:8080", "Sec-Fetch-Site": "cross-site"},
+	}
+	for _, hdr := range foreign {
+		if r := post("/console/logout", ck.Value, hdr, url.Values{}); r.StatusCode != 403 || sessionCookie(r) != nil {
+			t.Errorf("sign-out with %v = %d (cookie %v), want 403 and the cookie kept", hdr, r.StatusCode, sessionCookie(r))
+		}
+		if r := post("/console/login", "", hdr, url.Values{"token": {adminTok}}); r.StatusCode != 403 || sessionCookie(r) != nil {
+			t.Errorf("sign-in with %v = %d (cookie %v), want 403 and no session", hdr, r.StatusCode, sessionCookie(r))
+		}
+	}
+	if got := get(ck.Value); got != 200 {
+		t.Fatalf("after the refused sign-outs GET /console = %d, want 200 (still signed in)", got)
+	}
+	for _, hdr := range []map[string]string{{"Sec-Fetch-Site": "none"}, nil} {
+		if r := post("/console/login", "", hdr, url.Values{"token": {adminTok}}); r.StatusCode != nethttp.StatusSeeOther {
+			t.Errorf("sign-in with %v = %d, want 303", hdr, r.StatusCode)
+		}
+	}
+	if r := post("/console/logout", ck.Value, own, url.Values{}); r.StatusCode != nethttp.StatusSeeOther || get(ck.Value) != 401 {
+		t.Fatalf("sign-out from the console's own page = %d, want 303 and the session ended", r.StatusCode)
+	}
+}

@@ -109,6 +109,7 @@ func render(c *fiber.Ctx, status int, v view) error {
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	c.Set(fiber.HeaderXFrameOptions, "DENY") // frame-ancestors, for browsers without it
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set("Referrer-Policy", "no-referrer")
 	return c.Status(status).SendString(b.String())

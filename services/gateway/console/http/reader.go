@@ -175,6 +175,36 @@ func (r *reader) money(ctx context.Context, cursor string) ([]domain.UserMoney, 
 	return out, next, ""
 }
 
+// TopUp reads a top-up (found is false when there is no such top-up).
+func (r *reader) TopUp(ctx context.Context, topUpID string) (domain.TopUpState, bool, error) {
+	var t domain.TopUpState
+	status, err := r.getStatus(ctx, contract.AppPayment, "/topups/one/"+url.PathEscape(topUpID), &t)
+	switch {
+	case err != nil:
+		return domain.TopUpState{}, false, err
+	case status == 404:
+		return domain.TopUpState{}, false, nil
+	case status != 200:
+		return domain.TopUpState{}, false, fmt.Errorf("top-up %s: the payment service answered %d", topUpID, status)
+	}
+	return t, true, nil
+}
+
+// SucceededTopUps reads every SUCCESS top-up of a user (readPages: no
+// more than a ledger the check reads could hold).
+func (r *reader) SucceededTopUps(ctx context.Context, userID string) ([]domain.TopUpState, error) {
+	all, found, err := readPages[domain.TopUpState](ctx, r, contract.AppPayment, "/topups/of/"+url.PathEscape(userID), url.Values{"status": {"SUCCESS"}})
+	switch {
+	case errors.Is(err, errTooLong):
+		return nil, fmt.Errorf("top-ups of %s: %w", userID, err)
+	case err != nil:
+		return nil, err
+	case !found:
+		return nil, fmt.Errorf("top-ups of %s: the payment service answered 404", userID)
+	}
+	return all, nil
+}
+
 // oneUser checks one user's money (the page's ?user=), or says why it
 // cannot: not a user id, or no such user. A user who does not exist is
 // never shown as conserved: nothing about them was checked.
@@ -197,38 +227,49 @@ func (r *reader) oneUser(ctx context.Context, userID string) ([]domain.UserMoney
 	return []domain.UserMoney{domain.CheckUser(ctx, r, userID, u.Name)}, ""
 }
 
-var errLedgerTooLong = errors.New("ledger longer than the console reads")
+var errTooLong = fmt.Errorf("longer than the console reads (%d entries)", ledgerPages*ledgerPage)
 
-// Ledger reads a user's whole ledger, newest first, up to ledgerPages
-// pages; nil when the user has no wallet.
-func (r *reader) Ledger(ctx context.Context, userID string) ([]domain.LedgerEntry, error) {
-	var ledger []domain.LedgerEntry
+// readPages reads every page of a listing at path of app (query q, plus
+// limit and cursor), up to ledgerPages pages of ledgerPage items, else
+// errTooLong; found is false when the listing answers 404. Any other
+// answer but 200 is an error naming its status.
+func readPages[T any](ctx context.Context, r *reader, app, path string, q url.Values) (items []T, found bool, err error) {
 	cursor := ""
-	for page := 0; page < ledgerPages; page++ {
-		q := url.Values{"limit": {fmt.Sprint(ledgerPage)}}
+	for range ledgerPages {
+		q.Set("limit", fmt.Sprint(ledgerPage))
 		if cursor != "" {
 			q.Set("cursor", cursor)
 		}
 		var out struct {
-			Items      []domain.LedgerEntry `json:"items"`
-			NextCursor *string              `json:"next_cursor"`
+			Items      []T     `json:"items"`
+			NextCursor *string `json:"next_cursor"`
 		}
-		status, err := r.getStatus(ctx, contract.AppWallet, "/wallet/transactions/"+url.PathEscape(userID)+"?"+q.Encode(), &out)
+		status, err := r.getStatus(ctx, app, path+"?"+q.Encode(), &out)
 		switch {
 		case err != nil:
-			return nil, err
+			return nil, false, err
 		case status == 404:
-			return nil, nil // no wallet: the balance read says so
+			return nil, false, nil
 		case status != 200:
-			return nil, fmt.Errorf("wallet answered %d", status)
+			return nil, false, fmt.Errorf("%s answered %d", app, status)
 		}
-		ledger = append(ledger, out.Items...)
+		items = append(items, out.Items...)
 		if out.NextCursor == nil || *out.NextCursor == "" {
-			return ledger, nil
+			return items, true, nil
 		}
 		cursor = *out.NextCursor
 	}
-	return nil, fmt.Errorf("%w (%d entries)", errLedgerTooLong, ledgerPages*ledgerPage)
+	return nil, false, errTooLong
+}
+
+// Ledger reads a user's whole ledger, newest first (readPages); nil when
+// the user has no wallet (the balance read says so).
+func (r *reader) Ledger(ctx context.Context, userID string) ([]domain.LedgerEntry, error) {
+	ledger, _, err := readPages[domain.LedgerEntry](ctx, r, contract.AppWallet, "/wallet/transactions/"+url.PathEscape(userID), url.Values{})
+	if errors.Is(err, errTooLong) {
+		return nil, fmt.Errorf("ledger %w", err)
+	}
+	return ledger, err
 }
 
 // Balance reads a user's wallet balance; found is false when the user has
