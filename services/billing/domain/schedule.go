@@ -165,10 +165,12 @@ func (s *Service) ListSubscriptions(ctx context.Context, caller auth.Caller, q L
 	return listPage(ctx, caller, q, cursorSubscriptions, false, s.Subscriptions.List, seq, all)
 }
 
-// CancelSubscription cancels a subscription, for its owner or an admin: no
-// period is claimed after it, and it answers only once every period claimed
-// before it has its bill, so no bill of the subscription appears after the
-// answer. Cancelling again is ErrSubscriptionCancelled and changes nothing.
+// CancelSubscription cancels a subscription, for its owner or an admin:
+// every period that has begun by the cancel is billed (Subscription.Cancel
+// claims those the scheduler has not yet), no period is claimed after it,
+// and it answers only once every claimed period has its bill, so no bill of
+// the subscription appears after the answer, and whether a begun period is
+// billed does not depend on when the scheduler ticked. Cancelling again is ErrSubscriptionCancelled and changes nothing.
 // Returns ErrSubscriptionNotFound, ErrSubscriptionCancelled, auth errors.
 func (s *Service) CancelSubscription(ctx context.Context, caller auth.Caller, subID string) (Subscription, error) {
 	return s.CancelKeyedSubscription(ctx, caller, subID, "")

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -290,12 +291,17 @@ func (s Subscription) Wake() (time.Time, bool) {
 	return at, ok
 }
 
-// Cancel ends the subscription: no period is claimed after it. Cancelling
-// again is ErrSubscriptionCancelled and changes nothing.
+// Cancel ends the subscription at now. Every period that has begun by now
+// is billed, however late the scheduler is (a bill is owed from its
+// period's start, not from the tick that happens to make it): those not
+// claimed yet are claimed here, for the cancel to make their bills before
+// it answers; no period is claimed after it. Cancelling again is
+// ErrSubscriptionCancelled and changes nothing.
 func (s *Subscription) Cancel(now time.Time) error {
 	if s.Status == Cancelled {
 		return ErrSubscriptionCancelled.With("subscription "+s.ID+" is already cancelled", map[string]any{"subscription_id": s.ID})
 	}
+	s.Claim(now, math.MaxInt)
 	s.Status = Cancelled
 	s.CancelledAt = now.UTC().Truncate(time.Millisecond)
 	return nil

@@ -454,3 +454,45 @@ func TestRefusedKeyedCreateKeepsTheSchedule(t *testing.T) {
 		t.Fatalf("bills = %s, want [2026-12]", got)
 	}
 }
+
+// Every period that has begun by a cancel is billed, whether or not the
+// scheduler ticked in between: a subscription cancelled the moment it
+// starts has its first bill, and one cancelled after the scheduler was
+// down for months has one bill per period that began (with autopay, each
+// published), all made before the cancel answers; none after it.
+func TestCancelBillsThePeriodsThatBegan(t *testing.T) {
+	ctx := context.Background()
+	t.Run("at once", func(t *testing.T) {
+		svc, _, _, _ := newInstance(t, mustTime("2026-12-01T10:00:00Z"))
+		user := id.New(id.User)
+		sub := subscribe(t, svc, user, "DAILY", "", false)
+		got, err := svc.CancelSubscription(ctx, owner(user), sub.ID)
+		if err != nil || got.Billed != 1 || len(got.Claims) != 0 {
+			t.Fatalf("CancelSubscription = %+v, %v; want 1 period billed, no claim left", got, err)
+		}
+		if bills := fmt.Sprint(subscriptionBills(t, svc, user, sub.ID)); bills != "[2026-12-01]" {
+			t.Fatalf("bills = %s, want [2026-12-01]", bills)
+		}
+	})
+	t.Run("after months without a tick", func(t *testing.T) {
+		svc, clk, pub, _ := newInstance(t, mustTime("2026-12-01T10:00:00Z"))
+		user := id.New(id.User)
+		sub := subscribe(t, svc, user, "MONTHLY", "2026-12-01T10:00:00Z", true)
+		clk.Set(mustTime("2027-03-01T10:00:00Z")) // the fourth period begins
+		if _, err := svc.CancelSubscription(ctx, owner(user), sub.ID); err != nil {
+			t.Fatal(err)
+		}
+		want := "[2026-12 2027-01 2027-02 2027-03]"
+		if bills := fmt.Sprint(subscriptionBills(t, svc, user, sub.ID)); bills != want {
+			t.Fatalf("bills = %s, want %s", bills, want)
+		}
+		if sent := pub.Bills(); len(sent) != 4 {
+			t.Fatalf("autopay published %v, want the 4 bills", sent)
+		}
+		clk.Set(mustTime("2027-06-01T10:00:00Z"))
+		tick(t, svc)
+		if bills := fmt.Sprint(subscriptionBills(t, svc, user, sub.ID)); bills != want {
+			t.Fatalf("bills after later ticks = %s, want %s", bills, want)
+		}
+	})
+}
