@@ -92,7 +92,7 @@ func New(cfg Config) *fiber.App {
 	// Fiber answers a method it does not know (FOO, a lower-case get) in
 	// plain text before any handler runs; FinFlow answers it in the
 	// contract's envelope.
-	app.Server().Handler = knownMethods(app.Server().Handler)
+	app.Server().Handler = unambiguousFraming(knownMethods(app.Server().Handler))
 	app.Use(requestContext(cfg.Logger, cfg.Observe))
 	app.Use(recover.New())
 	app.Use(func(c *fiber.Ctx) error {
@@ -118,16 +118,77 @@ func knownMethods(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 			next(ctx)
 			return
 		}
-		status, body := apperr.HTTP(apperr.Invalid("method", "%q is not an HTTP method FinFlow serves", apperr.Printable(string(ctx.Method()), 100)))
-		raw, err := json.Marshal(body)
-		if err != nil {
-			raw = []byte(`{"error":{"code":"VALIDATION_FAILED","message":"unknown HTTP method"}}`)
-		}
-		ctx.Response.Header.Set(HeaderRequestID, NewRequestID())
-		ctx.SetContentType(fiber.MIMEApplicationJSON)
-		ctx.SetStatusCode(status)
-		ctx.SetBody(raw)
+		writeError(ctx, apperr.Invalid("method", "%q is not an HTTP method FinFlow serves", apperr.Printable(string(ctx.Method()), 100)))
 	}
+}
+
+// unambiguousFraming refuses, before any handler runs, a request whose
+// length another HTTP hop could read differently (request smuggling):
+// Content-Length given more than once with different values (RFC 9110
+// 8.6: an unrecoverable framing error), Content-Length beside
+// Transfer-Encoding (RFC 9112 6.1: the server must close the connection
+// after answering it; FinFlow refuses it), or a header line folded onto
+// the next (RFC 9112 5.2: obsolete; rejected). fasthttp would take the
+// last Content-Length, or the chunked body, and keep the connection. The
+// answer is 400 VALIDATION_FAILED (field headers) in the contract's
+// envelope, and the connection is closed: what followed on it cannot be
+// told apart from this request's body.
+func unambiguousFraming(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		problem := framingProblem(ctx.Request.Header.RawHeaders())
+		if problem == "" {
+			next(ctx)
+			return
+		}
+		ctx.SetConnectionClose()
+		writeError(ctx, apperr.Invalid("headers", "%s", problem))
+	}
+}
+
+// framingProblem reads raw request headers (as received) for what
+// unambiguousFraming refuses; "" when there is none.
+func framingProblem(raw []byte) string {
+	var lengths []string
+	chunked := false
+	for _, line := range strings.Split(string(raw), "\n") {
+		line = strings.TrimSuffix(line, "\r")
+		if line == "" {
+			continue
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return "a header line folded onto the next (obsolete line folding) is not accepted"
+		}
+		name, value, _ := strings.Cut(line, ":")
+		switch {
+		case strings.EqualFold(strings.TrimSpace(name), "Content-Length"):
+			lengths = append(lengths, strings.TrimSpace(value))
+		case strings.EqualFold(strings.TrimSpace(name), "Transfer-Encoding"):
+			chunked = true
+		}
+	}
+	for _, l := range lengths[min(1, len(lengths)):] {
+		if l != lengths[0] {
+			return "Content-Length is given more than once, with different values"
+		}
+	}
+	if chunked && len(lengths) > 0 {
+		return "a request has Content-Length or Transfer-Encoding, not both"
+	}
+	return ""
+}
+
+// writeError answers ctx with err in the contract's envelope, with a
+// request id, outside Fiber (before any route).
+func writeError(ctx *fasthttp.RequestCtx, err error) {
+	status, body := apperr.HTTP(err)
+	raw, merr := json.Marshal(body)
+	if merr != nil {
+		raw = []byte(`{"error":{"code":"VALIDATION_FAILED","message":"malformed request"}}`)
+	}
+	ctx.Response.Header.Set(HeaderRequestID, NewRequestID())
+	ctx.SetContentType(fiber.MIMEApplicationJSON)
+	ctx.SetStatusCode(status)
+	ctx.SetBody(raw)
 }
 
 // errorHandler writes every error in the contract's envelope. It is the only
@@ -170,12 +231,27 @@ func fromFiber(c *fiber.Ctx, fe *fiber.Error) error {
 		// idle as the server closing it, and retry elsewhere quietly.
 		return apperr.New(apperr.KindTimeout, apperr.CodeRequestTimeout, "request was not received in time")
 	case fiber.StatusBadRequest:
-		return apperr.Invalid("request", "malformed request: %s", fe.Message)
+		return apperr.Invalid("request", "malformed request: %s", parseError(fe.Message))
 	}
 	if fe.Code >= 500 {
 		return fmt.Errorf("fiber: %w", fe)
 	}
-	return apperr.New(apperr.KindForStatus(fe.Code), apperr.CodeValidationFailed, fe.Message)
+	return apperr.New(apperr.KindForStatus(fe.Code), apperr.CodeValidationFailed, parseError(fe.Message))
+}
+
+// parseError is what a client is told of fasthttp's reason for refusing
+// to parse its request: the reason without the copy of the request that
+// fasthttp appends ("Buffer size=347, contents: ..."), which would echo
+// the request's headers (its bearer token among them) into an error body
+// that proxies and clients log; printable ASCII, at most 120 bytes.
+func parseError(msg string) string {
+	if i := strings.Index(msg, ". Buffer size="); i >= 0 {
+		msg = msg[:i]
+	}
+	if i := strings.Index(msg, "contents:"); i >= 0 {
+		msg = msg[:i]
+	}
+	return apperr.Printable(msg, 120)
 }
 
 // Run serves app on addr until ctx is done, then stops it, giving in-flight
