@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"unicode/utf8"
 )
 
 // Kind classifies an error by what the caller can do about it. Each kind has
@@ -197,15 +198,31 @@ func HTTP(err error) (int, Body) {
 	return e.Kind.Status(), Body{Error: BodyError{Code: e.Code, Message: e.Message, Details: e.Details}}
 }
 
-// Printable keeps at most n printable ASCII characters of s, for an error
-// message that quotes what a client sent (anything else is dropped, so a
-// quote never carries control characters into a log line or an answer).
+// Printable returns s as an error message may quote what a client sent:
+// printable ASCII as it is, every other character escaped (\u00e9, \u202e,
+// \xff for a byte that is not UTF-8), at most n bytes in all. So a quote
+// never carries control or invisible characters into a log line or an
+// answer, and "\u0430mount" (a Cyrillic а) cannot pass for "amount".
 func Printable(s string, n int) string {
 	out := make([]byte, 0, min(len(s), n))
-	for i := 0; i < len(s) && len(out) < n; i++ {
-		if s[i] >= 0x20 && s[i] < 0x7f {
-			out = append(out, s[i])
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		var piece string
+		switch {
+		case r >= 0x20 && r < 0x7f:
+			piece = string(r)
+		case r == utf8.RuneError && size == 1:
+			piece = fmt.Sprintf("\\x%02x", s[i])
+		case r > 0xffff:
+			piece = fmt.Sprintf("\\U%08x", r)
+		default:
+			piece = fmt.Sprintf("\\u%04x", r)
 		}
+		if len(out)+len(piece) > n {
+			break
+		}
+		out = append(out, piece...)
+		i += size
 	}
 	return string(out)
 }

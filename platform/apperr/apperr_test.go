@@ -70,9 +70,14 @@ func TestPrintable(t *testing.T) {
 		want string
 	}{
 		{"text/plain", 100, "text/plain"},
-		{"a\x00b\nc\x7fd", 100, "abcd"},
-		{"héllo", 100, "hllo"},
+		{"a\x00b\nc\x7fd", 100, `a\u0000b\u000ac\u007fd`},
+		{"héllo", 100, `h\u00e9llo`},
+		{"\u0430mount", 100, `\u0430mount`},
+		{"a\u202eb", 100, `a\u202eb`},
+		{"a\xffb", 100, `a\xffb`},
+		{"😀", 100, `\U0001f600`},
 		{"abcdef", 3, "abc"},
+		{"ab\u00e9", 5, "ab"}, // an escape is never cut in half
 		{"", 5, ""},
 	} {
 		if got := apperr.Printable(tc.in, tc.n); got != tc.want {

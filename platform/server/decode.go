@@ -178,12 +178,15 @@ func checkObject(body []byte, allowed map[string]bool) error {
 			return syntaxError(err)
 		}
 		key, _ := tok.(string)
+		// What the client named, quoted back bounded and escaped (it may
+		// be any text: 6000 characters, a bidi control, a look-alike).
+		shown := apperr.Printable(key, 64)
 		if seen[key] {
-			return apperr.Invalid(key, "field %q appears more than once", key)
+			return apperr.Invalid(shown, "field %q appears more than once", shown)
 		}
 		seen[key] = true
 		if allowed != nil && !allowed[key] {
-			return apperr.Invalid(key, "unknown field %q", key)
+			return apperr.Invalid(shown, "unknown field %q", shown)
 		}
 		var skip json.RawMessage
 		if err := dec.Decode(&skip); err != nil {
@@ -194,7 +197,7 @@ func checkObject(body []byte, allowed map[string]bool) error {
 			// amount as "all that is left"), any other as its zero value:
 			// either way not what was sent. Absent is said by leaving the
 			// field out.
-			return apperr.Invalid(key, "%s must not be null: leave the field out instead", key)
+			return apperr.Invalid(shown, "%s must not be null: leave the field out instead", shown)
 		}
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace

@@ -51,6 +51,10 @@ func TestDecode(t *testing.T) {
 		{"null string", `{"name":null}`, "name"},
 		{"null number", `{"name":"A","count":null}`, "count"},
 		{"null unknown field", `{"x":null}`, "x"},
+		// A name the client chose is quoted back bounded and escaped.
+		{"a long unknown field", `{"` + strings.Repeat("k", 6000) + `":1}`, strings.Repeat("k", 64)},
+		{"a look-alike of a field", `{"\u0430mount":1}`, `\u0430mount`},
+		{"a bidi control in a field name", "{\"a\u202eb\":1}", `a\u202eb`},
 		{"null inside a value is that value's", `{"name":"null"}`, ""},
 		// A lone UTF-16 surrogate escape would be stored as U+FFFD.
 		{"lone high surrogate", `{"name":"\ud800"}`, "body"},

@@ -290,19 +290,26 @@ func checkHeaders(c *fiber.Ctx) error {
 	return nil
 }
 
-// checkQuery refuses query parameters the route does not take, and any
-// parameter sent twice.
+// checkQuery refuses query parameters the route does not take, any
+// parameter sent twice, and any sent empty (`?status=`, a bare `?status`:
+// a client whose variable was empty would otherwise get the unfiltered
+// list; the OpenAPI description refuses empty values too). A name the
+// route does not take is quoted back cut to printable ASCII, in the
+// message and in details.field alike.
 func checkQuery(c *fiber.Ctx, r domain.Route) error {
 	var err error
 	seen := map[string]bool{}
-	c.Request().URI().QueryArgs().VisitAll(func(k, _ []byte) {
+	c.Request().URI().QueryArgs().VisitAll(func(k, v []byte) {
 		key := string(k)
 		switch {
 		case err != nil:
 		case !r.TakesQuery(key):
-			err = apperr.Invalid(key, "unknown query parameter %q", apperr.Printable(key, 64))
+			shown := apperr.Printable(key, 64)
+			err = apperr.Invalid(shown, "unknown query parameter %q", shown)
 		case seen[key]:
 			err = apperr.Invalid(key, "query parameter %q appears more than once", key)
+		case len(v) == 0:
+			err = apperr.Invalid(key, "query parameter %q is empty: leave it out, or give it a value", key)
 		}
 		seen[key] = true
 	})

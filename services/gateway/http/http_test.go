@@ -574,6 +574,11 @@ func TestHeadersAndMediaTypesTakenStrictly(t *testing.T) {
 		{"webhook signature twice", "POST", "/razorpay/webhook", `{}`, nethttp.Header{"X-Razorpay-Signature": {"a", "b"}}, 400, "VALIDATION_FAILED", "X-Razorpay-Signature", false},
 		{"unknown query parameter", "GET", "/users/all?limt=5", "", nil, 400, "VALIDATION_FAILED", "limt", false},
 		{"query parameter twice", "GET", "/users/all?limit=5&limit=500", "", nil, 400, "VALIDATION_FAILED", "limit", false},
+		{"an empty query value", "GET", "/users/all?limit=", "", nil, 400, "VALIDATION_FAILED", "limit", false},
+		{"a query parameter without a value", "GET", "/users/all?cursor", "", nil, 400, "VALIDATION_FAILED", "cursor", false},
+		{"an empty filter", "GET", "/billing/user/" + user + "?status=", "", nil, 400, "VALIDATION_FAILED", "status", false},
+		{"a long unknown query parameter is quoted back cut short", "GET", "/users/all?" + strings.Repeat("k", 6000) + "=1", "", nil, 400, "VALIDATION_FAILED", strings.Repeat("k", 64), false},
+		{"an unknown query parameter with a bidi control is quoted back escaped", "GET", "/users/all?a%E2%80%AEb=1", "", nil, 400, "VALIDATION_FAILED", `a\u202eb`, false},
 		{"query on a route that takes none", "POST", "/wallet/add?user_id=" + user, add, nethttp.Header{"Content-Type": {"application/json"}}, 400, "VALIDATION_FAILED", "user_id", false},
 		{"Idempotency-Key on a read has no effect", "GET", "/users/all", "", nethttp.Header{"Idempotency-Key": {""}}, 201, "", "", true},
 	}
