@@ -240,6 +240,12 @@ const refundCursorKind = "r"
 // refunds this long: page.ErrInvalidCursor), ErrPaymentNotFound and auth
 // errors.
 func (pr *Processor) Refunds(ctx context.Context, caller auth.Caller, q RefundListing) (RefundPage, error) {
+	// The payment and its owner first, as every route's 404 and 403 come
+	// before its input's 400.
+	p, err := pr.Payment(ctx, caller, q.PaymentID)
+	if err != nil {
+		return RefundPage{}, err
+	}
 	limit, err := page.Limit(q.Limit, 50, 200)
 	if err != nil {
 		return RefundPage{}, err
@@ -249,10 +255,6 @@ func (pr *Processor) Refunds(ctx context.Context, caller auth.Caller, q RefundLi
 		if before, err = page.Decode(refundCursorKind, q.Cursor); err != nil {
 			return RefundPage{}, err
 		}
-	}
-	p, err := pr.Payment(ctx, caller, q.PaymentID)
-	if err != nil {
-		return RefundPage{}, err
 	}
 	last := int64(len(p.Refunds))
 	if before == 0 {

@@ -67,6 +67,8 @@ func TestRefundsArePagedNewestFirst(t *testing.T) {
 		field  string
 	}{
 		{"another user", other, domain.RefundListing{PaymentID: w.pid}, auth.ErrForbidden, ""},
+		{"another user, with a bad limit", other, domain.RefundListing{PaymentID: w.pid, Limit: "0"}, auth.ErrForbidden, ""},
+		{"no such payment, with a bad cursor", admin, domain.RefundListing{PaymentID: "pay_nosuchpayment00", Cursor: "x"}, domain.ErrPaymentNotFound, ""},
 		{"no such payment", admin, domain.RefundListing{PaymentID: "pay_nosuchpayment00"}, domain.ErrPaymentNotFound, ""},
 		{"limit 0", admin, domain.RefundListing{PaymentID: w.pid, Limit: "0"}, nil, "limit"},
 		{"limit 201", admin, domain.RefundListing{PaymentID: w.pid, Limit: "201"}, nil, "limit"},
