@@ -4,6 +4,7 @@
 package domain
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/finflow/finflow/platform/apperr"
@@ -147,4 +148,57 @@ func (r Route) CheckParam(param string) error {
 		return nil
 	}
 	return r.NotFound
+}
+
+// Shadow is a literal path of the contract that a route of another method
+// would take for one of its own (GET /billing/create is GET
+// /billing/{billId} with the id "create"): it is answered 405 with the
+// path's own methods in Allow, as a path that exists with another method
+// is, not as an unknown id.
+type Shadow struct {
+	Method string
+	Path   string
+	Allow  []string // the methods Path has, as routed
+}
+
+// Shadows returns every Shadow of routes, in their order.
+func Shadows(routes []Route) []Shadow {
+	methods := map[string][]string{} // a literal path's own methods
+	var paths []string
+	for _, r := range routes {
+		if strings.Contains(r.Path, ":") {
+			continue
+		}
+		if _, seen := methods[r.Path]; !seen {
+			paths = append(paths, r.Path)
+		}
+		methods[r.Path] = append(methods[r.Path], r.Method)
+	}
+	var out []Shadow
+	for _, p := range paths {
+		taken := map[string]bool{}
+		for _, r := range routes {
+			if slices.Contains(methods[p], r.Method) || taken[r.Method] || !patternMatches(r.Path, p) {
+				continue
+			}
+			taken[r.Method] = true
+			out = append(out, Shadow{Method: r.Method, Path: p, Allow: methods[p]})
+		}
+	}
+	return out
+}
+
+// patternMatches reports whether the route pattern (literal segments and
+// :params) matches the literal path.
+func patternMatches(pattern, path string) bool {
+	ps, xs := strings.Split(pattern, "/"), strings.Split(path, "/")
+	if len(ps) != len(xs) {
+		return false
+	}
+	for i := range ps {
+		if !strings.HasPrefix(ps[i], ":") && ps[i] != xs[i] {
+			return false
+		}
+	}
+	return true
 }

@@ -126,6 +126,15 @@ func (g *Gateway) Routes(app *fiber.App) {
 	if g.tokens.DevMode() {
 		app.Post(devTokenRoute.Path, g.admit(devTokenRoute, g.devToken))
 	}
+	// Before the routes whose :param would take them (Fiber matches in
+	// the order registered).
+	for _, sh := range domain.Shadows(domain.Routes) {
+		h := methodNotAllowed(sh.Allow)
+		app.Add(sh.Method, sh.Path, h)
+		if sh.Method == fiber.MethodGet {
+			app.Add(fiber.MethodHead, sh.Path, h)
+		}
+	}
 	for _, r := range domain.Routes {
 		h := g.forward(r)
 		app.Add(r.Method, r.Path, h)
@@ -134,6 +143,16 @@ func (g *Gateway) Routes(app *fiber.App) {
 			// the body out of the answer to a HEAD.
 			app.Add(fiber.MethodHead, r.Path, h)
 		}
+	}
+}
+
+// methodNotAllowed answers a path that exists with other methods (allow)
+// the way Fiber answers one that no route of the method could take: 405
+// METHOD_NOT_ALLOWED with Allow.
+func methodNotAllowed(allow []string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderAllow, strings.Join(allow, ", "))
+		return fiber.ErrMethodNotAllowed
 	}
 }
 

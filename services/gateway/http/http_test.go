@@ -197,6 +197,14 @@ func TestRouting(t *testing.T) {
 		{"GET on updateStatus is not a bill", "GET", "/billing/updateStatus", "", nil, 404, "BILL_NOT_FOUND", "", ""},
 		{"GET on confirm is not a payment", "GET", "/Payment/confirm", "", nil, 404, "PAYMENT_NOT_FOUND", "", ""},
 		{"paths are case sensitive", "POST", "/payment/pay", `{}`, json, 404, "ROUTE_NOT_FOUND", "", ""},
+		// A literal path of the contract is not an id of another method's
+		// route: it exists, with another method.
+		{"GET on create is not a bill", "GET", "/billing/create", "", nil, 405, "METHOD_NOT_ALLOWED", "", ""},
+		{"GET on subscriptions is not a bill", "GET", "/billing/subscriptions", "", nil, 405, "METHOD_NOT_ALLOWED", "", ""},
+		{"HEAD on create is not a bill", "HEAD", "/billing/create", "", nil, 405, "", "", ""},
+		{"GET on pay is not a payment", "GET", "/Payment/pay", "", nil, 405, "METHOD_NOT_ALLOWED", "", ""},
+		{"GET on rozarpay is not a payment", "GET", "/Payment/rozarpay", "", nil, 405, "METHOD_NOT_ALLOWED", "", ""},
+		{"GET on users/create is not a user", "GET", "/users/create", "", nil, 405, "METHOD_NOT_ALLOWED", "", ""},
 		{"webhook body passes raw", "POST", "/razorpay/webhook", `not json at all`, map[string]string{"X-Razorpay-Signature": "abc"}, 201, "", "razorpay", "/razorpay/webhook"},
 		{"service error without envelope is normalised", "POST", "/billing/create", `{}`, json, 503, "UNAVAILABLE", "billing", "/billing/create"},
 		{"no-body route refuses a text body", "POST", "/billing/subscriptions/" + sid + "/cancel", `garbage{`, map[string]string{"Content-Type": "text/plain"}, 400, "VALIDATION_FAILED", "", ""},

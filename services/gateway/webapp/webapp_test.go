@@ -210,6 +210,9 @@ func TestAssetsKeepTheRules(t *testing.T) {
 		{"HTML from strings", regexp.MustCompile(`innerHTML|outerHTML|insertAdjacentHTML|document\.write`)},
 		{"code from strings", regexp.MustCompile(`\beval\(|new Function\(`)},
 		{"floating-point money", regexp.MustCompile(`parseFloat|toFixed|/ ?100\b|\* ?100\b|\* ?0\.01`)},
+		// res.json() reads integers beyond 2^53 rounded: answers go
+		// through api.js's parseAnswer, which keeps them exact.
+		{"answers parsed with doubles", regexp.MustCompile(`\.json\(\)`)},
 		{"inline script", regexp.MustCompile(`<script(?:\s[^>]*)?>\s*[^<\s]`)},
 		{"event handler attribute", regexp.MustCompile(`<[^>]+\son[a-z]+=`)},
 		{"style attribute", regexp.MustCompile(`<[^>]+\sstyle=|setAttribute\(\s*'style'`)},
@@ -231,5 +234,36 @@ func TestAssetsKeepTheRules(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestUserTextIsIsolated reads app.css for what keeps text a person wrote
+// from changing the page around it: the class app.js gives it isolates
+// its direction (bidi controls in it stay in it) and lets a long word
+// wrap; and app.js writes no API field straight into textContent, where
+// neither would hold.
+func TestUserTextIsIsolated(t *testing.T) {
+	css, err := assets.ReadFile("assets/app.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule := regexp.MustCompile(`\.user-text \{([^}]*)\}`).FindSubmatch(css)
+	if rule == nil {
+		t.Fatal("app.css has no .user-text rule")
+	}
+	for _, want := range []string{"unicode-bidi: isolate", "overflow-wrap: anywhere"} {
+		if !strings.Contains(string(rule[1]), want) {
+			t.Errorf(".user-text {%s} lacks %q", rule[1], want)
+		}
+	}
+	js, err := assets.ReadFile("assets/app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(js), "'user-text'") {
+		t.Error("app.js gives no element the class user-text")
+	}
+	if m := regexp.MustCompile(`textContent = [^;]*\.(description|name|email|reference)\b`).Find(js); m != nil {
+		t.Errorf("app.js writes user text without isolating it: %s", m)
 	}
 }

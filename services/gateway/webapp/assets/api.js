@@ -81,7 +81,7 @@ export class Client {
     }
     let data = null;
     try {
-      data = await res.json();
+      data = parseAnswer(await res.text());
     } catch (e) {
       data = null;
     }
@@ -98,6 +98,34 @@ export class Client {
     }
     throw e;
   }
+}
+
+// exactIntegers says whether JSON.parse gives a reviver each number's
+// source text (its third argument), as Chromium 114+ and Firefox 135+ do.
+const exactIntegers = (() => {
+  try {
+    return JSON.parse('[1]', (k, v, context) => (k === '0' ? context && context.source === '1' : v))[0] === true;
+  } catch (e) {
+    return false;
+  }
+})();
+
+// parseAnswer parses an API answer. JSON numbers are doubles in
+// JavaScript, and an integer beyond 2^53 (a balance of more than ₹90 lakh
+// crore) would be rounded: such an integer becomes a BigInt made from its
+// own digits, which rupees() writes exactly. Where the browser does not
+// give the digits, it becomes null, which the page shows as unknown
+// ("₹?") rather than as a rounded, wrong amount.
+export function parseAnswer(text) {
+  return JSON.parse(text, (key, value, context) => {
+    if (typeof value !== 'number' || Number.isSafeInteger(value) || !Number.isInteger(value)) {
+      return value;
+    }
+    if (!exactIntegers || !context || typeof context.source !== 'string') {
+      return null;
+    }
+    return /^-?[0-9]+$/.test(context.source) ? BigInt(context.source) : value;
+  });
 }
 
 // claims reads a JWT's payload (sub, role, exp) without checking it: only

@@ -8,13 +8,18 @@
 // which only a signature-verified webhook (or reconciliation) makes so.
 
 import { Client, ApiError, newKey, claims } from './api.js';
-import { rupees, signed, toPaise } from './money.js';
+import { rupees, signed, toPaise, paiseDigits } from './money.js';
 
 const $ = (id) => document.getElementById(id);
 const devMode = document.body.dataset.devMode === 'true';
 const checkoutScript = document.body.dataset.checkoutScript || '';
 const PAGE = 20;
 const THEME = '#1d3fb8';
+// RAZORPAY_MIN is the least Razorpay takes (INR 1.00): it refuses less,
+// and each refused try would leave a FAILED payment.
+const RAZORPAY_MIN = 100;
+// ORDER_MINUTES is how long FinFlow's Razorpay order lives.
+const ORDER_MINUTES = 15;
 
 const api = new Client(() => {
   if (session) {
@@ -66,8 +71,11 @@ function when(iso, calendarDate) {
   return t;
 }
 
-// explain says what an API error means, in plain words.
-function explain(e) {
+const timeOnly = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' });
+
+// explain says what an API error means, in plain words; billId names the
+// bill the request was about, if any.
+function explain(e, billId) {
   if (!(e instanceof ApiError)) {
     return 'Something went wrong in this page: ' + (e && e.message ? e.message : String(e));
   }
@@ -78,13 +86,18 @@ function explain(e) {
       return 'Your sign-in is not valid any more. Please sign in again.';
     case 'FORBIDDEN':
       return 'You are not allowed to see or do that.';
-    case 'RATE_LIMITED':
-      return 'Too many requests in a short time. Wait ' + (e.details.retry_after_seconds || 'a few') + ' seconds and try again.';
+    case 'RATE_LIMITED': {
+      // Refused before it reached any service: nothing was done.
+      const secs = Number(e.details.retry_after_seconds) || 0;
+      return 'Too many requests in a short time: FinFlow did nothing with this one. Try again ' + (secs > 0
+        ? 'in ' + secs + (secs === 1 ? ' second' : ' seconds') + ' (at ' + timeOnly.format(new Date(Date.now() + secs * 1000)) + ').'
+        : 'in a few seconds.');
+    }
     case 'UNAVAILABLE':
     case 'REQUEST_TIMEOUT':
       return 'FinFlow is not answering right now. Try again in a moment.';
     case 'BILL_ALREADY_PAID':
-      return 'This bill is already paid.';
+      return alreadyPaid(e.details, billId);
     case 'INSUFFICIENT_FUNDS':
       return 'Your wallet does not have enough money for this.';
     case 'WALLET_NOT_FOUND':
@@ -98,15 +111,45 @@ function explain(e) {
     case 'BILL_NOT_FOUND':
       return 'That bill does not exist.';
     case 'GATEWAY_REFUSED':
-      return 'Razorpay refused the payment' + (e.message ? ': ' + e.message : '.');
+      return 'Razorpay refused the payment' + (e.message ? ': ' + plainText(e.message) : '.');
     case 'IDEMPOTENCY_KEY_IN_USE':
       return 'This request is still being processed. Wait a moment and look again.';
     case 'VALIDATION_FAILED':
-      return 'FinFlow could not accept that: ' + e.message;
+      return 'FinFlow could not accept that: ' + plainText(e.message);
     case 'BODY_TOO_LARGE':
       return 'That is too much text to send.';
     default:
       return e.message || 'Something went wrong (' + e.code + ').';
+  }
+}
+
+// alreadyPaid says why FinFlow refused to pay a bill with 409
+// BILL_ALREADY_PAID: another payment holds the bill (other_payment_id),
+// either still under way (other_payment_status PENDING: a Razorpay
+// checkout opened and not finished holds it until its order expires) or
+// done (SUCCESS). Without the status, the page's own lists may know.
+function alreadyPaid(details, billId) {
+  let status = details.other_payment_status;
+  if (!status && session) {
+    const other = session.payments.get(details.other_payment_id);
+    const bill = session.bills.get(billId || (other && other.bill_id));
+    if (other) {
+      status = other.status;
+    } else if (bill && bill.status !== 'UNPAID') {
+      status = 'SUCCESS';
+    } else if (billId && pendingOf(billId, details.payment_id)) {
+      status = 'PENDING';
+    }
+  }
+  switch (status) {
+    case 'PENDING':
+      return 'Another payment of this bill is still under way (for example a Razorpay checkout opened earlier: it holds the bill until ' +
+        'it is paid, or until its order expires about ' + ORDER_MINUTES + ' minutes after it was opened). Nothing was taken from your wallet ' +
+        'and nothing was charged. You can pay this bill once that payment has ended.';
+    case 'SUCCESS':
+      return 'This bill is already paid.';
+    default:
+      return 'This bill is already paid, or another payment of it is still under way: see Payments below. Nothing was taken for this request.';
   }
 }
 
@@ -120,7 +163,7 @@ function reasonWords(reason) {
     case 'EXPIRED':
       return 'the payment was not completed in time';
     case 'BILL_ALREADY_PAID':
-      return 'the bill had already been paid by another payment';
+      return 'another payment of this bill was already made or under way';
     case 'GATEWAY_REFUSED':
       return 'Razorpay refused the payment';
     case 'GATEWAY_UNAVAILABLE':
@@ -136,7 +179,7 @@ function reasonWords(reason) {
     case 'TOPUP_ALREADY_CREDITED':
       return 'the money was refunded to you';
     default:
-      return reason ? reason.toLowerCase().replace(/_/g, ' ') : 'no reason was given';
+      return reason ? plainText(reason.toLowerCase().replace(/_/g, ' ')) : 'no reason was given';
   }
 }
 
@@ -170,9 +213,40 @@ function el(tag, props, ...children) {
   return e;
 }
 
-function showAlert(text) {
+// invisible matches text that shows nothing: blanks, control and format
+// characters (bidi controls, zero-width spaces), fillers, lone marks.
+const invisible = /^[\s\p{Cc}\p{Cf}\p{Z}\p{M}\u115F\u1160\u2800\u3164\uFFA0]*$/u;
+// bidiControls are the embeddings, overrides and isolates that reorder
+// the text around them until they are closed.
+const bidiControls = /[\u202A-\u202E\u2066-\u2069]/g;
+const NO_DESCRIPTION = '(no description)';
+const NO_NAME = '(no name)';
+
+// userText is text a person wrote (a description, a name, an email, a
+// reference) as a <bdi>, so that its direction stays its own: bidi
+// controls in it cannot reorder the amounts and words around it. Its
+// class also lets a long word wrap. Text that shows nothing is shown as
+// the placeholder.
+function userText(text, placeholder) {
+  const s = text === null || text === undefined ? '' : String(text);
+  if (invisible.test(s)) {
+    return el('bdi', { className: 'user-text placeholder' }, placeholder || '(none)');
+  }
+  return el('bdi', { className: 'user-text' }, s);
+}
+
+// plainText is userText for where no element can isolate it (a sentence
+// built as a string, an aria-label, the checkout's description): without
+// its bidi controls, inside FIRST STRONG ISOLATE … POP DIRECTIONAL ISOLATE.
+function plainText(text, placeholder) {
+  const s = text === null || text === undefined ? '' : String(text);
+  return invisible.test(s) ? placeholder || '(none)' : '\u2068' + s.replace(bidiControls, '') + '\u2069';
+}
+
+// showAlert shows an alert made of text and elements (userText).
+function showAlert(...parts) {
   const a = $('alert');
-  a.textContent = text;
+  a.replaceChildren(...parts);
   a.hidden = false;
 }
 
@@ -228,7 +302,7 @@ async function loadUsers(cursor) {
     }
     for (const u of data.items) {
       list.append(el('li', {}, el('button', { type: 'button', className: 'user', data: { user: u.id }, onclick: () => devSignIn(u) },
-        'Sign in as ', el('strong', {}, u.name), ' ', el('span', { className: 'hint' }, u.email))));
+        'Sign in as ', el('strong', {}, userText(u.name, NO_NAME)), ' ', el('span', { className: 'hint' }, userText(u.email, '(no email)')))));
     }
     usersCursor = data.next_cursor;
     $('more-users').hidden = !usersCursor;
@@ -245,7 +319,7 @@ async function devSignIn(user) {
   try {
     await signIn(await devToken(user.id, 'user'));
   } catch (e) {
-    showAlert('Could not sign in as ' + user.name + ': ' + explain(e));
+    showAlert('Could not sign in as ', userText(user.name, NO_NAME), ': ' + explain(e));
   }
 }
 
@@ -366,10 +440,10 @@ function openAccount() {
   clearAlert();
   $('users').replaceChildren(); // other customers' names stay off a customer's page
   $('sign-in').hidden = true;
-  $('who-name').textContent = session.user.name;
+  $('who-name').replaceChildren(userText(session.user.name, NO_NAME));
   $('who').dataset.user = session.user.id;
   $('who').hidden = false;
-  $('account-title').textContent = 'Hello, ' + session.user.name;
+  $('account-title').replaceChildren('Hello, ', userText(session.user.name, NO_NAME));
   $('demo').hidden = !devMode;
   $('account').hidden = false;
   $('activity-empty').hidden = false;
@@ -440,31 +514,32 @@ const ledger = pagedList({
   path: () => '/wallet/transactions/' + userPath(),
   render: (t) => {
     const credit = t.type === 'CREDIT';
-    return el('tr', { data: { tx: t.id, type: t.type, amount: String(t.amount) } },
+    return el('tr', { data: { tx: t.id, type: t.type, amount: paiseDigits(t.amount) } },
       el('td', {}, when(t.created_at)),
-      el('td', {}, ledgerWhat(t)),
+      el('td', {}, ...ledgerWhat(t)),
       el('td', { className: 'num ' + (credit ? 'credit' : 'debit') }, signed(t.amount, credit)),
       el('td', { className: 'num' }, rupees(t.balance_after)));
   },
 });
 
-// ledgerWhat names a ledger entry by what made it.
+// ledgerWhat names a ledger entry by what made it (text and elements).
 function ledgerWhat(t) {
   // "idem:<hash>" is what the wallet records for a credit made with an
   // Idempotency-Key and no reference: nothing a customer can read.
   const ref = (t.reference || '').startsWith('idem:') ? '' : t.reference || '';
   if (ref.startsWith('top_')) {
-    return 'Money added (top-up)';
+    return ['Money added (top-up)'];
   }
   if (ref.startsWith('rfd_')) {
-    return 'Refund';
+    return ['Refund'];
   }
   if (ref.startsWith('pay_')) {
     const p = session ? session.payments.get(ref) : null;
     const b = p && session.bills.get(p.bill_id);
-    return b ? 'Paid: ' + b.description : 'Bill payment';
+    return b ? ['Paid: ', userText(b.description, NO_DESCRIPTION)] : ['Bill payment'];
   }
-  return ref ? (t.type === 'CREDIT' ? 'Credit: ' : 'Debit: ') + ref : (t.type === 'CREDIT' ? 'Credit' : 'Debit');
+  const what = t.type === 'CREDIT' ? 'Credit' : 'Debit';
+  return ref ? [what + ': ', userText(ref)] : [what];
 }
 
 const unpaid = pagedList({
@@ -481,7 +556,7 @@ const pastBills = pagedList({
   render: (b) => {
     session.bills.set(b.id, b);
     return el('tr', { data: { bill: b.id, status: b.status } },
-      el('td', {}, b.description),
+      el('td', {}, userText(b.description, NO_DESCRIPTION)),
       el('td', { className: 'num' }, rupees(b.amount)),
       el('td', {}, el('span', { className: 'badge ' + b.status.toLowerCase() }, statusWords[b.status] || b.status)),
       el('td', {}, when(b.paid_at)));
@@ -497,7 +572,7 @@ const payments = pagedList({
     const state = el('span', { className: 'badge ' + p.status.toLowerCase() }, paymentWords[p.status] || p.status);
     return el('tr', { data: { payment: p.id, status: p.status, method: p.method } },
       el('td', {}, when(p.created_at)),
-      el('td', {}, b ? b.description : p.bill_id),
+      el('td', {}, b ? userText(b.description, NO_DESCRIPTION) : p.bill_id),
       el('td', {}, methodWords[p.method] || p.method),
       el('td', { className: 'num' }, p.amount == null ? '—' : rupees(p.amount)),
       el('td', {}, state, p.status === 'FAILED' ? ': ' + reasonWords(p.failure_reason) : '',
@@ -538,8 +613,10 @@ function refresh() {
   $('account').setAttribute('aria-busy', 'true');
   refreshing = (async () => {
     await Promise.all([loadBalance(), unpaid.reload(), pastBills.reload(), subscriptions.reload(), topups.reload()]);
+    settleStale();
     // Payments name their bills, and the ledger its payments.
     await payments.reload();
+    showPending();
     await ledger.reload();
     if (focusLost) {
       focusLost = false;
@@ -609,7 +686,7 @@ async function loadBalance() {
     }
     session.balance = data.balance;
     $('balance').textContent = rupees(data.balance);
-    $('balance').dataset.paise = String(data.balance);
+    $('balance').dataset.paise = paiseDigits(data.balance);
     $('no-wallet').hidden = true;
     $('add-money').hidden = false;
   } catch (e) {
@@ -643,13 +720,53 @@ function billCard(b) {
     });
     return btn;
   };
-  return el('li', { data: { bill: b.id, status: b.status } },
-    el('p', { id: title, className: 'bill-title' }, el('strong', {}, b.description), ' ', el('span', { className: 'amount' }, rupees(b.amount))),
+  const li = el('li', { data: { bill: b.id, status: b.status } },
+    el('p', { id: title, className: 'bill-title' }, el('strong', {}, userText(b.description, NO_DESCRIPTION)), ' ',
+      el('span', { className: 'amount' }, rupees(b.amount))),
     el('p', { className: 'hint' }, b.due_date ? el('span', {}, 'Due ', when(b.due_date, true), ' · ') : '', 'Issued ', when(b.created_at),
       b.subscription_id ? ' · from a subscription' : ''),
+    el('p', { className: 'hint pending-note', hidden: true }),
     el('div', { className: 'actions' },
       pay('pay-wallet', 'Pay from wallet', payFromWallet),
-      pay('pay-razorpay', 'Pay with Razorpay', payWithRazorpay)));
+      b.amount < RAZORPAY_MIN
+        ? el('span', { className: 'hint' }, 'Razorpay takes payments from ' + rupees(RAZORPAY_MIN) + ': pay this one from your wallet.')
+        : pay('pay-razorpay', 'Pay with Razorpay', payWithRazorpay)));
+  showPendingOn(li);
+  return li;
+}
+
+// pendingOf is the newest PENDING payment of a bill that the payments
+// list shows (but not the payment named except), or null.
+function pendingOf(billId, except) {
+  for (const r of document.querySelectorAll('#payments-rows tr[data-status="PENDING"]')) {
+    const p = session.payments.get(r.dataset.payment);
+    if (p && p.bill_id === billId && p.id !== except) {
+      return p;
+    }
+  }
+  return null;
+}
+
+// showPending says on each unpaid bill's card whether a payment of it is
+// pending (the payments list is read after the bills).
+function showPending() {
+  for (const li of $('unpaid').children) {
+    showPendingOn(li);
+  }
+}
+
+function showPendingOn(li) {
+  const note = li.querySelector('.pending-note');
+  const p = session && pendingOf(li.dataset.bill);
+  note.hidden = !p;
+  if (!p) {
+    note.replaceChildren();
+  } else if (p.method === 'RAZORPAY') {
+    note.replaceChildren('A Razorpay payment of this bill is pending (started ', when(p.created_at), '). It holds the bill until it is paid, ' +
+      'or until its order expires about ' + ORDER_MINUTES + ' minutes after it was started; “Pay with Razorpay” opens its checkout again.');
+  } else {
+    note.replaceChildren('A payment of this bill from your wallet is pending (started ', when(p.created_at), '): FinFlow is finishing it.');
+  }
 }
 
 // confirming holds the subscriptions whose cancel is being confirmed, so
@@ -658,13 +775,13 @@ const confirming = new Set();
 
 function subscriptionItem(s) {
   const li = el('li', { data: { subscription: s.id, status: s.status } },
-    el('p', {}, el('strong', {}, s.description), ' ', rupees(s.amount), ' ', intervalWords[s.interval] || s.interval),
+    el('p', {}, el('strong', {}, userText(s.description, NO_DESCRIPTION)), ' ', rupees(s.amount), ' ', intervalWords[s.interval] || s.interval),
     el('p', { className: 'hint' }, statusWords[s.status] || s.status,
       s.autopay ? ' · paid automatically from your wallet' : ' · you pay each bill',
       s.status === 'ACTIVE' && s.next_bill_at ? el('span', {}, ' · next bill ', when(s.next_bill_at)) : ''));
   if (s.status === 'ACTIVE') {
     const cancel = el('button', { type: 'button', className: 'quiet', data: { action: 'cancel' } }, 'Cancel subscription');
-    cancel.setAttribute('aria-label', 'Cancel subscription: ' + s.description);
+    cancel.setAttribute('aria-label', 'Cancel subscription: ' + plainText(s.description, NO_DESCRIPTION));
     cancel.addEventListener('click', () => confirmCancel(li, s, cancel, true));
     li.append(el('div', { className: 'actions' }, cancel));
     if (confirming.has(s.id)) {
@@ -680,8 +797,8 @@ function subscriptionItem(s) {
 // the answer that cancels (not when the question is only drawn again).
 function confirmCancel(li, s, cancel, moveFocus) {
   confirming.add(s.id);
-  const box = el('div', { className: 'confirm', role: 'group', 'aria-label': 'Confirm cancelling ' + s.description },
-    el('p', {}, 'Cancel “' + s.description + '”? No bill is made after this.'));
+  const box = el('div', { className: 'confirm', role: 'group', 'aria-label': 'Confirm cancelling ' + plainText(s.description, NO_DESCRIPTION) },
+    el('p', {}, 'Cancel “', userText(s.description, NO_DESCRIPTION), '”? No bill is made after this.'));
   const yes = el('button', { type: 'button', data: { action: 'confirm-cancel' } }, 'Yes, cancel it');
   const no = el('button', { type: 'button', className: 'quiet', data: { action: 'keep' } }, 'Keep it');
   box.append(yes, ' ', no);
@@ -700,7 +817,7 @@ function confirmCancel(li, s, cancel, moveFocus) {
     try {
       await api.call('POST', '/billing/subscriptions/' + encodeURIComponent(s.id) + '/cancel', { key: newKey() });
       confirming.delete(s.id);
-      note('Subscription cancelled: ' + s.description + '.');
+      note('Subscription cancelled: ', userText(s.description, NO_DESCRIPTION), '.');
       await refresh();
       $('subscriptions-title').focus();
     } catch (e) {
@@ -712,12 +829,14 @@ function confirmCancel(li, s, cancel, moveFocus) {
 
 // ------------------------------------------------------- what happens
 
-// activity adds a line to "What is happening" and returns it; its
-// data-state is starting, checkout, confirming, success, failed or
-// cancelled.
-function activity(title) {
+// activity adds a line to "What is happening", titled with text and
+// elements, and returns it. Its data-state is starting, checkout,
+// confirming, success, failed, cancelled, unknown (no answer came: whether
+// it took effect is not known) or not-done (refused before anything was
+// done: rate limited).
+function activity(...title) {
   $('activity-empty').hidden = true;
-  const li = el('li', { tabIndex: -1, data: { state: 'starting' } }, el('strong', {}, title), ' ', el('span', { className: 'state' }, 'Starting…'));
+  const li = el('li', { tabIndex: -1, data: { state: 'starting' } }, el('strong', {}, ...title), ' ', el('span', { className: 'state' }, 'Starting…'));
   $('activity').prepend(li);
   while ($('activity').children.length > 6) {
     $('activity').lastChild.remove();
@@ -731,8 +850,42 @@ function setState(li, state, text) {
 }
 
 // note adds a finished line (a bill added, a subscription cancelled).
-function note(text) {
-  setState(activity(text), 'success', '');
+function note(...text) {
+  setState(activity(...text), 'success', '');
+}
+
+// notKnown shows on li an error that is no definite answer: a 429 did
+// nothing; after no answer (a timeout, 5xx, no connection) whether it took
+// effect is not known, and pressing the same button again (again) sends
+// the same request, which never pays twice.
+function notKnown(li, e, again) {
+  if (e.status === 429) {
+    setState(li, 'not-done', explain(e));
+  } else {
+    setState(li, 'unknown', explain(e) + ' ' + again);
+  }
+}
+
+// supersede removes the lines of earlier tries of what li tries again
+// (the same bill, or a top-up) whose outcome was not known or that were
+// not done: li says how it ends.
+function supersede(li) {
+  for (const old of document.querySelectorAll('#activity li:is([data-state="unknown"], [data-state="not-done"])')) {
+    if (old !== li && old.dataset.attempt === li.dataset.attempt) {
+      old.remove();
+    }
+  }
+}
+
+// settleStale says on a line whose outcome was not known that its bill
+// is paid, once the bills read say so.
+function settleStale() {
+  for (const li of document.querySelectorAll('#activity li[data-state="unknown"][data-bill]')) {
+    const b = session && session.bills.get(li.dataset.bill);
+    if (b && b.status !== 'UNPAID') {
+      setState(li, 'success', 'The bill is paid now: see Payments below.');
+    }
+  }
 }
 
 // busy marks a bill's buttons as its payment starts and ends (inFlight
@@ -792,6 +945,9 @@ function settleBill(li, p, bill, how) {
   li.dataset.payment = p.id;
   if (p.status === 'SUCCESS') {
     setState(li, 'success', 'Paid ' + rupees(p.amount) + how + '.');
+  } else if (p.failure_reason === 'BILL_ALREADY_PAID') {
+    // The bill may be paid, or held by a payment still under way.
+    setState(li, 'failed', 'The payment failed: ' + reasonWords(p.failure_reason) + '. Nothing was taken for it.');
   } else {
     setState(li, 'failed', 'The payment failed: ' + reasonWords(p.failure_reason) + '. The bill is still unpaid' +
       (p.method === 'RAZORPAY' ? ' and nothing was charged; you can try again.' : '.'));
@@ -804,8 +960,10 @@ async function payFromWallet(bill) {
   }
   inFlight.add(bill.id);
   busy(bill.id);
-  const li = activity(bill.description + ' (' + rupees(bill.amount) + ') from your wallet');
+  const li = activity(userText(bill.description, NO_DESCRIPTION), ' (' + rupees(bill.amount) + ') from your wallet');
   li.dataset.bill = bill.id;
+  li.dataset.attempt = 'bill ' + bill.id;
+  supersede(li);
   setState(li, 'starting', 'Paying…');
   const key = walletKeys.get(bill.id) || newKey();
   walletKeys.set(bill.id, key);
@@ -832,11 +990,11 @@ async function payFromWallet(bill) {
     if (e.code === 'INSUFFICIENT_FUNDS') {
       setState(li, 'failed', 'Not enough money in your wallet: the bill is ' + rupees(bill.amount) +
         (session && session.balance !== null ? ' and your balance is ' + rupees(session.balance) : '') +
-        '. Nothing was taken. Add money, or pay with Razorpay.');
+        '. Nothing was taken. Add money' + (bill.amount < RAZORPAY_MIN ? '.' : ', or pay with Razorpay.'));
     } else if (e.definite) {
-      setState(li, 'failed', explain(e));
+      setState(li, 'failed', explain(e, bill.id));
     } else {
-      setState(li, 'failed', explain(e) + ' Whether it was paid is not known yet: look at Payments below, or press “Pay from wallet” again, which never pays twice.');
+      notKnown(li, e, 'Whether it was paid is not known yet: look at Payments below, or press “Pay from wallet” again, which never pays twice.');
     }
   } finally {
     inFlight.delete(bill.id);
@@ -846,13 +1004,15 @@ async function payFromWallet(bill) {
 }
 
 async function payWithRazorpay(bill) {
-  if (inFlight.has(bill.id)) {
-    return;
+  if (inFlight.has(bill.id) || bill.amount < RAZORPAY_MIN) {
+    return; // (a card offers no Razorpay for less than it takes)
   }
   inFlight.add(bill.id);
   busy(bill.id);
-  const li = activity(bill.description + ' (' + rupees(bill.amount) + ') through Razorpay');
+  const li = activity(userText(bill.description, NO_DESCRIPTION), ' (' + rupees(bill.amount) + ') through Razorpay');
   li.dataset.bill = bill.id;
+  li.dataset.attempt = 'bill ' + bill.id;
+  supersede(li);
   setState(li, 'starting', 'Creating the Razorpay order…');
   try {
     const key = razorpayKeys.get(bill.id) || newKey();
@@ -864,8 +1024,10 @@ async function payWithRazorpay(bill) {
     } catch (e) {
       if (e.definite) {
         razorpayKeys.delete(bill.id);
+        setState(li, 'failed', explain(e, bill.id));
+      } else {
+        notKnown(li, e, 'Nothing was charged. Whether the order was made is not known yet: press “Pay with Razorpay” again, which carries on with the same request.');
       }
-      setState(li, 'failed', explain(e));
       return;
     }
     li.dataset.payment = p.id;
@@ -875,7 +1037,7 @@ async function payWithRazorpay(bill) {
     }
     const path = '/Payment/' + encodeURIComponent(p.id);
     const opener = () => document.querySelector('#unpaid [data-bill="' + CSS.escape(bill.id) + '"] [data-action="pay-razorpay"]');
-    const final = await throughCheckout(li, p.razorpay, bill.description, path, 'The bill is still unpaid.', opener);
+    const final = await throughCheckout(li, p.razorpay, plainText(bill.description, NO_DESCRIPTION), path, 'The bill is still unpaid.', opener);
     if (final) {
       settleBill(li, final, bill, ' through Razorpay');
     }
@@ -896,8 +1058,8 @@ async function addMoney(ev) {
     input.focus();
     return;
   }
-  if (amount.paise < 100) {
-    showAlert('Razorpay takes payments from ₹1.00.');
+  if (amount.paise < RAZORPAY_MIN) {
+    showAlert('Money is added through Razorpay, which takes payments from ' + rupees(RAZORPAY_MIN) + '.');
     input.setAttribute('aria-invalid', 'true');
     input.focus();
     return;
@@ -910,6 +1072,8 @@ async function addMoney(ev) {
   inFlight.add('topup');
   $('add-money-button').setAttribute('aria-disabled', 'true');
   const li = activity('Adding ' + rupees(amount.paise) + ' to your wallet');
+  li.dataset.attempt = 'topup';
+  supersede(li);
   try {
     if (!topUpKey || topUpKey.paise !== amount.paise) {
       topUpKey = { paise: amount.paise, key: newKey() };
@@ -921,8 +1085,10 @@ async function addMoney(ev) {
     } catch (e) {
       if (e.definite) {
         topUpKey = null;
+        setState(li, 'failed', explain(e));
+      } else {
+        notKnown(li, e, 'Nothing was charged. Whether the top-up was made is not known yet: press “Add money” again for the same amount, which carries on with the same request.');
       }
-      setState(li, 'failed', explain(e));
       return;
     }
     li.dataset.topup = t.id;
@@ -1028,7 +1194,7 @@ async function throughCheckout(li, order, description, path, unchanged, opener) 
       });
       // After a failure the modal stays open to say so, until closed.
       rzp.on('payment.failed', (r) => {
-        failedWith = r && r.error && r.error.description ? r.error.description : '';
+        failedWith = r && r.error && r.error.description ? plainText(r.error.description) : '';
         resolve('failed');
       });
       openCheckout = { rzp, resolve };
@@ -1081,7 +1247,7 @@ async function addDemoBill(ev) {
   try {
     await api.call('POST', '/billing/create', { body: { user_id: session.user.id, amount: amount.paise, description }, key: newKey() });
     $('demo-bill').reset();
-    note('Bill added: ' + description + ' (' + rupees(amount.paise) + ').');
+    note('Bill added: ', userText(description, NO_DESCRIPTION), ' (' + rupees(amount.paise) + ').');
     await refresh();
   } catch (e) {
     showAlert('Could not add the bill: ' + explain(e));

@@ -53,17 +53,40 @@ export function signed(paise, credit) {
   return (credit ? '+' : '−') + rupees(paise);
 }
 
+// paiseDigits returns the digits of a whole number of paise (as rupees()
+// reads it), or '' when it is not one: for data attributes, which must
+// hold the exact amount or nothing.
+export function paiseDigits(paise) {
+  return digitsOf(paise) || '';
+}
+
+// grouped is a whole number of rupees with real digit grouping: none
+// (1250000), Indian (12,50,000: groups of two before the last three) or
+// international (1,250,000: groups of three). The last group is always
+// three digits, so "1,50" is no grouping at all.
+const grouped = /^(?:[0-9]+|[1-9][0-9]?(?:,[0-9]{2})*,[0-9]{3}|[1-9][0-9]{0,2}(?:,[0-9]{3})+)$/;
+
 // toPaise reads what a customer typed in rupees ("500", "250.5",
-// "1,250.75", "₹ 99") and returns {paise} as a safe integer, or {error} in
-// plain words.
+// "1,250.75", "12,34,567", "₹ 99") and returns {paise} as a safe integer,
+// or {error} in plain words. A comma that does not group digits (as in
+// "1,50", where some write a decimal comma) is refused rather than read as
+// ₹150.00.
 export function toPaise(text) {
   const s = String(text).trim().replace(/^₹\s*/, '');
   if (s === '') {
     return { error: 'Enter an amount in rupees, like 500 or 250.50.' };
   }
-  const m = /^([0-9]{1,3}(?:,[0-9]{2,3})*|[0-9]+)(?:\.([0-9]*))?$/.exec(s);
+  const m = /^([0-9,]+)(?:\.([0-9]*))?$/.exec(s);
   if (!m) {
     return { error: 'Write the amount with digits and at most one decimal point, like 250.50.' };
+  }
+  if (!grouped.test(m[1])) {
+    const decimalComma = /^([0-9]+),([0-9]{1,2})$/.exec(s);
+    return {
+      error: decimalComma
+        ? 'Use a point for paise, like ' + decimalComma[1] + '.' + decimalComma[2].padEnd(2, '0') + '.'
+        : 'Commas only group digits, like 1,250 or 1,25,000; use a point for paise, like 250.50.',
+    };
   }
   const whole = m[1].replace(/,/g, '').replace(/^0+(?=[0-9])/, '');
   const fraction = m[2] || '';
