@@ -196,6 +196,9 @@ func TestGatewayCountsEveryRequest(t *testing.T) {
 		{"anonymous, a malformed id", "GET", "/users/usr_bad", "", nil, 401},
 		{"anonymous, a malformed sign-up", "POST", "/users/create", `{"name":`, headerOf("Content-Type", "application/json"), 400},
 		{"a user, malformed bodies", "POST", "/billing/create", `{"user_id":`, headerOf("Content-Type", "application/json", "Authorization", userToken), 400},
+		// The gateway's own routes too: each /health fans out to six probes.
+		{"anonymous, GET /health", "GET", "/health", "", nil, 200},
+		{"anonymous, GET /openapi.json", "GET", "/openapi.json", "", nil, 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newAddressed(t)

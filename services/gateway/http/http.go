@@ -118,11 +118,11 @@ func (g *Gateway) limit(c *fiber.Ctx, r domain.Route, ident auth.Identity) error
 // ops console is mounted beside them (package console/http), with the
 // gateway's Limit and Readiness.
 func (g *Gateway) Routes(app *fiber.App) {
-	app.Get("/health", g.health)
-	app.Get("/openapi.json", func(c *fiber.Ctx) error {
+	app.Get("/health", g.own(g.health))
+	app.Get("/openapi.json", g.own(func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 		return c.Send(api.OpenAPI)
-	})
+	}))
 	if g.tokens.DevMode() {
 		app.Post(devTokenRoute.Path, g.admit(devTokenRoute, g.devToken))
 	}
@@ -143,6 +143,29 @@ func (g *Gateway) Routes(app *fiber.App) {
 			// the body out of the answer to a HEAD.
 			app.Add(fiber.MethodHead, r.Path, h)
 		}
+	}
+}
+
+// own serves one of the gateway's own public GETs (GET /health, GET
+// /openapi.json) with what every route that takes nothing gets: counted
+// against the caller's budget by address (a /health fans out to six
+// readiness probes, so unlimited it would be an amplifier), headers each
+// at most once, no query parameter and no body (400).
+func (g *Gateway) own(h fiber.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if err := g.Limit(c, auth.Identity{}); err != nil {
+			return err
+		}
+		if err := checkHeaders(c); err != nil {
+			return err
+		}
+		if err := checkQuery(c, domain.Route{}); err != nil {
+			return err
+		}
+		if len(c.Request().Body()) > 0 {
+			return apperr.Invalid("body", "this route takes no body")
+		}
+		return h(c)
 	}
 }
 
