@@ -118,6 +118,7 @@ func (g *Gateway) limit(c *fiber.Ctx, r domain.Route, ident auth.Identity) error
 // ops console is mounted beside them (package console/http), with the
 // gateway's Limit and Readiness.
 func (g *Gateway) Routes(app *fiber.App) {
+	app.Use(answerHeaders)
 	app.Get("/health", g.own(g.health))
 	app.Get("/openapi.json", g.own(func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
@@ -144,6 +145,21 @@ func (g *Gateway) Routes(app *fiber.App) {
 			app.Add(fiber.MethodHead, r.Path, h)
 		}
 	}
+}
+
+// answerHeaders gives every answer of the gateway, errors included, what a
+// browser or a cache in between needs to treat it as private data: never
+// stored (Cache-Control: no-store, unless the handler said otherwise, as
+// the web app's files do), and never sniffed into another type
+// (X-Content-Type-Options: nosniff). Balances, ledgers and payments pass
+// through here.
+func answerHeaders(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	err := c.Next()
+	if len(c.Response().Header.Peek(fiber.HeaderCacheControl)) == 0 {
+		c.Set(fiber.HeaderCacheControl, "no-store")
+	}
+	return err
 }
 
 // own serves one of the gateway's own public GETs (GET /health, GET

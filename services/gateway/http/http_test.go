@@ -887,3 +887,23 @@ func TestHeadIsGetWithoutABody(t *testing.T) {
 		}
 	}
 }
+
+// Every answer of the gateway, a service's or its own, success or error,
+// is kept out of caches and not sniffed: balances and ledgers pass here.
+func TestAnswersAreNotStored(t *testing.T) {
+	f := &fakeDapr{}
+	do := newGateway(t, f)
+	uid := id.New(id.User)
+	for _, tc := range []struct{ method, path string }{
+		{"GET", "/users/" + uid},             // a service's answer
+		{"GET", "/wallet/balance/not-an-id"}, // refused by the gateway
+		{"GET", "/health"},
+		{"GET", "/nowhere"},         // no route
+		{"POST", "/billing/create"}, // no body: 415
+	} {
+		_, _, hdr := do(tc.method, tc.path, "", nil)
+		if hdr.Get("Cache-Control") != "no-store" || hdr.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s %s: Cache-Control %q, X-Content-Type-Options %q; want no-store, nosniff", tc.method, tc.path, hdr.Get("Cache-Control"), hdr.Get("X-Content-Type-Options"))
+		}
+	}
+}
