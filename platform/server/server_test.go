@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -211,19 +209,11 @@ func TestRequestIDIsEchoedWhenSane(t *testing.T) {
 // The body limit is enforced by the HTTP server itself, so it is checked over
 // a real connection rather than with app.Test.
 func TestBodyLimitOverRealConnection(t *testing.T) {
-	app := newApp(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- server.Serve(ctx, app, ln, time.Second) }()
-	t.Cleanup(func() { cancel(); <-done })
+	addr := serveReal(t)
 
 	for _, size := range []int{server.BodyLimit - 100, server.BodyLimit + 1, 3 * server.BodyLimit} {
 		body := `{"name":"` + strings.Repeat("a", size) + `"}`
-		resp, err := http.Post("http://"+ln.Addr().String()+"/echo", "application/json", strings.NewReader(body))
+		resp, err := http.Post("http://"+addr+"/echo", "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatalf("POST %d bytes: %v", len(body), err)
 		}

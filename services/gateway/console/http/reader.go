@@ -40,12 +40,23 @@ var _ domain.Money = (*reader)(nil)
 // get invokes GET path on app and decodes a 200 answer into out; it
 // returns what went wrong as text for the page, or "".
 func (r *reader) get(ctx context.Context, app, path string, out any) string {
-	status, err := r.getStatus(ctx, app, path, out)
+	resp, err := r.services.Invoke(ctx, app, "GET", path, nil, r.header.Clone())
 	if err != nil {
-		return err.Error()
+		return fmt.Sprintf("%s: %v", app, err)
 	}
-	if status != 200 {
-		return fmt.Sprintf("%s answered %d", app, status)
+	if resp.Status != 200 {
+		// The service's own words where it gave them (a cursor it did not
+		// issue: "cursor is not one this server issued").
+		var e apperr.Body
+		if json.Unmarshal(resp.Body, &e) == nil && e.Error.Message != "" {
+			return fmt.Sprintf("%s answered %d: %s", app, resp.Status, apperr.Printable(e.Error.Message, 200))
+		}
+		return fmt.Sprintf("%s answered %d", app, resp.Status)
+	}
+	if out != nil {
+		if err := json.Unmarshal(resp.Body, out); err != nil {
+			return fmt.Sprintf("%s: undecodable answer: %v", app, err)
+		}
 	}
 	return ""
 }
