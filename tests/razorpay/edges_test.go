@@ -169,9 +169,12 @@ func TestRefusedRefundsAreParkedAndHoldNothingUp(t *testing.T) {
 			late.FailureReason == nil || *late.FailureReason != "BILL_ALREADY_PAID" {
 			t.Fatalf("late payment = %+v, want FAILED (BILL_ALREADY_PAID) with its refund REFUSED by Razorpay's 400", late)
 		}
-		if orig := env.MustPayment(t, x.p.ID); orig.SettledBy == nil || *orig.SettledBy != x.late {
-			t.Errorf("payment %s: settled_by %v, want %s", x.p.ID, orig.SettledBy, x.late)
-		}
+		// The original learns of it right after the late payment is final
+		// (a write of its own).
+		harness.WaitFor(t, 10*time.Second, "payment "+x.p.ID+" settled_by "+x.late, func() bool {
+			orig := env.MustPayment(t, x.p.ID)
+			return orig.SettledBy != nil && *orig.SettledBy == x.late
+		})
 	}
 	// Parked, each once; and the refund API was called once per late
 	// capture, even after the suite's retry policy had all its chances.

@@ -570,3 +570,41 @@ func TestReconciliationAnswers(t *testing.T) {
 		}
 	})
 }
+
+// settled_by names the late capture that paid the bill, whatever is
+// settled after it: a later capture of the same order, refunded, does not
+// take its place (a client following settled_by finds where the money
+// went).
+func TestSettledByNamesTheCaptureThatPaid(t *testing.T) {
+	ctx := context.Background()
+	w := newRazorpayWorld(t)
+	p := w.pendingPayment(t)
+	result := func(evt, gw, status string) {
+		t.Helper()
+		if _, reason, err := w.pr.ApplyResult(ctx, domain.GatewayResult{EventID: evt, Event: "payment." + status, Status: status,
+			OrderID: p.Razorpay.OrderID, GatewayPaymentID: gw, PaymentID: p.ID, Amount: 2500, Currency: "INR"}); err != nil {
+			t.Fatalf("ApplyResult(%s) = %v (%s)", evt, err, reason)
+		}
+	}
+	result("evt_A1", "pay_A1", contract.ResultFailed)
+	for _, gw := range []string{"pay_A2", "pay_A1"} { // the second paid the bill; the first is captured late
+		w.rzp.payments[gw] = domain.GatewayPayment{ID: gw, OrderID: p.Razorpay.OrderID, Status: "captured", Amount: 2500, Currency: "INR"}
+		result("evt_"+gw+"_captured", gw, contract.ResultCaptured)
+		w.settle(t, lateID(gw))
+	}
+	paid, refunded := w.get(t, lateID("pay_A2")), w.get(t, lateID("pay_A1"))
+	if paid.Status != domain.Success || refunded.Status != domain.Failed {
+		t.Fatalf("late payments %s, %s; want SUCCESS, FAILED", paid.Status, refunded.Status)
+	}
+	var orig domain.Payment
+	for range 200 {
+		if orig = w.get(t, p.ID); orig.SettledBy != "" {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // the refunded one's note, if it were to overwrite
+	if orig = w.get(t, p.ID); orig.SettledBy != paid.ID {
+		t.Fatalf("settled_by = %q, want %s (the capture that paid the bill), not %s", orig.SettledBy, paid.ID, refunded.ID)
+	}
+}

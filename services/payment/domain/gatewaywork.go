@@ -533,6 +533,91 @@ func (pr *Processor) ReconcileOnce(ctx context.Context, cfg ReconcileConfig) err
 		}(pid)
 	}
 	wg.Wait()
+	return pr.WatchOrders(ctx)
+}
+
+// The watch of orders (WatchOrders).
+const (
+	// WatchWindow is how long after a Razorpay payment was created its
+	// order is watched: Razorpay's late authorisations (a payment the bank
+	// confirms after it was reported failed) come within hours.
+	WatchWindow = 24 * time.Hour
+	// watchFirst is when a new order is first looked at.
+	watchFirst = time.Minute
+)
+
+// watchEvery is how long after a look at an order, elapsed after its
+// payment was created, the next look comes: a quarter of the time
+// elapsed, from a minute to an hour (about 40 looks in WatchWindow).
+func watchEvery(elapsed time.Duration) time.Duration {
+	return min(max(elapsed/4, time.Minute), time.Hour)
+}
+
+// WatchOrders looks again at the Razorpay orders of payments that ended
+// FAILED (a failed attempt, the order expired, Razorpay refused it) within
+// WatchWindow of their creation, for a capture no webhook reported (the
+// webhooks lost, or given up by Razorpay): each one found is applied
+// exactly as its webhook would have been (ApplyResult: a payment of its
+// own that pays the bill or credits the top-up if it still can, or is
+// refunded). A PENDING payment's order is the pending reconciliation's;
+// a SUCCESS payment is taken off the watch (a second capture on its order
+// is reported by webhook only). Each look is claimed by compare-and-swap
+// on the watch, so instances do not repeat it, and the looks thin out
+// (watchEvery). Source of the rule: issue 15 (lost webhooks behave for
+// top-ups as for bills) and the late-capture faults of issue 12.
+func (pr *Processor) WatchOrders(ctx context.Context) error {
+	watched, err := pr.Store.Watched(ctx)
+	if err != nil {
+		return err
+	}
+	now := pr.Now()
+	for pid, next := range watched {
+		if now.Before(next) {
+			continue
+		}
+		if err := pr.watchOrder(ctx, pid, next, now); err != nil && ctx.Err() == nil {
+			pr.Log.Warn("watching a Razorpay order", "payment_id", pid, "err", err.Error())
+		}
+	}
+	return nil
+}
+
+// watchOrder is one look of WatchOrders at payment pid's order, due since
+// next.
+func (pr *Processor) watchOrder(ctx context.Context, pid string, next, now time.Time) error {
+	p, err := pr.Store.Get(ctx, pid)
+	switch {
+	case errors.Is(err, ErrPaymentNotFound):
+		return pr.Store.Unwatch(ctx, pid)
+	case err != nil:
+		return err
+	case p.Status == Success || p.Method != MethodRazorpay || p.LateCaptureOf != "" || now.Sub(p.CreatedAt) > WatchWindow:
+		return pr.Store.Unwatch(ctx, pid)
+	}
+	ok, err := pr.Store.ClaimWatch(ctx, pid, next, now.Add(watchEvery(now.Sub(p.CreatedAt))))
+	if err != nil || !ok || p.Status == Pending || p.Razorpay == nil {
+		return err // PENDING: the pending reconciliation asks; no order: nothing to ask about yet
+	}
+	var attempts []GatewayPayment
+	err = pr.step(ctx, func(ctx context.Context) error {
+		var err error
+		attempts, err = pr.Gateway.OrderPayments(ctx, p.Razorpay.OrderID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("asking about order %s: %w (asked again later)", p.Razorpay.OrderID, err)
+	}
+	for _, a := range attempts {
+		if a.Status != "captured" || a.ID == p.Razorpay.GatewayPaymentID {
+			continue
+		}
+		pr.reconciledAction("watched")
+		pr.Log.Warn("a capture no webhook reported, on the order of a payment that ended", "payment_id", p.ID, "status", p.Status,
+			"order_id", p.Razorpay.OrderID, "gateway_payment_id", a.ID)
+		if _, _, err := pr.ApplyResult(ctx, pr.reconciled(p, a, contract.ResultCaptured)); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -66,6 +66,17 @@ type Store interface {
 	// List reads up to n places of a user's list of payments of purpose,
 	// newest first, below position before (0: from the newest).
 	List(ctx context.Context, purpose Purpose, userID string, before int64, n int) (Listed, error)
+	// Watch puts payment id on the watch of orders (WatchOrders), to be
+	// looked at from next on.
+	Watch(ctx context.Context, id string, next time.Time) error
+	// Watched returns the watched payments, each with when it is next due.
+	Watched(ctx context.Context) (map[string]time.Time, error)
+	// ClaimWatch moves id's next look from next (as Watched read it) to
+	// then, by compare-and-swap, and reports whether it did: false when
+	// another instance moved it first, or it is no longer watched.
+	ClaimWatch(ctx context.Context, id string, next, then time.Time) (bool, error)
+	// Unwatch takes id off the watch.
+	Unwatch(ctx context.Context, id string) error
 	// ClaimRefund binds refundID (a keyed refund's, derived from its
 	// Idempotency-Key) to c, once (insert-if-absent), and returns the
 	// binding that holds: c, or the one made first.

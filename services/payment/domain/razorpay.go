@@ -212,6 +212,11 @@ func (pr *Processor) withOrder(ctx context.Context, p Payment) (Payment, error) 
 		return p, nil
 	}
 	const op = "to create the order"
+	// On the watch before the order can exist: a capture of it that no
+	// webhook reports, after p has ended, is still found (WatchOrders).
+	if err := pr.Store.Watch(ctx, p.ID, pr.Now().Add(watchFirst)); err != nil {
+		return Payment{}, apperr.Unavailable("the payment store is not answering; try again shortly", err)
+	}
 	var order RazorpayOrder
 	err := pr.step(ctx, func(ctx context.Context) error {
 		var err error
@@ -603,13 +608,16 @@ func (pr *Processor) lateCapture(ctx context.Context, orig Payment, r GatewayRes
 }
 
 // noteSettled tells the payment a late payment stands for that it was
-// settled.
+// settled (SettledBy). The late payment that paid the bill or credited the
+// top-up (SUCCESS) is the one named, whatever settled after it: a later
+// capture of the same order refunded (FAILED) does not take its place, so
+// a client following settled_by finds where the money went.
 func (pr *Processor) noteSettled(ctx context.Context, late Payment) {
 	if late.LateCaptureOf == "" {
 		return
 	}
 	_, err := pr.update(ctx, late.LateCaptureOf, func(q *Payment) bool {
-		if q.SettledBy == late.ID {
+		if q.SettledBy == late.ID || q.SettledBy != "" && late.Status != Success {
 			return false
 		}
 		q.SettledBy = late.ID

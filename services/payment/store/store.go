@@ -669,13 +669,20 @@ func (s *Store) DeadLetters(ctx context.Context) ([]domain.DeadLetter, error) {
 
 // Pending implements domain.Store. It reads every shard in one round trip.
 func (s *Store) Pending(ctx context.Context) (map[string]time.Time, error) {
+	return s.readShards(ctx, shardKey, "pending index")
+}
+
+// readShards reads every shard of an index of payment ids and times (the
+// pending index, the watch of orders) in one round trip; what names the
+// index in errors.
+func (s *Store) readShards(ctx context.Context, key func(int) string, what string) (map[string]time.Time, error) {
 	keys := make([]string, Shards)
 	for n := range keys {
-		keys[n] = shardKey(n)
+		keys[n] = key(n)
 	}
 	items, err := s.state.BulkGet(ctx, s.name, keys)
 	if err != nil {
-		return nil, fmt.Errorf("reading pending index: %w", err)
+		return nil, fmt.Errorf("reading %s: %w", what, err)
 	}
 	out := map[string]time.Time{}
 	for _, it := range items {
@@ -684,7 +691,7 @@ func (s *Store) Pending(ctx context.Context) (map[string]time.Time, error) {
 		}
 		var sh shard
 		if err := json.Unmarshal(it.Value, &sh); err != nil {
-			return nil, fmt.Errorf("decoding pending index %s: %w", it.Key, err)
+			return nil, fmt.Errorf("decoding %s %s: %w", what, it.Key, err)
 		}
 		for id, ms := range sh.IDs {
 			out[id] = time.UnixMilli(ms)
@@ -787,6 +794,54 @@ func (s *Store) List(ctx context.Context, purpose domain.Purpose, userID string,
 		}
 	}
 	return out, nil
+}
+
+// watchKey is the key of watch shard n: payment ids whose Razorpay order
+// the watch looks at, each with when it is next due (Unix milliseconds).
+// Few (failed Razorpay payments, for a day), so no group commit.
+func watchKey(n int) string { return "watch/" + strconv.Itoa(n) }
+
+// Watch implements domain.Store.
+func (s *Store) Watch(ctx context.Context, id string, next time.Time) error {
+	_, err := sidecar.Update(ctx, s.state, s.name, watchKey(shardOf(id)), func(sh *shard, _ bool) error {
+		if sh.IDs == nil {
+			sh.IDs = map[string]int64{}
+		}
+		sh.IDs[id] = next.UnixMilli()
+		return nil
+	})
+	return err
+}
+
+// Watched implements domain.Store: every shard in one round trip.
+func (s *Store) Watched(ctx context.Context) (map[string]time.Time, error) {
+	return s.readShards(ctx, watchKey, "the watch of orders")
+}
+
+// ClaimWatch implements domain.Store.
+func (s *Store) ClaimWatch(ctx context.Context, id string, next, then time.Time) (bool, error) {
+	claimed := false
+	_, err := sidecar.Update(ctx, s.state, s.name, watchKey(shardOf(id)), func(sh *shard, _ bool) error {
+		if ms, ok := sh.IDs[id]; !ok || ms != next.UnixMilli() {
+			claimed = false
+			return sidecar.ErrNoChange
+		}
+		sh.IDs[id], claimed = then.UnixMilli(), true
+		return nil
+	})
+	return claimed, err
+}
+
+// Unwatch implements domain.Store.
+func (s *Store) Unwatch(ctx context.Context, id string) error {
+	_, err := sidecar.Update(ctx, s.state, s.name, watchKey(shardOf(id)), func(sh *shard, _ bool) error {
+		if _, ok := sh.IDs[id]; !ok {
+			return sidecar.ErrNoChange
+		}
+		delete(sh.IDs, id)
+		return nil
+	})
+	return err
 }
 
 // Track implements domain.Store.
