@@ -5,6 +5,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -148,30 +149,35 @@ func unambiguousFraming(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 // framingProblem reads raw request headers (as received) for what
 // unambiguousFraming refuses; "" when there is none.
 func framingProblem(raw []byte) string {
-	var lengths []string
-	chunked := false
-	for _, line := range strings.Split(string(raw), "\n") {
-		line = strings.TrimSuffix(line, "\r")
-		if line == "" {
+	var length []byte
+	lengths, chunked := 0, false
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if len(line) == 0 {
 			continue
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			return "a header line folded onto the next (obsolete line folding) is not accepted"
 		}
-		name, value, _ := strings.Cut(line, ":")
+		name, value, _ := bytes.Cut(line, []byte{':'})
+		name, value = bytes.TrimSpace(name), bytes.TrimSpace(value)
 		switch {
-		case strings.EqualFold(strings.TrimSpace(name), "Content-Length"):
-			lengths = append(lengths, strings.TrimSpace(value))
-		case strings.EqualFold(strings.TrimSpace(name), "Transfer-Encoding"):
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			if lengths > 0 && !bytes.Equal(value, length) {
+				return "Content-Length is given more than once, with different values"
+			}
+			length, lengths = value, lengths+1
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
 			chunked = true
 		}
 	}
-	for _, l := range lengths[min(1, len(lengths)):] {
-		if l != lengths[0] {
-			return "Content-Length is given more than once, with different values"
-		}
-	}
-	if chunked && len(lengths) > 0 {
+	if chunked && lengths > 0 {
 		return "a request has Content-Length or Transfer-Encoding, not both"
 	}
 	return ""
