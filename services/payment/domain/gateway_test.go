@@ -511,6 +511,26 @@ func TestResultDeliveriesAreBounded(t *testing.T) {
 	if got, _ := pr.Store.Get(ctx, "pay_P"); got.Status != domain.Pending {
 		t.Fatalf("payment = %s, want still PENDING", got.Status)
 	}
+	if d, _ := pr.DeadLetters(ctx, admin); len(d) != 1 || d[0].Resolved != "" {
+		t.Fatalf("dead letters = %+v, want it open while the payment is PENDING", d)
+	}
+	// Billing is back and the result delivered again: once the payment
+	// has ended, the dead letter reads resolved.
+	bank.mu.Lock()
+	bank.billingDown = false
+	bank.mu.Unlock()
+	if _, _, err := pr.ApplyResult(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := pr.Store.Get(ctx, "pay_P"); got.Status != domain.Success {
+		t.Fatalf("payment = %s, want SUCCESS", got.Status)
+	}
+	if d, _ := pr.DeadLetters(ctx, admin); len(d) != 1 || !strings.Contains(d[0].Resolved, "ended SUCCESS") || d[0].ResolvedAt.IsZero() {
+		t.Fatalf("dead letters = %+v, want it resolved", d)
+	}
+	if d, _ := pr.Store.DeadLetters(ctx); d[0].Resolved == "" {
+		t.Fatalf("stored dead letter %+v, want resolved", d[0])
+	}
 }
 
 // Reconciliation classifies Razorpay's answers too: an order Razorpay

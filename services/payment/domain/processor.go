@@ -549,6 +549,28 @@ func (pr *Processor) Payment(ctx context.Context, caller auth.Caller, paymentID 
 	return p, nil
 }
 
+// resolveGaveUp marks resolved the result_gave_up dead letters whose
+// payment has since ended (reconciliation, or a later delivery, settled
+// it): the work they parked was done after all. They are checked as they
+// are read, one payment read each while they stay open, so no payment's
+// settling pays for it. Failures leave them open, to be tried next read.
+func (pr *Processor) resolveGaveUp(ctx context.Context, list []DeadLetter) []DeadLetter {
+	for i := range list {
+		d := &list[i]
+		if d.Kind != ParkResultGaveUp || d.Resolved != "" || d.PaymentID == "" {
+			continue
+		}
+		p, err := pr.Store.Get(ctx, d.PaymentID)
+		if err != nil || p.Status == Pending {
+			continue
+		}
+		how := fmt.Sprintf("payment %s ended %s after all", p.ID, p.Status)
+		pr.resolveParked(ctx, d.EventID, p.ID, how)
+		d.Resolved, d.ResolvedAt = how, pr.Now().UTC()
+	}
+	return list
+}
+
 // DeadLetters returns what was parked for operators, newest first, to an
 // admin (or the payment service itself).
 func (pr *Processor) DeadLetters(ctx context.Context, caller auth.Caller) ([]DeadLetter, error) {
@@ -557,7 +579,11 @@ func (pr *Processor) DeadLetters(ctx context.Context, caller auth.Caller) ([]Dea
 			return nil, err
 		}
 	}
-	return pr.Store.DeadLetters(ctx)
+	list, err := pr.Store.DeadLetters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return pr.resolveGaveUp(ctx, list), nil
 }
 
 // RecentPayments keeps the most recent payments for the ops console.

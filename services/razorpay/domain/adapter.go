@@ -404,6 +404,14 @@ func (a *Adapter) handleVerified(ctx context.Context, eventID string, body []byt
 	case Foreign:
 		rec.Outcome = OutcomeForeign
 		topic = contract.TopicGatewayParked
+		if r.OrderID != "" && r.PaymentID == "" {
+			// Whose money it was, for the operator (best effort: the
+			// refund is parked either way).
+			if order, err := a.Store.Order(ctx, r.OrderID); err == nil {
+				r.PaymentID = order.PaymentID
+				rec.Reason += "; it refunds FinFlow's " + order.PaymentID
+			}
+		}
 	case Act:
 		if r.RefundKey != "" {
 			rec.Outcome = OutcomeAccepted // a refund FinFlow made: its notes name it

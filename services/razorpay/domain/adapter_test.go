@@ -305,3 +305,42 @@ func TestCreateOrderAnswers(t *testing.T) {
 		})
 	}
 }
+
+// A refund made from Razorpay's dashboard (no FinFlow notes) is parked, and
+// its dead letter names FinFlow's payment when the event's payment entity
+// names an order FinFlow made: the operator sees whose money went back.
+func TestForeignRefundNamesFinFlowsPayment(t *testing.T) {
+	ctx := context.Background()
+	a, pub, _, _ := newAdapter(t)
+	mine := id.New(id.Payment)
+	if _, err := a.CreateOrder(ctx, contract.CreateOrderRequest{PaymentID: mine, Amount: 5000, Currency: "INR"}); err != nil {
+		t.Fatal(err)
+	}
+	refund := func(orderID string) string {
+		return `{"entity":"event","event":"refund.processed","payload":{"refund":{"entity":{"id":"rfnd_AAAAAAAAAAAAAA","payment_id":"pay_AAAAAAAAAAAAAA","amount":5000,"currency":"INR","notes":[]}},` +
+			`"payment":{"entity":{"id":"pay_AAAAAAAAAAAAAA","order_id":` + orderID + `,"amount":5000,"currency":"INR","status":"refunded"}}}}`
+	}
+	for _, tc := range []struct {
+		name, order, want string
+	}{
+		{"an order FinFlow made", `"order_STUB0000000001"`, mine},
+		{"an order FinFlow never made", `"order_OTHER000000001"`, ""},
+		{"no order named", `null`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := refund(tc.order)
+			pub.mu.Lock()
+			before := len(pub.events)
+			pub.mu.Unlock()
+			answer, err := a.HandleWebhook(ctx, domain.WebhookDelivery{Body: []byte(body), Signature: sign(body, secret), EventID: "evt_" + tc.name, RequestID: "req_1"})
+			if err != nil || answer.Status != domain.OutcomeForeign {
+				t.Fatalf("HandleWebhook = %+v, %v; want foreign", answer, err)
+			}
+			pub.mu.Lock()
+			defer pub.mu.Unlock()
+			if len(pub.events) != before+1 || pub.topics[before] != contract.TopicGatewayParked || pub.events[before].PaymentID != tc.want {
+				t.Fatalf("published %+v on %v, want one parked event naming %q", pub.events[before:], pub.topics[before:], tc.want)
+			}
+		})
+	}
+}

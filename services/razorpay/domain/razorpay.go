@@ -239,6 +239,12 @@ func parseRefund(r Result, env envelope) (Result, Verdict, string) {
 	}
 	r.Amount, r.Currency = amount, printable(rf.Currency, 8)
 	if r.RefundKey == "" || r.PaymentID == "" {
+		// The payment entity beside it names the order, by which the
+		// adapter finds FinFlow's payment: the operator's dead letter
+		// then says whose money went back.
+		if pe := env.Payload.Payment; pe != nil && pe.Entity != nil && pe.Entity.ID == rf.PaymentID && pe.Entity.OrderID != nil && ValidOrderID(*pe.Entity.OrderID) {
+			r.OrderID = *pe.Entity.OrderID
+		}
 		return r, Foreign, "refund " + r.GatewayRefundID + " of " + r.GatewayPaymentID + " was not made by FinFlow (Razorpay's dashboard, or another integration)"
 	}
 	return r, Act, ""
