@@ -56,6 +56,7 @@ func main() {
 				},
 				GatewayConcurrency:  func() int { return int(d.Settings.Get(domain.SettingGatewayConcurrency)) },
 				MaxResultDeliveries: func() int { return int(d.Settings.Get(domain.SettingResultMaxDeliveries)) },
+				Watch:               domain.WatchPolicy{Window: ms(domain.SettingWatchWindowMS), First: ms(domain.SettingWatchFirstMS)},
 				Background:          ctx,
 			}
 			settled := d.Metrics.Counter("payments_total", "Payments moved out of PENDING by this process, by method and final state.", "method", "status")

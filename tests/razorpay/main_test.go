@@ -25,8 +25,11 @@ func TestMain(m *testing.M) {
 		"payments.reconcile.interval_ms":      500,
 		"payments.reconcile.after_ms":         2000,
 		"payments.razorpay.order_lifetime_ms": 12000,
-		"payments.recovery.interval_ms":       500,
-		"payments.recovery.min_age_ms":        2000,
+		// The watch of orders looks at a payment that ended a second after
+		// it was made, then at a quarter of the time elapsed.
+		"payments.razorpay.watch_first_ms": 1000,
+		"payments.recovery.interval_ms":    500,
+		"payments.recovery.min_age_ms":     2000,
 		// Gateway work Razorpay does not answer is retried after 200 ms,
 		// 400 ms, ... and parked after 5 tries.
 		"payments.gateway.retry_base_ms": 200,

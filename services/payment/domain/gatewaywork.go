@@ -536,26 +536,40 @@ func (pr *Processor) ReconcileOnce(ctx context.Context, cfg ReconcileConfig) err
 	return pr.WatchOrders(ctx)
 }
 
-// The watch of orders (WatchOrders).
-const (
-	// WatchWindow is how long after a Razorpay payment was created its
-	// order is watched: Razorpay's late authorisations (a payment the bank
-	// confirms after it was reported failed) come within hours.
-	WatchWindow = 24 * time.Hour
-	// watchFirst is when a new order is first looked at.
-	watchFirst = time.Minute
-)
+// WatchPolicy is the watch of orders' timing (WatchOrders): Window is how
+// long after a Razorpay payment was created its order is watched
+// (Razorpay's late authorisations, a payment the bank confirms after it was
+// reported failed, come within hours; default 24 h), First when a new
+// order is first looked at and the shortest time between two looks
+// (default a minute). Nil funcs take the defaults.
+type WatchPolicy struct {
+	Window, First func() time.Duration
+}
 
-// watchEvery is how long after a look at an order, elapsed after its
-// payment was created, the next look comes: a quarter of the time
-// elapsed, from a minute to an hour (about 40 looks in WatchWindow).
-func watchEvery(elapsed time.Duration) time.Duration {
-	return min(max(elapsed/4, time.Minute), time.Hour)
+func (w WatchPolicy) window() time.Duration {
+	if w.Window == nil {
+		return 24 * time.Hour
+	}
+	return w.Window()
+}
+
+func (w WatchPolicy) first() time.Duration {
+	if w.First == nil {
+		return time.Minute
+	}
+	return w.First()
+}
+
+// every is how long after a look at an order, elapsed after its payment
+// was created, the next look comes: a quarter of the time elapsed, from
+// First to an hour (about 40 looks in a day at the defaults).
+func (w WatchPolicy) every(elapsed time.Duration) time.Duration {
+	return min(max(elapsed/4, w.first()), max(time.Hour, w.first()))
 }
 
 // WatchOrders looks again at the Razorpay orders of payments that ended
 // FAILED (a failed attempt, the order expired, Razorpay refused it) within
-// WatchWindow of their creation, for a capture no webhook reported (the
+// the watch window of their creation (WatchPolicy), for a capture no webhook reported (the
 // webhooks lost, or given up by Razorpay): each one found is applied
 // exactly as its webhook would have been (ApplyResult: a payment of its
 // own that pays the bill or credits the top-up if it still can, or is
@@ -563,7 +577,7 @@ func watchEvery(elapsed time.Duration) time.Duration {
 // a SUCCESS payment is taken off the watch (a second capture on its order
 // is reported by webhook only). Each look is claimed by compare-and-swap
 // on the watch, so instances do not repeat it, and the looks thin out
-// (watchEvery). Source of the rule: issue 15 (lost webhooks behave for
+// (WatchPolicy.every). Source of the rule: issue 15 (lost webhooks behave for
 // top-ups as for bills) and the late-capture faults of issue 12.
 func (pr *Processor) WatchOrders(ctx context.Context) error {
 	watched, err := pr.Store.Watched(ctx)
@@ -591,10 +605,10 @@ func (pr *Processor) watchOrder(ctx context.Context, pid string, next, now time.
 		return pr.Store.Unwatch(ctx, pid)
 	case err != nil:
 		return err
-	case p.Status == Success || p.Method != MethodRazorpay || p.LateCaptureOf != "" || now.Sub(p.CreatedAt) > WatchWindow:
+	case p.Status == Success || p.Method != MethodRazorpay || p.LateCaptureOf != "" || now.Sub(p.CreatedAt) > pr.Watch.window():
 		return pr.Store.Unwatch(ctx, pid)
 	}
-	ok, err := pr.Store.ClaimWatch(ctx, pid, next, now.Add(watchEvery(now.Sub(p.CreatedAt))))
+	ok, err := pr.Store.ClaimWatch(ctx, pid, next, now.Add(pr.Watch.every(now.Sub(p.CreatedAt))))
 	if err != nil || !ok || p.Status == Pending || p.Razorpay == nil {
 		return err // PENDING: the pending reconciliation asks; no order: nothing to ask about yet
 	}

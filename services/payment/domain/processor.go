@@ -36,7 +36,9 @@ type Processor struct {
 	OnParked func(kind string)
 	// Retry bounds the retries of gateway work Razorpay does not answer;
 	// GatewayConcurrency bounds how much of it runs at once (read once).
-	Retry              RetryPolicy
+	Retry RetryPolicy
+	// Watch times the watch of orders (WatchOrders).
+	Watch              WatchPolicy
 	GatewayConcurrency func() int
 	// MaxResultDeliveries bounds how many times one gateway result may fail
 	// to apply before it is parked (nil: no bound).

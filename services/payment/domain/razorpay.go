@@ -214,7 +214,7 @@ func (pr *Processor) withOrder(ctx context.Context, p Payment) (Payment, error) 
 	const op = "to create the order"
 	// On the watch before the order can exist: a capture of it that no
 	// webhook reports, after p has ended, is still found (WatchOrders).
-	if err := pr.Store.Watch(ctx, p.ID, pr.Now().Add(watchFirst)); err != nil {
+	if err := pr.Store.Watch(ctx, p.ID, pr.Now().Add(pr.Watch.first())); err != nil {
 		return Payment{}, apperr.Unavailable("the payment store is not answering; try again shortly", err)
 	}
 	var order RazorpayOrder

@@ -12,6 +12,11 @@ const (
 	SettingReconcileIntervalMS   = "payments.reconcile.interval_ms"
 	SettingReconcileAfterMS      = "payments.reconcile.after_ms"
 	SettingRazorpayOrderLifetime = "payments.razorpay.order_lifetime_ms"
+	// The watch of orders (WatchOrders): how long after a Razorpay
+	// payment's creation its order is watched, and the first look's delay
+	// (also the shortest time between two looks).
+	SettingWatchWindowMS = "payments.razorpay.watch_window_ms"
+	SettingWatchFirstMS  = "payments.razorpay.watch_first_ms"
 	// Gateway work (refunds, confirming late captures, reconciliation)
 	// that Razorpay does not answer is tried again after RetryBase,
 	// doubling up to RetryMax, at most MaxAttempts times; then it is
@@ -33,6 +38,8 @@ var Settings = []settings.Int{
 	{Key: SettingReconcileIntervalMS, Default: 5000, Min: 100, Max: 3600000},
 	{Key: SettingReconcileAfterMS, Default: 30000, Min: 0, Max: 86400000},
 	{Key: SettingRazorpayOrderLifetime, Default: 900000, Min: 1000, Max: 7 * 86400000},
+	{Key: SettingWatchWindowMS, Default: 86400000, Min: 60000, Max: 30 * 86400000},
+	{Key: SettingWatchFirstMS, Default: 60000, Min: 100, Max: 3600000},
 	{Key: SettingGatewayRetryBaseMS, Default: 2000, Min: 10, Max: 3600000},
 	{Key: SettingGatewayRetryMaxMS, Default: 300000, Min: 10, Max: 86400000},
 	{Key: SettingGatewayMaxAttempts, Default: 12, Min: 1, Max: 1000},

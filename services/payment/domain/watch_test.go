@@ -51,7 +51,7 @@ func TestWatchFindsCapturesNoWebhookReported(t *testing.T) {
 				t.Fatalf("late payment = %+v, bill %+v; want SUCCESS paying the bill", late, w.bank.bills["bill_9"])
 			}
 			// Past the window the payment leaves the watch.
-			w.clock.add(domain.WatchWindow)
+			w.clock.add(24 * time.Hour) // the default window
 			if err := w.pr.WatchOrders(ctx); err != nil {
 				t.Fatal(err)
 			}
