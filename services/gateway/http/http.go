@@ -172,14 +172,10 @@ func (g *Gateway) own(h fiber.Handler) fiber.Handler {
 		if err := g.Limit(c, auth.Identity{}); err != nil {
 			return err
 		}
-		if err := checkHeaders(c); err != nil {
+		// The checks of a contract route that takes nothing (no body, no
+		// query, no parameter), without its hop.
+		if _, err := g.prepare(c, domain.Route{}); err != nil {
 			return err
-		}
-		if err := checkQuery(c, domain.Route{}); err != nil {
-			return err
-		}
-		if len(c.Request().Body()) > 0 {
-			return apperr.Invalid("body", "this route takes no body")
 		}
 		return h(c)
 	}
