@@ -40,11 +40,11 @@ var _ domain.Money = (*reader)(nil)
 // get invokes GET path on app and decodes a 200 answer into out; it
 // returns what went wrong as text for the page, or "".
 func (r *reader) get(ctx context.Context, app, path string, out any) string {
-	resp, err := r.services.Invoke(ctx, app, "GET", path, nil, r.header.Clone())
-	if err != nil {
-		return fmt.Sprintf("%s: %v", app, err)
-	}
-	if resp.Status != 200 {
+	resp, err := r.call(ctx, app, path, out)
+	switch {
+	case err != nil:
+		return err.Error()
+	case resp.Status != 200:
 		// The service's own words where it gave them (a cursor it did not
 		// issue: "cursor is not one this server issued").
 		var e apperr.Body
@@ -53,27 +53,32 @@ func (r *reader) get(ctx context.Context, app, path string, out any) string {
 		}
 		return fmt.Sprintf("%s answered %d", app, resp.Status)
 	}
-	if out != nil {
-		if err := json.Unmarshal(resp.Body, out); err != nil {
-			return fmt.Sprintf("%s: undecodable answer: %v", app, err)
-		}
-	}
 	return ""
 }
 
 // getStatus invokes GET path on app, decodes a 200 answer into out and
 // returns the answer's status.
 func (r *reader) getStatus(ctx context.Context, app, path string, out any) (int, error) {
+	resp, err := r.call(ctx, app, path, out)
+	if resp == nil {
+		return 0, err
+	}
+	return resp.Status, err
+}
+
+// call invokes GET path on app and decodes a 200 answer into out. The
+// answer is nil only when none came.
+func (r *reader) call(ctx context.Context, app, path string, out any) (*sidecar.Response, error) {
 	resp, err := r.services.Invoke(ctx, app, "GET", path, nil, r.header.Clone())
 	if err != nil {
-		return 0, fmt.Errorf("%s: %v", app, err)
+		return nil, fmt.Errorf("%s: %v", app, err)
 	}
 	if resp.Status == 200 && out != nil {
 		if err := json.Unmarshal(resp.Body, out); err != nil {
-			return resp.Status, fmt.Errorf("%s: undecodable answer: %v", app, err)
+			return resp, fmt.Errorf("%s: undecodable answer: %v", app, err)
 		}
 	}
-	return resp.Status, nil
+	return resp, nil
 }
 
 // payments reads the recent payments and their history.
