@@ -612,12 +612,7 @@ func (pr *Processor) watchOrder(ctx context.Context, pid string, next, now time.
 	if err != nil || !ok || p.Status == Pending || p.Razorpay == nil {
 		return err // PENDING: the pending reconciliation asks; no order: nothing to ask about yet
 	}
-	var attempts []GatewayPayment
-	err = pr.step(ctx, func(ctx context.Context) error {
-		var err error
-		attempts, err = pr.Gateway.OrderPayments(ctx, p.Razorpay.OrderID)
-		return err
-	})
+	attempts, err := pr.orderPayments(ctx, p.Razorpay.OrderID)
 	if err != nil {
 		return fmt.Errorf("asking about order %s: %w (asked again later)", p.Razorpay.OrderID, err)
 	}
@@ -655,12 +650,7 @@ func (pr *Processor) reconcile(ctx context.Context, p Payment, now time.Time, cf
 		return nil
 	}
 	op := "to list the payments of order " + p.Razorpay.OrderID
-	var attempts []GatewayPayment
-	err := pr.step(ctx, func(ctx context.Context) error {
-		var err error
-		attempts, err = pr.Gateway.OrderPayments(ctx, p.Razorpay.OrderID)
-		return err
-	})
+	attempts, err := pr.orderPayments(ctx, p.Razorpay.OrderID)
 	if g, ok := pr.refusal(op, err); ok {
 		pr.reconciledAction("refused")
 		return pr.failAndPark(ctx, p, ReasonGatewayRefused, g, ParkOrderRefused,
@@ -701,6 +691,18 @@ func (pr *Processor) reconcile(ctx context.Context, p Payment, now time.Time, cf
 		return pr.endOrder(ctx, p.ID, ReasonExpired, "", nil) // an error is retried next round
 	}
 	return nil
+}
+
+// orderPayments asks Razorpay for the payments (attempts) of an order,
+// within one step's timeout.
+func (pr *Processor) orderPayments(ctx context.Context, orderID string) ([]GatewayPayment, error) {
+	var attempts []GatewayPayment
+	err := pr.step(ctx, func(ctx context.Context) error {
+		var err error
+		attempts, err = pr.Gateway.OrderPayments(ctx, orderID)
+		return err
+	})
+	return attempts, err
 }
 
 func (pr *Processor) reconciledAction(action string) {

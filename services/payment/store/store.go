@@ -798,7 +798,10 @@ func (s *Store) List(ctx context.Context, purpose domain.Purpose, userID string,
 
 // watchKey is the key of watch shard n: payment ids whose Razorpay order
 // the watch looks at, each with when it is next due (Unix milliseconds).
-// Few (failed Razorpay payments, for a day), so no group commit.
+// Every Razorpay payment is written here once, before its order is made
+// (a compare-and-swap of one of Shards shards, without the pending
+// index's group commit); a SUCCESS one leaves at its first look, a
+// FAILED one stays for the watch window.
 func watchKey(n int) string { return "watch/" + strconv.Itoa(n) }
 
 // Watch implements domain.Store.
