@@ -381,11 +381,11 @@ func TestConsoleCountsAgainstTheRateLimit(t *testing.T) {
 	}
 }
 
-// The page shows each service's health as the gateway's readiness fan-out
-// reports it.
-func TestConsoleShowsReadiness(t *testing.T) {
-	app := consoleApp(t, store.NewSessions(sidecartest.NewMemState(), "gateway-store"), &limiter{}, "billing")
-	req := httptest.NewRequest("GET", "/console", nil)
+// adminPage GETs path from the console as an admin (a bearer token) and
+// returns the answer's status and body.
+func adminPage(t *testing.T, app *fiber.App, path string) (int, string) {
+	t.Helper()
+	req := httptest.NewRequest("GET", path, nil)
 	req.Header.Set("Authorization", bearer("ops-admin", "admin"))
 	resp, err := app.Test(req, -1)
 	if err != nil {
@@ -393,9 +393,16 @@ func TestConsoleShowsReadiness(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	page := string(body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET /console = %d, want 200", resp.StatusCode)
+	return resp.StatusCode, string(body)
+}
+
+// The page shows each service's health as the gateway's readiness fan-out
+// reports it.
+func TestConsoleShowsReadiness(t *testing.T) {
+	app := consoleApp(t, store.NewSessions(sidecartest.NewMemState(), "gateway-store"), &limiter{}, "billing")
+	status, page := adminPage(t, app, "/console")
+	if status != 200 {
+		t.Fatalf("GET /console = %d, want 200", status)
 	}
 	for _, app := range append([]string{"gateway"}, gateway.Backends...) {
 		want := `data-service="` + app + `"`
@@ -420,17 +427,9 @@ func TestConsoleOneUserThatCannotBeChecked(t *testing.T) {
 		{"usr_has space", "is not a user id"},
 	} {
 		t.Run(tc.user, func(t *testing.T) {
-			req := httptest.NewRequest("GET", "/console?user="+url.QueryEscape(tc.user), nil)
-			req.Header.Set("Authorization", bearer("ops-admin", "admin"))
-			resp, err := app.Test(req, -1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(resp.Body)
-			page := string(body)
-			if resp.StatusCode != 200 || !strings.Contains(page, `id="money-verdict">not all checked<`) || !strings.Contains(page, tc.says) || strings.Contains(page, `data-money="ok"`) {
-				t.Fatalf("GET /console?user=%s = %d; want the verdict not all checked, saying %q, and no user conserved:\n%s", tc.user, resp.StatusCode, tc.says, page)
+			status, page := adminPage(t, app, "/console?user="+url.QueryEscape(tc.user))
+			if status != 200 || !strings.Contains(page, `id="money-verdict">not all checked<`) || !strings.Contains(page, tc.says) || strings.Contains(page, `data-money="ok"`) {
+				t.Fatalf("GET /console?user=%s = %d; want the verdict not all checked, saying %q, and no user conserved:\n%s", tc.user, status, tc.says, page)
 			}
 		})
 	}
