@@ -27,9 +27,18 @@ const (
 var Ops = []Op{OpCreateOrder, OpOrderPayments, OpFetchPayment, OpRefund, OpFetchRefund}
 
 // namesAnID reports whether op's path names a Razorpay id, so that
-// Razorpay's 404 with its error body says that this id does not exist. A
+// Razorpay's 404 with its error body can say that this id does not exist. A
 // 404 to POST /v1/orders names no id: only the address can be wrong.
 func (op Op) namesAnID() bool { return op != OpCreateOrder }
+
+// idUnknown reports whether a 404's description says that the id the path
+// names does not exist ("The id provided does not exist"), rather than that
+// the address is not one of Razorpay's ("The requested URL was not found on
+// the server.", Razorpay's and its simulator's answer to a path it does not
+// serve, as when the base URL carries a path of its own).
+func idUnknown(description string) bool {
+	return strings.Contains(strings.ToLower(description), "does not exist")
+}
 
 // codeBadRequest is the error.code of Razorpay's refusal of a request
 // (razorpay-go's constants.BAD_REQUEST_ERROR). Its other codes,
@@ -44,10 +53,14 @@ const codeBadRequest = "BAD_REQUEST_ERROR"
 //	2xx                                                      done
 //	400 or 422 with Razorpay's error body, code              a definite refusal
 //	  BAD_REQUEST_ERROR, on any op
-//	404 with that body, on an op whose path names an id      a definite refusal ("The id
-//	  (order payments, fetch payment, refund, fetch refund)    provided does not exist")
+//	404 with that body saying the id does not exist ("The    a definite refusal
+//	  id provided does not exist"), on an op whose path
+//	  names an id (order payments, fetch payment, refund,
+//	  fetch refund)
 //	401, 403: FinFlow's own API key was not accepted         no definite answer
-//	404 creating an order (no id: the address is wrong)      no definite answer
+//	404 creating an order (no id: the address is wrong), or  no definite answer
+//	  any other 404 ("The requested URL was not found on
+//	  the server.": the address is wrong)
 //	any 4xx without Razorpay's error body (a proxy's HTML    no definite answer
 //	  page, an empty or unreadable body), or with another
 //	  code (SERVER_ERROR, GATEWAY_ERROR)
@@ -71,12 +84,12 @@ func ClassifyAnswer(op Op, status int, body []byte) error {
 		return nil
 	case (status == http.StatusBadRequest || status == http.StatusUnprocessableEntity) && refusal:
 		return refused(op, status, env)
-	case status == http.StatusNotFound && refusal && op.namesAnID():
+	case status == http.StatusNotFound && refusal && op.namesAnID() && idUnknown(env.description):
 		return refused(op, status, env)
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		why = "FinFlow's API key was not accepted (a configuration outage, not a decision about the request)"
 	case status == http.StatusNotFound && refusal:
-		why = "the address is not Razorpay's API (no id to be unknown)"
+		why = "the address is not Razorpay's API (not an answer about an id)"
 	case status >= 400 && status < 500 && !isEnvelope:
 		why = "not Razorpay's error body (a proxy's page, or nothing)"
 	case status >= 400 && status < 500 && !refusal:

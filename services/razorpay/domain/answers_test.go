@@ -15,22 +15,26 @@ import (
 var answerBodies = []struct {
 	shape, body string
 	refusal     bool // Razorpay's error body with its refusal code
+	unknownID   bool // ... saying that the id does not exist
 }{
-	{"Razorpay's refusal", `{"error":{"code":"BAD_REQUEST_ERROR","description":"The id provided does not exist","source":"business","step":"payment_initiation","reason":"input_validation_failed","metadata":{},"field":"id"}}`, true},
-	{"Razorpay's refusal, no description", `{"error":{"code":"BAD_REQUEST_ERROR"}}`, true},
-	{"Razorpay's server error", `{"error":{"code":"SERVER_ERROR","description":"The server encountered an error. The incident has been reported to admins."}}`, false},
-	{"Razorpay's gateway error", `{"error":{"code":"GATEWAY_ERROR","description":"Payment processing failed due to error at bank or wallet gateway"}}`, false},
-	{"an error without a code", `{"error":{"description":"Unauthorized"}}`, false},
-	{"JSON that is no error", `{"id":"order_AAAAAAAAAAAAAA"}`, false},
-	{"a proxy's HTML page", `<html><head><title>404</title></head><body><h1>404 Not Found</h1></body></html>`, false},
-	{"empty", ``, false},
-	{"unparseable", `{"error":{"code":"BAD_REQ`, false},
+	{"Razorpay's refusal", `{"error":{"code":"BAD_REQUEST_ERROR","description":"The id provided does not exist","source":"business","step":"payment_initiation","reason":"input_validation_failed","metadata":{},"field":"id"}}`, true, true},
+	{"Razorpay's refusal, no description", `{"error":{"code":"BAD_REQUEST_ERROR"}}`, true, false},
+	{"Razorpay's answer to an address it does not serve", `{"error":{"code":"BAD_REQUEST_ERROR","description":"The requested URL was not found on the server."}}`, true, false},
+	{"Razorpay's server error", `{"error":{"code":"SERVER_ERROR","description":"The server encountered an error. The incident has been reported to admins."}}`, false, false},
+	{"Razorpay's gateway error", `{"error":{"code":"GATEWAY_ERROR","description":"Payment processing failed due to error at bank or wallet gateway"}}`, false, false},
+	{"an error without a code", `{"error":{"description":"Unauthorized"}}`, false, false},
+	{"JSON that is no error", `{"id":"order_AAAAAAAAAAAAAA"}`, false, false},
+	{"a proxy's HTML page", `<html><head><title>404</title></head><body><h1>404 Not Found</h1></body></html>`, false, false},
+	{"empty", ``, false, false},
+	{"unparseable", `{"error":{"code":"BAD_REQ`, false, false},
 }
 
 // ClassifyAnswer's table, member by member: every status, every shape of
 // body, every operation. Only Razorpay's error body with its refusal code,
-// at 400 or 422, or at 404 on an operation whose path names an id, is a
-// definite refusal; everything else that is not 2xx is no definite answer.
+// at 400 or 422, or at 404 saying the id does not exist on an operation
+// whose path names an id, is a definite refusal; everything else that is
+// not 2xx (a 404 for an address Razorpay does not serve among them) is no
+// definite answer.
 func TestClassifyAnswerTable(t *testing.T) {
 	statuses := []int{200, 201, 204, 100, 301, 302, 304, 400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 412, 413, 415, 422, 425, 429, 451, 499, 500, 501, 502, 503, 504, 520, 599}
 	for _, op := range domain.Ops {
@@ -40,7 +44,7 @@ func TestClassifyAnswerTable(t *testing.T) {
 				switch {
 				case status >= 200 && status < 300:
 					want = "done"
-				case b.refusal && (status == 400 || status == 422 || status == 404 && op != domain.OpCreateOrder):
+				case b.refusal && (status == 400 || status == 422 || status == 404 && op != domain.OpCreateOrder && b.unknownID):
 					want = "refused"
 				}
 				t.Run(fmt.Sprintf("%s/%d/%s", op, status, b.shape), func(t *testing.T) {
@@ -78,6 +82,10 @@ func TestClassifyAnswerExamples(t *testing.T) {
 		{"refund: the key is still being processed (409)", domain.OpRefund, 409, envelope("BAD_REQUEST_ERROR", "Request is being processed"), "unavailable"},
 		{"refund: 401", domain.OpRefund, 401, envelope("BAD_REQUEST_ERROR", "Unauthorized"), "unavailable"},
 		{"create order: amount below INR 1.00", domain.OpCreateOrder, 400, envelope("BAD_REQUEST_ERROR", "The amount must be at least INR 1.00"), "refused"},
+		{"order payments: 404 for an address Razorpay does not serve (a base URL ending in /v1)", domain.OpOrderPayments, 404, envelope("BAD_REQUEST_ERROR", "The requested URL was not found on the server."), "unavailable"},
+		{"fetch payment: 404 for an address Razorpay does not serve", domain.OpFetchPayment, 404, envelope("BAD_REQUEST_ERROR", "The requested URL was not found on the server."), "unavailable"},
+		{"refund: 404 for an address Razorpay does not serve", domain.OpRefund, 404, envelope("BAD_REQUEST_ERROR", "The requested URL was not found on the server."), "unavailable"},
+		{"fetch refund: 404 for an address Razorpay does not serve", domain.OpFetchRefund, 404, envelope("BAD_REQUEST_ERROR", "The requested URL was not found on the server."), "unavailable"},
 		{"create order: 404 names no id (a wrong address)", domain.OpCreateOrder, 404, envelope("BAD_REQUEST_ERROR", "The requested URL was not found on the server."), "unavailable"},
 		{"create order: an HTML 400 from a proxy", domain.OpCreateOrder, 400, `<html>400 Bad Request</html>`, "unavailable"},
 		{"a 400 that is Razorpay's server error", domain.OpCreateOrder, 400, envelope("SERVER_ERROR", "The server encountered an error"), "unavailable"},
