@@ -294,3 +294,93 @@ func TestAFailedAttemptIsLoggedWithItsGatewayPaymentID(t *testing.T) {
 	}
 	t.Fatalf("no \"payment failed\" line in:\n%s", logged.String())
 }
+
+// One capture is money received once: a result naming it on another order
+// than the one it was first seen on settles nothing (an outside tester's
+// reproduction: a signed payment.captured for a top-up's capture naming a
+// bill payment's order paid the bill, and the true event credited the
+// wallet too, 60000 counted for 30000 captured). Whichever order's result
+// comes first, whichever purposes the two payments have, and whether the
+// capture is a first capture or a late one (the other payment already
+// FAILED), the second order's payment is left as it was and the result is
+// parked.
+func TestOneCaptureSettlesOneOrderOnly(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		firstTopUp  bool // the payment whose order the capture is first named on
+		secondTopUp bool
+		secondEnded bool // the second payment FAILED already: the capture would be a late one
+	}{
+		{"bill first, then a top-up", false, true, false},
+		{"top-up first, then a bill", true, false, false},
+		{"bill first, then a FAILED top-up's order (a late capture)", false, true, true},
+		{"top-up first, then a FAILED bill payment's order (a late capture)", true, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			bank, rzp := newBank(), newRazorpay()
+			pr := newProcessor(bank)
+			pr.Gateway = rzp
+			user := id.New(id.User)
+			bank.balance[user] = 0
+			bank.bills["bill_1"] = &domain.Bill{ID: "bill_1", UserID: user, Amount: 30000, Currency: "INR"}
+			caller := auth.Caller{Identity: auth.Identity{Sub: user}, Signed: true}
+			open := func(topUp bool, payID string) domain.Payment {
+				var p domain.Payment
+				var err error
+				if topUp {
+					p, err = pr.TopUp(ctx, caller, user, money.Amount(30000), "")
+				} else {
+					p, err = pr.PayWithRazorpay(ctx, "bill_1", payID, user)
+				}
+				if err != nil || p.Status != domain.Pending || p.Razorpay == nil {
+					t.Fatalf("payment = %+v, %v; want PENDING with an order", p, err)
+				}
+				return p
+			}
+			first := open(tc.firstTopUp, "pay_P")
+			second := open(tc.secondTopUp, "pay_Q")
+			result := func(evt string, p domain.Payment, gw, status string) domain.GatewayResult {
+				return domain.GatewayResult{EventID: evt, Event: "payment." + status, Status: status, OrderID: p.Razorpay.OrderID,
+					GatewayPaymentID: gw, PaymentID: p.ID, Amount: 30000, Currency: "INR"}
+			}
+			if tc.secondEnded {
+				if out, _, err := pr.ApplyResult(ctx, result("evt_f", second, "pay_F0000000000001", contract.ResultFailed)); err != nil || out != domain.Applied {
+					t.Fatalf("failing the second payment = %v, %v", out, err)
+				}
+			}
+			const gw = "pay_XzeBzG9el3I5T8"
+			if out, why, err := pr.ApplyResult(ctx, result("evt_1", first, gw, contract.ResultCaptured)); err != nil || out != domain.Applied {
+				t.Fatalf("the capture on the first order = %v %s %v, want applied", out, why, err)
+			}
+			before, err := pr.Store.Get(ctx, second.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, why, err := pr.ApplyResult(ctx, result("evt_2", second, gw, contract.ResultCaptured))
+			if err != nil || out != domain.Rejected || !strings.Contains(why, "one order only") {
+				t.Fatalf("the same capture named on the second order = %v %q %v, want rejected", out, why, err)
+			}
+			after, err := pr.Store.Get(ctx, second.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if after.Status != before.Status || after.Razorpay.GatewayPaymentID != "" {
+				t.Fatalf("second payment = %s by %q, want %s as before, no capture", after.Status, after.Razorpay.GatewayPaymentID, before.Status)
+			}
+			late, err := pr.Store.Get(ctx, id.Derive(map[bool]string{true: id.TopUp, false: id.Payment}[tc.secondTopUp], "late:"+gw))
+			if err == nil {
+				t.Fatalf("a late payment %s (%s) was made for the capture on the second order", late.ID, late.Status)
+			}
+			bank.mu.Lock()
+			defer bank.mu.Unlock()
+			counted := int64(len(bank.credits)) * 30000
+			if b := bank.bills["bill_1"]; b.Paid {
+				counted += 30000
+			}
+			if counted != 30000 {
+				t.Fatalf("credits %v, bill %+v: %d paise counted for one capture of 30000", bank.credits, bank.bills["bill_1"], counted)
+			}
+		})
+	}
+}

@@ -81,6 +81,10 @@ type Store interface {
 	// Idempotency-Key) to c, once (insert-if-absent), and returns the
 	// binding that holds: c, or the one made first.
 	ClaimRefund(ctx context.Context, refundID string, c RefundClaim) (RefundClaim, error)
+	// BindCapture binds gateway payment gw (a Razorpay capture) to the
+	// Razorpay order it was captured on, once (insert-if-absent), and
+	// returns the order that holds it: orderID, or the one bound first.
+	BindCapture(ctx context.Context, gw, orderID string) (string, error)
 }
 
 // Listed is a stretch of a user's list: the payments in it (an entry whose

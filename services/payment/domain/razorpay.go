@@ -276,7 +276,11 @@ const (
 // becomes a payment of its own, settled only once Razorpay confirms that
 // very gateway payment. Repeats and results arriving out of order change
 // nothing twice. A result that does not match what FinFlow created
-// (unknown payment, other order, other amount) is Rejected.
+// (unknown payment, other order, other amount) is Rejected, and so is a
+// capture a result names on another order than the one it was first seen
+// on (Store.BindCapture): one capture is money received once, so it
+// settles the payments of one order only, never a bill payment and a
+// top-up both.
 //
 // It never waits on Razorpay: refunds and confirmations are the gateway
 // work's (Kick), so one result Razorpay will not settle cannot hold up the
@@ -317,6 +321,19 @@ func (pr *Processor) ApplyResult(ctx context.Context, r GatewayResult) (Outcome,
 		return pr.reject(ctx, r, "unknown result status "+r.Status)
 	case r.GatewayPaymentID == "":
 		return pr.reject(ctx, r, "the result names no gateway payment")
+	}
+	if r.Status == contract.ResultCaptured && p.Razorpay.GatewayPaymentID != r.GatewayPaymentID {
+		// A capture not yet recorded on this payment: bind it to this
+		// order first, so that one capture can settle only the payments of
+		// one order (a result naming another order for it is refused).
+		held, err := pr.Store.BindCapture(ctx, r.GatewayPaymentID, r.OrderID)
+		if err != nil {
+			return pr.failedDelivery(ctx, r, err)
+		}
+		if held != r.OrderID {
+			return pr.reject(ctx, r, fmt.Sprintf("capture %s is of order %s, not of order %s: one capture settles the payments of one order only",
+				r.GatewayPaymentID, held, r.OrderID))
+		}
 	}
 	if err := pr.apply(ctx, p, r); err != nil {
 		return pr.failedDelivery(ctx, r, err)
