@@ -306,8 +306,13 @@ var (
 	ErrNotRefundable = apperr.New(apperr.KindConflict, "PAYMENT_NOT_REFUNDABLE", "only a SUCCESS payment can be refunded")
 	// ErrRefundExceeds: the refunds would give back more than was paid.
 	ErrRefundExceeds = apperr.New(apperr.KindUnprocessable, "REFUND_EXCEEDS_PAYMENT", "the refunds of a payment cannot exceed its amount")
-	// ErrTooManyRefunds: the payment has MaxRefunds refunds already.
+	// ErrTooManyRefunds: the payment has MaxRefunds refunds already that
+	// did not fail, or MaxRefundRecords in all.
 	ErrTooManyRefunds = apperr.New(apperr.KindUnprocessable, "REFUND_LIMIT_REACHED", "a payment can have at most 100 refunds")
+	// ErrRefundBelowMinimum: a refund through Razorpay of less than its
+	// smallest refund (MinRazorpayRefund), or one that would leave less
+	// than that to refund, which could then never be refunded.
+	ErrRefundBelowMinimum = apperr.New(apperr.KindUnprocessable, "REFUND_BELOW_MINIMUM", "a refund through Razorpay is at least ₹1.00")
 	// ErrForbidden refuses to pay another user's bill.
 	ErrForbidden = apperr.New(apperr.KindForbidden, apperr.CodeForbidden, "you may only pay your own bills")
 )

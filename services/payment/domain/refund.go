@@ -31,11 +31,27 @@ type RefundRequest struct {
 // MaxRefundReasonLen bounds a refund's reason.
 const MaxRefundReasonLen = 200
 
-// MaxRefunds is the most refunds one payment can have, whatever their
-// status: they are kept in the payment's record, which every refund and
-// every event about the payment reads and writes whole, so it is bounded.
-// A request for one more is ErrTooManyRefunds (422 REFUND_LIMIT_REACHED).
-const MaxRefunds = 100
+// MaxRefunds is the most refunds one payment can have that did not fail
+// (PENDING or SUCCESS), and MaxRefundRecords the most it keeps in all,
+// FAILED ones included: they are kept in the payment's record, which every
+// refund and every event about the payment reads and writes whole, so it
+// is bounded. FAILED refunds count only towards the second bound, so
+// refunds Razorpay refused cannot use up a payment's refunds while nothing
+// was refunded. A request for one more is ErrTooManyRefunds (422
+// REFUND_LIMIT_REACHED).
+const (
+	MaxRefunds       = 100
+	MaxRefundRecords = 2 * MaxRefunds
+)
+
+// MinRazorpayRefund is Razorpay's smallest refund, ₹1.00 in paise
+// (Razorpay's refund rules: "The minimum is INR 1.00"). A refund of a
+// Razorpay payment for less, or one that would leave less than this (but
+// more than nothing) to refund, is refused before anything is asked
+// (ErrRefundBelowMinimum): Razorpay would refuse the first, and the rest
+// the second leaves could never be refunded, so the bill could never
+// become REFUNDED. A wallet payment's refunds have no minimum.
+const MinRazorpayRefund = 100
 
 // RefundClaim binds the refund id a keyed refund request derives from its
 // Idempotency-Key to the one payment and the one request it was asked for.
@@ -63,7 +79,8 @@ type RefundClaim struct {
 //
 // Returns VALIDATION_FAILED, auth errors, ErrPaymentNotFound,
 // ErrNotRefundable (the payment is not SUCCESS), ErrRefundExceeds,
-// ErrTooManyRefunds (MaxRefunds made already), ErrRefundKeyReused.
+// ErrTooManyRefunds (MaxRefunds made already), ErrRefundBelowMinimum (a
+// Razorpay refund under ₹1.00, or leaving less), ErrRefundKeyReused.
 func (pr *Processor) RequestRefund(ctx context.Context, caller auth.Caller, req RefundRequest) (RefundRecord, Payment, error) {
 	if err := caller.Admin(); err != nil {
 		return RefundRecord{}, Payment{}, err
@@ -178,9 +195,28 @@ func refundDecision(q *Payment, refundID string, amount *money.Amount, reason st
 		}
 		return false, ErrRefundExceeds.With(msg, map[string]any{"payment_id": q.ID, "amount_refundable": max(left, 0)})
 	}
-	if len(q.Refunds) >= MaxRefunds {
-		return false, ErrTooManyRefunds.With(fmt.Sprintf("payment %s has %d refunds, the most a payment can have", q.ID, len(q.Refunds)),
-			map[string]any{"payment_id": q.ID, "max_refunds": MaxRefunds})
+	if q.Method == MethodRazorpay {
+		if asked < MinRazorpayRefund {
+			return false, ErrRefundBelowMinimum.With(fmt.Sprintf("a refund through Razorpay is at least %d paise (₹1.00); %d asked", MinRazorpayRefund, asked),
+				map[string]any{"payment_id": q.ID, "amount_min": MinRazorpayRefund, "amount_refundable": left})
+		}
+		if rest := left - asked; rest > 0 && rest < MinRazorpayRefund {
+			return false, ErrRefundBelowMinimum.With(fmt.Sprintf("refunding %d of the %d paise left would leave %d, less than Razorpay's smallest refund (₹1.00), which could never be refunded: refund all %d, or leave at least %d",
+				asked, left, rest, left, MinRazorpayRefund), map[string]any{"payment_id": q.ID, "amount_min": MinRazorpayRefund, "amount_refundable": left})
+		}
+	}
+	live := 0
+	for _, r := range q.Refunds {
+		if r.Status != Failed {
+			live++
+		}
+	}
+	if live >= MaxRefunds || len(q.Refunds) >= MaxRefundRecords {
+		msg := fmt.Sprintf("payment %s has %d refunds, the most a payment can have", q.ID, live)
+		if live < MaxRefunds {
+			msg = fmt.Sprintf("payment %s keeps %d refunds already (%d of them FAILED), the most a payment's record keeps", q.ID, len(q.Refunds), len(q.Refunds)-live)
+		}
+		return false, ErrTooManyRefunds.With(msg, map[string]any{"payment_id": q.ID, "max_refunds": MaxRefunds, "max_refund_records": MaxRefundRecords})
 	}
 	return false, nil
 }
