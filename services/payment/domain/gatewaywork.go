@@ -495,12 +495,7 @@ type ReconcileConfig struct {
 // an order whose result never came and settling it exactly as the webhook
 // would have, and retrying refunds and confirmations that are due.
 func (pr *Processor) Reconcile(ctx context.Context, cfg ReconcileConfig) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(cfg.Interval()):
-		}
+	for waitInterval(ctx, cfg.Interval) {
 		if err := pr.ReconcileOnce(ctx, cfg); err != nil && ctx.Err() == nil {
 			pr.Log.Warn("reconciliation round failed", "err", err.Error())
 		}

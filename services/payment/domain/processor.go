@@ -462,12 +462,7 @@ type RecoveryConfig struct {
 // MinAge until ctx is done, and drops final (or never created) payments from
 // the index.
 func (pr *Processor) Recover(ctx context.Context, cfg RecoveryConfig) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(cfg.Interval()):
-		}
+	for waitInterval(ctx, cfg.Interval) {
 		if err := pr.RecoverOnce(ctx, cfg); err != nil && ctx.Err() == nil {
 			pr.Log.Warn("payment recovery round failed", "err", err.Error())
 		}
@@ -608,4 +603,29 @@ func (pr *Processor) Recent(ctx context.Context, caller auth.Caller, limit int) 
 		return nil, apperr.Invalid("limit", "limit must be 1 to 200")
 	}
 	return pr.RecentLog.Recent(ctx, limit)
+}
+
+// intervalRecheck is how often a loop waiting out its interval reads the
+// interval's setting again.
+const intervalRecheck = time.Second
+
+// waitInterval waits until interval() has passed since it was called and
+// reports true, or false when ctx is done first. The interval is a
+// runtime setting: it is read again every intervalRecheck, so a setting
+// changed while the loop waits takes effect within a second (an interval
+// set to an hour and put back to five seconds had left payments PENDING
+// for the hour).
+func waitInterval(ctx context.Context, interval func() time.Duration) bool {
+	start := time.Now()
+	for {
+		left := interval() - time.Since(start)
+		if left <= 0 {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(min(left, intervalRecheck)):
+		}
+	}
 }
