@@ -129,6 +129,12 @@ func (pr *Processor) PayWithRazorpay(ctx context.Context, billID, paymentID, pay
 			if p.BillID != billID || p.Method != MethodRazorpay {
 				return Payment{}, ErrKeyReused
 			}
+			if p.Status == Pending && p.Razorpay == nil && p.LateCaptureOf == "" {
+				// Claiming the bill may have failed the first time (the
+				// client was told 503): the order is made only for the
+				// bill's claim holder.
+				return pr.claimAndOrder(ctx, p)
+			}
 			return pr.withOrder(ctx, p)
 		} else if !errors.Is(err, ErrPaymentNotFound) {
 			return Payment{}, err
@@ -155,18 +161,34 @@ func (pr *Processor) PayWithRazorpay(ctx context.Context, billID, paymentID, pay
 	} else if err != nil {
 		return Payment{}, err
 	}
+	return pr.claimAndOrder(ctx, p)
+}
+
+// claimAndOrder claims p's bill for p, a PENDING Razorpay payment without
+// an order, and then makes its order (withOrder): an order exists only for
+// the payment holding the bill's claim, so no other payment can pay the
+// bill while the customer can pay the order. If another payment raced p to
+// the bill, p ends FAILED and the answer is that payment when it is a
+// PENDING Razorpay payment (ours never had an order), else
+// ErrBillAlreadyPaid. If the claim's outcome is unknown (the store did not
+// answer), the answer is 503 with the payment's id and p stays PENDING
+// without an order: asking again (the same Idempotency-Key) claims again,
+// and a payment never asked about again expires with the order lifetime.
+// It had been answered 201 PENDING with no order to pay, the bill not held.
+func (pr *Processor) claimAndOrder(ctx context.Context, p Payment) (Payment, error) {
 	var claimed *ClaimedError
-	if err := pr.Store.ClaimBill(ctx, billID, p.ID); errors.As(err, &claimed) {
-		// A payment raced us to the bill. If it is a pending Razorpay
-		// payment, that is the one to return; ours never had an order.
-		holder, ok, herr := pr.pendingRazorpay(ctx, billID)
-		if herr == nil && ok {
+	if err := pr.Store.ClaimBill(ctx, p.BillID, p.ID); errors.As(err, &claimed) {
+		holder, ok, herr := pr.pendingRazorpay(ctx, p.BillID)
+		if herr == nil && ok && holder.ID != p.ID {
 			_, _ = pr.finishFailed(ctx, p, ReasonDuplicate, false, nil)
 			return holder, nil
 		}
-		return pr.finishFailed(ctx, p, ReasonBillAlreadyPaid, false, pr.billHeld(ctx, billID, claimed.Holder))
+		return pr.finishFailed(ctx, p, ReasonBillAlreadyPaid, false, pr.billHeld(ctx, p.BillID, claimed.Holder))
 	} else if err != nil {
-		return pr.stillPending(p, "claiming the bill", err)
+		pr.Log.Warn("bill not claimed; payment left pending without an order", "payment_id", p.ID, "bill_id", p.BillID, "err", err.Error())
+		e := apperr.Unavailable("the payment store is not answering; try again shortly (with the same Idempotency-Key)", err)
+		e.Details = map[string]any{"payment_id": p.ID}
+		return Payment{}, e
 	}
 	return pr.withOrder(ctx, p)
 }
@@ -233,7 +255,12 @@ func (pr *Processor) withOrder(ctx context.Context, p Payment) (Payment, error) 
 			return q.fail(ReasonGatewayRefused, pr.Now())
 		})
 		if ferr != nil {
-			return pr.stillPending(p, "recording Razorpay's refusal of the order", ferr)
+			// Not recorded: the payment stays PENDING without an order,
+			// which is no answer to give as 201 (there is nothing to pay).
+			pr.Log.Warn("Razorpay's refusal of the order not recorded; payment left pending without an order", "payment_id", p.ID, "err", ferr.Error())
+			e := apperr.Unavailable("the payment store is not answering; try again shortly (with the same Idempotency-Key)", ferr)
+			e.Details = map[string]any{"payment_id": p.ID}
+			return Payment{}, e
 		}
 		if final.Status == Failed {
 			pr.releaseClaim(ctx, final)
