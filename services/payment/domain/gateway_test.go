@@ -588,6 +588,11 @@ func TestReconciliationAnswers(t *testing.T) {
 		if got := w.settle(t, "pay_Q"); got.Status != domain.Success || got.Razorpay.GatewayPaymentID != "pay_Q1" {
 			t.Fatalf("payment = %+v, want SUCCESS by pay_Q1", got)
 		}
+		// The payment has ended: its reconcile_stuck dead letter reads
+		// resolved (it had stayed open for ever).
+		if d, _ := w.pr.DeadLetters(ctx, admin); len(d) != 1 || !strings.Contains(d[0].Resolved, "ended SUCCESS") || d[0].ResolvedAt.IsZero() {
+			t.Fatalf("dead letters = %+v, want the reconcile_stuck one resolved", d)
+		}
 	})
 }
 

@@ -546,15 +546,18 @@ func (pr *Processor) Payment(ctx context.Context, caller auth.Caller, paymentID 
 	return p, nil
 }
 
-// resolveGaveUp marks resolved the result_gave_up dead letters whose
-// payment has since ended (reconciliation, or a later delivery, settled
-// it): the work they parked was done after all. They are checked as they
-// are read, one payment read each while they stay open, so no payment's
-// settling pays for it. Failures leave them open, to be tried next read.
-func (pr *Processor) resolveGaveUp(ctx context.Context, list []DeadLetter) []DeadLetter {
+// resolveEnded marks resolved the dead letters that park a PENDING
+// payment's settling (result_gave_up: a result that failed too many
+// deliveries; reconcile_stuck: Razorpay never answered about it, still
+// asked) whose payment has since ended (reconciliation, or a later
+// delivery, settled it): the work they parked was done after all. They are
+// checked as they are read, one payment read each while they stay open, so
+// no payment's settling pays for it. Failures leave them open, to be tried
+// next read.
+func (pr *Processor) resolveEnded(ctx context.Context, list []DeadLetter) []DeadLetter {
 	for i := range list {
 		d := &list[i]
-		if d.Kind != ParkResultGaveUp || d.Resolved != "" || d.PaymentID == "" {
+		if d.Kind != ParkResultGaveUp && d.Kind != ParkReconcileStuck || d.Resolved != "" || d.PaymentID == "" {
 			continue
 		}
 		p, err := pr.Store.Get(ctx, d.PaymentID)
@@ -580,7 +583,7 @@ func (pr *Processor) DeadLetters(ctx context.Context, caller auth.Caller) ([]Dea
 	if err != nil {
 		return nil, err
 	}
-	return pr.resolveGaveUp(ctx, list), nil
+	return pr.resolveEnded(ctx, list), nil
 }
 
 // RecentPayments keeps the most recent payments for the ops console.
