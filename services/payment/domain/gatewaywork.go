@@ -615,6 +615,13 @@ func (pr *Processor) watchOrder(ctx context.Context, pid string, next, now time.
 		if a.Status != "captured" || a.ID == p.Razorpay.GatewayPaymentID {
 			continue
 		}
+		// A capture known already (its webhook came, and a payment
+		// stands for it) is no news: only one nothing reported is.
+		if _, err := pr.Store.Get(ctx, lateCaptureID(p, a.ID)); err == nil {
+			continue
+		} else if !errors.Is(err, ErrPaymentNotFound) {
+			return err
+		}
 		pr.reconciledAction("watched")
 		pr.Log.Warn("a capture no webhook reported, on the order of a payment that ended", "payment_id", p.ID, "status", p.Status,
 			"order_id", p.Razorpay.OrderID, "gateway_payment_id", a.ID)

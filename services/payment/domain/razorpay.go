@@ -632,11 +632,7 @@ func (pr *Processor) oweRefund(ctx context.Context, paymentID, gw, reason string
 // then asks Razorpay about that very payment and settles it: it pays the
 // bill if the bill is still unpaid, or is refunded.
 func (pr *Processor) lateCapture(ctx context.Context, orig Payment, r GatewayResult) error {
-	prefix := id.Payment
-	if orig.Purpose == PurposeTopUp {
-		prefix = id.TopUp
-	}
-	lateID := id.Derive(prefix, "late:"+r.GatewayPaymentID)
+	lateID := lateCaptureID(orig, r.GatewayPaymentID)
 	late := NewRazorpayPayment(lateID, Bill{ID: orig.BillID, UserID: orig.UserID, Amount: orig.Amount, Currency: orig.Currency}, pr.Now())
 	late.Purpose, late.TopUpID = orig.Purpose, orig.TopUpID
 	order := *orig.Razorpay
@@ -679,4 +675,15 @@ func (pr *Processor) releaseClaim(ctx context.Context, p Payment) {
 		// payment anyway; releasing it now is only tidiness.
 		pr.Log.Warn("releasing the bill claim", "payment_id", p.ID, "err", err.Error())
 	}
+}
+
+// lateCaptureID is the id of the payment that stands for capture gw on the
+// order of orig (a payment or a top-up, as orig is): derived from gw, so
+// every result of that capture finds the same one.
+func lateCaptureID(orig Payment, gw string) string {
+	prefix := id.Payment
+	if orig.Purpose == PurposeTopUp {
+		prefix = id.TopUp
+	}
+	return id.Derive(prefix, "late:"+gw)
 }

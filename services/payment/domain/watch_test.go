@@ -50,6 +50,24 @@ func TestWatchFindsCapturesNoWebhookReported(t *testing.T) {
 			if late.Status != domain.Success || !w.bank.bills["bill_9"].Paid || w.bank.bills["bill_9"].PaymentID != late.ID {
 				t.Fatalf("late payment = %+v, bill %+v; want SUCCESS paying the bill", late, w.bank.bills["bill_9"])
 			}
+			// Later looks know that capture: it is no news (they had
+			// warned "a capture no webhook reported" and counted it at
+			// every look for the day).
+			var news int
+			w.pr.OnReconcile = func(action string) {
+				if action == "watched" {
+					news++
+				}
+			}
+			for range 3 {
+				w.clock.add(3 * time.Hour)
+				if err := w.pr.WatchOrders(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if news != 0 {
+				t.Fatalf("the capture settled already was reported %d more times", news)
+			}
 			// Past the window the payment leaves the watch.
 			w.clock.add(24 * time.Hour) // the default window
 			if err := w.pr.WatchOrders(ctx); err != nil {
