@@ -326,6 +326,14 @@ type WebhookDelivery struct {
 	RequestID string
 }
 
+// WebhookBudget bounds the handling of one webhook delivery. Razorpay
+// counts a delivery not answered 2xx within 5 seconds as failed (it is
+// retried, and a webhook that keeps failing is disabled), and each sidecar
+// call has 5 seconds of its own (a broker down made the answer 503 after
+// 5.01 s: a timeout at Razorpay, not FinFlow's 503); the gateway's hop
+// needs the rest.
+const WebhookBudget = 3500 * time.Millisecond
+
 // WebhookAnswer is what Razorpay is told (with 200).
 type WebhookAnswer struct {
 	Status  string `json:"status"` // the outcome
@@ -344,8 +352,12 @@ type WebhookAnswer struct {
 // contract.TopicGatewayParked for an operator. A delivery without a usable
 // event id is identified by its body (BodyEventID). Only FinFlow's own
 // failure to record or publish returns an error (503, and Razorpay delivers
-// again).
+// again). All of it is done within WebhookBudget, so that Razorpay is
+// answered (a 503 if FinFlow's store or broker is slow) before it gives up
+// on the delivery itself.
 func (a *Adapter) HandleWebhook(ctx context.Context, d WebhookDelivery) (WebhookAnswer, error) {
+	ctx, cancel := context.WithTimeout(ctx, WebhookBudget)
+	defer cancel()
 	if err := VerifySignature(d.Body, d.Signature, a.WebhookSecret); err != nil {
 		a.Log.Warn("webhook refused", "reason", apperr.From(err).Message, "request_id", d.RequestID)
 		a.report(d, Delivery{Outcome: OutcomeRefused, Status: http.StatusBadRequest})

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finflow/finflow/platform/apperr"
 	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/sidecar"
@@ -26,9 +27,14 @@ type published struct {
 	events []contract.GatewayResult
 	topics []string
 	down   bool
+	hang   bool // waits for its context (a broker that does not answer)
 }
 
-func (p *published) Publish(_ context.Context, pubsub, topic string, data any, eventID string) error {
+func (p *published) Publish(ctx context.Context, pubsub, topic string, data any, eventID string) error {
+	if p.hang {
+		<-ctx.Done()
+		return fmt.Errorf("%w: %v", sidecar.ErrSidecar, ctx.Err())
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.down {
@@ -342,5 +348,28 @@ func TestForeignRefundNamesFinFlowsPayment(t *testing.T) {
 				t.Fatalf("published %+v on %v, want one parked event naming %q", pub.events[before:], pub.topics[before:], tc.want)
 			}
 		})
+	}
+}
+
+// A broker that does not answer makes the webhook an error (503, Razorpay
+// delivers again) within WebhookBudget, before Razorpay's own 5 s: the
+// answer had come after 5.01 s, which Razorpay counts as no answer.
+func TestWebhookAnsweredWithinRazorpaysTimeout(t *testing.T) {
+	a, pub, _, _ := newAdapter(t)
+	ctx := context.Background()
+	mine := id.New(id.Payment)
+	if _, err := a.CreateOrder(ctx, contract.CreateOrderRequest{PaymentID: mine, Amount: 5000, Currency: "INR"}); err != nil {
+		t.Fatal(err)
+	}
+	pub.hang = true
+	body := `{"entity":"event","event":"payment.captured","payload":{"payment":{"entity":{"id":"pay_AAAAAAAAAAAAAA","order_id":"order_STUB0000000001","amount":5000,"currency":"INR","status":"captured","notes":[]}}}}`
+	start := time.Now()
+	_, err := a.HandleWebhook(ctx, domain.WebhookDelivery{Body: []byte(body), Signature: sign(body, secret), EventID: "evt_hang", RequestID: "req_1"})
+	took := time.Since(start)
+	if err == nil || apperr.From(err).Kind.Status() != 503 {
+		t.Fatalf("webhook with the broker not answering = %v, want 503", err)
+	}
+	if took < domain.WebhookBudget || took > domain.WebhookBudget+time.Second {
+		t.Fatalf("answered after %v, want at the budget %v (Razorpay waits 5 s)", took, domain.WebhookBudget)
 	}
 }
