@@ -136,7 +136,10 @@ func run() error {
 			Name: "rzpsim",
 			Argv: []string{"go", "run", "./tools/rzpsim", "-addr", *simAddr,
 				"-webhook", fmt.Sprintf("http://127.0.0.1:%d/razorpay/webhook", gw),
-				"-secrets", "config/test-mode-secrets.json"},
+				"-secrets", "config/test-mode-secrets.json",
+				// Kept with the Redis data (-redis-dir), so that a run
+				// started again remembers the orders FinFlow's store names.
+				"-state", "var/rzpsim/state.json"},
 			Dir:       root,
 			HealthURL: "http://" + *simAddr + "/sim/health",
 		})

@@ -28,6 +28,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8090", "listen address")
 	webhook := flag.String("webhook", "http://127.0.0.1:8080/razorpay/webhook", "where webhooks are delivered")
 	secrets := flag.String("secrets", "config/test-mode-secrets.json", "test-mode secrets file (razorpay key_id, key_secret, webhook_secret)")
+	state := flag.String("state", "", "keep orders, payments and refunds in this file across restarts (default: in memory only)")
 	flag.Parse()
 
 	raw, err := os.ReadFile(*secrets)
@@ -46,6 +47,11 @@ func main() {
 	}
 	s := sim.New(sim.Config{KeyID: file.Razorpay.KeyID, KeySecret: file.Razorpay.KeySecret,
 		WebhookSecret: file.Razorpay.WebhookSecret, WebhookURL: *webhook})
+	if *state != "" {
+		if err := s.Persist(*state); err != nil {
+			log.Fatalf("rzpsim: %v", err)
+		}
+	}
 	srv := &http.Server{Addr: *addr, Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -78,6 +78,8 @@ type Server struct {
 	calls      map[string]int // API calls by operation, faulted ones included
 	settle     time.Duration  // cfg.RefundSettle, changeable (POST /sim/settings)
 
+	saved      []byte         // the state file as last written (Persist)
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -356,18 +358,25 @@ func (s *Server) refund(p *payment, amount int64, notes map[string]string) *refu
 	if p.AmountRefunded == p.Amount {
 		p.Status = "refunded"
 	}
-	if s.settle > 0 {
-		s.wg.Add(1)
-		go func(wait time.Duration) {
-			defer s.wg.Done()
-			select {
-			case <-time.After(wait):
-				s.settleRefund(rf.ID, "processed", true)
-			case <-s.stop:
-			}
-		}(s.settle)
-	}
+	s.settleLater(rf.ID)
 	return rf
+}
+
+// settleLater processes refund id after the settle delay (s.mu held),
+// unless it is settled first or the delay is negative.
+func (s *Server) settleLater(id string) {
+	if s.settle <= 0 {
+		return
+	}
+	s.wg.Add(1)
+	go func(wait time.Duration) {
+		defer s.wg.Done()
+		select {
+		case <-time.After(wait):
+			s.settleRefund(id, "processed", true)
+		case <-s.stop:
+		}
+	}(s.settle)
 }
 
 // settleRefund moves a pending refund to processed or failed (a failed
