@@ -78,7 +78,7 @@ type Server struct {
 	calls      map[string]int // API calls by operation, faulted ones included
 	settle     time.Duration  // cfg.RefundSettle, changeable (POST /sim/settings)
 
-	saved      []byte         // the state file as last written (Persist)
+	saved []byte // the state file as last written (Persist)
 
 	stop chan struct{}
 	wg   sync.WaitGroup
