@@ -26,7 +26,8 @@ func (b Bills) Get(ctx context.Context, billID string) (domain.Bill, error) {
 	if _, err := b.Dapr.CallRead(ctx, contract.AppBilling, contract.PathBill(billID), &out, nil); err != nil {
 		return domain.Bill{}, err
 	}
-	bill := domain.Bill{ID: out.ID, UserID: out.UserID, Amount: out.Amount, Currency: out.Currency, Paid: out.Status != contract.BillUnpaid}
+	bill := domain.Bill{ID: out.ID, UserID: out.UserID, Amount: out.Amount, Currency: out.Currency, Paid: out.Status != contract.BillUnpaid,
+		Refunded: out.Status == contract.BillRefunded}
 	if out.PaymentID != nil {
 		bill.PaymentID = *out.PaymentID
 	}

@@ -326,6 +326,21 @@ var errorFor = map[string]*apperr.Error{
 	ReasonGatewayRefused:    contract.ErrGatewayRefused,
 }
 
+// failureWords says in plain words why a payment FAILED, for the failure
+// reasons that are no error code of another service (the code of the
+// answer is the reason itself).
+var failureWords = map[string]string{
+	ReasonGatewayFailed:      "Razorpay reported the payment failed; the bill can be paid again",
+	ReasonExpired:            "the Razorpay order was not paid within its lifetime; the bill can be paid again",
+	ReasonOrderNotCreated:    "the Razorpay order could not be made; the bill can be paid again",
+	ReasonDuplicate:          "another Razorpay payment of the bill, under way, was returned instead",
+	ReasonForbidden:          "the bill is another user's",
+	ReasonCaptureMismatch:    "Razorpay does not confirm the capture as this order's, for this amount and currency",
+	ReasonCaptureUnconfirmed: "Razorpay could not be asked to confirm the capture",
+	ReasonRefundedAtGateway:  "the capture was refunded at Razorpay before FinFlow settled it",
+	ReasonTopUpCredited:      "the top-up was credited by another capture of its order; this one is refunded",
+}
+
 // Err returns the client error of a FAILED payment, naming the payment in
 // details.payment_id, or nil for any other payment.
 func (p Payment) Err(message string) error {
@@ -334,7 +349,11 @@ func (p Payment) Err(message string) error {
 	}
 	base, ok := errorFor[p.FailureReason]
 	if !ok {
-		base = apperr.New(apperr.KindUnprocessable, p.FailureReason, "payment failed")
+		words, known := failureWords[p.FailureReason]
+		if !known {
+			words = "it failed (" + p.FailureReason + ")"
+		}
+		base = apperr.New(apperr.KindUnprocessable, p.FailureReason, "payment "+p.ID+" FAILED: "+words)
 	}
 	details := map[string]any{"payment_id": p.ID}
 	if g := p.GatewayError; g != nil {
@@ -429,4 +448,7 @@ type Bill struct {
 	Currency  string
 	Paid      bool
 	PaymentID string
+	// Refunded: the bill was paid and its money given back (REFUNDED); it
+	// is Paid too, and can never be paid again.
+	Refunded bool
 }

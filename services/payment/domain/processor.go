@@ -383,6 +383,13 @@ func billPaid(bill Bill) error {
 		details[DetailOtherPayment] = bill.PaymentID
 		msg += " by payment " + bill.PaymentID
 	}
+	if bill.Refunded {
+		details["bill_status"] = "REFUNDED"
+		msg = "bill " + bill.ID + " was paid and refunded: a refunded bill cannot be paid again"
+		if bill.PaymentID != "" {
+			msg = "bill " + bill.ID + " was paid by payment " + bill.PaymentID + " and refunded: a refunded bill cannot be paid again"
+		}
+	}
 	return ErrBillAlreadyPaid.With(msg, details)
 }
 

@@ -487,6 +487,16 @@ func TestABillBeingPaidIsNotCalledPaid(t *testing.T) {
 	check("a wallet payment of a paid bill", err, "", "is already paid by payment", false)
 	_, err = pr.PayWithRazorpay(ctx, "bill_1", "", "usr_a")
 	check("a Razorpay payment of a paid bill", err, "", "is already paid by payment", false)
+	// Refunded since: not "already paid", but paid and refunded, for good.
+	bank.bills["bill_1"].Refunded = true
+	_, err = pr.PayFromWallet(ctx, "bill_1", "", "usr_a")
+	check("a wallet payment of a refunded bill", err, "", "and refunded: a refunded bill cannot be paid again", false)
+	if apperr.From(err).Details["bill_status"] != "REFUNDED" {
+		t.Fatalf("details %v, want bill_status REFUNDED", apperr.From(err).Details)
+	}
+	_, err = pr.PayWithRazorpay(ctx, "bill_1", "", "usr_a")
+	check("a Razorpay payment of a refunded bill", err, "", "and refunded: a refunded bill cannot be paid again", false)
+	bank.bills["bill_1"].Refunded = false
 
 	// A wallet payment under way (the wallet not answering) holds bill_2:
 	// a Razorpay payment of it is refused the same way.
