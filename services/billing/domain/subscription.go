@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/finflow/finflow/platform/apperr"
@@ -350,8 +351,13 @@ var errSubMillisecond = errors.New("more precise than a millisecond")
 //     client could mean;
 //   - refuses a time finer than a millisecond (errSubMillisecond): it
 //     would be kept as another instant than the one sent (trailing zeros
-//     are fine).
+//     are fine);
+//   - refuses a comma before the fraction of a second, which time.Parse
+//     takes (ISO 8601 allows it) though RFC 3339's time-secfrac is a dot.
 func parseTime(s string) (time.Time, error) {
+	if strings.Contains(s, ",") {
+		return time.Time{}, errors.New("a fraction of a second follows a dot in RFC 3339, not a comma")
+	}
 	if len(s) > len(time.DateOnly) && s[len(time.DateOnly)] == 't' {
 		s = s[:len(time.DateOnly)] + "T" + s[len(time.DateOnly)+1:]
 	}
