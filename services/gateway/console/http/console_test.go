@@ -79,6 +79,12 @@ func (l *limiter) limit(_ *fiber.Ctx, ident auth.Identity) error {
 // service is ready except those named in down.
 func consoleApp(t *testing.T, sessions consolehttp.Sessions, lim *limiter, down ...string) *fiber.App {
 	t.Helper()
+	return consoleAppWith(t, fakeServices{}, sessions, lim, down...)
+}
+
+// consoleAppWith is consoleApp reading from services.
+func consoleAppWith(t *testing.T, services consolehttp.Invoker, sessions consolehttp.Sessions, lim *limiter, down ...string) *fiber.App {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	app := server.New(server.Config{Name: "gateway", Logger: log})
 	signer, err := auth.NewSigner(seedB64)
@@ -95,7 +101,7 @@ func consoleApp(t *testing.T, sessions consolehttp.Sessions, lim *limiter, down 
 		}
 		return ready
 	}
-	consolehttp.New(consolehttp.Deps{Services: fakeServices{}, Sessions: sessions, Tokens: tokens, Signer: signer,
+	consolehttp.New(consolehttp.Deps{Services: services, Sessions: sessions, Tokens: tokens, Signer: signer,
 		Limit: lim.limit, Readiness: readiness, Log: log}).Routes(app)
 	return app
 }

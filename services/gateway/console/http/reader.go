@@ -18,12 +18,19 @@ import (
 	gateway "github.com/finflow/finflow/services/gateway/domain"
 )
 
-// How much one page load reads.
+// How much one page load reads. The page sizes are what the console asks
+// for; a service whose settings refuse one (a max_limit set lower) is asked
+// again without a limit, for its own page size (pager).
 const (
 	pageUsers    = 20
 	pagePayments = 50
-	ledgerPages  = 5
-	ledgerPage   = 100
+	// listItems bounds what readPages reads of one listing (a ledger, a
+	// user's top-ups or payments), listRequests how many pages it asks for
+	// it (pages of a filtered listing may hold few items).
+	listItems    = 500
+	listRequests = 500
+	listPage     = 100
+	refundsPage  = 200
 )
 
 // reader reads what the console shows from the services, as one admin
@@ -41,6 +48,75 @@ var _ domain.Money = (*reader)(nil)
 // returns what went wrong as text for the page, or "".
 func (r *reader) get(ctx context.Context, app, path string, out any) string {
 	resp, err := r.call(ctx, app, path, out)
+	return failure(app, resp, err)
+}
+
+// getList is get of the first page of a listing at path with query q
+// (pager).
+func (r *reader) getList(ctx context.Context, app, path string, q url.Values, limit int, out any) string {
+	resp, err := r.page(ctx, app, path, q, &pager{limit: limit}, out)
+	return failure(app, resp, err)
+}
+
+// pager is how the pages of one listing are asked for: limit items a page
+// (0: no limit, the service's own page size).
+type pager struct{ limit int }
+
+// page invokes GET path?q on app for one page of a listing (q without limit)
+// and decodes a 200 answer into out. A service refuses a limit above its
+// max_limit setting (400 naming the field limit), which an operator may set
+// as low as 1: then the page is asked for again without a limit, for the
+// service's own page size, which its settings always allow, and so are the
+// listing's next pages (pg remembers).
+func (r *reader) page(ctx context.Context, app, path string, q url.Values, pg *pager, out any) (*sidecar.Response, error) {
+	q = cloneValues(q)
+	if pg.limit > 0 {
+		q.Set("limit", fmt.Sprint(pg.limit))
+		resp, err := r.call(ctx, app, withQuery(path, q), out)
+		if err != nil || !refusesLimit(resp) {
+			return resp, err
+		}
+		pg.limit = 0
+		q.Del("limit")
+	}
+	return r.call(ctx, app, withQuery(path, q), out)
+}
+
+// withQuery returns path with query q ("" adds nothing).
+func withQuery(path string, q url.Values) string {
+	if len(q) == 0 {
+		return path
+	}
+	return path + "?" + q.Encode()
+}
+
+// refusesLimit reports whether an answer is a 400 refusing the query's
+// limit (details.field "limit", as platform/page answers it).
+func refusesLimit(resp *sidecar.Response) bool {
+	if resp == nil || resp.Status != 400 {
+		return false
+	}
+	var e apperr.Body
+	if json.Unmarshal(resp.Body, &e) != nil || e.Error.Code != apperr.CodeValidationFailed {
+		return false
+	}
+	field, _ := e.Error.Details["field"].(string)
+	return field == "limit"
+}
+
+// cloneValues copies q (nil for none), so that a caller's query is never
+// changed.
+func cloneValues(q url.Values) url.Values {
+	out := url.Values{}
+	for k, v := range q {
+		out[k] = append([]string(nil), v...)
+	}
+	return out
+}
+
+// failure says what went wrong with an answer, as text for the page, or
+// "" for a 200.
+func failure(app string, resp *sidecar.Response, err error) string {
 	switch {
 	case err != nil:
 		return err.Error()
@@ -84,7 +160,7 @@ func (r *reader) call(ctx context.Context, app, path string, out any) (*sidecar.
 // payments reads the recent payments and their history.
 func (r *reader) payments(ctx context.Context) ([]opsPayment, string) {
 	var out struct{ Items []opsPayment }
-	msg := r.get(ctx, contract.AppPayment, fmt.Sprintf("/ops/payments?limit=%d", pagePayments), &out)
+	msg := r.getList(ctx, contract.AppPayment, "/ops/payments", nil, pagePayments, &out)
 	return out.Items, msg
 }
 
@@ -157,7 +233,7 @@ func (r *reader) sidecar(ctx context.Context, app string) (*sidecar.Metadata, st
 // at a time; it returns the checks, the next page's cursor and what went
 // wrong reading the list.
 func (r *reader) money(ctx context.Context, cursor string) ([]domain.UserMoney, string, string) {
-	q := url.Values{"limit": {fmt.Sprint(pageUsers)}}
+	q := url.Values{}
 	if cursor != "" {
 		q.Set("cursor", cursor)
 	}
@@ -168,7 +244,7 @@ func (r *reader) money(ctx context.Context, cursor string) ([]domain.UserMoney, 
 		} `json:"items"`
 		NextCursor *string `json:"next_cursor"`
 	}
-	if msg := r.get(ctx, contract.AppUser, "/users/all?"+q.Encode(), &page); msg != "" {
+	if msg := r.getList(ctx, contract.AppUser, "/users/all", q, pageUsers, &page); msg != "" {
 		return nil, "", msg
 	}
 	out := make([]domain.UserMoney, len(page.Items))
@@ -209,7 +285,7 @@ func (r *reader) TopUp(ctx context.Context, topUpID string) (domain.TopUpState, 
 // SucceededTopUps reads every SUCCESS top-up of a user (readPages: no
 // more than a ledger the check reads could hold).
 func (r *reader) SucceededTopUps(ctx context.Context, userID string) ([]domain.TopUpState, error) {
-	all, found, err := readPages[domain.TopUpState](ctx, r, contract.AppPayment, "/topups/of/"+url.PathEscape(userID), url.Values{"status": {"SUCCESS"}})
+	all, found, err := readPages[domain.TopUpState](ctx, r, contract.AppPayment, "/topups/of/"+url.PathEscape(userID), url.Values{"status": {"SUCCESS"}}, listPage)
 	switch {
 	case errors.Is(err, errTooLong):
 		return nil, fmt.Errorf("top-ups of %s: %w", userID, err)
@@ -243,37 +319,41 @@ func (r *reader) oneUser(ctx context.Context, userID string) ([]domain.UserMoney
 	return []domain.UserMoney{domain.CheckUser(ctx, r, userID, u.Name)}, ""
 }
 
-var errTooLong = fmt.Errorf("longer than the console reads (%d entries)", ledgerPages*ledgerPage)
+var errTooLong = fmt.Errorf("longer than the console reads (%d entries, or %d pages)", listItems, listRequests)
 
 // readPages reads every page of a listing at path of app (query q, plus
-// limit and cursor), up to ledgerPages pages of ledgerPage items, else
-// errTooLong; found is false when the listing answers 404. Any other
-// answer but 200 is an error naming its status.
-func readPages[T any](ctx context.Context, r *reader, app, path string, q url.Values) (items []T, found bool, err error) {
-	cursor := ""
-	for range ledgerPages {
-		q.Set("limit", fmt.Sprint(ledgerPage))
-		if cursor != "" {
-			q.Set("cursor", cursor)
-		}
+// limit and cursor), listPage items a page (or the service's own page
+// size, when its settings refuse that: pager), up to listItems items in
+// listRequests pages, else errTooLong; found is false when the listing
+// answers 404. Any other answer but 200 is an error naming its status.
+func readPages[T any](ctx context.Context, r *reader, app, path string, q url.Values, limit int) (items []T, found bool, err error) {
+	q = cloneValues(q)
+	pg := &pager{limit: limit}
+	for range listRequests {
 		var out struct {
 			Items      []T     `json:"items"`
 			NextCursor *string `json:"next_cursor"`
 		}
-		status, err := r.getStatus(ctx, app, path+"?"+q.Encode(), &out)
+		resp, err := r.page(ctx, app, path, q, pg, &out)
 		switch {
 		case err != nil:
 			return nil, false, err
-		case status == 404:
+		case resp.Status == 404:
 			return nil, false, nil
-		case status != 200:
-			return nil, false, fmt.Errorf("%s answered %d", app, status)
+		case resp.Status != 200:
+			return nil, false, errors.New(failure(app, resp, nil))
 		}
 		items = append(items, out.Items...)
+		if len(items) > listItems {
+			return nil, false, errTooLong
+		}
 		if out.NextCursor == nil || *out.NextCursor == "" {
 			return items, true, nil
 		}
-		cursor = *out.NextCursor
+		if *out.NextCursor == q.Get("cursor") {
+			return nil, false, fmt.Errorf("%s: the listing at %s gave the same cursor again", app, path)
+		}
+		q.Set("cursor", *out.NextCursor)
 	}
 	return nil, false, errTooLong
 }
@@ -281,7 +361,7 @@ func readPages[T any](ctx context.Context, r *reader, app, path string, q url.Va
 // Ledger reads a user's whole ledger, newest first (readPages); nil when
 // the user has no wallet (the balance read says so).
 func (r *reader) Ledger(ctx context.Context, userID string) ([]domain.LedgerEntry, error) {
-	ledger, _, err := readPages[domain.LedgerEntry](ctx, r, contract.AppWallet, "/wallet/transactions/"+url.PathEscape(userID), url.Values{})
+	ledger, _, err := readPages[domain.LedgerEntry](ctx, r, contract.AppWallet, "/wallet/transactions/"+url.PathEscape(userID), nil, listPage)
 	if errors.Is(err, errTooLong) {
 		return nil, fmt.Errorf("ledger %w", err)
 	}
@@ -330,33 +410,13 @@ func (r *reader) Payment(ctx context.Context, paymentID string) (domain.PaymentS
 		return ps, true, nil // only a SUCCESS payment can have refunds
 	}
 	// Every page of its refunds (newest first), to the end.
-	for cursor := ""; ; {
-		var refunds struct {
-			Items []struct {
-				ID     string `json:"id"`
-				Amount int64  `json:"amount"`
-				Status string `json:"status"`
-			} `json:"items"`
-			NextCursor *string `json:"next_cursor"`
-		}
-		path := "/refunds/of/" + url.PathEscape(paymentID) + "?limit=200"
-		if cursor != "" {
-			path += "&cursor=" + url.QueryEscape(cursor)
-		}
-		status, err = r.getStatus(ctx, contract.AppPayment, path, &refunds)
-		switch {
-		case err != nil:
-			return domain.PaymentState{}, false, err
-		case status != 200:
-			return domain.PaymentState{}, false, fmt.Errorf("refunds of payment %s: the payment service answered %d", paymentID, status)
-		}
-		for _, rf := range refunds.Items {
-			ps.Refunds = append(ps.Refunds, domain.RefundState{ID: rf.ID, Amount: rf.Amount, Status: rf.Status})
-		}
-		if refunds.NextCursor == nil || *refunds.NextCursor == cursor {
-			break
-		}
-		cursor = *refunds.NextCursor
+	refunds, found, err := readPages[domain.RefundState](ctx, r, contract.AppPayment, "/refunds/of/"+url.PathEscape(paymentID), nil, refundsPage)
+	switch {
+	case err != nil:
+		return domain.PaymentState{}, false, fmt.Errorf("refunds of payment %s: %w", paymentID, err)
+	case !found:
+		return domain.PaymentState{}, false, fmt.Errorf("refunds of payment %s: the payment service answered 404", paymentID)
 	}
+	ps.Refunds = refunds
 	return ps, true, nil
 }
