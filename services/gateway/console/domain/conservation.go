@@ -27,9 +27,9 @@ type PaymentState struct {
 // of the wallet credit that gives a wallet payment's money back), amount in
 // paise and status (PENDING, SUCCESS, FAILED).
 type RefundState struct {
-	ID     string
-	Amount int64
-	Status string
+	ID     string `json:"id"`
+	Amount int64  `json:"amount"`
+	Status string `json:"status"`
 }
 
 // TopUpState is what the conservation check needs of a wallet top-up
@@ -106,6 +106,7 @@ const (
 //     user, of that amount, once, SUCCESS (or still PENDING: credited, not
 //     yet marked), itself or through the late top-up that settled it; and
 //     every SUCCESS top-up of the user is credited;
+//   - the balance is what the ledger adds up to;
 //   - top-ups = balance + kept debits − refunded + debits of PENDING
 //     payments (in flight: kept or given back once the payment is final).
 //
@@ -117,7 +118,7 @@ const (
 func CheckConservation(userID string, balance int64, ledger []LedgerEntry, payments map[string]PaymentState, topUps TopUps) Conservation {
 	c := Conservation{UserID: userID, Balance: balance, Entries: len(ledger)}
 	problem := func(format string, args ...any) { c.Problems = append(c.Problems, fmt.Sprintf(format, args...)) }
-	var running int64
+	var running, sum int64        // sum: the entries' amounts alone, whatever balance_after says
 	credited := map[string]bool{} // top-up credits' references
 	debits := map[string]int64{}
 	reversals := map[string]int64{}
@@ -131,6 +132,7 @@ func CheckConservation(userID string, balance int64, ledger []LedgerEntry, payme
 		switch e.Type {
 		case "CREDIT":
 			running += e.Amount
+			sum += e.Amount
 			if orig, ok := strings.CutPrefix(ref, reversalPrefix); ok {
 				reversals[orig] += e.Amount
 			} else if strings.HasPrefix(ref, refundPrefix) {
@@ -146,6 +148,7 @@ func CheckConservation(userID string, balance int64, ledger []LedgerEntry, payme
 			}
 		case "DEBIT":
 			running -= e.Amount
+			sum -= e.Amount
 			if _, dup := debits[ref]; dup || ref == "" {
 				problem("debit %s: reference %q is empty or appears twice", e.ID, ref)
 			}
@@ -158,7 +161,10 @@ func CheckConservation(userID string, balance int64, ledger []LedgerEntry, payme
 			running = e.BalanceAfter
 		}
 	}
-	if len(ledger) > 0 && ledger[0].BalanceAfter != balance {
+	switch {
+	case sum != balance:
+		problem("the balance %d is not what the ledger adds up to (%d)", balance, sum)
+	case len(ledger) > 0 && ledger[0].BalanceAfter != balance:
 		problem("newest balance_after %d differs from the balance %d", ledger[0].BalanceAfter, balance)
 	}
 	for ref, amount := range debits {

@@ -48,11 +48,15 @@ const (
 )
 
 // CheckUser reads one user's ledger, balance and the payments its debits
-// name from m, and checks them with CheckConservation. The ledger is read
-// first, then the balance: a payment or top-up in between shows as a
-// differing balance, read again once, and otherwise reported as not
-// checked rather than as a violation. A debit naming no payment is left to
-// CheckConservation to report.
+// name from m, and checks them with CheckConservation. The user's SUCCESS
+// top-ups are read first: each was credited before it became SUCCESS, so
+// each must be in the ledger read after. The ledger is read, then the balance; when the balance is not what
+// the ledger ends at, both are read again (a payment or top-up in
+// between). If the second read is the same wallet as the first (balance,
+// length and newest entry), nothing moved: the wallet is checked as read,
+// and the difference is a violation; if it moved, it is reported as not
+// checked ("changed while it was read"). A debit naming no payment is left
+// to CheckConservation to report.
 func CheckUser(ctx context.Context, m Money, id, name string) UserMoney {
 	u := UserMoney{Name: name}
 	u.UserID = id
@@ -62,11 +66,10 @@ func CheckUser(ctx context.Context, m Money, id, name string) UserMoney {
 		u.Err = err.Error()
 		return u
 	}
-	var ledger []LedgerEntry
-	var balance int64
+	var first, w walletRead
 	for attempt := 0; ; attempt++ {
 		var err error
-		if ledger, err = m.Ledger(ctx, id); err != nil {
+		if w.ledger, err = m.Ledger(ctx, id); err != nil {
 			u.Err = err.Error()
 			return u
 		}
@@ -79,15 +82,17 @@ func CheckUser(ctx context.Context, m Money, id, name string) UserMoney {
 			u.NoWallet = true
 			return u
 		}
-		balance = bal
-		if len(ledger) == 0 || ledger[0].BalanceAfter == balance {
+		w.balance = bal
+		if w.adds() || attempt == 1 && w.same(first) {
 			break
 		}
 		if attempt == 1 {
 			u.Err = "the wallet changed while it was read; reload"
 			return u
 		}
+		first = w
 	}
+	ledger, balance := w.ledger, w.balance
 	payments := map[string]PaymentState{}
 	for _, e := range ledger {
 		if e.Type != "DEBIT" || e.Reference == nil {
@@ -115,6 +120,36 @@ func CheckUser(ctx context.Context, m Money, id, name string) UserMoney {
 	u.Conservation = CheckConservation(id, balance, ledger, payments, topUps)
 	sort.Strings(u.Problems)
 	return u
+}
+
+// walletRead is one read of a wallet: its ledger (newest first), then its
+// balance.
+type walletRead struct {
+	ledger  []LedgerEntry
+	balance int64
+}
+
+// adds reports whether the balance is what the ledger ends at (0 for an
+// empty ledger).
+func (w walletRead) adds() bool {
+	if len(w.ledger) == 0 {
+		return w.balance == 0
+	}
+	return w.ledger[0].BalanceAfter == w.balance
+}
+
+// same reports whether w and o read the same wallet: the same balance, and
+// a ledger of the same length with the same newest entry (entries are
+// only ever added, newest first, each with the balance it left).
+func (w walletRead) same(o walletRead) bool {
+	if w.balance != o.balance || len(w.ledger) != len(o.ledger) {
+		return false
+	}
+	if len(w.ledger) == 0 {
+		return true
+	}
+	a, b := w.ledger[0], o.ledger[0]
+	return a.ID == b.ID && a.BalanceAfter == b.BalanceAfter && a.Amount == b.Amount && a.Type == b.Type
 }
 
 // creditedTopUps reads the top-up each top-up credit of the ledger stands

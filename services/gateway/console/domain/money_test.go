@@ -39,8 +39,9 @@ func TestMoneyVerdict(t *testing.T) {
 
 // fakeMoney answers the money check's reads from fields, and counts them.
 type fakeMoney struct {
-	ledger     []LedgerEntry // newest first
-	balances   []int64       // one a read; the last one repeats
+	ledger     []LedgerEntry   // newest first
+	ledgers    [][]LedgerEntry // when set, one a read instead; the last one repeats
+	balances   []int64         // one a read; the last one repeats
 	noWallet   bool
 	payments   map[string]PaymentState
 	ledgerErr  error
@@ -63,6 +64,9 @@ func (f *fakeMoney) SucceededTopUps(context.Context, string) ([]TopUpState, erro
 
 func (f *fakeMoney) Ledger(context.Context, string) ([]LedgerEntry, error) {
 	f.ledgerReads++
+	if f.ledgers != nil {
+		return f.ledgers[min(f.ledgerReads, len(f.ledgers))-1], f.ledgerErr
+	}
 	return f.ledger, f.ledgerErr
 }
 
@@ -104,6 +108,14 @@ func TestCheckUser(t *testing.T) {
 		{name: "a payment read once per reference", money: fakeMoney{ledger: paid, balances: []int64{50000}, payments: success}, wantProblem: "appears twice", wantLedger: 1, wantPayments: 1},
 		{name: "the balance moved once: read again", money: fakeMoney{ledger: conserved, balances: []int64{90000, 75000}, payments: success}, wantLedger: 2, wantPayments: 1},
 		{name: "the balance keeps moving: not checked", money: fakeMoney{ledger: conserved, balances: []int64{90000, 80000}, payments: success}, wantErr: "changed while it was read", wantLedger: 2},
+		{name: "the ledger grows between reads: not checked", money: fakeMoney{ledgers: [][]LedgerEntry{conserved, paid}, balances: []int64{50000, 40000}, payments: success}, wantErr: "changed while it was read", wantLedger: 2},
+		{name: "the newest entry differs between reads: not checked", money: fakeMoney{ledgers: [][]LedgerEntry{conserved, {{ID: "d9", Type: "DEBIT", Amount: 25000, BalanceAfter: 75000, Reference: ref("pay_1")}, conserved[1]}}, balances: []int64{90000}, payments: success}, wantErr: "changed while it was read", wantLedger: 2},
+		// The same wallet read twice that does not add up is a violation,
+		// not a wallet that moved: 500 added to the balance alone.
+		{name: "a balance more than the ledger, read the same twice", money: fakeMoney{ledger: conserved, balances: []int64{75500}, payments: success}, wantProblem: "the balance 75500 is not what the ledger adds up to (75000)", wantLedger: 2, wantPayments: 1},
+		{name: "a balance less than the ledger, read the same twice", money: fakeMoney{ledger: conserved, balances: []int64{74000}, payments: success}, wantProblem: "the balance 74000 is not what the ledger adds up to (75000)", wantLedger: 2, wantPayments: 1},
+		{name: "a balance without a ledger, read the same twice", money: fakeMoney{balances: []int64{500}}, wantProblem: "the balance 500 is not what the ledger adds up to (0)", wantLedger: 2},
+		{name: "a balance without a ledger once, then a top-up", money: fakeMoney{ledgers: [][]LedgerEntry{nil, conserved[1:]}, balances: []int64{100000}}, wantLedger: 2},
 		{name: "the ledger unread", money: fakeMoney{ledgerErr: errors.New("wallet answered 503")}, wantErr: "wallet answered 503", wantLedger: 1},
 		{name: "a payment unread", money: fakeMoney{ledger: conserved, balances: []int64{75000}, paymentErr: errors.New("payment pay_1: the payment service answered 503")}, wantErr: "the payment service answered 503", wantLedger: 1, wantPayments: 1},
 		{name: "a payment that does not exist", money: fakeMoney{ledger: conserved, balances: []int64{75000}}, wantProblem: "no such payment", wantLedger: 1, wantPayments: 1},

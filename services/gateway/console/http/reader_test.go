@@ -203,3 +203,31 @@ func TestConsoleReadsEverythingUnderAnyValidLimits(t *testing.T) {
 		}
 	}
 }
+
+// What the money check can see is wrong is reported as a violation, on a
+// one-page and a paged ledger alike: a balance the ledger does not add up
+// to (read the same twice: not a wallet that moved).
+func TestConsoleReportsViolationsItSees(t *testing.T) {
+	cases := []struct {
+		name   string
+		change func(w *world)
+		want   string
+	}{
+		{"500 added to the balance alone", func(w *world) { w.balance += 500 }, "the balance 33000 is not what the ledger adds up to (32500)"},
+		{"500 taken from the balance alone", func(w *world) { w.balance -= 500 }, "the balance 32000 is not what the ledger adds up to (32500)"},
+	}
+	for _, tc := range cases {
+		for _, size := range []limits{{100, 200}, {20, 100}} { // one page, five
+			t.Run(fmt.Sprintf("%s, pages of %d", tc.name, size.def), func(t *testing.T) {
+				w := paidWorld(worldUser)
+				w.limits = map[string]limits{"wallet": size}
+				tc.change(w)
+				app := consoleAppWith(t, w, store.NewSessions(sidecartest.NewMemState(), "gateway-store"), &limiter{})
+				status, page := adminPage(t, app, "/console?user="+worldUser)
+				if status != 200 || verdictOf(page) != "problems found" || !strings.Contains(page, tc.want) || strings.Contains(page, "changed while it was read") {
+					t.Fatalf("GET /console?user= = %d, verdict %q; want problems found saying %q:\n%s", status, verdictOf(page), tc.want, page)
+				}
+			})
+		}
+	}
+}
