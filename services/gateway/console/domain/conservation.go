@@ -58,6 +58,14 @@ type TopUps struct {
 	Succeeded []TopUpState
 }
 
+// WalletPayment is a SUCCESS bill payment of the user paid from the
+// wallet, as the payment service lists it: its id (the reference of its
+// ledger debit) and amount in paise.
+type WalletPayment struct {
+	ID     string `json:"id"`
+	Amount int64  `json:"amount"`
+}
+
 // Conservation is the money check of one user's wallet: every paisa in is a
 // top-up or a refund, every paisa out is a successful payment, and the
 // balance is what is left.
@@ -106,6 +114,10 @@ const (
 //     user, of that amount, once, SUCCESS (or still PENDING: credited, not
 //     yet marked), itself or through the late top-up that settled it; and
 //     every SUCCESS top-up of the user is credited;
+//   - every SUCCESS wallet payment of the user (paid, read before the
+//     ledger: a wallet payment is debited before it is marked SUCCESS) has
+//     its debit in the ledger, kept (its amount and the rest are checked
+//     from the debit's side, refunds included);
 //   - the balance is what the ledger adds up to;
 //   - top-ups = balance + kept debits − refunded + debits of PENDING
 //     payments (in flight: kept or given back once the payment is final).
@@ -115,7 +127,7 @@ const (
 //
 // payments maps each debit's reference to its payment; a missing one is a
 // problem.
-func CheckConservation(userID string, balance int64, ledger []LedgerEntry, payments map[string]PaymentState, topUps TopUps) Conservation {
+func CheckConservation(userID string, balance int64, ledger []LedgerEntry, payments map[string]PaymentState, topUps TopUps, paid []WalletPayment) Conservation {
 	c := Conservation{UserID: userID, Balance: balance, Entries: len(ledger)}
 	problem := func(format string, args ...any) { c.Problems = append(c.Problems, fmt.Sprintf(format, args...)) }
 	var running, sum int64        // sum: the entries' amounts alone, whatever balance_after says
@@ -221,6 +233,11 @@ func CheckConservation(userID string, balance int64, ledger []LedgerEntry, payme
 	for ref, amount := range refunds {
 		problem("%d credited back as refund %s, which is no refund of this wallet's payments", amount, ref)
 		c.Refunded += amount
+	}
+	for _, p := range paid {
+		if _, debited := debits[p.ID]; !debited {
+			problem("wallet payment %s of %d is SUCCESS, but the wallet was never debited for it", p.ID, p.Amount)
+		}
 	}
 	for _, t := range topUps.Succeeded {
 		if !credited[t.ID] && (t.LateCaptureOf == "" || !credited[t.LateCaptureOf]) {

@@ -92,7 +92,7 @@ func TestCheckConservation(t *testing.T) {
 			for i, e := range tc.ledger {
 				newestFirst[len(tc.ledger)-1-i] = e
 			}
-			c := CheckConservation("usr_1", tc.balance, newestFirst, tc.payments, TopUps{})
+			c := CheckConservation("usr_1", tc.balance, newestFirst, tc.payments, TopUps{}, nil)
 			if tc.want == "" {
 				if !c.OK() {
 					t.Fatalf("problems %v, want none", c.Problems)
@@ -144,9 +144,55 @@ func TestCheckConservationTopUps(t *testing.T) {
 			for i, e := range tc.ledger {
 				newestFirst[len(tc.ledger)-1-i] = e
 			}
-			c := CheckConservation("usr_1", tc.balance, newestFirst, nil, tc.topUps)
+			c := CheckConservation("usr_1", tc.balance, newestFirst, nil, tc.topUps, nil)
 			if tc.want == "" && !c.OK() || tc.want != "" && (c.OK() || !strings.Contains(strings.Join(c.Problems, "; "), tc.want)) {
 				t.Fatalf("problems %v, want %q", c.Problems, tc.want)
+			}
+		})
+	}
+}
+
+// Both ways between the ledger and the user's SUCCESS wallet payments:
+// each has a kept debit of its amount under its id (and its refunds their
+// credits, checked from the debit's side), and each debit is a payment's.
+func TestCheckConservationWalletPayments(t *testing.T) {
+	topUp := LedgerEntry{ID: "t1", Type: "CREDIT", Amount: 100000, BalanceAfter: 100000}
+	debit := LedgerEntry{ID: "d1", Type: "DEBIT", Amount: 25000, BalanceAfter: 75000, Reference: ref("pay_1")}
+	reversal := LedgerEntry{ID: "r1", Type: "CREDIT", Amount: 25000, BalanceAfter: 100000, Reference: ref("reversal:pay_1")}
+	refund := LedgerEntry{ID: "c1", Type: "CREDIT", Amount: 10000, BalanceAfter: 85000, Reference: ref("rfd_1")}
+	success := map[string]PaymentState{"pay_1": {Status: "SUCCESS", Amount: 25000}}
+	refunded := map[string]PaymentState{"pay_1": {Status: "SUCCESS", Amount: 25000, Refunds: []RefundState{{ID: "rfd_1", Amount: 10000, Status: "SUCCESS"}}}}
+	paid := []WalletPayment{{ID: "pay_1", Amount: 25000}}
+	cases := []struct {
+		name     string
+		balance  int64
+		ledger   []LedgerEntry // oldest first
+		payments map[string]PaymentState
+		paid     []WalletPayment
+		want     string
+	}{
+		{"a SUCCESS payment and its debit", 75000, []LedgerEntry{topUp, debit}, success, paid, ""},
+		{"a SUCCESS payment and its refunded debit", 85000, []LedgerEntry{topUp, debit, refund}, refunded, paid, ""},
+		{"a SUCCESS payment without its debit (paid for free)", 100000, []LedgerEntry{topUp}, nil, paid,
+			"wallet payment pay_1 of 25000 is SUCCESS, but the wallet was never debited for it"},
+		{"a SUCCESS payment and a refund, without the debit", 110000, []LedgerEntry{topUp, {ID: "c1", Type: "CREDIT", Amount: 10000, BalanceAfter: 110000, Reference: ref("rfd_1")}}, nil, paid,
+			"never debited"},
+		{"a SUCCESS payment whose debit was given back", 100000, []LedgerEntry{topUp, debit, reversal}, success, paid, "given back"},
+		{"a SUCCESS payment debited another amount", 80000, []LedgerEntry{topUp, {ID: "d1", Type: "DEBIT", Amount: 20000, BalanceAfter: 80000, Reference: ref("pay_1")}}, success, paid,
+			"kept, but the payment is SUCCESS of 25000"},
+		{"a SUCCESS payment debited twice", 50000, []LedgerEntry{topUp, debit, {ID: "d2", Type: "DEBIT", Amount: 25000, BalanceAfter: 50000, Reference: ref("pay_1")}}, success, paid, "appears twice"},
+		{"a SUCCESS refund without its credit", 75000, []LedgerEntry{topUp, debit}, refunded, paid, "nothing was credited back"},
+		{"a debit whose payment is not listed", 75000, []LedgerEntry{topUp, debit}, nil, nil, "no such payment"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			newestFirst := make([]LedgerEntry, len(tc.ledger))
+			for i, e := range tc.ledger {
+				newestFirst[len(tc.ledger)-1-i] = e
+			}
+			c := CheckConservation("usr_1", tc.balance, newestFirst, tc.payments, TopUps{}, tc.paid)
+			if tc.want == "" && !c.OK() || tc.want != "" && (c.OK() || !strings.Contains(strings.Join(c.Problems, "; "), tc.want)) {
+				t.Fatalf("CheckConservation problems = %v, want %q", c.Problems, tc.want)
 			}
 		})
 	}

@@ -24,6 +24,9 @@ type Money interface {
 	TopUp(ctx context.Context, topUpID string) (t TopUpState, found bool, err error)
 	// SucceededTopUps returns every SUCCESS top-up of the user.
 	SucceededTopUps(ctx context.Context, userID string) ([]TopUpState, error)
+	// SucceededWalletPayments returns every SUCCESS bill payment of the
+	// user paid from the wallet.
+	SucceededWalletPayments(ctx context.Context, userID string) ([]WalletPayment, error)
 }
 
 // UserMoney is the money check of one user as the console shows it: the
@@ -49,8 +52,9 @@ const (
 
 // CheckUser reads one user's ledger, balance and the payments its debits
 // name from m, and checks them with CheckConservation. The user's SUCCESS
-// top-ups are read first: each was credited before it became SUCCESS, so
-// each must be in the ledger read after. The ledger is read, then the balance; when the balance is not what
+// top-ups and wallet payments are read first: each was credited or
+// debited before it became SUCCESS, so each must be in the ledger read
+// after. The ledger is read, then the balance; when the balance is not what
 // the ledger ends at, both are read again (a payment or top-up in
 // between). If the second read is the same wallet as the first (balance,
 // length and newest entry), nothing moved: the wallet is checked as read,
@@ -62,6 +66,12 @@ func CheckUser(ctx context.Context, m Money, id, name string) UserMoney {
 	u.UserID = id
 	// Before the ledger: each top-up SUCCESS now was credited before it.
 	succeeded, err := m.SucceededTopUps(ctx, id)
+	if err != nil {
+		u.Err = err.Error()
+		return u
+	}
+	// And each wallet payment SUCCESS now was debited before it.
+	paid, err := m.SucceededWalletPayments(ctx, id)
 	if err != nil {
 		u.Err = err.Error()
 		return u
@@ -117,7 +127,7 @@ func CheckUser(ctx context.Context, m Money, id, name string) UserMoney {
 		return u
 	}
 	topUps.Succeeded = succeeded
-	u.Conservation = CheckConservation(id, balance, ledger, payments, topUps)
+	u.Conservation = CheckConservation(id, balance, ledger, payments, topUps, paid)
 	sort.Strings(u.Problems)
 	return u
 }

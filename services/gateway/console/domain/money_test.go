@@ -49,6 +49,8 @@ type fakeMoney struct {
 	topUps     map[string]TopUpState
 	succeeded  []TopUpState
 	topUpErr   error
+	paid       []WalletPayment
+	paidErr    error
 
 	ledgerReads, paymentReads int
 }
@@ -60,6 +62,10 @@ func (f *fakeMoney) TopUp(_ context.Context, id string) (TopUpState, bool, error
 
 func (f *fakeMoney) SucceededTopUps(context.Context, string) ([]TopUpState, error) {
 	return f.succeeded, f.topUpErr
+}
+
+func (f *fakeMoney) SucceededWalletPayments(context.Context, string) ([]WalletPayment, error) {
+	return f.paid, f.paidErr
 }
 
 func (f *fakeMoney) Ledger(context.Context, string) ([]LedgerEntry, error) {
@@ -116,6 +122,8 @@ func TestCheckUser(t *testing.T) {
 		{name: "a balance less than the ledger, read the same twice", money: fakeMoney{ledger: conserved, balances: []int64{74000}, payments: success}, wantProblem: "the balance 74000 is not what the ledger adds up to (75000)", wantLedger: 2, wantPayments: 1},
 		{name: "a balance without a ledger, read the same twice", money: fakeMoney{balances: []int64{500}}, wantProblem: "the balance 500 is not what the ledger adds up to (0)", wantLedger: 2},
 		{name: "a balance without a ledger once, then a top-up", money: fakeMoney{ledgers: [][]LedgerEntry{nil, conserved[1:]}, balances: []int64{100000}}, wantLedger: 2},
+		{name: "a SUCCESS wallet payment without its debit", money: fakeMoney{ledger: conserved[1:], balances: []int64{100000}, paid: []WalletPayment{{ID: "pay_2", Amount: 500}}}, wantProblem: "wallet payment pay_2 of 500 is SUCCESS, but the wallet was never debited for it", wantLedger: 1},
+		{name: "the wallet payments unread", money: fakeMoney{ledger: conserved, balances: []int64{75000}, paidErr: errors.New("payments of usr_1: payment answered 503")}, wantErr: "payment answered 503"},
 		{name: "the ledger unread", money: fakeMoney{ledgerErr: errors.New("wallet answered 503")}, wantErr: "wallet answered 503", wantLedger: 1},
 		{name: "a payment unread", money: fakeMoney{ledger: conserved, balances: []int64{75000}, paymentErr: errors.New("payment pay_1: the payment service answered 503")}, wantErr: "the payment service answered 503", wantLedger: 1, wantPayments: 1},
 		{name: "a payment that does not exist", money: fakeMoney{ledger: conserved, balances: []int64{75000}}, wantProblem: "no such payment", wantLedger: 1, wantPayments: 1},

@@ -297,6 +297,30 @@ func (r *reader) SucceededTopUps(ctx context.Context, userID string) ([]domain.T
 	return all, nil
 }
 
+// SucceededWalletPayments reads every SUCCESS bill payment of a user paid
+// from the wallet (readPages).
+func (r *reader) SucceededWalletPayments(ctx context.Context, userID string) ([]domain.WalletPayment, error) {
+	var all []domain.WalletPayment
+	listed, found, err := readPages[struct {
+		ID     string `json:"id"`
+		Amount *int64 `json:"amount"`
+	}](ctx, r, contract.AppPayment, "/payments/of/"+url.PathEscape(userID), url.Values{"status": {"SUCCESS"}, "method": {"WALLET"}}, listPage)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("payments of %s: %w", userID, err)
+	case !found:
+		return nil, fmt.Errorf("payments of %s: the payment service answered 404", userID)
+	}
+	for _, p := range listed {
+		wp := domain.WalletPayment{ID: p.ID}
+		if p.Amount != nil {
+			wp.Amount = *p.Amount
+		}
+		all = append(all, wp)
+	}
+	return all, nil
+}
+
 // oneUser checks one user's money (the page's ?user=), or says why it
 // cannot: not a user id, or no such user. A user who does not exist is
 // never shown as conserved: nothing about them was checked.

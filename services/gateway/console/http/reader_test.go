@@ -206,7 +206,8 @@ func TestConsoleReadsEverythingUnderAnyValidLimits(t *testing.T) {
 
 // What the money check can see is wrong is reported as a violation, on a
 // one-page and a paged ledger alike: a balance the ledger does not add up
-// to (read the same twice: not a wallet that moved).
+// to (read the same twice: not a wallet that moved), a SUCCESS wallet
+// payment the ledger never debited.
 func TestConsoleReportsViolationsItSees(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -215,6 +216,11 @@ func TestConsoleReportsViolationsItSees(t *testing.T) {
 	}{
 		{"500 added to the balance alone", func(w *world) { w.balance += 500 }, "the balance 33000 is not what the ledger adds up to (32500)"},
 		{"500 taken from the balance alone", func(w *world) { w.balance -= 500 }, "the balance 32000 is not what the ledger adds up to (32500)"},
+		{"a SUCCESS payment's debit removed, the ledger renumbered", func(w *world) {
+			// The newest debit goes; the balance matches what is left.
+			w.ledger = w.ledger[:len(w.ledger)-1]
+			w.balance += 500
+		}, fmt.Sprintf("wallet payment pay_%026d of 500 is SUCCESS, but the wallet was never debited for it", 64)},
 	}
 	for _, tc := range cases {
 		for _, size := range []limits{{100, 200}, {20, 100}} { // one page, five
