@@ -322,7 +322,11 @@ func (con *Console) page(c *fiber.Ctx) error {
 	run(func() { v.Services = r.health(ctx) })
 	run(func() { v.Payments, v.PaymentsErr = r.payments(ctx) })
 	run(func() { v.Deliveries, v.DeliveryErr = r.deliveries(ctx) })
-	run(func() { v.DeadLetters, v.DeadErr = r.deadLetters(ctx) })
+	run(func() {
+		var dead []deadLetter
+		dead, v.DeadErr = r.deadLetters(ctx)
+		v.DeadLetters, v.OpenDeadLetters = openFirst(dead)
+	})
 	run(func() {
 		if one := c.Query("user"); one != "" {
 			v.Users, v.UsersErr = r.oneUser(ctx, one)

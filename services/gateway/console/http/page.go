@@ -41,11 +41,14 @@ type view struct {
 	PaymentsErr string
 	Deliveries  []webhookDelivery
 	DeliveryErr string
-	DeadLetters []deadLetter
-	DeadErr     string
-	Users       []domain.UserMoney
-	UsersErr    string
-	NextUsers   string
+	// DeadLetters lists the open dead letters first, OpenDeadLetters of
+	// them.
+	DeadLetters     []deadLetter
+	OpenDeadLetters int
+	DeadErr         string
+	Users           []domain.UserMoney
+	UsersErr        string
+	NextUsers       string
 	// MoneyVerdict sums the money check up (domain.MoneyVerdict).
 	MoneyVerdict string
 }
@@ -88,16 +91,44 @@ type webhookDelivery struct {
 	Result    string    `json:"result"`
 }
 
-// deadLetter is one dead letter as the payment service lists it.
+// deadLetter is one dead letter as the payment service lists it: its kind
+// (refund_not_made, ...; "" for one parked before kinds were kept), and
+// Resolved (how the parked work settled after all; "" while it is still
+// an operator's) with ResolvedAt.
 type deadLetter struct {
-	EventID  string    `json:"event_id"`
-	Reason   string    `json:"reason"`
-	Received time.Time `json:"received"`
-	Result   struct {
+	EventID    string    `json:"event_id"`
+	Kind       string    `json:"kind"`
+	PaymentID  string    `json:"payment_id"`
+	Reason     string    `json:"reason"`
+	Received   time.Time `json:"received"`
+	Resolved   string    `json:"resolved"`
+	ResolvedAt time.Time `json:"resolved_at"`
+	Result     struct {
 		OrderID   string `json:"order_id"`
 		PaymentID string `json:"payment_id"`
 		Status    string `json:"status"`
 	} `json:"result"`
+}
+
+// Open reports whether the dead letter still waits for an operator.
+func (d deadLetter) Open() bool { return d.Resolved == "" }
+
+// openFirst returns the dead letters with the open ones first, each group
+// in the order listed (newest first), and how many are open.
+func openFirst(items []deadLetter) ([]deadLetter, int) {
+	out := make([]deadLetter, 0, len(items))
+	for _, d := range items {
+		if d.Open() {
+			out = append(out, d)
+		}
+	}
+	open := len(out)
+	for _, d := range items {
+		if !d.Open() {
+			out = append(out, d)
+		}
+	}
+	return out, open
 }
 
 // render sends the page (or the login form) with status.

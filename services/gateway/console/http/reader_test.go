@@ -237,3 +237,37 @@ func TestConsoleReportsViolationsItSees(t *testing.T) {
 		}
 	}
 }
+
+// The dead letters show their kind and whether they are open or resolved:
+// open ones first and counted, resolved ones marked and muted.
+func TestConsoleDeadLettersShowKindAndState(t *testing.T) {
+	w := paidWorld(worldUser)
+	w.dead = []map[string]any{ // newest first, as listed
+		{"event_id": "refund_not_made:pay_2", "kind": "refund_not_made", "payment_id": "pay_2", "reason": "no answer", "received": "2026-01-02T10:00:00Z",
+			"resolved": "refund processed", "resolved_at": "2026-01-02T11:00:00Z"},
+		{"event_id": "refund_not_made:pay_1", "kind": "refund_not_made", "payment_id": "pay_1", "reason": "no answer", "received": "2026-01-02T09:00:00Z"},
+		{"event_id": "evt_old", "reason": "parked before kinds", "received": "2026-01-01T09:00:00Z"},
+	}
+	app := consoleAppWith(t, w, store.NewSessions(sidecartest.NewMemState(), "gateway-store"), &limiter{})
+	status, page := adminPage(t, app, "/console")
+	if status != 200 {
+		t.Fatalf("GET /console = %d", status)
+	}
+	cases := []struct {
+		name, want string
+	}{
+		{"the open one, first, with its kind", `<tr data-dead-letter="refund_not_made:pay_1" data-kind="refund_not_made" data-state="open">`},
+		{"one without a kind, open", `<tr data-dead-letter="evt_old" data-kind="" data-state="open">`},
+		{"the resolved one, muted", `<tr data-dead-letter="refund_not_made:pay_2" data-kind="refund_not_made" data-state="resolved" class="muted">`},
+		{"how it was resolved, and when", "2026-01-02 11:00:00: refund processed"},
+		{"the count of open ones", `id="dead-letters-open" data-open="2">2 open</span>`},
+	}
+	for _, tc := range cases {
+		if !strings.Contains(page, tc.want) {
+			t.Errorf("%s: the page lacks %s", tc.name, tc.want)
+		}
+	}
+	if a, b := strings.Index(page, `data-dead-letter="evt_old"`), strings.Index(page, `data-dead-letter="refund_not_made:pay_2"`); a < 0 || b < 0 || a > b {
+		t.Errorf("the resolved dead letter is listed before an open one (%d, %d)", b, a)
+	}
+}
