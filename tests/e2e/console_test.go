@@ -120,7 +120,8 @@ func TestConsoleAccess(t *testing.T) {
 // with the admin token through its form, and checks that it shows what
 // happened: every service ready with its sidecar's components and the
 // payment service's subscription, a wallet payment and a Razorpay payment
-// with their history, the webhook delivery, a dead letter, and the user's
+// with their history, the webhook delivery, a dead letter (its kind, open),
+// and the user's
 // money conserved with a refund of the wallet payment counted.
 // The screenshot is kept as console.png in the suite's log folder.
 func TestConsoleInBrowser(t *testing.T) {
@@ -202,7 +203,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		`[data-payment="` + wallet.ID + `"] [data-status="SUCCESS"]`,
 		`[data-payment="` + rzp.ID + `"] [data-status="SUCCESS"]`,
 		`[data-delivery] [data-outcome="accepted"]`,
-		`[data-dead-letter="` + deadEvent + `"]`,
+		// Its kind shown, and open (counted above the table).
+		`[data-dead-letter="` + deadEvent + `"][data-state="open"]:not([data-kind=""])`,
+		`#dead-letters-open`,
 		`[data-user="` + u.ID + `"] [data-money="ok"]`,
 		`[data-user="` + u.ID + `"] [data-refunded="5000"]`,
 		`[data-service="payment"] [data-subscription="razorpay-results"]`,
