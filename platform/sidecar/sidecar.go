@@ -60,6 +60,10 @@ type Client struct {
 	undeliveredBudget time.Duration
 	// callTimeout bounds a call whose context has no deadline (0: 10 s).
 	callTimeout time.Duration
+	// configResync is how often WatchConfig reads every key again while
+	// subscribed (0: configResyncEvery); configRetryFirst, when set, scales
+	// its backoff down (tests).
+	configResync, configRetryFirst time.Duration
 }
 
 // Connect waits until the sidecar answers (its outbound health, which is
