@@ -64,10 +64,7 @@ func EnsureRedis(ctx context.Context, addr string, start bool, dataDir string, s
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin,
-		"--port", port, "--bind", "127.0.0.1", "--dir", dataDir,
-		"--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-		"--daemonize", "no", "--logfile", filepath.Join(dataDir, "redis.log"))
+	cmd := exec.Command(bin, RedisServerArgs(port, dataDir)...)
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
@@ -90,6 +87,28 @@ func EnsureRedis(ctx context.Context, addr string, start bool, dataDir string, s
 			return nil, fmt.Errorf("redis-server did not answer on %s within 15s; see %s", addr, filepath.Join(dataDir, "redis.log"))
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// KeyspaceEvents is the notify-keyspace-events value Dapr's Redis
+// configuration store (configuration.redis, components-contrib 1.14) sets
+// with CONFIG SET when a subscription starts: keyspace events (K) for
+// generic commands such as DEL (g), string commands such as SET ($), expired
+// (x) and evicted (e) keys. Without it, no settings change reaches a
+// service. A Redis restarted after the sidecars subscribed has only what its
+// command line says, so every Redis FinFlow starts says it.
+const KeyspaceEvents = "Kg$xe"
+
+// RedisServerArgs are the arguments the launcher starts redis-server with
+// on port, with its append-only file in dataDir. Restarting Redis by hand
+// with the same arguments gives the same Redis, keyspace notifications
+// included.
+func RedisServerArgs(port, dataDir string) []string {
+	return []string{
+		"--port", port, "--bind", "127.0.0.1", "--dir", dataDir,
+		"--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+		"--notify-keyspace-events", KeyspaceEvents,
+		"--daemonize", "no", "--logfile", filepath.Join(dataDir, "redis.log"),
 	}
 }
 
