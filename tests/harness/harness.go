@@ -447,6 +447,7 @@ func (e *Env) startRedis(bin string, persist bool, bind string) error {
 	e.RedisAddr = net.JoinHostPort(bind, strconv.Itoa(port))
 	e.redisArgs = []string{bin, "--port", strconv.Itoa(port), "--bind", bind, "--dir", e.redisDir,
 		"--save", "", "--appendonly", appendonly, "--appendfsync", "always",
+		"--notify-keyspace-events", topology.KeyspaceEvents, // as the launcher's: a restarted Redis still tells settings changes
 		"--logfile", filepath.Join(e.redisDir, "redis.log")}
 	if bind != "127.0.0.1" {
 		// Reached from the other host, in the suite's private network: Redis
