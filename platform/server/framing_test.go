@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,9 @@ func serveRaw(t *testing.T) func(raw string) string {
 	}
 }
 
+// statusLine is the start of an answer.
+var statusLine = regexp.MustCompile(`(?m)^HTTP/1\.1 \d{3} `)
+
 // A request whose length another hop could read differently is refused
 // (400 on headers) and its connection closed, so what follows on it is
 // never taken for a request; a malformed header is refused without
@@ -82,11 +86,94 @@ func TestAmbiguousFramingIsRefused(t *testing.T) {
 			"POST /echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sekrit-token\r\nX-Secret: hunter2\r\nContent-Length: -1\r\n\r\n",
 			`"field":"request"`, 1},
 	}
+	// A request head that fasthttp reads as something other than what was
+	// sent (a lost path, another host, a body by the wrong length) is
+	// refused the same way: 400 naming headers or request, connection
+	// closed before the pipelined request after it.
+	get := func(line, headers string) string {
+		return line + "\r\n" + headers + "\r\n" + pipelined
+	}
+	const (
+		health  = "GET /health HTTP/1.1"
+		headers = `"field":"headers"`
+		request = `"field":"request"`
+		ok      = `{"path":"/health","status":"ok"}`
+	)
+	cases = append(cases, []struct {
+		name    string
+		raw     string
+		want    string
+		answers int
+	}{
+		{"Host with a space", get(health, "Host: a b\r\n"), headers, 1},
+		{"Host with a slash", get(health, "Host: a/b\r\n"), headers, 1},
+		{"Host with a query", get(health, "Host: a?x=1\r\n"), headers, 1},
+		{"Host with a fragment", get(health, "Host: a#f\r\n"), headers, 1},
+		{"Host with an unclosed bracket", get(health, "Host: [::1\r\n"), headers, 1},
+		{"Host with a port that is not digits", get(health, "Host: a:x\r\n"), headers, 1},
+		{"Host percent-encoded", get(health, "Host: %2F\r\n"), headers, 1},
+		{"Host with a tab inside", get(health, "Host: a\tb\r\n"), headers, 1},
+		{"Host with a tab around it", get(health, "Host:\tx\t\r\n"), headers, 1},
+		{"Host with a backslash", get(health, "Host: a\\b\r\n"), headers, 1},
+		{"Host with user info", get(health, "Host: user@a\r\n"), headers, 1},
+		{"Host not ASCII", get(health, "Host: \u00e9.in\r\n"), headers, 1},
+		{"Host a port with no name", get(health, "Host: :80\r\n"), headers, 1},
+		{"Host a port past 65535", get(health, "Host: a:65536\r\n"), headers, 1},
+		{"Host a bracketed IPv4", get(health, "Host: [127.0.0.1]\r\n"), headers, 1},
+		{"Host an IPv6 with a zone", get(health, "Host: [fe80::1%25eth0]\r\n"), headers, 1},
+		{"Host junk after the bracket", get(health, "Host: [::1]x\r\n"), headers, 1},
+		{"Host given twice", get(health, "Host: a\r\nHost: b\r\n"), headers, 1},
+		{"Host given twice, the same", get(health, "Host: a\r\nhost: a\r\n"), headers, 1},
+		{"no Host on HTTP/1.1", get(health, ""), headers, 1},
+		{"a bad Host on HTTP/1.0", get("GET /health HTTP/1.0", "Host: a b\r\n"), headers, 1},
+		{"a request line with an extra part", get("GET /health x HTTP/1.1", "Host: x\r\n"), request, 1},
+		{"a request line with two spaces", get("GET  /health HTTP/1.1", "Host: x\r\n"), request, 1},
+		{"a request line with a trailing space", get("GET /health HTTP/1.1 ", "Host: x\r\n"), request, 1},
+		{"a control character in the target", get("GET /hea\x01lth HTTP/1.1", "Host: x\r\n"), request, 1},
+		{"a tab in the target", get("GET /health\tx HTTP/1.1", "Host: x\r\n"), request, 1},
+		{"a bare CR in the target", get("GET /hea\rlth HTTP/1.1", "Host: x\r\n"), request, 1},
+		{"HTTP/9.9", get("GET /health HTTP/9.9", "Host: x\r\n"), request, 1},
+		{"HTTP/2.0 in text", get("GET /health HTTP/2.0", "Host: x\r\n"), request, 1},
+		{"a version in lower case", get("GET /health http/1.1", "Host: x\r\n"), request, 1},
+		{"a bare CR after the version", get("GET /health HTTP/1.1\rX", "Host: x\r\n"), request, 1},
+		{"a target that is not a path", get("GET health HTTP/1.1", "Host: x\r\n"), request, 1},
+		{"* on GET", get("GET * HTTP/1.1", "Host: x\r\n"), request, 1},
+		{"an absolute target with a bad host", get("GET http://x:y/health HTTP/1.1", "Host: x\r\n"), request, 1},
+		{"an absolute target with no host", get("GET http:///health HTTP/1.1", "Host: x\r\n"), request, 1},
+		{"an absolute target of another scheme", get("GET ftp://x/health HTTP/1.1", "Host: x\r\n"), request, 1},
+		{"a header name that is not a token", get(health, "Host: x\r\nX\x01Y: 1\r\n"), headers, 1},
+		{"a NUL in a header value", get(health, "Host: x\r\nX-Note: a\x00b\r\n"), headers, 1},
+		{"a bare CR in a header value", get(health, "Host: x\r\nX-Note: a\rb\r\n"), headers, 1},
+		{"Transfer-Encoding identity",
+			"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: identity\r\n\r\n" + body + pipelined, headers, 1},
+		{"chunked not the final coding",
+			"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked, gzip\r\n\r\nc\r\n" + body + "\r\n0\r\n\r\n" + pipelined, headers, 1},
+		{"a coding FinFlow does not know before chunked",
+			"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\n\r\nc\r\n" + body + "\r\n0\r\n\r\n" + pipelined, headers, 1},
+		{"chunked twice",
+			"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\nc\r\n" + body + "\r\n0\r\n\r\n" + pipelined, headers, 1},
+		{"Transfer-Encoding on HTTP/1.0",
+			"POST /echo HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nc\r\n" + body + "\r\n0\r\n\r\n" + pipelined, headers, 1},
+		// What is well formed is served, with its path.
+		{"a host name and port", get(health, "Host: a-b.c_d~e:8080\r\nConnection: close\r\n"), ok, 1},
+		{"an app id as Host", get(health, "Host: payment\r\nConnection: close\r\n"), ok, 1},
+		{"an IPv4 address and port", get(health, "Host: 127.0.0.1:3500\r\nConnection: close\r\n"), ok, 1},
+		{"an IPv6 address and port", get(health, "Host: [::1]:80\r\nConnection: close\r\n"), ok, 1},
+		{"an IPvFuture", get(health, "Host: [v1.fe80::a+en1]\r\nConnection: close\r\n"), ok, 1},
+		{"an empty Host", get(health, "Host:\r\nConnection: close\r\n"), ok, 1},
+		{"an empty port", get(health, "Host: a:\r\nConnection: close\r\n"), ok, 1},
+		{"HTTP/1.0 with no Host", get("GET /health HTTP/1.0", ""), ok, 1},
+		{"an absolute target", get("GET http://x:80/health HTTP/1.1", "Host: y\r\nConnection: close\r\n"), ok, 1},
+		{"spaces around Host", get(health, "Host:  x \r\nConnection: close\r\n"), ok, 1},
+	}...)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			got := send(tc.raw)
-			if n := strings.Count(got, "HTTP/1.1 "); n != tc.answers || !strings.Contains(got, tc.want) {
+			if n := len(statusLine.FindAllString(got, -1)); n != tc.answers || !strings.Contains(got, tc.want) {
 				t.Fatalf("answered %d times, want %d with %s:\n%s", n, tc.answers, tc.want, got)
+			}
+			if strings.Contains(tc.want, "field") && !strings.HasPrefix(got, "HTTP/1.1 400 ") {
+				t.Fatalf("answered %.40q, want 400", got)
 			}
 			for _, leak := range []string{"sekrit", "hunter2", "Buffer size", "contents:"} {
 				if strings.Contains(got, leak) {

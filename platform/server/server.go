@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -124,33 +125,102 @@ func knownMethods(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 }
 
 // unambiguousFraming refuses, before any handler runs, a request whose
-// length another HTTP hop could read differently (request smuggling):
-// Content-Length given more than once with different values (RFC 9110
-// 8.6: an unrecoverable framing error), Content-Length beside
-// Transfer-Encoding (RFC 9112 6.1: the server must close the connection
-// after answering it; FinFlow refuses it), or a header line folded onto
-// the next (RFC 9112 5.2: obsolete; rejected). fasthttp would take the
-// last Content-Length, or the chunked body, and keep the connection. The
-// answer is 400 VALIDATION_FAILED (field headers) in the contract's
-// envelope, and the connection is closed: what followed on it cannot be
-// told apart from this request's body.
+// head another HTTP hop, or FinFlow's own router, could read differently
+// from what the client meant. It is checked here because fasthttp takes
+// each of these without complaint, and a handler would then see a request
+// that is not the one sent (a lost path, another host, a body read by the
+// wrong length):
+//
+//   - framing (request smuggling): Content-Length given more than once with
+//     different values (RFC 9110 8.6), Content-Length beside
+//     Transfer-Encoding (RFC 9112 6.1), a Transfer-Encoding other than one
+//     chunked (RFC 9112 6.1: chunked must be the final coding, and FinFlow
+//     understands no other; fasthttp reads any value but identity as
+//     chunked and identity as no body at all), Transfer-Encoding on an
+//     HTTP/1.0 request (RFC 9112 6.1), or a header line folded onto the
+//     next (RFC 9112 5.2);
+//   - headers: a header name that is not a token, or a value with a control
+//     character in it (RFC 9110 5.1, 5.5);
+//   - Host (RFC 9112 3.2, RFC 9110 7.2): missing on HTTP/1.1, given more
+//     than once, or not uri-host [":" port] as RFC 3986 spells it (a name
+//     of letters, digits and - . _ ~ ! $ & ' ( ) * + , ; =, an IPv4
+//     address or a bracketed IPv6 address; a port of digits only);
+//     fasthttp would route such a request with an empty path;
+//   - the request line (RFC 9112 3): a version other than HTTP/1.1 or
+//     HTTP/1.0, more than three parts (a space or control character in the
+//     target), or a target that is neither a path nor an absolute http(s)
+//     URI with a valid host (nor * on OPTIONS).
+//
+// The answer is 400 VALIDATION_FAILED in the contract's envelope (field
+// headers for the headers, request for the request line), and the
+// connection is closed: what follows on it cannot be told apart from this
+// request.
 func unambiguousFraming(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
-		problem := framingProblem(ctx.Request.Header.RawHeaders())
+		field, problem := "request", requestLineProblem(&ctx.Request.Header)
+		if problem == "" {
+			field, problem = "headers", framingProblem(&ctx.Request.Header)
+		}
 		if problem == "" {
 			next(ctx)
 			return
 		}
 		ctx.SetConnectionClose()
-		writeError(ctx, apperr.Invalid("headers", "%s", problem))
+		writeError(ctx, apperr.Invalid(field, "%s", problem))
 	}
 }
 
-// framingProblem reads raw request headers (as received) for what
+// requestLineProblem reads the request line as fasthttp split it (method,
+// target, version) for what unambiguousFraming refuses; "" when there is
+// none. fasthttp takes the last space-separated word as the version and
+// everything between the method and it as the target, so a request line
+// with more than three parts shows as a target with a space in it. (A line
+// with no version at all, HTTP/0.9's form, fasthttp reads as HTTP/1.0 and
+// cannot be told apart from one that says so.)
+func requestLineProblem(h *fasthttp.RequestHeader) string {
+	if p := h.Protocol(); !bytes.Equal(p, []byte("HTTP/1.1")) && !bytes.Equal(p, []byte("HTTP/1.0")) {
+		return fmt.Sprintf("HTTP version \"%s\" is not served; send HTTP/1.1 or HTTP/1.0", apperr.Printable(string(p), 40))
+	}
+	target := h.RequestURI()
+	for _, c := range target {
+		if c == ' ' {
+			return "the request line has more than three parts (method, target, version); a space in a path or query is sent as %20"
+		}
+		if c < ' ' || c == 0x7f {
+			return "the request target has a control character in it; send it percent-encoded"
+		}
+	}
+	switch {
+	case len(target) > 0 && target[0] == '/':
+		return ""
+	case string(target) == "*" && string(h.Method()) == fiber.MethodOptions:
+		return ""
+	}
+	const notATarget = "the request target is neither a path starting with / nor an absolute http or https URI"
+	scheme, rest, ok := bytes.Cut(target, []byte("://"))
+	if !ok || !bytes.EqualFold(scheme, []byte("http")) && !bytes.EqualFold(scheme, []byte("https")) {
+		return notATarget
+	}
+	authority := rest
+	if i := bytes.IndexAny(rest, "/?#"); i >= 0 {
+		authority = rest[:i]
+	}
+	if len(authority) == 0 {
+		return "the request target is an http URI with no host"
+	}
+	if p := hostProblem(authority); p != "" {
+		return "the request target's host: " + p
+	}
+	return ""
+}
+
+// framingProblem reads the raw request headers (as received) for what
 // unambiguousFraming refuses; "" when there is none.
-func framingProblem(raw []byte) string {
-	var length []byte
-	lengths, chunked := 0, false
+func framingProblem(h *fasthttp.RequestHeader) string {
+	raw := h.RawHeaders()
+	var length, host []byte
+	lengths, hosts, codings := 0, 0, 0
+	var coding []byte
 	for len(raw) > 0 {
 		line := raw
 		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
@@ -166,7 +236,17 @@ func framingProblem(raw []byte) string {
 			return "a header line folded onto the next (obsolete line folding) is not accepted"
 		}
 		name, value, _ := bytes.Cut(line, []byte{':'})
-		name, value = bytes.TrimSpace(name), bytes.TrimSpace(value)
+		// The value as fasthttp keeps it: without the spaces around it, but
+		// with any tab (a Host of "\tx" is not x to its router).
+		name, value = bytes.TrimSpace(name), bytes.Trim(value, " ")
+		if !isToken(name) {
+			return fmt.Sprintf("header name \"%s\" has a character a header name cannot have", apperr.Printable(string(name), 64))
+		}
+		for _, c := range value {
+			if c < ' ' && c != '\t' || c == 0x7f {
+				return fmt.Sprintf("header %s has a control character in its value", apperr.Printable(string(name), 64))
+			}
+		}
 		switch {
 		case bytes.EqualFold(name, []byte("Content-Length")):
 			if lengths > 0 && !bytes.Equal(value, length) {
@@ -174,13 +254,131 @@ func framingProblem(raw []byte) string {
 			}
 			length, lengths = value, lengths+1
 		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
-			chunked = true
+			coding, codings = value, codings+1
+		case bytes.EqualFold(name, []byte("Host")):
+			host, hosts = value, hosts+1
 		}
 	}
-	if chunked && lengths > 0 {
+	switch {
+	case codings > 0 && lengths > 0:
 		return "a request has Content-Length or Transfer-Encoding, not both"
+	case codings > 0 && !h.IsHTTP11():
+		return "an HTTP/1.0 request cannot have Transfer-Encoding; send Content-Length"
+	case codings > 1 || codings == 1 && !bytes.EqualFold(coding, []byte("chunked")):
+		return "Transfer-Encoding is accepted only as chunked, given once"
+	case hosts == 0 && h.IsHTTP11():
+		return "an HTTP/1.1 request must have a Host header"
+	case hosts > 1:
+		return "Host is given more than once; send it once"
+	case hosts == 1:
+		if p := hostProblem(host); p != "" {
+			return "Host: " + p
+		}
 	}
 	return ""
+}
+
+// hostProblem says what is wrong with a Host header's value (or an
+// absolute target's authority) as uri-host [":" port] (RFC 3986 3.2.2,
+// 3.2.3); "" when nothing is. An empty value is the one a client sends
+// when the URI has no authority (RFC 9112 3.2); a port without a host is
+// not. Percent-encoding is refused: no host FinFlow serves needs it, and
+// a decoded %2F would be a path.
+func hostProblem(v []byte) string {
+	if len(v) == 0 {
+		return ""
+	}
+	bad := fmt.Sprintf("\"%s\" is not a host name, IPv4 address or [IPv6] address with an optional :port", apperr.Printable(string(v), 64))
+	var name, port []byte
+	hasPort := false
+	if v[0] == '[' {
+		end := bytes.IndexByte(v, ']')
+		if end < 0 {
+			return bad
+		}
+		literal, rest := v[1:end], v[end+1:]
+		if !ipLiteral(literal) {
+			return bad
+		}
+		if len(rest) > 0 {
+			if rest[0] != ':' {
+				return bad
+			}
+			port, hasPort = rest[1:], true
+		}
+	} else {
+		name, port, hasPort = bytes.Cut(v, []byte{':'})
+		if len(name) == 0 {
+			return bad
+		}
+		for _, c := range name {
+			if !isUnreserved(c) && !isSubDelim(c) {
+				return bad
+			}
+		}
+	}
+	if hasPort {
+		if len(port) > 5 {
+			return bad
+		}
+		n := 0
+		for _, c := range port {
+			if c < '0' || c > '9' {
+				return bad
+			}
+			n = n*10 + int(c-'0')
+		}
+		if n > 65535 {
+			return bad
+		}
+	}
+	return ""
+}
+
+// ipLiteral reports whether s (what is inside the brackets) is an
+// IPv6address or an IPvFuture of RFC 3986 3.2.2; an IPv6 zone is not
+// part of a URI's host.
+func ipLiteral(s []byte) bool {
+	if len(s) > 0 && (s[0] == 'v' || s[0] == 'V') {
+		version, rest, ok := bytes.Cut(s[1:], []byte{'.'})
+		if !ok || len(version) == 0 || len(rest) == 0 {
+			return false
+		}
+		for _, c := range version {
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+		for _, c := range rest {
+			if !isUnreserved(c) && !isSubDelim(c) && c != ':' {
+				return false
+			}
+		}
+		return true
+	}
+	addr, err := netip.ParseAddr(string(s))
+	return err == nil && addr.Is6() && addr.Zone() == ""
+}
+
+// isUnreserved reports whether c is an RFC 3986 unreserved character.
+func isUnreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+// isSubDelim reports whether c is an RFC 3986 sub-delim.
+func isSubDelim(c byte) bool { return strings.IndexByte("!$&'()*+,;=", c) >= 0 }
+
+// isToken reports whether s is a non-empty RFC 9110 token (a header name).
+func isToken(s []byte) bool {
+	if len(s) == 0 {
+		return false
+	}
+	for _, c := range s {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // writeError answers ctx with err in the contract's envelope, with a

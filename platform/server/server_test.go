@@ -97,6 +97,7 @@ func newApp(t *testing.T) *fiber.App {
 		}
 		return c.JSON(req)
 	})
+	app.Get("/health", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok", "path": c.Path()}) })
 	app.Get("/panic", func(c *fiber.Ctx) error { panic("boom") })
 	app.Get("/internal", func(c *fiber.Ctx) error { return errors.New("redis: secret detail") })
 	return app
