@@ -4,6 +4,7 @@
 package domain
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -142,12 +143,62 @@ func (r Route) TargetPath(param string) string {
 	return strings.Replace(path, ":"+r.Param, param, 1)
 }
 
-// CheckParam returns r.NotFound when param is not a well-formed id.
+// CheckParam returns r.NotFound when param is not a well-formed id of the
+// route's kind. An id of another kind (a top-up's top_ id on a /Payment/
+// route, a bill's on /Payment/{paymentId}) names no resource of the route's
+// kind either, so it is the same 404 with the same code, but its message
+// says what the id is instead and where it is read; a top-up on the refund
+// route is told that only a bill's payment can be refunded.
 func (r Route) CheckParam(param string) error {
 	if r.Param == "" || id.Valid(r.Prefix, param) {
 		return nil
 	}
+	for _, other := range id.Prefixes {
+		if other != r.Prefix && id.Valid(other, param) {
+			return r.NotFound.With(r.otherKind(other, param), nil)
+		}
+	}
 	return r.NotFound
+}
+
+// kinds names what each id prefix identifies, for messages.
+var kinds = map[string]string{
+	id.User:         "user",
+	id.Bill:         "bill",
+	id.Payment:      "payment",
+	id.Transaction:  "wallet transaction",
+	id.TopUp:        "wallet top-up",
+	id.Refund:       "refund",
+	id.Subscription: "subscription",
+}
+
+// readers is where an id of each kind is read (GET, the id appended);
+// a kind without one (a wallet transaction, a refund) is read through
+// what it belongs to.
+var readers = map[string]string{
+	id.User:         "/users/",
+	id.Bill:         "/billing/",
+	id.Payment:      "/Payment/",
+	id.TopUp:        "/wallet/topup/",
+	id.Subscription: "/billing/subscriptions/",
+}
+
+// otherKind is the message for param, a well-formed id of kind other, on
+// route r, which takes an id of r.Prefix.
+func (r Route) otherKind(other, param string) string {
+	msg := fmt.Sprintf("%s is a %s, not a %s", param, kinds[other], kinds[r.Prefix])
+	if other == id.TopUp && r.Prefix == id.Payment && r.Method == "POST" && strings.HasSuffix(r.Path, "/refund") {
+		msg += ": a wallet top-up cannot be refunded, only a bill's payment can"
+	}
+	switch reader, ok := readers[other]; {
+	case ok:
+		msg += fmt.Sprintf(" (read it at GET %s%s)", reader, param)
+	case other == id.Refund:
+		msg += " (a refund is read with its payment's, at GET /Payment/{paymentId}/refunds)"
+	case other == id.Transaction:
+		msg += " (a wallet transaction is read in its wallet's ledger, at GET /wallet/transactions/{userId})"
+	}
+	return msg
 }
 
 // Shadow is a literal path of the contract that a route of another method
