@@ -144,6 +144,7 @@ func TestAmbiguousFramingIsRefused(t *testing.T) {
 		{"a header name that is not a token", get(health, "Host: x\r\nX\x01Y: 1\r\n"), headers, 1},
 		{"a NUL in a header value", get(health, "Host: x\r\nX-Note: a\x00b\r\n"), headers, 1},
 		{"a bare CR in a header value", get(health, "Host: x\r\nX-Note: a\rb\r\n"), headers, 1},
+		{"another control character is the route's to refuse", get(health, "Host: x\r\nX-Note: a\x7fb\r\nConnection: close\r\n"), ok, 1},
 		{"Transfer-Encoding identity",
 			"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: identity\r\n\r\n" + body + pipelined, headers, 1},
 		{"chunked not the final coding",
@@ -164,6 +165,7 @@ func TestAmbiguousFramingIsRefused(t *testing.T) {
 		{"an empty port", get(health, "Host: a:\r\nConnection: close\r\n"), ok, 1},
 		{"HTTP/1.0 with no Host", get("GET /health HTTP/1.0", ""), ok, 1},
 		{"an absolute target", get("GET http://x:80/health HTTP/1.1", "Host: y\r\nConnection: close\r\n"), ok, 1},
+		{"an absolute target names the host", get("GET http://x/health HTTP/1.1", "Connection: close\r\n"), ok, 1},
 		{"spaces around Host", get(health, "Host:  x \r\nConnection: close\r\n"), ok, 1},
 	}...)
 	for _, tc := range cases {
