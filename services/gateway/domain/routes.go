@@ -129,6 +129,13 @@ func (r Route) Keyed() bool {
 	return (r.Method == "POST" || r.Method == "PUT") && r.Body != BodyRaw
 }
 
+// Writes reports whether the route's request may change state (every
+// method but GET and HEAD): one whose answer is lost has an unknown
+// outcome, where a lost read has none.
+func (r Route) Writes() bool {
+	return r.Method != "GET" && r.Method != "HEAD"
+}
+
 // Target returns the path to invoke on the service for route r, built from
 // the pattern and the already checked parameter value, never from the raw
 // request path.

@@ -309,7 +309,7 @@ func (g *Gateway) forward(r domain.Route) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return g.relay(c, r.App, resp)
+		return g.relay(c, r, resp)
 	})
 }
 
@@ -433,12 +433,20 @@ func (g *Gateway) prepare(c *fiber.Ctx, r domain.Route) (call, error) {
 }
 
 // invoke sends the request to the route's service through the sidecar. A
-// failure to get an answer is 503 UNAVAILABLE naming the service.
+// failure to get an answer is 503 UNAVAILABLE naming the service: "not
+// answering" when the request certainly never reached it (or reads
+// nothing), and, for a request that may change state (POST, PUT, PATCH,
+// DELETE) sent without getting its answer back (a timeout, a connection
+// broken off, an answer that is not one), an unknown outcome
+// (unknownOutcome): it may well have been carried out.
 func (g *Gateway) invoke(c *fiber.Ctx, r domain.Route, req call) (*sidecar.Response, error) {
 	ctx, cancel := context.WithTimeout(c.UserContext(), time.Duration(g.settings.Get(domain.SettingInvokeTimeoutMS))*time.Millisecond)
 	defer cancel()
 	resp, err := g.dapr.Invoke(ctx, r.App, r.Method, req.path, req.body, req.header)
 	if err != nil {
+		if r.Writes() && !notSent(err) {
+			return nil, unknownOutcome(c, r.App, err)
+		}
 		e := apperr.Unavailable(fmt.Sprintf("the %s service is not answering; try again shortly", r.App), err)
 		e.Details = map[string]any{"service": r.App}
 		return nil, e
@@ -451,11 +459,43 @@ func (g *Gateway) invoke(c *fiber.Ctx, r domain.Route, req call) (*sidecar.Respo
 		server.Log(c, g.log).Error("service answered something that is not JSON",
 			"target", r.App, "status", resp.Status, "content_type", resp.Header.Get(fiber.HeaderContentType),
 			"body_bytes", len(resp.Body), "body", truncate(resp.Body, 200))
+		if r.Writes() {
+			return nil, unknownOutcome(c, r.App, nil)
+		}
 		e := apperr.Unavailable(fmt.Sprintf("the %s service gave no valid answer; try again shortly", r.App), nil)
 		e.Details = map[string]any{"service": r.App}
 		return nil, e
 	}
 	return resp, nil
+}
+
+// notSent reports whether a failed invocation certainly never reached the
+// service, as the sidecar's error tells (sidecar.NotSent: the target could
+// not be dialled or resolved, its app refused the connection). Anything
+// else (a deadline, a broken connection, a failure the gateway cannot
+// read) may have reached it.
+func notSent(err error) bool {
+	var ie *sidecar.InvokeError
+	return errors.As(err, &ie) && sidecar.NotSent(ie.DaprCode, ie.Message)
+}
+
+// unknownOutcome is the answer to a request that may change state and was
+// sent to app without its answer coming back: 503 UNAVAILABLE (the
+// contract's status for it, with Retry-After), saying that the request may
+// have been carried out, with details {"service": app, "outcome":
+// "unknown"}. A request with an Idempotency-Key is safe to send again with
+// the same key (the services derive what they create from it); one
+// without is not, so its client is told to read first.
+func unknownOutcome(c *fiber.Ctx, app string, cause error) *apperr.Error {
+	msg := fmt.Sprintf("the %s service did not answer after the request reached it: it may have been carried out. ", app)
+	if _, keyed := idempotencyKey(c); keyed {
+		msg += "Send it again with the same Idempotency-Key (it is never carried out twice), or read the resource to see whether it was"
+	} else {
+		msg += "Read the resource to see whether it was before sending it again (with an Idempotency-Key, a retry is never carried out twice)"
+	}
+	e := apperr.Unavailable(msg, cause)
+	e.Details = map[string]any{"service": app, "outcome": "unknown"}
+	return e
 }
 
 // scope is the caller a key belongs to: keys of different callers never
@@ -534,7 +574,7 @@ func (g *Gateway) keyed(c *fiber.Ctx, r domain.Route, req call, key string, iden
 		if err != nil {
 			return err
 		}
-		return g.relay(c, r.App, resp)
+		return g.relay(c, r, resp)
 	}
 	done := started
 	done.Done, done.Status, done.ContentType, done.Body = true, resp.Status, resp.Header.Get(fiber.HeaderContentType), resp.Body
@@ -543,16 +583,23 @@ func (g *Gateway) keyed(c *fiber.Ctx, r domain.Route, req call, key string, iden
 		// de-duplicated by the service.
 		server.Log(c, g.log).Warn("recording an idempotent answer", "err", err.Error())
 	}
-	return g.relay(c, r.App, resp)
+	return g.relay(c, r, resp)
 }
 
 // relay copies a service's answer to the client, keeping the contract's
 // envelope even if a service (or something between) answered an error
 // without it.
-func (g *Gateway) relay(c *fiber.Ctx, app string, resp *sidecar.Response) error {
+func (g *Gateway) relay(c *fiber.Ctx, r domain.Route, resp *sidecar.Response) error {
+	app := r.App
 	if resp.Status >= 400 && !isEnvelope(resp.Body) {
 		server.Log(c, g.log).Error("service answered an error without the contract's envelope",
 			"service", app, "status", resp.Status, "body", truncate(resp.Body, 200))
+		if resp.Status >= 500 && r.Writes() {
+			// Not the service's own answer (its errors have the envelope):
+			// something between lost it, and the request may have been
+			// carried out.
+			return unknownOutcome(c, app, nil)
+		}
 		if resp.Status >= 500 {
 			return apperr.Unavailable(fmt.Sprintf("the %s service failed; try again shortly", app), nil)
 		}

@@ -143,7 +143,7 @@ func gatewayApp(t *testing.T, f *fakeDapr) *fiber.App {
 
 // gatewayWith is gatewayApp counting requests with l, its settings changed
 // by set.
-func gatewayWith(t *testing.T, f *fakeDapr, l gatewayhttp.Limiter, set map[string]string) *fiber.App {
+func gatewayWith(t *testing.T, f gatewayhttp.Invoker, l gatewayhttp.Limiter, set map[string]string) *fiber.App {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	app := server.New(server.Config{Name: "gateway", Logger: log})
