@@ -197,6 +197,10 @@ func TestRouting(t *testing.T) {
 		{"GET on updateStatus is not a bill", "GET", "/billing/updateStatus", "", nil, 404, "BILL_NOT_FOUND", "", ""},
 		{"GET on confirm is not a payment", "GET", "/Payment/confirm", "", nil, 404, "PAYMENT_NOT_FOUND", "", ""},
 		{"paths are case sensitive", "POST", "/payment/pay", `{}`, json, 404, "ROUTE_NOT_FOUND", "", ""},
+		// An id of another kind names no payment: the route's 404 (its
+		// message says what the id is), and no hop.
+		{"a top-up refunded is not a payment", "POST", "/Payment/" + id.New(id.TopUp) + "/refund", `{"reason":"dup"}`, json, 404, "PAYMENT_NOT_FOUND", "", ""},
+		{"a bill read as a payment", "GET", "/Payment/" + id.New(id.Bill), "", nil, 404, "PAYMENT_NOT_FOUND", "", ""},
 		// A literal path of the contract is not an id of another method's
 		// route: it exists, with another method.
 		{"GET on create is not a bill", "GET", "/billing/create", "", nil, 405, "METHOD_NOT_ALLOWED", "", ""},
