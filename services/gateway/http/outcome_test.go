@@ -115,6 +115,7 @@ func TestLostAnswerOfAWriteIsAnUnknownOutcome(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // the timeouts are a second each
 			f := &outcomeDapr{delay: tc.delay, answer: tc.answer}
 			// The shortest wait the setting takes.
 			app := gatewayWith(t, f, &countingLimiter{}, map[string]string{domain.SettingInvokeTimeoutMS: "1000"})
