@@ -122,8 +122,11 @@ func TestInvokeRetriesOnlyWhatNeverLeft(t *testing.T) {
 		deadline    = `failed to invoke, id: wallet, err: rpc error: code = DeadlineExceeded desc = context deadline exceeded`
 		// Seen on the replica topology: the app of one instance is dead,
 		// its sidecar lives and is still resolved.
-		appDown  = `failed to invoke, id: wallet, err: rpc error: code = Internal desc = error invoking app channel: Post "http://127.0.0.1:40537/wallet/deduct": dial tcp 127.0.0.1:40537: connect: connection refused`
-		appBroke = `failed to invoke, id: wallet, err: rpc error: code = Internal desc = error invoking app channel: Post "http://127.0.0.1:40537/wallet/deduct": read tcp 127.0.0.1:51234->127.0.0.1:40537: read: connection reset by peer`
+		appDown = `failed to invoke, id: wallet, err: rpc error: code = Internal desc = error invoking app channel: Post "http://127.0.0.1:40537/wallet/deduct": dial tcp 127.0.0.1:40537: connect: connection refused`
+		// The target's app failing its health checks (stopped): its
+		// sidecar refuses before the app channel.
+		appUnhealthy = `failed to invoke, id: payment, err: rpc error: code = Internal desc = app is not in a healthy state`
+		appBroke     = `failed to invoke, id: wallet, err: rpc error: code = Internal desc = error invoking app channel: Post "http://127.0.0.1:40537/wallet/deduct": read tcp 127.0.0.1:51234->127.0.0.1:40537: read: connection reset by peer`
 	)
 	cases := []struct {
 		name      string
@@ -140,6 +143,7 @@ func TestInvokeRetriesOnlyWhatNeverLeft(t *testing.T) {
 		{"broke after it was sent: not again", "ERR_DIRECT_INVOKE", broke, 1, 1, true},
 		{"deadline: not again", "ERR_DIRECT_INVOKE", deadline, 1, 1, true},
 		{"the target's app down beside its sidecar, then an instance answers", "ERR_DIRECT_INVOKE", appDown, 2, 3, false},
+		{"the target's app unhealthy (held by its sidecar), then up", "ERR_DIRECT_INVOKE", appUnhealthy, 2, 3, false},
 		{"the target's app broke while reading it: not again", "ERR_DIRECT_INVOKE", appBroke, 1, 1, true},
 		{"access denied: not again", "ERR_PERMISSION_DENIED", backoff, 1, 1, true},
 		{"after Dapr's own retries: not again", "ERR_DIRECT_INVOKE", "failed to invoke target wallet after 3 retries. Error: " + backoff, 1, 1, true},

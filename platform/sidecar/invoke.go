@@ -211,6 +211,7 @@ func NotSent(code, msg string) bool {
 		"transport: authentication handshake failed", // TLS never completed
 		"couldn't find service",                      // name not resolved
 		"received empty target in Build()",           // resolved to no address
+		"app is not in a healthy state",              // the target's sidecar holds calls while its app fails its health checks (daprd 1.14 messages.ErrAppUnhealthy, before the app channel)
 	} {
 		if strings.Contains(msg, marker) {
 			return true
