@@ -129,16 +129,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// Something to show: a user who pays one bill from the wallet and one
 	// through Razorpay.
-	u := env.MustCreateUser(t, "Console Payer", fmt.Sprintf("console.%d@example.in", time.Now().UnixNano()))
-	env.MustCreateWallet(t, u.ID)
-	env.MustTopUp(t, u.ID, 100_000, "topup-"+u.ID)
-	bill := env.MustCreateBill(t, u.ID, 25_000)
-	r := env.Do(t, "POST", "/Payment/pay", map[string]any{"bill_id": bill.ID}, nil)
-	if r.Status != http.StatusCreated {
-		t.Fatalf("paying = %d %s", r.Status, r.Body)
-	}
-	var wallet harness.Payment
-	r.JSON(t, &wallet)
+	u, wallet := payFromWallet(t, "Console Payer")
 	// Part of the wallet payment refunded: the money check counts it.
 	if r := env.Do(t, "POST", "/Payment/"+wallet.ID+"/refund", map[string]any{"amount": 5_000, "reason": "console test"}, nil); r.Status != http.StatusCreated {
 		t.Fatalf("refunding 5000 of %s = %d %s, want 201", wallet.ID, r.Status, r.Body)
