@@ -47,6 +47,17 @@ func moneyVerdict(page string) string {
 // the wallet service's back: the corruption an outside tester makes, put
 // right when the test ends. The document's head is decoded in field order,
 // so edit works on the text.
+// redisState skips a test that corrupts a document in Redis's state store
+// when the topology keeps its state in PostgreSQL (PROFILE=postgres): the
+// console's check is the same code on both profiles, and the corruption is
+// written where the Redis profile keeps the wallet.
+func redisState(t *testing.T) {
+	t.Helper()
+	if env.Profile == harness.ProfilePostgres {
+		t.Skip("writes a corrupt wallet document into Redis's state store; this run keeps its state in PostgreSQL")
+	}
+}
+
 func editWallet(t *testing.T, userID string, edit func(doc string) string) {
 	t.Helper()
 	ctx := context.Background()
@@ -135,6 +146,7 @@ func payFromWallet(t *testing.T, name string) (harness.User, harness.Payment) {
 // not add up to, a SUCCESS wallet payment whose debit is gone from the
 // ledger (the bill paid for free).
 func TestConsoleReportsACorruptWallet(t *testing.T) {
+	redisState(t)
 	cases := []struct {
 		name string
 		edit func(t *testing.T) func(string) string
@@ -169,6 +181,7 @@ func TestConsoleReportsACorruptWallet(t *testing.T) {
 // reads every page of a ledger (and of the users it lists), finds a paged
 // wallet conserved, and a corrupt paged one violated.
 func TestConsoleUnderLowListLimits(t *testing.T) {
+	redisState(t)
 	ctx := context.Background()
 	ok, _ := payFromWallet(t, "Console Paged")
 	bad, _ := payFromWallet(t, "Console Paged Corrupt")
