@@ -378,17 +378,15 @@ func (pr *Processor) failed(ctx context.Context, final Payment, reason string, d
 // payment that paid it (details bill_id, other_payment_id).
 func billPaid(bill Bill) error {
 	details := map[string]any{"bill_id": bill.ID}
-	msg := "bill " + bill.ID + " is already paid"
+	by := ""
 	if bill.PaymentID != "" {
 		details[DetailOtherPayment] = bill.PaymentID
-		msg += " by payment " + bill.PaymentID
+		by = " by payment " + bill.PaymentID
 	}
+	msg := "bill " + bill.ID + " is already paid" + by
 	if bill.Refunded {
 		details["bill_status"] = "REFUNDED"
-		msg = "bill " + bill.ID + " was paid and refunded: a refunded bill cannot be paid again"
-		if bill.PaymentID != "" {
-			msg = "bill " + bill.ID + " was paid by payment " + bill.PaymentID + " and refunded: a refunded bill cannot be paid again"
-		}
+		msg = "bill " + bill.ID + " was paid" + by + " and refunded: a refunded bill cannot be paid again"
 	}
 	return ErrBillAlreadyPaid.With(msg, details)
 }

@@ -185,10 +185,7 @@ func (pr *Processor) claimAndOrder(ctx context.Context, p Payment) (Payment, err
 		}
 		return pr.finishFailed(ctx, p, ReasonBillAlreadyPaid, false, pr.billHeld(ctx, p.BillID, claimed.Holder))
 	} else if err != nil {
-		pr.Log.Warn("bill not claimed; payment left pending without an order", "payment_id", p.ID, "bill_id", p.BillID, "err", err.Error())
-		e := apperr.Unavailable("the payment store is not answering; try again shortly (with the same Idempotency-Key)", err)
-		e.Details = map[string]any{"payment_id": p.ID}
-		return Payment{}, e
+		return Payment{}, pr.leftWithoutOrder(p, "bill not claimed", err)
 	}
 	return pr.withOrder(ctx, p)
 }
@@ -255,12 +252,7 @@ func (pr *Processor) withOrder(ctx context.Context, p Payment) (Payment, error) 
 			return q.fail(ReasonGatewayRefused, pr.Now())
 		})
 		if ferr != nil {
-			// Not recorded: the payment stays PENDING without an order,
-			// which is no answer to give as 201 (there is nothing to pay).
-			pr.Log.Warn("Razorpay's refusal of the order not recorded; payment left pending without an order", "payment_id", p.ID, "err", ferr.Error())
-			e := apperr.Unavailable("the payment store is not answering; try again shortly (with the same Idempotency-Key)", ferr)
-			e.Details = map[string]any{"payment_id": p.ID}
-			return Payment{}, e
+			return Payment{}, pr.leftWithoutOrder(p, "Razorpay's refusal of the order not recorded", ferr)
 		}
 		if final.Status == Failed {
 			pr.releaseClaim(ctx, final)
@@ -675,6 +667,17 @@ func (pr *Processor) releaseClaim(ctx context.Context, p Payment) {
 		// payment anyway; releasing it now is only tidiness.
 		pr.Log.Warn("releasing the bill claim", "payment_id", p.ID, "err", err.Error())
 	}
+}
+
+// leftWithoutOrder is the answer for p, a Razorpay payment left PENDING
+// without an order because the payment store did not answer (what says
+// why): 503 naming the payment, never 201 with nothing to pay; asking
+// again with the same Idempotency-Key goes on from where it stopped.
+func (pr *Processor) leftWithoutOrder(p Payment, what string, err error) error {
+	pr.Log.Warn(what+"; payment left pending without an order", "payment_id", p.ID, "bill_id", p.BillID, "err", err.Error())
+	e := apperr.Unavailable("the payment store is not answering; try again shortly (with the same Idempotency-Key)", err)
+	e.Details = map[string]any{"payment_id": p.ID}
+	return e
 }
 
 // lateCaptureID is the id of the payment that stands for capture gw on the
