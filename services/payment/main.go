@@ -67,11 +67,13 @@ func main() {
 			pr.OnParked = func(kind string) { parked.WithLabelValues(kind).Inc() }
 			go pr.Recover(ctx, domain.RecoveryConfig{
 				Interval:    ms(domain.SettingRecoveryIntervalMS),
+				Changed:     d.Settings.Changed,
 				MinAge:      ms(domain.SettingRecoveryMinAgeMS),
 				Concurrency: func() int { return int(d.Settings.Get(domain.SettingRecoveryConcurrency)) },
 			})
 			go pr.Reconcile(ctx, domain.ReconcileConfig{
 				Interval:      ms(domain.SettingReconcileIntervalMS),
+				Changed:       d.Settings.Changed,
 				After:         ms(domain.SettingReconcileAfterMS),
 				OrderLifetime: ms(domain.SettingRazorpayOrderLifetime),
 			})

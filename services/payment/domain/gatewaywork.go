@@ -486,8 +486,9 @@ func short(err error) string {
 // ReconcileConfig tunes reconciliation; read on every round.
 type ReconcileConfig struct {
 	Interval      func() time.Duration
-	After         func() time.Duration // PENDING at least this long before the gateway is asked
-	OrderLifetime func() time.Duration // unpaid for this long: FAILED, EXPIRED
+	Changed       func() <-chan struct{} // closed when a setting changes (settings.Settings.Changed): Interval is read again; nil: read once per round
+	After         func() time.Duration   // PENDING at least this long before the gateway is asked
+	OrderLifetime func() time.Duration   // unpaid for this long: FAILED, EXPIRED
 }
 
 // Reconcile does, every Interval until ctx is done, the gateway work of
@@ -495,7 +496,7 @@ type ReconcileConfig struct {
 // an order whose result never came and settling it exactly as the webhook
 // would have, and retrying refunds and confirmations that are due.
 func (pr *Processor) Reconcile(ctx context.Context, cfg ReconcileConfig) {
-	for waitInterval(ctx, cfg.Interval) {
+	for waitInterval(ctx, cfg.Interval, cfg.Changed) {
 		if err := pr.ReconcileOnce(ctx, cfg); err != nil && ctx.Err() == nil {
 			pr.Log.Warn("reconciliation round failed", "err", err.Error())
 		}

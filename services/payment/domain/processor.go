@@ -459,7 +459,8 @@ func (pr *Processor) getBill(ctx context.Context, billID string) (Bill, error) {
 // round, so runtime settings apply at once.
 type RecoveryConfig struct {
 	Interval    func() time.Duration
-	MinAge      func() time.Duration // leave younger payments to their request
+	Changed     func() <-chan struct{} // closed when a setting changes (settings.Settings.Changed): Interval is read again; nil: read once per round
+	MinAge      func() time.Duration   // leave younger payments to their request
 	Concurrency func() int
 }
 
@@ -467,7 +468,7 @@ type RecoveryConfig struct {
 // MinAge until ctx is done, and drops final (or never created) payments from
 // the index.
 func (pr *Processor) Recover(ctx context.Context, cfg RecoveryConfig) {
-	for waitInterval(ctx, cfg.Interval) {
+	for waitInterval(ctx, cfg.Interval, cfg.Changed) {
 		if err := pr.RecoverOnce(ctx, cfg); err != nil && ctx.Err() == nil {
 			pr.Log.Warn("payment recovery round failed", "err", err.Error())
 		}
@@ -613,27 +614,32 @@ func (pr *Processor) Recent(ctx context.Context, caller auth.Caller, limit int) 
 	return pr.RecentLog.Recent(ctx, limit)
 }
 
-// intervalRecheck is how often a loop waiting out its interval reads the
-// interval's setting again.
-const intervalRecheck = time.Second
-
 // waitInterval waits until interval() has passed since it was called and
 // reports true, or false when ctx is done first. The interval is a
-// runtime setting: it is read again every intervalRecheck, so a setting
-// changed while the loop waits takes effect within a second (an interval
-// set to an hour and put back to five seconds had left payments PENDING
-// for the hour).
-func waitInterval(ctx context.Context, interval func() time.Duration) bool {
+// runtime setting: it is read again whenever changed() is closed
+// (settings.Settings.Changed, closed on every applied change), so a setting
+// changed while the loop waits takes effect at once (an interval set to an
+// hour and put back to five seconds had left payments PENDING for the
+// hour). changed may be nil: the interval is then read once.
+func waitInterval(ctx context.Context, interval func() time.Duration, changed func() <-chan struct{}) bool {
 	start := time.Now()
 	for {
+		var wake <-chan struct{}
+		if changed != nil {
+			wake = changed() // before reading the interval, so no change is missed
+		}
 		left := interval() - time.Since(start)
 		if left <= 0 {
 			return true
 		}
+		t := time.NewTimer(left)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return false
-		case <-time.After(min(left, intervalRecheck)):
+		case <-t.C:
+		case <-wake:
+			t.Stop()
 		}
 	}
 }
