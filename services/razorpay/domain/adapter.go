@@ -68,8 +68,10 @@ type Store interface {
 	Order(ctx context.Context, orderID string) (Order, error)
 	// EventSeen reports whether a webhook event was already handled.
 	EventSeen(ctx context.Context, eventID string) (bool, error)
-	// MarkEvent records that a webhook event was handled, and how.
-	MarkEvent(ctx context.Context, eventID string, r Result) error
+	// MarkEvent records that a webhook event was handled, and how, if no
+	// delivery of it recorded that first: first is false when one did (a
+	// delivery racing this one).
+	MarkEvent(ctx context.Context, eventID string, r Result) (first bool, err error)
 	// SaveRefund records a refund under its key (one per key).
 	SaveRefund(ctx context.Context, r contract.Refund) error
 	// RefundByKey returns the refund made with a key, if any.
@@ -459,13 +461,19 @@ func (a *Adapter) handleVerified(ctx context.Context, eventID string, body []byt
 	if rec.Reason != "" {
 		marked.Reason += ": " + rec.Reason
 	}
-	if err := a.Store.MarkEvent(ctx, eventID, marked); err != nil {
-		if topic == "" {
-			return WebhookAnswer{}, rec, err
-		}
+	first, err := a.Store.MarkEvent(ctx, eventID, marked)
+	switch {
+	case err != nil && topic == "":
+		return WebhookAnswer{}, rec, err
+	case err != nil:
 		// Published already; a redelivery is published again and
 		// de-duplicated by its consumer.
 		a.Log.Warn("recording a published event", "event_id", eventID, "err", err.Error())
+	case !first:
+		// Another delivery of this event, racing this one, recorded it
+		// first: this one is the duplicate. Both may have published it;
+		// the payment service applies an event once (by its id).
+		rec = Delivery{EventID: eventID, Outcome: OutcomeDuplicate}
 	}
 	return WebhookAnswer{Status: rec.Outcome, EventID: eventID}, rec, nil
 }

@@ -157,13 +157,6 @@ func (d daprState) Save(ctx context.Context, st, key string, value []byte, etag 
 	return d.MemState.Save(ctx, st, key, value, etag)
 }
 
-func (d daprState) SaveTTL(ctx context.Context, st, key string, value []byte, etag string, ttl int) error {
-	if err := d.check(key); err != nil {
-		return err
-	}
-	return d.MemState.SaveTTL(ctx, st, key, value, etag, ttl)
-}
-
 func (d daprState) Insert(ctx context.Context, st, key string, value []byte, ttl int) error {
 	if err := d.check(key); err != nil {
 		return err
@@ -371,5 +364,82 @@ func TestWebhookAnsweredWithinRazorpaysTimeout(t *testing.T) {
 	}
 	if took < domain.WebhookBudget || took > domain.WebhookBudget+time.Second {
 		t.Fatalf("answered after %v, want at the budget %v (Razorpay waits 5 s)", took, domain.WebhookBudget)
+	}
+}
+
+// barrier is a publisher that holds every publish until n have arrived, so
+// that n deliveries of one event all pass the "seen before?" check before
+// any of them records the event.
+type barrier struct {
+	published
+	n       int
+	arrived chan struct{}
+	all     chan struct{}
+	once    sync.Once
+	count   int
+	cmu     sync.Mutex
+}
+
+func (b *barrier) Publish(ctx context.Context, pubsub, topic string, data any, eventID string) error {
+	b.cmu.Lock()
+	b.count++
+	if b.count == b.n {
+		b.once.Do(func() { close(b.all) })
+	}
+	b.cmu.Unlock()
+	select {
+	case <-b.all:
+	case <-time.After(5 * time.Second): // fewer than n got here: let the test see it
+	}
+	return b.published.Publish(ctx, pubsub, topic, data, eventID)
+}
+
+// Deliveries of one event racing each other (Razorpay retrying while the
+// first is still being handled, or two razorpay instances): each is
+// answered 2xx, exactly one is recorded as accepted and the others as
+// duplicates. All of them may have published it; the payment service
+// applies an event once, by its id.
+func TestRacingDeliveriesOfOneEvent(t *testing.T) {
+	ctx := context.Background()
+	a, _, log, _ := newAdapter(t)
+	const n = 4
+	pub := &barrier{n: n, all: make(chan struct{})}
+	a.Publisher = pub
+	mine := id.New(id.Payment)
+	if _, err := a.CreateOrder(ctx, contract.CreateOrderRequest{PaymentID: mine, Amount: 5000, Currency: "INR"}); err != nil {
+		t.Fatal(err)
+	}
+	body := `{"entity":"event","event":"payment.captured","payload":{"payment":{"entity":{"id":"pay_AAAAAAAAAAAAAA","order_id":"order_STUB0000000001","amount":5000,"currency":"INR","status":"captured","notes":[]}}}}`
+	answers := make(chan string, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ans, err := a.HandleWebhook(ctx, domain.WebhookDelivery{Body: []byte(body), Signature: sign(body, secret), EventID: "evt_race", RequestID: "req_1"})
+			if err != nil {
+				t.Errorf("HandleWebhook = %v, want an answer", err)
+			}
+			answers <- ans.Status
+		}()
+	}
+	wg.Wait()
+	close(answers)
+	got := map[string]int{}
+	for s := range answers {
+		got[s]++
+	}
+	if got[domain.OutcomeAccepted] != 1 || got[domain.OutcomeDuplicate] != n-1 {
+		t.Fatalf("answers %v, want 1 %s and %d %s", got, domain.OutcomeAccepted, n-1, domain.OutcomeDuplicate)
+	}
+	logged := map[string]int{}
+	for _, d := range log.items {
+		logged[d.Outcome]++
+	}
+	if logged[domain.OutcomeAccepted] != 1 || logged[domain.OutcomeDuplicate] != n-1 {
+		t.Fatalf("delivery log %v, want 1 %s and %d %s", logged, domain.OutcomeAccepted, n-1, domain.OutcomeDuplicate)
+	}
+	if len(pub.events) != n {
+		t.Fatalf("%d publishes, want %d (each racing delivery publishes before it records)", len(pub.events), n)
 	}
 }

@@ -21,7 +21,6 @@ import (
 type State interface {
 	Get(ctx context.Context, store, key string) (sidecar.Item, error)
 	Save(ctx context.Context, store, key string, value []byte, etag string) error
-	SaveTTL(ctx context.Context, store, key string, value []byte, etag string, ttlSeconds int) error
 	Insert(ctx context.Context, store, key string, value []byte, ttlSeconds int) error
 }
 
@@ -110,10 +109,16 @@ func (s *Store) EventSeen(ctx context.Context, eventID string) (bool, error) {
 	return it.Found(), err
 }
 
-// MarkEvent implements domain.Store.
-func (s *Store) MarkEvent(ctx context.Context, eventID string, r domain.Result) error {
+// MarkEvent implements domain.Store: event/<id> is inserted if absent
+// (remembered for eventTTL), so of deliveries of one event racing each
+// other exactly one records it first.
+func (s *Store) MarkEvent(ctx context.Context, eventID string, r domain.Result) (bool, error) {
 	raw, _ := json.Marshal(r)
-	return s.state.SaveTTL(ctx, s.name, "event/"+eventID, raw, "", eventTTL)
+	err := s.state.Insert(ctx, s.name, "event/"+eventID, raw, eventTTL)
+	if errors.Is(err, sidecar.ErrExists) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // SaveRefund implements domain.Store.
