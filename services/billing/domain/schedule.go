@@ -222,8 +222,18 @@ func (s *Service) CancelKeyedSubscription(ctx context.Context, caller auth.Calle
 	// A replay still makes the bills a first attempt that died left
 	// claimed: the answer promises none comes after it.
 	if len(sub.Claims) > 0 {
-		if sub, _, err = s.billSubscription(ctx, subID, now, true); err != nil {
+		billed, _, err := s.billSubscription(ctx, subID, now, true)
+		switch {
+		case errors.Is(err, errAutopayUnsent):
+			// Every bill exists, so the answer's promise holds; the
+			// autopay requests not sent keep their claims, and the
+			// scheduler sends them once the claims are taken for dead.
+			s.Log.WarnContext(ctx, "subscription cancelled; the autopay of its last bills is sent again later", "subscription_id", subID, "err", err.Error())
+			sub = billed
+		case err != nil:
 			return Subscription{}, fmt.Errorf("making the bills claimed before the cancel: %w", err)
+		default:
+			sub = billed
 		}
 	}
 	if err := s.wake(ctx, sub); err != nil {
@@ -285,6 +295,12 @@ func (s *Service) RunSchedule(ctx context.Context, caller auth.Caller) (TickRepo
 			if now.Sub(w.At) > orphanAfter {
 				wake = append(wake, Wakeup{ID: w.ID})
 			}
+		case errors.Is(err, errAutopayUnsent):
+			// Its bills are made; it is looked at again when the
+			// claims left for the unsent requests are taken for dead.
+			errs = append(errs, fmt.Errorf("billing subscription %s: %w", w.ID, err))
+			at, _ := sub.Wake()
+			wake = append(wake, Wakeup{ID: sub.ID, At: at})
 		case err != nil:
 			errs = append(errs, fmt.Errorf("billing subscription %s: %w", w.ID, err))
 		default:
@@ -303,7 +319,10 @@ func (s *Service) RunSchedule(ctx context.Context, caller auth.Caller) (TickRepo
 // billSubscription claims the subscription's due periods and makes their
 // bills, with the claims it should take over (all of them when all), in
 // batches, until nothing is due; it returns the subscription as last
-// written and how many bills it made.
+// written and how many bills it made. A bill whose autopay request could
+// not be published keeps its claim (the request is published again when
+// the claim is taken over): the error is then errAutopayUnsent, and every
+// bill of that batch is made.
 func (s *Service) billSubscription(ctx context.Context, subID string, now time.Time, all bool) (Subscription, int, error) {
 	made := 0
 	for {
@@ -322,21 +341,36 @@ func (s *Service) billSubscription(ctx context.Context, subID string, now time.T
 		if len(todo) == 0 {
 			return sub, made, nil
 		}
+		var unsent []error
+		settle := make([]int64, 0, len(todo))
 		for _, k := range todo {
-			if err := s.makeBill(ctx, sub, k, now); err != nil {
+			switch err := s.makeBill(ctx, sub, k, now); {
+			case errors.Is(err, errAutopayUnsent):
+				unsent = append(unsent, err) // the bill is made; its claim stays
+			case err != nil:
 				return sub, made, err
+			default:
+				settle = append(settle, k)
 			}
 			made++
 		}
-		sub, err = s.Subscriptions.Update(ctx, subID, func(x *Subscription) (bool, error) { return x.Settle(todo), nil })
+		sub, err = s.Subscriptions.Update(ctx, subID, func(x *Subscription) (bool, error) { return x.Settle(settle), nil })
 		if err != nil {
 			return Subscription{}, made, err
+		}
+		if len(unsent) > 0 {
+			return sub, made, errors.Join(unsent...)
 		}
 		if len(mine) < claimBatch {
 			return sub, made, nil
 		}
 	}
 }
+
+// errAutopayUnsent is makeBill's error when the bill was made (or found
+// made) but its autopay request could not be published: the period's claim
+// must stay, so that the request is published again (at least once).
+var errAutopayUnsent = errors.New("bill made, its autopay request not published")
 
 // makeBill makes the bill of period k (found made if another scheduler, or
 // an earlier try, got there first) and, with autopay, publishes it.
@@ -355,7 +389,7 @@ func (s *Service) makeBill(ctx context.Context, sub Subscription, k int64, now t
 	ev := contract.AutopayBill{EventID: b.ID, BillID: b.ID, UserID: b.UserID, Amount: b.Amount, Currency: b.Currency,
 		SubscriptionID: sub.ID, Period: b.Period}
 	if err := s.Autopay.Publish(ctx, ev); err != nil {
-		return fmt.Errorf("publishing the autopay of %s: %w", b.ID, err)
+		return fmt.Errorf("%w: %s: %w", errAutopayUnsent, b.ID, err)
 	}
 	return nil
 }

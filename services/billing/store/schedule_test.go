@@ -496,3 +496,67 @@ func TestCancelBillsThePeriodsThatBegan(t *testing.T) {
 		}
 	})
 }
+
+// A cancel whose last bills are made but whose autopay requests cannot be
+// published (the broker down) has taken effect and every bill exists: it
+// answers the cancelled subscription, not an error that a retry would meet
+// with 409 already cancelled. The requests keep their claims and are
+// published once the claims are taken for dead, once each; a tick whose
+// publish fails likewise makes the bill and publishes it later.
+func TestAutopayNotSentIsSentLater(t *testing.T) {
+	ctx := context.Background()
+	t.Run("cancel", func(t *testing.T) {
+		svc, clk, pub, _ := newInstance(t, mustTime("2026-12-01T10:00:00Z"))
+		user := id.New(id.User)
+		sub := subscribe(t, svc, user, "MONTHLY", "2026-12-01T10:00:00Z", true)
+		clk.Set(mustTime("2027-01-01T10:00:00Z")) // the second period begins, no tick yet
+		pub.setDown(true)
+		got, err := svc.CancelSubscription(ctx, owner(user), sub.ID)
+		if err != nil || got.Status != domain.Cancelled {
+			t.Fatalf("CancelSubscription = %+v, %v; want it cancelled", got, err)
+		}
+		want := "[2026-12 2027-01]"
+		if bills := fmt.Sprint(subscriptionBills(t, svc, user, sub.ID)); bills != want || len(pub.Bills()) != 0 {
+			t.Fatalf("bills %s, published %v; want %s, nothing published", bills, pub.Bills(), want)
+		}
+		if _, err := svc.CancelSubscription(ctx, owner(user), sub.ID); !errors.Is(err, domain.ErrSubscriptionCancelled) {
+			t.Fatalf("a second cancel = %v, want ErrSubscriptionCancelled", err)
+		}
+		pub.setDown(false)
+		tick(t, svc)
+		if sent := pub.Bills(); len(sent) != 0 {
+			t.Fatalf("published %v before the claims were taken for dead (the cancel may still be at work)", sent)
+		}
+		clk.Set(clk.Now().Add(domain.ClaimTimeout))
+		tick(t, svc)
+		clk.Set(clk.Now().Add(time.Hour))
+		tick(t, svc)
+		s, _ := svc.GetSubscription(ctx, admin(), sub.ID)
+		sent := pub.Bills()
+		if len(sent) != 2 || sent[domain.BillIDFor(sub.ID, "2026-12")] != 1 || sent[domain.BillIDFor(sub.ID, "2027-01")] != 1 || len(s.Claims) != 0 {
+			t.Fatalf("published %v, claims %v; want each bill's request once, no claim left", sent, s.Claims)
+		}
+		if bills := fmt.Sprint(subscriptionBills(t, svc, user, sub.ID)); bills != want {
+			t.Fatalf("bills %s, want %s", bills, want)
+		}
+	})
+	t.Run("tick", func(t *testing.T) {
+		svc, clk, pub, _ := newInstance(t, mustTime("2026-12-01T10:00:00Z"))
+		user := id.New(id.User)
+		sub := subscribe(t, svc, user, "MONTHLY", "", true)
+		pub.setDown(true)
+		if _, err := svc.RunSchedule(ctx, sidecarCron); err == nil {
+			t.Fatal("a tick whose autopay publish failed reported no error")
+		}
+		if bills := fmt.Sprint(subscriptionBills(t, svc, user, sub.ID)); bills != "[2026-12]" {
+			t.Fatalf("bills %s, want [2026-12] (made though its request was not sent)", bills)
+		}
+		pub.setDown(false)
+		clk.Set(clk.Now().Add(domain.ClaimTimeout))
+		tick(t, svc)
+		s, _ := svc.GetSubscription(ctx, admin(), sub.ID)
+		if sent := pub.Bills(); sent[domain.BillIDFor(sub.ID, "2026-12")] != 1 || len(sent) != 1 || len(s.Claims) != 0 {
+			t.Fatalf("published %v, claims %v; want the request once, no claim", sent, s.Claims)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"sync"
@@ -48,6 +49,7 @@ func (users) Exists(context.Context, string) (bool, error) { return true, nil }
 type published struct {
 	mu     sync.Mutex
 	events []contract.AutopayBill
+	down   bool // every publish fails (a broker down)
 }
 
 func (p *published) Publish(_ context.Context, _, topic string, data any, eventID string) error {
@@ -57,8 +59,17 @@ func (p *published) Publish(_ context.Context, _, topic string, data any, eventI
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.down {
+		return errors.New("broker down")
+	}
 	p.events = append(p.events, ev)
 	return nil
+}
+
+func (p *published) setDown(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = down
 }
 
 func (p *published) Bills() map[string]int {
