@@ -538,10 +538,12 @@ func (g *Gateway) keyed(c *fiber.Ctx, r domain.Route, req call, key string, iden
 		}
 		if !found {
 			// Abandoned or expired just now: a concurrent request took it.
-			return domain.ErrKeyInUse
+			return g.keyInUse(c, time.Time{})
 		}
 		decision, err := domain.Decide(prev, fp, g.now())
-		if err != nil {
+		if errors.Is(err, domain.ErrKeyInUse) {
+			return g.keyInUse(c, prev.Deadline)
+		} else if err != nil {
 			return err
 		}
 		if decision == domain.Replay {
@@ -553,7 +555,7 @@ func (g *Gateway) keyed(c *fiber.Ctx, r domain.Route, req call, key string, iden
 		}
 		if err := g.idem.TakeOver(ctx, token, started, etag); err != nil {
 			if errors.Is(err, sidecar.ErrETagMismatch) {
-				return domain.ErrKeyInUse
+				return g.keyInUse(c, time.Time{})
 			}
 			return err
 		}
@@ -584,6 +586,23 @@ func (g *Gateway) keyed(c *fiber.Ctx, r domain.Route, req call, key string, iden
 		server.Log(c, g.log).Warn("recording an idempotent answer", "err", err.Error())
 	}
 	return g.relay(c, r, resp)
+}
+
+// keyInUse answers 409 IDEMPOTENCY_KEY_IN_USE with Retry-After: the
+// seconds until the first request's record may be taken over (its
+// deadline, rounded up), or 1 when another request has just taken the
+// record (deadline zero). The deadline also covers a first attempt whose
+// record the gateway could not drop after a failure (a 503 answered while
+// the store was down): a retry is told when it can run again rather than
+// retrying blindly.
+func (g *Gateway) keyInUse(c *fiber.Ctx, deadline time.Time) error {
+	secs := int64(1)
+	if left := deadline.Sub(g.now()); left > 0 {
+		secs = int64((left + time.Second - 1) / time.Second)
+	}
+	c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(secs, 10))
+	return domain.ErrKeyInUse.With(fmt.Sprintf("a request with this Idempotency-Key is still being processed, or its outcome is being recorded; retry in %d s with the same key", secs),
+		map[string]any{"retry_after_seconds": secs})
 }
 
 // relay copies a service's answer to the client, keeping the contract's

@@ -9,6 +9,7 @@ import (
 	"net"
 	nethttp "net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -319,8 +320,17 @@ func TestIdempotencyKeyInFlightAndFailures(t *testing.T) {
 	for f.count("/wallet/add") == 0 {
 		time.Sleep(time.Millisecond)
 	}
-	if status, body, _ := do("POST", "/wallet/add", `{"amount":1}`, hdr); status != 409 || code(body) != "IDEMPOTENCY_KEY_IN_USE" {
+	status, body, h := do("POST", "/wallet/add", `{"amount":1}`, hdr)
+	if status != 409 || code(body) != "IDEMPOTENCY_KEY_IN_USE" {
 		t.Fatalf("while in flight = %d %v, want 409 IDEMPOTENCY_KEY_IN_USE", status, body)
+	}
+	// It says when the first request's record may be taken over: its
+	// deadline (the invoke timeout, at most 120 s, plus the grace to
+	// record the outcome).
+	details, _ := body["error"].(map[string]any)["details"].(map[string]any)
+	wait, err := strconv.Atoi(h.Get("Retry-After"))
+	if max := 120 + 2; err != nil || wait < 1 || wait > max || details["retry_after_seconds"] != float64(wait) {
+		t.Fatalf("while in flight: Retry-After %q, details %v; want 1 to %d seconds in both", h.Get("Retry-After"), details, max)
 	}
 	close(f.hold)
 	if status := <-done; status != 201 {
