@@ -291,6 +291,9 @@ var (
 	// ErrSubscriptionNotFound: the billing service has no such
 	// subscription; the gateway answers it too, for an id that cannot be one.
 	ErrSubscriptionNotFound = apperr.New(apperr.KindNotFound, CodeSubscriptionNotFound, "subscription not found")
+	// ErrTopUpNotFound: the payment service has no such top-up; the
+	// gateway answers it too, for an id that cannot be one.
+	ErrTopUpNotFound = apperr.New(apperr.KindNotFound, CodeTopUpNotFound, "top-up not found")
 )
 
 // The codes of the errors above (a payment's failure_reason reuses them).
@@ -303,6 +306,13 @@ const (
 	CodePaymentNotFound      = "PAYMENT_NOT_FOUND"
 	CodeBillNotPaid          = "BILL_NOT_PAID"
 	CodeSubscriptionNotFound = "SUBSCRIPTION_NOT_FOUND"
+	CodeTopUpNotFound        = "TOPUP_NOT_FOUND"
+	// CodeIdempotencyKeyReused (422): an Idempotency-Key used for another
+	// request. The gateway sends it from its own record of the key, and
+	// each service that derives ids from the key's token (user, wallet,
+	// billing, payment) from its binding of the token, with a message
+	// saying what the key was used for.
+	CodeIdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED"
 )
 
 // Error codes the razorpay service sends and the payment service matches.

@@ -58,7 +58,7 @@ var (
 	// (a retried keyed create derives the same id).
 	ErrBillExists = apperr.New(apperr.KindConflict, "BILL_EXISTS", "a bill with this id already exists")
 	// ErrKeyReused is a keyed create whose id exists with other details.
-	ErrKeyReused = apperr.New(apperr.KindUnprocessable, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used for a different bill")
+	ErrKeyReused = apperr.New(apperr.KindUnprocessable, contract.CodeIdempotencyKeyReused, "this Idempotency-Key was used for a different bill")
 	// ErrBillNotPaid is a refund mark for a bill no payment has paid.
 	ErrBillNotPaid = contract.ErrBillNotPaid
 )

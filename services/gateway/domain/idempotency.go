@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/contract"
 )
 
 // HeaderIdempotencyKey is the client's header (Stripe's convention).
@@ -19,7 +20,7 @@ const HeaderReplayed = "Idempotent-Replayed"
 
 // Idempotency errors.
 var (
-	ErrKeyReused = apperr.New(apperr.KindUnprocessable, "IDEMPOTENCY_KEY_REUSED",
+	ErrKeyReused = apperr.New(apperr.KindUnprocessable, contract.CodeIdempotencyKeyReused,
 		"this Idempotency-Key was used with a different request; use a new key for a new request")
 	ErrKeyInUse = apperr.New(apperr.KindConflict, "IDEMPOTENCY_KEY_IN_USE",
 		"a request with this Idempotency-Key is still being processed; retry when it has finished")

@@ -73,7 +73,7 @@ var (
 	ErrWalletNotFound  = contract.ErrWalletNotFound
 	ErrBillNotFound    = contract.ErrBillNotFound
 	ErrPaymentNotFound = contract.ErrPaymentNotFound
-	ErrTopUpNotFound   = apperr.New(apperr.KindNotFound, "TOPUP_NOT_FOUND", "top-up not found")
+	ErrTopUpNotFound   = contract.ErrTopUpNotFound
 	// ErrSubscriptionNotFound is the billing service's code for it.
 	ErrSubscriptionNotFound = contract.ErrSubscriptionNotFound
 )

@@ -296,12 +296,12 @@ var (
 	// ErrPaymentExists is returned by Store.Create for an id already taken
 	// (a retried keyed payment derives the same id).
 	ErrPaymentExists = apperr.New(apperr.KindConflict, "PAYMENT_EXISTS", "a payment with this id already exists")
-	ErrKeyReused     = apperr.New(apperr.KindUnprocessable, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used to pay a different bill")
+	ErrKeyReused     = apperr.New(apperr.KindUnprocessable, contract.CodeIdempotencyKeyReused, "this Idempotency-Key was used to pay a different bill")
 	// ErrRefundKeyReused is ErrKeyReused for a refund: the key's refund id
 	// is bound to another payment or another request.
 	ErrRefundKeyReused = ErrKeyReused.With("this Idempotency-Key was used for a different refund", nil)
 	// ErrTopUpNotFound: no such top-up.
-	ErrTopUpNotFound = apperr.New(apperr.KindNotFound, "TOPUP_NOT_FOUND", "top-up not found")
+	ErrTopUpNotFound = contract.ErrTopUpNotFound
 	// ErrNotRefundable: only a SUCCESS payment can be refunded.
 	ErrNotRefundable = apperr.New(apperr.KindConflict, "PAYMENT_NOT_REFUNDABLE", "only a SUCCESS payment can be refunded")
 	// ErrRefundExceeds: the refunds would give back more than was paid.

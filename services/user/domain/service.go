@@ -38,7 +38,7 @@ type Service struct {
 
 // ErrKeyReused is a keyed sign-up whose key (its derived user id) was first
 // used with another name, email or phone: not a retry of that sign-up.
-var ErrKeyReused = apperr.New(apperr.KindUnprocessable, "IDEMPOTENCY_KEY_REUSED",
+var ErrKeyReused = apperr.New(apperr.KindUnprocessable, contract.CodeIdempotencyKeyReused,
 	"this Idempotency-Key was used for a different sign-up")
 
 // SignUpKeys keeps, for each keyed sign-up, the user it first asked for.

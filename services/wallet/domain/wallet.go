@@ -65,7 +65,7 @@ var (
 	ErrBalanceLimit = apperr.New(apperr.KindUnprocessable, "BALANCE_LIMIT", "this credit would overflow the wallet balance")
 	// ErrKeyReused is a keyed request whose key was first used for another
 	// request (another wallet, amount, reference or route).
-	ErrKeyReused = apperr.New(apperr.KindUnprocessable, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used for a different request")
+	ErrKeyReused = apperr.New(apperr.KindUnprocessable, contract.CodeIdempotencyKeyReused, "this Idempotency-Key was used for a different request")
 )
 
 // KeyUse is the request an Idempotency-Key was first used for in the
