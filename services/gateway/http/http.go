@@ -661,10 +661,15 @@ func (g *Gateway) health(c *fiber.Ctx) error {
 	defer cancel()
 	results := g.Readiness(ctx, server.RequestID(c))
 
+	// Anyone may ask: the answer says which services are down, and the
+	// reasons (addresses, ports, errors of the sidecars) go to the log and
+	// the ops console only.
 	var failing []string
 	for name, state := range results {
 		if state != "ok" {
 			failing = append(failing, name)
+			server.Log(c, g.log).Warn("service not ready", "service", name, "reason", state)
+			results[name] = "unavailable"
 		}
 	}
 	if len(failing) == 0 {

@@ -277,6 +277,12 @@ func TestHealth(t *testing.T) {
 	if len(failing) != 2 || failing[0] != "billing" || failing[1] != "payment" {
 		t.Fatalf("failing = %v, want [billing payment]", failing)
 	}
+	// Anyone may ask for /health: a service down is "unavailable", without
+	// the sidecar's error (addresses, ports), which goes to the log.
+	services := body["services"].(map[string]any)
+	if services["billing"] != "unavailable" || services["payment"] != "unavailable" || services["wallet"] != "ok" {
+		t.Fatalf("services = %v, want billing and payment \"unavailable\" and nothing more", services)
+	}
 }
 
 func TestIdempotencyKey(t *testing.T) {
