@@ -62,6 +62,9 @@ func TestSummarize(t *testing.T) {
 		{"FinFlow's /health",
 			`{"status":"unavailable","services":{"wallet":"unavailable: invoking wallet: sidecar answered 500 ERR_DIRECT_INVOKE: failed to invoke, id: wallet, err: couldn't find service: wallet","gateway":"ok","billing":"unavailable: invoking billing: sidecar answered 500 ERR_DIRECT_INVOKE: failed to invoke, id: billing, err: couldn't find service: billing"}}`,
 			"billing, wallet not answering, e.g. couldn't find service: billing"},
+		{"FinFlow's /health, reasons kept for the log",
+			`{"status":"unavailable","services":{"wallet":"unavailable","gateway":"ok","billing":"unavailable"}}`,
+			"billing, wallet not answering"},
 		{"anything else",
 			"upstream\nbroken", "upstream broken"},
 	}

@@ -159,8 +159,10 @@ func call(ctx context.Context, c *http.Client, url string) (string, bool) {
 }
 
 // summarize shortens a failed answer: FinFlow's /health body
-// ({"services":{"user":"unavailable: ..."}}) becomes the failing services
-// and the first one's reason; anything else its first 200 bytes.
+// ({"services":{"user":"unavailable"}}) becomes the failing services, with
+// the first one's reason when the body gives one (an older gateway's
+// "unavailable: ..."; today's keeps reasons for its log, and the launcher's
+// own probe finds them); anything else its first 200 bytes.
 func summarize(body []byte) string {
 	var health struct {
 		Services map[string]string `json:"services"`
@@ -174,7 +176,10 @@ func summarize(body []byte) string {
 		}
 		slices.Sort(failing)
 		if len(failing) > 0 {
-			reason := health.Services[failing[0]]
+			reason, given := strings.CutPrefix(health.Services[failing[0]], "unavailable: ")
+			if !given {
+				return strings.Join(failing, ", ") + " not answering"
+			}
 			if i := strings.LastIndex(reason, "err: "); i >= 0 {
 				reason = reason[i+len("err: "):]
 			}
