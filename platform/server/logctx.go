@@ -7,14 +7,6 @@ import (
 	"github.com/finflow/finflow/platform/tracectx"
 )
 
-type requestIDKey struct{}
-
-// withRequestID keeps the request id in the request's context, for log
-// lines written below the HTTP layer.
-func withRequestID(ctx context.Context, rid string) context.Context {
-	return context.WithValue(ctx, requestIDKey{}, rid)
-}
-
 // contextHandler adds the request id and trace id of the context to every
 // line logged with one (slog's *Context methods), unless the logger was
 // made with them already (the request-scoped logger of Log). So a domain
@@ -27,7 +19,7 @@ type contextHandler struct {
 
 func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
 	if !h.hasIDs && ctx != nil {
-		if rid, ok := ctx.Value(requestIDKey{}).(string); ok {
+		if rid, ok := tracectx.RequestID(ctx); ok {
 			r.AddAttrs(slog.String("request_id", rid))
 		}
 		if tp, ok := tracectx.From(ctx); ok {

@@ -16,7 +16,7 @@ func TestLogLinesCarryTheRequestsIDs(t *testing.T) {
 	var buf bytes.Buffer
 	base := slog.New(contextHandler{Handler: slog.NewJSONHandler(&buf, nil)})
 	tp := tracectx.New()
-	ctx := withRequestID(tracectx.With(context.Background(), tp), "req_abc")
+	ctx := tracectx.WithRequestID(tracectx.With(context.Background(), tp), "req_abc")
 	cases := []struct {
 		name string
 		log  func()

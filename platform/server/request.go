@@ -13,7 +13,7 @@ import (
 
 // HeaderRequestID carries the request id from the gateway through the
 // sidecars to every service, and back to the client.
-const HeaderRequestID = "X-Request-Id"
+const HeaderRequestID = tracectx.HeaderRequestID
 
 type ctxKey int
 
@@ -39,7 +39,7 @@ func requestContext(base *slog.Logger, observe func(route, method string, status
 		if !ok {
 			tp = tracectx.New()
 		}
-		c.SetUserContext(withRequestID(tracectx.With(c.UserContext(), tp), rid))
+		c.SetUserContext(tracectx.WithRequestID(tracectx.With(c.UserContext(), tp), rid))
 		c.Locals(keyBaseLogger, base)
 		log := base.With("request_id", rid, "trace_id", tp.TraceID)
 		c.Locals(keyLogger, log)

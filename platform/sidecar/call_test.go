@@ -14,6 +14,7 @@ import (
 
 	"github.com/finflow/finflow/platform/apperr"
 	"github.com/finflow/finflow/platform/contract"
+	"github.com/finflow/finflow/platform/tracectx"
 )
 
 var errInsufficient = apperr.New(apperr.KindUnprocessable, "INSUFFICIENT_FUNDS", "insufficient funds")
@@ -388,5 +389,44 @@ func TestInvokeBoundsACallWithoutDeadline(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Invoke without a deadline is still waiting after 5 s; the client must bound it")
+	}
+}
+
+// A call made while serving a request carries that request's id and a
+// child of its trace context, so the callee's log lines carry the same
+// request_id and trace_id; ids the caller sets itself are kept.
+func TestInvokeCarriesTheRequestID(t *testing.T) {
+	var got http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	c := &Client{http: srv.Client(), httpBase: srv.URL}
+	tp := tracectx.New()
+	ctx := tracectx.WithRequestID(tracectx.With(context.Background(), tp), "req_from_the_gateway")
+	cases := []struct {
+		name   string
+		ctx    context.Context
+		header http.Header
+		wantID string
+	}{
+		{"from the request's context", ctx, nil, "req_from_the_gateway"},
+		{"set by the caller", ctx, http.Header{tracectx.HeaderRequestID: {"req_set_by_caller"}}, "req_set_by_caller"},
+		{"no request", context.Background(), nil, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := c.Invoke(tc.ctx, "wallet", http.MethodGet, "/healthz", nil, tc.header); err != nil {
+				t.Fatal(err)
+			}
+			if rid := got.Get(tracectx.HeaderRequestID); rid != tc.wantID {
+				t.Fatalf("X-Request-Id = %q, want %q", rid, tc.wantID)
+			}
+			child, ok := tracectx.Parse(got.Get(tracectx.Header))
+			if tc.ctx == ctx && (!ok || child.TraceID != tp.TraceID || child.SpanID == tp.SpanID) {
+				t.Fatalf("traceparent = %q, want a child of %s", got.Get(tracectx.Header), tp)
+			}
+		})
 	}
 }

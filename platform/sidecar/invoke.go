@@ -155,6 +155,9 @@ func (c *Client) invokeOnce(ctx context.Context, appID, method, path string, bod
 	if c.token != "" {
 		req.Header.Set("dapr-api-token", c.token)
 	}
+	if rid, ok := tracectx.RequestID(ctx); ok && req.Header.Get(tracectx.HeaderRequestID) == "" {
+		req.Header.Set(tracectx.HeaderRequestID, rid)
+	}
 	if tp, ok := tracectx.From(ctx); ok && req.Header.Get(tracectx.Header) == "" {
 		req.Header.Set(tracectx.Header, tp.Child().String())
 	}

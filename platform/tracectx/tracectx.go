@@ -87,3 +87,22 @@ func From(ctx context.Context) (Parent, bool) {
 	p, ok := ctx.Value(ctxKey{}).(Parent)
 	return p, ok
 }
+
+// HeaderRequestID carries a request's id from the gateway through the
+// sidecars to every service the request reaches, and back to the client.
+const HeaderRequestID = "X-Request-Id"
+
+type requestIDKey struct{}
+
+// WithRequestID returns ctx carrying the id of the request it serves: log
+// lines written with it carry the id, and calls made with it to other
+// services (sidecar.Client.Invoke) send it on in HeaderRequestID.
+func WithRequestID(ctx context.Context, rid string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, rid)
+}
+
+// RequestID returns the request id ctx carries, if any.
+func RequestID(ctx context.Context) (string, bool) {
+	rid, ok := ctx.Value(requestIDKey{}).(string)
+	return rid, ok && rid != ""
+}

@@ -98,7 +98,30 @@ func TestRequestIDEndToEnd(t *testing.T) {
 
 	// The gateway logs one access line; the user service an access line and
 	// "user created".
-	for app, min := range map[string]int{"gateway": 1, "user": 2} {
+	checkRequestLines(t, rid, map[string]int{"gateway": 1, "user": 2})
+
+	// A wallet payment reaches payment, wallet and billing through the
+	// sidecars: each logs its access lines and what it did ("payment
+	// succeeded", "wallet changed", "bill paid") with the client's id.
+	var user struct {
+		ID string `json:"id"`
+	}
+	u.JSON(t, &user)
+	env.MustCreateWallet(t, user.ID)
+	env.MustTopUp(t, user.ID, 5000, "")
+	bill := env.MustCreateBill(t, user.ID, 1200)
+	payRID := rid + "-pay"
+	if r := env.Do(t, "POST", "/Payment/pay", map[string]any{"bill_id": bill.ID}, map[string]string{"X-Request-Id": payRID}); r.Status != http.StatusCreated {
+		t.Fatalf("POST /Payment/pay = %d %s", r.Status, r.Body)
+	}
+	checkRequestLines(t, payRID, map[string]int{"gateway": 1, "payment": 2, "wallet": 2, "billing": 3})
+}
+
+// checkRequestLines checks that each app's log has at least min lines that
+// mention rid, each of them JSON carrying request_id rid.
+func checkRequestLines(t *testing.T, rid string, apps map[string]int) {
+	t.Helper()
+	for app, min := range apps {
 		lines := waitLogLines(t, app, rid, min)
 		for _, l := range lines {
 			var entry map[string]any

@@ -105,7 +105,7 @@ func (pr *Processor) Kick(id string) {
 		}
 		defer func() { <-tokens }()
 		if err := pr.gatewayWork(ctx, id, nil); err != nil && ctx.Err() == nil {
-			pr.Log.Warn("gateway work of a payment not done yet", "payment_id", id, "err", err.Error())
+			pr.Log.WarnContext(ctx, "gateway work of a payment not done yet", "payment_id", id, "err", err.Error())
 		}
 	}()
 }
@@ -247,7 +247,7 @@ func (pr *Processor) makeRefund(ctx context.Context, p Payment) error {
 	if final.Status == Failed {
 		pr.releaseClaim(ctx, final)
 		pr.noteSettled(ctx, final)
-		pr.Log.Info("captured payment refunded", "payment_id", p.ID, "gateway_payment_id", gw, "refund_id", made.RefundID, "amount", made.Amount)
+		pr.Log.InfoContext(ctx, "captured payment refunded", "payment_id", p.ID, "gateway_payment_id", gw, "refund_id", made.RefundID, "amount", made.Amount)
 	}
 	return nil
 }
@@ -498,7 +498,7 @@ type ReconcileConfig struct {
 func (pr *Processor) Reconcile(ctx context.Context, cfg ReconcileConfig) {
 	for waitInterval(ctx, cfg.Interval, cfg.Changed) {
 		if err := pr.ReconcileOnce(ctx, cfg); err != nil && ctx.Err() == nil {
-			pr.Log.Warn("reconciliation round failed", "err", err.Error())
+			pr.Log.WarnContext(ctx, "reconciliation round failed", "err", err.Error())
 		}
 	}
 }
@@ -524,7 +524,7 @@ func (pr *Processor) ReconcileOnce(ctx context.Context, cfg ReconcileConfig) err
 			defer func() { <-tokens }()
 			defer pr.work.done(pid)
 			if err := pr.gatewayWork(ctx, pid, &cfg); err != nil && ctx.Err() == nil {
-				pr.Log.Warn("reconciling a payment", "payment_id", pid, "err", err.Error())
+				pr.Log.WarnContext(ctx, "reconciling a payment", "payment_id", pid, "err", err.Error())
 			}
 		}(pid)
 	}
@@ -586,7 +586,7 @@ func (pr *Processor) WatchOrders(ctx context.Context) error {
 			continue
 		}
 		if err := pr.watchOrder(ctx, pid, next, now); err != nil && ctx.Err() == nil {
-			pr.Log.Warn("watching a Razorpay order", "payment_id", pid, "err", err.Error())
+			pr.Log.WarnContext(ctx, "watching a Razorpay order", "payment_id", pid, "err", err.Error())
 		}
 	}
 	return nil
@@ -624,7 +624,7 @@ func (pr *Processor) watchOrder(ctx context.Context, pid string, next, now time.
 			return err
 		}
 		pr.reconciledAction("watched")
-		pr.Log.Warn("a capture no webhook reported, on the order of a payment that ended", "payment_id", p.ID, "status", p.Status,
+		pr.Log.WarnContext(ctx, "a capture no webhook reported, on the order of a payment that ended", "payment_id", p.ID, "status", p.Status,
 			"order_id", p.Razorpay.OrderID, "gateway_payment_id", a.ID)
 		if _, _, err := pr.ApplyResult(ctx, pr.reconciled(p, a, contract.ResultCaptured)); err != nil {
 			return err

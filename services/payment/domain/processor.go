@@ -304,7 +304,7 @@ func (pr *Processor) driveFrom(ctx context.Context, p Payment, claimed bool) (Pa
 		return pr.stillPending(p, "recording success", err)
 	}
 	if final.Status == Success {
-		pr.Log.Info("payment succeeded", "payment_id", p.ID, "bill_id", p.BillID, "amount", p.Amount)
+		pr.Log.InfoContext(ctx, "payment succeeded", "payment_id", p.ID, "bill_id", p.BillID, "amount", p.Amount)
 	}
 	return final, nil
 }
@@ -341,7 +341,7 @@ func (pr *Processor) failUnread(ctx context.Context, p Payment, reason string, c
 		return pr.stillPending(p, "recording the failure", err)
 	}
 	if final.Status == Pending && final.knowsBill() {
-		pr.Log.Info("payment's bill read by another driver; driving on", "payment_id", p.ID, "bill_id", p.BillID, "answer_here", reason)
+		pr.Log.InfoContext(ctx, "payment's bill read by another driver; driving on", "payment_id", p.ID, "bill_id", p.BillID, "answer_here", reason)
 		return pr.driveFrom(ctx, final, false)
 	}
 	return pr.failed(ctx, final, reason, false, cause)
@@ -353,7 +353,7 @@ func (pr *Processor) failUnread(ctx context.Context, p Payment, reason string, c
 func (pr *Processor) failed(ctx context.Context, final Payment, reason string, debited bool, cause error) (Payment, error) {
 	if final.Status == Failed {
 		pr.releaseClaim(ctx, final)
-		pr.Log.Info("payment failed", "payment_id", final.ID, "bill_id", final.BillID, "reason", reason, "debit_given_back", debited)
+		pr.Log.InfoContext(ctx, "payment failed", "payment_id", final.ID, "bill_id", final.BillID, "reason", reason, "debit_given_back", debited)
 	}
 	message := ""
 	var ae *apperr.Error
@@ -470,7 +470,7 @@ type RecoveryConfig struct {
 func (pr *Processor) Recover(ctx context.Context, cfg RecoveryConfig) {
 	for waitInterval(ctx, cfg.Interval, cfg.Changed) {
 		if err := pr.RecoverOnce(ctx, cfg); err != nil && ctx.Err() == nil {
-			pr.Log.Warn("payment recovery round failed", "err", err.Error())
+			pr.Log.WarnContext(ctx, "payment recovery round failed", "err", err.Error())
 		}
 	}
 }

@@ -256,12 +256,12 @@ func (pr *Processor) withOrder(ctx context.Context, p Payment) (Payment, error) 
 		}
 		if final.Status == Failed {
 			pr.releaseClaim(ctx, final)
-			pr.Log.Info("payment failed: Razorpay refused the order", "payment_id", p.ID, "gateway", g.String())
+			pr.Log.InfoContext(ctx, "payment failed: Razorpay refused the order", "payment_id", p.ID, "gateway", g.String())
 		}
 		return final, final.Err("")
 	}
 	if err != nil {
-		pr.Log.Warn("gateway order not made yet; payment left pending", "payment_id", p.ID, "err", err.Error())
+		pr.Log.WarnContext(ctx, "gateway order not made yet; payment left pending", "payment_id", p.ID, "err", err.Error())
 		e := ErrGatewayUnavailable.Wrap(err)
 		e.Details = map[string]any{"payment_id": p.ID}
 		return Payment{}, e
@@ -425,7 +425,7 @@ func (pr *Processor) park(ctx context.Context, d DeadLetter) error {
 	if err := pr.Store.AddDeadLetter(ctx, d); err != nil {
 		return err
 	}
-	pr.Log.Warn("parked for an operator", "kind", d.Kind, "event_id", d.EventID, "payment_id", d.PaymentID, "order_id", d.Result.OrderID, "reason", d.Reason)
+	pr.Log.WarnContext(ctx, "parked for an operator", "kind", d.Kind, "event_id", d.EventID, "payment_id", d.PaymentID, "order_id", d.Result.OrderID, "reason", d.Reason)
 	if pr.OnParked != nil {
 		pr.OnParked(d.Kind)
 	}
@@ -528,7 +528,7 @@ func (pr *Processor) endOrder(ctx context.Context, id, reason, gw string, record
 	})
 	if err == nil && failed {
 		pr.releaseClaim(ctx, final)
-		pr.Log.Info("payment failed", "payment_id", id, "bill_id", final.BillID, "topup_id", final.TopUpID, "reason", reason, "gateway_payment_id", gw)
+		pr.Log.InfoContext(ctx, "payment failed", "payment_id", id, "bill_id", final.BillID, "topup_id", final.TopUpID, "reason", reason, "gateway_payment_id", gw)
 	}
 	return err
 }
@@ -657,7 +657,7 @@ func (pr *Processor) noteSettled(ctx context.Context, late Payment) {
 		return true
 	})
 	if err != nil {
-		pr.Log.Warn("noting a settled late capture", "payment_id", late.LateCaptureOf, "late", late.ID, "err", err.Error())
+		pr.Log.WarnContext(ctx, "noting a settled late capture", "payment_id", late.LateCaptureOf, "late", late.ID, "err", err.Error())
 	}
 }
 
@@ -665,7 +665,7 @@ func (pr *Processor) releaseClaim(ctx context.Context, p Payment) {
 	if err := pr.Store.ReleaseBill(ctx, p.claimKey(), p.ID); err != nil {
 		// A claim held by a FAILED payment is taken over by the next
 		// payment anyway; releasing it now is only tidiness.
-		pr.Log.Warn("releasing the bill claim", "payment_id", p.ID, "err", err.Error())
+		pr.Log.WarnContext(ctx, "releasing the bill claim", "payment_id", p.ID, "err", err.Error())
 	}
 }
 

@@ -162,7 +162,7 @@ func (a *Adapter) CreateOrder(ctx context.Context, req contract.CreateOrderReque
 			err = a.checkAnswer(ctx, checkOrderAnswer(req, answer), "payment_id", req.PaymentID)
 		}
 		if err != nil {
-			a.Log.Warn("razorpay order not made", "payment_id", req.PaymentID, "amount", req.Amount, "err", err.Error())
+			a.Log.WarnContext(ctx, "razorpay order not made", "payment_id", req.PaymentID, "amount", req.Amount, "err", err.Error())
 			return contract.Order{}, err
 		}
 		o, _, err = a.Store.SaveOrder(ctx, Order{OrderID: answer.ID, PaymentID: req.PaymentID, Amount: answer.Amount, Currency: answer.Currency, CreatedAt: a.Now().UTC()})
@@ -171,14 +171,14 @@ func (a *Adapter) CreateOrder(ctx context.Context, req contract.CreateOrderReque
 			// of another payment is not Razorpay's (a proxy rewrote it, or
 			// Razorpay's account is shared); recording it would hand that
 			// payment's customer's capture to this one.
-			a.Log.Error("razorpay order answer names an order FinFlow made for another payment; not recorded, the payment stays pending", "payment_id", req.PaymentID, "order_id", answer.ID, "err", err.Error())
+			a.Log.ErrorContext(ctx, "razorpay order answer names an order FinFlow made for another payment; not recorded, the payment stays pending", "payment_id", req.PaymentID, "order_id", answer.ID, "err", err.Error())
 			a.parkOrderInUse(ctx, req, answer.ID, err)
 			return contract.Order{}, Unanswered(OpCreateOrder, err)
 		}
 		if err != nil {
 			return contract.Order{}, err
 		}
-		a.Log.Info("razorpay order created", "payment_id", req.PaymentID, "order_id", o.OrderID, "amount", o.Amount)
+		a.Log.InfoContext(ctx, "razorpay order created", "payment_id", req.PaymentID, "order_id", o.OrderID, "amount", o.Amount)
 	}
 	if o.Amount != req.Amount {
 		return contract.Order{}, ErrOrderExists
@@ -195,7 +195,7 @@ func (a *Adapter) parkOrderInUse(ctx context.Context, req contract.CreateOrderRe
 	r := Result{EventID: eventID, Event: "order.created", OrderID: orderID, PaymentID: req.PaymentID, Amount: req.Amount, Currency: req.Currency,
 		At: a.Now().UTC(), Reason: "Razorpay's answer to creating the order names order " + orderID + ", which FinFlow made for another payment: " + cause.Error()}
 	if err := a.Publisher.Publish(ctx, contract.PubSub, contract.TopicGatewayParked, r, eventID); err != nil {
-		a.Log.Warn("parking an order answer naming another payment's order", "payment_id", req.PaymentID, "order_id", orderID, "err", err.Error())
+		a.Log.WarnContext(ctx, "parking an order answer naming another payment's order", "payment_id", req.PaymentID, "order_id", orderID, "err", err.Error())
 	}
 }
 
@@ -468,7 +468,7 @@ func (a *Adapter) handleVerified(ctx context.Context, eventID string, body []byt
 	case err != nil:
 		// Published already; a redelivery is published again and
 		// de-duplicated by its consumer.
-		a.Log.Warn("recording a published event", "event_id", eventID, "err", err.Error())
+		a.Log.WarnContext(ctx, "recording a published event", "event_id", eventID, "err", err.Error())
 	case !first:
 		// Another delivery of this event, racing this one, recorded it
 		// first: this one is the duplicate. Both may have published it;
