@@ -110,6 +110,24 @@ func (pr *Processor) Kick(id string) {
 	}()
 }
 
+// kickAt starts payment id's gateway work again at at, in this process,
+// so that a retry recorded for then (a RetryAt) is made when it is due,
+// not at reconciliation's next look, which comes only once the payment or
+// its refund has waited payments.reconcile.after_ms (a refund's first
+// retry came 30 s after Razorpay's 503, not payments.gateway.retry_base_ms).
+// Without a Background (unit tests that drive the work by hand) it does
+// nothing; if the process stops first, reconciliation does the work.
+func (pr *Processor) kickAt(id string, at time.Time) {
+	if pr.Background == nil {
+		return
+	}
+	time.AfterFunc(at.Sub(pr.Now())+10*time.Millisecond, func() {
+		if pr.Background.Err() == nil {
+			pr.Kick(id)
+		}
+	})
+}
+
 // gatewayWork does what payment id needs from Razorpay, if it is due.
 // Only reconciliation passes cfg: an ordinary pending payment's order is
 // asked about only there.
@@ -397,17 +415,19 @@ func (pr *Processor) retryLater(ctx context.Context, p Payment, doing string, ca
 	if pr.Retry.Base != nil {
 		wait = pr.Retry.backoff(n)
 	}
+	at := pr.Now().Add(wait)
 	_, err := pr.update(ctx, p.ID, func(q *Payment) bool {
 		if q.Status != Pending || q.GatewayRetries != p.GatewayRetries {
 			return false // another try recorded itself meanwhile
 		}
-		q.GatewayRetries, q.RetryAt = n, pr.Now().Add(wait)
+		q.GatewayRetries, q.RetryAt = n, at
 		q.note(pr.Now(), fmt.Sprintf("no answer from Razorpay while %s (try %d of %d): %s; next try in %s", doing, n, attempts, short(cause), wait))
 		return true
 	})
 	if err != nil {
 		return err
 	}
+	pr.kickAt(p.ID, at)
 	return fmt.Errorf("%s: %w", doing, cause)
 }
 

@@ -502,6 +502,9 @@ func (pr *Processor) razorpayRefundStatus(ctx context.Context, p Payment, r Refu
 		x.GatewayRetries, x.Asks, x.RetryAt = 0, n, pr.Now().Add(wait)
 		return true
 	})
+	if err == nil {
+		pr.kickAt(p.ID, pr.Now().Add(wait))
+	}
 	if err == nil && parked != "" {
 		pr.resolveParked(ctx, parked+":"+r.ID, p.ID, fmt.Sprintf("Razorpay answered: refund %s is %s", made.RefundID, made.Status))
 	}
@@ -528,17 +531,19 @@ func (pr *Processor) refundRetryLater(ctx context.Context, p Payment, r RefundRe
 		return pr.parkRefundWork(ctx, p, r, n, ParkRefundUnconfirmed, "UNCONFIRMED", why, nil)
 	}
 	wait := pr.retryWait(n)
+	at := pr.Now().Add(wait)
 	_, err := pr.updateRefund(ctx, p.ID, r.ID, func(q *Payment, x *RefundRecord) bool {
 		if x.GatewayRetries != r.GatewayRetries {
 			return false // another try recorded itself meanwhile
 		}
-		x.GatewayRetries, x.RetryAt = n, pr.Now().Add(wait)
+		x.GatewayRetries, x.RetryAt = n, at
 		q.note(pr.Now(), fmt.Sprintf("no answer from Razorpay while %s (try %d of %d): %s; next try in %s", doing, n, attempts, short(cause), wait))
 		return true
 	})
 	if err != nil {
 		return err
 	}
+	pr.kickAt(p.ID, at)
 	return fmt.Errorf("%s: %w", doing, cause)
 }
 

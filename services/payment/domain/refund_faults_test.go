@@ -623,3 +623,38 @@ func TestRefundStatusAskedWithBackoffThenParked(t *testing.T) {
 		}
 	})
 }
+
+// A retry of gateway work is made when its RetryAt comes, by the process
+// that recorded it, without waiting for reconciliation (which first looks
+// at a refund only after payments.reconcile.after_ms: an admin's refund
+// that met a Razorpay 503 was tried again 30 s later, not after
+// payments.gateway.retry_base_ms). No ReconcileOnce here: only the retry's
+// own timer can make the second try.
+func TestRetryMadeWhenDueWithoutReconciliation(t *testing.T) {
+	w := newRefundWorld(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w.pr.Now, w.pr.Background = time.Now, ctx // the retry's timer runs on real time
+	w.pr.Retry.Base = func() time.Duration { return 200 * time.Millisecond }
+	w.rzp.mu.Lock()
+	w.rzp.silent["refund"] = true
+	w.rzp.mu.Unlock()
+	w.rf.status = "processed"
+	r := w.refund(t, w.pid, 2000, "")
+	deadline := time.Now().Add(10 * time.Second)
+	for w.rzp.count("refund") < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the refund was never tried")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	w.rzp.mu.Lock()
+	w.rzp.silent["refund"] = false
+	w.rzp.mu.Unlock()
+	for w.refundOf(t, w.pid, r.ID).Status != domain.Success {
+		if time.Now().After(deadline) {
+			t.Fatalf("refund %+v after %d tries: never tried again without reconciliation", w.refundOf(t, w.pid, r.ID), w.rzp.count("refund"))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
