@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -95,6 +96,31 @@ func TestEverythingListensOnLoopback(t *testing.T) {
 				if !loopback[h] {
 					t.Errorf("%s %s port %d listens on %s, not loopback", a.AppID, name, port, h)
 				}
+			}
+		}
+	}
+	// The run's Sentry too: its certificate service, health and metrics.
+	s, ok := env.Topology.Sentry()
+	if !ok {
+		t.Fatal("the suite runs without Sentry")
+	}
+	u, err := url.Parse(s.Healthz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, addr := range map[string]string{"certificates": s.Addr, "healthz": u.Host, "metrics": s.Metrics} {
+		_, p, err := net.SplitHostPort(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		port, _ := strconv.Atoi(p)
+		hosts := listening[port]
+		if len(hosts) == 0 {
+			t.Errorf("sentry %s port %d: nothing listens", name, port)
+		}
+		for _, h := range hosts {
+			if !loopback[h] {
+				t.Errorf("sentry %s port %d listens on %s, not loopback", name, port, h)
 			}
 		}
 	}

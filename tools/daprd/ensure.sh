@@ -18,18 +18,22 @@ is_114() {
 	return 1
 }
 
-# Sentry, Dapr's certificate authority, gives the sidecars mTLS. It builds
-# from the same module in seconds once daprd's modules are there.
+# Sentry, Dapr's certificate authority, gives the sidecars mTLS. FinFlow
+# builds its own main (./sentry) from Dapr 1.14.0's packages: Dapr's
+# cmd/sentry ignores every listen address it is given and would sign for
+# any app id without a validator (sentry/main.go says why). It builds from
+# the same module in seconds once daprd's modules are there.
 ensure_sentry() {
 	sentry="$root/.bin/sentry"
-	# (--help exits 2; its usage naming -trust-domain shows the binary runs.)
-	if [ -x "$sentry" ] && "$sentry" --help 2>&1 | grep -q -- "-trust-domain"; then
+	# (--help names the FinFlow build; one built from Dapr's cmd/sentry is
+	# replaced.)
+	if [ -x "$sentry" ] && "$sentry" --help 2>&1 | grep -q -- "FinFlow build of Dapr Sentry 1.14"; then
 		return 0
 	fi
 	echo "building sentry 1.14.0 (mTLS between sidecars)..."
 	(cd "$root/tools/daprd" && GOWORK=off go build \
 		-ldflags "-X github.com/dapr/dapr/pkg/buildinfo.version=1.14.0" \
-		-o "$sentry.tmp" github.com/dapr/dapr/cmd/sentry) && mv "$sentry.tmp" "$sentry"
+		-o "$sentry.tmp" ./sentry) && mv "$sentry.tmp" "$sentry"
 }
 
 if is_114 "$out"; then

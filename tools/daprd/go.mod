@@ -2,7 +2,12 @@ module github.com/finflow/finflow/tools/daprd
 
 go 1.22.6
 
-require github.com/dapr/dapr v1.14.0
+require (
+	github.com/dapr/dapr v1.14.0
+	github.com/dapr/kit v0.13.1-0.20240724000121-26b564d9d0f5
+	github.com/spf13/pflag v1.0.5
+	github.com/spiffe/go-spiffe/v2 v2.1.7
+)
 
 require (
 	cloud.google.com/go v0.112.1 // indirect
@@ -116,7 +121,6 @@ require (
 	github.com/dancannon/gorethink v4.0.0+incompatible // indirect
 	github.com/danieljoos/wincred v1.1.2 // indirect
 	github.com/dapr/components-contrib v1.14.0-rc.6 // indirect
-	github.com/dapr/kit v0.13.1-0.20240724000121-26b564d9d0f5 // indirect
 	github.com/davecgh/go-spew v1.1.2-0.20180830191138-d8f796af33cc // indirect
 	github.com/decred/dcrd/dcrec/secp256k1/v4 v4.2.0 // indirect
 	github.com/deepmap/oapi-codegen v1.11.0 // indirect
@@ -309,8 +313,6 @@ require (
 	github.com/sourcegraph/conc v0.3.0 // indirect
 	github.com/spaolacci/murmur3 v1.1.0 // indirect
 	github.com/spf13/cast v1.6.0 // indirect
-	github.com/spf13/pflag v1.0.5 // indirect
-	github.com/spiffe/go-spiffe/v2 v2.1.7 // indirect
 	github.com/stealthrocket/wasi-go v0.8.1-0.20230912180546-8efbab50fb58 // indirect
 	github.com/stoewer/go-strcase v1.2.0 // indirect
 	github.com/stretchr/objx v0.5.2 // indirect

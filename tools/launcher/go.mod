@@ -3,6 +3,7 @@ module github.com/finflow/finflow/tools/launcher
 go 1.24
 
 require (
+	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/prometheus/procfs v0.15.1
 	github.com/redis/go-redis/v9 v9.14.1
 	gopkg.in/yaml.v3 v3.0.1

@@ -155,7 +155,11 @@ type App struct {
 	// MetricsAddr is where the app serves its own Prometheus metrics
 	// (METRICS_ADDR), "" when the run file sets it itself.
 	MetricsAddr string
-	app, daprd  *proc
+	// SentryTokenFile holds the token with which the sidecar proves its
+	// app id to the run's Sentry (DAPR_SENTRY_TOKEN_FILE, in the sidecar's
+	// environment only; mode 0600); "" for a run without Sentry.
+	SentryTokenFile string
+	app, daprd      *proc
 }
 
 // Reach is the address at which the launcher, and a test beside it,
@@ -365,13 +369,22 @@ func (t *Topology) prepareInstance(ra runfile.App, i int, runDir, stamp string, 
 		// on loopback.
 		daprdArgs = setFlag(daprdArgs, "--dapr-listen-addresses", "127.0.0.1,"+a.Host.IP)
 	}
+	daprdEnv := base
 	if t.sentry != nil {
 		daprdArgs = append(daprdArgs, "--enable-mtls", "--sentry-address", t.sentry.addr, "--control-plane-trust-domain", sentryTrustDomain)
-		base = slices.Clip(append(base, "NAMESPACE=default"))
+		base = slices.Clip(append(base, "NAMESPACE="+sentryNamespace))
+		// The token that proves the app id to Sentry goes to the sidecar
+		// only: the app never asks Sentry for anything.
+		tok, err := t.sentry.writeToken(runDir, a.Instance, a.AppID)
+		if err != nil {
+			return fmt.Errorf("writing %s's Sentry token: %w", a.Instance, err)
+		}
+		a.SentryTokenFile = tok
+		daprdEnv = slices.Clip(append(base, "DAPR_SENTRY_TOKEN_FILE="+tok))
 	}
 	a.daprd = &proc{
 		name: a.Instance + "-daprd", argv: a.Host.wrap(append([]string{t.opts.Daprd}, daprdArgs...)),
-		dir: a.AppDirPath, env: base, logPath: daprdLog, console: t.console,
+		dir: a.AppDirPath, env: daprdEnv, logPath: daprdLog, console: t.console,
 		toFile: a.DaprdLogDestination != runfile.LogConsole, toCons: a.DaprdLogDestination != runfile.LogFile,
 		onExit: func(p *proc, err error) { t.unexpected(app, SidecarProcess, p, err) },
 	}
