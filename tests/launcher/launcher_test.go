@@ -484,7 +484,7 @@ func TestMakeRunAsTheDaprToolsSeeIt(t *testing.T) {
 				continue
 			}
 			switch filepath.Base(args[0]) {
-			case "sentry":
+			case "sentry", "finflow-sentry":
 				sentries++
 				continue
 			case "daprd":

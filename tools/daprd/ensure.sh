@@ -1,5 +1,6 @@
 #!/bin/sh
-# Provides .bin/daprd, the Dapr sidecar FinFlow runs, and .bin/sentry:
+# Provides .bin/daprd, the Dapr sidecar FinFlow runs, .bin/sentry (Dapr's
+# own, for the Compose stand-in) and .bin/finflow-sentry (the launcher's):
 #   1. .bin/daprd when it is already a daprd 1.14.x (so the build runs once);
 #   2. else a daprd 1.14.x the user already has ($DAPRD, ~/.dapr/bin/daprd,
 #      PATH), linked into .bin;
@@ -18,22 +19,37 @@ is_114() {
 	return 1
 }
 
-# Sentry, Dapr's certificate authority, gives the sidecars mTLS. FinFlow
-# builds its own main (./sentry) from Dapr 1.14.0's packages: Dapr's
-# cmd/sentry ignores every listen address it is given and would sign for
-# any app id without a validator (sentry/main.go says why). It builds from
-# the same module in seconds once daprd's modules are there.
+# Sentry, Dapr's certificate authority, gives the sidecars mTLS. It builds
+# from the same module in seconds once daprd's modules are there.
 ensure_sentry() {
 	sentry="$root/.bin/sentry"
-	# (--help names the FinFlow build; one built from Dapr's cmd/sentry is
-	# replaced.)
-	if [ -x "$sentry" ] && "$sentry" --help 2>&1 | grep -q -- "FinFlow build of Dapr Sentry 1.14"; then
+	# (--help exits 2; its usage naming -trust-domain shows the binary runs.)
+	if [ -x "$sentry" ] && "$sentry" --help 2>&1 | grep -q -- "-trust-domain"; then
+		ensure_finflow_sentry
 		return 0
 	fi
 	echo "building sentry 1.14.0 (mTLS between sidecars)..."
 	(cd "$root/tools/daprd" && GOWORK=off go build \
 		-ldflags "-X github.com/dapr/dapr/pkg/buildinfo.version=1.14.0" \
-		-o "$sentry.tmp" ./sentry) && mv "$sentry.tmp" "$sentry"
+		-o "$sentry.tmp" github.com/dapr/dapr/cmd/sentry) && mv "$sentry.tmp" "$sentry"
+	ensure_finflow_sentry
+}
+
+# The launcher runs FinFlow's own main for Sentry (./sentry, from Dapr
+# 1.14.0's packages): Dapr's cmd/sentry ignores every listen address it is
+# given, and signs for any app id when no validator is configured
+# (sentry/main.go says why). .bin/sentry, Dapr's own, stays for the Compose
+# stand-in image (tools/compose/standins.sh), which must be the real one.
+ensure_finflow_sentry() {
+	ff="$root/.bin/finflow-sentry"
+	if [ -x "$ff" ] && [ "$ff" -nt "$root/tools/daprd/sentry/main.go" ] &&
+		"$ff" --help 2>&1 | grep -q -- "FinFlow build of Dapr Sentry 1.14"; then
+		return 0
+	fi
+	echo "building finflow-sentry (Sentry for the launcher's runs)..."
+	(cd "$root/tools/daprd" && GOWORK=off go build \
+		-ldflags "-X github.com/dapr/dapr/pkg/buildinfo.version=1.14.0" \
+		-o "$ff.tmp" ./sentry) && mv "$ff.tmp" "$ff"
 }
 
 if is_114 "$out"; then

@@ -10,11 +10,13 @@
 // cmd/sentry/app hands the metrics exporter its port only, so all three
 // listen on every interface (`*:port` in `ss -ltnp`) whatever the flags say.
 //
-// It also refuses to run with a validator that does not prove an app id:
-// Dapr's "insecure" validator (the self-hosted default when no validator is
-// configured) signs a certificate for any app id to anyone who asks. A run
-// configures the jwks validator (spec.mtls.tokenValidators) with the run's
-// own key; see tools/launcher/topology/sentry.go and SECURITY.md.
+// It also runs with the jwks validator only. Dapr's "insecure" validator
+// (the self-hosted default when no validator is configured) signs a
+// certificate for any app id to anyone who asks, so a configuration
+// without a jwks validator is refused at start; the "kubernetes" validator
+// needs a cluster, where Dapr's own Sentry runs. A run configures the jwks
+// validator (spec.mtls.tokenValidators) with the run's own key; see
+// tools/launcher/topology/sentry.go and SECURITY.md.
 package main
 
 import (
@@ -48,8 +50,9 @@ import (
 	"github.com/dapr/kit/signals"
 )
 
-// Build names this build in --help (tools/daprd/ensure.sh looks for it, to
-// replace a Sentry built from Dapr's cmd/sentry).
+// Build names this build in --help: tools/daprd/ensure.sh (which builds it
+// as .bin/finflow-sentry) and the launcher (which warns when it runs another
+// Sentry) look for it.
 const Build = "FinFlow build of Dapr Sentry 1.14: listen addresses honoured, jwks validator only"
 
 var log = logger.NewLogger("dapr.sentry")

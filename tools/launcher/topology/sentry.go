@@ -10,9 +10,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -207,6 +209,9 @@ func (t *Topology) startSentry(ctx context.Context) error {
 	s.proc.onExit = func(p *proc, err error) {
 		t.console.loud("sentry died unexpectedly: %v; sidecars cannot renew certificates. Log: %s", err, p.logPath)
 	}
+	if !finflowSentry(t.opts.Sentry) {
+		t.console.loud("%s is not FinFlow's Sentry build (.bin/finflow-sentry from tools/daprd/sentry; `make daprd` builds it): Dapr's own 1.14 Sentry ignores its listen addresses and serves certificates, health and metrics on every interface", t.opts.Sentry)
+	}
 	if err := s.proc.start(); err != nil {
 		return err
 	}
@@ -236,6 +241,18 @@ func (t *Topology) startSentry(ctx context.Context) error {
 	return nil
 }
 
+// sentryBuild is what FinFlow's Sentry build (tools/daprd/sentry) says of
+// itself in --help.
+const sentryBuild = "FinFlow build of Dapr Sentry 1.14"
+
+// finflowSentry reports whether bin is FinFlow's Sentry build, which
+// listens only on the addresses it is given (Dapr's cmd/sentry 1.14 listens
+// on every interface whatever its flags say).
+func finflowSentry(bin string) bool {
+	out, _ := exec.Command(bin, "--help").CombinedOutput() // --help exits 2
+	return strings.Contains(string(out), sentryBuild)
+}
+
 // SentryInfo is where the run's Sentry serves, for tests and diagnostics.
 type SentryInfo struct {
 	// Addr is the certificate service (gRPC, TLS with the run's root).
@@ -256,10 +273,11 @@ func (t *Topology) Sentry() (info SentryInfo, ok bool) {
 		TrustAnchors: filepath.Join(s.dir, "issuer", "ca.crt")}, true
 }
 
-// FindSentry returns the sentry binary ($DAPR_SENTRY, <root>/.bin/sentry,
-// or next to daprd), or "".
+// FindSentry returns the sentry binary ($DAPR_SENTRY; FinFlow's build,
+// <root>/.bin/finflow-sentry, which `make daprd` makes; else Dapr's own,
+// <root>/.bin/sentry or next to daprd, with a warning at start), or "".
 func FindSentry(root, daprd string) string {
-	cands := []string{os.Getenv("DAPR_SENTRY"), filepath.Join(root, ".bin", "sentry")}
+	cands := []string{os.Getenv("DAPR_SENTRY"), filepath.Join(root, ".bin", "finflow-sentry"), filepath.Join(root, ".bin", "sentry")}
 	if daprd != "" {
 		cands = append(cands, filepath.Join(filepath.Dir(daprd), "sentry"))
 	}
