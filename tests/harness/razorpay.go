@@ -90,6 +90,27 @@ func (e *Env) SimLateCapture(tb testing.TB, gatewayPaymentID string) SimPayment 
 	return e.simPost(tb, "/sim/payments/"+gatewayPaymentID+"/capture", map[string]any{})
 }
 
+// SimCapture captures an authorized gateway payment through the
+// simulator's API, as a merchant does with Razorpay's POST
+// /v1/payments/{id}/capture; the simulator then sends payment.captured and
+// order.paid.
+func (e *Env) SimCapture(tb testing.TB, gatewayPaymentID string, amount int64) {
+	tb.Helper()
+	body, _ := json.Marshal(map[string]any{"amount": amount, "currency": "INR"})
+	req, _ := http.NewRequest(http.MethodPost, e.SimURL()+"/v1/payments/"+gatewayPaymentID+"/capture", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth(e.simKeys())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		tb.Fatalf("POST /v1/payments/%s/capture = %d %s", gatewayPaymentID, resp.StatusCode, b)
+	}
+}
+
 // SimDeliveries lists the simulator's delivery attempts for an order.
 func (e *Env) SimDeliveries(tb testing.TB, orderID string) []sim.Delivery {
 	tb.Helper()

@@ -23,7 +23,10 @@ func TestWebhookTraceAndMetrics(t *testing.T) {
 	t.Parallel()
 	_, bill := newBill(t, 0, 4200)
 	p := env.MustPayRazorpay(t, bill.ID)
-	body := harness.Webhook("payment.captured", fmt.Sprintf("pay_%014d", rand.Int64N(1e14)), p.Razorpay.OrderID, 4200, "captured")
+	// A real capture at the simulator, its own webhooks lost: FinFlow
+	// confirms it with Razorpay's API before it settles.
+	gp := env.SimPay(t, p.Razorpay.OrderID, "captured", 0, false).Payment.ID
+	body := harness.Webhook("payment.captured", gp, p.Razorpay.OrderID, 4200, "captured")
 	traceID := fmt.Sprintf("%032x", time.Now().UnixNano())
 	req, _ := http.NewRequest(http.MethodPost, env.BaseURL+"/razorpay/webhook", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")

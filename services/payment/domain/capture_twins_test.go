@@ -54,6 +54,7 @@ type captureRace struct {
 	bank          *fakeBank
 	held          *heldBank
 	rzp           *fakeRazorpay
+	twinRzp       *fakeRazorpay // Razorpay as the twin's reconciliation hears it (rzp unless a case says otherwise)
 	clock         *clock
 	user          string
 	p             domain.Payment // PENDING, with its order
@@ -64,7 +65,7 @@ const raceGW = "pay_C0000000000001"
 func newCaptureRace(t *testing.T, topUp bool) *captureRace {
 	t.Helper()
 	bank, rzp := newBank(), newRazorpay()
-	c := &captureRace{bank: bank, held: holdBank(bank), rzp: rzp, clock: &clock{now: time.Now().Add(time.Hour).UTC().Truncate(time.Millisecond)}}
+	c := &captureRace{bank: bank, held: holdBank(bank), rzp: rzp, twinRzp: rzp, clock: &clock{now: time.Now().Add(time.Hour).UTC().Truncate(time.Millisecond)}}
 	c.settler = newProcessor(bank)
 	c.settler.Bills, c.settler.Wallets = c.held, c.held
 	c.twin = newProcessor(bank)
@@ -86,7 +87,22 @@ func newCaptureRace(t *testing.T, topUp bool) *captureRace {
 	if err != nil || c.p.Status != domain.Pending || c.p.Razorpay == nil {
 		t.Fatalf("payment = %+v, %v; want PENDING with an order", c.p, err)
 	}
+	// The capture is real: Razorpay's API confirms it.
+	rzp.payments[raceGW] = domain.GatewayPayment{ID: raceGW, OrderID: c.p.Razorpay.OrderID, Status: "captured", Amount: 2500, Currency: "INR"}
 	return c
+}
+
+// waitFinal waits for the background gateway work (Kick, and its retries)
+// to end the payment.
+func (c *captureRace) waitFinal(t *testing.T) {
+	t.Helper()
+	for i := 0; i < 1000; i++ {
+		if c.get(t).Status != domain.Pending {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("payment still PENDING: %+v", c.get(t))
 }
 
 func (c *captureRace) result(eventID, gw, status string) domain.GatewayResult {
@@ -171,7 +187,7 @@ func TestNewsOfTheOrderCannotFailAPaymentWhoseCaptureIsSettling(t *testing.T) {
 	// roundAcross runs a reconciliation round of the twin that reads the
 	// payment before the capture is recorded and hears Razorpay after.
 	roundAcross := func(t *testing.T, c *captureRace, capture func()) {
-		held := heldOrders{fakeRazorpay: c.rzp, entered: make(chan struct{}), release: make(chan struct{})}
+		held := heldOrders{fakeRazorpay: c.twinRzp, entered: make(chan struct{}), release: make(chan struct{})}
 		c.twin.Gateway = held
 		ended := make(chan struct{})
 		go func() { defer close(ended); c.reconcile(t) }()
@@ -186,13 +202,18 @@ func TestNewsOfTheOrderCannotFailAPaymentWhoseCaptureIsSettling(t *testing.T) {
 	}{
 		{"a stale payment.failed of the captured attempt", failure(raceGW)},
 		{"payment.failed of an earlier attempt", failure("pay_F0000000000001")},
-		{"the order expires and Razorpay lists nothing yet", roundAcross},
+		{"the order expires and Razorpay lists nothing yet", func(t *testing.T, c *captureRace, capture func()) {
+			c.twinRzp = newRazorpay()
+			roundAcross(t, c, capture)
+		}},
 		{"Razorpay refuses to tell about the order", func(t *testing.T, c *captureRace, capture func()) {
-			c.rzp.refuse["order_payments"] = "The id provided does not exist"
+			c.twinRzp = newRazorpay()
+			c.twinRzp.refuse["order_payments"] = "The id provided does not exist"
 			roundAcross(t, c, capture)
 		}},
 		{"Razorpay lists the capture refunded", func(t *testing.T, c *captureRace, capture func()) {
-			c.rzp.payments[raceGW] = domain.GatewayPayment{ID: raceGW, OrderID: c.p.Razorpay.OrderID, Status: "refunded", Amount: 2500, AmountRefunded: 2500, Currency: "INR"}
+			c.twinRzp = newRazorpay()
+			c.twinRzp.payments[raceGW] = domain.GatewayPayment{ID: raceGW, OrderID: c.p.Razorpay.OrderID, Status: "refunded", Amount: 2500, AmountRefunded: 2500, Currency: "INR"}
 			roundAcross(t, c, capture)
 		}},
 	}
@@ -200,12 +221,12 @@ func TestNewsOfTheOrderCannotFailAPaymentWhoseCaptureIsSettling(t *testing.T) {
 		for _, n := range news {
 			t.Run(purpose+"/"+n.name, func(t *testing.T) {
 				c := newCaptureRace(t, purpose == "top-up")
-				settled := make(chan error, 1)
 				capture := func() {
-					go func() {
-						_, _, err := c.settler.ApplyResult(context.Background(), c.result("evt_c", raceGW, contract.ResultCaptured))
-						settled <- err
-					}()
+					// Recorded unconfirmed, then confirmed and settled by
+					// the settler's gateway work, held in billing's call.
+					if _, _, err := c.settler.ApplyResult(context.Background(), c.result("evt_c", raceGW, contract.ResultCaptured)); err != nil {
+						t.Error(err)
+					}
 					<-c.held.entered
 				}
 				n.hear(t, c, capture)
@@ -213,29 +234,27 @@ func TestNewsOfTheOrderCannotFailAPaymentWhoseCaptureIsSettling(t *testing.T) {
 					t.Errorf("while the capture settles: %s (%s), want PENDING", got.Status, got.FailureReason)
 				}
 				close(c.held.release)
-				if err := <-settled; err != nil {
-					t.Fatal(err)
-				}
+				c.waitFinal(t)
 				c.checkSettled(t)
 			})
 		}
 	}
 }
 
-// An instance that recorded a capture and stopped before settling it (its
-// billing or wallet call failed) leaves the payment PENDING with the
-// capture recorded. The capture's next delivery, on any instance, or
-// reconciliation (whatever Razorpay lists, and however old the order)
-// settles it: SUCCESS, paid once; the order never expires under it.
+// An instance that confirmed and recorded a capture and stopped before
+// settling it (its billing or wallet call failed) leaves the payment
+// PENDING with the capture recorded. The gateway work tried again, another
+// result of the capture, on any instance, or reconciliation (whatever
+// Razorpay lists, and however old the order) settles it: SUCCESS, paid
+// once; the order never expires under it.
 func TestACaptureLeftHalfSettledIsFinished(t *testing.T) {
 	finish := []struct {
 		name string
 		by   func(t *testing.T, c *captureRace)
 	}{
-		{"the same event delivered again", func(t *testing.T, c *captureRace) {
-			if _, why, err := c.twin.ApplyResult(context.Background(), c.result("evt_c", raceGW, contract.ResultCaptured)); err != nil {
-				t.Fatalf("redelivery = %v (%s)", err, why)
-			}
+		{"the gateway work tried again", func(t *testing.T, c *captureRace) {
+			c.twin.Kick(c.p.ID)
+			c.waitFinal(t)
 		}},
 		{"order.paid for the same capture", func(t *testing.T, c *captureRace) {
 			r := c.result("evt_o", raceGW, contract.ResultCaptured)
@@ -256,9 +275,17 @@ func TestACaptureLeftHalfSettledIsFinished(t *testing.T) {
 				c := newCaptureRace(t, purpose == "top-up")
 				close(c.held.release)
 				c.bank.billingDown, c.bank.walletDown = true, true
-				if _, _, err := c.settler.ApplyResult(context.Background(), c.result("evt_c", raceGW, contract.ResultCaptured)); err == nil {
-					t.Fatal("the capture was applied with billing and the wallet down")
+				c.settler.Retry.Base = func() time.Duration { return time.Hour } // the settler does not try again by itself
+				if _, _, err := c.settler.ApplyResult(context.Background(), c.result("evt_c", raceGW, contract.ResultCaptured)); err != nil {
+					t.Fatal(err)
 				}
+				for i := 0; c.get(t).Razorpay.GatewayPaymentID != raceGW; i++ {
+					if i == 1000 {
+						t.Fatal("the capture was never confirmed and recorded")
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				time.Sleep(50 * time.Millisecond) // its settling, failing
 				if got := c.get(t); got.Status != domain.Pending {
 					t.Fatalf("after the interrupted capture: %s, want PENDING", got.Status)
 				}
@@ -296,31 +323,42 @@ func TestAFailedAttemptIsLoggedWithItsGatewayPaymentID(t *testing.T) {
 }
 
 // One capture is money received once: a result naming it on another order
-// than the one it was first seen on settles nothing (an outside tester's
-// reproduction: a signed payment.captured for a top-up's capture naming a
+// than the one Razorpay holds it on settles nothing (an outside tester's
+// reproductions: a signed payment.captured for a top-up's capture naming a
 // bill payment's order paid the bill, and the true event credited the
-// wallet too, 60000 counted for 30000 captured). Whichever order's result
+// wallet too, 60000 counted for 30000 captured; and a forged capture
+// naming a customer's gateway payment on a top-up's order, arriving
+// first, left the customer's payment PENDING for ever). Whichever result
 // comes first, whichever purposes the two payments have, and whether the
-// capture is a first capture or a late one (the other payment already
-// FAILED), the second order's payment is left as it was and the result is
-// parked.
+// capture would be a first capture or a late one (the other payment
+// already FAILED), Razorpay's API decides: the true order's payment is
+// SUCCESS by it, the other is left as it was (a late payment made for it
+// FAILED), one dead letter capture_mismatch names the capture, and the
+// money is counted once.
 func TestOneCaptureSettlesOneOrderOnly(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
-		firstTopUp  bool // the payment whose order the capture is first named on
-		secondTopUp bool
+		firstTopUp  bool // the payment whose order Razorpay holds the capture on
+		secondTopUp bool // the payment a forged result names it for
 		secondEnded bool // the second payment FAILED already: the capture would be a late one
+		forgedFirst bool // the forged result comes before the true one
 	}{
-		{"bill first, then a top-up", false, true, false},
-		{"top-up first, then a bill", true, false, false},
-		{"bill first, then a FAILED top-up's order (a late capture)", false, true, true},
-		{"top-up first, then a FAILED bill payment's order (a late capture)", true, false, true},
+		{"bill first, then a top-up", false, true, false, false},
+		{"top-up first, then a bill", true, false, false, false},
+		{"bill first, then a FAILED top-up's order (a late capture)", false, true, true, false},
+		{"top-up first, then a FAILED bill payment's order (a late capture)", true, false, true, false},
+		{"forged on a top-up's order before the bill payment's own", false, true, false, true},
+		{"forged on a bill payment's order before the top-up's own", true, false, false, true},
+		{"forged on a FAILED top-up's order before the bill payment's own", false, true, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			bank, rzp := newBank(), newRazorpay()
 			pr := newProcessor(bank)
 			pr.Gateway = rzp
+			var parked []string
+			var mu sync.Mutex
+			pr.OnParked = func(kind string) { mu.Lock(); parked = append(parked, kind); mu.Unlock() }
 			user := id.New(id.User)
 			bank.balance[user] = 0
 			bank.bills["bill_1"] = &domain.Bill{ID: "bill_1", UserID: user, Amount: 30000, Currency: "INR"}
@@ -344,33 +382,76 @@ func TestOneCaptureSettlesOneOrderOnly(t *testing.T) {
 				return domain.GatewayResult{EventID: evt, Event: "payment." + status, Status: status, OrderID: p.Razorpay.OrderID,
 					GatewayPaymentID: gw, PaymentID: p.ID, Amount: 30000, Currency: "INR"}
 			}
+			get := func(pid string) domain.Payment {
+				p, err := pr.Store.Get(ctx, pid)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return p
+			}
+			cfg := domain.ReconcileConfig{Interval: func() time.Duration { return time.Millisecond }, After: func() time.Duration { return 0 },
+				OrderLifetime: func() time.Duration { return time.Hour }}
+			drive := func(what string, done func() bool) {
+				for i := 0; !done(); i++ {
+					if i == 300 {
+						t.Fatalf("never: %s", what)
+					}
+					if err := pr.ReconcileOnce(ctx, cfg); err != nil {
+						t.Fatal(err)
+					}
+					time.Sleep(2 * time.Millisecond)
+				}
+			}
 			if tc.secondEnded {
 				if out, _, err := pr.ApplyResult(ctx, result("evt_f", second, "pay_F0000000000001", contract.ResultFailed)); err != nil || out != domain.Applied {
 					t.Fatalf("failing the second payment = %v, %v", out, err)
 				}
 			}
 			const gw = "pay_XzeBzG9el3I5T8"
+			rzp.payments[gw] = domain.GatewayPayment{ID: gw, OrderID: first.Razorpay.OrderID, Status: "captured", Amount: 30000, Currency: "INR"}
+			before := get(second.ID)
+			lateOfSecond := id.Derive(map[bool]string{true: id.TopUp, false: id.Payment}[tc.secondTopUp], "late:"+gw)
+			forged := func() {
+				if out, why, err := pr.ApplyResult(ctx, result("evt_2", second, gw, contract.ResultCaptured)); err != nil || out != domain.Applied {
+					t.Fatalf("the forged capture = %v %q %v, want applied (handed to the gateway work)", out, why, err)
+				}
+				drive("the forged capture decided", func() bool {
+					if tc.secondEnded {
+						late, err := pr.Store.Get(ctx, lateOfSecond)
+						return err == nil && late.Status != domain.Pending
+					}
+					mu.Lock()
+					n := len(parked)
+					mu.Unlock()
+					return len(get(second.ID).Unconfirmed) == 0 && n > 0 // taken off, then parked
+				})
+			}
+			if tc.forgedFirst {
+				forged()
+			}
 			if out, why, err := pr.ApplyResult(ctx, result("evt_1", first, gw, contract.ResultCaptured)); err != nil || out != domain.Applied {
 				t.Fatalf("the capture on the first order = %v %s %v, want applied", out, why, err)
 			}
-			before, err := pr.Store.Get(ctx, second.ID)
-			if err != nil {
-				t.Fatal(err)
+			drive("the true capture settled", func() bool { return get(first.ID).Status != domain.Pending })
+			if !tc.forgedFirst {
+				forged()
 			}
-			out, why, err := pr.ApplyResult(ctx, result("evt_2", second, gw, contract.ResultCaptured))
-			if err != nil || out != domain.Rejected || !strings.Contains(why, "one order only") {
-				t.Fatalf("the same capture named on the second order = %v %q %v, want rejected", out, why, err)
+			if got := get(first.ID); got.Status != domain.Success || got.Razorpay.GatewayPaymentID != gw {
+				t.Fatalf("first payment = %s (%s) by %q, want SUCCESS by %s", got.Status, got.FailureReason, got.Razorpay.GatewayPaymentID, gw)
 			}
-			after, err := pr.Store.Get(ctx, second.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if after.Status != before.Status || after.Razorpay.GatewayPaymentID != "" {
+			if after := get(second.ID); after.Status != before.Status || after.Razorpay.GatewayPaymentID != "" {
 				t.Fatalf("second payment = %s by %q, want %s as before, no capture", after.Status, after.Razorpay.GatewayPaymentID, before.Status)
 			}
-			late, err := pr.Store.Get(ctx, id.Derive(map[bool]string{true: id.TopUp, false: id.Payment}[tc.secondTopUp], "late:"+gw))
-			if err == nil {
-				t.Fatalf("a late payment %s (%s) was made for the capture on the second order", late.ID, late.Status)
+			if late, err := pr.Store.Get(ctx, lateOfSecond); err == nil && (late.Status != domain.Failed || late.FailureReason != domain.ReasonCaptureMismatch || late.Refund != nil) {
+				t.Fatalf("late payment for the forged capture = %s (%s), refund %+v; want FAILED CAPTURE_MISMATCH, nothing refunded", late.Status, late.FailureReason, late.Refund)
+			}
+			mu.Lock()
+			if len(parked) != 1 || parked[0] != domain.ParkCaptureMismatch {
+				t.Errorf("parked %v, want one capture_mismatch", parked)
+			}
+			mu.Unlock()
+			if n := rzp.count("refund"); n != 0 {
+				t.Fatalf("%d refunds made", n)
 			}
 			bank.mu.Lock()
 			defer bank.mu.Unlock()

@@ -183,7 +183,7 @@ func newRazorpayWorld(t *testing.T) *razorpayWorld {
 	}
 	w.rzp.payments["pay_R"] = domain.GatewayPayment{ID: "pay_R", OrderID: p.Razorpay.OrderID, Status: "captured", Amount: 2500, Currency: "INR"}
 	w.apply(t, "evt_R", "pay_R", contract.ResultCaptured)
-	w.paid = w.get(t, "pay_P")
+	w.paid = w.settle(t, "pay_P") // confirmed with Razorpay by the gateway work, then settled
 	if w.paid.Status != domain.Success {
 		t.Fatalf("P = %s, want SUCCESS", w.paid.Status)
 	}
@@ -467,11 +467,12 @@ func TestUnansweredRefundRetriedWithBackoffThenParked(t *testing.T) {
 func TestResultsDoNotWaitForRazorpay(t *testing.T) {
 	w := newRazorpayWorld(t)
 	w.rzp.payments["pay_S"] = domain.GatewayPayment{ID: "pay_S", OrderID: w.paid.Razorpay.OrderID, Status: "captured", Amount: 2500, Currency: "INR"}
+	before := w.rzp.count("payment") // P's own capture was confirmed
 	w.rzp.block = make(chan struct{})
 	if out := w.apply(t, "evt_S", "pay_S", contract.ResultCaptured); out != domain.Applied {
 		t.Fatalf("ApplyResult = %v, want applied", out)
 	}
-	if n := w.rzp.count("payment"); n != 0 {
+	if n := w.rzp.count("payment") - before; n != 0 {
 		t.Fatalf("Razorpay answered %d calls while blocked", n)
 	}
 	if p := w.get(t, lateID("pay_S")); p.Status != domain.Pending {
@@ -490,14 +491,33 @@ func TestResultDeliveriesAreBounded(t *testing.T) {
 	bank := newBank()
 	bank.bills["bill_1"] = &domain.Bill{ID: "bill_1", UserID: "usr_a", Amount: 2500, Currency: "INR"}
 	pr := newProcessor(bank)
-	pr.Gateway = newRazorpay()
+	rzp := newRazorpay()
+	pr.Gateway = rzp
 	pr.MaxResultDeliveries = func() int { return 3 }
+	pr.Retry.Base = func() time.Duration { return time.Hour } // the gateway work does not try again by itself
 	p, err := pr.PayWithRazorpay(ctx, "bill_1", "pay_P", "usr_a")
 	if err != nil {
 		t.Fatal(err)
 	}
+	rzp.payments["pay_R"] = domain.GatewayPayment{ID: "pay_R", OrderID: p.Razorpay.OrderID, Status: "captured", Amount: 2500, Currency: "INR"}
+	bank.mu.Lock()
 	bank.billingDown = true
-	r := domain.GatewayResult{EventID: "evt_1", Status: contract.ResultCaptured, OrderID: p.Razorpay.OrderID, GatewayPaymentID: "pay_R", PaymentID: "pay_P", Amount: 2500, Currency: "INR"}
+	bank.mu.Unlock()
+	// The capture is confirmed and recorded by the gateway work, which
+	// cannot settle it; its results then fail to apply (billing down).
+	r := domain.GatewayResult{EventID: "evt_0", Status: contract.ResultCaptured, OrderID: p.Razorpay.OrderID, GatewayPaymentID: "pay_R", PaymentID: "pay_P", Amount: 2500, Currency: "INR"}
+	if out, _, err := pr.ApplyResult(ctx, r); err != nil || out != domain.Applied {
+		t.Fatalf("first result = %v, %v", out, err)
+	}
+	for i := 0; ; i++ {
+		if got, _ := pr.Store.Get(ctx, "pay_P"); got.Razorpay.GatewayPaymentID == "pay_R" {
+			break
+		} else if i == 1000 {
+			t.Fatal("the capture was never confirmed and recorded")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	r.EventID = "evt_1"
 	for i := 1; i <= 3; i++ {
 		out, _, err := pr.ApplyResult(ctx, r)
 		if i < 3 && err == nil || i == 3 && (err != nil || out != domain.Rejected) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -104,28 +105,60 @@ func (pr *Processor) Kick(id string) {
 			return
 		}
 		defer func() { <-tokens }()
-		if err := pr.gatewayWork(ctx, id, nil); err != nil && ctx.Err() == nil {
+		err := pr.gatewayWork(ctx, id, nil)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
 			pr.Log.WarnContext(ctx, "gateway work of a payment not done yet", "payment_id", id, "err", err.Error())
 		}
+		pr.kickLater(ctx, id)
 	}()
 }
 
+// kickLater starts payment id's gateway work again once its next try is
+// due (RetryAt, at least RetryPolicy.Base from now), when that work is the
+// confirmation or the settling of a capture of its own order
+// (needsDriving) and a try just left it undone (no answer, billing down,
+// or another instance's try still holding its lease): a webhook handed it
+// over (ApplyResult), so it is not left to reconciliation alone, which
+// asks only about payments PENDING for a while. Work that Razorpay never
+// answers ends parked (giveUp), and is then reconciliation's.
+func (pr *Processor) kickLater(ctx context.Context, id string) {
+	wait := time.Second
+	if pr.Retry.Base != nil {
+		wait = pr.Retry.Base()
+	}
+	if p, err := pr.Store.Get(ctx, id); err == nil {
+		if !p.needsDriving() || p.GatewayRetries >= maxAttempts(pr) {
+			return
+		}
+		wait = max(wait, p.RetryAt.Sub(pr.Now()))
+	}
+	pr.kickAt(ctx, id, pr.Now().Add(wait))
+}
+
 // kickAt starts payment id's gateway work again at at, in this process,
-// so that a retry recorded for then (a RetryAt) is made when it is due,
-// not at reconciliation's next look, which comes only once the payment or
-// its refund has waited payments.reconcile.after_ms (a refund's first
-// retry came 30 s after Razorpay's 503, not payments.gateway.retry_base_ms).
-// Without a Background (unit tests that drive the work by hand) it does
-// nothing; if the process stops first, reconciliation does the work.
-func (pr *Processor) kickAt(id string, at time.Time) {
-	if pr.Background == nil {
+// unless ctx ends first: a retry recorded for then (a RetryAt) is made when
+// it is due, not at reconciliation's next look, which comes only once the
+// payment or its refund has waited payments.reconcile.after_ms (a refund's
+// first retry came 30 s after Razorpay's 503, not
+// payments.gateway.retry_base_ms). With a nil ctx (a Processor without a
+// Background: unit tests that drive the work by hand) it does nothing; if
+// the process stops first, reconciliation does the work.
+func (pr *Processor) kickAt(ctx context.Context, id string, at time.Time) {
+	if ctx == nil {
 		return
 	}
-	time.AfterFunc(at.Sub(pr.Now())+10*time.Millisecond, func() {
-		if pr.Background.Err() == nil {
+	t := time.NewTimer(max(0, at.Sub(pr.Now())) + 10*time.Millisecond)
+	go func() {
+		defer t.Stop()
+		select {
+		case <-t.C:
 			pr.Kick(id)
+		case <-ctx.Done():
 		}
-	})
+	}()
 }
 
 // gatewayWork does what payment id needs from Razorpay, if it is due.
@@ -137,6 +170,13 @@ func (pr *Processor) gatewayWork(ctx context.Context, id string, cfg *ReconcileC
 		return err
 	}
 	if p.Status != Pending {
+		if len(p.Unconfirmed) > 0 && p.Razorpay != nil {
+			// Left by a capture that settled it, or news that ended it:
+			// late captures of its order now.
+			if err := pr.confirmCaptures(ctx, p); err != nil {
+				return err
+			}
+		}
 		return pr.refundWork(ctx, p) // its refunds, if any
 	}
 	if p.Method != MethodRazorpay {
@@ -146,7 +186,7 @@ func (pr *Processor) gatewayWork(ctx context.Context, id string, cfg *ReconcileC
 	if now.Before(p.RetryAt) {
 		return nil
 	}
-	if p.refundToMake() || p.LateCaptureOf != "" {
+	if p.refundToMake() || p.LateCaptureOf != "" || len(p.Unconfirmed) > 0 {
 		// Every payment instance runs this work (its subscriber's Kick,
 		// its reconciliation): one of them makes each try.
 		claimed, ok, err := pr.claimTry(ctx, p, now)
@@ -160,6 +200,12 @@ func (pr *Processor) gatewayWork(ctx context.Context, id string, cfg *ReconcileC
 		return pr.makeRefund(ctx, p)
 	case p.LateCaptureOf != "":
 		return pr.confirmLateCapture(ctx, p)
+	case len(p.Unconfirmed) > 0:
+		return pr.confirmCaptures(ctx, p)
+	case cfg == nil && p.captureRecorded() && p.Refund == nil:
+		// Confirmed and recorded, not settled yet (a try that failed, or
+		// stopped half way): settling it is idempotent.
+		return pr.settleCapture(ctx, p, p.Razorpay.GatewayPaymentID, "confirmed by Razorpay")
 	case cfg != nil:
 		return pr.reconcile(ctx, p, now, *cfg)
 	}
@@ -293,29 +339,16 @@ func givenBackMismatch(p Payment, made contract.Refund) string {
 // bill if the bill can still be claimed, and is refunded otherwise.
 func (pr *Processor) confirmLateCapture(ctx context.Context, p Payment) error {
 	gw := p.Razorpay.GatewayPaymentID
-	op := "to confirm the capture " + gw
-	var gp GatewayPayment
-	err := pr.step(ctx, func(ctx context.Context) error {
-		var err error
-		gp, err = pr.Gateway.Payment(ctx, gw)
-		return err
-	})
-	if g, ok := pr.refusal(op, err); ok {
+	gp, err := pr.fetchPayment(ctx, gw)
+	if g, ok := pr.refusal("to confirm the capture "+gw, err); ok {
 		return pr.failAndPark(ctx, p, ReasonGatewayRefused, g, ParkCaptureUnknown,
 			fmt.Sprintf("a capture %s was reported for order %s, but Razorpay does not confirm it: %s", gw, p.Razorpay.OrderID, g.String()))
 	}
 	if err != nil {
 		return pr.retryLater(ctx, p, "confirming the capture "+gw, err)
 	}
-	var mismatch string
-	switch {
-	case gp.ID != gw:
-		mismatch = "Razorpay answered about " + gp.ID
-	case gp.OrderID != p.Razorpay.OrderID:
-		mismatch = fmt.Sprintf("it belongs to order %q, not %s", gp.OrderID, p.Razorpay.OrderID)
-	case gp.Amount != p.Amount || gp.Currency != p.Currency:
-		mismatch = fmt.Sprintf("it is %d %s, not %d %s", gp.Amount, gp.Currency, p.Amount, p.Currency)
-	case gp.Status == "refunded" && gp.AmountRefunded >= gp.Amount:
+	mismatch, _, refunded := describes(gp, gw, p.Razorpay.OrderID, p.Amount, p.Currency)
+	if refunded {
 		final, err := pr.update(ctx, p.ID, func(q *Payment) bool {
 			q.note(pr.Now(), "Razorpay reports "+gw+" fully refunded already (from its dashboard): nothing to settle")
 			return q.fail(ReasonRefundedAtGateway, pr.Now())
@@ -324,16 +357,19 @@ func (pr *Processor) confirmLateCapture(ctx context.Context, p Payment) error {
 			pr.noteSettled(ctx, final)
 		}
 		return err
-	case gp.Status != "captured" || gp.AmountRefunded != 0:
-		mismatch = fmt.Sprintf("its status is %s with %d refunded, not captured", gp.Status, gp.AmountRefunded)
 	}
 	if mismatch != "" {
 		return pr.failAndPark(ctx, p, ReasonCaptureMismatch, nil, ParkCaptureMismatch,
 			fmt.Sprintf("a capture %s was reported for order %s, but Razorpay says %s", gw, p.Razorpay.OrderID, mismatch))
 	}
-	// Confirmed: what follows (the bill, or the refund owed) starts with
-	// all its tries, under this try's claim (RetryAt, the lease, is kept:
-	// another instance must not start the refund this one is making).
+	// Confirmed: bound to its order from Razorpay's answer (never from the
+	// webhook alone). What follows (the bill, or the refund owed) starts
+	// with all its tries, under this try's claim (RetryAt, the lease, is
+	// kept: another instance must not start the refund this one is
+	// making).
+	if err := pr.bindConfirmed(ctx, p.ID, gp); err != nil {
+		return err
+	}
 	p, err = pr.update(ctx, p.ID, func(q *Payment) bool {
 		if q.GatewayRetries == 0 {
 			return false
@@ -380,7 +416,7 @@ func (pr *Processor) refundOwedNow(ctx context.Context, id string) error {
 // after the payment is final must not lose the dead letter), then ends it
 // FAILED with reason (and Razorpay's refusal, if any).
 func (pr *Processor) failAndPark(ctx context.Context, p Payment, reason string, g *GatewayError, kind, why string) error {
-	if p.captureRecorded() {
+	if p.captureHeard() {
 		return nil // the capture decides (endOrder)
 	}
 	gw, order := "", ""
@@ -427,7 +463,7 @@ func (pr *Processor) retryLater(ctx context.Context, p Payment, doing string, ca
 	if err != nil {
 		return err
 	}
-	pr.kickAt(p.ID, at)
+	pr.kickAt(pr.Background, p.ID, at)
 	return fmt.Errorf("%s: %w", doing, cause)
 }
 
@@ -625,6 +661,12 @@ func (pr *Processor) watchOrder(ctx context.Context, pid string, next, now time.
 		return pr.Store.Unwatch(ctx, pid)
 	}
 	ok, err := pr.Store.ClaimWatch(ctx, pid, next, now.Add(pr.Watch.every(now.Sub(p.CreatedAt))))
+	if err == nil && ok && p.needsDriving() {
+		// A capture heard by webhook and not yet confirmed (or settled):
+		// the process that heard it stopped, or Razorpay did not answer.
+		pr.Kick(pid)
+		return nil
+	}
 	if err != nil || !ok || p.Status == Pending || p.Razorpay == nil {
 		return err // PENDING: the pending reconciliation asks; no order: nothing to ask about yet
 	}
@@ -685,10 +727,16 @@ func (pr *Processor) reconcile(ctx context.Context, p Payment, now time.Time, cf
 	var failed *GatewayPayment
 	for i, a := range attempts {
 		switch {
+		case a.Status == "captured" && slices.Contains(p.Disowned, a.ID):
+			continue // Razorpay said it is not this order's capture for this amount; parked then
 		case a.Status == "captured":
+			// Razorpay's own list of the order's payments: a confirmed
+			// answer, as GET /v1/payments/{id} would give.
 			pr.reconciledAction("captured")
-			_, _, err := pr.ApplyResult(ctx, pr.reconciled(p, a, contract.ResultCaptured))
-			return err
+			if a.OrderID == "" {
+				a.OrderID = p.Razorpay.OrderID
+			}
+			return pr.decideCapture(ctx, p, a.ID, a, "reconciliation: listed captured by Razorpay")
 		case a.Status == "refunded":
 			// Captured, then refunded at Razorpay before FinFlow heard of
 			// it: the money went back, nothing pays the bill.

@@ -334,12 +334,20 @@ func TestAnswersThatAreNoDecision(t *testing.T) {
 			t.Run("settle a capture", func(t *testing.T) {
 				w := newRazorpayWorld(t)
 				p := w.pendingPayment(t)
+				w.rzp.payments["pay_9"] = domain.GatewayPayment{ID: "pay_9", OrderID: p.Razorpay.OrderID, Status: "captured", Amount: 2500, Currency: "INR"}
 				w.bank.mu.Lock()
 				w.bank.billingDown, w.bank.down = true, a.err
 				w.bank.mu.Unlock()
-				out, _, err := w.pr.ApplyResult(ctx, domain.GatewayResult{EventID: "evt_9", Event: "payment.captured", Status: contract.ResultCaptured,
-					OrderID: p.Razorpay.OrderID, GatewayPaymentID: "pay_9", PaymentID: p.ID, Amount: 2500, Currency: "INR"})
-				if err == nil {
+				r := domain.GatewayResult{EventID: "evt_9", Event: "payment.captured", Status: contract.ResultCaptured,
+					OrderID: p.Razorpay.OrderID, GatewayPaymentID: "pay_9", PaymentID: p.ID, Amount: 2500, Currency: "INR"}
+				if out, _, err := w.pr.ApplyResult(ctx, r); err != nil || out != domain.Applied {
+					t.Fatalf("ApplyResult = %v, %v; want applied (handed to the gateway work)", out, err)
+				}
+				until(t, w, time.Second, "the capture confirmed and recorded", func() bool { return w.get(t, p.ID).Razorpay.GatewayPaymentID == "pay_9" })
+				// Its settling fails on billing's answer, which is no decision:
+				// retried, never owed back.
+				r.EventID = "evt_9b"
+				if out, _, err := w.pr.ApplyResult(ctx, r); err == nil {
 					t.Fatalf("ApplyResult with billing answering %s = %v, nil; want an error (delivered again)", a.name, out)
 				}
 				if got := w.get(t, p.ID); got.Status != domain.Pending || got.Refund != nil {
@@ -348,11 +356,7 @@ func TestAnswersThatAreNoDecision(t *testing.T) {
 				w.bank.mu.Lock()
 				w.bank.billingDown = false
 				w.bank.mu.Unlock()
-				if out, _, err := w.pr.ApplyResult(ctx, domain.GatewayResult{EventID: "evt_9", Event: "payment.captured", Status: contract.ResultCaptured,
-					OrderID: p.Razorpay.OrderID, GatewayPaymentID: "pay_9", PaymentID: p.ID, Amount: 2500, Currency: "INR"}); err != nil || out != domain.Applied {
-					t.Fatalf("delivered again = %v, %v", out, err)
-				}
-				if got := w.get(t, p.ID); got.Status != domain.Success {
+				if got := w.settle(t, p.ID); got.Status != domain.Success {
 					t.Fatalf("payment = %s, want SUCCESS once billing answers", got.Status)
 				}
 			})

@@ -135,7 +135,24 @@ type Payment struct {
 	// gave the whole amount back.
 	Refunds      []RefundRecord
 	BillRefunded bool
+	// Unconfirmed are the gateway payments a verified result (a webhook,
+	// signed with the webhook secret) reported captured on this payment's
+	// order and that Razorpay's own API has not confirmed yet, in the order
+	// heard, at most MaxUnconfirmed. None of them has moved money: the
+	// gateway work asks Razorpay about each (confirmCaptures) and only a
+	// confirmed one is bound to the order and settled.
+	Unconfirmed []string
+	// Disowned are gateway payments Razorpay's API describes as no capture
+	// of this payment's order for its amount and currency (another order,
+	// amount or currency: facts that never change): parked once, a result
+	// naming one again is refused at once, and reconciliation passes it by.
+	Disowned []string
 }
+
+// MaxUnconfirmed bounds Payment.Unconfirmed: a result naming one more
+// capture is refused (parked); a genuine one is still found by
+// reconciliation in the order's payments.
+const MaxUnconfirmed = 16
 
 // RefundRecord is a refund of a SUCCESS payment an admin asked for: PENDING
 // until the money is back (a wallet payment: at once; Razorpay: on
@@ -211,7 +228,7 @@ func (p Payment) pendingRefunds() bool {
 // it is PENDING, a refund of it is, or its bill is still to be marked
 // REFUNDED. (The pending index keeps it until then.)
 func (p Payment) NeedsWork() bool {
-	return p.Status == Pending || p.pendingRefunds() || p.billRefundOwed()
+	return p.Status == Pending || p.pendingRefunds() || p.billRefundOwed() || len(p.Unconfirmed) > 0
 }
 
 func (p Payment) billRefundOwed() bool {
@@ -432,10 +449,21 @@ func (p *Payment) captureRecorded() bool {
 	return p.LateCaptureOf == "" && p.Razorpay != nil && p.Razorpay.GatewayPaymentID != ""
 }
 
+// captureHeard reports whether p is an order's own payment with a capture
+// of the order recorded on it, or reported and not confirmed yet
+// (Unconfirmed): news that no capture came cannot end it until Razorpay
+// has said what that capture is.
+func (p *Payment) captureHeard() bool {
+	return p.captureRecorded() || p.LateCaptureOf == "" && len(p.Unconfirmed) > 0
+}
+
 // orderNewsIgnored says why endOrder left p as it is.
 func (p *Payment) orderNewsIgnored() string {
-	if p.Status != Pending {
+	switch {
+	case p.Status != Pending:
 		return string(p.Status)
+	case p.Razorpay.GatewayPaymentID == "":
+		return fmt.Sprintf("captures %v are being confirmed with Razorpay", p.Unconfirmed)
 	}
 	return "capture " + p.Razorpay.GatewayPaymentID + " is being settled"
 }

@@ -84,6 +84,8 @@ type Store interface {
 	// BindCapture binds gateway payment gw (a Razorpay capture) to the
 	// Razorpay order it was captured on, once (insert-if-absent), and
 	// returns the order that holds it: orderID, or the one bound first.
+	// The payment service binds only from Razorpay's confirmed answer
+	// (bindConfirmed), never from a webhook.
 	BindCapture(ctx context.Context, gw, orderID string) (string, error)
 }
 
@@ -166,11 +168,14 @@ const (
 	// or refund.failed settles it.
 	ParkRefundUnconfirmed = "refund_unconfirmed"
 	ParkRefundFailed      = "refund_failed"       // Razorpay failed a refund of a capture it had accepted
-	ParkCaptureUnknown    = "capture_unconfirmed" // Razorpay does not confirm a late capture
-	ParkCaptureMismatch   = "capture_mismatch"    // a late capture of another order, amount or currency
-	ParkOrderRefused      = "order_refused"       // Razorpay refused to tell about a payment's order
-	ParkReconcileStuck    = "reconcile_stuck"     // Razorpay never answered about a pending payment, after every retry
-	ParkResultGaveUp      = "result_gave_up"      // a result that failed too many deliveries
+	ParkCaptureUnknown    = "capture_unconfirmed" // Razorpay does not confirm a capture a webhook reported (or a late capture)
+	// A capture Razorpay describes on another order, of another amount or
+	// currency, or not captured; or one Razorpay confirms on an order
+	// while a binding made before captures were confirmed names another.
+	ParkCaptureMismatch = "capture_mismatch"
+	ParkOrderRefused    = "order_refused"   // Razorpay refused to tell about a payment's order
+	ParkReconcileStuck  = "reconcile_stuck" // Razorpay never answered about a pending payment, after every retry
+	ParkResultGaveUp    = "result_gave_up"  // a result that failed too many deliveries
 )
 
 // GatewayPayment is one payment at Razorpay, as Razorpay reports it.

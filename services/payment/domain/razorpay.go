@@ -288,24 +288,38 @@ const (
 )
 
 // ApplyResult applies a verified gateway result to its payment, exactly as
-// a webhook should: a capture makes the payment SUCCESS and the bill PAID
-// (or, if the bill cannot be paid by it, owes a refund); a failure makes a
-// PENDING payment FAILED and leaves the bill UNPAID; a capture of any other
-// gateway payment on the order (a late authorisation, a second capture)
-// becomes a payment of its own, settled only once Razorpay confirms that
-// very gateway payment. Repeats and results arriving out of order change
-// nothing twice. A result that does not match what FinFlow created
-// (unknown payment, other order, other amount) is Rejected, and so is a
-// capture a result names on another order than the one it was first seen
-// on (Store.BindCapture): one capture is money received once, so it
-// settles the payments of one order only, never a bill payment and a
-// top-up both.
+// a webhook should. A verified result is only signed with the webhook
+// secret: a capture it reports moves no money until Razorpay's own API has
+// confirmed that very gateway payment (GET /v1/payments/{id}: its id,
+// status captured, its order, amount and currency; or the order's
+// payments list reconciliation reads). A capture of the order's own
+// PENDING payment is recorded on it as unconfirmed (Payment.Unconfirmed)
+// and handed to the gateway work (Kick), which confirms it and then binds
+// it to its order (Store.BindCapture, from Razorpay's answer, never from
+// the result) and settles it: the payment becomes SUCCESS and the bill
+// PAID, or the top-up is credited (or, if the bill cannot be paid by it,
+// a refund is owed). A capture of any other gateway payment on the order
+// (a late authorisation, a second capture) becomes a payment of its own,
+// settled the same way only once Razorpay confirms it. A capture Razorpay
+// does not know, or describes on another order, of another amount or
+// currency, or not captured, is parked once (capture_unconfirmed or
+// capture_mismatch) and moves no money; the payment it named is ended by
+// reconciliation as it would have been without it. A failure makes a
+// PENDING payment FAILED and leaves the bill UNPAID, on the result alone
+// (docs/correctness.md: a forged failure can only fail a payment whose
+// order reconciliation would fail too, and a capture that comes after it
+// is still settled as a late capture). Repeats and results arriving out
+// of order change nothing twice. A result that does not match what
+// FinFlow created (unknown payment, other order, other amount) is
+// Rejected.
 //
-// It never waits on Razorpay: refunds and confirmations are the gateway
+// It never waits on Razorpay: confirmations and refunds are the gateway
 // work's (Kick), so one result Razorpay will not settle cannot hold up the
-// others. A returned error is FinFlow's own (a store or billing down): the
-// result should be delivered again, up to the result delivery bound, after
-// which it is parked and Rejected.
+// others. The cost is latency: a capture becomes SUCCESS one Razorpay
+// call (through the razorpay service) after the result was applied, not
+// in the subscriber's own call. A returned error is FinFlow's own (a store
+// or billing down): the result should be delivered again, up to the
+// result delivery bound, after which it is parked and Rejected.
 func (pr *Processor) ApplyResult(ctx context.Context, r GatewayResult) (Outcome, string, error) {
 	if r.EventID == "" {
 		return pr.reject(ctx, r, "the result has no event id")
@@ -341,18 +355,12 @@ func (pr *Processor) ApplyResult(ctx context.Context, r GatewayResult) (Outcome,
 	case r.GatewayPaymentID == "":
 		return pr.reject(ctx, r, "the result names no gateway payment")
 	}
-	if r.Status == contract.ResultCaptured && p.Razorpay.GatewayPaymentID != r.GatewayPaymentID {
-		// A capture not yet recorded on this payment: bind it to this
-		// order first, so that one capture can settle only the payments of
-		// one order (a result naming another order for it is refused).
-		held, err := pr.Store.BindCapture(ctx, r.GatewayPaymentID, r.OrderID)
-		if err != nil {
-			return pr.failedDelivery(ctx, r, err)
-		}
-		if held != r.OrderID {
-			return pr.reject(ctx, r, fmt.Sprintf("capture %s is of order %s, not of order %s: one capture settles the payments of one order only",
-				r.GatewayPaymentID, held, r.OrderID))
-		}
+	if r.Status == contract.ResultCaptured && slices.Contains(p.Disowned, r.GatewayPaymentID) {
+		return pr.reject(ctx, r, fmt.Sprintf("Razorpay said before that %s is no capture of order %s for %d %s", r.GatewayPaymentID, r.OrderID, p.Amount, p.Currency))
+	}
+	if r.Status == contract.ResultCaptured && p.Status == Pending && p.LateCaptureOf == "" && p.Razorpay.GatewayPaymentID == "" &&
+		!slices.Contains(p.Unconfirmed, r.GatewayPaymentID) && len(p.Unconfirmed) >= MaxUnconfirmed {
+		return pr.reject(ctx, r, fmt.Sprintf("payment %s has %d captures waiting for Razorpay's confirmation already", p.ID, len(p.Unconfirmed)))
 	}
 	if err := pr.apply(ctx, p, r); err != nil {
 		return pr.failedDelivery(ctx, r, err)
@@ -449,7 +457,7 @@ func (pr *Processor) apply(ctx context.Context, p Payment, r GatewayResult) erro
 		// half way (or is still at it). Settling is idempotent.
 		return pr.settleCapture(ctx, p, r.GatewayPaymentID, r.Event)
 	case p.Status == Pending && p.Razorpay.GatewayPaymentID == "" && p.LateCaptureOf == "":
-		return pr.captureOrder(ctx, p, r)
+		return pr.awaitConfirmation(ctx, p, r.GatewayPaymentID, r.Event)
 	case p.Status == Success && p.Razorpay.GatewayPaymentID == "":
 		return nil // an old record: SUCCESS before gateway ids were kept
 	default:
@@ -460,13 +468,15 @@ func (pr *Processor) apply(ctx context.Context, p Payment, r GatewayResult) erro
 	}
 }
 
-// captureOrder records capture r on p, its order's own PENDING payment, by
-// compare-and-swap before anything is settled: from then on nothing heard
-// about the order (a failed attempt, its expiry, Razorpay's refusal to
-// tell about it) can end p (endOrder); only settling the capture,
-// or refunding it, does. If another result ended p first, or another
-// capture of the order was recorded first, r is decided again on p as it
-// now stands: the same capture is settled, any other is a late capture.
+// captureOrder records capture r, confirmed by Razorpay's API, on p, its
+// order's own PENDING payment, by compare-and-swap before anything is
+// settled (and takes it off p's unconfirmed captures): from then on
+// nothing heard about the order (a failed attempt, its expiry, Razorpay's
+// refusal to tell about it) can end p (endOrder); only settling the
+// capture, or refunding it, does. If another result ended p first, or
+// another capture of the order was recorded first, r is decided again on p
+// as it now stands: the same capture is settled, any other is a late
+// capture.
 func (pr *Processor) captureOrder(ctx context.Context, p Payment, r GatewayResult) error {
 	gw := r.GatewayPaymentID
 	q, err := pr.update(ctx, p.ID, func(q *Payment) bool {
@@ -474,7 +484,10 @@ func (pr *Processor) captureOrder(ctx context.Context, p Payment, r GatewayResul
 			return false
 		}
 		q.Razorpay.GatewayPaymentID = gw
-		q.note(pr.Now(), fmt.Sprintf("gateway %s: %s captured; settling it", r.Event, gw))
+		q.Unconfirmed = slices.DeleteFunc(q.Unconfirmed, func(u string) bool { return u == gw })
+		// Confirmed: settling it starts afresh, due at once.
+		q.GatewayRetries, q.RetryAt = 0, time.Time{}
+		q.note(pr.Now(), fmt.Sprintf("%s: %s captured; settling it", r.Event, gw))
 		return true
 	})
 	if err != nil {
@@ -516,7 +529,7 @@ func (pr *Processor) applyFailure(ctx context.Context, p Payment, r GatewayResul
 func (pr *Processor) endOrder(ctx context.Context, id, reason, gw string, record func(q *Payment, failing bool) bool) error {
 	failed := false
 	final, err := pr.update(ctx, id, func(q *Payment) bool {
-		failed = q.Status == Pending && !q.captureRecorded()
+		failed = q.Status == Pending && !q.captureHeard()
 		write := failed
 		if record != nil {
 			write = record(q, failed) || failed

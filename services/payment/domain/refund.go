@@ -503,7 +503,7 @@ func (pr *Processor) razorpayRefundStatus(ctx context.Context, p Payment, r Refu
 		return true
 	})
 	if err == nil {
-		pr.kickAt(p.ID, pr.Now().Add(wait))
+		pr.kickAt(pr.Background, p.ID, pr.Now().Add(wait))
 	}
 	if err == nil && parked != "" {
 		pr.resolveParked(ctx, parked+":"+r.ID, p.ID, fmt.Sprintf("Razorpay answered: refund %s is %s", made.RefundID, made.Status))
@@ -543,7 +543,7 @@ func (pr *Processor) refundRetryLater(ctx context.Context, p Payment, r RefundRe
 	if err != nil {
 		return err
 	}
-	pr.kickAt(p.ID, at)
+	pr.kickAt(pr.Background, p.ID, at)
 	return fmt.Errorf("%s: %w", doing, cause)
 }
 

@@ -105,7 +105,7 @@ func newRefundWorld(t *testing.T) *refundWorld {
 	w.rzp.payments["pay_RR"] = domain.GatewayPayment{ID: "pay_RR", OrderID: p.Razorpay.OrderID, Status: "captured", Amount: 2500, Currency: "INR"}
 	out, reason, err := w.pr.ApplyResult(ctx, domain.GatewayResult{EventID: "evt_RR", Event: "payment.captured", Status: contract.ResultCaptured,
 		OrderID: p.Razorpay.OrderID, GatewayPaymentID: "pay_RR", PaymentID: w.pid, Amount: 2500, Currency: "INR"})
-	if err != nil || out != domain.Applied || w.get(t, w.pid).Status != domain.Success {
+	if err != nil || out != domain.Applied || w.settle(t, w.pid).Status != domain.Success {
 		t.Fatalf("capture of %s = %v, %v (%s); want SUCCESS", w.pid, out, err, reason)
 	}
 	return w

@@ -181,6 +181,8 @@ type record struct {
 	Seq            int64                 `json:"seq,omitempty"`
 	Refunds        []domain.RefundRecord `json:"refunds,omitempty"`
 	BillRefunded   bool                  `json:"bill_refunded,omitempty"`
+	Unconfirmed    []string              `json:"unconfirmed_captures,omitempty"`
+	Disowned       []string              `json:"disowned_captures,omitempty"`
 }
 
 func toRecord(p domain.Payment) record { return record(p) }
