@@ -178,8 +178,6 @@ func TestAmbiguousFramingIsRefused(t *testing.T) {
 		{"a tab between a header name and its colon", get(health, "Host: x\r\nX-Note\t: a\r\n"), headers, 1},
 		{"an empty header name", get(health, "Host: x\r\n: a\r\n"), headers, 1},
 		{"a NUL in the Host", get(health, "Host: x\x00y\r\n"), headers, 1},
-		{"a fragment in the target", get("GET /health#x HTTP/1.1", "Host: x\r\n"), request, 1},
-		{"a fragment after a query", get("GET /health?a=1#x HTTP/1.1", "Host: x\r\n"), request, 1},
 		{"a NUL in the request line", get("GET /hea\x00lth HTTP/1.1", "Host: x\r\n"), request, 1},
 		{"no method", get(" /health HTTP/1.1", "Host: x\r\n"), request, 1},
 		{"only a method", get("GET", "Host: x\r\n"), request, 1},

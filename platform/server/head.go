@@ -286,7 +286,7 @@ func readHead(b []byte) (int, rawHead, *apperr.Error) {
 // nothing is): not three parts separated by single spaces (a line with no
 // version at all is HTTP/0.9's, which fasthttp would read as HTTP/1.0), a
 // version other than HTTP/1.1 or HTTP/1.0 (exactly so spelt), a control
-// character or a fragment (#) in the target, or a target that is neither a path nor an
+// character in the target, or a target that is neither a path nor an
 // absolute http(s) URI with a valid host (nor * on OPTIONS). Whether the
 // method is one FinFlow serves is knownMethods' to say.
 func requestLineProblem(line []byte) (method, target, version []byte, problem string) {
@@ -316,11 +316,6 @@ func targetProblem(method, target []byte) string {
 		if c < ' ' || c == 0x7f {
 			return "the request target has a control character in it; send it percent-encoded"
 		}
-	}
-	if bytes.IndexByte(target, '#') >= 0 {
-		// RFC 9112 3.2: a target has no fragment. fasthttp drops it and
-		// routes what is before it; a hop before FinFlow may not.
-		return "the request target has a fragment (#), which is not sent in a request; send it without, or # as %23"
 	}
 	switch {
 	case target[0] == '/':

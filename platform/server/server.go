@@ -148,10 +148,9 @@ func knownMethods(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 //     Refused: no version (HTTP/0.9's "GET /path", which fasthttp reads
 //     as HTTP/1.0), a version other than HTTP/1.1 or HTTP/1.0 as so
 //     spelt, more than three parts (a space in the target, two spaces, a
-//     trailing one), a control character in the target, a fragment (#,
-//     which fasthttp drops before routing), or a target that is neither
-//     a path nor an absolute http(s) URI with a valid host (nor * on
-//     OPTIONS). An unknown method is knownMethods' to refuse.
+//     trailing one), a control character in the target, or a target that
+//     is neither a path nor an absolute http(s) URI with a valid host
+//     (nor * on OPTIONS). An unknown method is knownMethods' to refuse.
 //   - header lines (RFC 9112 5): name ":" value. Refused: a line that
 //     starts with space or tab (obsolete line folding, 5.2, or whitespace
 //     before the first header), a line with no colon, whitespace between
