@@ -35,7 +35,6 @@ const (
 	KindTimeout                          // 408: the request itself did not arrive in time
 	KindUnsupportedMediaType             // 415: the body is declared as something the route does not take
 	KindMethodNotAllowed                 // 405: the path exists, not with this method (the Allow header lists those it has)
-	KindExpectationFailed                // 417: an Expect the server does not meet (anything but 100-continue)
 )
 
 var statusByKind = map[Kind]int{
@@ -52,7 +51,6 @@ var statusByKind = map[Kind]int{
 	KindTimeout:              http.StatusRequestTimeout,
 	KindUnsupportedMediaType: http.StatusUnsupportedMediaType,
 	KindMethodNotAllowed:     http.StatusMethodNotAllowed,
-	KindExpectationFailed:    http.StatusExpectationFailed,
 }
 
 // Status returns the HTTP status of kind k.
@@ -78,18 +76,17 @@ func KindForStatus(s int) Kind {
 // Stable codes shared by every service. Domain packages add their own
 // (EMAIL_TAKEN, INSUFFICIENT_FUNDS, ...).
 const (
-	CodeInternal          = "INTERNAL"
-	CodeValidationFailed  = "VALIDATION_FAILED"
-	CodeBodyTooLarge      = "BODY_TOO_LARGE"
-	CodeUnavailable       = "UNAVAILABLE"
-	CodeRouteNotFound     = "ROUTE_NOT_FOUND"
-	CodeUnauthenticated   = "UNAUTHENTICATED"
-	CodeForbidden         = "FORBIDDEN"
-	CodeRateLimited       = "RATE_LIMITED"
-	CodeRequestTimeout    = "REQUEST_TIMEOUT"
-	CodeUnsupportedMedia  = "UNSUPPORTED_MEDIA_TYPE"
-	CodeMethodNotAllowed  = "METHOD_NOT_ALLOWED"
-	CodeExpectationFailed = "EXPECTATION_FAILED"
+	CodeInternal         = "INTERNAL"
+	CodeValidationFailed = "VALIDATION_FAILED"
+	CodeBodyTooLarge     = "BODY_TOO_LARGE"
+	CodeUnavailable      = "UNAVAILABLE"
+	CodeRouteNotFound    = "ROUTE_NOT_FOUND"
+	CodeUnauthenticated  = "UNAUTHENTICATED"
+	CodeForbidden        = "FORBIDDEN"
+	CodeRateLimited      = "RATE_LIMITED"
+	CodeRequestTimeout   = "REQUEST_TIMEOUT"
+	CodeUnsupportedMedia = "UNSUPPORTED_MEDIA_TYPE"
+	CodeMethodNotAllowed = "METHOD_NOT_ALLOWED"
 )
 
 // Error is an error a client can act on: a kind, a stable code, a message

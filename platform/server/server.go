@@ -2,14 +2,6 @@
 // the contract's error envelope from one error handler, a 64 KiB body limit,
 // read/write/idle timeouts, a request id on every response and log line,
 // panic recovery, strict JSON decoding, and a graceful stop.
-//
-// Every request head is checked as the client sent it before any route
-// sees it (unambiguousFraming has the rules): a head that another HTTP
-// hop could read differently (request smuggling, another host, another
-// version) is answered 400, an Expect it cannot meet 417, and
-// "Expect: 100-continue" with a body over the limit 413 before the body
-// is sent; the connection is then closed. An empty Host and an empty port
-// are valid (RFC 9112 3.2, RFC 3986 3.2.3) and accepted.
 package server
 
 import (
@@ -83,8 +75,8 @@ func New(cfg Config) *fiber.App {
 		ReadTimeout:           cfg.ReadTimeout,
 		WriteTimeout:          cfg.WriteTimeout,
 		IdleTimeout:           cfg.IdleTimeout,
-		ReadBufferSize:        headLimit, // also the request head limit
-		CaseSensitive:         true,      // the contract's paths are exact: /Payment/pay
+		ReadBufferSize:        8 << 10, // also the request header limit
+		CaseSensitive:         true,    // the contract's paths are exact: /Payment/pay
 		StrictRouting:         true,
 		DisableStartupMessage: true,
 		// Every string a handler gets from the request (a header, a path
@@ -134,70 +126,168 @@ func knownMethods(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 
 // unambiguousFraming refuses, before any handler runs, a request whose
 // head another HTTP hop, or FinFlow's own router, could read differently
-// from what the client meant. Served through Serve (every FinFlow server),
-// the head is checked byte for byte as it arrives, before fasthttp reads
-// it (headConn), because fasthttp takes some of these without a trace and
-// waits out the read timeout on others; served otherwise (app.Test), the
-// head is checked as fasthttp parsed it (headRefusal). The rules, each
-// from RFC 9112 (HTTP/1.1) or RFC 9110 (HTTP semantics):
+// from what the client meant. It is checked here because fasthttp takes
+// each of these without complaint, and a handler would then see a request
+// that is not the one sent (a lost path, another host, a body read by the
+// wrong length):
 //
-//   - lines (RFC 9112 2.2): every line of the head ends in CRLF; a bare
-//     LF or a CR anywhere else is refused. Empty lines before the request
-//     line are skipped. The head, with them, fits in 8 KiB.
-//   - the request line (RFC 9112 3): exactly method SP target SP version.
-//     Refused: no version (HTTP/0.9's "GET /path", which fasthttp reads
-//     as HTTP/1.0), a version other than HTTP/1.1 or HTTP/1.0 as so
-//     spelt, more than three parts (a space in the target, two spaces, a
-//     trailing one), a control character in the target, or a target that
-//     is neither a path nor an absolute http(s) URI with a valid host
-//     (nor * on OPTIONS). An unknown method is knownMethods' to refuse.
-//   - header lines (RFC 9112 5): name ":" value. Refused: a line that
-//     starts with space or tab (obsolete line folding, 5.2, or whitespace
-//     before the first header), a line with no colon, whitespace between
-//     the name and the colon (5.1), a name that is not a token (RFC 9110
-//     5.1), a NUL in the value (RFC 9110 5.5). Other control characters
-//     in a value are left to the route that reads the header, which
-//     names it.
-//   - framing (request smuggling, RFC 9112 6): Content-Length that is not
-//     digits only (a sign, spaces inside, a list), or given more than once
-//     with different values (RFC 9110 8.6); Content-Length beside
-//     Transfer-Encoding (6.1 allows either refusing or letting chunked
-//     win; FinFlow refuses, so no hop before it can have read the other);
-//     a Transfer-Encoding other than one chunked (fasthttp reads any value
-//     but identity as chunked and identity as no body at all), or any on
-//     an HTTP/1.0 request. A chunked body whose framing is malformed (a
-//     size that is not 1 to 8 hex digits, data not followed by CRLF, a
-//     trailer line without a colon or folded) ends the connection with
-//     400 (field request).
+//   - framing (request smuggling): Content-Length given more than once with
+//     different values (RFC 9110 8.6), Content-Length beside
+//     Transfer-Encoding (RFC 9112 6.1), a Transfer-Encoding other than one
+//     chunked (RFC 9112 6.1: chunked must be the final coding, and FinFlow
+//     understands no other; fasthttp reads any value but identity as
+//     chunked and identity as no body at all), Transfer-Encoding on an
+//     HTTP/1.0 request (RFC 9112 6.1), or a header line folded onto the
+//     next (RFC 9112 5.2);
+//   - headers: a header name that is not a token, or a value with a NUL or
+//     a bare CR in it (RFC 9110 5.1, 5.5);
 //   - Host (RFC 9112 3.2, RFC 9110 7.2): missing on HTTP/1.1 (unless the
 //     target is an absolute URI, which names the host), given more than
-//     once, not uri-host [":" port] as RFC 3986 spells it (hostProblem),
-//     or, beside an absolute target, naming another host or port than the
-//     target does (RFC 9112 3.2.2 says the target's wins; a hop before
-//     FinFlow may have routed by Host). An empty Host, and an empty port
-//     (Host: a:), are valid (RFC 9112 3.2, RFC 3986 3.2.3) and accepted.
-//   - Expect (RFC 9110 10.1.1): any expectation but one 100-continue
-//     (letter case aside) is answered 417 EXPECTATION_FAILED. With
-//     100-continue and a Content-Length over BodyLimit the answer is 413
-//     BODY_TOO_LARGE at once, without 100 Continue and without reading
-//     the body. On HTTP/1.0, 100-continue is ignored, as the RFC says.
+//     once, or not uri-host [":" port] as RFC 3986 spells it (a name
+//     of letters, digits and - . _ ~ ! $ & ' ( ) * + , ; =, an IPv4
+//     address or a bracketed IPv6 address; a port of digits only);
+//     fasthttp would route such a request with an empty path;
+//   - the request line (RFC 9112 3): a version other than HTTP/1.1 or
+//     HTTP/1.0, more than three parts (a space or control character in the
+//     target), or a target that is neither a path nor an absolute http(s)
+//     URI with a valid host (nor * on OPTIONS).
 //
-// The answer is 400 VALIDATION_FAILED (field headers for the header
-// lines, request for the request line and a target that disagrees with
-// Host), 413 or 417 as said, in the contract's envelope with a request
-// id, and the connection is closed: what follows on it cannot be told
-// apart from this request. The answer never quotes the request beyond
-// the one value at fault.
+// The answer is 400 VALIDATION_FAILED in the contract's envelope (field
+// headers for the headers, request for the request line), and the
+// connection is closed: what follows on it cannot be told apart from this
+// request.
 func unambiguousFraming(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
-		refusal := headRefusal(ctx)
-		if refusal == nil {
+		field, problem := "request", requestLineProblem(&ctx.Request.Header)
+		if problem == "" {
+			field, problem = "headers", framingProblem(&ctx.Request.Header)
+		}
+		if problem == "" {
 			next(ctx)
 			return
 		}
 		ctx.SetConnectionClose()
-		writeError(ctx, refusal)
+		writeError(ctx, apperr.Invalid(field, "%s", problem))
 	}
+}
+
+// requestLineProblem reads the request line as fasthttp split it (method,
+// target, version) for what unambiguousFraming refuses; "" when there is
+// none. fasthttp takes the last space-separated word as the version and
+// everything between the method and it as the target, so a request line
+// with more than three parts shows as a target with a space in it. (A line
+// with no version at all, HTTP/0.9's form, fasthttp reads as HTTP/1.0 and
+// cannot be told apart from one that says so.)
+func requestLineProblem(h *fasthttp.RequestHeader) string {
+	if p := h.Protocol(); !bytes.Equal(p, []byte("HTTP/1.1")) && !bytes.Equal(p, []byte("HTTP/1.0")) {
+		return fmt.Sprintf("HTTP version \"%s\" is not served; send HTTP/1.1 or HTTP/1.0", apperr.Printable(string(p), 40))
+	}
+	target := h.RequestURI()
+	for _, c := range target {
+		if c == ' ' {
+			return "the request line has more than three parts (method, target, version); a space in a path or query is sent as %20"
+		}
+		if c < ' ' || c == 0x7f {
+			return "the request target has a control character in it; send it percent-encoded"
+		}
+	}
+	switch {
+	case len(target) > 0 && target[0] == '/':
+		return ""
+	case string(target) == "*" && string(h.Method()) == fiber.MethodOptions:
+		return ""
+	}
+	const notATarget = "the request target is neither a path starting with / nor an absolute http or https URI"
+	scheme, rest, ok := bytes.Cut(target, []byte("://"))
+	if !ok || !bytes.EqualFold(scheme, []byte("http")) && !bytes.EqualFold(scheme, []byte("https")) {
+		return notATarget
+	}
+	authority := rest
+	if i := bytes.IndexAny(rest, "/?#"); i >= 0 {
+		authority = rest[:i]
+	}
+	if len(authority) == 0 {
+		return "the request target is an http URI with no host"
+	}
+	if p := hostProblem(authority); p != "" {
+		return "the request target's host: " + p
+	}
+	return ""
+}
+
+// framingProblem reads the raw request headers (as received) for what
+// unambiguousFraming refuses; "" when there is none.
+func framingProblem(h *fasthttp.RequestHeader) string {
+	raw := h.RawHeaders()
+	var length, host []byte
+	lengths, hosts, codings := 0, 0, 0
+	var coding []byte
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if len(line) == 0 {
+			continue
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return "a header line folded onto the next (obsolete line folding) is not accepted"
+		}
+		name, value, _ := bytes.Cut(line, []byte{':'})
+		// The value as fasthttp keeps it: without the spaces around it, but
+		// with any tab (a Host of "\tx" is not x to its router).
+		name, value = bytes.TrimSpace(name), bytes.Trim(value, " ")
+		if !isToken(name) {
+			return fmt.Sprintf("header name \"%s\" has a character a header name cannot have", apperr.Printable(string(name), 64))
+		}
+		// NUL and a bare CR are what RFC 9110 5.5 calls dangerous (another
+		// hop may end the line there); other control characters are left
+		// to the route that reads the header, which names it.
+		if bytes.IndexByte(value, 0) >= 0 || bytes.IndexByte(value, '\r') >= 0 {
+			return fmt.Sprintf("header %s has a NUL or CR character in its value", apperr.Printable(string(name), 64))
+		}
+		switch {
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			if lengths > 0 && !bytes.Equal(value, length) {
+				return "Content-Length is given more than once, with different values"
+			}
+			length, lengths = value, lengths+1
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			coding, codings = value, codings+1
+		case bytes.EqualFold(name, []byte("Host")):
+			host, hosts = value, hosts+1
+		}
+	}
+	switch {
+	case codings > 0 && lengths > 0:
+		return "a request has Content-Length or Transfer-Encoding, not both"
+	case codings > 0 && !h.IsHTTP11():
+		return "an HTTP/1.0 request cannot have Transfer-Encoding; send Content-Length"
+	case codings > 1 || codings == 1 && !bytes.EqualFold(coding, []byte("chunked")):
+		return "Transfer-Encoding is accepted only as chunked, given once"
+	case hosts == 0 && h.IsHTTP11() && !absoluteForm(h.RequestURI()):
+		// With an absolute target the host is the target's (RFC 9112
+		// 3.2.2), so there is no doubt which it is; Go's
+		// httputil.DumpRequest (Fiber's app.Test) sends such a request
+		// without Host.
+		return "an HTTP/1.1 request must have a Host header"
+	case hosts > 1:
+		return "Host is given more than once; send it once"
+	case hosts == 1:
+		if p := hostProblem(host); p != "" {
+			return "Host: " + p
+		}
+	}
+	return ""
+}
+
+// absoluteForm reports whether a request target is an absolute URI
+// (http://host/path) rather than a path.
+func absoluteForm(target []byte) bool {
+	return len(target) > 0 && target[0] != '/' && bytes.Contains(target, []byte("://"))
 }
 
 // hostProblem says what is wrong with a Host header's value (or an
@@ -390,14 +480,9 @@ func Run(ctx context.Context, app *fiber.App, addr string, shutdownTimeout time.
 	return Serve(ctx, app, ln, shutdownTimeout)
 }
 
-// Serve is Run on an existing listener (tests listen on port 0). It reads
-// every connection through a headConn, which checks each request head
-// before fasthttp parses it (unambiguousFraming).
+// Serve is Run on an existing listener (tests listen on port 0).
 func Serve(ctx context.Context, app *fiber.App, ln net.Listener, shutdownTimeout time.Duration) error {
 	errc := make(chan error, 1)
-	// Each connection's request heads are checked as they arrive
-	// (headConn), before fasthttp reads them.
-	ln = headListener{Listener: ln, readTimeout: app.Server().ReadTimeout}
 	go func() { errc <- app.Listener(ln) }()
 	select {
 	case err := <-errc:
