@@ -231,7 +231,7 @@ func (pr *Processor) driveFrom(ctx context.Context, p Payment, claimed bool) (Pa
 		case errors.Is(err, ErrBillNotFound):
 			return pr.failUnread(ctx, p, ReasonBillNotFound, err)
 		case err != nil:
-			return pr.stillPending(p, "reading the bill", err)
+			return pr.stillPending(ctx, p, "reading the bill", err)
 		case p.UserID != "" && bill.UserID != p.UserID:
 			return pr.failUnread(ctx, p, ReasonForbidden, nil)
 		case bill.Paid && bill.PaymentID != p.ID:
@@ -246,7 +246,7 @@ func (pr *Processor) driveFrom(ctx context.Context, p Payment, claimed bool) (Pa
 			return true
 		})
 		if err != nil {
-			return pr.stillPending(p, "recording the bill", err)
+			return pr.stillPending(ctx, p, "recording the bill", err)
 		}
 		if p.Status != Pending {
 			// Another driver ended it first (failUnread).
@@ -261,7 +261,7 @@ func (pr *Processor) driveFrom(ctx context.Context, p Payment, claimed bool) (Pa
 		// it (Enlist lists a payment once).
 		listed, err := pr.Store.Enlist(ctx, p.ID)
 		if err != nil {
-			return pr.stillPending(p, "listing the payment", err)
+			return pr.stillPending(ctx, p, "listing the payment", err)
 		}
 		p = listed
 	}
@@ -274,7 +274,7 @@ func (pr *Processor) driveFrom(ctx context.Context, p Payment, claimed bool) (Pa
 	} else if err := pr.Store.ClaimBill(ctx, p.BillID, p.ID); errors.As(err, &held) {
 		return pr.finishFailed(ctx, p, ReasonBillAlreadyPaid, false, pr.billHeld(ctx, p.BillID, held.Holder))
 	} else if err != nil {
-		return pr.stillPending(p, "claiming the bill", err)
+		return pr.stillPending(ctx, p, "claiming the bill", err)
 	}
 
 	// 2. Debit the wallet, keyed by the payment id.
@@ -285,7 +285,7 @@ func (pr *Processor) driveFrom(ctx context.Context, p Payment, claimed bool) (Pa
 	case errors.Is(err, ErrWalletNotFound):
 		return pr.finishFailed(ctx, p, ReasonWalletNotFound, false, err)
 	case err != nil:
-		return pr.stillPending(p, "debiting the wallet", err)
+		return pr.stillPending(ctx, p, "debiting the wallet", err)
 	}
 
 	// 3. Mark the bill PAID by this payment.
@@ -296,12 +296,12 @@ func (pr *Processor) driveFrom(ctx context.Context, p Payment, claimed bool) (Pa
 	case errors.Is(err, ErrBillNotFound):
 		return pr.finishFailed(ctx, p, ReasonBillNotFound, true, err)
 	case err != nil:
-		return pr.stillPending(p, "marking the bill paid", err)
+		return pr.stillPending(ctx, p, "marking the bill paid", err)
 	}
 
 	final, err := pr.update(ctx, p.ID, func(q *Payment) bool { return q.succeed(pr.Now()) })
 	if err != nil {
-		return pr.stillPending(p, "recording success", err)
+		return pr.stillPending(ctx, p, "recording success", err)
 	}
 	if final.Status == Success {
 		pr.Log.InfoContext(ctx, "payment succeeded", "payment_id", p.ID, "bill_id", p.BillID, "amount", p.Amount)
@@ -317,12 +317,12 @@ func (pr *Processor) driveFrom(ctx context.Context, p Payment, claimed bool) (Pa
 func (pr *Processor) finishFailed(ctx context.Context, p Payment, reason string, debited bool, cause error) (Payment, error) {
 	if debited {
 		if err := pr.step(ctx, func(ctx context.Context) error { return pr.Wallets.Reverse(ctx, p.UserID, p.ID) }); err != nil {
-			return pr.stillPending(p, "giving the debit back", err)
+			return pr.stillPending(ctx, p, "giving the debit back", err)
 		}
 	}
 	final, err := pr.update(ctx, p.ID, func(q *Payment) bool { return q.fail(reason, pr.Now()) })
 	if err != nil {
-		return pr.stillPending(p, "recording the failure", err)
+		return pr.stillPending(ctx, p, "recording the failure", err)
 	}
 	return pr.failed(ctx, final, reason, debited, cause)
 }
@@ -338,7 +338,7 @@ func (pr *Processor) finishFailed(ctx context.Context, p Payment, reason string,
 func (pr *Processor) failUnread(ctx context.Context, p Payment, reason string, cause error) (Payment, error) {
 	final, err := pr.update(ctx, p.ID, func(q *Payment) bool { return !q.knowsBill() && q.fail(reason, pr.Now()) })
 	if err != nil {
-		return pr.stillPending(p, "recording the failure", err)
+		return pr.stillPending(ctx, p, "recording the failure", err)
 	}
 	if final.Status == Pending && final.knowsBill() {
 		pr.Log.InfoContext(ctx, "payment's bill read by another driver; driving on", "payment_id", p.ID, "bill_id", p.BillID, "answer_here", reason)
@@ -434,8 +434,8 @@ func billHeldBy(billID, holderID string, h *Payment) error {
 	return ErrBillAlreadyPaid.With(msg, details)
 }
 
-func (pr *Processor) stillPending(p Payment, doing string, err error) (Payment, error) {
-	pr.Log.Warn("payment left pending", "payment_id", p.ID, "while", doing, "err", err.Error())
+func (pr *Processor) stillPending(ctx context.Context, p Payment, doing string, err error) (Payment, error) {
+	pr.Log.WarnContext(ctx, "payment left pending", "payment_id", p.ID, "while", doing, "err", err.Error())
 	return p, nil
 }
 

@@ -185,7 +185,7 @@ func (pr *Processor) claimAndOrder(ctx context.Context, p Payment) (Payment, err
 		}
 		return pr.finishFailed(ctx, p, ReasonBillAlreadyPaid, false, pr.billHeld(ctx, p.BillID, claimed.Holder))
 	} else if err != nil {
-		return Payment{}, pr.leftWithoutOrder(p, "bill not claimed", err)
+		return Payment{}, pr.leftWithoutOrder(ctx, p, "bill not claimed", err)
 	}
 	return pr.withOrder(ctx, p)
 }
@@ -252,7 +252,7 @@ func (pr *Processor) withOrder(ctx context.Context, p Payment) (Payment, error) 
 			return q.fail(ReasonGatewayRefused, pr.Now())
 		})
 		if ferr != nil {
-			return Payment{}, pr.leftWithoutOrder(p, "Razorpay's refusal of the order not recorded", ferr)
+			return Payment{}, pr.leftWithoutOrder(ctx, p, "Razorpay's refusal of the order not recorded", ferr)
 		}
 		if final.Status == Failed {
 			pr.releaseClaim(ctx, final)
@@ -686,8 +686,8 @@ func (pr *Processor) releaseClaim(ctx context.Context, p Payment) {
 // without an order because the payment store did not answer (what says
 // why): 503 naming the payment, never 201 with nothing to pay; asking
 // again with the same Idempotency-Key goes on from where it stopped.
-func (pr *Processor) leftWithoutOrder(p Payment, what string, err error) error {
-	pr.Log.Warn(what+"; payment left pending without an order", "payment_id", p.ID, "bill_id", p.BillID, "err", err.Error())
+func (pr *Processor) leftWithoutOrder(ctx context.Context, p Payment, what string, err error) error {
+	pr.Log.WarnContext(ctx, what+"; payment left pending without an order", "payment_id", p.ID, "bill_id", p.BillID, "err", err.Error())
 	e := apperr.Unavailable("the payment store is not answering; try again shortly (with the same Idempotency-Key)", err)
 	e.Details = map[string]any{"payment_id": p.ID}
 	return e
