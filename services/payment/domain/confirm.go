@@ -140,7 +140,7 @@ func (pr *Processor) decideCapture(ctx context.Context, p Payment, gw string, gp
 	switch {
 	case refunded:
 		final, err := pr.update(ctx, p.ID, func(q *Payment) bool {
-			q.Unconfirmed = slices.DeleteFunc(q.Unconfirmed, func(u string) bool { return u == gw })
+			q.unconfirm(gw)
 			if q.Status != Pending || q.Razorpay.GatewayPaymentID != "" {
 				return true
 			}
@@ -237,9 +237,7 @@ func (pr *Processor) bindConfirmed(ctx context.Context, paymentID string, gp Gat
 func (pr *Processor) dropCapture(ctx context.Context, p Payment, gw string, permanent bool, kind, why string) error {
 	dropped := false
 	_, err := pr.update(ctx, p.ID, func(q *Payment) bool {
-		n := len(q.Unconfirmed)
-		q.Unconfirmed = slices.DeleteFunc(q.Unconfirmed, func(u string) bool { return u == gw })
-		dropped = len(q.Unconfirmed) < n
+		dropped = q.unconfirm(gw)
 		if permanent && !slices.Contains(q.Disowned, gw) && len(q.Disowned) < MaxUnconfirmed {
 			q.Disowned = append(q.Disowned, gw)
 			dropped = true
@@ -261,10 +259,9 @@ func (pr *Processor) dropCapture(ctx context.Context, p Payment, gw string, perm
 // once it is settled or handed over, and restarts the count of tries.
 func (pr *Processor) forgetUnconfirmed(ctx context.Context, id, gw string) error {
 	_, err := pr.update(ctx, id, func(q *Payment) bool {
-		if !slices.Contains(q.Unconfirmed, gw) {
+		if !q.unconfirm(gw) {
 			return false
 		}
-		q.Unconfirmed = slices.DeleteFunc(q.Unconfirmed, func(u string) bool { return u == gw })
 		q.GatewayRetries, q.RetryAt = 0, time.Time{}
 		return true
 	})
@@ -284,6 +281,14 @@ func (pr *Processor) handOver(ctx context.Context, p Payment, gw string) error {
 		}
 	}
 	return pr.forgetUnconfirmed(ctx, p.ID, gw)
+}
+
+// unconfirm takes capture gw off p's unconfirmed captures, and reports
+// whether it was there.
+func (p *Payment) unconfirm(gw string) bool {
+	n := len(p.Unconfirmed)
+	p.Unconfirmed = slices.DeleteFunc(p.Unconfirmed, func(u string) bool { return u == gw })
+	return len(p.Unconfirmed) < n
 }
 
 // needsDriving reports whether p's gateway work is the confirmation or the

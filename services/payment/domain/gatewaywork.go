@@ -447,10 +447,7 @@ func (pr *Processor) retryLater(ctx context.Context, p Payment, doing string, ca
 	if n >= attempts {
 		return pr.giveUp(ctx, p, doing, n, cause)
 	}
-	wait := time.Second
-	if pr.Retry.Base != nil {
-		wait = pr.Retry.backoff(n)
-	}
+	wait := pr.retryWait(n)
 	at := pr.Now().Add(wait)
 	_, err := pr.update(ctx, p.ID, func(q *Payment) bool {
 		if q.Status != Pending || q.GatewayRetries != p.GatewayRetries {

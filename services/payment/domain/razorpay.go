@@ -484,7 +484,7 @@ func (pr *Processor) captureOrder(ctx context.Context, p Payment, r GatewayResul
 			return false
 		}
 		q.Razorpay.GatewayPaymentID = gw
-		q.Unconfirmed = slices.DeleteFunc(q.Unconfirmed, func(u string) bool { return u == gw })
+		q.unconfirm(gw)
 		// Confirmed: settling it starts afresh, due at once.
 		q.GatewayRetries, q.RetryAt = 0, time.Time{}
 		q.note(pr.Now(), fmt.Sprintf("%s: %s captured; settling it", r.Event, gw))
