@@ -223,18 +223,16 @@ func (s *Service) CancelKeyedSubscription(ctx context.Context, caller auth.Calle
 	// claimed: the answer promises none comes after it.
 	if len(sub.Claims) > 0 {
 		billed, _, err := s.billSubscription(ctx, subID, now, true)
-		switch {
-		case errors.Is(err, errAutopayUnsent):
+		if err != nil && !errors.Is(err, errAutopayUnsent) {
+			return Subscription{}, fmt.Errorf("making the bills claimed before the cancel: %w", err)
+		}
+		if err != nil {
 			// Every bill exists, so the answer's promise holds; the
 			// autopay requests not sent keep their claims, and the
 			// scheduler sends them once the claims are taken for dead.
 			s.Log.WarnContext(ctx, "subscription cancelled; the autopay of its last bills is sent again later", "subscription_id", subID, "err", err.Error())
-			sub = billed
-		case err != nil:
-			return Subscription{}, fmt.Errorf("making the bills claimed before the cancel: %w", err)
-		default:
-			sub = billed
 		}
+		sub = billed
 	}
 	if err := s.wake(ctx, sub); err != nil {
 		// The entry left behind costs the scheduler one read, which then
