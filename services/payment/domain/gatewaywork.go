@@ -45,31 +45,99 @@ func (rp RetryPolicy) backoff(n int) time.Duration {
 }
 
 // work runs payments' gateway work in the background, one goroutine per
-// payment at most in this process, Concurrency at a time.
+// payment at most in this process, Concurrency at a time. A Kick that
+// comes while the payment's work runs is not dropped: it asks for one more
+// run once this one ends, so that what the Kick was for (a capture, a
+// refund owed, a retry now due, written after the run read the payment)
+// is done now, not at reconciliation's next look (payments.reconcile.
+// after_ms) or a retry's timer. Any number of Kicks during one run ask for
+// one run more.
 type work struct {
-	mu       sync.Mutex
+	mu sync.Mutex
+	// inflight holds the payments whose work runs, each with whether a
+	// Kick asked for another run meanwhile.
 	inflight map[string]bool
 	tokens   chan struct{}
 }
 
-// claim marks id in flight; false if it already is.
-func (w *work) claim(id string) bool {
+// claim marks id in flight, true; if it already is, it is false, and with
+// ask the run under way is asked to run once more when it ends.
+func (w *work) claim(id string, ask bool) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.inflight == nil {
 		w.inflight = map[string]bool{}
 	}
-	if w.inflight[id] {
+	if _, running := w.inflight[id]; running {
+		if ask {
+			w.inflight[id] = true
+		}
 		return false
 	}
-	w.inflight[id] = true
+	w.inflight[id] = false
 	return true
 }
 
-func (w *work) done(id string) {
+// asked takes the ask for another run of id's work, if one came during the
+// run that just ended: true, and id stays in flight for that run.
+func (w *work) asked(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	again := w.inflight[id]
+	if again {
+		w.inflight[id] = false
+	}
+	return again
+}
+
+// finish ends a run of id's work: true when another run was asked for (it
+// takes the ask; id stays in flight), else id is no longer in flight.
+func (w *work) finish(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.inflight[id] {
+		w.inflight[id] = false
+		return true
+	}
+	delete(w.inflight, id)
+	return false
+}
+
+// release ends id's work, any ask for another run with it (its context
+// ended).
+func (w *work) release(id string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(w.inflight, id)
+}
+
+// loop runs id's work, claimed by the caller: run, holding one of tokens,
+// then again as long as a Kick asked for it during the run; after the last
+// run, tail (kickLater: the timer for the next try), which a Kick during
+// it also follows with one more run. A run asked for is not started once
+// ctx ends.
+func (w *work) loop(ctx context.Context, id string, tokens chan struct{}, run, tail func(context.Context)) {
+	for {
+		select {
+		case tokens <- struct{}{}:
+		case <-ctx.Done():
+			w.release(id)
+			return
+		}
+		run(ctx)
+		<-tokens
+		if ctx.Err() != nil {
+			w.release(id)
+			return
+		}
+		if w.asked(id) {
+			continue // that run's end arms what is still due (tail)
+		}
+		tail(ctx)
+		if !w.finish(id) {
+			return
+		}
+	}
 }
 
 func (pr *Processor) workTokens() chan struct{} {
@@ -85,35 +153,28 @@ func (pr *Processor) workTokens() chan struct{} {
 	return pr.work.tokens
 }
 
-// Kick starts the gateway work of payment id in the background, unless it
-// is already running in this process. If the process stops first, the
-// payment is still PENDING in the pending index and reconciliation does it.
+// Kick starts the gateway work of payment id in the background; if it is
+// already running in this process, it runs once more when the run under
+// way ends (work). If the process stops first, the payment is still
+// PENDING in the pending index and reconciliation does it.
 func (pr *Processor) Kick(id string) {
-	if !pr.work.claim(id) {
+	if !pr.work.claim(id, true) {
 		return
 	}
+	go pr.kicked(id)
+}
+
+// kicked runs payment id's gateway work, claimed, as Kick does.
+func (pr *Processor) kicked(id string) {
 	ctx := pr.Background
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	go func() {
-		defer pr.work.done(id)
-		tokens := pr.workTokens()
-		select {
-		case tokens <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		defer func() { <-tokens }()
-		err := pr.gatewayWork(ctx, id, nil)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
+	pr.work.loop(ctx, id, pr.workTokens(), func(ctx context.Context) {
+		if err := pr.gatewayWork(ctx, id, nil); err != nil && ctx.Err() == nil {
 			pr.Log.WarnContext(ctx, "gateway work of a payment not done yet", "payment_id", id, "err", err.Error())
 		}
-		pr.kickLater(ctx, id)
-	}()
+	}, func(ctx context.Context) { pr.kickLater(ctx, id) })
 }
 
 // kickLater starts payment id's gateway work again once its next try is
@@ -567,17 +628,28 @@ func (pr *Processor) ReconcileOnce(ctx context.Context, cfg ReconcileConfig) err
 	tokens := pr.workTokens()
 	var wg sync.WaitGroup
 	for pid, indexed := range pending {
-		if now.Sub(indexed) < cfg.After() || !pr.work.claim(pid) {
+		// A payment whose work runs (a Kick's) is left to the next round:
+		// a Kick's run does all but ask about the order, and the payment
+		// stays in the pending index.
+		if now.Sub(indexed) < cfg.After() || !pr.work.claim(pid, false) {
 			continue
 		}
 		wg.Add(1)
 		tokens <- struct{}{}
 		go func(pid string) {
 			defer wg.Done()
-			defer func() { <-tokens }()
-			defer pr.work.done(pid)
-			if err := pr.gatewayWork(ctx, pid, &cfg); err != nil && ctx.Err() == nil {
+			err := pr.gatewayWork(ctx, pid, &cfg)
+			<-tokens
+			if err != nil && ctx.Err() == nil {
 				pr.Log.WarnContext(ctx, "reconciling a payment", "payment_id", pid, "err", err.Error())
+			}
+			switch {
+			case ctx.Err() != nil:
+				pr.work.release(pid)
+			case pr.work.finish(pid):
+				// A Kick came during this run, after it read the
+				// payment: the Kick's run, now.
+				go pr.kicked(pid)
 			}
 		}(pid)
 	}
