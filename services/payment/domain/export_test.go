@@ -20,3 +20,11 @@ func (pr *Processor) WaitIdle() bool {
 	}
 	return false
 }
+
+// Timers returns when the timers armed for payment id's gateway work
+// (kickAt) fire.
+func (pr *Processor) Timers(id string) []time.Time {
+	pr.work.mu.Lock()
+	defer pr.work.mu.Unlock()
+	return append([]time.Time(nil), pr.work.timers[id]...)
+}

@@ -57,7 +57,9 @@ type work struct {
 	// inflight holds the payments whose work runs, each with whether a
 	// Kick asked for another run meanwhile.
 	inflight map[string]bool
-	tokens   chan struct{}
+	// timers holds when the timers armed for a payment (kickAt) fire.
+	timers map[string][]time.Time
+	tokens chan struct{}
 }
 
 // claim marks id in flight, true; if it already is, it is false, and with
@@ -140,6 +142,42 @@ func (w *work) loop(ctx context.Context, id string, tokens chan struct{}, run, t
 	}
 }
 
+// arm records a timer for id's work firing at at; false when one is armed
+// for that very time already (its run is the one due then).
+func (w *work) arm(id string, at time.Time) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if slices.ContainsFunc(w.timers[id], at.Equal) {
+		return false
+	}
+	if w.timers == nil {
+		w.timers = map[string][]time.Time{}
+	}
+	w.timers[id] = append(w.timers[id], at)
+	return true
+}
+
+// disarm forgets id's timer for at (it fired, or its context ended).
+func (w *work) disarm(id string, at time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	left := slices.DeleteFunc(w.timers[id], at.Equal)
+	if len(left) == 0 {
+		delete(w.timers, id)
+		return
+	}
+	w.timers[id] = left
+}
+
+// armedBy reports whether a timer for id's work fires at or before at:
+// the run it starts (or asks for) ends with kickLater, which looks again
+// at what is due, so no other timer is needed for at.
+func (w *work) armedBy(id string, at time.Time) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.ContainsFunc(w.timers[id], func(t time.Time) bool { return !t.After(at) })
+}
+
 func (pr *Processor) workTokens() chan struct{} {
 	pr.work.mu.Lock()
 	defer pr.work.mu.Unlock()
@@ -184,19 +222,24 @@ func (pr *Processor) kicked(id string) {
 // or another instance's try still holding its lease): a webhook handed it
 // over (ApplyResult), so it is not left to reconciliation alone, which
 // asks only about payments PENDING for a while. Work that Razorpay never
-// answers ends parked (giveUp), and is then reconciliation's.
+// answers ends parked (giveUp), and is then reconciliation's. No timer is
+// armed when one for id fires by then already (the try's own retryLater
+// armed it, or an earlier run's kickLater): its run looks again.
 func (pr *Processor) kickLater(ctx context.Context, id string) {
 	wait := time.Second
 	if pr.Retry.Base != nil {
 		wait = pr.Retry.Base()
 	}
+	now := pr.Now()
 	if p, err := pr.Store.Get(ctx, id); err == nil {
 		if !p.needsDriving() || p.GatewayRetries >= maxAttempts(pr) {
 			return
 		}
-		wait = max(wait, p.RetryAt.Sub(pr.Now()))
+		wait = max(wait, p.RetryAt.Sub(now))
 	}
-	pr.kickAt(ctx, id, pr.Now().Add(wait))
+	if at := now.Add(wait); !pr.work.armedBy(id, at) {
+		pr.kickAt(ctx, id, at)
+	}
 }
 
 // kickAt starts payment id's gateway work again at at, in this process,
@@ -204,11 +247,13 @@ func (pr *Processor) kickLater(ctx context.Context, id string) {
 // it is due, not at reconciliation's next look, which comes only once the
 // payment or its refund has waited payments.reconcile.after_ms (a refund's
 // first retry came 30 s after Razorpay's 503, not
-// payments.gateway.retry_base_ms). With a nil ctx (a Processor without a
-// Background: unit tests that drive the work by hand) it does nothing; if
-// the process stops first, reconciliation does the work.
+// payments.gateway.retry_base_ms). A timer for id at at already armed is
+// not armed twice (two Kicks at once would make two runs). With a nil ctx
+// (a Processor without a Background: unit tests that drive the work by
+// hand) it does nothing; if the process stops first, reconciliation does
+// the work.
 func (pr *Processor) kickAt(ctx context.Context, id string, at time.Time) {
-	if ctx == nil {
+	if ctx == nil || !pr.work.arm(id, at) {
 		return
 	}
 	t := time.NewTimer(max(0, at.Sub(pr.Now())) + 10*time.Millisecond)
@@ -216,8 +261,10 @@ func (pr *Processor) kickAt(ctx context.Context, id string, at time.Time) {
 		defer t.Stop()
 		select {
 		case <-t.C:
+			pr.work.disarm(id, at) // first: the run this Kick starts arms the next timer
 			pr.Kick(id)
 		case <-ctx.Done():
+			pr.work.disarm(id, at)
 		}
 	}()
 }

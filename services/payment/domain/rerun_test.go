@@ -127,3 +127,41 @@ func TestKickDuringRunRunsOnceMore(t *testing.T) {
 		})
 	}
 }
+
+// A try Razorpay does not answer is tried again at its RetryAt by one
+// timer: the try's own (retryLater), with kickLater arming none beside it.
+// Two timers at once would make two runs where one is due, now that a
+// Kick during a run is not dropped.
+func TestRetryArmsOneTimer(t *testing.T) {
+	w := newRazorpayWorld(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	w.pr.Background = ctx
+	// The timers stay armed for the test's length.
+	w.pr.Retry.Base = func() time.Duration { return time.Hour }
+	w.pr.Retry.Max = func() time.Duration { return time.Hour }
+	w.rzp.mu.Lock()
+	w.rzp.silent["payment"] = true
+	w.rzp.mu.Unlock()
+	w.bank.mu.Lock()
+	w.bank.bills["bill_2"] = &domain.Bill{ID: "bill_2", UserID: "usr_a", Amount: 2500, Currency: "INR"}
+	w.bank.mu.Unlock()
+	q, err := w.pr.PayWithRazorpay(ctx, "bill_2", "pay_Q", "usr_a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, reason, err := w.pr.ApplyResult(ctx, domain.GatewayResult{EventID: "evt_C", Event: "payment.captured", Status: contract.ResultCaptured,
+		OrderID: q.Razorpay.OrderID, GatewayPaymentID: "pay_C", PaymentID: "pay_Q", Amount: 2500, Currency: "INR"}); err != nil || out != domain.Applied {
+		t.Fatalf("ApplyResult(pay_C) = %v, %v (%s), want applied", out, err, reason)
+	}
+	if !w.pr.WaitIdle() {
+		t.Fatal("the gateway work of pay_Q did not end")
+	}
+	q = w.get(t, "pay_Q")
+	if q.GatewayRetries != 1 {
+		t.Fatalf("Q's tries = %d, want 1 (the confirmation Razorpay did not answer)", q.GatewayRetries)
+	}
+	if got := w.pr.Timers("pay_Q"); len(got) != 1 || !got[0].Equal(q.RetryAt) {
+		t.Fatalf("timers of Q = %v, want one, at its RetryAt %v", got, q.RetryAt)
+	}
+}

@@ -3,6 +3,7 @@ package domain
 import (
 	"context"
 	"testing"
+	"time"
 )
 
 // The runs of one payment's gateway work (work.loop): Kicks during a run
@@ -89,5 +90,47 @@ func TestWorkClaimWithoutAsking(t *testing.T) {
 	}
 	if w.finish("pay_1") {
 		t.Fatal("finish = true: a run asked for by a claim that did not ask")
+	}
+}
+
+// The timers of a payment's work (kickAt, kickLater): one time is armed
+// once, and kickLater arms none when a timer fires by its time (the try's
+// retryLater armed it): two timers at once would make two runs where one
+// is due.
+func TestWorkTimers(t *testing.T) {
+	at := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name       string
+		armed      []time.Time
+		disarmed   []time.Time
+		arm        time.Time
+		wantArm    bool
+		wantArmdBy bool // armedBy(arm) before arm
+	}{
+		{name: "nothing armed", arm: at, wantArm: true},
+		{name: "the same time armed", armed: []time.Time{at}, arm: at, wantArm: false, wantArmdBy: true},
+		{name: "an earlier time armed", armed: []time.Time{at.Add(-time.Second)}, arm: at, wantArm: true, wantArmdBy: true},
+		{name: "a later time armed", armed: []time.Time{at.Add(time.Second)}, arm: at, wantArm: true},
+		{name: "the same time fired", armed: []time.Time{at}, disarmed: []time.Time{at}, arm: at, wantArm: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var w work
+			for _, a := range tc.armed {
+				w.arm("pay_1", a)
+			}
+			for _, d := range tc.disarmed {
+				w.disarm("pay_1", d)
+			}
+			if got := w.armedBy("pay_1", tc.arm); got != tc.wantArmdBy {
+				t.Fatalf("armedBy(%v) = %v, want %v", tc.arm, got, tc.wantArmdBy)
+			}
+			if got := w.arm("pay_1", tc.arm); got != tc.wantArm {
+				t.Fatalf("arm(%v) = %v, want %v", tc.arm, got, tc.wantArm)
+			}
+			if w.armedBy("pay_2", tc.arm) {
+				t.Fatal("armedBy of another payment = true")
+			}
+		})
 	}
 }
