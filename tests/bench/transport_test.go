@@ -37,6 +37,7 @@ type transportCase struct {
 	maxConc     int    // --app-max-concurrency (0: unlimited)
 	quiet       bool   // the app logs no access line per request
 	noMetrics   bool   // daprd keeps no Prometheus metrics (--enable-metrics=false)
+	daprd       string // the daprd binary; empty: the one FinFlow runs (.bin/daprd)
 }
 
 // transportOp is one kind of call measured.
@@ -55,23 +56,40 @@ type transportOp struct {
 // it runs only with BENCH_TRANSPORT=1 and writes var/bench/transport.md.
 //
 //	BENCH_TRANSPORT=1 go test -count=1 -run '^TestTransport$' -v ./tests/bench/
+//
+// With BENCH_DAPRD_COMPARE naming another daprd binary (one built without
+// tools/daprd/daprd.pgo, say), it measures FinFlow's wiring only, with
+// .bin/daprd and with that binary in turn, five rounds, so that the
+// machine's drift falls on both alike.
 func TestTransport(t *testing.T) {
 	root := measurement(t)
-	const n, conc, rounds = 4000, 16, 3
+	const n, conc = 4000, 16
+	rounds := 3
+	cases := []transportCase{
+		{name: "HTTP app, API over TCP (FinFlow today)", appProtocol: "http"},
+		{name: "HTTP app, API over Unix sockets", appProtocol: "http", uds: true},
+		{name: "gRPC app, API over TCP", appProtocol: "grpc"},
+		{name: "HTTP app, API over TCP, --app-max-concurrency 8", appProtocol: "http", maxConc: 8},
+		{name: "HTTP app, API over TCP, no access log line", appProtocol: "http", quiet: true},
+		{name: "HTTP app, API over TCP, daprd metrics off", appProtocol: "http", noMetrics: true},
+	}
+	if other := os.Getenv("BENCH_DAPRD_COMPARE"); other != "" {
+		if err := topology.CheckDaprd(other); err != nil {
+			t.Fatal(err)
+		}
+		rounds = 5
+		cases = []transportCase{
+			{name: "FinFlow's wiring, .bin/daprd", appProtocol: "http"},
+			{name: "FinFlow's wiring, " + other, appProtocol: "http", daprd: other},
+		}
+	}
 	redisPort := startBareRedis(t)
 	var b strings.Builder
 	fmt.Fprintf(&b, "# App-to-sidecar transport (%s)\n\n%s; daprd %s; %d calls of each kind, %d at a time; "+
 		"CPU from /proc (the caller and the app share this test's process); %d rounds, each row one round.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), Machine(), "1.14", n, conc, rounds)
 	b.WriteString("| wiring | call | calls/s | CPU µs per call: daprd | Redis | caller + app | total |\n|---|---|---|---|---|---|---|\n")
 	for round := 0; round < rounds; round++ {
-		for _, tc := range []transportCase{
-			{name: "HTTP app, API over TCP (FinFlow today)", appProtocol: "http"},
-			{name: "HTTP app, API over Unix sockets", appProtocol: "http", uds: true},
-			{name: "gRPC app, API over TCP", appProtocol: "grpc"},
-			{name: "HTTP app, API over TCP, --app-max-concurrency 8", appProtocol: "http", maxConc: 8},
-			{name: "HTTP app, API over TCP, no access log line", appProtocol: "http", quiet: true},
-			{name: "HTTP app, API over TCP, daprd metrics off", appProtocol: "http", noMetrics: true},
-		} {
+		for _, tc := range cases {
 			rows := measureTransport(t, root, redisPort, tc, n, conc)
 			for _, r := range rows {
 				b.WriteString(r + "\n")
@@ -348,7 +366,10 @@ func startTransportApp(t *testing.T, protocol string, quiet bool, port int) func
 // and returns its HTTP and gRPC API ports and its pid.
 func startBareDaprd(t *testing.T, root string, redisPort, appPort int, tc transportCase, sock string) (int, int, int) {
 	t.Helper()
-	daprd := topology.FindDaprd(root)
+	daprd := tc.daprd
+	if daprd == "" {
+		daprd = topology.FindDaprd(root)
+	}
 	if err := topology.CheckDaprd(daprd); err != nil {
 		t.Fatal(err)
 	}
