@@ -277,6 +277,19 @@ func (s *Store) created(p domain.Payment) {
 	}
 }
 
+// insertAllBudget bounds CreateClaimed's state transaction. A transaction
+// that fails (the bill's claim exists: held by another payment, or kept
+// free with its refusals, or by a FAILED payment that did not let it go)
+// fails the same way every time, yet the sidecar's retry policy for the
+// store (components/resiliency.yaml, "idempotent": exponential from
+// Dapr's 500 ms, ±50 %, three retries; its duration is a constant
+// policy's only) repeats it: 1.5 to 2.5 s before the answer, where one
+// read back decides. Dapr waits at least 250 ms before its first retry, so
+// this budget ends the call before any retry, and leaves Redis's one
+// round trip plenty of room; a transaction it cuts short is decided by the
+// same read back.
+const insertAllBudget = 200 * time.Millisecond
+
 // CreateClaimed implements domain.Store: as Create, with the payment and
 // its bill's claim inserted together (sidecar InsertAll: one transaction on
 // Redis, so the claim is never seen without its payment). When that fails,
@@ -291,7 +304,9 @@ func (s *Store) CreateClaimed(ctx context.Context, p domain.Payment) (bool, erro
 		return false, err
 	}
 	claimRaw, _ := json.Marshal(claim{PaymentID: p.ID})
-	err = s.state.InsertAll(ctx, s.name, []sidecar.Item{{Key: paymentKey(p.ID), Value: raw}, {Key: claimKey(p.BillID), Value: claimRaw}})
+	txCtx, cancel := context.WithTimeout(ctx, insertAllBudget)
+	err = s.state.InsertAll(txCtx, s.name, []sidecar.Item{{Key: paymentKey(p.ID), Value: raw}, {Key: claimKey(p.BillID), Value: claimRaw}})
+	cancel()
 	if err == nil {
 		if o, ok := s.versioned.(interface{ Observe(sidecar.Item) }); ok {
 			o.Observe(sidecar.Item{Key: paymentKey(p.ID), Value: raw, ETag: "1"}) // an insert is version 1
@@ -305,7 +320,18 @@ func (s *Store) CreateClaimed(ctx context.Context, p domain.Payment) (bool, erro
 	}
 	switch {
 	case !items[0].Found():
-		return false, fmt.Errorf("creating payment: %w", err)
+		// Not written, or not yet (a transaction cut short by the budget
+		// may still land): the payment alone, as Create writes it. A late
+		// transaction then writes nothing of the payment, and at most p's
+		// own claim, which ClaimBill accepts as p's.
+		err := s.versioned.Insert(ctx, s.name, paymentKey(p.ID), raw, 0)
+		if errors.Is(err, sidecar.ErrExists) {
+			return false, domain.ErrPaymentExists
+		} else if err != nil {
+			return false, fmt.Errorf("creating payment: %w", err)
+		}
+		s.created(p)
+		return false, nil
 	case !bytes.Equal(items[0].Value, raw):
 		return false, domain.ErrPaymentExists
 	}

@@ -264,3 +264,106 @@ func TestResolveDeadLetter(t *testing.T) {
 		t.Fatalf("DeadLetters = %+v, want pay_1's resolved as made, pay_2's not", d)
 	}
 }
+
+// retryingSidecar is a state whose InsertAll retries a failed transaction
+// as the sidecar's resiliency policy does (components/resiliency.yaml:
+// three retries, the first no sooner than 250 ms), within the caller's
+// context, and counts its attempts.
+type retryingSidecar struct {
+	*sidecartest.MemState
+	attempts atomic.Int32
+}
+
+func (r *retryingSidecar) InsertAll(ctx context.Context, st string, items []sidecar.Item) error {
+	for retry := 0; ; retry++ {
+		r.attempts.Add(1)
+		err := r.MemState.InsertAll(ctx, st, items)
+		if err == nil || retry == 3 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w (after %v)", sidecar.ErrSidecar, ctx.Err(), err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// A payment of a bill whose claim exists (another payment holds it, or it
+// was let go with its refusals kept, or its holder FAILED without letting
+// it go) is created from the transaction's first attempt: the sidecar's
+// retries of a conflict that can only recur are cut short, and the read
+// back decides, as it does for the first attempt's answer. (They had
+// made such a wallet payment take 1.5 to 2.5 s.)
+func TestCreateClaimedDoesNotWaitOutSidecarRetries(t *testing.T) {
+	ctx := context.Background()
+	bill := domain.Bill{ID: "bill_cr", UserID: "usr_cr", Amount: 500, Currency: "INR"}
+	for _, tc := range []struct {
+		name   string
+		before func(*store.Store) error
+		holder string
+	}{
+		{"claim held by another payment", func(s *store.Store) error { return s.ClaimBill(ctx, bill.ID, "pay_other") }, "pay_other"},
+		{"claim let go, its refusals kept", func(s *store.Store) error {
+			if err := s.Create(ctx, domain.NewWalletPayment("pay_holder", bill, time.Now())); err != nil {
+				return err
+			}
+			if err := s.ClaimBill(ctx, bill.ID, "pay_holder"); err != nil {
+				return err
+			}
+			var held *domain.ClaimedError
+			if err := s.ClaimBill(ctx, bill.ID, "pay_refused"); !errors.As(err, &held) {
+				return fmt.Errorf("ClaimBill(pay_refused) = %v, want *ClaimedError", err)
+			}
+			return s.ReleaseBill(ctx, bill.ID, "pay_holder")
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &retryingSidecar{MemState: sidecartest.NewMemState()}
+			s := store.New(st, "payment-store")
+			if err := tc.before(s); err != nil {
+				t.Fatal(err)
+			}
+			claimed, err := s.CreateClaimed(ctx, domain.NewWalletPayment("pay_cr", bill, time.Now()))
+			if claimed || err != nil {
+				t.Fatalf("CreateClaimed = %v, %v; want false, nil", claimed, err)
+			}
+			if n := st.attempts.Load(); n != 1 {
+				t.Fatalf("transaction attempts = %d, want 1 (the sidecar's retries of a conflict cut short)", n)
+			}
+			if _, err := s.Get(ctx, "pay_cr"); err != nil {
+				t.Fatalf("Get after CreateClaimed: %v", err)
+			}
+			if holder, _, _ := s.BillClaim(ctx, bill.ID); holder != tc.holder {
+				t.Fatalf("claim held by %q, want %q", holder, tc.holder)
+			}
+		})
+	}
+}
+
+// A transaction that wrote nothing of the payment (cut short, or the
+// sidecar failed it before Redis) leaves CreateClaimed to insert the
+// payment alone: created, unclaimed, for ClaimBill to decide.
+func TestCreateClaimedInsertsThePaymentAloneWhenTheTransactionWroteNothing(t *testing.T) {
+	ctx := context.Background()
+	st := &failingInsertAll{MemState: sidecartest.NewMemState()}
+	s := store.New(st, "payment-store")
+	bill := domain.Bill{ID: "bill_fa", UserID: "usr_fa", Amount: 500, Currency: "INR"}
+	claimed, err := s.CreateClaimed(ctx, domain.NewWalletPayment("pay_fa", bill, time.Now()))
+	if claimed || err != nil {
+		t.Fatalf("CreateClaimed = %v, %v; want false, nil", claimed, err)
+	}
+	if _, err := s.Get(ctx, "pay_fa"); err != nil {
+		t.Fatalf("Get after CreateClaimed: %v", err)
+	}
+	if err := s.ClaimBill(ctx, bill.ID, "pay_fa"); err != nil {
+		t.Fatalf("ClaimBill after CreateClaimed: %v", err)
+	}
+}
+
+// failingInsertAll is a state whose transactions never reach the store.
+type failingInsertAll struct{ *sidecartest.MemState }
+
+func (failingInsertAll) InsertAll(ctx context.Context, _ string, _ []sidecar.Item) error {
+	return fmt.Errorf("%w: %w", sidecar.ErrSidecar, context.DeadlineExceeded)
+}
