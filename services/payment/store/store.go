@@ -70,6 +70,52 @@ type Store struct {
 	now       func() time.Time
 	shards    [Shards]shardWriter
 	recent    *ringlog.Log
+	// claimed is the bills whose claim key this process saw exist (wrote,
+	// or found written) and did not delete since: their next payment is
+	// created without the transaction (CreateClaimed).
+	claimed claimsSeen
+}
+
+// claimsSeen remembers, up to keepClaimsSeen bills (the oldest forgotten
+// first), the bills whose claim key this process saw exist. It is only a
+// hint: a bill wrongly remembered costs its payment a round trip more (the
+// claim is then ClaimBill's), one wrongly forgotten the transaction's
+// budget (insertAllBudget).
+type claimsSeen struct {
+	mu    sync.Mutex
+	bills map[string]bool
+	order []string
+	next  int
+}
+
+const keepClaimsSeen = 4096
+
+func (c *claimsSeen) see(bill string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bills == nil {
+		c.bills, c.order = map[string]bool{}, make([]string, keepClaimsSeen)
+	}
+	if c.bills[bill] {
+		return
+	}
+	if old := c.order[c.next]; old != "" {
+		delete(c.bills, old)
+	}
+	c.order[c.next], c.bills[bill] = bill, true
+	c.next = (c.next + 1) % keepClaimsSeen
+}
+
+func (c *claimsSeen) forget(bill string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.bills, bill) // its slot in order goes with the next eviction
+}
+
+func (c *claimsSeen) seen(bill string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bills[bill]
 }
 
 var _ domain.Store = (*Store)(nil)
@@ -303,11 +349,16 @@ func (s *Store) CreateClaimed(ctx context.Context, p domain.Payment) (bool, erro
 	if err != nil {
 		return false, err
 	}
+	if s.claimed.seen(p.BillID) {
+		// The transaction would fail on the claim: the payment alone.
+		return false, s.insertAlone(ctx, p, raw)
+	}
 	claimRaw, _ := json.Marshal(claim{PaymentID: p.ID})
 	txCtx, cancel := context.WithTimeout(ctx, insertAllBudget)
 	err = s.state.InsertAll(txCtx, s.name, []sidecar.Item{{Key: paymentKey(p.ID), Value: raw}, {Key: claimKey(p.BillID), Value: claimRaw}})
 	cancel()
 	if err == nil {
+		s.claimed.see(p.BillID)
 		if o, ok := s.versioned.(interface{ Observe(sidecar.Item) }); ok {
 			o.Observe(sidecar.Item{Key: paymentKey(p.ID), Value: raw, ETag: "1"}) // an insert is version 1
 		}
@@ -324,23 +375,32 @@ func (s *Store) CreateClaimed(ctx context.Context, p domain.Payment) (bool, erro
 		// may still land): the payment alone, as Create writes it. A late
 		// transaction then writes nothing of the payment, and at most p's
 		// own claim, which ClaimBill accepts as p's.
-		err := s.versioned.Insert(ctx, s.name, paymentKey(p.ID), raw, 0)
-		if errors.Is(err, sidecar.ErrExists) {
-			return false, domain.ErrPaymentExists
-		} else if err != nil {
-			return false, fmt.Errorf("creating payment: %w", err)
-		}
-		s.created(p)
-		return false, nil
+		return false, s.insertAlone(ctx, p, raw)
 	case !bytes.Equal(items[0].Value, raw):
 		return false, domain.ErrPaymentExists
 	}
 	s.created(p)
+	if items[1].Found() {
+		s.claimed.see(p.BillID)
+	}
 	var c claim
 	if items[1].Found() && json.Unmarshal(items[1].Value, &c) == nil && c.PaymentID == p.ID {
 		return true, nil
 	}
 	return false, nil
+}
+
+// insertAlone writes payment p (raw: its record) without its bill's
+// claim, as Create does. Returns ErrPaymentExists.
+func (s *Store) insertAlone(ctx context.Context, p domain.Payment, raw []byte) error {
+	err := s.versioned.Insert(ctx, s.name, paymentKey(p.ID), raw, 0)
+	if errors.Is(err, sidecar.ErrExists) {
+		return domain.ErrPaymentExists
+	} else if err != nil {
+		return fmt.Errorf("creating payment: %w", err)
+	}
+	s.created(p)
+	return nil
 }
 
 func (s *Store) load(ctx context.Context, id string) (domain.Payment, string, error) {
@@ -417,8 +477,10 @@ func (s *Store) ClaimBill(ctx context.Context, billID, paymentID string) error {
 		if err != nil {
 			return fmt.Errorf("claiming bill: %w", err)
 		}
+		s.claimed.see(billID)
 		return nil
 	}
+	s.claimed.see(billID)
 	var refused *domain.ClaimedError
 	_, err = sidecar.Update(ctx, s.state, s.name, claimKey(billID), func(c *claim, found bool) error {
 		refused = nil
@@ -484,6 +546,9 @@ func (s *Store) ReleaseBill(ctx context.Context, billID, paymentID string) error
 	err = s.state.Delete(ctx, s.name, claimKey(billID), it.ETag)
 	if errors.Is(err, sidecar.ErrETagMismatch) {
 		return nil // someone took it over meanwhile
+	}
+	if err == nil {
+		s.claimed.forget(billID)
 	}
 	return err
 }

@@ -294,7 +294,9 @@ func (r *retryingSidecar) InsertAll(ctx context.Context, st string, items []side
 // it go) is created from the transaction's first attempt: the sidecar's
 // retries of a conflict that can only recur are cut short, and the read
 // back decides, as it does for the first attempt's answer. (They had
-// made such a wallet payment take 1.5 to 2.5 s.)
+// made such a wallet payment take 1.5 to 2.5 s.) The claim was written by
+// another process; once this one has seen it, the bill's next payment
+// makes no transaction at all.
 func TestCreateClaimedDoesNotWaitOutSidecarRetries(t *testing.T) {
 	ctx := context.Background()
 	bill := domain.Bill{ID: "bill_cr", UserID: "usr_cr", Amount: 500, Currency: "INR"}
@@ -320,10 +322,10 @@ func TestCreateClaimedDoesNotWaitOutSidecarRetries(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := &retryingSidecar{MemState: sidecartest.NewMemState()}
-			s := store.New(st, "payment-store")
-			if err := tc.before(s); err != nil {
+			if err := tc.before(store.New(st, "payment-store")); err != nil {
 				t.Fatal(err)
 			}
+			s := store.New(st, "payment-store")
 			claimed, err := s.CreateClaimed(ctx, domain.NewWalletPayment("pay_cr", bill, time.Now()))
 			if claimed || err != nil {
 				t.Fatalf("CreateClaimed = %v, %v; want false, nil", claimed, err)
@@ -336,6 +338,16 @@ func TestCreateClaimedDoesNotWaitOutSidecarRetries(t *testing.T) {
 			}
 			if holder, _, _ := s.BillClaim(ctx, bill.ID); holder != tc.holder {
 				t.Fatalf("claim held by %q, want %q", holder, tc.holder)
+			}
+			claimed, err = s.CreateClaimed(ctx, domain.NewWalletPayment("pay_cr2", bill, time.Now()))
+			if claimed || err != nil {
+				t.Fatalf("CreateClaimed(pay_cr2) = %v, %v; want false, nil", claimed, err)
+			}
+			if n := st.attempts.Load(); n != 1 {
+				t.Fatalf("transaction attempts after the bill's second payment = %d, want still 1", n)
+			}
+			if _, err := s.Get(ctx, "pay_cr2"); err != nil {
+				t.Fatalf("Get(pay_cr2): %v", err)
 			}
 		})
 	}
@@ -366,4 +378,29 @@ type failingInsertAll struct{ *sidecartest.MemState }
 
 func (failingInsertAll) InsertAll(ctx context.Context, _ string, _ []sidecar.Item) error {
 	return fmt.Errorf("%w: %w", sidecar.ErrSidecar, context.DeadlineExceeded)
+}
+
+// A claim this process let go (deleted) is not remembered: the bill's
+// next payment is created holding it, in the one transaction.
+func TestCreateClaimedAfterTheClaimWasLetGo(t *testing.T) {
+	ctx := context.Background()
+	st := &retryingSidecar{MemState: sidecartest.NewMemState()}
+	s := store.New(st, "payment-store")
+	bill := domain.Bill{ID: "bill_lg", UserID: "usr_lg", Amount: 500, Currency: "INR"}
+	if err := s.Create(ctx, domain.NewWalletPayment("pay_first", bill, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ClaimBill(ctx, bill.ID, "pay_first"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReleaseBill(ctx, bill.ID, "pay_first"); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := s.CreateClaimed(ctx, domain.NewWalletPayment("pay_next", bill, time.Now()))
+	if !claimed || err != nil {
+		t.Fatalf("CreateClaimed = %v, %v; want true, nil", claimed, err)
+	}
+	if n := st.attempts.Load(); n != 1 {
+		t.Fatalf("transaction attempts = %d, want 1", n)
+	}
 }
