@@ -7,6 +7,7 @@ require (
 	github.com/dapr/go-sdk v1.11.0
 	github.com/gofiber/fiber/v2 v2.52.15
 	github.com/golang-jwt/jwt/v5 v5.3.1
+	github.com/hashicorp/golang-lru/v2 v2.0.7
 	github.com/prometheus/client_golang v1.20.5
 	github.com/valyala/fasthttp v1.51.0
 	google.golang.org/grpc v1.65.0

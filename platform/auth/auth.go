@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/finflow/finflow/platform/apperr"
 	"github.com/finflow/finflow/platform/id"
@@ -200,7 +201,8 @@ func (v *Verifier) Verify(token string) (Identity, error) {
 // a map lookup instead of a signature check and a parse. Only the verifier
 // that checked a token may remember it: a token is never remembered
 // because it was presented, so forged tokens cannot fill it. It holds up to
-// 4096 tokens and starts again when full. It is safe for concurrent use.
+// 4096 tokens, dropping the one used least recently when full. It is safe
+// for concurrent use.
 type Verified struct {
 	// Leeway is the clock skew the verifier allows on either side of a
 	// token's window, as its full check does.
@@ -239,8 +241,9 @@ func (v *Verified) Remember(token string, ident Identity, notBefore, exp time.Ti
 	v.cache.put(strings.Clone(token), c)
 }
 
-// tokenCacheSize bounds each cache: identity tokens live a minute, so a
-// cache that fills up is simply started again.
+// tokenCacheSize bounds each cache: when it is full, the token used least
+// recently is dropped (identity tokens live a minute; a dropped one that
+// comes again is checked in full once more).
 const tokenCacheSize = 4096
 
 // signedToken is a token the Signer made, and when it was issued and
@@ -250,24 +253,18 @@ type signedToken struct {
 	issued, exp time.Time
 }
 
-// tokenCache is a bounded map of tokens, safe for concurrent use.
+// tokenCache is a map of up to tokenCacheSize tokens, safe for concurrent
+// use; its zero value is ready (Signer and Verified are usable as declared).
 type tokenCache[K comparable, V any] struct {
-	mu sync.Mutex
-	m  map[K]V
+	once sync.Once
+	m    *lru.Cache[K, V]
 }
 
-func (tc *tokenCache[K, V]) get(k K) (V, bool) {
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-	c, ok := tc.m[k]
-	return c, ok
+func (tc *tokenCache[K, V]) cache() *lru.Cache[K, V] {
+	tc.once.Do(func() { tc.m, _ = lru.New[K, V](tokenCacheSize) }) // errs only for a size <= 0
+	return tc.m
 }
 
-func (tc *tokenCache[K, V]) put(k K, c V) {
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-	if tc.m == nil || len(tc.m) >= tokenCacheSize {
-		tc.m = make(map[K]V)
-	}
-	tc.m[k] = c
-}
+func (tc *tokenCache[K, V]) get(k K) (V, bool) { return tc.cache().Get(k) }
+
+func (tc *tokenCache[K, V]) put(k K, c V) { tc.cache().Add(k, c) }

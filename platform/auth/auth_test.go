@@ -129,14 +129,24 @@ func TestVerifyRefusals(t *testing.T) {
 	}
 }
 
-// The caches stay bounded however many identities pass.
+// The caches stay bounded however many identities pass, and a token in use
+// stays while others come and go (it is the least recently used that goes,
+// not the whole cache).
 func TestTokenCacheIsBounded(t *testing.T) {
 	var tc tokenCache[int, signedToken]
+	const inUse = -1
+	tc.put(inUse, signedToken{})
 	for i := 0; i < 3*tokenCacheSize; i++ {
 		tc.put(i, signedToken{})
-		if n := len(tc.m); n > tokenCacheSize {
+		if n := tc.cache().Len(); n > tokenCacheSize {
 			t.Fatalf("%d entries after %d puts", n, i+1)
 		}
+		if _, ok := tc.get(inUse); !ok {
+			t.Fatalf("the token in use was dropped after %d other puts", i+1)
+		}
+	}
+	if _, ok := tc.get(0); ok {
+		t.Fatal("the first token put, never used again, is still kept")
 	}
 }
 

@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"sync"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // Cache is a Versioned whose Get may answer from this process's memory: the
@@ -34,12 +35,7 @@ import (
 type Cache struct {
 	st    Versioned
 	store string
-
-	mu    sync.Mutex
-	items map[string]cached
-	order []string // insertion order, for eviction
-	next  int      // next slot of order to evict
-	size  int
+	items *lru.Cache[string, cached] // the least recently used copy goes first
 }
 
 type cached struct {
@@ -60,7 +56,11 @@ func NewCache(st Versioned, store, storeType string, size int) Versioned {
 	if (storeType != "state.redis" && storeType != "memory") || size <= 0 {
 		return st
 	}
-	return &Cache{st: st, store: store, items: make(map[string]cached, size), order: make([]string, size), size: size}
+	items, err := lru.New[string, cached](size)
+	if err != nil { // only for size <= 0, refused above
+		return st
+	}
+	return &Cache{st: st, store: store, items: items}
 }
 
 // Get implements Versioned: the copy of key when there is one (Cached set),
@@ -81,9 +81,7 @@ func (c *Cache) Get(ctx context.Context, store, key string) (Item, error) {
 // Lookup returns the copy of key (Cached set), without reading the store;
 // false when there is none.
 func (c *Cache) Lookup(key string) (Item, bool) {
-	c.mu.Lock()
-	it, ok := c.items[key]
-	c.mu.Unlock()
+	it, ok := c.items.Get(key)
 	if !ok {
 		return Item{}, false
 	}
@@ -135,25 +133,13 @@ func (c *Cache) Forget(store, key string) {
 	if store != c.store {
 		return
 	}
-	c.mu.Lock()
-	delete(c.items, key)
-	c.mu.Unlock()
+	c.items.Remove(key)
 }
 
+// put remembers key's document at etag; when the cache is full, the copy
+// used least recently is dropped (dropping a copy is always safe).
 func (c *Cache) put(key string, value []byte, etag string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.items[key]; !ok {
-		// Evict the oldest slot's key (first in, first out). A key that
-		// was forgotten and remembered again holds two slots and goes with
-		// the older one: dropping a copy early is always safe.
-		if old := c.order[c.next]; old != "" {
-			delete(c.items, old)
-		}
-		c.order[c.next] = key
-		c.next = (c.next + 1) % c.size
-	}
-	c.items[key] = cached{value: append([]byte(nil), value...), etag: etag}
+	c.items.Add(key, cached{value: append([]byte(nil), value...), etag: etag})
 }
 
 // errStale ends an attempt of Update that decided on a copy from memory

@@ -141,4 +141,35 @@ func TestCacheEviction(t *testing.T) {
 	if string(it.Value) != `{"n":2,"writes":null}` {
 		t.Fatalf("a = %s, want n=2", it.Value)
 	}
+	// a was written last, c before it; b was used least recently.
+	cache := c.(*sidecar.Cache)
+	for key, want := range map[string]bool{"a": true, "b": false, "c": true} {
+		if _, ok := cache.Lookup(key); ok != want {
+			t.Errorf("after a, b, c, a with room for 2: copy of %s kept = %v, want %v", key, ok, want)
+		}
+	}
+}
+
+// The copy used least recently is the one dropped: a copy a compare-and-swap
+// started from just now outlives one nobody has asked for.
+func TestCacheDropsTheLeastRecentlyUsed(t *testing.T) {
+	ctx := context.Background()
+	st := sidecartest.NewMemState()
+	c := sidecar.NewCache(st, "s", "memory", 2).(*sidecar.Cache)
+	for _, key := range []string{"a", "b"} {
+		if err := c.Insert(ctx, "s", key, []byte(`{}`), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := c.Lookup("a"); !ok {
+		t.Fatal("copy of a missing before the cache was full")
+	}
+	if err := c.Insert(ctx, "s", "c", []byte(`{}`), 0); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]bool{"a": true, "b": false, "c": true} {
+		if _, ok := c.Lookup(key); ok != want {
+			t.Errorf("copy of %s kept = %v, want %v", key, ok, want)
+		}
+	}
 }

@@ -5,6 +5,7 @@ go 1.24
 require (
 	github.com/finflow/finflow/platform v0.0.0
 	github.com/gofiber/fiber/v2 v2.52.15
+	github.com/hashicorp/golang-lru/v2 v2.0.7
 )
 
 require (

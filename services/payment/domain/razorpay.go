@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/finflow/finflow/platform/apperr"
 	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/id"
@@ -384,26 +386,39 @@ func (pr *Processor) failedDelivery(ctx context.Context, r GatewayResult, err er
 	return Rejected, reason, nil
 }
 
-// deliveryFailures counts failed deliveries of each result in this process.
+// deliveryFailures counts failed deliveries of each result in this process,
+// for up to keepDeliveryFailures results (the one that failed least
+// recently is forgotten first, and counts from 0 again if it comes back).
+// A result's count is forgotten when it is applied or parked; one that
+// failed here and was then applied elsewhere (another replica) or answered
+// otherwise is left to be pushed out, so the memory stays bounded.
 type deliveryFailures struct {
 	mu sync.Mutex
-	n  map[string]int
+	n  *lru.Cache[string, int]
 }
+
+// keepDeliveryFailures bounds deliveryFailures: far more results than can
+// be failing at once (each is retried by its sidecar with backoff).
+const keepDeliveryFailures = 4096
 
 func (d *deliveryFailures) fail(eventID string) int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.n == nil {
-		d.n = map[string]int{}
+		d.n, _ = lru.New[string, int](keepDeliveryFailures) // errs only for a size <= 0
 	}
-	d.n[eventID]++
-	return d.n[eventID]
+	n, _ := d.n.Get(eventID)
+	n++
+	d.n.Add(eventID, n)
+	return n
 }
 
 func (d *deliveryFailures) forget(eventID string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	delete(d.n, eventID)
+	if d.n != nil {
+		d.n.Remove(eventID)
+	}
 }
 
 func (pr *Processor) reject(ctx context.Context, r GatewayResult, reason string) (Outcome, string, error) {

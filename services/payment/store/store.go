@@ -41,6 +41,8 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/finflow/finflow/platform/listindex"
 	"github.com/finflow/finflow/platform/ringlog"
 	"github.com/finflow/finflow/platform/sidecar"
@@ -76,53 +78,31 @@ type Store struct {
 	claimed claimsSeen
 }
 
-// claimsSeen remembers, up to keepClaimsSeen bills (the oldest forgotten
-// first), the bills whose claim key this process saw exist. It is only a
-// hint: a bill wrongly remembered costs its payment a round trip more (the
-// claim is then ClaimBill's), one wrongly forgotten the transaction's
-// budget (insertAllBudget).
+// claimsSeen remembers, up to keepClaimsSeen bills (the one used least
+// recently forgotten first), the bills whose claim key this process saw
+// exist. It is only a hint: a bill wrongly remembered costs its payment a
+// round trip more (the claim is then ClaimBill's), one wrongly forgotten
+// the transaction's budget (insertAllBudget).
 type claimsSeen struct {
-	mu    sync.Mutex
-	bills map[string]bool
-	order []string
-	next  int
+	bills *lru.Cache[string, struct{}]
 }
 
 const keepClaimsSeen = 4096
 
-func (c *claimsSeen) see(bill string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.bills == nil {
-		c.bills, c.order = map[string]bool{}, make([]string, keepClaimsSeen)
-	}
-	if c.bills[bill] {
-		return
-	}
-	if old := c.order[c.next]; old != "" {
-		delete(c.bills, old)
-	}
-	c.order[c.next], c.bills[bill] = bill, true
-	c.next = (c.next + 1) % keepClaimsSeen
+func newClaimsSeen() claimsSeen {
+	bills, _ := lru.New[string, struct{}](keepClaimsSeen) // errs only for a size <= 0
+	return claimsSeen{bills: bills}
 }
 
-func (c *claimsSeen) forget(bill string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.bills, bill) // its slot in order goes with the next eviction
-}
-
-func (c *claimsSeen) seen(bill string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.bills[bill]
-}
+func (c claimsSeen) see(bill string)       { c.bills.Add(bill, struct{}{}) }
+func (c claimsSeen) forget(bill string)    { c.bills.Remove(bill) }
+func (c claimsSeen) seen(bill string) bool { _, ok := c.bills.Get(bill); return ok }
 
 var _ domain.Store = (*Store)(nil)
 
 // New returns a Store on the state store component named name.
 func New(state State, name string) *Store {
-	return &Store{state: state, versioned: state, name: name, now: time.Now}
+	return &Store{state: state, versioned: state, name: name, now: time.Now, claimed: newClaimsSeen()}
 }
 
 // WithCache makes the store's compare-and-swaps of payments and list heads
