@@ -22,6 +22,8 @@ type MemState struct {
 	items    map[string]memItem
 	failPref string
 	failLeft int
+	reads    map[string]int // by key: how many times a read named it
+	writes   map[string]int // by key: how many times a write named it
 }
 
 type memItem struct {
@@ -31,7 +33,29 @@ type memItem struct {
 }
 
 // NewMemState returns an empty MemState.
-func NewMemState() *MemState { return &MemState{items: map[string]memItem{}, failLeft: -1} }
+func NewMemState() *MemState {
+	return &MemState{items: map[string]memItem{}, failLeft: -1, reads: map[string]int{}, writes: map[string]int{}}
+}
+
+// Count returns how many times reads (Get, and BulkGet once per key) and
+// writes (Save, Insert, Delete, and InsertAll and SaveBulk once per key),
+// refused ones included, named a key starting with prefix, in any store.
+// It tells a test how many round trips a use case makes to which keys.
+func (m *MemState) Count(prefix string) (reads, writes int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for key, n := range m.reads {
+		if strings.HasPrefix(key, prefix) {
+			reads += n
+		}
+	}
+	for key, n := range m.writes {
+		if strings.HasPrefix(key, prefix) {
+			writes += n
+		}
+	}
+	return reads, writes
+}
 
 // FailAfter makes writes to keys with prefix fail after n more succeed;
 // n < 0 turns failures off.
@@ -41,7 +65,10 @@ func (m *MemState) FailAfter(prefix string, n int) {
 	m.failPref, m.failLeft = prefix, n
 }
 
+// failWrite counts a write of key and reports the failure injected into
+// it, if any.
 func (m *MemState) failWrite(key string) error {
+	m.writes[key]++
 	if m.failLeft < 0 || !strings.HasPrefix(key, m.failPref) {
 		return nil
 	}
@@ -58,6 +85,7 @@ func k(store, key string) string { return store + "||" + key }
 func (m *MemState) Get(_ context.Context, st, key string) (sidecar.Item, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.reads[key]++
 	it, ok := m.items[k(st, key)]
 	if !ok {
 		return sidecar.Item{Key: key}, nil

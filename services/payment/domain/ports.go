@@ -10,17 +10,19 @@ import (
 // Store keeps payments, the claims that keep one active payment per bill,
 // and the index of payments that may still need driving.
 type Store interface {
-	// Create stores a new payment. The store must make it findable by
-	// Pending before the payment itself exists, so that no PENDING payment
-	// can be lost. Returns ErrPaymentExists.
-	Create(ctx context.Context, p Payment) error
+	// Create stores a new payment and returns it as stored: with its place
+	// in its user's list (Seq) when its user is known, so that the caller
+	// need not read it back to learn that it is listed. The store must
+	// make it findable by Pending before the payment itself exists, so
+	// that no PENDING payment can be lost. Returns ErrPaymentExists.
+	Create(ctx context.Context, p Payment) (Payment, error)
 	// CreateClaimed is Create that also claims p's bill for p, in the same
 	// write where the store can (its claim is never without its payment).
 	// claimed reports whether p holds the claim when it returns; when it
 	// does not (the bill was claimed already, or the store could not tell),
 	// the caller claims it with ClaimBill, which decides between a racing
 	// payment and a claim to take over. Returns ErrPaymentExists.
-	CreateClaimed(ctx context.Context, p Payment) (claimed bool, err error)
+	CreateClaimed(ctx context.Context, p Payment) (created Payment, claimed bool, err error)
 	// Get returns a payment. Returns ErrPaymentNotFound.
 	Get(ctx context.Context, id string) (Payment, error)
 	// Update reads the payment, applies fn and writes it back atomically;

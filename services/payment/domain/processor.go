@@ -170,11 +170,14 @@ func (pr *Processor) PayFromWallet(ctx context.Context, billID, paymentID, payer
 	// A payment whose bill is known is created holding its bill's claim
 	// (one write where the store can); one accepted before its bill could
 	// be read claims it when driven.
+	// The payment as created carries its place in its user's list, so the
+	// drive below does not read it back to list it (Enlist).
+	var created Payment
 	claimed := false
 	if p.knowsBill() {
-		claimed, err = pr.Store.CreateClaimed(ctx, p)
+		created, claimed, err = pr.Store.CreateClaimed(ctx, p)
 	} else {
-		err = pr.Store.Create(ctx, p)
+		created, err = pr.Store.Create(ctx, p)
 	}
 	if errors.Is(err, ErrPaymentExists) {
 		existing, gerr := pr.Store.Get(ctx, p.ID)
@@ -185,6 +188,7 @@ func (pr *Processor) PayFromWallet(ctx context.Context, billID, paymentID, payer
 	} else if err != nil {
 		return Payment{}, err
 	}
+	p = created
 	if !p.knowsBill() {
 		return p, nil
 	}

@@ -259,7 +259,7 @@ func TestBillPaidElsewhereGivesTheDebitBack(t *testing.T) {
 	pr := newProcessor(bank)
 	// Paid outside this processor's claims (as a late gateway capture would).
 	p := domain.NewWalletPayment("", *bank.bills["bill_1"], time.Now())
-	if err := pr.Store.Create(ctx, p); err != nil {
+	if _, err := pr.Store.Create(ctx, p); err != nil {
 		t.Fatal(err)
 	}
 	bank.bills["bill_1"].Paid, bank.bills["bill_1"].PaymentID = true, "pay_other"
@@ -510,5 +510,63 @@ func TestABillBeingPaidIsNotCalledPaid(t *testing.T) {
 	e := apperr.From(err)
 	if !errors.Is(err, domain.ErrBillAlreadyPaid) || e.Details[domain.DetailOtherPayment] != held.ID || e.Details[domain.DetailOtherPaymentStatus] != "PENDING" || !strings.Contains(e.Message, "(wallet) of it is under way") {
 		t.Fatalf("a Razorpay payment while a wallet one is under way = %v %v", err, e.Details)
+	}
+}
+
+// A wallet payment makes the minimum-hop payment's state round trips
+// (docs/minimum-hop.md: P1 its list entry, P2 the payment and its claim in
+// one transaction, P3 its final status from the copy, and P0 its pending
+// entry), and nothing else: in particular it does not read its own record
+// back (it once did, to learn a list place the store had just given it).
+// Counted over payments after the first 200, once every pending shard and
+// the users' lists exist; the payments are made one at a time, so the
+// pending index's group commit shares nothing.
+func TestWalletPaymentStateRoundTrips(t *testing.T) {
+	ctx := context.Background()
+	bank := newBank()
+	mem := sidecartest.NewMemState()
+	st := store.New(mem, "payment-store").WithCache(sidecar.NewCache(mem, "payment-store", "memory", 1024))
+	pr := newProcessor(bank)
+	pr.Store = st
+	const users, warm, n = 4, 200, 100
+	for u := range users {
+		bank.balance[fmt.Sprintf("usr_%d", u)] = 1 << 40
+	}
+	pay := func(i int) {
+		t.Helper()
+		b := fmt.Sprintf("bill_%d", i)
+		bank.bills[b] = &domain.Bill{ID: b, UserID: fmt.Sprintf("usr_%d", i%users), Amount: 600, Currency: "INR"}
+		if p, err := pr.PayFromWallet(ctx, b, "", ""); err != nil || p.Status != domain.Success || p.Seq == 0 {
+			t.Fatalf("payment %d: %s (seq %d), %v; want SUCCESS, listed", i, p.Status, p.Seq, err)
+		}
+	}
+	for i := range warm {
+		pay(i)
+	}
+	before := map[string][2]int{}
+	prefixes := []string{"payment/", "claim/", "payments-of/", "pending/", ""}
+	for _, prefix := range prefixes {
+		r, w := mem.Count(prefix)
+		before[prefix] = [2]int{r, w}
+	}
+	for i := warm; i < warm+n; i++ {
+		pay(i)
+	}
+	for _, tc := range []struct {
+		prefix        string
+		reads, writes float64 // per payment
+	}{
+		{"payment/", 0, 2},     // P2's insert, P3's save
+		{"claim/", 0, 1},       // P2's insert
+		{"payments-of/", 0, 1}, // P1
+		{"pending/", 0, 1},     // P0, unshared
+		{"", 0, 5},             // everything
+	} {
+		r, w := mem.Count(tc.prefix)
+		reads := float64(r-before[tc.prefix][0]) / n
+		writes := float64(w-before[tc.prefix][1]) / n
+		if reads != tc.reads || writes != tc.writes {
+			t.Errorf("keys %q: %.2f reads and %.2f writes per payment, want %.0f and %.0f", tc.prefix, reads, writes, tc.reads, tc.writes)
+		}
 	}
 }

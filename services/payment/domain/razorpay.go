@@ -157,8 +157,8 @@ func (pr *Processor) PayWithRazorpay(ctx context.Context, billID, paymentID, pay
 	if p, ok, err := pr.pendingRazorpay(ctx, billID); err != nil || ok {
 		return p, err
 	}
-	p := NewRazorpayPayment(paymentID, bill, pr.Now())
-	if err := pr.Store.Create(ctx, p); errors.Is(err, ErrPaymentExists) {
+	p, err := pr.Store.Create(ctx, NewRazorpayPayment(paymentID, bill, pr.Now()))
+	if errors.Is(err, ErrPaymentExists) {
 		return pr.PayWithRazorpay(ctx, billID, paymentID, payer)
 	} else if err != nil {
 		return Payment{}, err
@@ -660,7 +660,7 @@ func (pr *Processor) lateCapture(ctx context.Context, orig Payment, r GatewayRes
 	late.Razorpay = &order
 	late.LateCaptureOf = orig.ID
 	late.note(pr.Now(), fmt.Sprintf("gateway %s: %s captured on the order of payment %s, which is %s; to be confirmed with Razorpay", r.Event, r.GatewayPaymentID, orig.ID, orig.Status))
-	if err := pr.Store.Create(ctx, late); err != nil && !errors.Is(err, ErrPaymentExists) {
+	if _, err := pr.Store.Create(ctx, late); err != nil && !errors.Is(err, ErrPaymentExists) {
 		return err
 	}
 	pr.Kick(lateID)

@@ -108,7 +108,7 @@ func TestADriverToldNoAndADriverLaterAgree(t *testing.T) {
 			}, domain.ReasonWalletNotFound},
 		{"the claim held by another payment, which then fails", 10_000, func(t *testing.T, s domain.Store) {
 			q := domain.NewWalletPayment("pay_q", domain.Bill{ID: "bill_1", UserID: "usr_a", Amount: 2500, Currency: "INR"}, time.Now())
-			if err := s.Create(context.Background(), q); err != nil {
+			if _, err := s.Create(context.Background(), q); err != nil {
 				t.Fatal(err)
 			}
 			if err := s.ClaimBill(context.Background(), "bill_1", "pay_q"); err != nil {

@@ -62,7 +62,8 @@ func (pr *Processor) TopUp(ctx context.Context, caller auth.Caller, userID strin
 	}
 	p := NewRazorpayPayment(topupID, Bill{UserID: userID, Amount: amount.Paise(), Currency: money.INR}, pr.Now())
 	p.Purpose, p.TopUpID = PurposeTopUp, topupID
-	if err := pr.Store.Create(ctx, p); errors.Is(err, ErrPaymentExists) {
+	p, err = pr.Store.Create(ctx, p)
+	if errors.Is(err, ErrPaymentExists) {
 		return pr.TopUp(ctx, caller, userID, amount, idempotencyToken)
 	} else if err != nil {
 		return Payment{}, err

@@ -63,7 +63,7 @@ func (w listWorld) make(t *testing.T, purpose domain.Purpose, user string, n int
 			p = domain.NewRazorpayPayment(id.New(id.TopUp), domain.Bill{UserID: user, Amount: int64(100 + i), Currency: "INR"}, time.Now())
 			p.Purpose, p.TopUpID = domain.PurposeTopUp, p.ID
 		}
-		if err := w.st.Create(context.Background(), p); err != nil {
+		if _, err := w.st.Create(context.Background(), p); err != nil {
 			t.Fatal(err)
 		}
 	}

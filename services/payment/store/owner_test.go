@@ -20,11 +20,11 @@ func TestAPaymentRefusedAsAnotherUsersIsNotListedForThem(t *testing.T) {
 	carol, dave := id.New(id.User), id.New(id.User)
 	payID := id.Derive(id.Payment, "tok-shared")
 	mine := domain.NewWalletPayment(payID, domain.Bill{ID: id.New(id.Bill), UserID: carol, Amount: 4242, Currency: "INR"}, time.Now())
-	if err := w.st.Create(ctx, mine); err != nil {
+	if _, err := w.st.Create(ctx, mine); err != nil {
 		t.Fatal(err)
 	}
 	theirs := domain.NewWalletPayment(payID, domain.Bill{ID: id.New(id.Bill), UserID: dave, Amount: 4242, Currency: "INR"}, time.Now())
-	if err := w.st.Create(ctx, theirs); !errors.Is(err, domain.ErrPaymentExists) {
+	if _, err := w.st.Create(ctx, theirs); !errors.Is(err, domain.ErrPaymentExists) {
 		t.Fatalf("the same id for Dave = %v, want ErrPaymentExists", err)
 	}
 	for _, tc := range []struct {

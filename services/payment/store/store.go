@@ -265,20 +265,20 @@ func (v versionedList) Forget(store, key string) {
 // Create implements domain.Store: the pending index first, then (for a
 // payment whose user is known) its place in the user's list, then the
 // payment, carrying that place.
-func (s *Store) Create(ctx context.Context, p domain.Payment) error {
+func (s *Store) Create(ctx context.Context, p domain.Payment) (domain.Payment, error) {
 	raw, err := s.prepare(ctx, &p)
 	if err != nil {
-		return err
+		return domain.Payment{}, err
 	}
 	err = s.versioned.Insert(ctx, s.name, paymentKey(p.ID), raw, 0)
 	if errors.Is(err, sidecar.ErrExists) {
-		return domain.ErrPaymentExists
+		return domain.Payment{}, domain.ErrPaymentExists
 	}
 	if err != nil {
-		return fmt.Errorf("creating payment: %w", err)
+		return domain.Payment{}, fmt.Errorf("creating payment: %w", err)
 	}
 	s.created(p)
-	return nil
+	return p, nil
 }
 
 // prepare does what comes before a payment is written: its pending index
@@ -324,14 +324,14 @@ const insertAllBudget = 200 * time.Millisecond
 // but not as written is ErrPaymentExists (a retry); the payment as written
 // with the claim another's (or the claim missing) is created, unclaimed,
 // for ClaimBill to decide.
-func (s *Store) CreateClaimed(ctx context.Context, p domain.Payment) (bool, error) {
+func (s *Store) CreateClaimed(ctx context.Context, p domain.Payment) (domain.Payment, bool, error) {
 	raw, err := s.prepare(ctx, &p)
 	if err != nil {
-		return false, err
+		return domain.Payment{}, false, err
 	}
 	if s.claimed.seen(p.BillID) {
 		// The transaction would fail on the claim: the payment alone.
-		return false, s.insertAlone(ctx, p, raw)
+		return s.insertAlone(ctx, p, raw)
 	}
 	claimRaw, _ := json.Marshal(claim{PaymentID: p.ID})
 	txCtx, cancel := context.WithTimeout(ctx, insertAllBudget)
@@ -343,11 +343,11 @@ func (s *Store) CreateClaimed(ctx context.Context, p domain.Payment) (bool, erro
 			o.Observe(sidecar.Item{Key: paymentKey(p.ID), Value: raw, ETag: "1"}) // an insert is version 1
 		}
 		s.created(p)
-		return true, nil
+		return p, true, nil
 	}
 	items, rerr := s.state.BulkGet(ctx, s.name, []string{paymentKey(p.ID), claimKey(p.BillID)})
 	if rerr != nil {
-		return false, fmt.Errorf("creating payment: %w (and reading it back: %v)", err, rerr)
+		return domain.Payment{}, false, fmt.Errorf("creating payment: %w (and reading it back: %v)", err, rerr)
 	}
 	switch {
 	case !items[0].Found():
@@ -355,9 +355,9 @@ func (s *Store) CreateClaimed(ctx context.Context, p domain.Payment) (bool, erro
 		// may still land): the payment alone, as Create writes it. A late
 		// transaction then writes nothing of the payment, and at most p's
 		// own claim, which ClaimBill accepts as p's.
-		return false, s.insertAlone(ctx, p, raw)
+		return s.insertAlone(ctx, p, raw)
 	case !bytes.Equal(items[0].Value, raw):
-		return false, domain.ErrPaymentExists
+		return domain.Payment{}, false, domain.ErrPaymentExists
 	}
 	s.created(p)
 	if items[1].Found() {
@@ -365,22 +365,23 @@ func (s *Store) CreateClaimed(ctx context.Context, p domain.Payment) (bool, erro
 	}
 	var c claim
 	if items[1].Found() && json.Unmarshal(items[1].Value, &c) == nil && c.PaymentID == p.ID {
-		return true, nil
+		return p, true, nil
 	}
-	return false, nil
+	return p, false, nil
 }
 
 // insertAlone writes payment p (raw: its record) without its bill's
-// claim, as Create does. Returns ErrPaymentExists.
-func (s *Store) insertAlone(ctx context.Context, p domain.Payment, raw []byte) error {
+// claim, as Create does, and returns it unclaimed (CreateClaimed's
+// answer). Returns ErrPaymentExists.
+func (s *Store) insertAlone(ctx context.Context, p domain.Payment, raw []byte) (domain.Payment, bool, error) {
 	err := s.versioned.Insert(ctx, s.name, paymentKey(p.ID), raw, 0)
 	if errors.Is(err, sidecar.ErrExists) {
-		return domain.ErrPaymentExists
+		return domain.Payment{}, false, domain.ErrPaymentExists
 	} else if err != nil {
-		return fmt.Errorf("creating payment: %w", err)
+		return domain.Payment{}, false, fmt.Errorf("creating payment: %w", err)
 	}
 	s.created(p)
-	return nil
+	return p, false, nil
 }
 
 func (s *Store) load(ctx context.Context, id string) (domain.Payment, string, error) {

@@ -49,7 +49,7 @@ func TestConcurrentPaymentsTwoProcesses(t *testing.T) {
 			s := stores[i%2]
 			id := fmt.Sprintf("pay_%04d", i)
 			p := domain.NewWalletPayment(id, domain.Bill{ID: fmt.Sprintf("bill_%04d", i), UserID: users[i%3], Amount: 100, Currency: "INR"}, time.Now())
-			if err := s.Create(ctx, p); err != nil {
+			if _, err := s.Create(ctx, p); err != nil {
 				errs <- fmt.Errorf("Create(%s) = %w", id, err)
 				return
 			}
@@ -148,7 +148,8 @@ func TestCreateClaimed(t *testing.T) {
 			return s.ClaimBill(ctx, bill.ID, "pay_other")
 		}, false, nil},
 		{"a payment that exists (a retry)", func(s *store.Store) error {
-			return s.Create(ctx, domain.NewWalletPayment("pay_cc", bill, time.Now().Add(-time.Second)))
+			_, err := s.Create(ctx, domain.NewWalletPayment("pay_cc", bill, time.Now().Add(-time.Second)))
+			return err
 		}, false, domain.ErrPaymentExists},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -156,7 +157,7 @@ func TestCreateClaimed(t *testing.T) {
 			if err := tc.before(s); err != nil {
 				t.Fatal(err)
 			}
-			claimed, err := s.CreateClaimed(ctx, domain.NewWalletPayment("pay_cc", bill, time.Now()))
+			_, claimed, err := s.CreateClaimed(ctx, domain.NewWalletPayment("pay_cc", bill, time.Now()))
 			if claimed != tc.wantClaimed || !errors.Is(err, tc.wantErr) {
 				t.Fatalf("CreateClaimed = %v, %v; want %v, %v", claimed, err, tc.wantClaimed, tc.wantErr)
 			}
@@ -185,7 +186,7 @@ func TestClaimRefusalsStick(t *testing.T) {
 	s := []*store.Store{store.New(mem, "payment-store"), store.New(mem, "payment-store")}
 	bill := domain.Bill{ID: "bill_rs", UserID: "usr_rs", Amount: 500, Currency: "INR"}
 	for _, id := range []string{"pay_q", "pay_p", "pay_r", "pay_t"} {
-		if err := s[0].Create(ctx, domain.NewWalletPayment(id, bill, time.Now())); err != nil {
+		if _, err := s[0].Create(ctx, domain.NewWalletPayment(id, bill, time.Now())); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -307,7 +308,7 @@ func TestCreateClaimedDoesNotWaitOutSidecarRetries(t *testing.T) {
 	}{
 		{"claim held by another payment", func(s *store.Store) error { return s.ClaimBill(ctx, bill.ID, "pay_other") }, "pay_other"},
 		{"claim let go, its refusals kept", func(s *store.Store) error {
-			if err := s.Create(ctx, domain.NewWalletPayment("pay_holder", bill, time.Now())); err != nil {
+			if _, err := s.Create(ctx, domain.NewWalletPayment("pay_holder", bill, time.Now())); err != nil {
 				return err
 			}
 			if err := s.ClaimBill(ctx, bill.ID, "pay_holder"); err != nil {
@@ -326,7 +327,7 @@ func TestCreateClaimedDoesNotWaitOutSidecarRetries(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := store.New(st, "payment-store")
-			claimed, err := s.CreateClaimed(ctx, domain.NewWalletPayment("pay_cr", bill, time.Now()))
+			_, claimed, err := s.CreateClaimed(ctx, domain.NewWalletPayment("pay_cr", bill, time.Now()))
 			if claimed || err != nil {
 				t.Fatalf("CreateClaimed = %v, %v; want false, nil", claimed, err)
 			}
@@ -339,7 +340,7 @@ func TestCreateClaimedDoesNotWaitOutSidecarRetries(t *testing.T) {
 			if holder, _, _ := s.BillClaim(ctx, bill.ID); holder != tc.holder {
 				t.Fatalf("claim held by %q, want %q", holder, tc.holder)
 			}
-			claimed, err = s.CreateClaimed(ctx, domain.NewWalletPayment("pay_cr2", bill, time.Now()))
+			_, claimed, err = s.CreateClaimed(ctx, domain.NewWalletPayment("pay_cr2", bill, time.Now()))
 			if claimed || err != nil {
 				t.Fatalf("CreateClaimed(pay_cr2) = %v, %v; want false, nil", claimed, err)
 			}
@@ -361,7 +362,7 @@ func TestCreateClaimedInsertsThePaymentAloneWhenTheTransactionWroteNothing(t *te
 	st := &failingInsertAll{MemState: sidecartest.NewMemState()}
 	s := store.New(st, "payment-store")
 	bill := domain.Bill{ID: "bill_fa", UserID: "usr_fa", Amount: 500, Currency: "INR"}
-	claimed, err := s.CreateClaimed(ctx, domain.NewWalletPayment("pay_fa", bill, time.Now()))
+	_, claimed, err := s.CreateClaimed(ctx, domain.NewWalletPayment("pay_fa", bill, time.Now()))
 	if claimed || err != nil {
 		t.Fatalf("CreateClaimed = %v, %v; want false, nil", claimed, err)
 	}
@@ -387,7 +388,7 @@ func TestCreateClaimedAfterTheClaimWasLetGo(t *testing.T) {
 	st := &retryingSidecar{MemState: sidecartest.NewMemState()}
 	s := store.New(st, "payment-store")
 	bill := domain.Bill{ID: "bill_lg", UserID: "usr_lg", Amount: 500, Currency: "INR"}
-	if err := s.Create(ctx, domain.NewWalletPayment("pay_first", bill, time.Now())); err != nil {
+	if _, err := s.Create(ctx, domain.NewWalletPayment("pay_first", bill, time.Now())); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.ClaimBill(ctx, bill.ID, "pay_first"); err != nil {
@@ -396,7 +397,7 @@ func TestCreateClaimedAfterTheClaimWasLetGo(t *testing.T) {
 	if err := s.ReleaseBill(ctx, bill.ID, "pay_first"); err != nil {
 		t.Fatal(err)
 	}
-	claimed, err := s.CreateClaimed(ctx, domain.NewWalletPayment("pay_next", bill, time.Now()))
+	_, claimed, err := s.CreateClaimed(ctx, domain.NewWalletPayment("pay_next", bill, time.Now()))
 	if !claimed || err != nil {
 		t.Fatalf("CreateClaimed = %v, %v; want true, nil", claimed, err)
 	}
