@@ -270,15 +270,7 @@ func (s *Store) Create(ctx context.Context, p domain.Payment) (domain.Payment, e
 	if err != nil {
 		return domain.Payment{}, err
 	}
-	err = s.versioned.Insert(ctx, s.name, paymentKey(p.ID), raw, 0)
-	if errors.Is(err, sidecar.ErrExists) {
-		return domain.Payment{}, domain.ErrPaymentExists
-	}
-	if err != nil {
-		return domain.Payment{}, fmt.Errorf("creating payment: %w", err)
-	}
-	s.created(p)
-	return p, nil
+	return s.insert(ctx, p, raw)
 }
 
 // prepare does what comes before a payment is written: its pending index
@@ -331,7 +323,8 @@ func (s *Store) CreateClaimed(ctx context.Context, p domain.Payment) (domain.Pay
 	}
 	if s.claimed.seen(p.BillID) {
 		// The transaction would fail on the claim: the payment alone.
-		return s.insertAlone(ctx, p, raw)
+		p, err := s.insert(ctx, p, raw)
+		return p, false, err
 	}
 	claimRaw, _ := json.Marshal(claim{PaymentID: p.ID})
 	txCtx, cancel := context.WithTimeout(ctx, insertAllBudget)
@@ -355,7 +348,8 @@ func (s *Store) CreateClaimed(ctx context.Context, p domain.Payment) (domain.Pay
 		// may still land): the payment alone, as Create writes it. A late
 		// transaction then writes nothing of the payment, and at most p's
 		// own claim, which ClaimBill accepts as p's.
-		return s.insertAlone(ctx, p, raw)
+		p, err := s.insert(ctx, p, raw)
+		return p, false, err
 	case !bytes.Equal(items[0].Value, raw):
 		return domain.Payment{}, false, domain.ErrPaymentExists
 	}
@@ -370,18 +364,19 @@ func (s *Store) CreateClaimed(ctx context.Context, p domain.Payment) (domain.Pay
 	return p, false, nil
 }
 
-// insertAlone writes payment p (raw: its record) without its bill's
-// claim, as Create does, and returns it unclaimed (CreateClaimed's
-// answer). Returns ErrPaymentExists.
-func (s *Store) insertAlone(ctx context.Context, p domain.Payment, raw []byte) (domain.Payment, bool, error) {
+// insert writes payment p (raw: its record, from prepare) alone, without
+// its bill's claim, and returns it as written: Create's write, and
+// CreateClaimed's when the transaction cannot or did not write it.
+// Returns ErrPaymentExists.
+func (s *Store) insert(ctx context.Context, p domain.Payment, raw []byte) (domain.Payment, error) {
 	err := s.versioned.Insert(ctx, s.name, paymentKey(p.ID), raw, 0)
 	if errors.Is(err, sidecar.ErrExists) {
-		return domain.Payment{}, false, domain.ErrPaymentExists
+		return domain.Payment{}, domain.ErrPaymentExists
 	} else if err != nil {
-		return domain.Payment{}, false, fmt.Errorf("creating payment: %w", err)
+		return domain.Payment{}, fmt.Errorf("creating payment: %w", err)
 	}
 	s.created(p)
-	return p, false, nil
+	return p, nil
 }
 
 func (s *Store) load(ctx context.Context, id string) (domain.Payment, string, error) {
