@@ -269,7 +269,11 @@ func TestResolveDeadLetter(t *testing.T) {
 // retryingSidecar is a state whose InsertAll retries a failed transaction
 // as the sidecar's resiliency policy does (components/resiliency.yaml:
 // three retries, the first no sooner than 250 ms), within the caller's
-// context, and counts its attempts.
+// context, and counts its attempts. As in the sidecar, an attempt made
+// once the caller's context has ended never reaches the store: its Redis
+// call fails at once on the ended context. (Without that, a timer and the
+// context's end that are both due when a loaded machine wakes the select
+// up were a coin toss, and the test failed now and then under -race.)
 type retryingSidecar struct {
 	*sidecartest.MemState
 	attempts atomic.Int32
@@ -277,6 +281,9 @@ type retryingSidecar struct {
 
 func (r *retryingSidecar) InsertAll(ctx context.Context, st string, items []sidecar.Item) error {
 	for retry := 0; ; retry++ {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w: %w", sidecar.ErrSidecar, ctx.Err())
+		}
 		r.attempts.Add(1)
 		err := r.MemState.InsertAll(ctx, st, items)
 		if err == nil || retry == 3 {
