@@ -3,27 +3,17 @@ package sidecar_test
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"testing"
 
 	"github.com/finflow/finflow/platform/sidecar"
 	"github.com/finflow/finflow/platform/sidecar/sidecartest"
 )
 
-// countingState counts the reads that reach the store.
-type countingState struct {
-	*sidecartest.MemState
-	gets atomic.Int64
-}
-
-func (c *countingState) Get(ctx context.Context, store, key string) (sidecar.Item, error) {
-	c.gets.Add(1)
-	return c.MemState.Get(ctx, store, key)
-}
-
-func newCached(t *testing.T) (*countingState, sidecar.Versioned) {
+// newCached returns a store that counts the reads reaching it
+// (MemState.Count) and a Cache in front of it.
+func newCached(t *testing.T) (*sidecartest.MemState, sidecar.Versioned) {
 	t.Helper()
-	st := &countingState{MemState: sidecartest.NewMemState()}
+	st := sidecartest.NewMemState()
 	c := sidecar.NewCache(st, "s", "memory", 16)
 	if _, ok := c.(*sidecar.Cache); !ok {
 		t.Fatalf("NewCache(memory) = %T, want a *sidecar.Cache", c)
@@ -45,10 +35,10 @@ func TestCacheSkipsTheReadOfItsOwnWrites(t *testing.T) {
 			t.Fatalf("Update = %+v, %v; want n=%d", got, err, want)
 		}
 	}
-	if n := st.gets.Load(); n != 0 {
+	if n, _ := st.Count(""); n != 0 {
 		t.Fatalf("%d reads reached the store; want 0", n)
 	}
-	it, _ := st.MemState.Get(ctx, "s", "doc")
+	it, _ := st.Get(ctx, "s", "doc")
 	if string(it.Value) != `{"n":4,"writes":null}` || it.ETag != "4" {
 		t.Fatalf("stored %s at version %s; want n=4 at version 4", it.Value, it.ETag)
 	}
@@ -64,7 +54,7 @@ func TestCacheStaleCopyIsRefusedAndRedone(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Elsewhere: n becomes 10.
-	if err := st.MemState.Save(ctx, "s", "doc", []byte(`{"n":10}`), "1"); err != nil {
+	if err := st.Save(ctx, "s", "doc", []byte(`{"n":10}`), "1"); err != nil {
 		t.Fatal(err)
 	}
 	got, err := sidecar.Update(ctx, c, "s", "doc", func(x *counter, _ bool) error { x.N++; return nil })
@@ -90,7 +80,7 @@ func TestCacheDecidesAgainOnAFreshRead(t *testing.T) {
 			if err := c.Insert(ctx, "s", "doc", []byte(`{"n":1}`), 0); err != nil {
 				t.Fatal(err)
 			}
-			if err := st.MemState.Save(ctx, "s", "doc", []byte(`{"n":7}`), "1"); err != nil {
+			if err := st.Save(ctx, "s", "doc", []byte(`{"n":7}`), "1"); err != nil {
 				t.Fatal(err)
 			}
 			var seen []int
