@@ -273,7 +273,7 @@ func TestResolveDeadLetter(t *testing.T) {
 // once the caller's context has ended never reaches the store: its Redis
 // call fails at once on the ended context. (Without that, a timer and the
 // context's end that are both due when a loaded machine wakes the select
-// up were a coin toss, and the test failed now and then under -race.)
+// up were a coin toss.)
 type retryingSidecar struct {
 	*sidecartest.MemState
 	attempts atomic.Int32
