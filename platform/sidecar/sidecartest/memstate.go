@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/finflow/finflow/platform/sidecar"
 )
@@ -24,6 +25,9 @@ type MemState struct {
 	failLeft int
 	reads    map[string]int // by key: how many times a read named it
 	writes   map[string]int // by key: how many times a write named it
+	trips    int            // calls served, a bulk call once
+	slowPref string
+	slowFor  time.Duration
 }
 
 type memItem struct {
@@ -57,6 +61,51 @@ func (m *MemState) Count(prefix string) (reads, writes int) {
 	return reads, writes
 }
 
+// RoundTrips returns how many calls the state has served, refused ones
+// included, each bulk call (BulkGet, SaveBulk, InsertAll) once: the round
+// trips to the sidecar a use case would make.
+func (m *MemState) RoundTrips() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.trips
+}
+
+// SlowWrites makes every write call that names a key with prefix take d
+// before it is applied, as a round trip to the sidecar does, so that
+// callers that come meanwhile overlap it; d = 0 turns it off.
+func (m *MemState) SlowWrites(prefix string, d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.slowPref, m.slowFor = prefix, d
+}
+
+// trip counts one call and, for a write that SlowWrites names, waits
+// before it is applied (without holding the lock).
+func (m *MemState) trip(write bool, keys ...string) {
+	m.mu.Lock()
+	m.trips++
+	pref, d := m.slowPref, m.slowFor
+	m.mu.Unlock()
+	if !write || d == 0 {
+		return
+	}
+	for _, key := range keys {
+		if strings.HasPrefix(key, pref) {
+			time.Sleep(d)
+			return
+		}
+	}
+}
+
+// keysOf returns the keys of items.
+func keysOf(items []sidecar.Item) []string {
+	keys := make([]string, len(items))
+	for i, it := range items {
+		keys[i] = it.Key
+	}
+	return keys
+}
+
 // FailAfter makes writes to keys with prefix fail after n more succeed;
 // n < 0 turns failures off.
 func (m *MemState) FailAfter(prefix string, n int) {
@@ -83,29 +132,44 @@ func k(store, key string) string { return store + "||" + key }
 
 // Get implements store.State.
 func (m *MemState) Get(_ context.Context, st, key string) (sidecar.Item, error) {
+	m.trip(false)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.get(st, key), nil
+}
+
+// get reads key under m.mu.
+func (m *MemState) get(st, key string) sidecar.Item {
 	m.reads[key]++
 	it, ok := m.items[k(st, key)]
 	if !ok {
-		return sidecar.Item{Key: key}, nil
+		return sidecar.Item{Key: key}
 	}
-	return sidecar.Item{Key: key, Value: it.value, ETag: fmt.Sprint(it.version)}, nil
+	return sidecar.Item{Key: key, Value: it.value, ETag: fmt.Sprint(it.version)}
 }
 
 // BulkGet implements store.State.
-func (m *MemState) BulkGet(ctx context.Context, st string, keys []string) ([]sidecar.Item, error) {
+func (m *MemState) BulkGet(_ context.Context, st string, keys []string) ([]sidecar.Item, error) {
+	m.trip(false)
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	out := make([]sidecar.Item, len(keys))
 	for i, key := range keys {
-		out[i], _ = m.Get(ctx, st, key)
+		out[i] = m.get(st, key)
 	}
 	return out, nil
 }
 
 // Save implements store.State.
 func (m *MemState) Save(_ context.Context, st, key string, value []byte, etag string) error {
+	m.trip(true, key)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.save(st, key, value, etag)
+}
+
+// save writes key under m.mu.
+func (m *MemState) save(st, key string, value []byte, etag string) error {
 	if err := m.failWrite(key); err != nil {
 		return err
 	}
@@ -121,9 +185,12 @@ func (m *MemState) Save(_ context.Context, st, key string, value []byte, etag st
 }
 
 // SaveBulk implements the sidecar's SaveBulk.
-func (m *MemState) SaveBulk(ctx context.Context, st string, items []sidecar.Item) error {
+func (m *MemState) SaveBulk(_ context.Context, st string, items []sidecar.Item) error {
+	m.trip(true, keysOf(items)...)
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for _, it := range items {
-		if err := m.Save(ctx, st, it.Key, it.Value, ""); err != nil {
+		if err := m.save(st, it.Key, it.Value, ""); err != nil {
 			return err
 		}
 	}
@@ -132,6 +199,7 @@ func (m *MemState) SaveBulk(ctx context.Context, st string, items []sidecar.Item
 
 // Insert implements store.State.
 func (m *MemState) Insert(_ context.Context, st, key string, value []byte, _ int) error {
+	m.trip(true, key)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.failWrite(key); err != nil {
@@ -148,6 +216,7 @@ func (m *MemState) Insert(_ context.Context, st, key string, value []byte, _ int
 // item inserted if absent, none undone when another is refused, and a
 // refusal reported as a plain sidecar failure.
 func (m *MemState) InsertAll(_ context.Context, st string, items []sidecar.Item) error {
+	m.trip(true, keysOf(items)...)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var refused error
@@ -169,6 +238,7 @@ func (m *MemState) InsertAll(_ context.Context, st string, items []sidecar.Item)
 
 // Delete implements the sidecar's Delete.
 func (m *MemState) Delete(_ context.Context, st, key, etag string) error {
+	m.trip(true, key)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.failWrite(key); err != nil {

@@ -6,13 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/finflow/finflow/platform/auth"
 	"github.com/finflow/finflow/platform/contract"
-	"github.com/finflow/finflow/platform/sidecar"
 	"github.com/finflow/finflow/platform/sidecar/sidecartest"
 	"github.com/finflow/finflow/services/billing/domain"
 	"github.com/finflow/finflow/services/billing/store"
@@ -80,32 +78,6 @@ func (p *published) Bills() map[string]int {
 		out[ev.BillID]++
 	}
 	return out
-}
-
-// counting counts the state round trips made through it.
-type counting struct {
-	store.State
-	n atomic.Int64
-}
-
-func (c *counting) Get(ctx context.Context, st, key string) (sidecar.Item, error) {
-	c.n.Add(1)
-	return c.State.Get(ctx, st, key)
-}
-
-func (c *counting) BulkGet(ctx context.Context, st string, keys []string) ([]sidecar.Item, error) {
-	c.n.Add(1)
-	return c.State.BulkGet(ctx, st, keys)
-}
-
-func (c *counting) Save(ctx context.Context, st, key string, value []byte, etag string) error {
-	c.n.Add(1)
-	return c.State.Save(ctx, st, key, value, etag)
-}
-
-func (c *counting) Insert(ctx context.Context, st, key string, value []byte, ttl int) error {
-	c.n.Add(1)
-	return c.State.Insert(ctx, st, key, value, ttl)
 }
 
 // instance is one billing service on state, with its own clock and
