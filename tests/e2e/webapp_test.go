@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/css"
 	"github.com/chromedp/cdproto/emulation"
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -858,11 +859,13 @@ func webappHeldBill(t *testing.T, browser context.Context) {
 // one whose answer was lost (503) may or may not have paid: neither is
 // shown as failed. The 429 says when to try again; the line of a try whose
 // outcome was not known is replaced by the next try of the same bill, or
-// says the bill is paid once FinFlow says so.
+// says the bill is paid once FinFlow says so. A 503 that names Razorpay as
+// what did not answer says so, not that FinFlow is down.
 func webappNotKnown(t *testing.T, browser context.Context) {
 	u := webappCustomer(t, "Not Known", 100_000)
 	limited := webappBill(t, u.ID, 10_000, "Rate limited")
 	lost := webappBill(t, u.ID, 20_000, "Answer lost")
+	silent := webappBill(t, u.ID, 5_000, "Razorpay silent")
 	p := openApp(t, browser)
 	p.tokenSignIn(env.Token(t, u.ID, "user"))
 	p.wait(`#unpaid li[data-bill="` + lost.ID + `"]`)
@@ -896,6 +899,17 @@ func webappNotKnown(t *testing.T, browser context.Context) {
 		t.Errorf("a payment whose answer was lost went through states %v, want starting unknown success", states)
 	}
 	p.waitAttr("#balance", "data-paise", "70000")
+
+	// FinFlow answered, Razorpay did not (details.service "razorpay"): the
+	// page says which of the two is not answering.
+	p.rewrite(pageRewrite{Method: "POST", Path: "/Payment/rozarpay", Times: 1, Status: 503, Headers: map[string]string{"Content-Type": "application/json", "Retry-After": "1"},
+		Body: `{"error":{"code":"UNAVAILABLE","message":"Razorpay is not answering; try again shortly","details":{"payment_id":"pay_nothere","service":"razorpay"}}}`})
+	p.click(`#unpaid li[data-bill="` + silent.ID + `"] [data-action="pay-razorpay"]`)
+	line = `#activity li[data-bill="` + silent.ID + `"]`
+	p.wait(line + `[data-state="unknown"]`)
+	if s := p.text(line); !strings.Contains(s, "Razorpay is not answering") || strings.Contains(s, "FinFlow is not answering") {
+		t.Errorf("Razorpay not answering is shown as %q; want it to name Razorpay, not FinFlow", s)
+	}
 	p.noErrors()
 }
 
@@ -1019,6 +1033,9 @@ type appPage struct {
 	ctx    context.Context
 	mu     sync.Mutex
 	thrown []string
+	// blocked: the browser's console errors for Content-Security-Policy
+	// violations in any frame of the tab.
+	blocked []string
 }
 
 // pageProbe records, in every frame, the Content-Security-Policy
@@ -1081,7 +1098,8 @@ func openApp(t *testing.T, browser context.Context) *appPage {
 		t.Fatalf("opening a tab: %v", err)
 	}
 	chromedp.ListenTarget(ctx, func(ev any) {
-		if e, ok := ev.(*runtime.EventExceptionThrown); ok {
+		switch e := ev.(type) {
+		case *runtime.EventExceptionThrown:
 			p.mu.Lock()
 			defer p.mu.Unlock()
 			d := e.ExceptionDetails
@@ -1090,6 +1108,15 @@ func openApp(t *testing.T, browser context.Context) *appPage {
 				msg += " " + d.Exception.Description
 			}
 			p.thrown = append(p.thrown, fmt.Sprintf("%s (%s:%d)", msg, d.URL, d.LineNumber))
+		case *cdplog.EventEntryAdded:
+			// The browser's own report of a blocked load, from every frame
+			// of the tab: the checkout's frame (another origin) too, whose
+			// securitypolicyviolation events the page's probe cannot see.
+			if en := e.Entry; en != nil && en.Level == cdplog.LevelError && strings.Contains(en.Text, "Content Security Policy") {
+				p.mu.Lock()
+				defer p.mu.Unlock()
+				p.blocked = append(p.blocked, fmt.Sprintf("%s (%s)", en.Text, en.URL))
+			}
 		}
 	})
 	p.run(
@@ -1372,7 +1399,7 @@ func (p *appPage) shot(name string) {
 }
 
 // noErrors fails on any uncaught exception or Content-Security-Policy
-// violation the tab saw.
+// violation the tab saw, in the page or in the checkout's frame.
 func (p *appPage) noErrors() {
 	p.t.Helper()
 	var violations []string
@@ -1384,5 +1411,8 @@ func (p *appPage) noErrors() {
 	defer p.mu.Unlock()
 	for _, e := range p.thrown {
 		p.t.Errorf("uncaught exception in the page: %s", e)
+	}
+	for _, b := range p.blocked {
+		p.t.Errorf("Content-Security-Policy violation in a frame of the tab: %s", b)
 	}
 }

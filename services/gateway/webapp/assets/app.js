@@ -94,6 +94,11 @@ function explain(e, billId) {
         : 'in a few seconds.');
     }
     case 'UNAVAILABLE':
+      if (e.details && e.details.service === 'razorpay') {
+        // FinFlow answered; Razorpay (or FinFlow's way to it) did not.
+        return 'Razorpay is not answering right now. Try again in a moment.';
+      }
+      return 'FinFlow is not answering right now. Try again in a moment.';
     case 'REQUEST_TIMEOUT':
       return 'FinFlow is not answering right now. Try again in a moment.';
     case 'BILL_ALREADY_PAID':
