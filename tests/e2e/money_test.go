@@ -22,18 +22,6 @@ func newFundedUser(t *testing.T, topUp int64) string {
 	return u.ID
 }
 
-func errorDetails(t *testing.T, r *harness.Response) map[string]any {
-	t.Helper()
-	var b struct {
-		Error struct {
-			Message string         `json:"message"`
-			Details map[string]any `json:"details"`
-		} `json:"error"`
-	}
-	r.JSON(t, &b)
-	return b.Error.Details
-}
-
 func TestWalletRoutes(t *testing.T) {
 	t.Parallel()
 	u := env.MustCreateUser(t, "Wallet Owner", uniqueEmail("wallet"))
@@ -306,7 +294,7 @@ func TestInsufficientFundsThenPayAfterTopUp(t *testing.T) {
 	if r.Status != http.StatusUnprocessableEntity || r.ErrorCode() != "INSUFFICIENT_FUNDS" || !strings.Contains(string(r.Body), "wallet balance 500 is below 1200") {
 		t.Fatalf("pay = %d %s, want 422 INSUFFICIENT_FUNDS saying why", r.Status, r.Body)
 	}
-	failed, _ := errorDetails(t, r)["payment_id"].(string)
+	failed, _ := r.ErrorDetails()["payment_id"].(string)
 	p := env.MustPayment(t, failed)
 	if p.Status != "FAILED" || p.FailureReason == nil || *p.FailureReason != "INSUFFICIENT_FUNDS" {
 		t.Fatalf("failed payment = %+v", p)
@@ -328,14 +316,14 @@ func TestPaymentErrors(t *testing.T) {
 	noWallet := env.MustCreateUser(t, "No Wallet", uniqueEmail("nowallet")).ID
 	bill := env.MustCreateBill(t, noWallet, 100)
 	r := env.Do(t, "POST", "/Payment/pay", map[string]any{"bill_id": bill.ID}, nil)
-	if r.Status != http.StatusNotFound || r.ErrorCode() != "WALLET_NOT_FOUND" || errorDetails(t, r)["payment_id"] == nil {
+	if r.Status != http.StatusNotFound || r.ErrorCode() != "WALLET_NOT_FOUND" || r.ErrorDetails()["payment_id"] == nil {
 		t.Fatalf("pay without wallet = %d %s, want 404 WALLET_NOT_FOUND naming the payment", r.Status, r.Body)
 	}
 	// The wallet service keeps that refusal (docs/correctness.md) in a
 	// document that is no wallet to anyone until the wallet is opened:
 	// then it is an empty wallet, the failed payment stays FAILED, and the
 	// bill is paid by a new payment, debited once.
-	failed, _ := errorDetails(t, r)["payment_id"].(string)
+	failed, _ := r.ErrorDetails()["payment_id"].(string)
 	for _, path := range []string{"/wallet/balance/" + noWallet, "/wallet/transactions/" + noWallet} {
 		if r := env.Do(t, "GET", path, nil, nil); r.Status != http.StatusNotFound || r.ErrorCode() != "WALLET_NOT_FOUND" {
 			t.Fatalf("GET %s after the refused debit = %d %s, want 404 WALLET_NOT_FOUND", path, r.Status, r.Body)

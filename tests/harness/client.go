@@ -37,15 +37,21 @@ func (r *Response) ErrorCode() string {
 	return b.Error.Code
 }
 
-// ErrorField returns the error's details.field.
-func (r *Response) ErrorField() string {
+// ErrorDetails returns the contract error's details (nil when the body is
+// not an error envelope or has none).
+func (r *Response) ErrorDetails() map[string]any {
 	var b struct {
 		Error struct {
 			Details map[string]any `json:"details"`
 		} `json:"error"`
 	}
 	_ = json.Unmarshal(r.Body, &b)
-	f, _ := b.Error.Details["field"].(string)
+	return b.Error.Details
+}
+
+// ErrorField returns the error's details.field.
+func (r *Response) ErrorField() string {
+	f, _ := r.ErrorDetails()["field"].(string)
 	return f
 }
 

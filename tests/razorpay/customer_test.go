@@ -135,6 +135,7 @@ func TestTopUpRefusals(t *testing.T) {
 		{"no wallet", map[string]any{"user_id": noWallet.ID, "amount": 1000}, as(noWallet.ID), 404, "WALLET_NOT_FOUND"},
 		{"another user's wallet", map[string]any{"user_id": acc.UserID, "amount": 1000}, as(noWallet.ID), 403, "FORBIDDEN"},
 		{"zero", map[string]any{"user_id": acc.UserID, "amount": 0}, as(acc.UserID), 400, "VALIDATION_FAILED"},
+		{"no amount", map[string]any{"user_id": acc.UserID}, as(acc.UserID), 400, "VALIDATION_FAILED"},
 		{"a fraction", `{"user_id":"` + acc.UserID + `","amount":12.5}`, as(acc.UserID), 400, "VALIDATION_FAILED"},
 		{"above 10^12", map[string]any{"user_id": acc.UserID, "amount": int64(1_000_000_000_001)}, as(acc.UserID), 400, "VALIDATION_FAILED"},
 		{"an unknown field", map[string]any{"user_id": acc.UserID, "amount": 100, "bill_id": "x"}, as(acc.UserID), 400, "VALIDATION_FAILED"},
@@ -148,6 +149,19 @@ func TestTopUpRefusals(t *testing.T) {
 			r := env.Do(t, "POST", "/wallet/topup", tc.body, tc.as)
 			if r.Status != tc.status || r.ErrorCode() != tc.code {
 				t.Fatalf("POST /wallet/topup = %d %s, want %d %s", r.Status, r.Body, tc.status, tc.code)
+			}
+			if tc.code != "GATEWAY_REFUSED" {
+				return
+			}
+			// The refused top-up is named as what it is, by the key it is
+			// read with: GET /wallet/topup/{topup_id}, not /Payment/{id}.
+			d := r.ErrorDetails()
+			top, _ := d["topup_id"].(string)
+			if !strings.HasPrefix(top, "top_") || d["payment_id"] != nil {
+				t.Fatalf("details = %v, want topup_id naming the top-up and no payment_id", d)
+			}
+			if g := env.Do(t, "GET", "/wallet/topup/"+top, nil, tc.as); g.Status != 200 || !strings.Contains(string(g.Body), `"status":"FAILED"`) {
+				t.Fatalf("GET /wallet/topup/%s = %d %s, want the FAILED top-up", top, g.Status, g.Body)
 			}
 		})
 	}

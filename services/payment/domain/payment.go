@@ -358,8 +358,33 @@ var failureWords = map[string]string{
 	ReasonTopUpCredited:      "the top-up was credited by another capture of its order; this one is refunded",
 }
 
-// Err returns the client error of a FAILED payment, naming the payment in
-// details.payment_id, or nil for any other payment.
+// Detail keys that name the record an error is about: a payment (read at
+// GET /Payment/{id}) or a top-up (read at GET /wallet/topup/{id}).
+const (
+	DetailPayment = "payment_id"
+	DetailTopUp   = "topup_id"
+)
+
+// Named returns the details that name p to a client: {"topup_id": id} for
+// a top-up, {"payment_id": id} for a payment.
+func (p Payment) Named() map[string]any {
+	if p.Purpose == PurposeTopUp {
+		return map[string]any{DetailTopUp: p.ID}
+	}
+	return map[string]any{DetailPayment: p.ID}
+}
+
+// noun is what p is called in a client's message.
+func (p Payment) noun() string {
+	if p.Purpose == PurposeTopUp {
+		return "top-up"
+	}
+	return "payment"
+}
+
+// Err returns the client error of a FAILED payment, naming it in details
+// (Named: payment_id, or topup_id for a top-up), or nil for any other
+// payment.
 func (p Payment) Err(message string) error {
 	if p.Status != Failed {
 		return nil
@@ -370,9 +395,9 @@ func (p Payment) Err(message string) error {
 		if !known {
 			words = "it failed (" + p.FailureReason + ")"
 		}
-		base = apperr.New(apperr.KindUnprocessable, p.FailureReason, "payment "+p.ID+" FAILED: "+words)
+		base = apperr.New(apperr.KindUnprocessable, p.FailureReason, p.noun()+" "+p.ID+" FAILED: "+words)
 	}
-	details := map[string]any{"payment_id": p.ID}
+	details := p.Named()
 	if g := p.GatewayError; g != nil {
 		details[contract.GatewayStatus], details[contract.GatewayCode], details[contract.GatewayDescription] = g.Status, g.Code, g.Description
 		if message == "" {

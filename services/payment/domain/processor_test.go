@@ -420,8 +420,9 @@ func TestRazorpayOrderWhenTheGatewayIsDown(t *testing.T) {
 	pr.Gateway = gw
 
 	_, err := pr.PayWithRazorpay(ctx, "bill_1", "pay_rz1", "usr_a")
-	if !errors.Is(err, domain.ErrGatewayUnavailable) || apperr.From(err).Kind != apperr.KindUnavailable {
-		t.Fatalf("with the gateway down: %v, want 503 UNAVAILABLE", err)
+	if e := apperr.From(err); !errors.Is(err, domain.ErrGatewayUnavailable) || e.Kind != apperr.KindUnavailable ||
+		e.Details[domain.DetailPayment] != "pay_rz1" || e.Details[domain.DetailService] != "razorpay" {
+		t.Fatalf("with the gateway down: %v %v, want 503 UNAVAILABLE naming the payment and the razorpay service", err, e.Details)
 	}
 	if p, _ := pr.Store.Get(ctx, "pay_rz1"); p.Status != domain.Pending || p.Razorpay != nil {
 		t.Fatalf("payment after the failed order: %s with order %v, want PENDING without one", p.Status, p.Razorpay)

@@ -181,7 +181,7 @@ func refundDecision(q *Payment, refundID string, amount *money.Amount, reason st
 		if q.Purpose != PurposeBill {
 			msg = fmt.Sprintf("%s is a wallet top-up: only a bill's payment can be refunded", q.ID)
 		}
-		return false, ErrNotRefundable.With(msg, map[string]any{"payment_id": q.ID, "status": string(q.Status)})
+		return false, ErrNotRefundable.With(msg, map[string]any{DetailPayment: q.ID, "status": string(q.Status)})
 	}
 	left := q.Amount - q.Reserved()
 	asked := left
@@ -193,16 +193,16 @@ func refundDecision(q *Payment, refundID string, amount *money.Amount, reason st
 		if left <= 0 {
 			msg = fmt.Sprintf("payment %s is refunded in full already (%d paise, or asked for): nothing is left to refund", q.ID, q.Amount)
 		}
-		return false, ErrRefundExceeds.With(msg, map[string]any{"payment_id": q.ID, "amount_refundable": max(left, 0)})
+		return false, ErrRefundExceeds.With(msg, map[string]any{DetailPayment: q.ID, "amount_refundable": max(left, 0)})
 	}
 	if q.Method == MethodRazorpay {
 		if asked < MinRazorpayRefund {
 			return false, ErrRefundBelowMinimum.With(fmt.Sprintf("a refund through Razorpay is at least %d paise (₹1.00); %d asked", MinRazorpayRefund, asked),
-				map[string]any{"payment_id": q.ID, "amount_min": MinRazorpayRefund, "amount_refundable": left})
+				map[string]any{DetailPayment: q.ID, "amount_min": MinRazorpayRefund, "amount_refundable": left})
 		}
 		if rest := left - asked; rest > 0 && rest < MinRazorpayRefund {
 			return false, ErrRefundBelowMinimum.With(fmt.Sprintf("refunding %d of the %d paise left would leave %d, less than Razorpay's smallest refund (₹1.00), which could never be refunded: refund all %d, or leave at least %d",
-				asked, left, rest, left, MinRazorpayRefund), map[string]any{"payment_id": q.ID, "amount_min": MinRazorpayRefund, "amount_refundable": left})
+				asked, left, rest, left, MinRazorpayRefund), map[string]any{DetailPayment: q.ID, "amount_min": MinRazorpayRefund, "amount_refundable": left})
 		}
 	}
 	live := 0
@@ -216,7 +216,7 @@ func refundDecision(q *Payment, refundID string, amount *money.Amount, reason st
 		if live < MaxRefunds {
 			msg = fmt.Sprintf("payment %s keeps %d refunds already (%d of them FAILED), the most a payment's record keeps", q.ID, len(q.Refunds), len(q.Refunds)-live)
 		}
-		return false, ErrTooManyRefunds.With(msg, map[string]any{"payment_id": q.ID, "max_refunds": MaxRefunds, "max_refund_records": MaxRefundRecords})
+		return false, ErrTooManyRefunds.With(msg, map[string]any{DetailPayment: q.ID, "max_refunds": MaxRefunds, "max_refund_records": MaxRefundRecords})
 	}
 	return false, nil
 }
