@@ -51,8 +51,13 @@ func (a *Amount) UnmarshalJSON(b []byte) error {
 }
 
 // Validate checks the contract's range: more than 0 and at most MaxAmount.
+// 0 is also what an absent amount decodes to, so its message says the
+// amount is required rather than that 0 was sent.
 func (a Amount) Validate() error {
-	if a <= 0 {
+	if a == 0 {
+		return apperr.Invalid("amount", "amount is required: an integer number of paise, more than 0")
+	}
+	if a < 0 {
 		return apperr.Invalid("amount", "amount must be more than 0 paise, not %d", int64(a))
 	}
 	if int64(a) > MaxAmount {

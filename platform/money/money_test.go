@@ -50,14 +50,24 @@ func TestAmountJSON(t *testing.T) {
 	}
 }
 
+// Validate refuses what is out of the contract's range, with words that fit
+// what the client sent: 0 is also an absent amount (an omitted field
+// decodes to it), so it says the amount is required, not "not 0".
 func TestAmountValidate(t *testing.T) {
 	cases := []struct {
-		in int64
-		ok bool
-	}{{1, true}, {money.MaxAmount, true}, {0, false}, {-1, false}, {money.MaxAmount + 1, false}}
+		in    int64
+		words string // "" when valid
+	}{
+		{1, ""},
+		{money.MaxAmount, ""},
+		{0, "amount is required"},
+		{-1, "more than 0 paise, not -1"},
+		{money.MaxAmount + 1, "at most 1000000000000 paise"},
+	}
 	for _, tc := range cases {
-		if err := money.Amount(tc.in).Validate(); (err == nil) != tc.ok {
-			t.Errorf("Amount(%d).Validate() = %v, want ok=%v", tc.in, err, tc.ok)
+		err := money.Amount(tc.in).Validate()
+		if (err == nil) != (tc.words == "") || (err != nil && !strings.Contains(err.Error(), tc.words)) {
+			t.Errorf("Amount(%d).Validate() = %v, want %q", tc.in, err, tc.words)
 		}
 	}
 }

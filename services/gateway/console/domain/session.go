@@ -47,7 +47,7 @@ func NewSession(ident auth.Identity, tokenExpiry, now time.Time) (Session, strin
 		expires = tokenExpiry
 	}
 	if expires.Sub(now) < sessionMin {
-		return Session{}, "", auth.ErrUnauthenticated.With("the token expires within a minute; get a fresh one", nil)
+		return Session{}, "", auth.ErrUnauthenticated.With("the token has expired or expires within a minute; get a fresh one", nil)
 	}
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {

@@ -191,7 +191,7 @@ func (con *Console) login(c *fiber.Ctx) error {
 	}
 	sess, id, err := domain.NewSession(ident, expiry, now)
 	if errors.Is(err, auth.ErrUnauthenticated) {
-		return render(c, fiber.StatusUnauthorized, view{Login: true, LoginError: "That token expires within a minute; get a fresh one."})
+		return render(c, fiber.StatusUnauthorized, view{Login: true, LoginError: "That token has expired or expires within a minute; get a fresh one."})
 	}
 	if err != nil {
 		return err
