@@ -337,6 +337,13 @@ const (
 	GatewayField       = "gateway_field"
 )
 
+// DetailService is the detail key of a 503 UNAVAILABLE that names the
+// part that did not answer: the app id of a FinFlow service the gateway
+// could not reach, or AppRazorpay when the payment service got no answer
+// from the razorpay service or from Razorpay itself. A client tells from it
+// whether FinFlow or Razorpay is not answering.
+const DetailService = "service"
+
 // ErrGatewayRefused is Razorpay's definite refusal (422).
 var ErrGatewayRefused = apperr.New(apperr.KindUnprocessable, CodeGatewayRefused, "Razorpay refused the request")
 

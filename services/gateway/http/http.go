@@ -22,6 +22,7 @@ import (
 
 	"github.com/finflow/finflow/platform/apperr"
 	"github.com/finflow/finflow/platform/auth"
+	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/server"
 	"github.com/finflow/finflow/platform/settings"
@@ -448,7 +449,7 @@ func (g *Gateway) invoke(c *fiber.Ctx, r domain.Route, req call) (*sidecar.Respo
 			return nil, unknownOutcome(c, r.App, err)
 		}
 		e := apperr.Unavailable(fmt.Sprintf("the %s service is not answering; try again shortly", r.App), err)
-		e.Details = map[string]any{"service": r.App}
+		e.Details = map[string]any{contract.DetailService: r.App}
 		return nil, e
 	}
 	if !json.Valid(resp.Body) {
@@ -463,7 +464,7 @@ func (g *Gateway) invoke(c *fiber.Ctx, r domain.Route, req call) (*sidecar.Respo
 			return nil, unknownOutcome(c, r.App, nil)
 		}
 		e := apperr.Unavailable(fmt.Sprintf("the %s service gave no valid answer; try again shortly", r.App), nil)
-		e.Details = map[string]any{"service": r.App}
+		e.Details = map[string]any{contract.DetailService: r.App}
 		return nil, e
 	}
 	return resp, nil
@@ -494,7 +495,7 @@ func unknownOutcome(c *fiber.Ctx, app string, cause error) *apperr.Error {
 		msg += "Read the resource to see whether it was before sending it again (with an Idempotency-Key, a retry is never carried out twice)"
 	}
 	e := apperr.Unavailable(msg, cause)
-	e.Details = map[string]any{"service": app, "outcome": "unknown"}
+	e.Details = map[string]any{contract.DetailService: app, "outcome": "unknown"}
 	return e
 }
 

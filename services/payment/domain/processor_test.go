@@ -421,7 +421,7 @@ func TestRazorpayOrderWhenTheGatewayIsDown(t *testing.T) {
 
 	_, err := pr.PayWithRazorpay(ctx, "bill_1", "pay_rz1", "usr_a")
 	if e := apperr.From(err); !errors.Is(err, domain.ErrGatewayUnavailable) || e.Kind != apperr.KindUnavailable ||
-		e.Details[domain.DetailPayment] != "pay_rz1" || e.Details[domain.DetailService] != "razorpay" {
+		e.Details[domain.DetailPayment] != "pay_rz1" || e.Details[contract.DetailService] != contract.AppRazorpay {
 		t.Fatalf("with the gateway down: %v %v, want 503 UNAVAILABLE naming the payment and the razorpay service", err, e.Details)
 	}
 	if p, _ := pr.Store.Get(ctx, "pay_rz1"); p.Status != domain.Pending || p.Razorpay != nil {

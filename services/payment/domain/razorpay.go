@@ -19,11 +19,6 @@ import (
 // now (the razorpay service or Razorpay gave no answer).
 var ErrGatewayUnavailable = apperr.New(apperr.KindUnavailable, "UNAVAILABLE", "Razorpay is not answering; try again shortly")
 
-// DetailService names, in a 503's details, the part that did not answer:
-// "razorpay" when the razorpay service or Razorpay itself gave no answer
-// (the gateway names its own targets the same way).
-const DetailService = "service"
-
 // refusal returns Razorpay's definite refusal carried by err, if err is one:
 // an answer of the razorpay service with one of the codes it documents as
 // a decision about the request (contract.CodeGatewayRefused, with
@@ -271,10 +266,10 @@ func (pr *Processor) withOrder(ctx context.Context, p Payment) (Payment, error) 
 		pr.Log.WarnContext(ctx, "gateway order not made yet; payment left pending", "payment_id", p.ID, "err", err.Error())
 		e := ErrGatewayUnavailable.Wrap(err)
 		// Named as the gateway names a FinFlow service that does not
-		// answer (details.service), so that a client can tell "Razorpay
-		// is not answering" from "FinFlow is not answering".
+		// answer, so that a client can tell "Razorpay is not answering"
+		// from "FinFlow is not answering".
 		e.Details = p.Named()
-		e.Details[DetailService] = contract.AppRazorpay
+		e.Details[contract.DetailService] = contract.AppRazorpay
 		return Payment{}, e
 	}
 	return pr.update(ctx, p.ID, func(q *Payment) bool {

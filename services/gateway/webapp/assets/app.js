@@ -98,7 +98,7 @@ function explain(e, billId) {
         // FinFlow answered; Razorpay (or FinFlow's way to it) did not.
         return 'Razorpay is not answering right now. Try again in a moment.';
       }
-      return 'FinFlow is not answering right now. Try again in a moment.';
+      // falls through: a FinFlow service did not answer
     case 'REQUEST_TIMEOUT':
       return 'FinFlow is not answering right now. Try again in a moment.';
     case 'BILL_ALREADY_PAID':
