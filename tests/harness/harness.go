@@ -116,6 +116,7 @@ type Env struct {
 	contract   *contract
 	backends   *postgresBackends
 	replicas   *replicas
+	started    ClockMark // when Start began: Finish reports a clock step since
 }
 
 // Start brings the topology up. The error says what is missing (daprd,
@@ -164,7 +165,7 @@ func Start(opts Options) (*Env, error) {
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return nil, err
 	}
-	e := &Env{Root: root, LogDir: logDir}
+	e := &Env{Root: root, LogDir: logDir, started: MarkClock()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -621,6 +622,11 @@ func (e *Env) Finish(name string, code int) int {
 			fmt.Fprintf(os.Stderr, "%s: %s\n", name, p)
 			code = 1
 		}
+	}
+	if step := e.started.Stepped(); step.Abs() > clockStepTolerance {
+		// Said whether or not the run failed: a deadline that passed early
+		// explains a failure, and a pass that saw one is worth knowing.
+		fmt.Fprintf(os.Stderr, "%s: the machine's wall clock stepped %s against its monotonic clock during the suite (a paused machine, or NTP): FinFlow's wall-clock deadlines passed that much early\n", name, step)
 	}
 	if code != 0 {
 		fmt.Fprintf(os.Stderr, "%s: failed; logs in %s; console tail:\n%s\n", name, e.LogDir, e.ConsoleTail(40))
