@@ -328,14 +328,13 @@ func TestOrderAnswersClassified(t *testing.T) {
 			// five seconds holds that, unless the machine's wall clock steps.
 			harness.UnlessClockStepped(t, func() string {
 				env.SimFault(t, tc.fault)
-				defer env.SimClearFaults(t)
 				_, bill := newBill(t, 0, amount)
 				key := fmt.Sprintf("order-silence-%d", rand.Int64())
 				r := env.Do(t, "POST", "/Payment/rozarpay", map[string]any{"bill_id": bill.ID}, map[string]string{"Idempotency-Key": key})
+				env.SimClearFaults(t) // before any return: a second run sets the fault afresh
 				if r.Status != 503 || r.ErrorCode() != "UNAVAILABLE" {
 					return fmt.Sprintf("POST /Payment/rozarpay while Razorpay is silent = %d %s, want 503", r.Status, r.Body)
 				}
-				env.SimClearFaults(t)
 				again := env.Do(t, "POST", "/Payment/rozarpay", map[string]any{"bill_id": bill.ID}, map[string]string{"Idempotency-Key": key})
 				var p harness.Payment
 				again.JSON(t, &p)
