@@ -192,7 +192,7 @@ func TestConsoleUnderLowListLimits(t *testing.T) {
 	}
 	editWallet(t, bad.ID, addToBalance(500))
 
-	settings := map[string][2]int64{"wallet.transactions.max_limit": {10, 100}, "users.list.max_limit": {5, 200}}
+	settings := map[string][2]int64{"wallet.transactions.max_limit": {10, 200}, "users.list.max_limit": {5, 200}}
 	for key, v := range settings {
 		if err := env.SetSetting(ctx, key, v[0]); err != nil {
 			t.Fatal(err)
@@ -204,7 +204,7 @@ func TestConsoleUnderLowListLimits(t *testing.T) {
 			_ = env.SetSetting(ctx, key, v[1])
 		}
 		harness.WaitFor(t, 15*time.Second, "the list limits back", func() bool {
-			return !refused("/wallet/transactions/"+ok.ID+"?limit=100") && !refused("/users/all?limit=200")
+			return !refused("/wallet/transactions/"+ok.ID+"?limit=200") && !refused("/users/all?limit=200")
 		})
 	})
 	harness.WaitFor(t, 15*time.Second, "the list limits at 10 and 5", func() bool {

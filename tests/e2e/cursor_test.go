@@ -27,7 +27,9 @@ func forgedCursor(kind string, pos int64) string {
 // is 400 VALIDATION_FAILED on the cursor field, never the first page
 // again; the cursors a client is given are taken, to the list's end. A
 // cursor is a position in its kind of list, not bound to a user: another
-// user's cursor is taken on this user's list when it lies within it.
+// user's cursor is taken on this user's list when it lies within it. Every
+// listing takes a limit of 1 to 200 and refuses anything else with 400 on
+// the limit field.
 func TestCursorsOfEveryListing(t *testing.T) {
 	t.Parallel()
 	u := env.MustCreateUser(t, "Pager", fmt.Sprintf("pager-%d@example.com", rand.Int64()))
@@ -89,6 +91,16 @@ func TestCursorsOfEveryListing(t *testing.T) {
 			}
 			if l.entries > 0 && int64(listed) != l.entries {
 				t.Fatalf("paging %s by 1 listed %d, want %d", l.path, listed, l.entries)
+			}
+			// One paging rule for every listing: limit 1 to 200.
+			if p := harness.MustListPage[map[string]any](t, env, l.path+"?limit=200", "", l.header); l.entries > 0 && int64(len(p.Items)) != l.entries {
+				t.Errorf("GET %s?limit=200 listed %d, want %d", l.path, len(p.Items), l.entries)
+			}
+			for _, q := range []string{"0", "201", "-1", "1.5", "x", "1e2", "%20"} {
+				r := env.Do(t, "GET", l.path+"?limit="+q, nil, l.header)
+				if r.Status != http.StatusBadRequest || r.ErrorCode() != "VALIDATION_FAILED" || r.ErrorField() != "limit" {
+					t.Errorf("GET %s?limit=%s = %d %s, want 400 VALIDATION_FAILED on limit", l.path, q, r.Status, r.Body)
+				}
 			}
 			forged := []struct {
 				name   string

@@ -85,7 +85,7 @@ func TestWalletRoutes(t *testing.T) {
 	if len(ledger) != 6 || ledger[0].Amount != 13 || ledger[len(ledger)-1].Amount != 125050 {
 		t.Fatalf("ledger = %+v, want 6 entries newest first", ledger)
 	}
-	for _, q := range []string{"limit=0", "limit=101", "limit=x", "cursor=nope"} {
+	for _, q := range []string{"limit=0", "limit=201", "limit=x", "cursor=nope"} {
 		if r := env.Do(t, "GET", "/wallet/transactions/"+u.ID+"?"+q, nil, nil); r.Status != http.StatusBadRequest {
 			t.Errorf("transactions?%s = %d %s, want 400", q, r.Status, r.Body)
 		}

@@ -26,7 +26,7 @@ const (
 // Settings declares the wallet service's runtime settings.
 var Settings = []settings.Int{
 	{Key: SettingTxDefaultLimit, Default: 20, Min: 1, Max: 1000},
-	{Key: SettingTxMaxLimit, Default: 100, Min: 1, Max: 1000},
+	{Key: SettingTxMaxLimit, Default: 200, Min: 1, Max: 1000},
 }
 
 // Service is the wallet service's use cases, on top of a Store.
