@@ -44,9 +44,20 @@ func TestCursorsOfEveryListing(t *testing.T) {
 		made = append(made, env.MustCreateBill(t, u.ID, int64(500+i)).ID)
 	}
 	env.MustCreateBill(t, short.ID, 700) // the short user's one bill
+	var paid []string
 	for i := 0; i < payments; i++ {
-		if r := env.Do(t, "POST", "/Payment/pay", map[string]any{"bill_id": made[i]}, nil); r.Status != http.StatusCreated {
+		r := env.Do(t, "POST", "/Payment/pay", map[string]any{"bill_id": made[i]}, nil)
+		if r.Status != http.StatusCreated {
 			t.Fatalf("paying bill %d = %d %s", i, r.Status, r.Body)
+		}
+		var p harness.Payment
+		r.JSON(t, &p)
+		paid = append(paid, p.ID)
+	}
+	const refunds = 2 // of the first payment, each credited to the wallet
+	for i := 0; i < refunds; i++ {
+		if r := env.Do(t, "POST", "/Payment/"+paid[0]+"/refund", map[string]any{"amount": 10 + i, "reason": "paging"}, nil); r.Status != http.StatusCreated {
+			t.Fatalf("refund %d = %d %s", i, r.Status, r.Body)
 		}
 	}
 	for i := 0; i < topups; i++ {
@@ -60,7 +71,7 @@ func TestCursorsOfEveryListing(t *testing.T) {
 	for i := 0; i < subscriptions; i++ {
 		subscribeNow(t, u.ID, "MONTHLY", int64(30000+i), false, start)
 	}
-	ledger := int64(1 + payments) // the credit, then a debit per payment
+	ledger := int64(1 + payments + refunds) // the credit, a debit per payment, a credit per refund
 
 	listings := []struct {
 		name, path, kind, other string
@@ -72,6 +83,7 @@ func TestCursorsOfEveryListing(t *testing.T) {
 		{"top-ups", "/wallet/user/" + u.ID + "/topups", "t", "p", owner, topups},
 		{"subscriptions", "/billing/user/" + u.ID + "/subscriptions", "s", "b", owner, subscriptions},
 		{"the ledger", "/wallet/transactions/" + u.ID, "w1", "u1", owner, ledger},
+		{"refunds", "/Payment/" + paid[0] + "/refunds", "r", "p", owner, refunds},
 		{"users", "/users/all", "u1", "w1", nil, 0},
 	}
 	for _, l := range listings {
