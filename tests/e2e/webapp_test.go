@@ -169,6 +169,7 @@ func TestWebappInBrowser(t *testing.T) {
 	t.Run("user text is isolated and wraps, huge and tiny amounts", func(t *testing.T) { webappUserText(t, browser) })
 	t.Run("a bill held by an open Razorpay payment is not called paid", func(t *testing.T) { webappHeldBill(t, browser) })
 	t.Run("rate limited and unanswered payments are not failed", func(t *testing.T) { webappNotKnown(t, browser) })
+	t.Run("money Razorpay took after a payment ended is followed", func(t *testing.T) { webappLateCapture(t, browser) })
 }
 
 // webappCustomerFlow: a new customer adds ₹500.00 through the checkout,
@@ -910,6 +911,89 @@ func webappNotKnown(t *testing.T, browser context.Context) {
 	if s := p.text(line); !strings.Contains(s, "Razorpay is not answering") || strings.Contains(s, "FinFlow is not answering") {
 		t.Errorf("Razorpay not answering is shown as %q; want it to name Razorpay, not FinFlow", s)
 	}
+	p.noErrors()
+}
+
+// webappLateCapture: the customer pays in a checkout whose payment FinFlow
+// has ended meanwhile (here an earlier attempt on the same order failed,
+// as when an order expires while the checkout is open). The capture
+// becomes a payment or top-up of its own, which the ended one's
+// settled_by names, and the page follows it: it says the bill was paid,
+// the money added, or the money given back because the bill was paid
+// another way; never "failed, nothing was charged".
+func webappLateCapture(t *testing.T, browser context.Context) {
+	u := webappCustomer(t, "Late Capture", 100_000)
+	late := webappBill(t, u.ID, 30_000, "Paid late")
+	twice := webappBill(t, u.ID, 33_300, "Paid twice")
+	p := openApp(t, browser)
+	p.tokenSignIn(env.Token(t, u.ID, "user"))
+	p.wait(`#unpaid li[data-bill="` + twice.ID + `"]`)
+
+	// endFirst fails the open checkout's order attempt at the simulator, as
+	// Razorpay would report another attempt failing, and waits until
+	// FinFlow has ended the payment or top-up.
+	endFirst := func(orderID string, ended func() bool) {
+		t.Helper()
+		env.SimPay(t, orderID, "failed", 0, true)
+		harness.WaitFor(t, webappStep, "FinFlow to end the first try", ended)
+	}
+	failed := func(status string) bool { return status == "FAILED" }
+
+	// The bill still unpaid: the late payment pays it.
+	p.click(`#unpaid li[data-bill="` + late.ID + `"] [data-action="pay-razorpay"]`)
+	frame := p.checkout("#pay")
+	line := `#activity li[data-bill="` + late.ID + `"]`
+	first := p.attr(line, "data-payment")
+	endFirst(env.MustPayment(t, first).Razorpay.OrderID, func() bool { return failed(env.MustPayment(t, first).Status) })
+	p.run(chromedp.Click("#pay", chromedp.ByQuery, chromedp.FromNode(frame)))
+	p.wait(line + `:is([data-state="success"], [data-state="failed"], [data-state="unknown"])`)
+	if s := p.text(line); p.attr(line, "data-state") != "success" || !strings.Contains(s, "Paid ₹300.00 through Razorpay") || strings.Contains(s, "nothing was charged") {
+		t.Errorf("a checkout paid after FinFlow ended its payment says %q; want it to say the bill was paid by the late payment", s)
+	}
+	if b := env.MustBill(t, late.ID); b.Status != "PAID" || b.PaymentID == nil || *b.PaymentID != p.attr(line, "data-late") {
+		t.Errorf("bill %s = %s paid by %v, want PAID by the late payment %s", late.ID, b.Status, b.PaymentID, p.attr(line, "data-late"))
+	}
+	p.waitText(`#payments-rows tr[data-payment="`+first+`"]`, "the money reached Razorpay later, as another payment")
+
+	// The bill paid from the wallet meanwhile: the late payment's money is
+	// given back.
+	p.click(`#unpaid li[data-bill="` + twice.ID + `"] [data-action="pay-razorpay"]`)
+	frame = p.checkout("#pay")
+	line = `#activity li[data-bill="` + twice.ID + `"]`
+	first = p.attr(line, "data-payment")
+	endFirst(env.MustPayment(t, first).Razorpay.OrderID, func() bool { return failed(env.MustPayment(t, first).Status) })
+	if r := env.Do(t, "POST", "/Payment/pay", map[string]any{"bill_id": twice.ID}, env.As(t, u.ID)); r.Status != http.StatusCreated {
+		t.Fatalf("paying %s from the wallet = %d %s", twice.ID, r.Status, r.Body)
+	}
+	p.run(chromedp.Click("#pay", chromedp.ByQuery, chromedp.FromNode(frame)))
+	p.wait(line + `:is([data-state="success"], [data-state="failed"], [data-state="unknown"])`)
+	s := p.text(line)
+	if p.attr(line, "data-state") != "failed" || !strings.Contains(s, "Razorpay took ₹333.00") || !strings.Contains(s, "back to you") || strings.Contains(s, "nothing was charged") {
+		t.Errorf("a checkout paid after the bill was paid from the wallet says %q; want it to say Razorpay took ₹333.00 and FinFlow gives it back", s)
+	}
+	lateID := p.attr(line, "data-late")
+	lp := env.WaitPayment(t, lateID, webappStep, "refunded", func(q harness.Payment) bool { return q.Status == "FAILED" })
+	if lp.Refund == nil || lp.Razorpay == nil || env.SimGetPayment(t, lp.Razorpay.GatewayPaymentID).AmountRefunded != 33_300 {
+		t.Errorf("late payment %s = %+v, want its capture of 33300 refunded at the simulator", lateID, lp)
+	}
+	if got := env.MustBalance(t, u.ID); got != 100_000-33_300 {
+		t.Errorf("balance = %d, want %d (one wallet payment)", got, 100_000-33_300)
+	}
+
+	// A top-up: the late top-up credits the wallet.
+	p.run(chromedp.SendKeys("#topup-amount", "200", chromedp.ByQuery))
+	p.click("#add-money-button")
+	frame = p.checkout("#pay")
+	line = `#activity li[data-topup]`
+	topup := p.attr(line, "data-topup")
+	endFirst(env.MustGetTopUp(t, topup).Razorpay.OrderID, func() bool { return failed(env.MustGetTopUp(t, topup).Status) })
+	p.run(chromedp.Click("#pay", chromedp.ByQuery, chromedp.FromNode(frame)))
+	p.wait(line + `:is([data-state="success"], [data-state="failed"], [data-state="unknown"])`)
+	if s := p.text(line); p.attr(line, "data-state") != "success" || !strings.Contains(s, "₹200.00 added to your wallet") || strings.Contains(s, "not credited") {
+		t.Errorf("a checkout paid after FinFlow ended its top-up says %q; want ₹200.00 added", s)
+	}
+	p.waitAttr("#balance", "data-paise", fmt.Sprint(100_000-33_300+20_000))
+	p.shot("18-late-capture")
 	p.noErrors()
 }
 

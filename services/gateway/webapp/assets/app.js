@@ -20,6 +20,12 @@ const THEME = '#1d3fb8';
 const RAZORPAY_MIN = 100;
 // ORDER_MINUTES is how long FinFlow's Razorpay order lives.
 const ORDER_MINUTES = 15;
+// LATE_WAIT_MS is how long the page waits, after the checkout said the
+// customer paid, to hear what FinFlow did with money Razorpay took for a
+// payment or top-up FinFlow had already ended (its order expired, or an
+// earlier attempt on the order failed): that capture becomes a payment or
+// top-up of its own, which the ended one's settled_by names.
+const LATE_WAIT_MS = 90000;
 
 const api = new Client(() => {
   if (session) {
@@ -115,16 +121,38 @@ function explain(e, billId) {
       return 'That customer does not exist.';
     case 'BILL_NOT_FOUND':
       return 'That bill does not exist.';
-    case 'GATEWAY_REFUSED':
-      return 'Razorpay refused the payment' + (e.message ? ': ' + plainText(e.message) : '.');
+    case 'PAYMENT_NOT_FOUND':
+      return 'That payment does not exist.';
+    case 'TOPUP_NOT_FOUND':
+      return 'That top-up does not exist.';
+    case 'SUBSCRIPTION_NOT_FOUND':
+      return 'That subscription does not exist.';
+    case 'SUBSCRIPTION_ALREADY_CANCELLED':
+      return 'This subscription was cancelled already (in another tab or by FinFlow’s staff): no bill is made for it any more.';
+    case 'GATEWAY_REFUSED': {
+      // Razorpay's own words are in the details; the message repeats them.
+      const said = e.details && e.details.gateway_description;
+      return 'Razorpay refused this' + (said ? ': ' + plainText(said) : '') + '. Nothing was charged.';
+    }
+    case 'BALANCE_LIMIT':
+      return 'Your wallet cannot hold that much: this would take it over its limit. Nothing was added.';
     case 'IDEMPOTENCY_KEY_IN_USE':
       return 'This request is still being processed. Wait a moment and look again.';
+    case 'IDEMPOTENCY_KEY_REUSED':
+      return 'FinFlow had this request before with other details, and did nothing with it now. Reload the page and try again.';
     case 'VALIDATION_FAILED':
       return 'FinFlow could not accept that: ' + plainText(e.message);
     case 'BODY_TOO_LARGE':
       return 'That is too much text to send.';
+    case 'ROUTE_NOT_FOUND':
+    case 'METHOD_NOT_ALLOWED':
+    case 'UNSUPPORTED_MEDIA_TYPE':
+      // Only a page out of step with its FinFlow gets these.
+      return 'FinFlow did not understand what this page asked for, and did nothing. Reload the page and try again.';
+    case 'INTERNAL':
+      return 'FinFlow had a fault of its own answering this. Look at your account below before trying again.';
     default:
-      return e.message || 'Something went wrong (' + e.code + ').';
+      return e.message ? plainText(e.message) : 'Something went wrong (' + e.code + ').';
   }
 }
 
@@ -145,6 +173,10 @@ function alreadyPaid(details, billId) {
     } else if (billId && pendingOf(billId, details.payment_id)) {
       status = 'PENDING';
     }
+  }
+  const other = session && session.payments.get(details.other_payment_id);
+  if (status === 'PENDING' && other && other.method === 'WALLET') {
+    return 'Another payment of this bill from your wallet is still under way: FinFlow is finishing it. Nothing was taken for this request.';
   }
   switch (status) {
     case 'PENDING':
@@ -175,14 +207,19 @@ function reasonWords(reason) {
       return 'Razorpay could not be reached';
     case 'WALLET_NOT_FOUND':
       return 'you have no wallet';
+    case 'BILL_NOT_FOUND':
+      return 'the bill no longer exists';
+    case 'FORBIDDEN':
+      return 'the bill is not yours';
     case 'DUPLICATE_REQUEST':
       return 'another payment of this bill was already under way';
     case 'CAPTURE_MISMATCH':
     case 'CAPTURE_NOT_CONFIRMED':
       return 'Razorpay could not confirm the payment';
     case 'REFUNDED_AT_GATEWAY':
-    case 'TOPUP_ALREADY_CREDITED':
       return 'the money was refunded to you';
+    case 'TOPUP_ALREADY_CREDITED':
+      return 'that top-up had been credited already';
     default:
       return reason ? plainText(reason.toLowerCase().replace(/_/g, ' ')) : 'no reason was given';
   }
@@ -343,22 +380,71 @@ async function createCustomer(ev) {
   if (phone) {
     body.phone = phone;
   }
+  if (!startForm('new-user')) {
+    return;
+  }
   try {
-    const { data: user } = await api.call('POST', '/users/create', { body, anonymous: true, key: newKey() });
+    const { data: user } = await api.call('POST', '/users/create', { body, anonymous: true, key: formKey('new-user', body) });
     const token = await devToken(user.id, 'user');
+    // The customer exists from here: a wallet that cannot be opened now is
+    // opened from the account ("Open a wallet").
+    let noWallet = null;
     try {
       await api.call('POST', '/wallet/create/' + encodeURIComponent(user.id), { token, key: newKey() });
     } catch (e) {
       if (e.code !== 'WALLET_EXISTS') {
-        throw e;
+        noWallet = e;
       }
     }
+    formKeys.delete('new-user');
     $('new-user').reset();
     await signIn(token);
+    if (noWallet) {
+      showAlert('You are signed in, but your wallet could not be opened yet: ' + explain(noWallet) + ' Use “Open a wallet” to try again.');
+    }
   } catch (e) {
-    showAlert('Could not create the customer: ' + explain(e));
+    if (e.definite) {
+      formKeys.delete('new-user');
+    }
+    showAlert('Could not create the customer: ' + explain(e) + (e.definite ? '' : ' Press “Create and sign in” again: it carries on with the same request.'));
     $('new-name').focus();
+  } finally {
+    endForm('new-user');
   }
+}
+
+// formKeys holds, per dev-mode form, the Idempotency-Key of its request
+// whose outcome is not known yet, with the body it was for: sending the
+// same body again sends the same key, so a customer or a bill is made
+// once however often the form is sent.
+const formKeys = new Map();
+
+function formKey(form, body) {
+  const sent = JSON.stringify(body);
+  const k = formKeys.get(form);
+  if (k && k.sent === sent) {
+    return k.key;
+  }
+  const key = newKey();
+  formKeys.set(form, { sent, key });
+  return key;
+}
+
+// startForm marks a form's submit button busy; false when the form is
+// being sent already (a second press does nothing).
+function startForm(form) {
+  const button = document.querySelector('#' + form + ' button[type="submit"]');
+  if (inFlight.has('form ' + form)) {
+    return false;
+  }
+  inFlight.add('form ' + form);
+  button.setAttribute('aria-disabled', 'true');
+  return true;
+}
+
+function endForm(form) {
+  inFlight.delete('form ' + form);
+  document.querySelector('#' + form + ' button[type="submit"]').removeAttribute('aria-disabled');
 }
 
 async function tokenSignIn(ev) {
@@ -434,7 +520,11 @@ function signOut(message) {
   $('demo-bill').reset();
   walletKeys.clear();
   razorpayKeys.clear();
+  formKeys.delete('demo-bill');
   topUpKey = null;
+  for (const f of document.querySelectorAll('#account [aria-invalid]')) {
+    f.removeAttribute('aria-invalid');
+  }
   clearAlert();
   showSignIn(message, true);
 }
@@ -580,7 +670,7 @@ const payments = pagedList({
       el('td', {}, b ? userText(b.description, NO_DESCRIPTION) : p.bill_id),
       el('td', {}, methodWords[p.method] || p.method),
       el('td', { className: 'num' }, p.amount == null ? '—' : rupees(p.amount)),
-      el('td', {}, state, p.status === 'FAILED' ? ': ' + reasonWords(p.failure_reason) : '',
+      el('td', {}, state, p.status === 'FAILED' ? ': ' + reasonWords(p.failure_reason) : '', lateWords(p),
         p.amount_refunded > 0 ? el('span', { className: 'refunded' }, ' · ' + rupees(p.amount_refunded) + ' refunded') : ''));
   },
 });
@@ -592,8 +682,22 @@ const topups = pagedList({
     el('td', {}, when(t.created_at)),
     el('td', { className: 'num' }, rupees(t.amount)),
     el('td', {}, el('span', { className: 'badge ' + t.status.toLowerCase() }, topUpWords[t.status] || t.status),
-      t.status === 'FAILED' ? ': ' + reasonWords(t.failure_reason) : '')),
+      t.status === 'FAILED' ? ': ' + reasonWords(t.failure_reason) : '', lateWords(t))),
 });
+
+// lateWords says, on a listed payment or top-up, where money Razorpay took
+// after it had ended went (settled_by), or that money it took is being or
+// was given back (refund).
+function lateWords(p) {
+  const r = p.refund;
+  if (r && (r.status === 'processed' || r.status === 'pending')) {
+    return ' · ' + rupees(r.amount) + ' taken by Razorpay ' + (r.status === 'processed' ? 'was given back' : 'is being given back');
+  }
+  if (p.status === 'FAILED' && p.settled_by) {
+    return ' · the money reached Razorpay later, as another ' + (p.id.startsWith('top_') ? 'top-up' : 'payment');
+  }
+  return '';
+}
 
 const subscriptions = pagedList({
   target: 'subscriptions-list', empty: 'subscriptions-empty', more: 'more-subscriptions',
@@ -818,6 +922,13 @@ function confirmCancel(li, s, cancel, moveFocus) {
     cancel.hidden = false;
     cancel.focus();
   });
+  // Escape answers "Keep it", as it closes any question.
+  box.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape' && box.isConnected && no.isConnected) {
+      ev.preventDefault();
+      no.click();
+    }
+  });
   yes.addEventListener('click', async () => {
     try {
       await api.call('POST', '/billing/subscriptions/' + encodeURIComponent(s.id) + '/cancel', { key: newKey() });
@@ -826,6 +937,14 @@ function confirmCancel(li, s, cancel, moveFocus) {
       await refresh();
       $('subscriptions-title').focus();
     } catch (e) {
+      if (e.code === 'SUBSCRIPTION_ALREADY_CANCELLED') {
+        // Cancelled meanwhile: what the customer asked for holds.
+        confirming.delete(s.id);
+        note('Subscription cancelled already (in another tab, or by FinFlow’s staff): ', userText(s.description, NO_DESCRIPTION), '.');
+        await refresh();
+        $('subscriptions-title').focus();
+        return;
+      }
       box.replaceChildren(el('p', {}, 'Could not cancel: ' + explain(e)), no);
       no.focus();
     }
@@ -959,6 +1078,22 @@ function settleBill(li, p, bill, how) {
   }
 }
 
+// settleRazorpayBill shows how a Razorpay payment of a bill ended, money
+// taken after it had ended included (ended: afterEnded's answer).
+function settleRazorpayBill(li, { rec, late, unheard }, bill) {
+  if (late && late.status === 'SUCCESS') {
+    setState(li, 'success', 'Paid ' + rupees(late.amount) + ' through Razorpay. Your payment reached Razorpay after FinFlow had ended the first try (' +
+      reasonWords(rec.failure_reason) + '), so FinFlow took it as a new payment of this bill.');
+  } else if (late) {
+    setState(li, 'failed', gaveBack(late));
+  } else if (unheard) {
+    setState(li, 'unknown', 'Razorpay’s checkout said you paid, but FinFlow had already ended this payment (' + reasonWords(rec.failure_reason) +
+      ') and has not heard of any money for it yet. If Razorpay took money, FinFlow finds it by itself within a day, and pays this bill with it or gives it back: see Payments below.');
+  } else {
+    settleBill(li, rec, bill, ' through Razorpay');
+  }
+}
+
 async function payFromWallet(bill) {
   if (inFlight.has(bill.id)) {
     return;
@@ -993,6 +1128,9 @@ async function payFromWallet(bill) {
       li.dataset.payment = e.details.payment_id;
     }
     if (e.code === 'INSUFFICIENT_FUNDS') {
+      // The balance last shown may be old (another tab paid meanwhile):
+      // read it again before quoting it.
+      await loadBalance();
       setState(li, 'failed', 'Not enough money in your wallet: the bill is ' + rupees(bill.amount) +
         (session && session.balance !== null ? ' and your balance is ' + rupees(session.balance) : '') +
         '. Nothing was taken. Add money' + (bill.amount < RAZORPAY_MIN ? '.' : ', or pay with Razorpay.'));
@@ -1042,9 +1180,9 @@ async function payWithRazorpay(bill) {
     }
     const path = '/Payment/' + encodeURIComponent(p.id);
     const opener = () => document.querySelector('#unpaid [data-bill="' + CSS.escape(bill.id) + '"] [data-action="pay-razorpay"]');
-    const final = await throughCheckout(li, p.razorpay, plainText(bill.description, NO_DESCRIPTION), path, 'The bill is still unpaid.', opener);
-    if (final) {
-      settleBill(li, final, bill, ' through Razorpay');
+    const ended = await throughCheckout(li, p.razorpay, plainText(bill.description, NO_DESCRIPTION), path, 'The bill is still unpaid.', opener);
+    if (ended) {
+      settleRazorpayBill(li, ended, bill);
     }
   } finally {
     inFlight.delete(bill.id);
@@ -1098,15 +1236,24 @@ async function addMoney(ev) {
     }
     li.dataset.topup = t.id;
     input.value = '';
-    const final = await throughCheckout(li, t.razorpay, 'Add money to your FinFlow wallet', '/wallet/topup/' + encodeURIComponent(t.id), 'Your wallet was not credited.',
+    const ended = await throughCheckout(li, t.razorpay, 'Add money to your FinFlow wallet', '/wallet/topup/' + encodeURIComponent(t.id), 'Your wallet was not credited.',
       () => $('add-money-button'));
-    if (!final) {
+    if (!ended) {
       return;
     }
-    if (final.status === 'SUCCESS') {
-      setState(li, 'success', rupees(final.amount) + ' added to your wallet.');
+    const { rec, late, unheard } = ended;
+    if (rec.status === 'SUCCESS') {
+      setState(li, 'success', rupees(rec.amount) + ' added to your wallet.');
+    } else if (late && late.status === 'SUCCESS') {
+      setState(li, 'success', rupees(late.amount) + ' added to your wallet. Your payment reached Razorpay after FinFlow had ended the first try (' +
+        reasonWords(rec.failure_reason) + '), so FinFlow took it as a new top-up.');
+    } else if (late) {
+      setState(li, 'failed', gaveBack(late));
+    } else if (unheard) {
+      setState(li, 'unknown', 'Razorpay’s checkout said you paid, but FinFlow had already ended this top-up (' + reasonWords(rec.failure_reason) +
+        ') and has not heard of any money for it yet. If Razorpay took money, FinFlow finds it by itself within a day and adds it to your wallet: see Top-ups below.');
     } else {
-      setState(li, 'failed', 'Adding money failed: ' + reasonWords(final.failure_reason) + '. Your wallet was not credited and nothing was charged.');
+      setState(li, 'failed', 'Adding money failed: ' + reasonWords(rec.failure_reason) + '. Your wallet was not credited and nothing was charged.');
     }
   } finally {
     inFlight.delete('topup');
@@ -1217,7 +1364,7 @@ async function throughCheckout(li, order, description, path, unchanged, opener) 
     try {
       const { data } = await api.call('GET', path);
       if (data.status === 'SUCCESS' || data.status === 'FAILED') {
-        return data;
+        return afterEnded(li, data, path, false);
       }
     } catch (e) {
       // Told below as not paid: nothing was confirmed.
@@ -1229,7 +1376,63 @@ async function throughCheckout(li, order, description, path, unchanged, opener) 
     ? 'Razorpay’s checkout says you paid. Confirming with FinFlow…'
     : 'Razorpay’s checkout says the payment failed' + (failedWith ? ' (' + failedWith + ')' : '') + '. Confirming with FinFlow…';
   setState(li, 'confirming', waiting);
-  return awaitFinal(li, path, waiting);
+  const final = await awaitFinal(li, path, waiting);
+  return final && afterEnded(li, final, path, outcome === 'paid');
+}
+
+// afterEnded finds out what became of money Razorpay took for a payment or
+// top-up (rec, read at path) that FinFlow ended FAILED before: such a
+// capture is a payment or top-up of its own, named by rec's settled_by,
+// and the page waits for that one to end too. When the checkout said the
+// customer paid (paid) and rec names none yet, it asks again for
+// LATE_WAIT_MS. It returns {rec, late, unheard}: late is the late one as it
+// ended; unheard says the checkout said paid and FinFlow had heard of no
+// money for rec by then. It returns null when the session ended.
+async function afterEnded(li, rec, path, paid) {
+  if (rec.status !== 'FAILED') {
+    return { rec, late: null, unheard: false };
+  }
+  const gen = generation;
+  const noun = path.startsWith('/wallet/topup/') ? 'top-up' : 'payment';
+  const waiting = 'Razorpay’s checkout says you paid, but FinFlow had already ended this ' + noun + ' (' +
+    reasonWords(rec.failure_reason) + '). Finding out what became of the money…';
+  for (const started = Date.now(); paid && !rec.settled_by && Date.now() - started < LATE_WAIT_MS;) {
+    setState(li, 'confirming', waiting);
+    await sleep(2000);
+    if (gen !== generation) {
+      return null;
+    }
+    try {
+      ({ data: rec } = await api.call('GET', path));
+    } catch (e) {
+      if (gen !== generation || e.code === 'UNAUTHENTICATED') {
+        return null;
+      }
+    }
+  }
+  if (!rec.settled_by) {
+    return { rec, late: null, unheard: paid };
+  }
+  li.dataset.late = rec.settled_by;
+  const lateWaiting = 'Razorpay took the money after FinFlow had ended this ' + noun + '. Finding out what FinFlow did with it…';
+  setState(li, 'confirming', lateWaiting);
+  const late = await awaitFinal(li, path.slice(0, path.lastIndexOf('/') + 1) + encodeURIComponent(rec.settled_by), lateWaiting);
+  return late && { rec, late, unheard: false };
+}
+
+// gaveBack says what became of money Razorpay took that FinFlow could not
+// use (late: a late payment or top-up that ended FAILED), and why.
+function gaveBack(late) {
+  const took = 'Razorpay took ' + rupees(late.amount) + ' after FinFlow had ended the first try';
+  const refund = late.refund;
+  if (late.failure_reason === 'REFUNDED_AT_GATEWAY') {
+    return took + ', and it has been refunded to you at Razorpay.';
+  }
+  if (refund && (refund.status === 'processed' || refund.status === 'pending')) {
+    return took + ', but ' + reasonWords(late.failure_reason) + ', so FinFlow ' +
+      (refund.status === 'processed' ? 'gave it back to you' : 'has asked Razorpay to give it back to you') + ' (a refund of ' + rupees(refund.amount) + ').';
+  }
+  return took + ', and FinFlow could not use it (' + reasonWords(late.failure_reason) + '). It has been passed to FinFlow’s staff to give back.';
 }
 
 // ------------------------------------------------------------- wiring
@@ -1249,13 +1452,23 @@ async function addDemoBill(ev) {
     return;
   }
   clearAlert();
+  if (!startForm('demo-bill')) {
+    return;
+  }
+  const body = { user_id: session.user.id, amount: amount.paise, description };
   try {
-    await api.call('POST', '/billing/create', { body: { user_id: session.user.id, amount: amount.paise, description }, key: newKey() });
+    await api.call('POST', '/billing/create', { body, key: formKey('demo-bill', body) });
+    formKeys.delete('demo-bill');
     $('demo-bill').reset();
     note('Bill added: ', userText(description, NO_DESCRIPTION), ' (' + rupees(amount.paise) + ').');
     await refresh();
   } catch (e) {
-    showAlert('Could not add the bill: ' + explain(e));
+    if (e.definite) {
+      formKeys.delete('demo-bill');
+    }
+    showAlert('Could not add the bill: ' + explain(e) + (e.definite ? '' : ' Press “Add the bill” again: it carries on with the same request.'));
+  } finally {
+    endForm('demo-bill');
   }
 }
 
