@@ -182,6 +182,8 @@ type DeadLetter struct {
 	Kind      string `json:"kind"`
 	PaymentID string `json:"payment_id"`
 	Reason    string `json:"reason"`
+	// Resolved says how the parked work was settled after all ("": open).
+	Resolved string `json:"resolved"`
 }
 
 // WaitDeadLetter waits for a dead letter that match accepts, and returns

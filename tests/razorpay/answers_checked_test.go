@@ -204,6 +204,85 @@ func TestAnOrdersPaymentsAreThatOrders(t *testing.T) {
 	}
 }
 
+// One wrong answer strands no money (the outside tester's report): Razorpay
+// once answers GET /v1/payments/{id} about a bill's or a top-up's capture
+// with another amount. Its list of the order's payments, asked before the
+// capture is disowned, has it right: settled at once, nothing parked. When
+// the list was wrong once too, the capture is disowned and parked
+// (capture_mismatch); reconciliation's next list has it right and settles
+// with it, resolving the dead letter. Either way: the bill PAID by the
+// payment, the top-up credited once, nothing refunded. Before, the capture
+// stayed disowned and the order expired: money captured, neither settled
+// nor refunded, and the bill could be paid again from the wallet.
+func TestAWrongAnswerOnceStrandsNoCapture(t *testing.T) {
+	t.Parallel()
+	for _, purpose := range []string{"a bill", "a top-up"} {
+		for _, listWrong := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, the order's list wrong once too: %v", purpose, listWrong), func(t *testing.T) {
+				t.Parallel()
+				const amount = 6600
+				acc, bill := newBill(t, 0, amount)
+				var id, order string
+				if purpose == "a bill" {
+					p := env.MustPayRazorpay(t, bill.ID)
+					id, order = p.ID, p.Razorpay.OrderID
+				} else {
+					tu := startTopUp(t, acc.UserID, amount, "")
+					id, order = tu.ID, tu.Razorpay.OrderID
+				}
+				g := env.SimPay(t, order, "authorized", 0, false).Payment.ID
+				env.SimFault(t, sim.Fault{Op: sim.OpFetchPayment, Match: g, Count: 1, Rewrite: map[string]any{"amount": 1}})
+				if listWrong {
+					env.SimFault(t, sim.Fault{Op: sim.OpOrderPayments, Match: order, Count: 1, Rewrite: map[string]any{"amount": 1}})
+				}
+				env.SimCapture(t, g, amount) // the webhooks: confirmed on the wrong answer
+				parked := func(d harness.DeadLetter) bool {
+					return d.Kind == "capture_mismatch" && d.PaymentID == id && strings.Contains(d.Reason, g)
+				}
+				if listWrong {
+					env.WaitDeadLetter(t, 15*time.Second, "the capture disowned on two wrong answers", parked)
+				}
+				var status, by string
+				harness.WaitFor(t, 30*time.Second, id+" settled", func() bool {
+					if purpose == "a bill" {
+						p := env.MustPayment(t, id)
+						status, by = p.Status, p.Razorpay.GatewayPaymentID
+					} else {
+						tu := env.MustGetTopUp(t, id)
+						status, by = tu.Status, tu.Razorpay.GatewayPaymentID
+					}
+					return status != "PENDING"
+				})
+				if status != "SUCCESS" || by != g {
+					t.Fatalf("%s = %s by %q, want SUCCESS by %s: a wrong answer once stranded the capture", id, status, by, g)
+				}
+				if purpose == "a bill" {
+					if b := env.MustBill(t, bill.ID); b.Status != "PAID" || b.PaymentID == nil || *b.PaymentID != id {
+						t.Fatalf("bill = %+v, want PAID by %s", b, id)
+					}
+					if r := env.Do(t, "POST", "/Payment/pay", map[string]any{"bill_id": bill.ID}, nil); r.Status != http.StatusConflict || r.ErrorCode() != "BILL_ALREADY_PAID" {
+						t.Fatalf("paying the bill again from the wallet = %d %s, want 409 BILL_ALREADY_PAID", r.Status, r.Body)
+					}
+				} else if b := env.MustBalance(t, acc.UserID); b != amount {
+					t.Fatalf("balance = %d, want %d credited once", b, amount)
+				}
+				if g := env.SimGetPayment(t, g); g.AmountRefunded != 0 {
+					t.Fatalf("gateway payment = %+v, want nothing refunded", g)
+				}
+				harness.WaitFor(t, 15*time.Second, "no open capture_mismatch about it", func() bool {
+					for _, d := range env.DeadLetters(t) {
+						if parked(d) && d.Resolved == "" {
+							return false
+						}
+					}
+					return true
+				})
+				env.AuditMoney(t, []*harness.Account{&acc})
+			})
+		}
+	}
+}
+
 // A late capture is confirmed only by the payment asked about: an answer
 // naming another payment is no definite answer, asked again.
 func TestAFetchedPaymentIsThePaymentAsked(t *testing.T) {

@@ -127,6 +127,17 @@ func (pr *Processor) confirmCapture(ctx context.Context, p Payment, gw string) e
 	if err != nil {
 		return pr.retryLater(ctx, p, "confirming the capture "+gw, err)
 	}
+	if mismatch, permanent, _ := describes(gp, gw, order, p.Amount, p.Currency); mismatch != "" && permanent {
+		// Before a capture is disowned, Razorpay's list of the order's
+		// payments is asked too: one wrong answer must not strand captured
+		// money. A capture it lists on the order for the amount is settled
+		// as listed. Without an answer the capture is disowned on the one
+		// answer, and reconciliation, listing the order's payments,
+		// overrules that if the list has it.
+		if listed, err := pr.listedCapture(ctx, p, gw); err == nil && listed != nil {
+			return pr.decideCapture(ctx, p, gw, *listed, "listed captured by Razorpay (its answer about the payment said "+mismatch+")")
+		}
+	}
 	return pr.decideCapture(ctx, p, gw, gp, "confirmed by Razorpay")
 }
 

@@ -241,6 +241,65 @@ func TestADisownedCaptureIsParkedOnce(t *testing.T) {
 	}
 }
 
+// One wrong answer does not strand captured money: Razorpay's answer
+// about the capture once said another amount, so it was disowned and
+// parked; then Razorpay's list of the order's payments describes it as the
+// order's capture for its amount, and reconciliation settles P with it
+// (before, it passed the capture by and let the order expire: neither
+// settled nor refunded, and the bill could be paid again).
+func TestADisownedCaptureListedAsTheOrdersIsSettled(t *testing.T) {
+	const gw = "pay_G0000000000003"
+	w := newConfirmWorld(t, false)
+	w.rzp.payments[gw] = domain.GatewayPayment{ID: gw, OrderID: w.p.Razorpay.OrderID, Status: "captured", Amount: 100, Currency: "INR"}
+	w.capture(t, "evt_1", gw)
+	w.drive(t, time.Second, "the capture disowned", func() bool { return len(w.get(t, w.p.ID).Disowned) == 1 })
+	w.rzp.payments[gw] = domain.GatewayPayment{ID: gw, OrderID: w.p.Razorpay.OrderID, Status: "captured", Amount: 2500, Currency: "INR"}
+	w.clock.add(time.Second)
+	if err := w.pr.ReconcileOnce(context.Background(), domain.ReconcileConfig{Interval: func() time.Duration { return time.Millisecond },
+		After: func() time.Duration { return 0 }, OrderLifetime: func() time.Duration { return time.Hour }}); err != nil {
+		t.Fatal(err)
+	}
+	w.drive(t, time.Second, "P ended", func() bool { return w.get(t, w.p.ID).Status != domain.Pending })
+	got := w.get(t, w.p.ID)
+	if got.Status != domain.Success || got.Razorpay.GatewayPaymentID != gw || len(got.Disowned) != 0 || w.counted() != 2500 || !w.bank.bills["bill_1"].Paid {
+		t.Fatalf("P = %s by %q, disowned %v, %d counted; want SUCCESS by %s, nothing disowned, the bill paid once", got.Status, got.Razorpay.GatewayPaymentID, got.Disowned, w.counted(), gw)
+	}
+}
+
+// A wrong answer about a capture is checked against Razorpay's list of the
+// order's payments before anything is disowned or failed: a capture the
+// list has on the order for its amount is settled at once, nothing parked.
+// For a pending payment's capture and for a late capture (whose payment
+// reconciliation never lists again) alike.
+func TestAWrongAnswerIsCheckedAgainstTheOrdersList(t *testing.T) {
+	for _, late := range []bool{false, true} {
+		t.Run(map[bool]string{false: "a pending payment's capture", true: "a late capture"}[late], func(t *testing.T) {
+			const gw = "pay_W0000000000001"
+			w := newConfirmWorld(t, false)
+			settled := w.p.ID
+			if late {
+				if _, _, err := w.pr.ApplyResult(context.Background(), domain.GatewayResult{EventID: "evt_f", Event: "payment.failed", Status: contract.ResultFailed,
+					OrderID: w.p.Razorpay.OrderID, GatewayPaymentID: "pay_F0000000000002", PaymentID: w.p.ID, Amount: 2500, Currency: "INR"}); err != nil {
+					t.Fatal(err)
+				}
+				settled = id.Derive(id.Payment, "late:"+gw)
+			}
+			w.rzp.payments[gw] = domain.GatewayPayment{ID: gw, OrderID: w.p.Razorpay.OrderID, Status: "captured", Amount: 2500, Currency: "INR"}
+			w.rzp.wrongOnce[gw] = domain.GatewayPayment{ID: gw, OrderID: w.p.Razorpay.OrderID, Status: "captured", Amount: 1, Currency: "INR"}
+			w.capture(t, "evt_1", gw)
+			w.drive(t, time.Second, "the capture settled", func() bool {
+				got, err := w.pr.Store.Get(context.Background(), settled)
+				return err == nil && got.Status != domain.Pending
+			})
+			got := w.get(t, settled)
+			if got.Status != domain.Success || len(got.Disowned) != 0 || w.counted() != 2500 || len(w.kinds()) != 0 || w.rzp.count("order_payments") == 0 {
+				t.Fatalf("%s = %s, disowned %v, %d counted, parked %v; want SUCCESS on the order's list, the bill paid once, nothing parked",
+					settled, got.Status, got.Disowned, w.counted(), w.kinds())
+			}
+		})
+	}
+}
+
 // A late capture (another gateway payment on the order of a payment that
 // ended) is still settled once Razorpay confirms it: it pays the bill the
 // payment failed to pay.

@@ -31,11 +31,15 @@ type fakeRazorpay struct {
 	// answers makes the named call answer this error (the razorpay
 	// service's own 401, 404 ROUTE_NOT_FOUND...).
 	answers map[string]error
+	// wrongOnce is what the next GET of a gateway payment answers instead
+	// of the truth, once (a wrong answer from Razorpay's API).
+	wrongOnce map[string]domain.GatewayPayment
 }
 
 func newRazorpay() *fakeRazorpay {
 	return &fakeRazorpay{payments: map[string]domain.GatewayPayment{}, refunds: map[string]contract.Refund{},
-		calls: map[string]int{}, refuse: map[string]string{}, silent: map[string]bool{}, answers: map[string]error{}}
+		calls: map[string]int{}, refuse: map[string]string{}, silent: map[string]bool{}, answers: map[string]error{},
+		wrongOnce: map[string]domain.GatewayPayment{}}
 }
 
 func (f *fakeRazorpay) answer(call string) error {
@@ -89,6 +93,10 @@ func (f *fakeRazorpay) Payment(_ context.Context, gw string) (domain.GatewayPaym
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if wrong, ok := f.wrongOnce[gw]; ok {
+		delete(f.wrongOnce, gw)
+		return wrong, nil
+	}
 	p, ok := f.payments[gw]
 	if !ok {
 		return domain.GatewayPayment{}, contract.ErrGatewayRefused.With("Razorpay refused: The id provided does not exist",

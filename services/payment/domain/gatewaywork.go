@@ -467,8 +467,19 @@ func (pr *Processor) confirmLateCapture(ctx context.Context, p Payment) error {
 		return err
 	}
 	if mismatch != "" {
-		return pr.failAndPark(ctx, p, ReasonCaptureMismatch, nil, ParkCaptureMismatch,
-			fmt.Sprintf("a capture %s was reported for order %s, but Razorpay says %s", gw, p.Razorpay.OrderID, mismatch))
+		// One answer is not enough to strand a capture: Razorpay's list of
+		// the order's payments is asked too, and settles it when it lists
+		// it captured on the order for its amount.
+		listed, err := pr.listedCapture(ctx, p, gw)
+		if err != nil {
+			return pr.retryLater(ctx, p, "asking about order "+p.Razorpay.OrderID, err)
+		}
+		if listed == nil {
+			return pr.failAndPark(ctx, p, ReasonCaptureMismatch, nil, ParkCaptureMismatch,
+				fmt.Sprintf("a capture %s was reported for order %s, but Razorpay says %s, and its list of the order's payments does not have it captured for %d %s",
+					gw, p.Razorpay.OrderID, mismatch, p.Amount, p.Currency))
+		}
+		gp = *listed
 	}
 	// Confirmed: bound to its order from Razorpay's answer (never from the
 	// webhook alone). What follows (the bill, or the refund owed) starts
@@ -842,15 +853,25 @@ func (pr *Processor) reconcile(ctx context.Context, p Payment, now time.Time, cf
 	}
 	var failed *GatewayPayment
 	for i, a := range attempts {
+		if a.OrderID == "" {
+			a.OrderID = p.Razorpay.OrderID // a list of this order's payments
+		}
+		disowned := slices.Contains(p.Disowned, a.ID)
 		switch {
-		case a.Status == "captured" && slices.Contains(p.Disowned, a.ID):
-			continue // Razorpay said it is not this order's capture for this amount; parked then
+		case a.Status == "captured" && disowned && !capturesOrder(a, p):
+			continue // Razorpay said it is not this order's capture for this amount, and its list agrees; parked then
 		case a.Status == "captured":
 			// Razorpay's own list of the order's payments: a confirmed
-			// answer, as GET /v1/payments/{id} would give.
+			// answer, as GET /v1/payments/{id} would give. It is taken
+			// over an earlier answer that disowned the capture: one wrong
+			// answer must not strand captured money, left neither settled
+			// nor refunded while the order expires (the outside tester's
+			// report: a bill then paid twice).
 			pr.reconciledAction("captured")
-			if a.OrderID == "" {
-				a.OrderID = p.Razorpay.OrderID
+			if disowned {
+				if err := pr.reown(ctx, p.ID, a.ID); err != nil {
+					return err
+				}
 			}
 			return pr.decideCapture(ctx, p, a.ID, a, "reconciliation: listed captured by Razorpay")
 		case a.Status == "refunded":
@@ -882,6 +903,57 @@ func (pr *Processor) reconcile(ctx context.Context, p Payment, now time.Time, cf
 
 // orderPayments asks Razorpay for the payments (attempts) of an order,
 // within one step's timeout.
+// listedCapture is gw as Razorpay's list of p's order's payments describes
+// it, when that list has it captured on the order for p's amount and
+// currency; nil when it does not, or Razorpay refuses to list them. An
+// error is no answer (ask again later).
+func (pr *Processor) listedCapture(ctx context.Context, p Payment, gw string) (*GatewayPayment, error) {
+	attempts, err := pr.orderPayments(ctx, p.Razorpay.OrderID)
+	if _, refused := pr.refusal("to list the payments of order "+p.Razorpay.OrderID, err); refused {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range attempts {
+		if a.OrderID == "" {
+			a.OrderID = p.Razorpay.OrderID
+		}
+		if a.ID == gw && a.Status == "captured" && capturesOrder(a, p) {
+			return &a, nil
+		}
+	}
+	return nil, nil
+}
+
+// capturesOrder reports whether a, from Razorpay's list of p's order's
+// payments, describes a capture of that order for p's amount and currency.
+func capturesOrder(a GatewayPayment, p Payment) bool {
+	mismatch, _, _ := describes(a, a.ID, p.Razorpay.OrderID, p.Amount, p.Currency)
+	return mismatch == ""
+}
+
+// reown takes capture gw off payment id's disowned captures, with why in
+// its history, and marks the dead letter that parked it resolved:
+// Razorpay's list of the order's payments now describes it as the order's
+// capture, so an earlier answer that said otherwise was wrong, and the
+// capture is settled as any listed capture is.
+func (pr *Processor) reown(ctx context.Context, id, gw string) error {
+	taken := false
+	_, err := pr.update(ctx, id, func(q *Payment) bool {
+		i := slices.Index(q.Disowned, gw)
+		if taken = i >= 0; taken {
+			q.Disowned = slices.Delete(q.Disowned, i, i+1)
+			q.note(pr.Now(), "reconciliation: Razorpay lists "+gw+" as this order's capture for its amount; the earlier answer that disowned it is overruled")
+		}
+		return taken
+	})
+	if err == nil && taken {
+		pr.resolveParked(ctx, ParkCaptureMismatch+":"+gw+":"+id, id, "Razorpay's list of the order's payments describes "+gw+" as its capture for its amount: settled with it")
+	}
+	return err
+}
+
 func (pr *Processor) orderPayments(ctx context.Context, orderID string) ([]GatewayPayment, error) {
 	var attempts []GatewayPayment
 	err := pr.step(ctx, func(ctx context.Context) error {
