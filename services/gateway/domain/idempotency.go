@@ -26,6 +26,25 @@ var (
 		"a request with this Idempotency-Key is still being processed; retry when it has finished")
 )
 
+// Kept reports whether a service's answer to a keyed request (its status,
+// and its error code when it is an error) is recorded as the key's answer,
+// to be replayed to the key's repeats. Not kept: a failure or no answer
+// (5xx), a refused request that changed nothing (400), and the service's
+// own word that the key is another request's (IDEMPOTENCY_KEY_REUSED,
+// IDEMPOTENCY_KEY_IN_USE): recorded under this request's body, that answer
+// would refuse the key's first request when it is retried with its own
+// body (the outside tester's report: after a 503 of unknown outcome, a
+// retry with another body took the key for 24 hours).
+func Kept(status int, code string) bool {
+	switch {
+	case status >= 500 || status == 400:
+		return false
+	case code == contract.CodeIdempotencyKeyReused || code == ErrKeyInUse.Code:
+		return false
+	}
+	return true
+}
+
 // ValidateKey checks an Idempotency-Key: 1 to 255 printable ASCII
 // characters.
 func ValidateKey(key string) error {

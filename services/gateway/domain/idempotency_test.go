@@ -62,3 +62,28 @@ func TestDecide(t *testing.T) {
 		})
 	}
 }
+
+// Kept: only an answer that is this request's own is replayed to its
+// repeats.
+func TestKept(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		code   string
+		want   bool
+	}{
+		{201, "", true},
+		{200, "", true},
+		{404, "BILL_NOT_FOUND", true},
+		{409, "BILL_ALREADY_PAID", true},
+		{422, "INSUFFICIENT_FUNDS", true},
+		{400, "VALIDATION_FAILED", false},
+		{500, "", false},
+		{503, "UNAVAILABLE", false},
+		{422, "IDEMPOTENCY_KEY_REUSED", false},
+		{409, "IDEMPOTENCY_KEY_IN_USE", false},
+	} {
+		if got := domain.Kept(tc.status, tc.code); got != tc.want {
+			t.Errorf("Kept(%d, %q) = %v, want %v", tc.status, tc.code, got, tc.want)
+		}
+	}
+}

@@ -566,9 +566,10 @@ func (g *Gateway) keyed(c *fiber.Ctx, r domain.Route, req call, key string, iden
 	}
 
 	resp, err := g.invoke(c, r, req)
-	if err != nil || resp.Status >= 500 || resp.Status == fiber.StatusBadRequest {
-		// No answer, a failure, or a refused request that changed nothing:
-		// keep no record, so a retry runs again (de-duplicated downstream).
+	if err != nil || !domain.Kept(resp.Status, errorCode(resp)) {
+		// No answer, a failure, a refused request that changed nothing, or
+		// the key another request's: keep no record, so a retry runs again
+		// (de-duplicated downstream).
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordGrace)
 		if aerr := g.idem.Abandon(actx, token); aerr != nil {
 			server.Log(c, g.log).Warn("dropping an idempotency record", "err", aerr.Error())
@@ -634,6 +635,19 @@ func (g *Gateway) relay(c *fiber.Ctx, r domain.Route, resp *sidecar.Response) er
 		}
 	}
 	return c.Status(resp.Status).Send(resp.Body)
+}
+
+// errorCode is the contract's error code of a service's 409 or 422 answer
+// ("" for any other answer, or one without the envelope).
+func errorCode(resp *sidecar.Response) string {
+	if resp.Status != fiber.StatusConflict && resp.Status != fiber.StatusUnprocessableEntity {
+		return ""
+	}
+	var b apperr.Body
+	if json.Unmarshal(resp.Body, &b) != nil {
+		return ""
+	}
+	return b.Error.Code
 }
 
 func isEnvelope(body []byte) bool {

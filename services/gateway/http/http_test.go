@@ -77,6 +77,18 @@ func (f *fakeDapr) Invoke(_ context.Context, app, method, path string, body []by
 		// What a sidecar once answered while the payment service restarted.
 		return &sidecar.Response{Status: 200, Header: nethttp.Header{}, Body: nil}, nil
 	}
+	for word, answer := range map[string]string{
+		"bill_reused": `{"error":{"code":"IDEMPOTENCY_KEY_REUSED","message":"this Idempotency-Key was used with a different request"}}`,
+		"bill_inuse":  `{"error":{"code":"IDEMPOTENCY_KEY_IN_USE","message":"a request with this Idempotency-Key is still being processed"}}`,
+	} {
+		if path == "/Payment/pay" && strings.Contains(string(body), word) {
+			status := 422
+			if word == "bill_inuse" {
+				status = 409
+			}
+			return &sidecar.Response{Status: status, Header: nethttp.Header{"Content-Type": {"application/json"}}, Body: []byte(answer)}, nil
+		}
+	}
 	if f.hold != nil && path == "/wallet/add" {
 		<-f.hold
 	}
@@ -364,6 +376,26 @@ func TestIdempotencyKeyInFlightAndFailures(t *testing.T) {
 		}
 		if n := f.count("/Payment/pay"); n != i {
 			t.Fatalf("after attempt %d: %d hops, want %d (no record kept)", i, n, i)
+		}
+	}
+
+	// A service's word that the key is another request's (its record of
+	// the key's first request, whose answer the gateway lost) is no answer
+	// to keep: kept under this body, it would refuse the key's first
+	// request retried with its own body (the outside tester's report).
+	for _, word := range []string{"bill_reused", "bill_inuse"} {
+		key := map[string]string{"Content-Type": "application/json", "Idempotency-Key": "svc-" + word}
+		before := f.count("/Payment/pay")
+		for i := 1; i <= 2; i++ {
+			if status, body, _ := do("POST", "/Payment/pay", `{"bill_id":"`+word+`"}`, key); status < 409 || !strings.HasPrefix(code(body), "IDEMPOTENCY_KEY_") {
+				t.Fatalf("%s, attempt %d = %d %v, want the service's answer", word, i, status, body)
+			}
+		}
+		if status, body, hdr := do("POST", "/Payment/pay", `{"bill_id":"bill_first"}`, key); status != 201 || hdr.Get("Idempotent-Replayed") != "" {
+			t.Fatalf("%s: the key's first request retried = %d %v, want it run again (201)", word, status, body)
+		}
+		if n := f.count("/Payment/pay") - before; n != 3 {
+			t.Fatalf("%s: %d hops, want 3 (no record kept of the refusals)", word, n)
 		}
 	}
 
