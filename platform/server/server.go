@@ -423,6 +423,11 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 		if status == fiber.StatusServiceUnavailable {
 			c.Set(fiber.HeaderRetryAfter, "1")
 		}
+		if status == fiber.StatusUnauthorized {
+			// RFC 9110 section 11.6.1 and RFC 6750 section 3: a 401 says
+			// which scheme it wants.
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="finflow"`)
+		}
 		ensureRequestID(c)
 		return c.Status(status).JSON(body)
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -62,6 +63,13 @@ func TestTokensAreChecked(t *testing.T) {
 	parts := strings.Split(valid, ".")
 	tampered := parts[0] + "." + strings.TrimRight(parts[1], "=") + "x." + parts[2]
 	none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, claims(now.Add(time.Hour))).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	crit := jwt.NewWithClaims(jwt.SigningMethodHS256, claims(now.Add(time.Hour)))
+	crit.Header["crit"], crit.Header["x-finflow-unknown"] = []string{"x-finflow-unknown"}, true
+	critical, err := crit.SignedString(devKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	critical = "Bearer " + critical
 	cases := []struct {
 		name, authz string
 		want        int
@@ -78,14 +86,16 @@ func TestTokensAreChecked(t *testing.T) {
 		{"alg none", "Bearer " + none, 401},
 		{"alg confusion: HS256 with the RS256 public key", sign(jwt.SigningMethodHS256, []byte(rsaPub), claims(now.Add(time.Hour))), 401},
 		{"no exp", sign(jwt.SigningMethodHS256, devKey, jwt.MapClaims{"sub": u.ID, "role": "user"}), 401},
+		{"exp a string", sign(jwt.SigningMethodHS256, devKey, jwt.MapClaims{"sub": u.ID, "role": "user", "exp": fmt.Sprint(now.Add(time.Hour).Unix())}), 401},
+		{"a critical extension", critical, 401},
 	}
 	for _, tc := range cases {
 		r := env.Do(t, "GET", "/users/"+u.ID, nil, map[string]string{"Authorization": tc.authz})
 		if r.Status != tc.want {
 			t.Errorf("%s: GET /users/{me} = %d %s, want %d", tc.name, r.Status, r.Body, tc.want)
 		}
-		if tc.want == 401 && r.ErrorCode() != "UNAUTHENTICATED" {
-			t.Errorf("%s: code %s, want UNAUTHENTICATED", tc.name, r.ErrorCode())
+		if tc.want == 401 && (r.ErrorCode() != "UNAUTHENTICATED" || !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer")) {
+			t.Errorf("%s: code %s, WWW-Authenticate %q; want UNAUTHENTICATED and the Bearer scheme (RFC 6750)", tc.name, r.ErrorCode(), r.Header.Get("WWW-Authenticate"))
 		}
 	}
 	if r := env.Do(t, "POST", "/auth/dev-token", map[string]any{"sub": u.ID, "role": "root"}, map[string]string{"Authorization": ""}); r.Status != http.StatusBadRequest {

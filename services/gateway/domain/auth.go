@@ -2,6 +2,8 @@ package domain
 
 import (
 	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -97,6 +99,9 @@ func (t *Tokens) VerifyExpiry(header string, now time.Time) (auth.Identity, time
 	if ident, exp, ok := t.verified.Lookup(raw, now); ok {
 		return ident, exp, nil
 	}
+	if err := plainJWS(raw); err != nil {
+		return auth.Identity{}, time.Time{}, auth.ErrUnauthenticated.With("the token is invalid or expired", nil).Wrap(err)
+	}
 	var c clientClaims
 	_, err := jwt.ParseWithClaims(raw, &c, t.key,
 		jwt.WithValidMethods([]string{"HS256", "RS256"}),
@@ -111,6 +116,36 @@ func (t *Tokens) VerifyExpiry(header string, now time.Time) (auth.Identity, time
 	ident := auth.Identity{Sub: c.Subject, Role: c.Role}
 	t.verified.Remember(raw, ident, notBefore(c), c.ExpiresAt.Time)
 	return ident, c.ExpiresAt.Time, nil
+}
+
+// plainJWS refuses what golang-jwt lets through and RFC 7515 and RFC 7519
+// do not: a header with crit (extensions the token says must be understood;
+// FinFlow understands none, so RFC 7515 section 4.1.11 requires the token
+// be refused), and a time claim (exp, nbf, iat) that is not a JSON number
+// (RFC 7519 section 2: a NumericDate is a JSON numeric value; golang-jwt
+// also reads "9999999999" written as a string). The signature and the
+// rest are checked after it.
+func plainJWS(raw string) error {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return errors.New("a JWS has three parts")
+	}
+	var head, claims map[string]json.RawMessage
+	for i, into := range []*map[string]json.RawMessage{&head, &claims} {
+		b, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err != nil || json.Unmarshal(b, into) != nil {
+			return errors.New("a part of the token is not base64url JSON")
+		}
+	}
+	if _, ok := head["crit"]; ok {
+		return errors.New("the token names critical extensions")
+	}
+	for _, k := range []string{"exp", "nbf", "iat"} {
+		if v, ok := claims[k]; ok && (len(v) == 0 || v[0] != '-' && (v[0] < '0' || v[0] > '9')) {
+			return fmt.Errorf("%s is not a number", k)
+		}
+	}
+	return nil
 }
 
 // BearerToken returns the token of an Authorization header value of the

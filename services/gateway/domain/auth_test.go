@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +73,16 @@ func TestVerify(t *testing.T) {
 		{"unknown role", sign(jwt.SigningMethodRS256, priv, jwt.MapClaims{"sub": user, "role": "root", "exp": now.Add(time.Hour).Unix()}), false},
 		{"user sub not a user id", sign(jwt.SigningMethodRS256, priv, jwt.MapClaims{"sub": "bob", "role": "user", "exp": now.Add(time.Hour).Unix()}), false},
 		{"issued in the future", sign(jwt.SigningMethodRS256, priv, jwt.MapClaims{"sub": user, "role": "user", "iat": now.Add(time.Hour).Unix(), "exp": now.Add(2 * time.Hour).Unix()}), false},
+		// RFC 7519: a NumericDate is a JSON number, not a string of one.
+		{"exp a string", sign(jwt.SigningMethodRS256, priv, jwt.MapClaims{"sub": user, "role": "user", "exp": fmt.Sprint(now.Add(time.Hour).Unix())}), false},
+		{"iat a string", sign(jwt.SigningMethodRS256, priv, jwt.MapClaims{"sub": user, "role": "user", "iat": fmt.Sprint(now.Unix()), "exp": now.Add(time.Hour).Unix()}), false},
+		{"nbf a string", sign(jwt.SigningMethodRS256, priv, jwt.MapClaims{"sub": user, "role": "user", "nbf": fmt.Sprint(now.Unix()), "exp": now.Add(time.Hour).Unix()}), false},
+		{"exp a bool", sign(jwt.SigningMethodRS256, priv, jwt.MapClaims{"sub": user, "role": "user", "exp": true}), false},
+		// RFC 7515 section 4.1.11: critical extensions FinFlow does not
+		// understand (it understands none) refuse the token.
+		{"crit header", signHeader(t, priv, map[string]any{"crit": []string{"x"}, "x": 1}, valid), false},
+		{"crit empty", signHeader(t, priv, map[string]any{"crit": []string{}}, valid), false},
+		{"other header fields", signHeader(t, priv, map[string]any{"kid": "k1"}, valid), true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -84,6 +95,20 @@ func TestVerify(t *testing.T) {
 			}
 		})
 	}
+}
+
+// signHeader signs claims with RS256 under a header with extra fields.
+func signHeader(t *testing.T, key *rsa.PrivateKey, extra map[string]any, claims jwt.MapClaims) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+	for k, v := range extra {
+		tok.Header[k] = v
+	}
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "Bearer " + s
 }
 
 func tamper(token string) string {
