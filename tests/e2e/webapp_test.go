@@ -1249,7 +1249,7 @@ func (p *appPage) gone(sel string) {
 
 func (p *appPage) waitText(sel, text string) {
 	p.t.Helper()
-	p.run(chromedp.Poll(fmt.Sprintf(`(document.querySelector(%q) || {}).textContent.includes(%q)`, sel, text), nil, chromedp.WithPollingTimeout(webappStep)))
+	p.run(chromedp.Poll(fmt.Sprintf(`((document.querySelector(%q) || {}).textContent || '').includes(%q)`, sel, text), nil, chromedp.WithPollingTimeout(webappStep)))
 }
 
 func (p *appPage) waitAttr(sel, attr, value string) {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 
 	gatewaydomain "github.com/finflow/finflow/services/gateway/domain"
@@ -16,9 +17,11 @@ import (
 // (a service slow or paused): the next request with the key reaches the
 // service, which has only the key's token (X-Idempotency-Token) to tell a
 // retry from another request. It fails the test when the gateway holds no
-// record of the key, so a test never believes it reached the service when
-// the gateway answered (the scope rule below would no longer be the
-// gateway's).
+// record of the key and never held one at that address, so a test never
+// believes it reached the service when the gateway answered (the scope rule
+// below would no longer be the gateway's). A key whose record was deleted
+// here before may hold none: the gateway keeps no record of an answer that
+// is not the key's own (a 5xx, a 400, the service's IDEMPOTENCY_KEY_REUSED).
 func (e *Env) ForgetIdempotencyKey(tb testing.TB, bearer, key string) {
 	tb.Helper()
 	sub, role := tokenIdentity(tb, bearer)
@@ -39,10 +42,15 @@ func (e *Env) ForgetIdempotencyKey(tb testing.TB, bearer, key string) {
 	if err != nil {
 		tb.Fatalf("deleting the gateway's record of Idempotency-Key %q: %v", key, err)
 	}
-	if n == 0 {
+	if _, before := forgotten.Load(record); n == 0 && !before {
 		tb.Fatalf("the gateway holds no record of Idempotency-Key %q for %s:%s (at %s)", key, role, sub, record)
 	}
+	forgotten.Store(record, true)
 }
+
+// forgotten holds the addresses of the gateway's records that
+// ForgetIdempotencyKey found and deleted: the address is the gateway's.
+var forgotten sync.Map
 
 // tokenIdentity reads the sub and role claims of a bearer token (the
 // harness's own dev tokens: their signature is not its concern).

@@ -856,9 +856,8 @@ func (pr *Processor) reconcile(ctx context.Context, p Payment, now time.Time, cf
 		if a.OrderID == "" {
 			a.OrderID = p.Razorpay.OrderID // a list of this order's payments
 		}
-		disowned := slices.Contains(p.Disowned, a.ID)
 		switch {
-		case a.Status == "captured" && disowned && !capturesOrder(a, p):
+		case a.Status == "captured" && slices.Contains(p.Disowned, a.ID) && !capturesOrder(a, p):
 			continue // Razorpay said it is not this order's capture for this amount, and its list agrees; parked then
 		case a.Status == "captured":
 			// Razorpay's own list of the order's payments: a confirmed
@@ -868,11 +867,6 @@ func (pr *Processor) reconcile(ctx context.Context, p Payment, now time.Time, cf
 			// nor refunded while the order expires (the outside tester's
 			// report: a bill then paid twice).
 			pr.reconciledAction("captured")
-			if disowned {
-				if err := pr.reown(ctx, p.ID, a.ID); err != nil {
-					return err
-				}
-			}
 			return pr.decideCapture(ctx, p, a.ID, a, "reconciliation: listed captured by Razorpay")
 		case a.Status == "refunded":
 			// Captured, then refunded at Razorpay before FinFlow heard of
@@ -931,27 +925,6 @@ func (pr *Processor) listedCapture(ctx context.Context, p Payment, gw string) (*
 func capturesOrder(a GatewayPayment, p Payment) bool {
 	mismatch, _, _ := describes(a, a.ID, p.Razorpay.OrderID, p.Amount, p.Currency)
 	return mismatch == ""
-}
-
-// reown takes capture gw off payment id's disowned captures, with why in
-// its history, and marks the dead letter that parked it resolved:
-// Razorpay's list of the order's payments now describes it as the order's
-// capture, so an earlier answer that said otherwise was wrong, and the
-// capture is settled as any listed capture is.
-func (pr *Processor) reown(ctx context.Context, id, gw string) error {
-	taken := false
-	_, err := pr.update(ctx, id, func(q *Payment) bool {
-		i := slices.Index(q.Disowned, gw)
-		if taken = i >= 0; taken {
-			q.Disowned = slices.Delete(q.Disowned, i, i+1)
-			q.note(pr.Now(), "reconciliation: Razorpay lists "+gw+" as this order's capture for its amount; the earlier answer that disowned it is overruled")
-		}
-		return taken
-	})
-	if err == nil && taken {
-		pr.resolveParked(ctx, ParkCaptureMismatch+":"+gw+":"+id, id, "Razorpay's list of the order's payments describes "+gw+" as its capture for its amount: settled with it")
-	}
-	return err
 }
 
 func (pr *Processor) orderPayments(ctx context.Context, orderID string) ([]GatewayPayment, error) {

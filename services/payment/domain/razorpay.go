@@ -498,12 +498,21 @@ func (pr *Processor) apply(ctx context.Context, p Payment, r GatewayResult) erro
 // capture.
 func (pr *Processor) captureOrder(ctx context.Context, p Payment, r GatewayResult) error {
 	gw := r.GatewayPaymentID
+	reowned := false
 	q, err := pr.update(ctx, p.ID, func(q *Payment) bool {
+		reowned = false
 		if q.Status != Pending || q.Razorpay.GatewayPaymentID != "" {
 			return false
 		}
 		q.Razorpay.GatewayPaymentID = gw
 		q.unconfirm(gw)
+		// Disowned on an earlier answer that Razorpay has now contradicted
+		// (its list of the order's payments has the capture): taken back.
+		i := slices.Index(q.Disowned, gw)
+		if reowned = i >= 0; reowned {
+			q.Disowned = slices.Delete(q.Disowned, i, i+1)
+			q.note(pr.Now(), "Razorpay now describes "+gw+" as this order's capture for its amount; the earlier answer that disowned it is overruled")
+		}
 		// Confirmed: settling it starts afresh, due at once.
 		q.GatewayRetries, q.RetryAt = 0, time.Time{}
 		q.note(pr.Now(), fmt.Sprintf("%s: %s captured; settling it", r.Event, gw))
@@ -511,6 +520,9 @@ func (pr *Processor) captureOrder(ctx context.Context, p Payment, r GatewayResul
 	})
 	if err != nil {
 		return err
+	}
+	if reowned {
+		pr.resolveParked(ctx, ParkCaptureMismatch+":"+gw+":"+p.ID, p.ID, "Razorpay's list of the order's payments describes "+gw+" as its capture for its amount: settled with it")
 	}
 	if q.Status != Pending || q.Razorpay.GatewayPaymentID != gw {
 		return pr.apply(ctx, q, r)
