@@ -929,24 +929,32 @@ func webappLateCapture(t *testing.T, browser context.Context) {
 	p.tokenSignIn(env.Token(t, u.ID, "user"))
 	p.wait(`#unpaid li[data-bill="` + twice.ID + `"]`)
 
-	// endFirst fails the open checkout's order attempt at the simulator, as
-	// Razorpay would report another attempt failing, and waits until
-	// FinFlow has ended the payment or top-up.
-	endFirst := func(orderID string, ended func() bool) {
+	// payAfterItEnded opens a checkout (open), has FinFlow end the try the
+	// activity line names in attr (read gives its order and status): an
+	// attempt on its order fails at the simulator, as Razorpay would report
+	// another attempt failing. Then it runs meanwhile, pays in the
+	// checkout, and waits until the line has ended. It returns the try.
+	payAfterItEnded := func(open func(), line, attr string, read func(id string) (order, status string), meanwhile func()) string {
 		t.Helper()
-		env.SimPay(t, orderID, "failed", 0, true)
-		harness.WaitFor(t, webappStep, "FinFlow to end the first try", ended)
+		open()
+		frame := p.checkout("#pay")
+		first := p.attr(line, attr)
+		order, _ := read(first)
+		env.SimPay(t, order, "failed", 0, true)
+		harness.WaitFor(t, webappStep, "FinFlow to end the first try", func() bool { _, status := read(first); return status == "FAILED" })
+		meanwhile()
+		p.run(chromedp.Click("#pay", chromedp.ByQuery, chromedp.FromNode(frame)))
+		p.wait(line + `:is([data-state="success"], [data-state="failed"], [data-state="unknown"])`)
+		return first
 	}
-	failed := func(status string) bool { return status == "FAILED" }
+	payment := func(id string) (string, string) { q := env.MustPayment(t, id); return q.Razorpay.OrderID, q.Status }
+	payRazorpay := func(b harness.Bill) func() {
+		return func() { p.click(`#unpaid li[data-bill="` + b.ID + `"] [data-action="pay-razorpay"]`) }
+	}
 
 	// The bill still unpaid: the late payment pays it.
-	p.click(`#unpaid li[data-bill="` + late.ID + `"] [data-action="pay-razorpay"]`)
-	frame := p.checkout("#pay")
 	line := `#activity li[data-bill="` + late.ID + `"]`
-	first := p.attr(line, "data-payment")
-	endFirst(env.MustPayment(t, first).Razorpay.OrderID, func() bool { return failed(env.MustPayment(t, first).Status) })
-	p.run(chromedp.Click("#pay", chromedp.ByQuery, chromedp.FromNode(frame)))
-	p.wait(line + `:is([data-state="success"], [data-state="failed"], [data-state="unknown"])`)
+	first := payAfterItEnded(payRazorpay(late), line, "data-payment", payment, func() {})
 	if s := p.text(line); p.attr(line, "data-state") != "success" || !strings.Contains(s, "Paid ₹300.00 through Razorpay") || strings.Contains(s, "nothing was charged") {
 		t.Errorf("a checkout paid after FinFlow ended its payment says %q; want it to say the bill was paid by the late payment", s)
 	}
@@ -957,16 +965,12 @@ func webappLateCapture(t *testing.T, browser context.Context) {
 
 	// The bill paid from the wallet meanwhile: the late payment's money is
 	// given back.
-	p.click(`#unpaid li[data-bill="` + twice.ID + `"] [data-action="pay-razorpay"]`)
-	frame = p.checkout("#pay")
 	line = `#activity li[data-bill="` + twice.ID + `"]`
-	first = p.attr(line, "data-payment")
-	endFirst(env.MustPayment(t, first).Razorpay.OrderID, func() bool { return failed(env.MustPayment(t, first).Status) })
-	if r := env.Do(t, "POST", "/Payment/pay", map[string]any{"bill_id": twice.ID}, env.As(t, u.ID)); r.Status != http.StatusCreated {
-		t.Fatalf("paying %s from the wallet = %d %s", twice.ID, r.Status, r.Body)
-	}
-	p.run(chromedp.Click("#pay", chromedp.ByQuery, chromedp.FromNode(frame)))
-	p.wait(line + `:is([data-state="success"], [data-state="failed"], [data-state="unknown"])`)
+	payAfterItEnded(payRazorpay(twice), line, "data-payment", payment, func() {
+		if r := env.Do(t, "POST", "/Payment/pay", map[string]any{"bill_id": twice.ID}, env.As(t, u.ID)); r.Status != http.StatusCreated {
+			t.Fatalf("paying %s from the wallet = %d %s", twice.ID, r.Status, r.Body)
+		}
+	})
 	s := p.text(line)
 	if p.attr(line, "data-state") != "failed" || !strings.Contains(s, "Razorpay took ₹333.00") || !strings.Contains(s, "back to you") || strings.Contains(s, "nothing was charged") {
 		t.Errorf("a checkout paid after the bill was paid from the wallet says %q; want it to say Razorpay took ₹333.00 and FinFlow gives it back", s)
@@ -981,14 +985,11 @@ func webappLateCapture(t *testing.T, browser context.Context) {
 	}
 
 	// A top-up: the late top-up credits the wallet.
-	p.run(chromedp.SendKeys("#topup-amount", "200", chromedp.ByQuery))
-	p.click("#add-money-button")
-	frame = p.checkout("#pay")
 	line = `#activity li[data-topup]`
-	topup := p.attr(line, "data-topup")
-	endFirst(env.MustGetTopUp(t, topup).Razorpay.OrderID, func() bool { return failed(env.MustGetTopUp(t, topup).Status) })
-	p.run(chromedp.Click("#pay", chromedp.ByQuery, chromedp.FromNode(frame)))
-	p.wait(line + `:is([data-state="success"], [data-state="failed"], [data-state="unknown"])`)
+	payAfterItEnded(func() {
+		p.run(chromedp.SendKeys("#topup-amount", "200", chromedp.ByQuery))
+		p.click("#add-money-button")
+	}, line, "data-topup", func(id string) (string, string) { q := env.MustGetTopUp(t, id); return q.Razorpay.OrderID, q.Status }, func() {})
 	if s := p.text(line); p.attr(line, "data-state") != "success" || !strings.Contains(s, "₹200.00 added to your wallet") || strings.Contains(s, "not credited") {
 		t.Errorf("a checkout paid after FinFlow ended its top-up says %q; want ₹200.00 added", s)
 	}

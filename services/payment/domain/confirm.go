@@ -262,9 +262,13 @@ func (pr *Processor) dropCapture(ctx context.Context, p Payment, gw string, perm
 	if err != nil || !dropped {
 		return err
 	}
-	return pr.park(ctx, DeadLetter{EventID: kind + ":" + gw + ":" + p.ID, Kind: kind, PaymentID: p.ID, Reason: why,
+	return pr.park(ctx, DeadLetter{EventID: captureLetterID(kind, gw, p.ID), Kind: kind, PaymentID: p.ID, Reason: why,
 		Result: GatewayResult{Event: kind, OrderID: p.Razorpay.OrderID, GatewayPaymentID: gw, PaymentID: p.ID, Amount: p.Amount, Currency: p.Currency, At: pr.Now().UTC()}})
 }
+
+// captureLetterID is the id of the one dead letter of kind that capture gw
+// of payment paymentID is parked with (dropCapture).
+func captureLetterID(kind, gw, paymentID string) string { return kind + ":" + gw + ":" + paymentID }
 
 // forgetUnconfirmed takes capture gw off payment id's unconfirmed captures,
 // once it is settled or handed over, and restarts the count of tries.

@@ -853,9 +853,6 @@ func (pr *Processor) reconcile(ctx context.Context, p Payment, now time.Time, cf
 	}
 	var failed *GatewayPayment
 	for i, a := range attempts {
-		if a.OrderID == "" {
-			a.OrderID = p.Razorpay.OrderID // a list of this order's payments
-		}
 		switch {
 		case a.Status == "captured" && slices.Contains(p.Disowned, a.ID) && !capturesOrder(a, p):
 			continue // Razorpay said it is not this order's capture for this amount, and its list agrees; parked then
@@ -895,8 +892,6 @@ func (pr *Processor) reconcile(ctx context.Context, p Payment, now time.Time, cf
 	return nil
 }
 
-// orderPayments asks Razorpay for the payments (attempts) of an order,
-// within one step's timeout.
 // listedCapture is gw as Razorpay's list of p's order's payments describes
 // it, when that list has it captured on the order for p's amount and
 // currency; nil when it does not, or Razorpay refuses to list them. An
@@ -910,9 +905,6 @@ func (pr *Processor) listedCapture(ctx context.Context, p Payment, gw string) (*
 		return nil, err
 	}
 	for _, a := range attempts {
-		if a.OrderID == "" {
-			a.OrderID = p.Razorpay.OrderID
-		}
 		if a.ID == gw && a.Status == "captured" && capturesOrder(a, p) {
 			return &a, nil
 		}
@@ -927,6 +919,9 @@ func capturesOrder(a GatewayPayment, p Payment) bool {
 	return mismatch == ""
 }
 
+// orderPayments asks Razorpay for the payments (attempts) of an order,
+// within one step's timeout. An attempt that names no order is the
+// order's: the list is of that order's payments.
 func (pr *Processor) orderPayments(ctx context.Context, orderID string) ([]GatewayPayment, error) {
 	var attempts []GatewayPayment
 	err := pr.step(ctx, func(ctx context.Context) error {
@@ -934,6 +929,11 @@ func (pr *Processor) orderPayments(ctx context.Context, orderID string) ([]Gatew
 		attempts, err = pr.Gateway.OrderPayments(ctx, orderID)
 		return err
 	})
+	for i := range attempts {
+		if attempts[i].OrderID == "" {
+			attempts[i].OrderID = orderID
+		}
+	}
 	return attempts, err
 }
 

@@ -522,7 +522,7 @@ func (pr *Processor) captureOrder(ctx context.Context, p Payment, r GatewayResul
 		return err
 	}
 	if reowned {
-		pr.resolveParked(ctx, ParkCaptureMismatch+":"+gw+":"+p.ID, p.ID, "Razorpay's list of the order's payments describes "+gw+" as its capture for its amount: settled with it")
+		pr.resolveParked(ctx, captureLetterID(ParkCaptureMismatch, gw, p.ID), p.ID, "Razorpay's list of the order's payments describes "+gw+" as its capture for its amount: settled with it")
 	}
 	if q.Status != Pending || q.Razorpay.GatewayPaymentID != gw {
 		return pr.apply(ctx, q, r)

@@ -163,8 +163,8 @@ function explain(e, billId) {
 // done (SUCCESS). Without the status, the page's own lists may know.
 function alreadyPaid(details, billId) {
   let status = details.other_payment_status;
+  const other = session && session.payments.get(details.other_payment_id);
   if (!status && session) {
-    const other = session.payments.get(details.other_payment_id);
     const bill = session.bills.get(billId || (other && other.bill_id));
     if (other) {
       status = other.status;
@@ -174,7 +174,6 @@ function alreadyPaid(details, billId) {
       status = 'PENDING';
     }
   }
-  const other = session && session.payments.get(details.other_payment_id);
   if (status === 'PENDING' && other && other.method === 'WALLET') {
     return 'Another payment of this bill from your wallet is still under way: FinFlow is finishing it. Nothing was taken for this request.';
   }
@@ -1080,18 +1079,31 @@ function settleBill(li, p, bill, how) {
 
 // settleRazorpayBill shows how a Razorpay payment of a bill ended, money
 // taken after it had ended included (ended: afterEnded's answer).
-function settleRazorpayBill(li, { rec, late, unheard }, bill) {
+function settleRazorpayBill(li, ended, bill) {
+  if (!showLate(li, ended, {
+    done: (paise) => 'Paid ' + rupees(paise) + ' through Razorpay.', noun: 'payment', took: 'payment of this bill',
+    finds: ', and pays this bill with it or gives it back: see Payments below',
+  })) {
+    settleBill(li, ended.rec, bill, ' through Razorpay');
+  }
+}
+
+// showLate shows on li what became of money Razorpay took after FinFlow had
+// ended the first try (ended: afterEnded's answer), in the words w of a
+// bill's payment or a top-up; false when there is no such money to tell of.
+function showLate(li, { rec, late, unheard }, w) {
   if (late && late.status === 'SUCCESS') {
-    setState(li, 'success', 'Paid ' + rupees(late.amount) + ' through Razorpay. Your payment reached Razorpay after FinFlow had ended the first try (' +
-      reasonWords(rec.failure_reason) + '), so FinFlow took it as a new payment of this bill.');
+    setState(li, 'success', w.done(late.amount) + ' Your payment reached Razorpay after FinFlow had ended the first try (' +
+      reasonWords(rec.failure_reason) + '), so FinFlow took it as a new ' + w.took + '.');
   } else if (late) {
     setState(li, 'failed', gaveBack(late));
   } else if (unheard) {
-    setState(li, 'unknown', 'Razorpay’s checkout said you paid, but FinFlow had already ended this payment (' + reasonWords(rec.failure_reason) +
-      ') and has not heard of any money for it yet. If Razorpay took money, FinFlow finds it by itself within a day, and pays this bill with it or gives it back: see Payments below.');
+    setState(li, 'unknown', 'Razorpay’s checkout said you paid, but FinFlow had already ended this ' + w.noun + ' (' + reasonWords(rec.failure_reason) +
+      ') and has not heard of any money for it yet. If Razorpay took money, FinFlow finds it by itself within a day' + w.finds + '.');
   } else {
-    settleBill(li, rec, bill, ' through Razorpay');
+    return false;
   }
+  return true;
 }
 
 async function payFromWallet(bill) {
@@ -1241,19 +1253,11 @@ async function addMoney(ev) {
     if (!ended) {
       return;
     }
-    const { rec, late, unheard } = ended;
-    if (rec.status === 'SUCCESS') {
-      setState(li, 'success', rupees(rec.amount) + ' added to your wallet.');
-    } else if (late && late.status === 'SUCCESS') {
-      setState(li, 'success', rupees(late.amount) + ' added to your wallet. Your payment reached Razorpay after FinFlow had ended the first try (' +
-        reasonWords(rec.failure_reason) + '), so FinFlow took it as a new top-up.');
-    } else if (late) {
-      setState(li, 'failed', gaveBack(late));
-    } else if (unheard) {
-      setState(li, 'unknown', 'Razorpay’s checkout said you paid, but FinFlow had already ended this top-up (' + reasonWords(rec.failure_reason) +
-        ') and has not heard of any money for it yet. If Razorpay took money, FinFlow finds it by itself within a day and adds it to your wallet: see Top-ups below.');
-    } else {
-      setState(li, 'failed', 'Adding money failed: ' + reasonWords(rec.failure_reason) + '. Your wallet was not credited and nothing was charged.');
+    const added = (paise) => rupees(paise) + ' added to your wallet.';
+    if (ended.rec.status === 'SUCCESS') {
+      setState(li, 'success', added(ended.rec.amount));
+    } else if (!showLate(li, ended, { done: added, noun: 'top-up', took: 'top-up', finds: ' and adds it to your wallet: see Top-ups below' })) {
+      setState(li, 'failed', 'Adding money failed: ' + reasonWords(ended.rec.failure_reason) + '. Your wallet was not credited and nothing was charged.');
     }
   } finally {
     inFlight.delete('topup');
