@@ -349,3 +349,13 @@ var ErrGatewayRefused = apperr.New(apperr.KindUnprocessable, CodeGatewayRefused,
 
 // ErrGatewayUnavailable is Razorpay not answering definitely (503).
 var ErrGatewayUnavailable = apperr.New(apperr.KindUnavailable, CodeGatewayUnavailable, "Razorpay did not answer; try again shortly")
+
+// StampLayout is how every timestamp of the public API is written: RFC 3339
+// in UTC with always nine fractional digits ("2026-12-04T01:50:00.120000000Z").
+// time.RFC3339Nano drops trailing zeros, so its stamps have different
+// lengths and do not sort as strings in time order (".1Z" sorts after
+// ".12Z"); these do, and parse as RFC 3339 everywhere.
+const StampLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+// Stamp writes t for the public API (StampLayout, in UTC).
+func Stamp(t time.Time) string { return t.UTC().Format(StampLayout) }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/tests/harness"
 )
@@ -211,7 +212,7 @@ func TestSubscriptionBillsAndAutopays(t *testing.T) {
 		t.Fatalf("balance after autopay = %d, want %d", b, 100000-49900)
 	}
 	got := env.MustSubscription(t, s.ID)
-	if want := nextMonth(start).Format(time.RFC3339Nano); got.NextBillAt == nil || *got.NextBillAt != want {
+	if want := contract.Stamp(nextMonth(start)); got.NextBillAt == nil || *got.NextBillAt != want {
 		t.Fatalf("next_bill_at = %v, want %s (a month after the start)", got.NextBillAt, want)
 	}
 	// Another subscription's first bill comes from a tick that began after

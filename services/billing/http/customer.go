@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/finflow/finflow/platform/authz"
+	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/money"
 	"github.com/finflow/finflow/platform/server"
@@ -62,13 +63,13 @@ type SubscriptionJSON struct {
 // SubscriptionToJSON is the contract's subscription object of s.
 func SubscriptionToJSON(s domain.Subscription) SubscriptionJSON {
 	out := SubscriptionJSON{ID: s.ID, UserID: s.UserID, Amount: s.Amount, Currency: s.Currency, Description: s.Description,
-		Interval: string(s.Interval), Autopay: s.Autopay, Status: string(s.Status), StartAt: stamp(s.StartAt), CreatedAt: stamp(s.CreatedAt)}
+		Interval: string(s.Interval), Autopay: s.Autopay, Status: string(s.Status), StartAt: contract.Stamp(s.StartAt), CreatedAt: contract.Stamp(s.CreatedAt)}
 	if at, ok := s.NextBillAt(); ok {
-		next := stamp(at)
+		next := contract.Stamp(at)
 		out.NextBillAt = &next
 	}
 	if !s.CancelledAt.IsZero() {
-		at := stamp(s.CancelledAt)
+		at := contract.Stamp(s.CancelledAt)
 		out.CancelledAt = &at
 	}
 	return out

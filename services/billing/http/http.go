@@ -26,8 +26,6 @@
 package http
 
 import (
-	"time"
-
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/finflow/finflow/platform/authz"
@@ -69,7 +67,7 @@ func (a *API) Routes(app *fiber.App) {
 // ToJSON is the contract's bill object.
 func ToJSON(b domain.Bill) contract.Bill {
 	out := contract.Bill{ID: b.ID, UserID: b.UserID, Amount: b.Amount, Currency: b.Currency, Description: b.Description,
-		Status: string(b.Status), CreatedAt: stamp(b.CreatedAt)}
+		Status: string(b.Status), CreatedAt: contract.Stamp(b.CreatedAt)}
 	if b.DueDate != "" {
 		out.DueDate = &b.DueDate
 	}
@@ -77,7 +75,7 @@ func ToJSON(b domain.Bill) contract.Bill {
 		out.PaymentID = &b.PaymentID
 	}
 	if !b.PaidAt.IsZero() {
-		p := stamp(b.PaidAt)
+		p := contract.Stamp(b.PaidAt)
 		out.PaidAt = &p
 	}
 	if b.SubscriptionID != "" {
@@ -85,8 +83,6 @@ func ToJSON(b domain.Bill) contract.Bill {
 	}
 	return out
 }
-
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 type createRequest struct {
 	UserID      string       `json:"user_id"`

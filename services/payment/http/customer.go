@@ -2,7 +2,6 @@ package http
 
 import (
 	"encoding/json"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -76,7 +75,7 @@ type topUpJSON struct {
 
 func topUpOf(p domain.Payment) topUpJSON {
 	out := topUpJSON{ID: p.ID, UserID: p.UserID, Amount: p.Amount, Currency: p.Currency, Status: string(p.Status), Razorpay: p.Razorpay,
-		CreatedAt: stamp(p.CreatedAt), UpdatedAt: stamp(p.UpdatedAt), Refund: p.Refund, GatewayError: p.GatewayError}
+		CreatedAt: contract.Stamp(p.CreatedAt), UpdatedAt: contract.Stamp(p.UpdatedAt), Refund: p.Refund, GatewayError: p.GatewayError}
 	if p.FailureReason != "" {
 		out.FailureReason = &p.FailureReason
 	}
@@ -88,8 +87,6 @@ func topUpOf(p domain.Payment) topUpJSON {
 	}
 	return out
 }
-
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 type topUpRequest struct {
 	UserID string       `json:"user_id"`
@@ -142,7 +139,7 @@ type refundJSON struct {
 
 func refundOf(p domain.Payment, r domain.RefundRecord) refundJSON {
 	out := refundJSON{ID: r.ID, PaymentID: p.ID, Amount: r.Amount, Currency: p.Currency, Reason: r.Reason, Status: string(r.Status),
-		GatewayError: r.GatewayError, CreatedAt: stamp(r.CreatedAt), UpdatedAt: stamp(r.UpdatedAt)}
+		GatewayError: r.GatewayError, CreatedAt: contract.Stamp(r.CreatedAt), UpdatedAt: contract.Stamp(r.UpdatedAt)}
 	if r.Error != "" {
 		out.Error = &r.Error
 	}

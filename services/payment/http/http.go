@@ -16,7 +16,6 @@ package http
 import (
 	"encoding/json"
 	"log/slog"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -82,7 +81,7 @@ type paymentJSON struct {
 
 func toJSON(p domain.Payment) paymentJSON {
 	out := paymentJSON{ID: p.ID, BillID: p.BillID, Method: string(p.Method), Status: string(p.Status),
-		CreatedAt: p.CreatedAt.UTC().Format(time.RFC3339Nano), UpdatedAt: p.UpdatedAt.UTC().Format(time.RFC3339Nano)}
+		CreatedAt: contract.Stamp(p.CreatedAt), UpdatedAt: contract.Stamp(p.UpdatedAt)}
 	if p.UserID != "" {
 		out.UserID, out.Amount, out.Currency = &p.UserID, &p.Amount, &p.Currency
 	}
@@ -259,7 +258,36 @@ func (a *API) deadLetters(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"items": items})
+	out := make([]deadLetterJSON, len(items))
+	for i, d := range items {
+		out[i] = deadLetterOf(d)
+	}
+	return c.JSON(fiber.Map{"items": out})
+}
+
+// deadLetterJSON is a dead letter as GET /admin/dead-letters answers it:
+// the stored one with its times written as every public timestamp is
+// (contract.Stamp).
+type deadLetterJSON struct {
+	domain.DeadLetter
+	Result     resultJSON `json:"result"`
+	Received   string     `json:"received"`
+	ResolvedAt string     `json:"resolved_at,omitempty"`
+}
+
+// resultJSON is a dead letter's gateway result with its time stamped.
+type resultJSON struct {
+	domain.GatewayResult
+	At string `json:"at"`
+}
+
+func deadLetterOf(d domain.DeadLetter) deadLetterJSON {
+	out := deadLetterJSON{DeadLetter: d, Result: resultJSON{GatewayResult: d.Result, At: contract.Stamp(d.Result.At)},
+		Received: contract.Stamp(d.Received)}
+	if !d.ResolvedAt.IsZero() {
+		out.ResolvedAt = contract.Stamp(d.ResolvedAt)
+	}
+	return out
 }
 
 // opsPaymentJSON is a payment as the ops console shows it: the contract's

@@ -9,11 +9,10 @@
 package http
 
 import (
-	"time"
-
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/finflow/finflow/platform/authz"
+	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/server"
 	"github.com/finflow/finflow/services/user/domain"
@@ -42,7 +41,7 @@ type userJSON struct {
 }
 
 func toJSON(u domain.User) userJSON {
-	out := userJSON{ID: u.ID, Name: u.Name, Email: u.Email, CreatedAt: u.CreatedAt.UTC().Format(time.RFC3339Nano)}
+	out := userJSON{ID: u.ID, Name: u.Name, Email: u.Email, CreatedAt: contract.Stamp(u.CreatedAt)}
 	if u.Phone != "" {
 		out.Phone = &u.Phone
 	}

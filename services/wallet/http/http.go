@@ -21,8 +21,6 @@
 package http
 
 import (
-	"time"
-
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/finflow/finflow/platform/authz"
@@ -67,7 +65,7 @@ type txJSON struct {
 }
 
 func toTx(t domain.Transaction) txJSON {
-	out := txJSON{ID: t.ID, Type: string(t.Type), Amount: t.Amount, BalanceAfter: t.BalanceAfter, CreatedAt: stamp(t.CreatedAt)}
+	out := txJSON{ID: t.ID, Type: string(t.Type), Amount: t.Amount, BalanceAfter: t.BalanceAfter, CreatedAt: contract.Stamp(t.CreatedAt)}
 	if t.Reference != "" {
 		out.Reference = &t.Reference
 	}
@@ -82,14 +80,12 @@ type changeJSON struct {
 	Replayed    bool   `json:"replayed,omitempty"`
 }
 
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-
 func (a *API) create(c *fiber.Ctx) error {
 	w, err := a.svc.Create(c.UserContext(), authz.Caller(c), c.Params("userId"), c.Get(id.HeaderIdempotencyToken))
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(walletJSON{UserID: w.UserID, Balance: w.Balance, Currency: w.Currency, CreatedAt: stamp(w.CreatedAt)})
+	return c.Status(fiber.StatusCreated).JSON(walletJSON{UserID: w.UserID, Balance: w.Balance, Currency: w.Currency, CreatedAt: contract.Stamp(w.CreatedAt)})
 }
 
 func (a *API) balance(c *fiber.Ctx) error {
