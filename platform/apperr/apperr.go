@@ -35,6 +35,7 @@ const (
 	KindTimeout                          // 408: the request itself did not arrive in time
 	KindUnsupportedMediaType             // 415: the body is declared as something the route does not take
 	KindMethodNotAllowed                 // 405: the path exists, not with this method (the Allow header lists those it has)
+	KindHeadersTooLarge                  // 431: the request line and headers are over the server's limit (RFC 6585)
 )
 
 var statusByKind = map[Kind]int{
@@ -51,6 +52,7 @@ var statusByKind = map[Kind]int{
 	KindTimeout:              http.StatusRequestTimeout,
 	KindUnsupportedMediaType: http.StatusUnsupportedMediaType,
 	KindMethodNotAllowed:     http.StatusMethodNotAllowed,
+	KindHeadersTooLarge:      http.StatusRequestHeaderFieldsTooLarge,
 }
 
 // Status returns the HTTP status of kind k.
@@ -87,6 +89,7 @@ const (
 	CodeRequestTimeout   = "REQUEST_TIMEOUT"
 	CodeUnsupportedMedia = "UNSUPPORTED_MEDIA_TYPE"
 	CodeMethodNotAllowed = "METHOD_NOT_ALLOWED"
+	CodeHeadersTooLarge  = "HEADERS_TOO_LARGE"
 )
 
 // Error is an error a client can act on: a kind, a stable code, a message

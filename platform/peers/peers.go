@@ -32,3 +32,23 @@ func (u Users) Exists(ctx context.Context, userID string) (bool, error) {
 	}
 	return false, err
 }
+
+// UserDirectory is anything that tells whether a user exists: Users, or a
+// test's stand-in for the user service.
+type UserDirectory interface {
+	Exists(ctx context.Context, userID string) (bool, error)
+}
+
+// RequireUser returns contract.ErrUserNotFound when users has no user
+// userID, nil when it has, and users' error when it cannot tell (then the
+// caller must not act as if the user did not exist).
+func RequireUser(ctx context.Context, users UserDirectory, userID string) error {
+	ok, err := users.Exists(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return contract.ErrUserNotFound
+	}
+	return nil
+}

@@ -185,3 +185,36 @@ func TestAmbiguousFramingIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// A request line and headers over HeaderLimit are 431 HEADERS_TOO_LARGE
+// (RFC 6585 §5), whichever part is long, never echoed back, and the
+// connection closed; just under the limit is taken.
+func TestHeadersOverTheLimitAre431(t *testing.T) {
+	send := serveRaw(t)
+	secret := "Authorization: Bearer sekrit-" + strings.Repeat("t", 64) + "\r\n"
+	for _, tc := range []struct {
+		name string
+		raw  string
+		want string
+	}{
+		{"one long header", "GET /health HTTP/1.1\r\nHost: x\r\n" + secret + "X-Big: " + strings.Repeat("h", server.HeaderLimit) + "\r\n\r\n", "HTTP/1.1 431 "},
+		{"many headers", "GET /health HTTP/1.1\r\nHost: x\r\n" + secret + strings.Repeat("X-Many: "+strings.Repeat("m", 90)+"\r\n", server.HeaderLimit/100+1) + "\r\n", "HTTP/1.1 431 "},
+		{"a long path", "GET /health?" + strings.Repeat("q", server.HeaderLimit) + " HTTP/1.1\r\nHost: x\r\n" + secret + "\r\n", "HTTP/1.1 431 "},
+		{"under the limit", "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: " + strings.Repeat("h", server.HeaderLimit-200) + "\r\n\r\n", "HTTP/1.1 200 "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := send(tc.raw)
+			if !strings.HasPrefix(got, tc.want) || len(statusLine.FindAllString(got, -1)) != 1 {
+				t.Fatalf("answered %.300q, want one answer %q", got, tc.want)
+			}
+			if strings.HasPrefix(tc.want, "HTTP/1.1 431") && !strings.Contains(got, `"code":"HEADERS_TOO_LARGE"`) {
+				t.Fatalf("answered %.300q, want code HEADERS_TOO_LARGE", got)
+			}
+			for _, leak := range []string{"sekrit", "hhhhhhhh", "mmmmmmmm", "qqqqqqqq", "Buffer size"} {
+				if strings.HasPrefix(tc.want, "HTTP/1.1 431") && strings.Contains(got, leak) {
+					t.Fatalf("the answer echoes the request (%q):\n%.300s", leak, got)
+				}
+			}
+		})
+	}
+}

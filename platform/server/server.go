@@ -27,6 +27,10 @@ import (
 // BodyLimit is the largest request body FinFlow accepts (the contract's 64 KiB).
 const BodyLimit = 64 << 10
 
+// HeaderLimit is the most bytes a request line and its headers may take
+// together (fasthttp's read buffer); more is 431 HEADERS_TOO_LARGE.
+const HeaderLimit = 8 << 10
+
 // readLimit is how much of a body the HTTP server reads before it gives up
 // on the connection. It is larger than BodyLimit so that a client sending a
 // body somewhat over the limit gets a clean 413 answer rather than a reset
@@ -75,8 +79,8 @@ func New(cfg Config) *fiber.App {
 		ReadTimeout:           cfg.ReadTimeout,
 		WriteTimeout:          cfg.WriteTimeout,
 		IdleTimeout:           cfg.IdleTimeout,
-		ReadBufferSize:        8 << 10, // also the request header limit
-		CaseSensitive:         true,    // the contract's paths are exact: /Payment/pay
+		ReadBufferSize:        HeaderLimit, // also the request header limit
+		CaseSensitive:         true,        // the contract's paths are exact: /Payment/pay
 		StrictRouting:         true,
 		DisableStartupMessage: true,
 		// Every string a handler gets from the request (a header, a path
@@ -446,7 +450,10 @@ func fromFiber(c *fiber.Ctx, fe *fiber.Error) error {
 	case fiber.StatusRequestEntityTooLarge:
 		return apperr.New(apperr.KindTooLarge, apperr.CodeBodyTooLarge, fmt.Sprintf("request body is larger than %d bytes", BodyLimit))
 	case fiber.StatusRequestHeaderFieldsTooLarge:
-		return apperr.Invalid("headers", "request headers are too large")
+		// 431, not 400 (RFC 6585 §5): the client learns that shorter
+		// headers (fewer cookies, a shorter token) would be taken.
+		return apperr.New(apperr.KindHeadersTooLarge, apperr.CodeHeadersTooLarge,
+			fmt.Sprintf("the request line and headers are larger than %d bytes", HeaderLimit))
 	case fiber.StatusRequestTimeout:
 		// 408, not 400: HTTP clients treat a 408 on a connection they left
 		// idle as the server closing it, and retry elsewhere quietly.

@@ -36,7 +36,8 @@ func main() {
 				return err
 			}
 			devMode := d.Env.Bool("FINFLOW_DEV_MODE", false)
-			cfg := domain.TokenConfig{HS256Keys: []string{secret["jwt_hs256_key"]}, RS256PublicKeyPEM: secret["jwt_rs256_public_key"]}
+			cfg := domain.TokenConfig{HS256Keys: []string{secret["jwt_hs256_key"]}, RS256PublicKeyPEM: secret["jwt_rs256_public_key"],
+				Issuer: secret["jwt_issuer"], Audience: secret["jwt_audience"]}
 			if devMode {
 				cfg.DevKey = secret["dev_jwt_key"]
 			}
@@ -48,7 +49,7 @@ func main() {
 			if err != nil {
 				return err
 			}
-			d.Log.Info("authentication ready", "dev_mode", devMode, "rs256", secret["jwt_rs256_public_key"] != "", "hs256", secret["jwt_hs256_key"] != "")
+			d.Log.Info("authentication ready", "dev_mode", devMode, "rs256", secret["jwt_rs256_public_key"] != "", "hs256", secret["jwt_hs256_key"] != "", "issuer", secret["jwt_issuer"], "audience", secret["jwt_audience"])
 			idem := store.New(d.Sidecar, d.StateStore, 24*60*60)
 			// Rate-limit counters live in Redis itself (one atomic script per
 			// request), shared by every gateway replica.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/finflow/finflow/platform/peers"
 	"github.com/finflow/finflow/platform/ringlog"
 	"github.com/finflow/finflow/platform/service"
 	"github.com/finflow/finflow/services/payment/client"
@@ -46,6 +47,7 @@ func main() {
 				Bills:       client.Bills{Dapr: d.Sidecar},
 				Wallets:     client.Wallets{Dapr: d.Sidecar},
 				Gateway:     client.Gateway{Dapr: d.Sidecar},
+				Users:       peers.Users{Dapr: d.Sidecar},
 				Log:         d.Log,
 				Now:         time.Now,
 				StepTimeout: ms(domain.SettingStepTimeoutMS),

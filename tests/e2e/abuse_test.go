@@ -96,7 +96,8 @@ func TestSlowClientIsCutOff(t *testing.T) {
 	}
 }
 
-// Oversized headers are refused without reaching a service.
+// Oversized headers are refused without reaching a service: 431
+// HEADERS_TOO_LARGE (RFC 6585), in the contract's error body.
 func TestOversizedHeadersAreRefused(t *testing.T) {
 	t.Parallel()
 	req, _ := http.NewRequest("GET", env.BaseURL+"/health", nil)
@@ -106,8 +107,9 @@ func TestOversizedHeadersAreRefused(t *testing.T) {
 		return // the server closed the connection: refused
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode < 400 || resp.StatusCode >= 500 {
-		t.Fatalf("32 KiB header = %d, want a 4xx", resp.StatusCode)
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || !strings.Contains(string(body), `"code":"HEADERS_TOO_LARGE"`) {
+		t.Fatalf("32 KiB header = %d %s, want 431 HEADERS_TOO_LARGE", resp.StatusCode, body)
 	}
 }
 

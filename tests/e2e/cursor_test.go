@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/tests/harness"
 )
 
@@ -170,4 +171,44 @@ func cursorRefusalMessage(r *harness.Response) string {
 	}
 	_ = json.Unmarshal(r.Body, &b)
 	return b.Error.Message
+}
+
+// A customer listing of a well-formed user id that does not exist is 404
+// USER_NOT_FOUND, filtered or not, asked by an admin or with a token whose
+// subject names no user, as the wallet's ledger of no wallet is 404
+// WALLET_NOT_FOUND; an existing user with nothing listed gets an empty page.
+func TestListingsOfNoSuchUser(t *testing.T) {
+	t.Parallel()
+	quiet := env.MustCreateUser(t, "Quiet", fmt.Sprintf("quiet-%d@example.com", rand.Int64()))
+	ghost := id.New(id.User)
+	for _, path := range []string{
+		"/billing/user/%s", "/billing/user/%s?status=PAID&limit=200",
+		"/billing/user/%s/subscriptions",
+		"/Payment/user/%s", "/Payment/user/%s?method=RAZORPAY&status=SUCCESS",
+		"/wallet/user/%s/topups", "/wallet/user/%s/topups?status=PENDING",
+	} {
+		for _, who := range []struct {
+			name   string
+			header map[string]string
+		}{{"admin", nil}, {"its own token", env.As(t, ghost)}} {
+			p := fmt.Sprintf(path, ghost)
+			if r := env.Do(t, "GET", p, nil, who.header); r.Status != http.StatusNotFound || r.ErrorCode() != "USER_NOT_FOUND" {
+				t.Errorf("GET %s as %s = %d %s, want 404 USER_NOT_FOUND", p, who.name, r.Status, r.Body)
+			}
+		}
+		p := fmt.Sprintf(path, quiet.ID)
+		var page struct {
+			Items      []json.RawMessage `json:"items"`
+			NextCursor *string           `json:"next_cursor"`
+		}
+		r := env.Do(t, "GET", p, nil, env.As(t, quiet.ID))
+		r.JSON(t, &page)
+		if r.Status != http.StatusOK || page.Items == nil || len(page.Items) != 0 || page.NextCursor != nil {
+			t.Errorf("GET %s of a user with nothing = %d %s, want 200 and an empty page", p, r.Status, r.Body)
+		}
+	}
+	p := "/wallet/transactions/" + ghost
+	if r := env.Do(t, "GET", p, nil, nil); r.Status != http.StatusNotFound || r.ErrorCode() != "WALLET_NOT_FOUND" {
+		t.Errorf("GET %s = %d %s, want 404 WALLET_NOT_FOUND", p, r.Status, r.Body)
+	}
 }

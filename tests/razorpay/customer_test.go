@@ -142,7 +142,11 @@ func TestTopUpRefusals(t *testing.T) {
 		// An id in a body is a field: missing or malformed is a 400 naming it.
 		{"a malformed user", map[string]any{"user_id": "usr_nope", "amount": 1000}, nil, 400, "VALIDATION_FAILED"},
 		{"no user", map[string]any{"amount": 1000}, nil, 400, "VALIDATION_FAILED"},
-		{"below Razorpay's minimum", map[string]any{"user_id": acc.UserID, "amount": 99}, as(acc.UserID), 422, "GATEWAY_REFUSED"},
+		// Razorpay takes ₹1.00 or more: less is refused before anything is
+		// recorded; what only Razorpay knows (the account's limit) is its
+		// refusal, and the top-up is FAILED.
+		{"below Razorpay's minimum", map[string]any{"user_id": acc.UserID, "amount": 99}, as(acc.UserID), 400, "VALIDATION_FAILED"},
+		{"above the account's limit", map[string]any{"user_id": acc.UserID, "amount": 500_000_001}, as(acc.UserID), 422, "GATEWAY_REFUSED"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -172,6 +176,18 @@ func TestTopUpRefusals(t *testing.T) {
 	}
 	if b := env.MustBalance(t, acc.UserID); b != 100 {
 		t.Fatalf("balance = %d after refused top-ups", b)
+	}
+	// Only the top-up Razorpay refused was recorded.
+	r := env.Do(t, "GET", "/wallet/user/"+acc.UserID+"/topups", nil, as(acc.UserID))
+	var page struct {
+		Items []struct {
+			Amount int64  `json:"amount"`
+			Status string `json:"status"`
+		} `json:"items"`
+	}
+	r.JSON(t, &page)
+	if r.Status != 200 || len(page.Items) != 1 || page.Items[0].Amount != 500_000_001 || page.Items[0].Status != "FAILED" {
+		t.Fatalf("top-ups listed = %d %s, want only the FAILED one Razorpay refused", r.Status, r.Body)
 	}
 }
 

@@ -283,9 +283,28 @@ func TestOrderAnswersClassified(t *testing.T) {
 		amount int64
 		words  string
 	}{
-		{"below INR 1.00", 99, "at least INR 1.00"},
 		{"above the account's limit", 500_000_001, "exceeds maximum amount"},
 	}
+	// Below Razorpay's minimum (₹1.00) FinFlow knows the answer itself: 422
+	// AMOUNT_BELOW_MINIMUM before anything is recorded or asked; at the
+	// minimum the order is made.
+	t.Run("below INR 1.00", func(t *testing.T) {
+		acc, bill := newBill(t, 0, 99)
+		r := env.Do(t, "POST", "/Payment/rozarpay", map[string]any{"bill_id": bill.ID}, nil)
+		if d := r.ErrorDetails(); r.Status != 422 || r.ErrorCode() != "AMOUNT_BELOW_MINIMUM" || d["amount_min"] != float64(100) || d["bill_id"] != bill.ID || d["payment_id"] != nil {
+			t.Fatalf("POST /Payment/rozarpay of 99 paise = %d %s, want 422 AMOUNT_BELOW_MINIMUM naming the bill and the minimum", r.Status, r.Body)
+		}
+		if l := env.Do(t, "GET", "/Payment/user/"+acc.UserID, nil, nil); l.Status != 200 || !strings.Contains(string(l.Body), `"items":[]`) {
+			t.Fatalf("payments listed = %d %s, want none recorded", l.Status, l.Body)
+		}
+		if b := env.MustBill(t, bill.ID); b.Status != "UNPAID" {
+			t.Fatalf("bill = %s", b.Status)
+		}
+		_, at := newBill(t, 0, 100)
+		if r := env.Do(t, "POST", "/Payment/rozarpay", map[string]any{"bill_id": at.ID}, nil); r.Status != 201 || !strings.Contains(string(r.Body), `"status":"PENDING"`) {
+			t.Fatalf("POST /Payment/rozarpay of 100 paise = %d %s, want 201 PENDING", r.Status, r.Body)
+		}
+	})
 	for _, tc := range refusals {
 		t.Run(tc.name, func(t *testing.T) {
 			_, bill := newBill(t, 0, tc.amount)

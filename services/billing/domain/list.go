@@ -8,6 +8,7 @@ import (
 	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/page"
+	"github.com/finflow/finflow/platform/peers"
 )
 
 // ListStretch is the most list entries a store reads at a time: one read of
@@ -62,8 +63,9 @@ const (
 
 // ListBills returns a page of a user's bills, newest first, to the user or
 // an admin, optionally only those with one status. Returns VALIDATION_FAILED
-// (a bad status, limit or cursor), ErrUserNotFound (a malformed user id),
-// auth errors. A user with no bills, or no such user, has an empty list.
+// (a bad status, limit or cursor), ErrUserNotFound (a malformed user id,
+// or a user with nothing listed whom the user service does not know), auth
+// errors. A user with no bills has an empty list.
 //
 // State round trips: a page reads the user's list in stretches of at most
 // ListStretch positions, each one read of the list's head, at most one bulk
@@ -73,7 +75,9 @@ const (
 // reads up to 4·limit positions (at most MaxScan = 200): at most 4 stretches,
 // 12 round trips. Either way a page may hold fewer than limit items and
 // still have a next cursor: the scan stopped where it may go on, the list
-// did not end.
+// did not end. Only a list with nothing in it at all costs one service
+// invocation more: the user service is asked whether the user exists (a
+// list with entries is proof enough).
 func (s *Service) ListBills(ctx context.Context, caller auth.Caller, q Listing) (Page[Bill], error) {
 	switch Status(q.Status) {
 	case "", Unpaid, Paid, Refunded:
@@ -81,15 +85,16 @@ func (s *Service) ListBills(ctx context.Context, caller auth.Caller, q Listing) 
 		return Page[Bill]{}, apperr.Invalid("status", "status must be UNPAID, PAID or REFUNDED")
 	}
 	keep := func(b Bill) bool { return q.Status == "" || string(b.Status) == q.Status }
-	return listPage(ctx, caller, q, cursorBills, q.Status != "", s.Store.List, func(b Bill) int64 { return b.Seq }, keep)
+	return listPage(ctx, caller, s.Users, q, cursorBills, q.Status != "", s.Store.List, func(b Bill) int64 { return b.Seq }, keep)
 }
 
 // listPage is the paging every listing shares: the caller must be the user
 // or an admin; read fetches a stretch, seq gives an item's position and
-// keep says whether the filter (filtered true) takes it. The cursor's
+// keep says whether the filter (filtered true) takes it. A list with
+// nothing in it asks users whether the user exists (ErrUserNotFound). The cursor's
 // position is checked against the list by the first read (ErrInvalidCursor);
 // the reads after it go on from positions that read gave.
-func listPage[T any](ctx context.Context, caller auth.Caller, q Listing, kind string, filtered bool,
+func listPage[T any](ctx context.Context, caller auth.Caller, users Users, q Listing, kind string, filtered bool,
 	read func(ctx context.Context, userID string, before int64, n int) (Listed[T], error),
 	seq func(T) int64, keep func(T) bool) (Page[T], error) {
 	if !id.Valid(id.User, q.UserID) {
@@ -130,6 +135,10 @@ func listPage[T any](ctx context.Context, caller auth.Caller, q Listing, kind st
 			}
 		}
 		if got.Next == 0 {
+			if before == 0 && len(got.Items) == 0 {
+				// Nothing was ever listed: an empty list, or no such user.
+				return out, peers.RequireUser(ctx, users, q.UserID)
+			}
 			return out, nil // the list's end
 		}
 		before = got.Next

@@ -9,6 +9,7 @@ import (
 	"github.com/finflow/finflow/platform/auth"
 	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/id"
+	"github.com/finflow/finflow/platform/peers"
 )
 
 // Subscriptions keeps subscriptions, and each user's list of them.
@@ -85,12 +86,8 @@ func (s *Service) CreateSubscription(ctx context.Context, caller auth.Caller, re
 	if err != nil {
 		return Subscription{}, err
 	}
-	ok, err := s.Users.Exists(ctx, req.UserID)
-	if err != nil {
+	if err := peers.RequireUser(ctx, s.Users, req.UserID); err != nil {
 		return Subscription{}, err
-	}
-	if !ok {
-		return Subscription{}, ErrUserNotFound
 	}
 	if req.IdempotencyToken != "" {
 		sub.ID = id.Derive(id.Subscription, req.IdempotencyToken)
@@ -158,11 +155,12 @@ func (s *Service) GetSubscription(ctx context.Context, caller auth.Caller, subID
 // ListSubscriptions returns a page of a user's subscriptions, newest first,
 // to the user or an admin (the paging and round trips of ListBills, without
 // a filter). Returns VALIDATION_FAILED (a bad limit or cursor),
-// ErrUserNotFound (a malformed user id), auth errors.
+// ErrUserNotFound (a malformed user id, or a user with nothing listed whom
+// the user service does not know), auth errors.
 func (s *Service) ListSubscriptions(ctx context.Context, caller auth.Caller, q Listing) (Page[Subscription], error) {
 	seq := func(x Subscription) int64 { return x.Seq }
 	all := func(Subscription) bool { return true }
-	return listPage(ctx, caller, q, cursorSubscriptions, false, s.Subscriptions.List, seq, all)
+	return listPage(ctx, caller, s.Users, q, cursorSubscriptions, false, s.Subscriptions.List, seq, all)
 }
 
 // CancelSubscription cancels a subscription, for its owner or an admin:

@@ -12,6 +12,7 @@ import (
 	"github.com/finflow/finflow/platform/contract"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/money"
+	"github.com/finflow/finflow/platform/peers"
 )
 
 // Service is the billing service's use cases, on top of its stores.
@@ -60,12 +61,8 @@ func (s *Service) Create(ctx context.Context, caller auth.Caller, req NewBillReq
 	if err != nil {
 		return Bill{}, err
 	}
-	ok, err := s.Users.Exists(ctx, req.UserID)
-	if err != nil {
+	if err := peers.RequireUser(ctx, s.Users, req.UserID); err != nil {
 		return Bill{}, err
-	}
-	if !ok {
-		return Bill{}, ErrUserNotFound
 	}
 	if req.IdempotencyToken != "" {
 		b.ID = id.Derive(id.Bill, req.IdempotencyToken)

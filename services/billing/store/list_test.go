@@ -253,3 +253,80 @@ func TestListStretchIsTheIndexPage(t *testing.T) {
 		t.Fatalf("domain.ListStretch = %d, listindex.PageSize = %d", domain.ListStretch, listindex.PageSize)
 	}
 }
+
+// directory is the user service as the listings ask it: every user exists
+// but those in gone; err, when set, is its answer. asked counts questions.
+type directory struct {
+	gone  map[string]bool
+	err   error
+	asked int
+}
+
+func (d *directory) Exists(_ context.Context, userID string) (bool, error) {
+	d.asked++
+	if d.err != nil {
+		return false, d.err
+	}
+	return !d.gone[userID], nil
+}
+
+// A list with nothing in it asks the user service whether the user exists:
+// a user it does not know is 404 USER_NOT_FOUND rather than an empty page,
+// and a user service that cannot tell is its error. A list with entries
+// (a filter matching none of them included) or a cursor asks nothing.
+func TestAnEmptyListAsksWhetherTheUserExists(t *testing.T) {
+	ctx := context.Background()
+	down := apperr.New(apperr.KindUnavailable, "UNAVAILABLE", "the user service is not answering")
+	listed, quiet, unknown := id.New(id.User), id.New(id.User), id.New(id.User)
+	for _, tc := range []struct {
+		name      string
+		user      string
+		status    string
+		usersErr  error
+		wantErr   error
+		wantItems int
+		wantAsked int
+	}{
+		{"a user with entries", listed, "", nil, nil, 2, 0},
+		{"a filter that matches none of them", listed, "REFUNDED", nil, nil, 0, 0},
+		{"a user with none", quiet, "", nil, nil, 0, 1},
+		{"a user with none, filtered", quiet, "PAID", nil, nil, 0, 1},
+		{"no such user", unknown, "", nil, domain.ErrUserNotFound, 0, 1},
+		{"no such user, filtered", unknown, "UNPAID", nil, domain.ErrUserNotFound, 0, 1},
+		{"the user service cannot tell", quiet, "", down, down, 0, 1},
+	} {
+		for _, kind := range []string{"bills", "subscriptions"} {
+			if kind == "subscriptions" && tc.status != "" {
+				continue
+			}
+			t.Run(kind+"/"+tc.name, func(t *testing.T) {
+				svc, _, _, _ := newInstance(t, mustTime("2026-12-01T10:00:00Z"))
+				for i := 0; i < 2; i++ {
+					if kind == "bills" {
+						makeBills(t, svc, listed, 1)
+					} else {
+						subscribe(t, svc, listed, "WEEKLY", "", false)
+					}
+				}
+				dir := &directory{gone: map[string]bool{unknown: true}, err: tc.usersErr}
+				svc.Users = dir
+				q := domain.Listing{UserID: tc.user, Status: tc.status}
+				var n int
+				var err error
+				if kind == "bills" {
+					var p domain.Page[domain.Bill]
+					p, err = svc.ListBills(ctx, admin(), q)
+					n = len(p.Items)
+				} else {
+					var p domain.Page[domain.Subscription]
+					p, err = svc.ListSubscriptions(ctx, admin(), q)
+					n = len(p.Items)
+				}
+				if !errors.Is(err, tc.wantErr) || (err == nil && n != tc.wantItems) || dir.asked != tc.wantAsked {
+					t.Fatalf("list = %d items, %v; the user service asked %d times; want %d items, %v, asked %d",
+						n, err, dir.asked, tc.wantItems, tc.wantErr, tc.wantAsked)
+				}
+			})
+		}
+	}
+}

@@ -28,6 +28,9 @@ type Tokens struct {
 	rsaKey   *rsa.PublicKey
 	devKey   []byte // signs dev tokens; nil outside dev mode
 	verified auth.Verified
+	// issuer and audience, when set, are what every token's iss must equal
+	// and its aud must hold (TokenConfig).
+	issuer, audience string
 }
 
 // clientLeeway is the clock skew allowed on a client token's exp, iat and
@@ -43,11 +46,17 @@ type TokenConfig struct {
 	RS256PublicKeyPEM string
 	// DevKey, in dev mode, signs POST /auth/dev-token tokens.
 	DevKey string
+	// Issuer and Audience, when set, are required of every token: its iss
+	// must be Issuer and its aud must hold Audience (RFC 7519 sections
+	// 4.1.1 and 4.1.3), so a token the same issuer made for another
+	// service, or another issuer sharing a key, is refused. Dev tokens are
+	// made with them. Empty: not checked (the claims are then ignored).
+	Issuer, Audience string
 }
 
 // NewTokens builds a verifier. It needs at least one key.
 func NewTokens(cfg TokenConfig) (*Tokens, error) {
-	t := &Tokens{verified: auth.Verified{Leeway: clientLeeway}}
+	t := &Tokens{verified: auth.Verified{Leeway: clientLeeway}, issuer: cfg.Issuer, audience: cfg.Audience}
 	for _, k := range cfg.HS256Keys {
 		if k == "" {
 			continue
@@ -103,10 +112,16 @@ func (t *Tokens) VerifyExpiry(header string, now time.Time) (auth.Identity, time
 		return auth.Identity{}, time.Time{}, auth.ErrUnauthenticated.With("the token is invalid or expired", nil).Wrap(err)
 	}
 	var c clientClaims
-	_, err := jwt.ParseWithClaims(raw, &c, t.key,
-		jwt.WithValidMethods([]string{"HS256", "RS256"}),
+	opts := []jwt.ParserOption{jwt.WithValidMethods([]string{"HS256", "RS256"}),
 		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(clientLeeway),
-		jwt.WithTimeFunc(func() time.Time { return now }))
+		jwt.WithTimeFunc(func() time.Time { return now })}
+	if t.issuer != "" {
+		opts = append(opts, jwt.WithIssuer(t.issuer))
+	}
+	if t.audience != "" {
+		opts = append(opts, jwt.WithAudience(t.audience))
+	}
+	_, err := jwt.ParseWithClaims(raw, &c, t.key, opts...)
 	if err != nil {
 		return auth.Identity{}, time.Time{}, auth.ErrUnauthenticated.With("the token is invalid or expired", nil).Wrap(err)
 	}
@@ -213,5 +228,11 @@ func (t *Tokens) DevToken(sub, role string, ttl time.Duration, now time.Time) (s
 	c := clientClaims{Role: role, RegisteredClaims: jwt.RegisteredClaims{
 		Subject: sub, Issuer: "finflow-dev", IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 	}}
+	if t.issuer != "" {
+		c.Issuer = t.issuer
+	}
+	if t.audience != "" {
+		c.Audience = jwt.ClaimStrings{t.audience}
+	}
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.devKey)
 }

@@ -223,3 +223,70 @@ func BenchmarkVerify(b *testing.B) {
 		})
 	}
 }
+
+// With an issuer and an audience configured, a token must name both (RFC
+// 7519 4.1.1, 4.1.3): a token the same key signed for another audience, by
+// another issuer, or without either claim is refused; aud may be a string
+// or an array holding it. Dev tokens are made with both. Without them
+// configured, neither claim is looked at.
+func TestIssuerAndAudience(t *testing.T) {
+	priv, pubPEM := rsaPair(t)
+	now := time.Now()
+	user := id.New(id.User)
+	token := func(claims jwt.MapClaims) string {
+		c := jwt.MapClaims{"sub": user, "role": "user", "exp": now.Add(time.Hour).Unix()}
+		for k, v := range claims {
+			c[k] = v
+		}
+		s, err := jwt.NewWithClaims(jwt.SigningMethodRS256, c).SignedString(priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "Bearer " + s
+	}
+	strict, err := domain.NewTokens(domain.TokenConfig{DevKey: devKey, RS256PublicKeyPEM: pubPEM, Issuer: "https://login.example.in/", Audience: "finflow-api"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, err := domain.NewTokens(domain.TokenConfig{RS256PublicKeyPEM: pubPEM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name         string
+		claims       jwt.MapClaims
+		strict, open bool
+	}{
+		{"both", jwt.MapClaims{"iss": "https://login.example.in/", "aud": "finflow-api"}, true, true},
+		{"aud as an array holding it", jwt.MapClaims{"iss": "https://login.example.in/", "aud": []string{"billing-ui", "finflow-api"}}, true, true},
+		{"no iss", jwt.MapClaims{"aud": "finflow-api"}, false, true},
+		{"no aud", jwt.MapClaims{"iss": "https://login.example.in/"}, false, true},
+		{"neither", jwt.MapClaims{}, false, true},
+		{"another issuer", jwt.MapClaims{"iss": "https://evil.example/", "aud": "finflow-api"}, false, true},
+		{"an issuer that differs by a slash", jwt.MapClaims{"iss": "https://login.example.in", "aud": "finflow-api"}, false, true},
+		{"another audience", jwt.MapClaims{"iss": "https://login.example.in/", "aud": "payroll-api"}, false, true},
+		{"an array without it", jwt.MapClaims{"iss": "https://login.example.in/", "aud": []string{"payroll-api"}}, false, true},
+		{"an empty aud", jwt.MapClaims{"iss": "https://login.example.in/", "aud": ""}, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := token(tc.claims)
+			for _, v := range []struct {
+				name   string
+				tokens *domain.Tokens
+				ok     bool
+			}{{"with both configured", strict, tc.strict}, {"with neither configured", open, tc.open}} {
+				_, err := v.tokens.Verify(h, now)
+				if (err == nil) != v.ok || (err != nil && !errors.Is(err, auth.ErrUnauthenticated)) {
+					t.Fatalf("%s: Verify = %v, want ok %v", v.name, err, v.ok)
+				}
+			}
+		})
+	}
+	dev, err := strict.DevToken(user, "user", time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := strict.Verify("Bearer "+dev, now); err != nil {
+		t.Fatalf("a dev token with an issuer and audience configured: %v", err)
+	}
+}

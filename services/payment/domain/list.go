@@ -7,6 +7,7 @@ import (
 	"github.com/finflow/finflow/platform/auth"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/page"
+	"github.com/finflow/finflow/platform/peers"
 )
 
 // Listing is a request for a page of a user's payments (or top-ups), as the
@@ -44,7 +45,8 @@ var ErrInvalidCursor = page.ErrInvalidCursor
 // ListPayments returns a page of a user's bill payments, newest first, to
 // the user or an admin, filtered by status and method. ListTopUps is the
 // same for the user's top-ups. Returns VALIDATION_FAILED (a bad filter,
-// limit or cursor), auth errors.
+// limit or cursor), ErrUserNotFound (the list is empty and the user
+// service has no such user), auth errors.
 //
 // Each page is read from the user's list (the store keeps it with package listindex)
 // in stretches of at most ListStretch positions: a stretch costs one read of the
@@ -56,7 +58,9 @@ var ErrInvalidCursor = page.ErrInvalidCursor
 // user's history. A page with filters may hold fewer than limit items and
 // still have a next cursor: the scan stopped, the list did not. A cursor's
 // position is checked against the list's head that the first stretch reads
-// (ErrInvalidCursor): no round trip of its own.
+// (ErrInvalidCursor): no round trip of its own. Only a list with nothing in
+// it at all costs one service invocation more: the user service is asked
+// whether the user exists (a list with entries is proof enough).
 func (pr *Processor) ListPayments(ctx context.Context, caller auth.Caller, q Listing) (Page, error) {
 	switch Method(q.Method) {
 	case "", MethodWallet, MethodRazorpay:
@@ -123,6 +127,10 @@ func (pr *Processor) list(ctx context.Context, caller auth.Caller, purpose Purpo
 			}
 		}
 		if got.Next == 0 {
+			if before == 0 && len(got.Items) == 0 {
+				// Nothing was ever listed: an empty list, or no such user.
+				return out, peers.RequireUser(ctx, pr.Users, q.UserID)
+			}
 			return out, nil // the list's end
 		}
 		before = got.Next

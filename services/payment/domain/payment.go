@@ -310,6 +310,7 @@ var (
 	ErrBillAlreadyPaid   = contract.ErrBillAlreadyPaid.With("this bill is already paid, or being paid by another payment", nil)
 	ErrInsufficientFunds = contract.ErrInsufficientFunds
 	ErrWalletNotFound    = contract.ErrWalletNotFound
+	ErrUserNotFound      = contract.ErrUserNotFound
 	// ErrPaymentExists is returned by Store.Create for an id already taken
 	// (a retried keyed payment derives the same id).
 	ErrPaymentExists = apperr.New(apperr.KindConflict, "PAYMENT_EXISTS", "a payment with this id already exists")
@@ -330,6 +331,10 @@ var (
 	// smallest refund (MinRazorpayRefund), or one that would leave less
 	// than that to refund, which could then never be refunded.
 	ErrRefundBelowMinimum = apperr.New(apperr.KindUnprocessable, "REFUND_BELOW_MINIMUM", "a refund through Razorpay is at least ₹1.00")
+	// ErrBelowRazorpayMinimum: a bill for less than Razorpay takes
+	// (MinRazorpayAmount) cannot be paid through Razorpay, only from the
+	// wallet; nothing is recorded.
+	ErrBelowRazorpayMinimum = apperr.New(apperr.KindUnprocessable, "AMOUNT_BELOW_MINIMUM", "Razorpay takes payments of ₹1.00 (100 paise) or more: pay this bill from the wallet")
 	// ErrForbidden refuses to pay another user's bill.
 	ErrForbidden = apperr.New(apperr.KindForbidden, apperr.CodeForbidden, "you may only pay your own bills")
 )

@@ -136,6 +136,12 @@ type Wallets interface {
 	Exists(ctx context.Context, userID string) (bool, error)
 }
 
+// Users tells whether a user exists; an error only when it cannot tell
+// (the user service or a sidecar is down).
+type Users interface {
+	Exists(ctx context.Context, userID string) (bool, error)
+}
+
 // GatewayResult is a verified result from the Razorpay adapter (a webhook,
 // or what reconciliation found at the gateway).
 type GatewayResult = contract.GatewayResult

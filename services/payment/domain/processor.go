@@ -22,8 +22,11 @@ type Processor struct {
 	Bills   Bills
 	Wallets Wallets
 	Gateway Gateway
-	Log     *slog.Logger
-	Now     func() time.Time
+	// Users tells whether a user exists (asked only for a listing whose
+	// list is empty).
+	Users Users
+	Log   *slog.Logger
+	Now   func() time.Time
 	// StepTimeout bounds each call to another service.
 	StepTimeout func() time.Duration
 	// OnSettled, when set, is told about every payment this process moves

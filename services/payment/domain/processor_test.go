@@ -12,7 +12,10 @@ import (
 	"time"
 
 	"github.com/finflow/finflow/platform/apperr"
+	"github.com/finflow/finflow/platform/auth"
 	"github.com/finflow/finflow/platform/contract"
+	"github.com/finflow/finflow/platform/id"
+	"github.com/finflow/finflow/platform/money"
 	"github.com/finflow/finflow/platform/sidecar"
 	"github.com/finflow/finflow/platform/sidecar/sidecartest"
 	"github.com/finflow/finflow/services/payment/domain"
@@ -569,5 +572,47 @@ func TestWalletPaymentStateRoundTrips(t *testing.T) {
 		if reads != tc.reads || writes != tc.writes {
 			t.Errorf("keys %q: %.2f reads and %.2f writes per payment, want %.0f and %.0f", tc.prefix, reads, writes, tc.reads, tc.writes)
 		}
+	}
+}
+
+// Razorpay takes ₹1.00 or more. A Razorpay payment of a bill for less is
+// 422 AMOUNT_BELOW_MINIMUM and a top-up of less is 400 on amount, before
+// anything is recorded or any order is asked for; at the minimum the order
+// is made.
+func TestBelowRazorpaysMinimumNothingIsRecorded(t *testing.T) {
+	ctx := context.Background()
+	admin := auth.Caller{Signed: true, Identity: auth.Identity{Sub: "usr_admin", Role: "admin"}}
+	for _, tc := range []struct {
+		amount int64
+		want   error
+	}{{1, domain.ErrBelowRazorpayMinimum}, {99, domain.ErrBelowRazorpayMinimum}, {100, nil}, {101, nil}} {
+		t.Run(fmt.Sprint(tc.amount), func(t *testing.T) {
+			bank := newBank()
+			bank.bills["bill_1"] = &domain.Bill{ID: "bill_1", UserID: "usr_a", Amount: tc.amount, Currency: "INR"}
+			owner := id.New(id.User)
+			bank.balance[owner] = 0
+			gw := &fakeGateway{}
+			pr := newProcessor(bank)
+			pr.Gateway = gw
+			p, err := pr.PayWithRazorpay(ctx, "bill_1", "pay_min", "usr_a")
+			_, stored := pr.Store.Get(ctx, "pay_min")
+			if tc.want != nil {
+				if e := apperr.From(err); !errors.Is(err, tc.want) || e.Kind != apperr.KindUnprocessable || e.Details["amount_min"] != int64(100) ||
+					!errors.Is(stored, domain.ErrPaymentNotFound) || gw.created != 0 {
+					t.Fatalf("bill of %d paise: %v %v (stored: %v, orders %d), want AMOUNT_BELOW_MINIMUM and nothing recorded or asked", tc.amount, err, e.Details, stored, gw.created)
+				}
+			} else if err != nil || p.Status != domain.Pending || p.Razorpay == nil || gw.created != 1 {
+				t.Fatalf("bill of %d paise: %+v, %v (orders %d), want PENDING with an order", tc.amount, p, err, gw.created)
+			}
+
+			top, err := pr.TopUp(ctx, admin, owner, money.Amount(tc.amount), "")
+			if tc.want != nil {
+				if e := apperr.From(err); e.Kind != apperr.KindInvalid || e.Details["field"] != "amount" || gw.created != 0 {
+					t.Fatalf("top-up of %d paise: %v %v (orders %d), want 400 on amount and nothing asked", tc.amount, err, e.Details, gw.created)
+				}
+			} else if err != nil || top.Status != domain.Pending || gw.created != 2 {
+				t.Fatalf("top-up of %d paise: %+v, %v (orders %d), want PENDING with an order", tc.amount, top, err, gw.created)
+			}
+		})
 	}
 }

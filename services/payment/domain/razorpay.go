@@ -123,7 +123,8 @@ func number(v any) (int64, bool) {
 // holding the bill's claim, with a gateway order for the client's checkout.
 // Asking again while a Razorpay payment of the bill is PENDING returns that
 // same payment. The payment only succeeds when a verified gateway result
-// says so (ApplyResult).
+// says so (ApplyResult). A bill for less than MinRazorpayAmount is
+// ErrBelowRazorpayMinimum, and nothing is recorded.
 // payer is as for PayFromWallet.
 func (pr *Processor) PayWithRazorpay(ctx context.Context, billID, paymentID, payer string) (Payment, error) {
 	if paymentID != "" {
@@ -153,6 +154,10 @@ func (pr *Processor) PayWithRazorpay(ctx context.Context, billID, paymentID, pay
 	}
 	if bill.Paid {
 		return Payment{}, billPaid(bill)
+	}
+	if bill.Amount < MinRazorpayAmount {
+		return Payment{}, ErrBelowRazorpayMinimum.With(fmt.Sprintf("bill %s is for %d paise; Razorpay takes %d paise (₹1.00) or more: pay it from the wallet", billID, bill.Amount, MinRazorpayAmount),
+			map[string]any{"bill_id": billID, "amount": bill.Amount, "amount_min": int64(MinRazorpayAmount)})
 	}
 	if p, ok, err := pr.pendingRazorpay(ctx, billID); err != nil || ok {
 		return p, err

@@ -44,14 +44,21 @@ const (
 	MaxRefundRecords = 2 * MaxRefunds
 )
 
-// MinRazorpayRefund is Razorpay's smallest refund, ₹1.00 in paise
-// (Razorpay's refund rules: "The minimum is INR 1.00"). A refund of a
+// MinRazorpayAmount is the least Razorpay takes in one order, payment or
+// refund: ₹1.00 in paise (Razorpay's orders API: "The minimum is 100";
+// its refund rules: "The minimum is INR 1.00"). A Razorpay payment of a
+// bill for less is ErrBelowRazorpayMinimum and a top-up of less is 400 on
+// amount, both before anything is recorded or asked (Razorpay would refuse
+// the order, and the attempt would be left FAILED for nothing).
+const MinRazorpayAmount = 100
+
+// MinRazorpayRefund is Razorpay's smallest refund, MinRazorpayAmount. A refund of a
 // Razorpay payment for less, or one that would leave less than this (but
 // more than nothing) to refund, is refused before anything is asked
 // (ErrRefundBelowMinimum): Razorpay would refuse the first, and the rest
 // the second leaves could never be refunded, so the bill could never
 // become REFUNDED. A wallet payment's refunds have no minimum.
-const MinRazorpayRefund = 100
+const MinRazorpayRefund = MinRazorpayAmount
 
 // RefundClaim binds the refund id a keyed refund request derives from its
 // Idempotency-Key to the one payment and the one request it was asked for.

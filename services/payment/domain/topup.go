@@ -21,7 +21,7 @@ import (
 // so a retry returns the same top-up.
 //
 // Returns VALIDATION_FAILED (user_id missing or not a user id, a bad
-// amount), auth errors, ErrWalletNotFound, ErrGatewayUnavailable (503: the order cannot be made now; asking again
+// amount, one below MinRazorpayAmount), auth errors, ErrWalletNotFound, ErrGatewayUnavailable (503: the order cannot be made now; asking again
 // makes it), contract.ErrGatewayRefused (the top-up FAILED).
 func (pr *Processor) TopUp(ctx context.Context, caller auth.Caller, userID string, amount money.Amount, idempotencyToken string) (Payment, error) {
 	switch {
@@ -35,6 +35,9 @@ func (pr *Processor) TopUp(ctx context.Context, caller auth.Caller, userID strin
 	}
 	if err := amount.Validate(); err != nil {
 		return Payment{}, err
+	}
+	if amount.Paise() < MinRazorpayAmount {
+		return Payment{}, apperr.Invalid("amount", "a top-up goes through Razorpay, which takes %d paise (₹1.00) or more; %d asked", MinRazorpayAmount, amount.Paise())
 	}
 	topupID := id.New(id.TopUp)
 	if idempotencyToken != "" {

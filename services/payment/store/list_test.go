@@ -33,7 +33,24 @@ type listWorld struct {
 func newListWorld() listWorld {
 	mem := sidecartest.NewMemState()
 	st := store.New(mem, "payment-store")
-	return listWorld{pr: &domain.Processor{Store: st, Now: time.Now}, mem: mem, st: st}
+	return listWorld{pr: &domain.Processor{Store: st, Users: &users{}, Now: time.Now}, mem: mem, st: st}
+}
+
+// users is the user service as the listings ask it: every user exists but
+// those in gone; err, when set, is its answer to everything. asked counts
+// the questions.
+type users struct {
+	gone  map[string]bool
+	err   error
+	asked int
+}
+
+func (u *users) Exists(_ context.Context, userID string) (bool, error) {
+	u.asked++
+	if u.err != nil {
+		return false, u.err
+	}
+	return !u.gone[userID], nil
 }
 
 // make creates n payments (or top-ups) for user, oldest first, at
@@ -194,6 +211,58 @@ func TestListPagingToTheEnd(t *testing.T) {
 					}
 				})
 			}
+		}
+	}
+}
+
+// A list with nothing in it asks the user service whether the user exists:
+// a user it does not know is 404 USER_NOT_FOUND, not an empty page (as the
+// wallet's ledger is WALLET_NOT_FOUND), and a user service that cannot tell
+// is its error, not a page. A list with entries, a filter that matches none
+// of them, or a cursor, asks nothing: the list is proof enough.
+func TestAnEmptyListAsksWhetherTheUserExists(t *testing.T) {
+	ctx := context.Background()
+	down := apperr.New(apperr.KindUnavailable, "UNAVAILABLE", "the user service is not answering")
+	paid, quiet, unknown := id.New(id.User), id.New(id.User), id.New(id.User)
+	for _, tc := range []struct {
+		name      string
+		user      string
+		q         domain.Listing
+		usersErr  error
+		wantErr   error
+		wantItems int
+		wantAsked int
+	}{
+		{"a user with payments", paid, domain.Listing{}, nil, nil, 3, 0},
+		{"a filter that matches none of them", paid, domain.Listing{Status: "FAILED"}, nil, nil, 0, 0},
+		{"a filter of method", paid, domain.Listing{Method: "RAZORPAY"}, nil, nil, 0, 0},
+		{"a user with none", quiet, domain.Listing{}, nil, nil, 0, 1},
+		{"a user with none, filtered", quiet, domain.Listing{Status: "SUCCESS"}, nil, nil, 0, 1},
+		{"no such user", unknown, domain.Listing{}, nil, domain.ErrUserNotFound, 0, 1},
+		{"no such user, filtered", unknown, domain.Listing{Status: "PENDING", Limit: "200"}, nil, domain.ErrUserNotFound, 0, 1},
+		{"the user service cannot tell", quiet, domain.Listing{}, down, down, 0, 1},
+	} {
+		for _, l := range []struct {
+			name string
+			list func(*domain.Processor, context.Context, auth.Caller, domain.Listing) (domain.Page, error)
+			kind domain.Purpose
+		}{{"payments", (*domain.Processor).ListPayments, domain.PurposeBill}, {"top-ups", (*domain.Processor).ListTopUps, domain.PurposeTopUp}} {
+			if l.kind == domain.PurposeTopUp && tc.q.Method != "" {
+				continue
+			}
+			t.Run(l.name+"/"+tc.name, func(t *testing.T) {
+				w := newListWorld()
+				w.make(t, l.kind, paid, 3)
+				u := &users{gone: map[string]bool{unknown: true}, err: tc.usersErr}
+				w.pr.Users = u
+				q := tc.q
+				q.UserID = tc.user
+				p, err := l.list(w.pr, ctx, auth.Caller{Signed: true, Identity: auth.Identity{Sub: "usr_admin", Role: "admin"}}, q)
+				if !errors.Is(err, tc.wantErr) || (err == nil && len(p.Items) != tc.wantItems) || u.asked != tc.wantAsked {
+					t.Fatalf("list = %d items, %v; the user service asked %d times; want %d items, %v, asked %d",
+						len(p.Items), err, u.asked, tc.wantItems, tc.wantErr, tc.wantAsked)
+				}
+			})
 		}
 	}
 }

@@ -87,14 +87,15 @@ func (s *Service) SignUp(ctx context.Context, name, email, phone, idempotencyTok
 	return u, nil
 }
 
-// Get returns a user to that user, an admin, or the wallet and billing
-// services (which look users up for their own checks). Returns
+// Get returns a user to that user, an admin, or the wallet, billing and
+// payment services (which look users up for their own checks; payment for
+// a customer's empty list of payments or top-ups). Returns
 // ErrUserNotFound (a malformed id included), auth errors.
 func (s *Service) Get(ctx context.Context, caller auth.Caller, userID string) (User, error) {
 	if !id.Valid(id.User, userID) {
 		return User{}, ErrUserNotFound
 	}
-	if err := caller.OwnerOrApp(userID, contract.AppWallet, contract.AppBilling); err != nil {
+	if err := caller.OwnerOrApp(userID, contract.AppWallet, contract.AppBilling, contract.AppPayment); err != nil {
 		return User{}, err
 	}
 	return s.Store.Get(ctx, userID)

@@ -14,6 +14,7 @@ import (
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/money"
 	"github.com/finflow/finflow/platform/page"
+	"github.com/finflow/finflow/platform/peers"
 	"github.com/finflow/finflow/platform/settings"
 )
 
@@ -53,12 +54,8 @@ func (s *Service) Create(ctx context.Context, caller auth.Caller, userID, idempo
 	if err := caller.Owner(userID); err != nil {
 		return Wallet{}, err
 	}
-	ok, err := s.Users.Exists(ctx, userID)
-	if err != nil {
+	if err := peers.RequireUser(ctx, s.Users, userID); err != nil {
 		return Wallet{}, err
-	}
-	if !ok {
-		return Wallet{}, ErrUserNotFound
 	}
 	w := NewWallet(userID, s.Now())
 	if idempotencyToken != "" {
@@ -67,7 +64,7 @@ func (s *Service) Create(ctx context.Context, caller auth.Caller, userID, idempo
 			return Wallet{}, err
 		}
 	}
-	err = s.Store.Create(ctx, w)
+	err := s.Store.Create(ctx, w)
 	if errors.Is(err, ErrWalletExists) && w.OpenedBy != "" {
 		// Opened by an earlier attempt of this request, or before it.
 		prev, gerr := s.Store.Get(ctx, userID)

@@ -134,6 +134,8 @@ function explain(e, billId) {
       const said = e.details && e.details.gateway_description;
       return 'Razorpay refused this' + (said ? ': ' + plainText(said) : '') + '. Nothing was charged.';
     }
+    case 'AMOUNT_BELOW_MINIMUM':
+      return 'Razorpay takes payments from ' + rupees(RAZORPAY_MIN) + ': pay this one from your wallet. Nothing was charged.';
     case 'BALANCE_LIMIT':
       return 'Your wallet cannot hold that much: this would take it over its limit. Nothing was added.';
     case 'IDEMPOTENCY_KEY_IN_USE':
@@ -144,6 +146,8 @@ function explain(e, billId) {
       return 'FinFlow could not accept that: ' + plainText(e.message);
     case 'BODY_TOO_LARGE':
       return 'That is too much text to send.';
+    case 'HEADERS_TOO_LARGE':
+      return 'Your browser sent FinFlow more than it takes with each request. Sign out, sign in again and retry.';
     case 'ROUTE_NOT_FOUND':
     case 'METHOD_NOT_ALLOWED':
     case 'UNSUPPORTED_MEDIA_TYPE':
