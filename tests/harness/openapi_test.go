@@ -24,7 +24,7 @@ func TestContractCheckFindsDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	json := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer x"}}
-	user := `{"id":"usr_0123456789abcdefghjkmnpqrs","name":"A","email":"a@example.in","phone":null,"created_at":"2026-11-24T10:00:00Z"}`
+	user := `{"id":"usr_0123456789abcdefghjkmnpqrs","name":"A","email":"a@example.in","phone":null,"created_at":"2026-11-24T10:00:00.000000000Z"}`
 	cases := []struct {
 		name          string
 		method, path  string
@@ -36,6 +36,8 @@ func TestContractCheckFindsDrift(t *testing.T) {
 		{"a good exchange", "POST", "/users/create", `{"name":"A","email":"a@example.in"}`, 201, user, ""},
 		{"an error in the envelope", "GET", "/users/usr_x", "", 404, `{"error":{"code":"USER_NOT_FOUND","message":"user not found"}}`, ""},
 		{"an answer missing a field", "GET", "/users/usr_x", "", 200, `{"id":"usr_x","name":"A"}`, "answered 200"},
+		{"a timestamp without its nine fractional digits", "POST", "/users/create", `{"name":"A","email":"a@example.in"}`, 201,
+			strings.Replace(user, ".000000000Z", "Z", 1), "answered 201"},
 		{"money as a float", "GET", "/wallet/balance/usr_x", "", 200, `{"user_id":"usr_0123456789abcdefghjkmnpqrs","balance":12.5,"currency":"INR"}`, "answered 200"},
 		{"a status the operation does not list", "GET", "/billing/bill_x", "", 418, `{"error":{"code":"TEAPOT","message":"no"}}`, "answered 418"},
 		{"an error without the envelope", "GET", "/billing/bill_x", "", 404, `not found`, "answered 404"},
