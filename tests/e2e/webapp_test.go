@@ -166,6 +166,7 @@ func TestWebappInBrowser(t *testing.T) {
 	t.Run("one customer sees nothing of another", func(t *testing.T) { webappOwnership(t, browser) })
 	t.Run("refunds and credits on a phone's screen", func(t *testing.T) { webappRefundsOnAPhone(t, browser) })
 	t.Run("a paid bill behind a page of unpaid ones", func(t *testing.T) { webappPaidBehindUnpaid(t, browser) })
+	t.Run("a payment of a bill past the pages shown names the bill", func(t *testing.T) { webappOlderBillNamed(t, browser) })
 	t.Run("user text is isolated and wraps, huge and tiny amounts", func(t *testing.T) { webappUserText(t, browser) })
 	t.Run("a bill held by an open Razorpay payment is not called paid", func(t *testing.T) { webappHeldBill(t, browser) })
 	t.Run("rate limited and unanswered payments are not failed", func(t *testing.T) { webappNotKnown(t, browser) })
@@ -580,6 +581,39 @@ func webappPaidBehindUnpaid(t *testing.T, browser context.Context) {
 	p.run(chromedp.Evaluate(`!document.getElementById('past-bills-empty').hidden`, &none))
 	if none {
 		t.Errorf("the paid bill is listed and the page also says %q", "None yet.")
+	}
+	p.noErrors()
+}
+
+// webappOlderBillNamed: the newest payment is of the oldest bill, which
+// is past the first page of past bills the page loads; its row names the
+// bill by its description (read on its own), never by its raw id.
+func webappOlderBillNamed(t *testing.T, browser context.Context) {
+	u := webappCustomer(t, "Old Bills", 200_000)
+	old := webappBill(t, u.ID, 4_200, "Water, last year")
+	for i := 1; i <= 21; i++ { // more than the page's 20, all paid
+		b := webappBill(t, u.ID, 1_000, fmt.Sprintf("Milk, day %d", i))
+		if r := env.Do(t, "POST", "/Payment/pay", map[string]any{"bill_id": b.ID}, nil); r.Status != http.StatusCreated {
+			t.Fatalf("POST /Payment/pay = %d %s", r.Status, r.Body)
+		}
+	}
+	r := env.Do(t, "POST", "/Payment/pay", map[string]any{"bill_id": old.ID}, nil)
+	var pay harness.Payment
+	r.JSON(t, &pay)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("POST /Payment/pay = %d %s", r.Status, r.Body)
+	}
+	p := openApp(t, browser)
+	p.tokenSignIn(env.Token(t, u.ID, "user"))
+	row := `#payments-rows tr[data-payment="` + pay.ID + `"]`
+	p.wait(row)
+	p.waitText(row, "Water, last year")
+	var text string
+	var loaded bool
+	p.run(chromedp.Evaluate(fmt.Sprintf(`document.querySelector(%q).textContent`, row), &text),
+		chromedp.Evaluate(fmt.Sprintf(`document.querySelector('#past-bills-rows tr[data-bill=%q]') !== null`, old.ID), &loaded))
+	if strings.Contains(text, old.ID) || loaded {
+		t.Errorf("row %q (bill loaded in past bills: %v); want the bill named by its description, read on its own", text, loaded)
 	}
 	p.noErrors()
 }

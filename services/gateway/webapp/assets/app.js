@@ -484,7 +484,7 @@ async function signIn(token) {
   const { data: user } = await api.call('GET', '/users/' + encodeURIComponent(c.sub), { token });
   api.signIn(token);
   generation++;
-  session = { user, generation, balance: null, bills: new Map(), payments: new Map(), timer: null };
+  session = { user, generation, balance: null, bills: new Map(), billReads: new Map(), payments: new Map(), timer: null };
   if (typeof c.exp === 'number') {
     const ms = Math.min(c.exp * 1000 - Date.now(), 2147483647);
     session.timer = setTimeout(() => signOut('Your sign-in has expired. Please sign in again.'), ms);
@@ -670,13 +670,38 @@ const payments = pagedList({
     const state = el('span', { className: 'badge ' + p.status.toLowerCase() }, paymentWords[p.status] || p.status);
     return el('tr', { data: { payment: p.id, status: p.status, method: p.method } },
       el('td', {}, when(p.created_at)),
-      el('td', {}, b ? userText(b.description, NO_DESCRIPTION) : p.bill_id),
+      b ? el('td', {}, userText(b.description, NO_DESCRIPTION)) : billCell(p.bill_id),
       el('td', {}, methodWords[p.method] || p.method),
       el('td', { className: 'num' }, p.amount == null ? '—' : rupees(p.amount)),
       el('td', {}, state, p.status === 'FAILED' ? ': ' + reasonWords(p.failure_reason) : '', lateWords(p),
         p.amount_refunded > 0 ? el('span', { className: 'refunded' }, ' · ' + rupees(p.amount_refunded) + ' refunded') : ''));
   },
 });
+
+// billCell is the payments table's cell for a bill the page has not
+// loaded (an older one, past the pages shown): "a bill" until the bill is
+// read (GET /billing/{id}, once per bill per sign-in), then its
+// description, as for the bills the page has. A bill that cannot be read
+// stays "a bill", never its raw id.
+function billCell(billId) {
+  const cell = el('td', { data: { billLookup: billId } }, 'A bill');
+  const gen = generation;
+  let read = session.billReads.get(billId);
+  if (!read) {
+    read = api.call('GET', '/billing/' + encodeURIComponent(billId)).then(({ data }) => data, () => null);
+    session.billReads.set(billId, read);
+  }
+  read.then((bill) => {
+    if (gen !== generation || !bill) {
+      return;
+    }
+    if (!session.bills.has(bill.id)) {
+      session.bills.set(bill.id, bill);
+    }
+    cell.replaceChildren(userText(bill.description, NO_DESCRIPTION));
+  });
+  return cell;
+}
 
 const topups = pagedList({
   target: 'topups-rows', empty: 'topups-empty', more: 'more-topups',
