@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/css"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/input"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
@@ -357,6 +358,7 @@ func webappKeyboardFlow(t *testing.T, browser context.Context) {
 	p.keys("300")
 	p.keys(kb.Enter)
 	frame := p.checkout("#pay")
+	p.focusWrapsInFrame(frame, "#close", "#decline")
 	p.tabInFrame(frame, "#pay")
 	p.shot("10-keyboard-checkout")
 	p.keys(kb.Enter)
@@ -1498,6 +1500,32 @@ func (p *appPage) tabInFrame(frame *cdp.Node, sel string) {
 		p.keys(kb.Tab)
 	}
 	p.t.Fatalf("20 presses of Tab never reached %s in the checkout\n%s", sel, p.describe())
+}
+
+// focusWrapsInFrame checks the checkout keeps the keyboard in its frame:
+// Tab on its last control (last) goes to its first (first) and Shift+Tab
+// on the first back to the last, the merchant page's focus staying on the
+// frame throughout (a modal dialog's focus trap).
+func (p *appPage) focusWrapsInFrame(frame *cdp.Node, first, last string) {
+	p.t.Helper()
+	p.tabInFrame(frame, last)
+	for _, step := range []struct {
+		shift bool
+		want  string
+	}{{false, first}, {true, last}, {false, first}} {
+		if step.shift {
+			p.run(chromedp.KeyEvent(kb.Tab, chromedp.KeyModifiers(input.ModifierShift)))
+		} else {
+			p.keys(kb.Tab)
+		}
+		var found []*cdp.Node
+		var top string
+		p.run(chromedp.Nodes(step.want+":focus", &found, chromedp.ByQuery, chromedp.AtLeast(0), chromedp.FromNode(frame)),
+			chromedp.Evaluate(`document.activeElement ? document.activeElement.tagName : ''`, &top))
+		if len(found) == 0 || top != "IFRAME" {
+			p.t.Fatalf("Tab (shift %v) from the checkout's end: %s not focused in the frame (page focus on %q)\n%s", step.shift, step.want, top, p.describe())
+		}
+	}
 }
 
 // view keeps a screenshot of the top of the page, as a window shows it

@@ -160,6 +160,34 @@
       dismiss();
     }
   });
+  // Tab and Shift+Tab wrap around inside the checkout, as a modal dialog's
+  // focus does: past its last control focus goes to its first, never out
+  // of the frame to the merchant's page or the browser's own controls.
+  // A radio group is one stop: its checked radio.
+  function tabStops() {
+    return Array.prototype.filter.call(document.querySelectorAll('button, input, a[href], [tabindex]:not([tabindex="-1"])'), function (e) {
+      return !e.disabled && e.getClientRects().length > 0 && (e.type !== 'radio' || e.checked);
+    });
+  }
+  document.addEventListener('keydown', function (ev) {
+    if (ev.key !== 'Tab' || ev.altKey || ev.ctrlKey || ev.metaKey) {
+      return;
+    }
+    var stops = tabStops();
+    if (stops.length === 0) {
+      return;
+    }
+    var first = stops[0];
+    var last = stops[stops.length - 1];
+    var at = document.activeElement;
+    if (ev.shiftKey && (at === first || at === document.body)) {
+      ev.preventDefault();
+      last.focus();
+    } else if (!ev.shiftKey && (at === last || at === document.body)) {
+      ev.preventDefault();
+      first.focus();
+    }
+  });
   $('pay-form').addEventListener('submit', function (ev) {
     ev.preventDefault();
     pay('captured');
