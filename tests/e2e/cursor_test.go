@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -205,6 +206,14 @@ func TestListingsOfNoSuchUser(t *testing.T) {
 		r.JSON(t, &page)
 		if r.Status != http.StatusOK || page.Items == nil || len(page.Items) != 0 || page.NextCursor != nil {
 			t.Errorf("GET %s of a user with nothing = %d %s, want 200 and an empty page", p, r.Status, r.Body)
+		}
+	}
+	// The cursor is checked before the user: no page of an empty list
+	// could have issued one.
+	for _, path := range []string{"/billing/user/%s", "/Payment/user/%s"} {
+		p := fmt.Sprintf(path, ghost) + "?cursor=" + forgedCursor(map[bool]string{true: "b", false: "p"}[strings.HasPrefix(path, "/billing")], 3)
+		if r := env.Do(t, "GET", p, nil, nil); r.Status != http.StatusBadRequest || r.ErrorField() != "cursor" {
+			t.Errorf("GET %s = %d %s, want 400 on cursor", p, r.Status, r.Body)
 		}
 	}
 	p := "/wallet/transactions/" + ghost
