@@ -14,6 +14,7 @@ import (
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/listindex"
 	"github.com/finflow/finflow/platform/money"
+	"github.com/finflow/finflow/platform/peers/peerstest"
 	"github.com/finflow/finflow/platform/sidecar/sidecartest"
 	"github.com/finflow/finflow/services/billing/domain"
 )
@@ -254,22 +255,6 @@ func TestListStretchIsTheIndexPage(t *testing.T) {
 	}
 }
 
-// directory is the user service as the listings ask it: every user exists
-// but those in gone; err, when set, is its answer. asked counts questions.
-type directory struct {
-	gone  map[string]bool
-	err   error
-	asked int
-}
-
-func (d *directory) Exists(_ context.Context, userID string) (bool, error) {
-	d.asked++
-	if d.err != nil {
-		return false, d.err
-	}
-	return !d.gone[userID], nil
-}
-
 // A list with nothing in it asks the user service whether the user exists:
 // a user it does not know is 404 USER_NOT_FOUND rather than an empty page,
 // and a user service that cannot tell is its error. A list with entries
@@ -308,7 +293,7 @@ func TestAnEmptyListAsksWhetherTheUserExists(t *testing.T) {
 						subscribe(t, svc, listed, "WEEKLY", "", false)
 					}
 				}
-				dir := &directory{gone: map[string]bool{unknown: true}, err: tc.usersErr}
+				dir := &peerstest.Directory{Gone: map[string]bool{unknown: true}, Err: tc.usersErr}
 				svc.Users = dir
 				q := domain.Listing{UserID: tc.user, Status: tc.status}
 				var n int
@@ -322,9 +307,9 @@ func TestAnEmptyListAsksWhetherTheUserExists(t *testing.T) {
 					p, err = svc.ListSubscriptions(ctx, admin(), q)
 					n = len(p.Items)
 				}
-				if !errors.Is(err, tc.wantErr) || (err == nil && n != tc.wantItems) || dir.asked != tc.wantAsked {
+				if !errors.Is(err, tc.wantErr) || (err == nil && n != tc.wantItems) || dir.Asked() != tc.wantAsked {
 					t.Fatalf("list = %d items, %v; the user service asked %d times; want %d items, %v, asked %d",
-						n, err, dir.asked, tc.wantItems, tc.wantErr, tc.wantAsked)
+						n, err, dir.Asked(), tc.wantItems, tc.wantErr, tc.wantAsked)
 				}
 			})
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/finflow/finflow/platform/auth"
 	"github.com/finflow/finflow/platform/contract"
+	"github.com/finflow/finflow/platform/peers/peerstest"
 	"github.com/finflow/finflow/platform/sidecar/sidecartest"
 	"github.com/finflow/finflow/services/billing/domain"
 	"github.com/finflow/finflow/services/billing/store"
@@ -38,10 +39,6 @@ func (c *clock) Set(t time.Time) {
 	defer c.mu.Unlock()
 	c.now = t
 }
-
-type users struct{}
-
-func (users) Exists(context.Context, string) (bool, error) { return true, nil }
 
 // published records the autopay events, in order.
 type published struct {
@@ -88,7 +85,7 @@ func instance(state store.State, clk *clock, pub *published) *domain.Service {
 		Subscriptions: store.NewSubscriptions(state, storeName),
 		Schedule:      store.NewSchedule(state, storeName),
 		Autopay:       store.Autopay{Pub: pub},
-		Users:         users{},
+		Users:         &peerstest.Directory{},
 		Log:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now:           clk.Now,
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/finflow/finflow/platform/auth"
 	"github.com/finflow/finflow/platform/id"
 	"github.com/finflow/finflow/platform/page"
+	"github.com/finflow/finflow/platform/peers/peerstest"
 	"github.com/finflow/finflow/platform/sidecar/sidecartest"
 	"github.com/finflow/finflow/services/payment/domain"
 	"github.com/finflow/finflow/services/payment/store"
@@ -33,24 +34,7 @@ type listWorld struct {
 func newListWorld() listWorld {
 	mem := sidecartest.NewMemState()
 	st := store.New(mem, "payment-store")
-	return listWorld{pr: &domain.Processor{Store: st, Users: &users{}, Now: time.Now}, mem: mem, st: st}
-}
-
-// users is the user service as the listings ask it: every user exists but
-// those in gone; err, when set, is its answer to everything. asked counts
-// the questions.
-type users struct {
-	gone  map[string]bool
-	err   error
-	asked int
-}
-
-func (u *users) Exists(_ context.Context, userID string) (bool, error) {
-	u.asked++
-	if u.err != nil {
-		return false, u.err
-	}
-	return !u.gone[userID], nil
+	return listWorld{pr: &domain.Processor{Store: st, Users: &peerstest.Directory{}, Now: time.Now}, mem: mem, st: st}
 }
 
 // make creates n payments (or top-ups) for user, oldest first, at
@@ -253,14 +237,14 @@ func TestAnEmptyListAsksWhetherTheUserExists(t *testing.T) {
 			t.Run(l.name+"/"+tc.name, func(t *testing.T) {
 				w := newListWorld()
 				w.make(t, l.kind, paid, 3)
-				u := &users{gone: map[string]bool{unknown: true}, err: tc.usersErr}
+				u := &peerstest.Directory{Gone: map[string]bool{unknown: true}, Err: tc.usersErr}
 				w.pr.Users = u
 				q := tc.q
 				q.UserID = tc.user
 				p, err := l.list(w.pr, ctx, auth.Caller{Signed: true, Identity: auth.Identity{Sub: "usr_admin", Role: "admin"}}, q)
-				if !errors.Is(err, tc.wantErr) || (err == nil && len(p.Items) != tc.wantItems) || u.asked != tc.wantAsked {
+				if !errors.Is(err, tc.wantErr) || (err == nil && len(p.Items) != tc.wantItems) || u.Asked() != tc.wantAsked {
 					t.Fatalf("list = %d items, %v; the user service asked %d times; want %d items, %v, asked %d",
-						len(p.Items), err, u.asked, tc.wantItems, tc.wantErr, tc.wantAsked)
+						len(p.Items), err, u.Asked(), tc.wantItems, tc.wantErr, tc.wantAsked)
 				}
 			})
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/finflow/finflow/platform/auth/authtest"
 	"github.com/finflow/finflow/platform/authz"
 	"github.com/finflow/finflow/platform/id"
+	"github.com/finflow/finflow/platform/peers/peerstest"
 	"github.com/finflow/finflow/platform/server"
 	"github.com/finflow/finflow/platform/settings"
 	"github.com/finflow/finflow/platform/sidecar/sidecartest"
@@ -24,11 +25,6 @@ import (
 	wallethttp "github.com/finflow/finflow/services/wallet/http"
 	"github.com/finflow/finflow/services/wallet/store"
 )
-
-// everyone is a Users in which every user exists.
-type everyone struct{}
-
-func (everyone) Exists(context.Context, string) (bool, error) { return true, nil }
 
 // keyedAPI serves the wallet routes over the real store code on an
 // in-memory state, and sends requests as an admin with the gateway's token
@@ -47,7 +43,7 @@ func newKeyedAPI(t *testing.T) keyedAPI {
 	st := store.New(sidecartest.NewMemState(), "wallet-store")
 	app := server.New(server.Config{Name: "wallet", Logger: log})
 	app.Use(authz.Middleware(authtest.Verifier(), ""))
-	wallethttp.New(&domain.Service{Store: st, Users: everyone{}, Log: log, Now: time.Now,
+	wallethttp.New(&domain.Service{Store: st, Users: &peerstest.Directory{}, Log: log, Now: time.Now,
 		Setting: settings.New(log, domain.Settings...).Get}).Routes(app)
 	return keyedAPI{t: t, app: app, store: st}
 }
